@@ -1,0 +1,1 @@
+"""Chain plumbing: compiler bridge, local node, client, transaction sender, revert decoding."""

@@ -1,0 +1,175 @@
+"""Compile ``contracts/`` through py-solc-x's ``compile_standard``, with artifacts cached in ``build/trace``.
+
+When no native solc of the pinned version is installed, a bridge over the npm ``solc`` package (solc-js) is
+registered as ``solc-v<version>`` in py-solc-x's binary folder, so py-solc-x and brownie both find it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import solcx
+from solcx.exceptions import SolcError
+
+from trace_api.chain.toolchain import (
+    BRIDGE_SCRIPT,
+    BUILD_DIR,
+    CONTRACTS_DIR,
+    NODE_MODULES,
+    PROJECT_ROOT,
+    compiler_settings,
+)
+from trace_api.errors import CompileError, ConfigError
+
+ARTIFACTS_FILE = "artifacts.json"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    source: str
+    abi: list[dict[str, Any]]
+    bytecode: str
+    deployed_bytecode: str
+
+    @property
+    def bytecode_hash(self) -> str:
+        return "0x" + hashlib.sha256(bytes.fromhex(self.deployed_bytecode)).hexdigest()
+
+
+def _bridge_text() -> str:
+    node = shutil.which("node") or "node"
+    return (
+        "#!/bin/sh\n"
+        "# solc-js bridge registered by trace (trace_api/chain/compiler.py)\n"
+        f'NODE_PATH="{NODE_MODULES}" exec "{node}" "{BRIDGE_SCRIPT}" "$@"\n'
+    )
+
+
+def ensure_solc() -> Path:
+    """Return the solc for the pinned version: a native one if installed, else register the solc-js bridge."""
+    version = compiler_settings().version
+    folder = solcx.get_solcx_install_folder()
+    target = Path(folder) / f"solc-v{version}"
+    if target.is_file() and "solc-js bridge" not in target.read_text(errors="ignore")[:200]:
+        return target  # a native binary of the same version: same version and settings give the same bytecode
+    if not (NODE_MODULES / "solc").is_dir():
+        raise ConfigError("npm package solc is missing: run `make setup`")
+    text = _bridge_text()
+    if not target.is_file() or target.read_text() != text:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        os.replace(tmp, target)
+    return target
+
+
+def _sources() -> dict[str, str]:
+    files = sorted(CONTRACTS_DIR.rglob("*.sol"))
+    return {p.relative_to(PROJECT_ROOT).as_posix(): p.read_text() for p in files}
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, max(offset, 0)) + 1
+
+
+def _first_error(errors: list[dict[str, Any]], sources: dict[str, str]) -> str | None:
+    for err in errors:
+        if err.get("severity") != "error":
+            continue
+        loc = err.get("sourceLocation") or {}
+        file = loc.get("file", "")
+        where = file
+        if file in sources and "start" in loc:
+            where = f"{file}:{_line_of(sources[file], loc['start'])}"
+        elif file:
+            where = file
+        kind = err.get("type", "Error")
+        message = err.get("message", "").strip()
+        return f"{where}: {kind}: {message}" if where else f"{kind}: {message}"
+    return None
+
+
+def _cache_key(sources: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps(compiler_settings().standard_settings(), sort_keys=True).encode())
+    digest.update(compiler_settings().version.encode())
+    for name, text in sources.items():
+        digest.update(name.encode() + b"\0" + hashlib.sha256(text.encode()).digest())
+    return digest.hexdigest()
+
+
+def compile_contracts(*, force: bool = False, build_dir: Path = BUILD_DIR) -> dict[str, Artifact]:
+    """Compile every contract under ``contracts/``; reuse ``build/trace`` when no source changed."""
+    sources = _sources()
+    key = _cache_key(sources)
+    cache = build_dir / ARTIFACTS_FILE
+    if not force and cache.is_file():
+        try:
+            cached = json.loads(cache.read_text())
+        except ValueError:
+            cached = {}
+        if cached.get("cache_key") == key:
+            return {name: Artifact(**data) for name, data in cached["contracts"].items()}
+
+    solc_path = ensure_solc()
+    settings = compiler_settings()
+    request = {
+        "language": "Solidity",
+        "sources": {name: {"content": text} for name, text in sources.items()},
+        "settings": settings.standard_settings(),
+    }
+    try:
+        output = solcx.compile_standard(
+            request,
+            base_path=str(PROJECT_ROOT),
+            allow_paths=str(PROJECT_ROOT),
+            solc_binary=solc_path,
+            allow_empty=True,
+        )
+    except SolcError as exc:
+        message = _first_error(getattr(exc, "error_dict", None) or [], sources) if hasattr(exc, "error_dict") else None
+        raise CompileError(message or f"solc failed: {str(exc).strip().splitlines()[0]}") from exc
+    message = _first_error(output.get("errors", []), sources)
+    if message:
+        raise CompileError(message)
+
+    artifacts: dict[str, Artifact] = {}
+    for source, contracts in output.get("contracts", {}).items():
+        if not source.startswith("contracts/"):
+            continue
+        for name, data in contracts.items():
+            artifacts[name] = Artifact(
+                name=name,
+                source=source,
+                abi=data["abi"],
+                bytecode=data["evm"]["bytecode"]["object"],
+                deployed_bytecode=data["evm"]["deployedBytecode"]["object"],
+            )
+    build_dir.mkdir(parents=True, exist_ok=True)
+    record = {
+        "cache_key": key,
+        "solc_version": settings.version,
+        "evm_version": settings.evm_version,
+        "source_hashes": {n: "0x" + hashlib.sha256(t.encode()).hexdigest() for n, t in sources.items()},
+        "contracts": {name: a.__dict__ for name, a in artifacts.items()},
+    }
+    tmp = cache.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, cache)
+    return artifacts
+
+
+def get_artifact(name: str) -> Artifact:
+    artifacts = compile_contracts()
+    if name not in artifacts:
+        raise ConfigError(f"no contract named {name} in contracts/")
+    return artifacts[name]

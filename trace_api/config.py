@@ -1,0 +1,101 @@
+"""Settings: one object, read from ``TRACE_*`` environment variables and an optional ``.env`` file.
+
+Precedence, highest first: explicit keyword arguments, the environment, the ``.env`` file, the defaults.
+pydantic-settings cannot be used beside brownie (it pins python-dotenv 0.16), so the loading is done here.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from trace_api.errors import ConfigError
+
+ENV_PREFIX = "TRACE_"
+LOCAL_RPC_HOST = "127.0.0.1"
+LOCAL_CHAIN_ID = 31337
+DEFAULT_PORT = 8545
+# The well-known development mnemonic: its keys are public, so they are accepted on the local chain only.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    home: Path = Field(default=Path(".trace"), description="State folder: node state, deployments, documents")
+    rpc_url: str = Field(default="", description="JSON-RPC URL; empty means the local anvil node")
+    chain_id: int = Field(default=LOCAL_CHAIN_ID)
+    node_port: int = Field(default=DEFAULT_PORT, description="Port of the local anvil node")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in home")
+    keystore_dir: Path | None = Field(default=None, description="eth-account v3 JSON keystores")
+    key_password: str | None = Field(default=None, repr=False, description="Password of the keystore")
+    private_key: str | None = Field(default=None, repr=False, description="Plaintext key, local chain only")
+    confirmations: int = Field(default=0, ge=0, description="Blocks before an event counts as final")
+    max_document_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    anchor_batch_size: int = Field(default=1024, gt=0)
+
+    @field_validator("home", "keystore_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return value.expanduser().resolve() if value is not None else None
+
+    @property
+    def local_rpc_url(self) -> str:
+        return f"http://{LOCAL_RPC_HOST}:{self.node_port}"
+
+    @property
+    def effective_rpc_url(self) -> str:
+        return self.rpc_url or self.local_rpc_url
+
+    @property
+    def is_local(self) -> bool:
+        """True when the RPC URL is the embedded local node, which commands may start on demand."""
+        return not self.rpc_url or self.rpc_url.rstrip("/") == self.local_rpc_url
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'index.sqlite'}"
+
+    @property
+    def effective_keystore_dir(self) -> Path:
+        return self.keystore_dir or self.home / "keystore"
+
+    @property
+    def deployments_dir(self) -> Path:
+        return self.home / "deployments"
+
+
+def _from_mapping(values: dict[str, Any]) -> dict[str, Any]:
+    fields = Settings.model_fields
+    found: dict[str, Any] = {}
+    for key, value in values.items():
+        if not key.startswith(ENV_PREFIX) or value is None:
+            continue
+        name = key[len(ENV_PREFIX):].lower()
+        if name in fields:
+            found[name] = value
+    return found
+
+
+def load_settings(env_file: Path | str | None = ".env", **overrides: Any) -> Settings:
+    """Build Settings from defaults < ``.env`` < environment < ``overrides`` (None overrides are ignored)."""
+    values: dict[str, Any] = {}
+    if env_file is not None and Path(env_file).is_file():
+        values.update(_from_mapping(dict(dotenv_values(env_file))))
+    values.update(_from_mapping(dict(os.environ)))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**values)
+    except ValueError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from exc
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests call ``get_settings.cache_clear()`` or pass Settings explicitly."""
+    return load_settings()
