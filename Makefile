@@ -1,0 +1,58 @@
+# Two commands matter: `make demo` and `make test`. Both bootstrap what they need and are idempotent.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS := .venv-tools
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+PYTEST := $(PY) -m pytest -p no:pytest-brownie -p no:cacheprovider
+
+.PHONY: setup tools sysdeps demo test test-py test-contracts bench fuzz clean
+
+## setup: venv + `pip install -e '.[dev]'`, `npm ci`, and the solc-js bridge; fast when nothing changed
+setup: $(VENV)/.stamp node_modules/.stamp
+	@$(PY) -c "from trace_api.chain.compiler import ensure_solc; ensure_solc()"
+
+$(VENV)/.stamp: pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## tools: a separate venv for tools whose pins clash with brownie's (GS1's event-hash reference implementation)
+tools: $(TOOLS)/.stamp
+$(TOOLS)/.stamp: tools-requirements.txt
+	@test -x $(TOOLS)/bin/python || python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q --disable-pip-version-check -r tools-requirements.txt
+	@touch $@
+
+## sysdeps: Debian packages the tests need (PostgreSQL server, Chromium), installed only when missing
+sysdeps:
+	@./.ci/sysdeps
+
+## demo: start the local chain, deploy, run the story, serve the API and consumer page until Ctrl-C
+demo: setup
+	$(VENV)/bin/trace demo
+
+## test: every test: pytest (unit, CLI, API, index on SQLite and PostgreSQL, browser) and brownie contract tests
+test: setup tools sysdeps test-py test-contracts
+
+test-py: setup
+	$(PYTEST) tests --ignore=tests/contracts -q
+
+test-contracts: setup
+	$(VENV)/bin/brownie test --network anvil
+
+## bench: benchmark table with same-run baselines; writes bench/out/results.json
+bench: setup
+	$(PY) -m bench
+
+## fuzz: the long stateful escrow fuzz (10,000 sequences)
+fuzz: setup
+	ESCROW_FUZZ_EXAMPLES=10000 $(VENV)/bin/brownie test tests/contracts/test_trade_escrow_fuzz.py --network anvil
+
+clean:
+	rm -rf build bench/out .pytest_cache

@@ -1,0 +1,41 @@
+"""`trace compile` and `trace deploy`."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+from rich.table import Table
+
+from cli.context import STATE, emit
+from trace_api.chain.compiler import compile_contracts, compiler_settings
+from trace_api.services.deploy import deploy as deploy_service
+
+
+def compile_(force: bool = typer.Option(False, "--force", help="Recompile even if nothing changed.")) -> None:
+    """Compile contracts/ with the pinned solc; artifacts are cached in build/trace."""
+    started = time.perf_counter()
+    artifacts = compile_contracts(force=force)
+    elapsed = time.perf_counter() - started
+    data = {"solc": compiler_settings().version, "seconds": round(elapsed, 3), "contracts": sorted(artifacts)}
+    emit(data, f"compiled {len(artifacts)} contracts with solc {data['solc']} in {elapsed:.2f} s")
+
+
+def deploy(force: bool = typer.Option(False, "--force", help="Deploy again even if the live deployment matches.")) -> None:
+    """Deploy TraceRegistry and TradeEscrow (plus mock stablecoins on the local chain)."""
+    chain = STATE.chain()
+    result = deploy_service(chain=chain, account=STATE.account("admin"), force=force)
+    record = result.deployment
+    data = {"deployed": result.deployed, **record.to_json()}
+    table = Table(title=f"chain {record.chain_id}: " + ("deployed" if result.deployed else "already deployed, no-op"))
+    table.add_column("contract")
+    table.add_column("address")
+    table.add_column("block", justify="right")
+    for name, item in record.contracts.items():
+        table.add_row(name, item.address, str(item.block))
+    emit(data, table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("compile")(compile_)
+    app.command("deploy")(deploy)

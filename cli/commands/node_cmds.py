@@ -1,0 +1,50 @@
+"""`trace node start|stop|status`: the embedded local chain."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import typer
+from rich.table import Table
+
+from cli.context import STATE, emit
+from trace_api.chain import node
+from trace_api.chain.client import make_web3
+from trace_api.errors import ChainUnavailableError
+
+node_app = typer.Typer(help="Manage the embedded local chain (anvil).", no_args_is_help=True)
+
+
+@node_app.command("start")
+def start() -> None:
+    """Start anvil on 127.0.0.1 with chain id 31337; state persists under TRACE_HOME."""
+    info = node.start(STATE.settings)
+    emit(dataclasses.asdict(info), f"node started: pid {info.pid}, {info.rpc_url}, state {info.state_file}")
+
+
+@node_app.command("stop")
+def stop() -> None:
+    """Stop the node; its state is dumped to TRACE_HOME first."""
+    info = node.stop(STATE.settings)
+    if info is None:
+        emit({"stopped": False}, "node is not running")
+    else:
+        emit({"stopped": True, "pid": info.pid}, f"node stopped (pid {info.pid})")
+
+
+@node_app.command("status")
+def status() -> None:
+    """Show pid, block number, chain id and state file; exit 4 when not running."""
+    info = node.running_node(STATE.settings)
+    if info is None:
+        raise ChainUnavailableError("node is not running; `trace node start`")
+    w3 = make_web3(info.rpc_url)
+    data = {**dataclasses.asdict(info), "chain_id": w3.eth.chain_id, "block": w3.eth.block_number}
+    table = Table(show_header=False, box=None)
+    for key in ("pid", "rpc_url", "chain_id", "block", "state_file", "log_file"):
+        table.add_row(key, str(data[key]))
+    emit(data, table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(node_app, name="node")

@@ -1,0 +1,86 @@
+"""Global options and what commands share: settings, output mode, the signing account."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from trace_api.chain.accounts import load_account
+from trace_api.chain.client import Chain, connect
+from trace_api.config import Settings, load_settings
+
+# Flags accepted anywhere on the command line, before or after the subcommand.
+GLOBAL_FLAGS = ("--json", "--traceback")
+GLOBAL_VALUE_OPTIONS = ("--as",)
+
+
+@dataclass
+class Globals:
+    json: bool = False
+    traceback: bool = False
+    as_: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    _settings: Settings | None = None
+    _chain: Chain | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(**self.overrides)
+        return self._settings
+
+    def chain(self, *, autostart: bool = True) -> Chain:
+        if self._chain is None:
+            self._chain = connect(self.settings, autostart=autostart)
+        return self._chain
+
+    def account(self, default: str | None = None) -> Any:
+        return load_account(self.settings, self.as_ or default, prompt=_prompt_password)
+
+
+STATE = Globals()
+console = Console(stderr=False, highlight=False)
+
+
+def _prompt_password(text: str) -> str:
+    return str(typer.prompt(text, hide_input=True))
+
+
+def split_global_options(argv: list[str]) -> tuple[Globals, list[str]]:
+    """Pull the global flags out of argv wherever they appear (up to a `--`)."""
+    found = Globals()
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        if arg in GLOBAL_FLAGS:
+            setattr(found, arg[2:], True)
+        elif arg in GLOBAL_VALUE_OPTIONS and i + 1 < len(argv):
+            found.as_ = argv[i + 1]
+            i += 1
+        elif arg.startswith("--as="):
+            found.as_ = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+        i += 1
+    return found, rest
+
+
+def emit(data: Any, human: Any = None) -> None:
+    """Print ``data`` as JSON under --json; otherwise print ``human`` (text or a rich renderable)."""
+    if STATE.json:
+        sys.stdout.write(json.dumps(data, default=str, indent=2) + "\n")
+        return
+    shown = human if human is not None else data
+    if isinstance(shown, (dict, list)):
+        console.print_json(json.dumps(shown, default=str))
+    else:
+        console.print(shown)

@@ -1,0 +1,78 @@
+"""Entry point of `trace`: global options, subcommands, and the mapping of errors to exit statuses."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+import typer
+
+from cli.commands import chain_cmds, node_cmds, serve_cmds
+from cli.context import STATE, split_global_options
+from cli.status import ExitStatus, exit_status_for
+from trace_api.errors import TraceError
+
+app = typer.Typer(
+    name="trace",
+    help="Supply-chain traceability and trade settlement on an EVM chain (GS1 EPCIS 2.0, Digital Link, escrow).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    home: str = typer.Option(None, "--home", help="State folder (TRACE_HOME).", show_default=False),
+    rpc_url: str = typer.Option(None, "--rpc-url", help="JSON-RPC URL (TRACE_RPC_URL).", show_default=False),
+    chain_id: int = typer.Option(None, "--chain-id", help="Expected chain id (TRACE_CHAIN_ID).", show_default=False),
+    json_: bool = typer.Option(False, "--json", help="Machine-readable output (anywhere on the line)."),
+    traceback_: bool = typer.Option(False, "--traceback", help="Show the full traceback on errors."),
+    as_: str = typer.Option(None, "--as", help="Sign as this dev account or keystore name.", show_default=False),
+) -> None:
+    STATE.overrides.update({"home": home, "rpc_url": rpc_url, "chain_id": chain_id})
+    STATE.json = STATE.json or json_
+    STATE.traceback = STATE.traceback or traceback_
+    STATE.as_ = STATE.as_ or as_
+
+
+node_cmds.register(app)
+chain_cmds.register(app)
+serve_cmds.register(app)
+
+
+def _fail(message: str, status: ExitStatus) -> int:
+    first = message.strip().splitlines()[0] if message.strip() else "failed"
+    sys.stderr.write(f"trace: error: {first}\n")
+    return int(status)
+
+
+def main(argv: list[str] | None = None) -> int:
+    found, args = split_global_options(list(sys.argv[1:] if argv is None else argv))
+    STATE.json, STATE.traceback, STATE.as_ = found.json, found.traceback, found.as_
+    try:
+        result = app(args=args, prog_name="trace", standalone_mode=False)
+        return int(result) if isinstance(result, int) else 0
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.UsageError as exc:
+        return _fail(exc.format_message(), ExitStatus.USAGE)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        return _fail("interrupted", ExitStatus.INTERRUPTED)
+    except TraceError as exc:
+        if STATE.traceback:
+            traceback.print_exc()
+        return _fail(str(exc), exit_status_for(exc))
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, unless --traceback
+        if STATE.traceback:
+            traceback.print_exc()
+        return _fail(f"{type(exc).__name__}: {exc}", ExitStatus.ERROR)
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

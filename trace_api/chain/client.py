@@ -1,0 +1,79 @@
+"""Connect to the chain: web3 over JSON-RPC, the deployment record, contract handles."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import Web3Exception
+
+from trace_api.chain import node
+from trace_api.chain.compiler import Artifact, compile_contracts
+from trace_api.chain.reverts import ErrorDecoder
+from trace_api.config import Settings
+from trace_api.deployments import Deployment, load_deployment
+from trace_api.errors import ChainUnavailableError, ConfigError, NotFoundError
+
+RPC_TIMEOUT_S = 30
+
+
+@dataclass
+class Chain:
+    """A live connection: web3, the settings it came from and the artifacts of our contracts."""
+
+    w3: Web3
+    settings: Settings
+    chain_id: int
+    artifacts: dict[str, Artifact] = field(repr=False)
+
+    @functools.cached_property
+    def errors(self) -> ErrorDecoder:
+        return ErrorDecoder([a.abi for a in self.artifacts.values()])
+
+    def deployment(self) -> Deployment:
+        record = load_deployment(self.settings, self.chain_id)
+        if record is None:
+            raise NotFoundError(f"no deployment for chain {self.chain_id}: run `trace deploy`")
+        return record
+
+    def contract(self, name: str, address: str | None = None) -> Contract:
+        """A handle on a deployed contract; ``name`` is an artifact name, or ``Artifact:label`` for instances."""
+        artifact = name.split(":")[0]
+        if artifact not in self.artifacts:
+            raise ConfigError(f"no contract named {artifact}")
+        if address is None:
+            address = self.deployment().address(name)
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=self.artifacts[artifact].abi)
+
+    def block_number(self) -> int:
+        return guarded(lambda: self.w3.eth.block_number)
+
+
+def guarded(call: Any) -> Any:
+    """Run an RPC call, turning connection failures into ChainUnavailableError."""
+    try:
+        return call()
+    except (requests.ConnectionError, requests.Timeout, ConnectionError, OSError) as exc:
+        raise ChainUnavailableError("chain unavailable: cannot reach the JSON-RPC node") from exc
+
+
+def make_web3(rpc_url: str) -> Web3:
+    return Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": RPC_TIMEOUT_S}))
+
+
+def connect(settings: Settings, *, autostart: bool = True) -> Chain:
+    """Connect to the configured node, starting the local one first when allowed and needed."""
+    if autostart:
+        node.ensure_running(settings)
+    w3 = make_web3(settings.effective_rpc_url)
+    try:
+        chain_id = guarded(lambda: w3.eth.chain_id)
+    except Web3Exception as exc:
+        raise ChainUnavailableError(f"chain unavailable: {exc}") from exc
+    if chain_id != settings.chain_id:
+        raise ConfigError(f"the node at the RPC URL has chain id {chain_id}, but TRACE_CHAIN_ID is {settings.chain_id}")
+    return Chain(w3=w3, settings=settings, chain_id=chain_id, artifacts=compile_contracts())

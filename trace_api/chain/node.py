@@ -1,0 +1,167 @@
+"""Lifecycle of the embedded local chain: an anvil process from node_modules, with state under TRACE_HOME.
+
+The node runs detached from the command that started it. Its pid, port and state file are recorded in
+``TRACE_HOME/node/node.json``; the chain state is loaded from and dumped to ``TRACE_HOME/node/state.json``
+(at exit and every few seconds), so a stop/start keeps deployments and history.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+from trace_api.chain.toolchain import anvil_binary
+from trace_api.config import DEV_MNEMONIC, LOCAL_CHAIN_ID, LOCAL_RPC_HOST, Settings
+from trace_api.errors import ConflictError, NodeError
+
+STATE_INTERVAL_S = 2
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    pid: int
+    port: int
+    rpc_url: str
+    state_file: str
+    log_file: str
+    started_at: float
+
+
+def node_dir(settings: Settings) -> Path:
+    return settings.home / "node"
+
+
+def _info_file(settings: Settings) -> Path:
+    return node_dir(settings) / "node.json"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE and "anvil" in proc.name()
+    except psutil.Error:
+        return False
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((LOCAL_RPC_HOST, port)) == 0
+
+
+def running_node(settings: Settings) -> NodeInfo | None:
+    """The node recorded in TRACE_HOME if its process is alive; a stale record is removed."""
+    path = _info_file(settings)
+    try:
+        info = NodeInfo(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    if _alive(info.pid):
+        return info
+    path.unlink(missing_ok=True)
+    return None
+
+
+def _rpc_ready(port: int) -> bool:
+    import urllib.request
+
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
+    req = urllib.request.Request(
+        f"http://{LOCAL_RPC_HOST}:{port}", data=body, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=1) as resp:
+            return bool(json.loads(resp.read()).get("result"))
+    except (OSError, ValueError):
+        return False
+
+
+def start(settings: Settings) -> NodeInfo:
+    """Start anvil on 127.0.0.1:<node_port> with chain id 31337 and the dev mnemonic, loading saved state."""
+    existing = running_node(settings)
+    if existing:
+        raise ConflictError(f"node already running (pid {existing.pid}, {existing.rpc_url}); `trace node stop` first")
+    port = settings.node_port
+    if _port_open(port):
+        raise ConflictError(f"port {port} is already in use by another process; set TRACE_NODE_PORT")
+    folder = node_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = folder / "state.json"
+    log = folder / "anvil.log"
+    args = [
+        str(anvil_binary()),
+        "--host", LOCAL_RPC_HOST,
+        "--port", str(port),
+        "--chain-id", str(LOCAL_CHAIN_ID),
+        "--mnemonic", DEV_MNEMONIC,
+        "--accounts", "10",
+        "--balance", "1000000",
+        "--block-base-fee-per-gas", "0",
+        "--gas-limit", "60000000",
+        "--state", str(state),
+        "--state-interval", str(STATE_INTERVAL_S),
+    ]
+    with open(log, "ab") as log_fh:
+        proc = subprocess.Popen(
+            args, stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not _rpc_ready(port):
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+            raise NodeError(f"anvil exited with code {proc.returncode}: {' '.join(tail) or 'see ' + str(log)}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise NodeError(f"anvil did not answer on port {port} within {START_TIMEOUT_S:.0f} s")
+        time.sleep(0.05)
+    info = NodeInfo(
+        pid=proc.pid,
+        port=port,
+        rpc_url=f"http://{LOCAL_RPC_HOST}:{port}",
+        state_file=str(state),
+        log_file=str(log),
+        started_at=time.time(),
+    )
+    tmp = _info_file(settings).with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(info)))
+    os.replace(tmp, _info_file(settings))
+    return info
+
+
+def stop(settings: Settings) -> NodeInfo | None:
+    """Stop the node gracefully (anvil dumps its state on SIGTERM); returns what was stopped, or None."""
+    info = running_node(settings)
+    if info is None:
+        return None
+    try:
+        proc = psutil.Process(info.pid)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(STOP_TIMEOUT_S)
+        except psutil.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    except psutil.NoSuchProcess:
+        pass
+    _info_file(settings).unlink(missing_ok=True)
+    return info
+
+
+def ensure_running(settings: Settings) -> NodeInfo | None:
+    """Start the local node if the RPC URL is the local default and nothing answers there."""
+    if not settings.is_local:
+        return None
+    info = running_node(settings)
+    if info or _rpc_ready(settings.node_port):
+        return info
+    return start(settings)

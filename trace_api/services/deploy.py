@@ -1,0 +1,125 @@
+"""Deploy TraceRegistry and TradeEscrow (and, on the local chain, mock stablecoins and dev roles)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from trace_api.chain.accounts import dev_account
+from trace_api.chain.client import Chain, guarded
+from trace_api.chain.compiler import Artifact
+from trace_api.chain.sender import TxSender
+from trace_api.config import LOCAL_CHAIN_ID
+from trace_api.deployments import Deployed, Deployment, load_deployment, save_deployment
+
+# Mock stablecoins on the local chain: symbol -> name. 6 decimals, EIP-2612 permit.
+DEV_TOKENS = {"USDC": "USD Coin (local mock)", "EURC": "Euro Coin (local mock)"}
+DEV_TOKEN_FUNDING = 1_000_000 * 10**6  # per dev buyer, in token units
+DEV_ROLES = {
+    "producer": "PRODUCER_ROLE",
+    "processor": "PROCESSOR_ROLE",
+    "carrier": "CARRIER_ROLE",
+    "inspector": "INSPECTOR_ROLE",
+    "retailer": "RETAILER_ROLE",
+    "seller": "PRODUCER_ROLE",
+}
+DEV_BUYERS = ("buyer", "retailer")
+DEFAULT_FEE_BPS = 50  # 0.5 % platform fee on the local chain
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    deployment: Deployment
+    deployed: bool  # False when the live deployment already matched
+
+
+def _code_hash(chain: Chain, address: str) -> str:
+    code = guarded(lambda: chain.w3.eth.get_code(Web3.to_checksum_address(address)))
+    return "0x" + Web3.keccak(code).hex().removeprefix("0x")
+
+
+def matches_live(chain: Chain, record: Deployment) -> bool:
+    """True if every recorded contract is live with the recorded code and was built from today's sources."""
+    for name, item in record.contracts.items():
+        artifact = chain.artifacts.get(name.split(":")[0])
+        if artifact is None or artifact.bytecode_hash != item.bytecode_hash:
+            return False
+        if _code_hash(chain, item.address) != item.code_hash:
+            return False
+    return bool(record.contracts)
+
+
+def _deploy_one(chain: Chain, sender: TxSender, artifact: Artifact, *args: Any) -> Deployed:
+    factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    receipt = sender.transact(factory.constructor(*args))
+    address = receipt["contractAddress"]
+    assert address is not None
+    return Deployed(
+        address=address,
+        tx_hash="0x" + receipt["transactionHash"].hex().removeprefix("0x"),
+        block=receipt["blockNumber"],
+        bytecode_hash=artifact.bytecode_hash,
+        code_hash=_code_hash(chain, address),
+        args=[a if not isinstance(a, bytes) else "0x" + a.hex() for a in args],
+    )
+
+
+def deploy(*, chain: Chain, account: LocalAccount, force: bool = False) -> DeployResult:
+    """Deploy the contracts and write ``TRACE_HOME/deployments/<chainId>.json``; a no-op when live and current."""
+    existing = load_deployment(chain.settings, chain.chain_id)
+    if existing is not None and not force and matches_live(chain, existing):
+        return DeployResult(existing, deployed=False)
+
+    sender = TxSender(chain, account)
+    dev = chain.chain_id == LOCAL_CHAIN_ID and chain.settings.is_local
+    contracts: dict[str, Deployed] = {}
+    contracts["TraceRegistry"] = _deploy_one(chain, sender, chain.artifacts["TraceRegistry"], account.address)
+    fee_bps = DEFAULT_FEE_BPS if dev else 0
+    contracts["TradeEscrow"] = _deploy_one(
+        chain, sender, chain.artifacts["TradeEscrow"],
+        contracts["TraceRegistry"].address, account.address, account.address, fee_bps,
+    )
+    tokens: dict[str, str] = {}
+    if dev:
+        tokens = _deploy_dev_tokens(chain, sender, contracts)
+        _grant_dev_roles(chain, sender, contracts["TraceRegistry"].address)
+    record = Deployment(
+        chain_id=chain.chain_id,
+        deployer=account.address,
+        contracts=contracts,
+        tokens=tokens,
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    save_deployment(chain.settings, record)
+    return DeployResult(record, deployed=True)
+
+
+def _deploy_dev_tokens(chain: Chain, sender: TxSender, contracts: dict[str, Deployed]) -> dict[str, str]:
+    escrow = chain.contract("TradeEscrow", contracts["TradeEscrow"].address)
+    tokens: dict[str, str] = {}
+    pending = []
+    for symbol, name in DEV_TOKENS.items():
+        deployed = _deploy_one(chain, sender, chain.artifacts["MockStablecoin"], name, symbol)
+        contracts[f"MockStablecoin:{symbol}"] = deployed
+        tokens[symbol] = deployed.address
+        token = chain.contract("MockStablecoin", deployed.address)
+        for buyer in DEV_BUYERS:
+            pending.append(sender.submit(token.functions.mint(dev_account(buyer).address, DEV_TOKEN_FUNDING)))
+        pending.append(sender.submit(escrow.functions.setTokenAllowed(deployed.address, True)))
+    for tx_hash in pending:
+        sender.wait(tx_hash)
+    return tokens
+
+
+def _grant_dev_roles(chain: Chain, sender: TxSender, registry_address: str) -> None:
+    registry = chain.contract("TraceRegistry", registry_address)
+    pending = []
+    for name, role in DEV_ROLES.items():
+        role_id = getattr(registry.functions, role)().call()
+        pending.append(sender.submit(registry.functions.grantRole(role_id, dev_account(name).address)))
+    for tx_hash in pending:
+        sender.wait(tx_hash)
