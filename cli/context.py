@@ -39,6 +39,13 @@ class Globals:
             self._chain = connect(self.settings, autostart=autostart)
         return self._chain
 
+    def reset(self, other: Globals) -> None:
+        """Start a fresh invocation (main() may run many times in one process, as in tests)."""
+        self.json, self.traceback, self.as_ = other.json, other.traceback, other.as_
+        self.overrides = {}
+        self._settings = None
+        self._chain = None
+
     def account(self, default: str | None = None) -> Any:
         return load_account(self.settings, self.as_ or default, prompt=_prompt_password)
 

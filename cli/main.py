@@ -50,7 +50,7 @@ def _fail(message: str, status: ExitStatus) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     found, args = split_global_options(list(sys.argv[1:] if argv is None else argv))
-    STATE.json, STATE.traceback, STATE.as_ = found.json, found.traceback, found.as_
+    STATE.reset(found)
     try:
         result = app(args=args, prog_name="trace", standalone_mode=False)
         return int(result) if isinstance(result, int) else 0

@@ -25,7 +25,7 @@ DEV_MNEMONIC = "test test test test test test test test test test test junk"
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
     home: Path = Field(default=Path(".trace"), description="State folder: node state, deployments, documents")
     rpc_url: str = Field(default="", description="JSON-RPC URL; empty means the local anvil node")

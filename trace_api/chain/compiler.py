@@ -72,9 +72,9 @@ def ensure_solc() -> Path:
     return target
 
 
-def _sources() -> dict[str, str]:
-    files = sorted(CONTRACTS_DIR.rglob("*.sol"))
-    return {p.relative_to(PROJECT_ROOT).as_posix(): p.read_text() for p in files}
+def _sources(contracts_dir: Path) -> dict[str, str]:
+    files = sorted(contracts_dir.rglob("*.sol"))
+    return {p.relative_to(contracts_dir.parent).as_posix(): p.read_text() for p in files}
 
 
 def _line_of(text: str, offset: int) -> int:
@@ -107,9 +107,11 @@ def _cache_key(sources: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
-def compile_contracts(*, force: bool = False, build_dir: Path = BUILD_DIR) -> dict[str, Artifact]:
+def compile_contracts(
+    *, force: bool = False, contracts_dir: Path = CONTRACTS_DIR, build_dir: Path = BUILD_DIR
+) -> dict[str, Artifact]:
     """Compile every contract under ``contracts/``; reuse ``build/trace`` when no source changed."""
-    sources = _sources()
+    sources = _sources(contracts_dir)
     key = _cache_key(sources)
     cache = build_dir / ARTIFACTS_FILE
     if not force and cache.is_file():
@@ -130,8 +132,8 @@ def compile_contracts(*, force: bool = False, build_dir: Path = BUILD_DIR) -> di
     try:
         output = solcx.compile_standard(
             request,
-            base_path=str(PROJECT_ROOT),
-            allow_paths=str(PROJECT_ROOT),
+            base_path=str(contracts_dir.parent),
+            allow_paths=[str(contracts_dir.parent), str(PROJECT_ROOT)],
             solc_binary=solc_path,
             allow_empty=True,
         )
@@ -144,7 +146,7 @@ def compile_contracts(*, force: bool = False, build_dir: Path = BUILD_DIR) -> di
 
     artifacts: dict[str, Artifact] = {}
     for source, contracts in output.get("contracts", {}).items():
-        if not source.startswith("contracts/"):
+        if not source.startswith(f"{contracts_dir.name}/"):
             continue
         for name, data in contracts.items():
             artifacts[name] = Artifact(

@@ -1,0 +1,89 @@
+"""`trace node`: start, status, persistence across stop/start and kill -9, double start, stale records."""
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+from web3 import Web3
+
+from tests.conftest import run_trace
+from trace_api.chain.accounts import dev_account
+from trace_api.chain.node import STATE_INTERVAL_S
+
+
+def _status(env: dict[str, str]) -> dict:
+    result = run_trace("node", "status", "--json", env=env)
+    assert result.code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _send_value(rpc_url: str, wei: int) -> str:
+    w3 = Web3(Web3.HTTPProvider(rpc_url))
+    sender, receiver = dev_account("buyer"), dev_account("seller")
+    tx = {
+        "to": receiver.address, "value": wei, "gas": 21000, "maxFeePerGas": 10**9, "maxPriorityFeePerGas": 0,
+        "nonce": w3.eth.get_transaction_count(sender.address), "chainId": 31337,
+    }
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction))
+    return receiver.address
+
+
+def test_start_status_stop(trace_env: dict[str, str]) -> None:
+    started = run_trace("node", "start", "--json", env=trace_env)
+    assert started.code == 0, started.stderr
+    info = json.loads(started.stdout)
+    assert info["rpc_url"] == f"http://127.0.0.1:{trace_env['TRACE_NODE_PORT']}"
+    status = _status(trace_env)
+    assert status["pid"] == info["pid"] and status["chain_id"] == 31337
+    assert status["state_file"] == str(Path(trace_env["TRACE_HOME"]) / "node" / "state.json")
+    stopped = run_trace("node", "stop", env=trace_env)
+    assert stopped.code == 0 and "stopped" in stopped.stdout
+    down = run_trace("node", "status", env=trace_env)
+    assert down.code == 4
+    assert down.stderr.strip() == "trace: error: node is not running; `trace node start`"
+
+
+def test_double_start_is_refused(trace_env: dict[str, str]) -> None:
+    assert run_trace("node", "start", env=trace_env).code == 0
+    again = run_trace("node", "start", env=trace_env)
+    assert again.code == 1
+    assert again.stderr.startswith("trace: error: node already running (pid ")
+    assert len(again.stderr.strip().splitlines()) == 1
+
+
+def test_stale_pid_record_is_replaced(trace_env: dict[str, str]) -> None:
+    record = Path(trace_env["TRACE_HOME"]) / "node" / "node.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({
+        "pid": 999_999, "port": 1, "rpc_url": "x", "state_file": "x", "log_file": "x", "started_at": 0.0,
+    }))
+    result = run_trace("node", "start", "--json", env=trace_env)
+    assert result.code == 0, result.stderr
+    assert json.loads(record.read_text())["pid"] == json.loads(result.stdout)["pid"] != 999_999
+
+
+def test_state_survives_stop_start(trace_env: dict[str, str]) -> None:
+    info = json.loads(run_trace("node", "start", "--json", env=trace_env).stdout)
+    receiver = _send_value(info["rpc_url"], 12345)
+    before = Web3(Web3.HTTPProvider(info["rpc_url"])).eth.get_balance(receiver)
+    block_before = _status(trace_env)["block"]
+    assert run_trace("node", "stop", env=trace_env).code == 0
+    assert run_trace("node", "start", env=trace_env).code == 0
+    w3 = Web3(Web3.HTTPProvider(info["rpc_url"]))
+    assert w3.eth.get_balance(receiver) == before
+    assert w3.eth.block_number >= block_before >= 1
+
+
+def test_state_survives_kill_9(trace_env: dict[str, str]) -> None:
+    info = json.loads(run_trace("node", "start", "--json", env=trace_env).stdout)
+    receiver = _send_value(info["rpc_url"], 777)
+    before = Web3(Web3.HTTPProvider(info["rpc_url"])).eth.get_balance(receiver)
+    time.sleep(STATE_INTERVAL_S + 1.5)  # one periodic dump
+    os.kill(info["pid"], signal.SIGKILL)
+    time.sleep(0.3)
+    restarted = run_trace("node", "start", "--json", env=trace_env)  # the stale record is detected
+    assert restarted.code == 0, restarted.stderr
+    w3 = Web3(Web3.HTTPProvider(info["rpc_url"]))
+    assert w3.eth.get_balance(receiver) == before

@@ -1,0 +1,64 @@
+"""Shared fixtures for the pytest suites (brownie's contract tests load this file too, so names are prefixed
+to stay clear of brownie's own fixtures such as `chain` and `accounts`)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TRACE = [sys.executable, "-m", "cli.main"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_trace(*args: str, env: dict[str, str], timeout: float = 180) -> CliResult:
+    """Run the real `trace` command in a subprocess."""
+    proc = subprocess.run(
+        [*TRACE, *args], env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def trace_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment for an isolated trace: its own TRACE_HOME and node port. Stops the node afterwards."""
+    env = {"TRACE_HOME": str(tmp_path / "home"), "TRACE_NODE_PORT": str(free_port())}
+    yield env
+    run_trace("node", "stop", env=env)
+
+
+@pytest.fixture(scope="session")
+def trace_session_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """One node with the contracts deployed, shared by the tests of a session that only read or add state."""
+    home = tmp_path_factory.mktemp("session-home")
+    env = {"TRACE_HOME": str(home), "TRACE_NODE_PORT": str(free_port())}
+    result = run_trace("deploy", env=env)
+    assert result.code == 0, result.stderr
+    yield env
+    run_trace("node", "stop", env=env)
+
+
+@pytest.fixture(scope="session")
+def trace_session_settings(trace_session_env: dict[str, str]):  # type: ignore[no-untyped-def]
+    from trace_api.config import Settings
+
+    return Settings(home=Path(trace_session_env["TRACE_HOME"]), node_port=int(trace_session_env["TRACE_NODE_PORT"]))
