@@ -8,7 +8,7 @@ import traceback
 import click
 import typer
 
-from cli.commands import chain_cmds, node_cmds, serve_cmds
+from cli.commands import admin_cmds, chain_cmds, demo_cmds, epcis_cmds, node_cmds, registry_cmds, serve_cmds
 from cli.context import STATE, split_global_options
 from cli.status import ExitStatus, exit_status_for
 from trace_api.errors import TraceError
@@ -39,7 +39,11 @@ def _root(
 
 node_cmds.register(app)
 chain_cmds.register(app)
+registry_cmds.register(app)
+epcis_cmds.register(app)
 serve_cmds.register(app)
+demo_cmds.register(app)
+admin_cmds.register(app)
 
 
 def _fail(message: str, status: ExitStatus) -> int:

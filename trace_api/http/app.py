@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from trace_api import __version__
 from trace_api.config import Settings, get_settings
 from trace_api.http import problems
-from trace_api.http.routes import health
+from trace_api.http.routes import batches, epcis, health, resolver
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -19,4 +19,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or get_settings()
     problems.install(app)
     app.include_router(health.router)
+    app.include_router(batches.router)
+    app.include_router(epcis.router)
+    app.include_router(resolver.router)
     return app

@@ -81,7 +81,7 @@ def deploy(*, chain: Chain, account: LocalAccount, force: bool = False) -> Deplo
     fee_bps = DEFAULT_FEE_BPS if dev else 0
     contracts["TradeEscrow"] = _deploy_one(
         chain, sender, chain.artifacts["TradeEscrow"],
-        contracts["TraceRegistry"].address, account.address, account.address, fee_bps,
+        account.address, contracts["TraceRegistry"].address, fee_bps, account.address,
     )
     tokens: dict[str, str] = {}
     if dev:

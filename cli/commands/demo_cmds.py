@@ -1,0 +1,37 @@
+"""`trace demo`: the end-to-end story, then the API and consumer pages until Ctrl-C."""
+
+from __future__ import annotations
+
+import typer
+
+from cli.context import STATE, console, emit
+from trace_api.services.demo import GREEN, ROASTED, run_story
+
+
+def demo(
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve the API and consumer page afterwards."),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+) -> None:
+    """Start the local chain, deploy, run the coffee story, and serve."""
+    say = (lambda _: None) if STATE.json else (lambda text: console.print(f"[green]•[/green] {text}"))
+    summary = run_story(STATE.settings, say=say)
+    base = f"http://{host}:{port}"
+    summary["urls"] = {
+        "health": f"{base}/health",
+        "docs": f"{base}/docs",
+        "history": f"{base}/batches/{ROASTED[0]}/{ROASTED[1]}/history",
+        "green_history": f"{base}/batches/{GREEN[0]}/{GREEN[1]}/history",
+    }
+    emit(summary, "\n".join(f"  {k}: {v}" for k, v in summary["urls"].items()))
+    if serve:
+        import uvicorn
+
+        from trace_api.http.app import create_app
+
+        console.print(f"serving on {base} (Ctrl-C to stop)")
+        uvicorn.run(create_app(STATE.settings), host=host, port=port, log_level="warning")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)

@@ -1,0 +1,89 @@
+"""Batch routes: writes need an organisation's API key; reads are public."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+
+from trace_api.http.deps import CallerDep, CtxDep
+from trace_api.services import batches, history
+
+router = APIRouter(prefix="/batches", tags=["batches"])
+
+GTIN = Field(min_length=8, max_length=14, pattern=r"^\d+$", examples=["09506000134352"])
+LOT = Field(min_length=1, max_length=20, examples=["LOT-2026-001"])
+
+
+class BatchCreate(BaseModel):
+    gtin: str = GTIN
+    lot: str = LOT
+    quantity: str | None = Field(default=None, max_length=40, pattern=r"^\d+(\.\d{1,3})?$")
+    uom: str | None = Field(default=None, max_length=8)
+    product: str | None = Field(default=None, max_length=200)
+    origin: str | None = Field(default=None, max_length=200)
+
+
+class BatchRef(BaseModel):
+    gtin: str = GTIN
+    lot: str = LOT
+
+
+class BatchDerive(BatchCreate):
+    parents: list[BatchRef] = Field(min_length=1, max_length=16)
+
+
+class EventCreate(BaseModel):
+    step: str = Field(max_length=64, examples=["shipping"])
+    location: str | None = Field(default=None, pattern=r"^\d{13}$")
+    to: str | None = Field(default=None, max_length=42)
+
+
+class RecallCreate(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class TxPublic(BaseModel):
+    batch_id: str
+    tx_hash: str
+    model_config = {"extra": "allow"}
+
+
+def _meta(body: BatchCreate) -> dict[str, Any]:
+    return {k: v for k, v in {"product": body.product, "origin": body.origin}.items() if v}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=TxPublic)
+def register_batch(body: BatchCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+    return batches.register_batch(ctx, account=caller.account, gtin=body.gtin, lot=body.lot,
+                                  quantity=body.quantity, uom=body.uom, metadata=_meta(body))
+
+
+@router.post("/derive", status_code=status.HTTP_201_CREATED, response_model=TxPublic)
+def derive_batch(body: BatchDerive, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+    return batches.derive_batch(ctx, account=caller.account, gtin=body.gtin, lot=body.lot,
+                                parents=[(p.gtin, p.lot) for p in body.parents], quantity=body.quantity,
+                                uom=body.uom, metadata=_meta(body))
+
+
+@router.post("/{gtin}/{lot}/events", status_code=status.HTTP_201_CREATED, response_model=TxPublic)
+def record_event(gtin: str, lot: str, body: EventCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+    return batches.record_event(ctx, account=caller.account, gtin=gtin, lot=lot, step=body.step,
+                                gln=body.location, to=body.to)
+
+
+@router.post("/{gtin}/{lot}/recall", response_model=TxPublic)
+def recall_batch(gtin: str, lot: str, body: RecallCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+    return batches.recall_batch(ctx, account=caller.account, gtin=gtin, lot=lot, reason=body.reason)
+
+
+@router.get("/{gtin}/{lot}")
+def get_batch(gtin: str, lot: str, ctx: CtxDep) -> dict[str, Any]:
+    data = history.history(ctx, gtin=gtin, lot=lot)
+    return {k: v for k, v in data.items() if k != "timeline"} | {"events": len(data["timeline"])}
+
+
+@router.get("/{gtin}/{lot}/history")
+def get_history(gtin: str, lot: str, ctx: CtxDep) -> dict[str, Any]:
+    return history.history(ctx, gtin=gtin, lot=lot)

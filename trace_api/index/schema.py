@@ -1,0 +1,199 @@
+"""Tables of the index. SQLite by default, PostgreSQL through TRACE_DATABASE_URL.
+
+Two kinds of rows:
+- captured: what this tool was given (batch keys, EPCIS events with their full JSON, documents, proofs,
+  API keys). They are never rolled back.
+- chain: what the contracts' logs say, each row tagged with its block. The indexer rolls these back to the
+  fork point when a reorg replaces blocks, and re-reads.
+Hashes and addresses are stored as 0x-prefixed lowercase hex strings.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+HASH = String(66)
+ADDRESS = String(42)
+
+# ---- captured ----
+batch_keys = Table(
+    "batch_keys",
+    metadata,
+    Column("batch_id", HASH, primary_key=True),
+    Column("gtin", String(14), nullable=False),
+    Column("lot", String(20), nullable=False),
+    Column("metadata", Text, nullable=False, default="{}"),  # product, origin...: JSON, hashed on chain
+    UniqueConstraint("gtin", "lot", name="uq_batch_keys_gtin_lot"),
+)
+
+epcis_events = Table(
+    "epcis_events",
+    metadata,
+    Column("event_hash", HASH, primary_key=True),  # sha-256 of the CBV 2.0 pre-hash string
+    Column("event_type", String(32), nullable=False),
+    Column("biz_step", String(64)),
+    Column("event_time", DateTime(timezone=True), nullable=False),
+    Column("body", Text, nullable=False),  # the EPCIS 2.0 JSON-LD event
+    Column("mode", String(8), nullable=False),  # "direct": recorded per event; "anchor": under a Merkle root
+    Column("root", HASH),  # Merkle root the event was put under (mode anchor)
+    Column("proof", Text),  # JSON list of 0x hashes
+    Column("source", String(64), nullable=False, default=""),
+    Column("created_seq", BigInteger, nullable=False),  # insertion order, for stable anchoring order
+    Index("ix_epcis_events_pending", "mode", "root"),
+    Index("ix_epcis_events_biz_step", "biz_step", "event_time"),
+    Index("ix_epcis_events_time", "event_time"),
+)
+
+event_batches = Table(
+    "event_batches",
+    metadata,
+    Column("batch_id", HASH, primary_key=True),
+    Column("event_time", DateTime(timezone=True), primary_key=True),
+    Column("event_hash", HASH, primary_key=True),
+)
+
+anchor_roots = Table(
+    "anchor_roots",
+    metadata,
+    Column("root", HASH, primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("meta_hash", HASH, nullable=False),
+    Column("tx_hash", HASH),
+    Column("status", String(12), nullable=False),  # built, sent, anchored
+)
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("sha256", HASH, primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("media_type", String(127), nullable=False),
+    Column("private", Boolean, nullable=False),
+    Column("recipients", Text, nullable=False, default="[]"),  # JSON: accounts the key is shared with
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_hash", HASH, primary_key=True),  # sha-256 of the key; the key itself is never stored
+    Column("organisation", String(120), nullable=False),
+    Column("account", String(120), nullable=False),  # dev account name or keystore name it signs with
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+captures = Table(
+    "captures",
+    metadata,
+    Column("capture_id", String(36), primary_key=True),
+    Column("organisation", String(120), nullable=False),
+    Column("status", String(16), nullable=False),  # accepted, running, done, failed
+    Column("event_count", Integer, nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+scans = Table(
+    "scans",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch_id", HASH, nullable=False),
+    Column("serial", String(20), nullable=False, default=""),
+    Column("place", String(64), nullable=False, default=""),
+    Column("scanned_at", DateTime(timezone=True), nullable=False),
+    Index("ix_scans_unit", "batch_id", "serial"),
+)
+
+# ---- chain (from logs; rolled back on reorg) ----
+chain_batches = Table(
+    "chain_batches",
+    metadata,
+    Column("batch_id", HASH, primary_key=True),
+    Column("producer", ADDRESS, nullable=False),
+    Column("metadata_hash", HASH, nullable=False),
+    Column("quantity", String(40), nullable=False),
+    Column("uom", String(8), nullable=False),
+    Column("derived", Boolean, nullable=False),
+    Column("block_number", BigInteger, nullable=False, index=True),
+    Column("tx_hash", HASH, nullable=False),
+)
+
+chain_lineage = Table(
+    "chain_lineage",
+    metadata,
+    Column("child_id", HASH, primary_key=True),
+    Column("parent_id", HASH, primary_key=True, index=True),
+    Column("block_number", BigInteger, nullable=False, index=True),
+)
+
+chain_events = Table(
+    "chain_events",
+    metadata,
+    Column("batch_id", HASH, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("step", Integer, nullable=False),
+    Column("event_hash", HASH, nullable=False, index=True),
+    Column("actor", ADDRESS, nullable=False),
+    Column("block_number", BigInteger, nullable=False, index=True),
+    Column("tx_hash", HASH, nullable=False),
+)
+
+chain_transfers = Table(
+    "chain_transfers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch_id", HASH, nullable=False, index=True),
+    Column("kind", String(8), nullable=False),  # shipped, custody
+    Column("from_account", ADDRESS, nullable=False),
+    Column("to_account", ADDRESS, nullable=False),
+    Column("block_number", BigInteger, nullable=False, index=True),
+)
+
+chain_recalls = Table(
+    "chain_recalls",
+    metadata,
+    Column("batch_id", HASH, primary_key=True),
+    Column("actor", ADDRESS, nullable=False),
+    Column("reason_hash", HASH, nullable=False),
+    Column("block_number", BigInteger, nullable=False, index=True),
+)
+
+chain_roots = Table(
+    "chain_roots",
+    metadata,
+    Column("root", HASH, primary_key=True),
+    Column("anchorer", ADDRESS, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("meta_hash", HASH, nullable=False),
+    Column("block_number", BigInteger, nullable=False, index=True),
+)
+
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("number", BigInteger, primary_key=True),
+    Column("hash", HASH, nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("block_number", BigInteger, nullable=False),
+)
+
+CHAIN_TABLES = (chain_batches, chain_lineage, chain_events, chain_transfers, chain_recalls, chain_roots)

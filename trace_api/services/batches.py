@@ -1,0 +1,253 @@
+"""Batches: register, derive, record lifecycle events, recall, roles; each write is checked by a dry run of
+the transaction first, and the index is written only after the chain accepted it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import insert, select
+from web3 import Web3
+
+from qr import digital_link
+from qr.errors import DigitalLinkError
+from trace_api.chain.accounts import DEV_ACCOUNTS, dev_account
+from trace_api.epcis import event_hash_bytes, parse_event
+from trace_api.epcis.vocab import step_code
+from trace_api.errors import NotFoundError, ValidationError
+from trace_api.index import schema as t
+from trace_api.index.indexer import hx
+from trace_api.services.context import TraceContext
+from trace_api.services import documents
+
+ROLES = ("producer", "processor", "carrier", "inspector", "retailer", "admin")
+QUANTITY_SCALE = 1000  # quantities go on chain in thousandths of the unit of measure
+CBV = "https://ref.gs1.org/cbv/"
+EXT = "https://trace.example.org/ns/"  # our EPCIS extension namespace (a URI, never fetched)
+
+
+@dataclass(frozen=True)
+class BatchKey:
+    gtin: str
+    lot: str
+
+    @property
+    def id(self) -> bytes:
+        return digital_link.batch_id(self.gtin, self.lot)
+
+    @property
+    def id_hex(self) -> str:
+        return hx(self.id)
+
+    @property
+    def epc_class(self) -> str:
+        return f"https://id.gs1.org{digital_link.key_path(self.gtin, self.lot)}"
+
+
+def batch_key(gtin: str, lot: str) -> BatchKey:
+    """Validate a GTIN (check digit) and a lot (GS1 AI 10 rules)."""
+    try:
+        return BatchKey(digital_link.normalize_gtin(gtin), digital_link.validate_lot(lot))
+    except DigitalLinkError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+def parse_gln(gln: str | None) -> int:
+    """A GLN (13 digits, GS1 check digit) as the uint64 that goes on chain; 0 when absent."""
+    if not gln:
+        return 0
+    if len(gln) != 13 or not gln.isdigit():
+        raise ValidationError(f"GLN {gln!r}: must be 13 digits")
+    digits = [int(c) for c in gln[:12]]
+    check = (10 - sum(d * (3 if i % 2 else 1) for i, d in enumerate(digits)) % 10) % 10
+    if check != int(gln[12]):
+        raise ValidationError(f"GLN {gln}: invalid check digit, expected {check}")
+    return int(gln)
+
+
+def resolve_account(value: str | None) -> str:
+    """An address from a 0x address or a dev account name; the zero address when empty."""
+    if not value:
+        return "0x" + "00" * 20
+    if value in DEV_ACCOUNTS:
+        return dev_account(value).address
+    if Web3.is_address(value):
+        return Web3.to_checksum_address(value)
+    raise ValidationError(f"{value!r} is neither an address nor a dev account name")
+
+
+def _quantity(value: str | Decimal | int | None) -> int:
+    if value is None:
+        return 0
+    try:
+        qty = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValidationError(f"quantity {value!r} is not a number") from exc
+    scaled = qty * QUANTITY_SCALE
+    if qty < 0 or scaled != scaled.to_integral_value() or scaled >= 2**128:
+        raise ValidationError(f"quantity {value}: must be ≥ 0 with at most 3 decimals")
+    return int(scaled)
+
+
+def _uom(uom: str | None) -> bytes:
+    if not uom:
+        return b"\0" * 8
+    if not (1 <= len(uom) <= 8 and uom.isalnum() and uom.isupper()):
+        raise ValidationError(f"unit of measure {uom!r}: use a UN/ECE Rec 20 code such as KGM, LTR, H87")
+    return uom.encode().ljust(8, b"\0")
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def metadata_hash(metadata: dict[str, Any]) -> bytes:
+    return hashlib.sha256(canonical_json(metadata).encode()).digest()
+
+
+def now_utc() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# ---- writes ----
+def register_batch(
+    ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: str, quantity: str | None = None,
+    uom: str | None = None, metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    key = batch_key(gtin, lot)
+    meta = {"gtin": key.gtin, "lot": key.lot, **(metadata or {})}
+    fn = ctx.registry.functions.registerBatch(key.id, metadata_hash(meta), _quantity(quantity), _uom(uom))
+    receipt = ctx.sender(account).transact(fn)
+    _save_key(ctx, key, meta)
+    ctx.sync()
+    return {"batch_id": key.id_hex, "gtin": key.gtin, "lot": key.lot, "tx_hash": hx(receipt["transactionHash"]),
+            "block": receipt["blockNumber"], "gas_used": receipt["gasUsed"]}
+
+
+def derive_batch(
+    ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: str, parents: list[tuple[str, str]],
+    quantity: str | None = None, uom: str | None = None, metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    key = batch_key(gtin, lot)
+    parent_keys = [batch_key(g, l) for g, l in parents]
+    if not parent_keys:
+        raise ValidationError("a derived batch needs at least one parent (--from GTIN LOT)")
+    meta = {"gtin": key.gtin, "lot": key.lot, "parents": [p.id_hex for p in parent_keys], **(metadata or {})}
+    fn = ctx.registry.functions.deriveBatch(
+        key.id, [p.id for p in parent_keys], metadata_hash(meta), _quantity(quantity), _uom(uom)
+    )
+    receipt = ctx.sender(account).transact(fn)
+    _save_key(ctx, key, meta)
+    # The transformation itself, as EPCIS describes it: inputs consumed, output produced.
+    event = {
+        "type": "TransformationEvent", "eventTime": now_utc(), "eventTimeZoneOffset": "+00:00",
+        "inputQuantityList": [{"epcClass": p.epc_class} for p in parent_keys],
+        "outputQuantityList": [{"epcClass": key.epc_class}],
+        "bizStep": "transforming",
+    }
+    _store_events(ctx, [(event, [key, *parent_keys])], mode="anchor", source="derive")
+    ctx.sync()
+    return {"batch_id": key.id_hex, "gtin": key.gtin, "lot": key.lot, "parents": [p.id_hex for p in parent_keys],
+            "tx_hash": hx(receipt["transactionHash"]), "block": receipt["blockNumber"]}
+
+
+def _save_key(ctx: TraceContext, key: BatchKey, meta: dict[str, Any]) -> None:
+    with ctx.engine.begin() as conn:
+        exists = conn.execute(select(t.batch_keys.c.batch_id).where(t.batch_keys.c.batch_id == key.id_hex)).first()
+        if not exists:
+            conn.execute(insert(t.batch_keys).values(
+                batch_id=key.id_hex, gtin=key.gtin, lot=key.lot, metadata=canonical_json(meta)
+            ))
+
+
+def build_event(
+    *, key: BatchKey, step: str, gln: str | None = None, to: str | None = None,
+    docs: list[dict[str, Any]] | None = None, when: str | None = None,
+) -> dict[str, Any]:
+    """An EPCIS 2.0 ObjectEvent for one lifecycle step of a batch."""
+    event: dict[str, Any] = {
+        "type": "ObjectEvent",
+        "eventTime": when or now_utc(),
+        "eventTimeZoneOffset": "+00:00",
+        "action": "ADD" if step == "commissioning" else "OBSERVE",
+        "bizStep": step,
+        "quantityList": [{"epcClass": key.epc_class}],
+    }
+    if gln:
+        event["readPoint"] = {"id": f"https://id.gs1.org/414/{gln}"}
+        event["bizLocation"] = {"id": f"https://id.gs1.org/414/{gln}"}
+    if to and int(to, 16):
+        event[f"{EXT}consignee"] = to.lower()
+    if docs:
+        event[f"{EXT}documents"] = [{"sha256": d["sha256"], "name": d["name"], "private": d["private"]} for d in docs]
+    return event
+
+
+def record_event(
+    ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: str, step: str, gln: str | None = None,
+    to: str | None = None, doc: Path | None = None, private: bool = False, recipients: list[str] | None = None,
+) -> dict[str, Any]:
+    key = batch_key(gtin, lot)
+    code = step_code(step)
+    if code is None:
+        raise ValidationError(f"step {step!r} cannot be recorded on chain; use one of the lifecycle steps")
+    location = parse_gln(gln)
+    consignee = resolve_account(to)
+    prepared = documents.prepare(ctx.settings, path=doc, private=private, recipients=recipients or []) if doc else None
+    event = build_event(key=key, step=step, gln=gln, to=consignee, docs=[prepared.info] if prepared else None)
+    parse_event(event)
+    event_hash = event_hash_bytes(event)
+    fn = ctx.registry.functions.recordEvent(key.id, code, event_hash, location, consignee)
+    receipt = ctx.sender(account).transact(fn)
+    if prepared:
+        documents.commit(ctx, prepared)
+    _store_events(ctx, [(event, [key])], mode="direct", source="cli")
+    ctx.sync()
+    return {"batch_id": key.id_hex, "step": step, "event_hash": hx(event_hash),
+            "tx_hash": hx(receipt["transactionHash"]), "block": receipt["blockNumber"],
+            "gas_used": receipt["gasUsed"]}
+
+
+def recall_batch(ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: str, reason: str) -> dict[str, Any]:
+    key = batch_key(gtin, lot)
+    if not reason.strip():
+        raise ValidationError("a recall needs a reason")
+    reason_hash = hashlib.sha256(reason.encode()).digest()
+    receipt = ctx.sender(account).transact(ctx.registry.functions.recall(key.id, reason_hash))
+    event = build_event(key=key, step="holding")
+    event["disposition"] = "recalled"
+    event[f"{EXT}recallReason"] = reason
+    _store_events(ctx, [(event, [key])], mode="anchor", source="recall")
+    ctx.sync()
+    return {"batch_id": key.id_hex, "recalled": True, "reason_hash": hx(reason_hash),
+            "tx_hash": hx(receipt["transactionHash"])}
+
+
+def set_role(ctx: TraceContext, *, account: LocalAccount, role: str, member: str, grant: bool) -> dict[str, Any]:
+    if role not in ROLES:
+        raise ValidationError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    role_id = (b"\0" * 32) if role == "admin" else Web3.keccak(text=f"{role.upper()}_ROLE")
+    address = resolve_account(member)
+    fn = (ctx.registry.functions.grantRole if grant else ctx.registry.functions.revokeRole)(role_id, address)
+    receipt = ctx.sender(account).transact(fn)
+    return {"role": role, "account": address, "granted": grant, "tx_hash": hx(receipt["transactionHash"])}
+
+
+def _store_events(
+    ctx: TraceContext, items: list[tuple[dict[str, Any], list[BatchKey]]], *, mode: str, source: str
+) -> list[str]:
+    """Write captured events (and their batch links) to the index; an event already there is skipped."""
+    from trace_api.services.events import insert_events
+
+    return insert_events(ctx.engine, [(e, [k.id_hex for k in keys]) for e, keys in items], mode=mode, source=source)
+
+
+def require_batch(ctx: TraceContext, key: BatchKey) -> None:
+    if not ctx.registry.functions.exists(key.id).call():
+        raise NotFoundError(f"batch {key.gtin}/{key.lot} is not registered")

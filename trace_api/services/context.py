@@ -1,0 +1,49 @@
+"""What a service call needs: settings, the chain, the index, and one transaction sender per account."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass, field
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine
+from web3.contract import Contract
+
+from trace_api.chain.client import Chain, connect
+from trace_api.chain.sender import TxSender
+from trace_api.config import Settings
+from trace_api.index.indexer import Indexer, SyncResult
+from trace_api.index.store import get_engine
+
+
+@dataclass
+class TraceContext:
+    settings: Settings
+    chain: Chain
+    engine: Engine
+    _senders: dict[str, TxSender] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def open(cls, settings: Settings, *, autostart: bool = True) -> TraceContext:
+        return cls(settings=settings, chain=connect(settings, autostart=autostart), engine=get_engine(settings))
+
+    def sender(self, account: LocalAccount) -> TxSender:
+        """One sender per account, so concurrent callers share its nonce counter."""
+        with self._lock:
+            if account.address not in self._senders:
+                self._senders[account.address] = TxSender(self.chain, account)
+            return self._senders[account.address]
+
+    @functools.cached_property
+    def registry(self) -> Contract:
+        return self.chain.contract("TraceRegistry")
+
+    @functools.cached_property
+    def indexer(self) -> Indexer:
+        return Indexer(chain=self.chain, engine=self.engine)
+
+    def sync(self) -> SyncResult:
+        with self._lock:
+            return self.indexer.sync()

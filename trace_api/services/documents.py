@@ -1,0 +1,120 @@
+"""Documents attached to events: stored off chain, content-addressed by SHA-256; only the hash goes into the
+event (and so under the event hash on chain). Private documents are encrypted with AES-256-GCM under a
+random per-document key; the key is kept beside the store and released only to the named counterparties."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import select
+
+from trace_api.config import Settings
+from trace_api.errors import ForbiddenError, NotFoundError, PayloadTooLargeError, ValidationError
+from trace_api.index import schema as t
+
+NONCE_BYTES = 12
+
+
+@dataclass(frozen=True)
+class Prepared:
+    info: dict[str, Any]
+    stored: bytes  # what goes on disk: the plaintext, or nonce + ciphertext
+    key: bytes | None
+    recipients: list[str]
+    media_type: str
+
+
+def _folder(settings: Settings) -> Path:
+    return settings.home / "documents"
+
+
+def prepare(settings: Settings, *, path: Path, private: bool, recipients: list[str]) -> Prepared:
+    """Read and check a document; nothing is written yet."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ValidationError(f"document {path}: {exc.strerror}") from exc
+    if size > settings.max_document_bytes:
+        raise PayloadTooLargeError(f"document {path.name} is {size} bytes; the limit is {settings.max_document_bytes}")
+    data = path.read_bytes()
+    digest = "0x" + hashlib.sha256(data).hexdigest()
+    if private and not recipients:
+        raise ValidationError("a private document needs at least one counterparty (--share ACCOUNT)")
+    key = AESGCM.generate_key(bit_length=256) if private else None
+    stored = data
+    if key is not None:
+        nonce = os.urandom(NONCE_BYTES)
+        stored = nonce + AESGCM(key).encrypt(nonce, data, digest.encode())
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return Prepared({"sha256": digest, "name": path.name, "private": private}, stored, key, recipients, media_type)
+
+
+def commit(ctx: Any, prepared: Prepared) -> None:
+    folder = _folder(ctx.settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = prepared.info["sha256"]
+    (folder / digest[2:]).write_bytes(prepared.stored)
+    if prepared.key is not None:
+        keys = folder / "keys"
+        keys.mkdir(exist_ok=True, mode=0o700)
+        key_file = keys / f"{digest[2:]}.json"
+        key_file.write_text(json.dumps({"key": prepared.key.hex(), "recipients": prepared.recipients}))
+        key_file.chmod(0o600)
+    from trace_api.services.events import insert_ignore
+
+    with ctx.engine.begin() as conn:
+        insert_ignore(conn, t.documents, [{
+            "sha256": digest, "name": prepared.info["name"], "size": len(prepared.stored),
+            "media_type": prepared.media_type, "private": prepared.info["private"],
+            "recipients": json.dumps(prepared.recipients),
+        }])
+
+
+def verify(ctx: Any, sha256: str) -> dict[str, Any]:
+    """Whether the stored document still hashes to its name; private ones are checked after decryption."""
+    with ctx.engine.connect() as conn:
+        row = conn.execute(select(t.documents).where(t.documents.c.sha256 == sha256)).mappings().first()
+    if row is None:
+        return {"sha256": sha256, "available": False, "verified": False, "private": False}
+    data = _plaintext(ctx.settings, sha256, private=row["private"])
+    ok = data is not None and "0x" + hashlib.sha256(data).hexdigest() == sha256
+    return {"sha256": sha256, "name": row["name"], "available": data is not None, "verified": ok,
+            "private": row["private"]}
+
+
+def _plaintext(settings: Settings, sha256: str, *, private: bool) -> bytes | None:
+    path = _folder(settings) / sha256[2:]
+    if not path.is_file():
+        return None
+    stored = path.read_bytes()
+    if not private:
+        return stored
+    key_file = _folder(settings) / "keys" / f"{sha256[2:]}.json"
+    if not key_file.is_file():
+        return None
+    key = bytes.fromhex(json.loads(key_file.read_text())["key"])
+    try:
+        return AESGCM(key).decrypt(stored[:NONCE_BYTES], stored[NONCE_BYTES:], sha256.encode())
+    except Exception:  # noqa: BLE001 - tampered ciphertext reads as unverifiable
+        return None
+
+
+def read(ctx: Any, sha256: str, *, reader: str | None) -> tuple[str, bytes]:
+    """The document's content; a private one only for its named counterparties."""
+    with ctx.engine.connect() as conn:
+        row = conn.execute(select(t.documents).where(t.documents.c.sha256 == sha256)).mappings().first()
+    if row is None:
+        raise NotFoundError(f"no document {sha256}")
+    if row["private"] and (reader is None or reader not in json.loads(row["recipients"])):
+        raise ForbiddenError("private document: shared with named counterparties only")
+    data = _plaintext(ctx.settings, sha256, private=row["private"])
+    if data is None:
+        raise NotFoundError(f"document {sha256} is not in this store")
+    return row["media_type"], data

@@ -1,0 +1,208 @@
+"""Captured EPCIS events: storing, anchoring under Merkle roots, flushing pending lifecycle events to chain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
+
+from trace_api.epcis import event_hash_bytes
+from trace_api.epcis.vocab import biz_step_name, step_code
+from trace_api.errors import ValidationError
+from trace_api.index import schema as t
+from trace_api.index.indexer import hx
+from trace_api.merkle import MerkleTree
+from trace_api.services.context import TraceContext
+
+ANCHOR_META = b"\0" * 32
+DIRECT_CHUNK = 100  # lifecycle events per recordEvents transaction
+
+
+def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows, skipping those whose primary key exists (SQLite and PostgreSQL)."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        conn.execute(pg_insert(table).on_conflict_do_nothing(), rows)
+    else:
+        conn.execute(insert(table).prefix_with("OR IGNORE"), rows)
+
+
+def biz_step_of(event: dict[str, Any]) -> str | None:
+    """The CBV short name of an event's bizStep, or the value as given when it is not a CBV step."""
+    value = event.get("bizStep")
+    if not isinstance(value, str) or not value:
+        return None
+    return biz_step_name(value) or value[:64]
+
+
+def parse_time(value: str) -> dt.datetime:
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (ValueError, AttributeError) as exc:
+        raise ValidationError(f"eventTime {value!r} is not an ISO 8601 timestamp") from exc
+    if parsed.tzinfo is None:
+        raise ValidationError(f"eventTime {value!r} needs a timezone offset")
+    return parsed.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Captured:
+    event_hash: str
+    row: dict[str, Any]
+    links: list[dict[str, Any]]
+
+
+def capture(event: dict[str, Any], batch_ids: Iterable[str], *, mode: str, source: str, seq: int) -> Captured:
+    event_hash = hx(event_hash_bytes(event))
+    when = parse_time(event["eventTime"])
+    row = {
+        "event_hash": event_hash, "event_type": event["type"], "biz_step": biz_step_of(event),
+        "event_time": when, "body": json.dumps(event, separators=(",", ":")), "mode": mode, "root": None,
+        "proof": None, "source": source, "created_seq": seq,
+    }
+    links = [{"batch_id": b, "event_time": when, "event_hash": event_hash} for b in dict.fromkeys(batch_ids)]
+    return Captured(event_hash, row, links)
+
+
+def insert_captured(conn: Connection, captured: list[Captured]) -> None:
+    insert_ignore(conn, t.epcis_events, [c.row for c in captured])
+    insert_ignore(conn, t.event_batches, [link for c in captured for link in c.links])
+
+
+def insert_events(
+    engine: Engine, items: list[tuple[dict[str, Any], list[str]]], *, mode: str, source: str
+) -> list[str]:
+    seq = time.time_ns()
+    captured = [capture(e, ids, mode=mode, source=source, seq=seq + i) for i, (e, ids) in enumerate(items)]
+    with engine.begin() as conn:
+        insert_captured(conn, captured)
+    return [c.event_hash for c in captured]
+
+
+# ---- anchoring ----
+def build_root(conn: Connection, hashes: list[str]) -> str:
+    """Put events under one Merkle root: store the root (status built) and each event's proof, atomically."""
+    tree = MerkleTree.from_event_hashes([bytes.fromhex(h[2:]) for h in hashes])
+    root = hx(tree.root)
+    conn.execute(
+        update(t.epcis_events).where(t.epcis_events.c.event_hash == bindparam("h")).values(
+            root=root, proof=bindparam("p")
+        ),
+        [{"h": h, "p": json.dumps([hx(p) for p in tree.proof(bytes.fromhex(h[2:]))])} for h in hashes],
+    )
+    insert_ignore(conn, t.anchor_roots, [{
+        "root": root, "count": len(hashes), "meta_hash": hx(ANCHOR_META), "tx_hash": None, "status": "built",
+    }])
+    return root
+
+
+def build_pending_roots(ctx: TraceContext, *, batch_size: int) -> int:
+    """Group events waiting for anchoring into roots of up to batch_size leaves."""
+    built = 0
+    while True:
+        with ctx.engine.begin() as conn:
+            hashes = list(conn.execute(
+                select(t.epcis_events.c.event_hash)
+                .where(t.epcis_events.c.mode == "anchor", t.epcis_events.c.root.is_(None))
+                .order_by(t.epcis_events.c.created_seq, t.epcis_events.c.event_hash)
+                .limit(batch_size)
+            ).scalars())
+            if not hashes:
+                return built
+            build_root(conn, hashes)
+            built += 1
+
+
+def send_roots(ctx: TraceContext, *, account: LocalAccount) -> list[str]:
+    """Anchor every built root not yet on chain. Safe to repeat: a root already anchored is only marked."""
+    registry = ctx.registry
+    sender = ctx.sender(account)
+    with ctx.engine.connect() as conn:
+        pending = conn.execute(
+            select(t.anchor_roots.c.root, t.anchor_roots.c.count, t.anchor_roots.c.meta_hash)
+            .where(t.anchor_roots.c.status != "anchored")
+        ).all()
+    sent: list[tuple[str, Any]] = []
+    for root, count, meta in pending:
+        anchorer, _, _ = registry.functions.rootInfo(bytes.fromhex(root[2:])).call()
+        if int(anchorer, 16):
+            _mark_root(ctx, root, None, "anchored")
+            continue
+        sent.append((root, submit_root(ctx, sender=sender, root=root, count=count, meta=meta)))
+    for root, tx_hash in sent:
+        confirm_root(ctx, sender=sender, root=root, tx_hash=tx_hash)
+    return [root for root, _ in sent]
+
+
+def submit_root(ctx: TraceContext, *, sender: Any, root: str, count: int, meta: str | None = None) -> Any:
+    """Send anchorRoot without waiting (so several roots are mined together), and note that it was sent."""
+    meta_b = bytes.fromhex((meta or hx(ANCHOR_META))[2:])
+    tx_hash = sender.submit(ctx.registry.functions.anchorRoot(bytes.fromhex(root[2:]), count, meta_b))
+    _mark_root(ctx, root, hx(tx_hash), "sent")
+    return tx_hash
+
+
+def confirm_root(ctx: TraceContext, *, sender: Any, root: str, tx_hash: Any) -> None:
+    sender.wait(tx_hash)
+    _mark_root(ctx, root, hx(tx_hash), "anchored")
+
+
+def _mark_root(ctx: TraceContext, root: str, tx_hash: str | None, status: str) -> None:
+    values: dict[str, Any] = {"status": status}
+    if tx_hash:
+        values["tx_hash"] = tx_hash
+    with ctx.engine.begin() as conn:
+        conn.execute(update(t.anchor_roots).where(t.anchor_roots.c.root == root).values(**values))
+
+
+def send_direct(ctx: TraceContext, *, account: LocalAccount) -> int:
+    """Record on chain every captured lifecycle event (mode direct) the chain does not have yet, in order."""
+    ctx.sync()
+    with ctx.engine.connect() as conn:
+        on_chain = select(t.chain_events.c.event_hash)
+        rows = conn.execute(
+            select(t.epcis_events.c.event_hash, t.epcis_events.c.body, t.event_batches.c.batch_id)
+            .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
+            .where(t.epcis_events.c.mode == "direct", t.epcis_events.c.event_hash.not_in(on_chain))
+            .order_by(t.epcis_events.c.created_seq)
+        ).all()
+    if not rows:
+        return 0
+    inputs = [direct_input(json.loads(body), batch_id, event_hash) for event_hash, body, batch_id in rows]
+    sender = ctx.sender(account)
+    pending = []
+    for i in range(0, len(inputs), DIRECT_CHUNK):
+        pending.append(sender.submit(ctx.registry.functions.recordEvents(inputs[i:i + DIRECT_CHUNK])))
+    for tx_hash in pending:
+        sender.wait(tx_hash)
+    ctx.sync()
+    return len(inputs)
+
+
+def direct_input(event: dict[str, Any], batch_id: str, event_hash: str) -> tuple[Any, ...]:
+    from trace_api.services.batches import EXT, parse_gln, resolve_account
+
+    code = step_code(event.get("bizStep") or "")
+    if code is None:
+        raise ValidationError(f"bizStep {event.get('bizStep')!r} has no on-chain step")
+    gln = (event.get("readPoint") or {}).get("id", "").rsplit("/414/", 1)[-1] if event.get("readPoint") else None
+    to = resolve_account(event.get(f"{EXT}consignee"))
+    return (bytes.fromhex(batch_id[2:]), code, bytes.fromhex(event_hash[2:]), parse_gln(gln or None), to)
+
+
+def anchor(ctx: TraceContext, *, account: LocalAccount, batch_size: int | None = None) -> dict[str, Any]:
+    """`trace anchor`: finish anything pending: lifecycle events, roots to build, roots to send."""
+    direct = send_direct(ctx, account=account)
+    built = build_pending_roots(ctx, batch_size=batch_size or ctx.settings.anchor_batch_size)
+    sent = send_roots(ctx, account=account)
+    ctx.sync()
+    return {"direct_events": direct, "roots_built": built, "roots_anchored": sent}

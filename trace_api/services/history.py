@@ -1,0 +1,156 @@
+"""A batch's verified history: every captured event with its on-chain status, lineage both ways, recalls.
+
+Status of an event:
+- verified: its hash is on chain, recorded directly for this batch or under an anchored Merkle root whose
+  proof holds (only confirmed blocks are indexed, so nothing below the confirmation depth counts);
+- pending: captured, not on chain yet;
+- mismatch: the index disagrees with the chain (the stored event no longer hashes to its recorded hash,
+  or its proof fails).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from web3 import Web3
+
+from trace_api.epcis import event_hash_bytes
+from trace_api.errors import NotFoundError
+from trace_api.index import schema as t
+from trace_api.index.indexer import hx
+from trace_api.merkle import verify as verify_proof
+from trace_api.services import documents
+from trace_api.services.batches import EXT, BatchKey, batch_key
+from trace_api.services.context import TraceContext
+
+MAX_LINEAGE_DEPTH = 16
+
+
+def _event_status(event: dict[str, Any], row: Any, on_chain: dict[str, Any], roots: dict[str, Any]) -> dict[str, Any]:
+    recomputed = hx(event_hash_bytes(event))
+    if recomputed != row.event_hash:
+        return {"status": "mismatch", "reason": "stored event does not match its recorded hash"}
+    if row.mode == "direct":
+        chain_row = on_chain.get(row.event_hash)
+        if chain_row is None:
+            return {"status": "pending"}
+        return {"status": "verified", "how": "recorded", "seq": chain_row.seq, "block": chain_row.block_number,
+                "tx_hash": chain_row.tx_hash, "actor": chain_row.actor}
+    if row.root is None or row.root not in roots:
+        return {"status": "pending"}
+    proof = [bytes.fromhex(p[2:]) for p in json.loads(row.proof or "[]")]
+    if not verify_proof(bytes.fromhex(row.root[2:]), bytes.fromhex(row.event_hash[2:]), proof):
+        return {"status": "mismatch", "reason": "Merkle proof does not hold"}
+    root = roots[row.root]
+    return {"status": "verified", "how": "merkle", "root": row.root, "block": root.block_number,
+            "actor": root.anchorer}
+
+
+def _keys_of(conn: Any, ids: list[str]) -> dict[str, dict[str, str]]:
+    if not ids:
+        return {}
+    rows = conn.execute(select(t.batch_keys).where(t.batch_keys.c.batch_id.in_(ids))).mappings().all()
+    return {r["batch_id"]: {"gtin": r["gtin"], "lot": r["lot"]} for r in rows}
+
+
+def lineage(conn: Any, batch_id: str, *, upstream: bool) -> list[dict[str, Any]]:
+    """Batches this one was made from (upstream) or that were made from it, transitively, nearest first."""
+    mine, other = (t.chain_lineage.c.child_id, t.chain_lineage.c.parent_id)
+    if not upstream:
+        mine, other = other, mine
+    seen: dict[str, int] = {}
+    frontier = [batch_id]
+    for depth in range(1, MAX_LINEAGE_DEPTH + 1):
+        if not frontier:
+            break
+        found = list(conn.execute(select(other).where(mine.in_(frontier))).scalars())
+        frontier = [f for f in dict.fromkeys(found) if f not in seen and f != batch_id]
+        for f in frontier:
+            seen[f] = depth
+    keys = _keys_of(conn, list(seen))
+    return [{"batch_id": b, "depth": d, **keys.get(b, {})} for b, d in seen.items()]
+
+
+def history(ctx: TraceContext, *, gtin: str, lot: str, sync: bool = True) -> dict[str, Any]:
+    key = batch_key(gtin, lot)
+    if sync:
+        ctx.sync()
+    return history_of(ctx, key)
+
+
+def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
+    bid = key.id_hex
+    registry = ctx.registry
+    with ctx.engine.connect() as conn:
+        batch = conn.execute(select(t.chain_batches).where(t.chain_batches.c.batch_id == bid)).first()
+        meta_row = conn.execute(select(t.batch_keys.c.metadata).where(t.batch_keys.c.batch_id == bid)).scalar()
+        if batch is None and meta_row is None:
+            raise NotFoundError(f"batch {key.gtin}/{key.lot} is not registered")
+        rows = conn.execute(
+            select(t.epcis_events)
+            .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
+            .where(t.event_batches.c.batch_id == bid)
+            .order_by(t.event_batches.c.event_time, t.epcis_events.c.created_seq)
+        ).all()
+        chain_rows = conn.execute(
+            select(t.chain_events).where(t.chain_events.c.batch_id == bid).order_by(t.chain_events.c.seq)
+        ).all()
+        root_ids = list({r.root for r in rows if r.root})
+        roots = {r.root: r for r in conn.execute(select(t.chain_roots).where(t.chain_roots.c.root.in_(root_ids)))}
+        recall = conn.execute(select(t.chain_recalls).where(t.chain_recalls.c.batch_id == bid)).first()
+        parents = lineage(conn, bid, upstream=True)
+        children = lineage(conn, bid, upstream=False)
+        upstream_recalls = conn.execute(
+            select(t.chain_recalls.c.batch_id).where(t.chain_recalls.c.batch_id.in_([p["batch_id"] for p in parents]))
+        ).scalars().all()
+
+    on_chain = {r.event_hash: r for r in chain_rows}
+    timeline = []
+    for row in rows:
+        event = json.loads(row.body)
+        status = _event_status(event, row, on_chain, roots)
+        docs = [documents.verify(ctx, d["sha256"]) for d in event.get(f"{EXT}documents", [])]
+        read_point = (event.get("readPoint") or {}).get("id")
+        timeline.append({
+            "event_hash": row.event_hash, "type": row.event_type, "biz_step": row.biz_step,
+            "event_time": event.get("eventTime"), "where": read_point, "disposition": event.get("disposition"),
+            "documents": docs, **status,
+        })
+
+    # The hash chain recomputed from the indexed on-chain events must equal the head the contract holds.
+    head = bytes.fromhex(bid[2:])
+    for r in chain_rows:
+        head = Web3.solidity_keccak(["bytes32", "bytes32"], [head, bytes.fromhex(r.event_hash[2:])])
+    live = registry.functions.getBatch(bytes.fromhex(bid[2:])).call() if batch is not None else None
+    head_ok = live is not None and bytes(live[12]) == head and int(live[6]) == len(chain_rows)
+    recalled = bool(registry.functions.isRecalled(bytes.fromhex(bid[2:])).call()) if batch is not None else False
+    meta = json.loads(meta_row) if meta_row else {}
+    return {
+        "batch_id": bid, "gtin": key.gtin, "lot": key.lot, "metadata": meta,
+        "registered": batch is not None,
+        "producer": batch.producer if batch else None,
+        "custodian": live[1].lower() if live else None,
+        "quantity": batch.quantity if batch else None, "uom": batch.uom if batch else None,
+        "recalled": recalled,
+        "recall": {"self": recall is not None, "upstream": list(upstream_recalls),
+                   "reason_hash": recall.reason_hash if recall else None},
+        "hash_chain": {"ok": head_ok, "events_on_chain": len(chain_rows),
+                       "head": hx(bytes(live[12])) if live else None},
+        "timeline": timeline,
+        "parents": parents,
+        "children": children,
+    }
+
+
+def events_of(ctx: TraceContext, key: BatchKey) -> list[dict[str, Any]]:
+    """The captured EPCIS events of a batch, in event-time order."""
+    with ctx.engine.connect() as conn:
+        bodies = conn.execute(
+            select(t.epcis_events.c.body)
+            .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
+            .where(t.event_batches.c.batch_id == key.id_hex)
+            .order_by(t.event_batches.c.event_time, t.epcis_events.c.created_seq)
+        ).scalars()
+        return [json.loads(b) for b in bodies]

@@ -1,0 +1,173 @@
+"""What a scanned GS1 Digital Link resolves to: the verified product story, unit checks, scans, link sets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from qr import digital_link
+from qr.errors import DigitalLinkError, SignatureError
+from qr.signing import recover_address
+from trace_api.chain.accounts import DEV_ACCOUNTS, dev_addresses
+from trace_api.config import LOCAL_CHAIN_ID
+from trace_api.errors import NotFoundError, ValidationError, VerificationFailed
+from trace_api.index import schema as t
+from trace_api.services import history
+from trace_api.services.batches import BatchKey, batch_key
+from trace_api.services.context import TraceContext
+
+ANOMALY_PLACES = 3  # one serial scanned from this many distinct places looks cloned
+LINK_TYPES = ("gs1:pip", "gs1:traceability", "gs1:epcis", "gs1:certificationInfo")
+
+
+def parse_key(gtin: str, lot: str, serial: str | None = None) -> tuple[BatchKey, str | None]:
+    """Validate the path of a Digital Link request (bad check digit → ValidationError, HTTP 400)."""
+    key = batch_key(gtin, lot)
+    if serial is not None:
+        try:
+            serial = digital_link.validate_serial(serial)
+        except DigitalLinkError as exc:
+            raise ValidationError(str(exc)) from exc
+    return key, serial
+
+
+def unit_event(ctx: TraceContext, key: BatchKey, serial: str) -> dict[str, Any] | None:
+    """The commissioning event of a unit serial, if the index has one (serials live under Merkle roots)."""
+    uri = f"https://id.gs1.org{digital_link.key_path(key.gtin, key.lot)}/21/{serial}"
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(
+            select(t.epcis_events.c.body, t.epcis_events.c.root)
+            .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
+            .where(t.event_batches.c.batch_id == key.id_hex, t.epcis_events.c.biz_step == "commissioning",
+                   t.epcis_events.c.body.contains(json.dumps(uri)))
+        ).all()
+    for body, _root in rows:
+        event = json.loads(body)
+        if uri in (event.get("epcList") or []):
+            return event
+    return None
+
+
+def record_scan(ctx: TraceContext, key: BatchKey, serial: str, place: str) -> dict[str, Any]:
+    """Count a scan of a unit and say whether its pattern looks like a cloned code."""
+    with ctx.engine.begin() as conn:
+        conn.execute(insert(t.scans).values(batch_id=key.id_hex, serial=serial, place=place,
+                                            scanned_at=dt.datetime.now(dt.UTC)))
+        count, places = conn.execute(
+            select(func.count(), func.count(func.distinct(t.scans.c.place)))
+            .where(t.scans.c.batch_id == key.id_hex, t.scans.c.serial == serial)
+        ).one()
+    anomaly = places >= ANOMALY_PLACES
+    return {"count": int(count), "places": int(places), "anomaly": anomaly,
+            "message": f"this code was scanned in {places} different places — it may have been copied"
+            if anomaly else None}
+
+
+def place_of(client_host: str | None) -> str:
+    """A coarse, non-identifying place for a scan: a hash of the client's /24 (IPv4) or /48 (IPv6) network."""
+    host = client_host or "unknown"
+    network = ".".join(host.split(".")[:3]) if "." in host else ":".join(host.split(":")[:3])
+    return hashlib.sha256(network.encode()).hexdigest()[:16]
+
+
+def names_for(ctx: TraceContext) -> dict[str, str]:
+    """Display names for known accounts (the dev accounts on the local chain)."""
+    if ctx.chain.chain_id != LOCAL_CHAIN_ID:
+        return {}
+    return {address.lower(): name for name, address in dev_addresses().items() if name in DEV_ACCOUNTS}
+
+
+def summary(ctx: TraceContext, *, gtin: str, lot: str, serial: str | None = None,
+            place: str | None = None) -> dict[str, Any]:
+    key, serial = parse_key(gtin, lot, serial)
+    data = history.history(ctx, gtin=key.gtin, lot=key.lot)
+    data["serial"] = serial
+    data["names"] = names_for(ctx)
+    data["unit"] = None
+    if serial is not None:
+        event = unit_event(ctx, key, serial)
+        data["unit"] = {"serial": serial, "known": event is not None,
+                        "scans": record_scan(ctx, key, serial, place or "unknown")}
+    verified = [e for e in data["timeline"] if e["status"] == "verified"]
+    data["verdict"] = verdict(data)
+    data["verified_events"] = len(verified)
+    return data
+
+
+def verdict(data: dict[str, Any]) -> dict[str, Any]:
+    """The one-line answer the consumer sees first."""
+    if data["recalled"]:
+        return {"level": "recalled", "title": "RECALLED — do not consume",
+                "detail": "This batch, or a batch it was made from, has been recalled by its producer."}
+    unit = data.get("unit")
+    if unit is not None and not unit["known"]:
+        return {"level": "counterfeit", "title": "Could not verify — possible counterfeit",
+                "detail": f"Serial {unit['serial']} was never issued for this batch."}
+    if any(e["status"] == "mismatch" for e in data["timeline"]) or not data["hash_chain"]["ok"]:
+        return {"level": "mismatch", "title": "Record does not match the chain",
+                "detail": "Some steps shown here differ from what is recorded on chain."}
+    if unit is not None and unit["scans"]["anomaly"]:
+        return {"level": "warning", "title": "Verified, but scanned in many places",
+                "detail": unit["scans"]["message"]}
+    return {"level": "verified", "title": "Verified on chain",
+            "detail": "Every step below is recorded on chain by the party that performed it."}
+
+
+def check_signature(ctx: TraceContext, *, uri: str, signature: str) -> dict[str, Any]:
+    """Recover who signed a Digital Link and whether that account holds the producer role."""
+    try:
+        signer = recover_address(uri, signature)
+    except (SignatureError, DigitalLinkError) as exc:
+        raise VerificationFailed(f"bad signature: {exc}") from exc
+    role = ctx.registry.functions.PRODUCER_ROLE().call()
+    is_producer = bool(ctx.registry.functions.hasRole(role, signer).call())
+    return {"signer": signer, "producer": is_producer}
+
+
+def linkset(base: str, *, gtin: str, lot: str, serial: str | None = None) -> dict[str, Any]:
+    """RFC 9264 linkset for the identified item: product page, traceability, EPCIS events, certificates."""
+    key, serial = parse_key(gtin, lot, serial)
+    path = digital_link.key_path(key.gtin, key.lot) + (f"/21/{serial}" if serial else "")
+    anchor = f"{base}{path}"
+    history_url = f"{base}/batches/{key.gtin}/{key.lot}/history"
+    vocab = "https://gs1.org/voc/"
+    return {"linkset": [{
+        "anchor": anchor,
+        f"{vocab}pip": [{"href": anchor, "title": "Product information and verification", "type": "text/html"}],
+        f"{vocab}traceability": [{"href": history_url, "title": "Verified supply-chain history",
+                                  "type": "application/json"}],
+        f"{vocab}epcis": [{"href": f"{base}/events?gtin={key.gtin}&lot={key.lot}", "title": "EPCIS events",
+                           "type": "application/json"}],
+        f"{vocab}certificationInfo": [{"href": f"{history_url}#documents", "title": "Certificates (hash-verified)",
+                                       "type": "application/json"}],
+        f"{vocab}defaultLink": [{"href": anchor, "type": "text/html"}],
+    }]}
+
+
+def link_target(base: str, link_type: str, *, gtin: str, lot: str, serial: str | None) -> str:
+    sets = linkset(base, gtin=gtin, lot=lot, serial=serial)["linkset"][0]
+    full = "https://gs1.org/voc/" + link_type.removeprefix("gs1:")
+    if full not in sets:
+        raise NotFoundError(f"no link of type {link_type}; available: {', '.join(LINK_TYPES)}")
+    return str(sets[full][0]["href"])
+
+
+def resolver_description(base: str) -> dict[str, Any]:
+    """The GS1-Conformant Resolver description file (/.well-known/gs1resolver)."""
+    return {
+        "name": "trace GS1 Digital Link resolver",
+        "resolverRoot": base,
+        "supportedPrimaryKeys": ["01"],
+        "supportedLinkType": [{"namespace": "https://gs1.org/voc/", "prefix": "gs1:",
+                               "profile": "https://gs1.org/voc/?show=linktypes"}],
+        "linkTypeDefaultCanBeLinkset": True,
+        "supportedContextValuesEnumerated": [],
+        "contact": {"fn": "trace operators"},
+        "validatesPrimaryKeys": True,
+        "linkTypes": list(LINK_TYPES),
+        "qualifiers": [{"01": [{"10": "lot"}, {"21": "serial"}]}],
+    }
