@@ -2,16 +2,99 @@
 pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {ITraceRegistry} from "./interfaces/ITraceRegistry.sol";
+
+/// @dev Slot 0 of a batch, packed by hand (as Uniswap v4 packs `Slot0`) so that an event reads it once and writes
+/// it once; Solidity's struct fields would cost one warm SLOAD per field read.
+///
+/// | bits    | field         |
+/// | 0-159   | custodian     | nonzero exactly when the batch exists
+/// | 160-191 | eventCount    |
+/// | 192-231 | registeredAt  |
+/// | 232-239 | ancestorCount | <= TraceRegistry.MAX_ANCESTORS
+/// | 240     | recalled      | the batch itself, not its ancestors
+/// | 241     | inTransit     |
+type BatchState is uint256;
+
+using BatchStateLibrary for BatchState global;
+
+library BatchStateLibrary {
+    uint256 private constant _ADDRESS_MASK = type(uint160).max;
+    uint256 private constant _COUNT_SHIFT = 160;
+    uint256 private constant _REGISTERED_SHIFT = 192;
+    uint256 private constant _ANCESTORS_SHIFT = 232;
+    uint256 private constant _RECALLED_BIT = 1 << 240;
+    uint256 private constant _IN_TRANSIT_BIT = 1 << 241;
+
+    function create(address holder, uint40 registeredAt, uint8 ancestorCount) internal pure returns (BatchState) {
+        return BatchState.wrap(
+            uint256(uint160(holder)) | (uint256(registeredAt) << _REGISTERED_SHIFT)
+                | (uint256(ancestorCount) << _ANCESTORS_SHIFT)
+        );
+    }
+
+    function custodian(BatchState s) internal pure returns (address) {
+        return address(uint160(BatchState.unwrap(s)));
+    }
+
+    function eventCount(BatchState s) internal pure returns (uint32) {
+        return uint32(BatchState.unwrap(s) >> _COUNT_SHIFT);
+    }
+
+    function registeredAt(BatchState s) internal pure returns (uint40) {
+        return uint40(BatchState.unwrap(s) >> _REGISTERED_SHIFT);
+    }
+
+    function ancestorCount(BatchState s) internal pure returns (uint8) {
+        return uint8(BatchState.unwrap(s) >> _ANCESTORS_SHIFT);
+    }
+
+    function recalled(BatchState s) internal pure returns (bool) {
+        return BatchState.unwrap(s) & _RECALLED_BIT != 0;
+    }
+
+    /// @dev Nonzero if the batch is recalled itself or has ancestors that might be: zero lets an event skip the
+    /// lineage walk with one test.
+    function recallBits(BatchState s) internal pure returns (uint256) {
+        return BatchState.unwrap(s) & (_RECALLED_BIT | (uint256(type(uint8).max) << _ANCESTORS_SHIFT));
+    }
+
+    function inTransit(BatchState s) internal pure returns (bool) {
+        return BatchState.unwrap(s) & _IN_TRANSIT_BIT != 0;
+    }
+
+    /// @dev Adds one to the event count and returns the new count. 2**32 events on one batch would cost over
+    /// 10**14 gas, so the count never carries into `registeredAt`.
+    function withNextEvent(BatchState s) internal pure returns (BatchState next, uint32 count) {
+        unchecked {
+            uint256 x = BatchState.unwrap(s) + (1 << _COUNT_SHIFT);
+            return (BatchState.wrap(x), uint32(x >> _COUNT_SHIFT));
+        }
+    }
+
+    function withCustodian(BatchState s, address holder) internal pure returns (BatchState) {
+        return BatchState.wrap((BatchState.unwrap(s) & ~_ADDRESS_MASK) | uint256(uint160(holder)));
+    }
+
+    function withRecalled(BatchState s) internal pure returns (BatchState) {
+        return BatchState.wrap(BatchState.unwrap(s) | _RECALLED_BIT);
+    }
+
+    function withInTransit(BatchState s, bool value) internal pure returns (BatchState) {
+        uint256 x = BatchState.unwrap(s);
+        return BatchState.wrap(value ? x | _IN_TRANSIT_BIT : x & ~_IN_TRANSIT_BIT);
+    }
+}
 
 /// @title TraceRegistry
 /// @notice Custody, hash-chained lifecycle events, lineage and recalls of GS1 batches, plus Merkle roots of
 /// events kept off-chain.
-/// @dev Gas layout: a plain event reads and writes exactly two batch slots (slot 0 and `head`) and reads one role
-/// word, so it costs three cold slots, two dirty writes and one log. Roles are mirrored into a per-account bit mask
-/// (`_roleBits`) by the `_grantRole`/`_revokeRole` overrides, so "holds any of these roles" is one SLOAD instead of
-/// one per role.
+/// @dev Gas layout: a plain event reads and writes two batch slots (the packed {BatchState} and `head`) and reads
+/// the caller's role word, so it costs three cold slots, two dirty writes and one log. Roles are mirrored into a
+/// per-account bit mask (`_roleBits`) by the `_grantRole`/`_revokeRole` overrides, so "holds any of these roles"
+/// is one SLOAD instead of one per role.
 contract TraceRegistry is ITraceRegistry, AccessControl {
     bytes32 public constant PRODUCER_ROLE = keccak256("PRODUCER_ROLE");
     bytes32 public constant PROCESSOR_ROLE = keccak256("PROCESSOR_ROLE");
@@ -22,9 +105,10 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
     /// @notice Most parents a derived batch may have.
     uint256 public constant MAX_PARENTS = 16;
 
-    /// @notice Most ancestor visits a lineage may need: a batch's ancestor count is the sum over its parents of
-    /// (1 + the parent's ancestor count), i.e. the number of paths to an ancestor, so it is the exact number of
-    /// nodes the depth-first walk of {isRecalled} visits. Capping it caps that walk.
+    /// @notice Most ancestor visits a lineage may need. A batch's ancestor count is the sum over its parents of
+    /// (1 + the parent's ancestor count), i.e. the number of paths from it to an ancestor; that is exactly the
+    /// number of batches the depth-first walk of {isRecalled} visits, so capping the count caps the walk (and the
+    /// extra gas that every event on a derived batch pays for the transitive recall check).
     uint256 public constant MAX_ANCESTORS = 64;
 
     uint256 private constant _ADMIN = 1 << 0;
@@ -37,29 +121,28 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
     uint256 private constant _SHIPPERS = _PRODUCER | _PROCESSOR | _RETAILER;
     uint256 private constant _OPERATORS = _HANDLERS | _INSPECTOR;
 
-    /// @dev Roles allowed to record each step (any one of them), one byte per step, indexed by `uint8(step)`.
-    /// Receiving has none: the consignee named by the shipper may receive without a role.
-    uint256 private constant _STEP_ROLES = (_PRODUCER << (8 * uint8(Step.Commissioning)))
-        | (_INSPECTOR << (8 * uint8(Step.Inspecting))) | (_HANDLERS << (8 * uint8(Step.Packing)))
-        | (_SHIPPERS << (8 * uint8(Step.Shipping))) | (_PROCESSOR << (8 * uint8(Step.Transforming)))
-        | (_HANDLERS << (8 * uint8(Step.Storing))) | (_RETAILER << (8 * uint8(Step.RetailSelling)))
-        | (_CARRIER << (8 * uint8(Step.Arriving))) | (_CARRIER << (8 * uint8(Step.Departing)))
-        | (_OPERATORS << (8 * uint8(Step.SensorReporting))) | (_HANDLERS << (8 * uint8(Step.Holding)))
-        | (_HANDLERS << (8 * uint8(Step.Destroying)));
+    /// @dev A pseudo-role every caller holds, for the step that needs no role (Receiving).
+    uint256 private constant _ANYONE = 1 << 6;
+    /// @dev Flags of a step rule, above the role bits.
+    uint256 private constant _CUSTODY = 1 << 8; // only the custodian may record the step
+    uint256 private constant _MOVES = 1 << 9; // the step ships, delivers or needs the batch in transit
+    uint256 private constant _LAST_STEP = uint256(type(Step).max);
 
-    /// @dev Steps only the custodian may record, one bit per step.
-    uint256 private constant _CUSTODIAL_STEPS = (1 << uint8(Step.Commissioning)) | (1 << uint8(Step.Packing))
-        | (1 << uint8(Step.Shipping)) | (1 << uint8(Step.Transforming)) | (1 << uint8(Step.Storing))
-        | (1 << uint8(Step.RetailSelling)) | (1 << uint8(Step.Holding)) | (1 << uint8(Step.Destroying));
+    /// @dev One 16-bit rule per step, at bit `16 * uint8(step)`: the roles allowed to record it (any one of them)
+    /// and the flags above. Bits of later steps are left in place when a rule is shifted down, as no test reads
+    /// them. A table rather than branches keeps a plain event to three bit tests; immutable rather than constant
+    /// because solc re-evaluates a constant expression at every use.
+    uint256 private immutable _RULES = _rule(Step.Commissioning, _PRODUCER | _CUSTODY)
+        | _rule(Step.Inspecting, _INSPECTOR) | _rule(Step.Packing, _HANDLERS | _CUSTODY)
+        | _rule(Step.Shipping, _SHIPPERS | _CUSTODY | _MOVES) | _rule(Step.Receiving, _ANYONE | _MOVES)
+        | _rule(Step.Transforming, _PROCESSOR | _CUSTODY) | _rule(Step.Storing, _HANDLERS | _CUSTODY)
+        | _rule(Step.RetailSelling, _RETAILER | _CUSTODY) | _rule(Step.Arriving, _CARRIER | _MOVES)
+        | _rule(Step.Departing, _CARRIER | _MOVES) | _rule(Step.SensorReporting, _OPERATORS)
+        | _rule(Step.Holding, _HANDLERS | _CUSTODY) | _rule(Step.Destroying, _HANDLERS | _CUSTODY);
 
     struct Batch {
-        // slot 0: read and written by every event
-        address custodian; // nonzero exactly when the batch exists
-        uint32 eventCount;
-        uint40 registeredAt;
-        uint8 ancestorCount; // <= MAX_ANCESTORS
-        bool recalled;
-        bool inTransit;
+        // slot 0: read once and written once by every event
+        BatchState state;
         // slot 1: written by every event; starts at the id so that no event writes a zero slot
         bytes32 head;
         // slot 2: touched by shipping and delivery only
@@ -120,15 +203,15 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
             for (uint256 j; j < i; ++j) {
                 if (parentIds[j] == pid) revert TraceInvalidParents(n);
             }
-            Batch storage p = _batches[pid];
-            address holder = p.custodian;
+            BatchState p = _batches[pid].state;
+            address holder = p.custodian();
             if (holder == address(0)) revert TraceUnknownBatch(pid);
             if (holder != msg.sender) revert TraceNotCustodian(pid, msg.sender, holder);
-            if (p.inTransit) revert TraceAlreadyInTransit(pid);
-            ancestors += 1 + p.ancestorCount;
+            if (p.inTransit()) revert TraceAlreadyInTransit(pid);
+            ancestors += 1 + p.ancestorCount();
         }
         if (ancestors > MAX_ANCESTORS) revert TraceLineageTooLarge(ancestors, MAX_ANCESTORS);
-        // Walk the parents' lineages only once the total is known to be bounded.
+        // Walk the parents' lineages only once their total size is known to be bounded.
         for (uint256 i; i < n; ++i) {
             if (_isRecalled(parentIds[i])) revert TraceBatchRecalled(parentIds[i]);
         }
@@ -143,29 +226,51 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
         returns (uint32 seq)
     {
         location; // committed by eventHash; neither stored nor logged
-        return _record(id, step, eventHash, to, _roleBits[msg.sender]);
+        return _record(id, uint256(step), eventHash, uint256(uint160(to)), _roleBits[msg.sender] | _ANYONE);
     }
 
     /// @inheritdoc ITraceRegistry
     function recordEvents(EventInput[] calldata events) external {
         uint256 n = events.length;
         if (n == 0) revert TraceEmptyEvents();
-        uint256 roles = _roleBits[msg.sender]; // one cold read for the whole call
-        for (uint256 i; i < n; ++i) {
-            EventInput calldata e = events[i];
-            _record(e.id, e.step, e.eventHash, e.to, roles);
+        uint256 roles = _roleBits[msg.sender] | _ANYONE; // one read for the whole call
+        // Raw words, without the decoder's per-field calls: the decoder has checked that the array lies within
+        // calldata (so `end` cannot overflow), and _record validates `step` and `to` before using them.
+        uint256 e;
+        uint256 end;
+        assembly ("memory-safe") {
+            e := events.offset
+            end := add(e, mul(n, 0xa0))
+        }
+        for (; e < end; ) {
+            bytes32 id;
+            uint256 step;
+            bytes32 eventHash;
+            uint256 to;
+            assembly ("memory-safe") {
+                id := calldataload(e)
+                step := calldataload(add(e, 0x20))
+                eventHash := calldataload(add(e, 0x40))
+                to := calldataload(add(e, 0x80))
+            }
+            _record(id, step, eventHash, to, roles);
+            // e < end, which lies within calldata
+            unchecked {
+                e += 0xa0;
+            }
         }
     }
 
     /// @inheritdoc ITraceRegistry
     function recall(bytes32 id, bytes32 reasonHash) external {
         Batch storage b = _batches[id];
-        if (b.custodian == address(0)) revert TraceUnknownBatch(id);
+        BatchState s = b.state;
+        if (s.custodian() == address(0)) revert TraceUnknownBatch(id);
         if (b.producer != msg.sender && _roleBits[msg.sender] & _ADMIN == 0) {
             revert TraceNotProducerOrAdmin(id, msg.sender);
         }
-        if (b.recalled) revert TraceBatchRecalled(id);
-        b.recalled = true;
+        if (s.recalled()) revert TraceBatchRecalled(id);
+        b.state = s.withRecalled();
         emit BatchRecalled(id, msg.sender, reasonHash);
     }
 
@@ -182,22 +287,23 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
 
     /// @inheritdoc ITraceRegistry
     function exists(bytes32 id) external view returns (bool) {
-        return _batches[id].custodian != address(0);
+        return _batches[id].state.custodian() != address(0);
     }
 
     /// @inheritdoc ITraceRegistry
     function getBatch(bytes32 id) external view returns (BatchView memory v) {
         Batch storage b = _batches[id];
-        if (b.custodian == address(0)) revert TraceUnknownBatch(id);
+        BatchState s = b.state;
+        if (s.custodian() == address(0)) revert TraceUnknownBatch(id);
         v.producer = b.producer;
-        v.custodian = b.custodian;
+        v.custodian = s.custodian();
         v.consignee = b.consignee;
-        v.registeredAt = b.registeredAt;
+        v.registeredAt = s.registeredAt();
         v.shippedAt = b.shippedAt;
         v.deliveredAt = b.deliveredAt;
-        v.eventCount = b.eventCount;
-        v.inTransit = b.inTransit;
-        v.recalled = b.recalled;
+        v.eventCount = s.eventCount();
+        v.inTransit = s.inTransit();
+        v.recalled = s.recalled();
         v.quantity = b.quantity;
         v.uom = b.uom;
         v.metadataHash = b.metadataHash;
@@ -206,7 +312,7 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
 
     /// @inheritdoc ITraceRegistry
     function custodian(bytes32 id) external view returns (address) {
-        return _batches[id].custodian;
+        return _batches[id].state.custodian();
     }
 
     /// @inheritdoc ITraceRegistry
@@ -246,7 +352,7 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
 
     /// @inheritdoc ITraceRegistry
     function eventCount(bytes32 id) external view returns (uint32) {
-        return _batches[id].eventCount;
+        return _batches[id].state.eventCount();
     }
 
     /// @inheritdoc ITraceRegistry
@@ -281,6 +387,10 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
         if (revoked) _roleBits[account] &= ~_bitOf(role);
     }
 
+    function _rule(Step step, uint256 bits) private pure returns (uint256) {
+        return bits << (16 * uint256(step));
+    }
+
     function _bitOf(bytes32 role) private pure returns (uint256) {
         if (role == DEFAULT_ADMIN_ROLE) return _ADMIN;
         if (role == PRODUCER_ROLE) return _PRODUCER;
@@ -294,10 +404,9 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
     function _create(bytes32 id, uint256 ancestors, bytes32 metadataHash, uint128 quantity, bytes8 uom) private {
         if (id == 0) revert TraceInvalidBatchId();
         Batch storage b = _batches[id];
-        if (b.custodian != address(0)) revert TraceBatchExists(id);
-        b.custodian = msg.sender;
-        b.registeredAt = uint40(block.timestamp);
-        b.ancestorCount = uint8(ancestors); // <= MAX_ANCESTORS, checked by the caller
+        if (b.state.custodian() != address(0)) revert TraceBatchExists(id);
+        // ancestors <= MAX_ANCESTORS (checked by the caller) fits in uint8
+        b.state = BatchStateLibrary.create(msg.sender, uint40(block.timestamp), uint8(ancestors));
         b.head = id;
         b.producer = msg.sender;
         b.uom = uom;
@@ -305,86 +414,118 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
         b.metadataHash = metadataHash;
     }
 
-    /// @dev Checks and appends one event. `roles` is the caller's role mask, read once per transaction.
-    function _record(bytes32 id, Step step, bytes32 eventHash, address to, uint256 roles)
+    /// @dev Checks and appends one event. `step` and `to` are raw ABI words (validated here); `roles` is the
+    /// caller's role mask plus `_ANYONE`, read once per transaction.
+    ///
+    /// Most events are plain: the batch exists with no recall or lineage to check, the caller holds a role for the
+    /// step and custody if it needs it, and the step moves nothing. One combined test admits those; anything else
+    /// goes through {_check}, which performs every check in order, reverts with the error that names the failure,
+    /// and applies shipping and delivery. Both paths then append the event the same way.
+    function _record(bytes32 id, uint256 step, bytes32 eventHash, uint256 to, uint256 roles)
         private
         returns (uint32 seq)
     {
         Batch storage b = _batches[id];
-        address holder = b.custodian;
-        if (holder == address(0)) revert TraceUnknownBatch(id);
-        if (b.recalled || (b.ancestorCount != 0 && _ancestorRecalled(id, b.ancestorCount))) {
-            revert TraceBatchRecalled(id);
+        BatchState s = b.state;
+        address holder = s.custodian();
+        uint256 rule = _RULES >> (step << 4);
+        uint256 custodyMiss; // nonzero when the step needs custody and the caller is not the custodian
+        // (rule & _CUSTODY) is 0 or 2**8 and the xor is below 2**160, so the product cannot overflow
+        unchecked {
+            custodyMiss = (rule & _CUSTODY) * (uint160(holder) ^ uint160(msg.sender));
         }
-        if (to != address(0) && step != Step.Shipping) revert TraceUnexpectedRecipient(step, to);
-        uint256 s = uint8(step);
-        uint256 allowed = (_STEP_ROLES >> (8 * s)) & 0xff;
-        if (allowed != 0 && roles & allowed == 0) revert TraceUnauthorizedStep(msg.sender, step);
-        if ((_CUSTODIAL_STEPS >> s) & 1 != 0 && holder != msg.sender) {
-            revert TraceNotCustodian(id, msg.sender, holder);
+        if (
+            holder == address(0) || step > _LAST_STEP || rule & roles == 0
+                || (s.recallBits() | (rule & _MOVES) | to | custodyMiss) != 0
+        ) {
+            s = _check(b, s, id, step, to, roles);
         }
-        if (step == Step.Shipping) {
-            _ship(b, id, to);
-        } else if (step == Step.Receiving) {
-            if (!b.inTransit) revert TraceNotInTransit(id);
-            if (b.consignee != msg.sender) revert TraceNotConsignee(id, msg.sender, b.consignee);
-            _deliver(b, id, holder);
-        } else if (step == Step.Arriving) {
-            if (!b.inTransit) revert TraceNotInTransit(id);
-            _deliver(b, id, holder);
-        } else if (step == Step.Departing) {
-            if (!b.inTransit) revert TraceNotInTransit(id);
+        (s, seq) = s.withNextEvent();
+        b.state = s;
+        b.head = Hashes.efficientKeccak256(b.head, eventHash);
+        // emit EventRecorded(id, seq, Step(step), eventHash, msg.sender), without the ABI encoder's calls and enum
+        // re-check; the data words are laid out as the ABI lays them out.
+        bytes32 topic = EventRecorded.selector;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40) // scratch past the free memory pointer: nothing is allocated after the log
+            mstore(ptr, and(seq, 0xffffffff)) // a uint32 on the stack may carry dirty upper bits
+            mstore(add(ptr, 0x20), step)
+            mstore(add(ptr, 0x40), eventHash)
+            log3(ptr, 0x60, topic, id, caller())
         }
-        seq = b.eventCount + 1;
-        b.eventCount = seq;
-        b.head = keccak256(abi.encodePacked(b.head, eventHash));
-        emit EventRecorded(id, seq, step, eventHash, msg.sender);
     }
 
-    function _ship(Batch storage b, bytes32 id, address to) private {
-        if (b.inTransit) revert TraceAlreadyInTransit(id);
+    /// @dev The full rules of an event, in order, and the effects of the steps that ship or deliver.
+    function _check(Batch storage b, BatchState s, bytes32 id, uint256 rawStep, uint256 rawTo, uint256 roles)
+        private
+        returns (BatchState)
+    {
+        // a malformed word reverts without data, as the ABI decoder would
+        if (rawStep > _LAST_STEP || rawTo >> 160 != 0) revert();
+        Step step = Step(rawStep);
+        address to = address(uint160(rawTo));
+        address holder = s.custodian();
+        if (holder == address(0)) revert TraceUnknownBatch(id);
+        if (_isRecalled(id, s)) revert TraceBatchRecalled(id);
+        uint256 rule = _RULES >> (rawStep << 4);
+        if (rule & roles == 0) revert TraceUnauthorizedStep(msg.sender, step);
+        if (rule & _CUSTODY != 0 && holder != msg.sender) revert TraceNotCustodian(id, msg.sender, holder);
+        if (step == Step.Shipping) return _ship(b, s, id, to);
+        if (to != address(0)) revert TraceUnexpectedRecipient(step, to);
+        if (rule & _MOVES == 0) return s;
+        if (!s.inTransit()) revert TraceNotInTransit(id);
+        if (step == Step.Departing) return s;
+        address named = b.consignee;
+        if (step == Step.Receiving && named != msg.sender) revert TraceNotConsignee(id, msg.sender, named);
+        return _deliver(b, s, id, named);
+    }
+
+    function _ship(Batch storage b, BatchState s, bytes32 id, address to) private returns (BatchState) {
+        if (s.inTransit()) revert TraceAlreadyInTransit(id);
         if (to == address(0) || to == msg.sender) revert TraceInvalidConsignee(to);
-        b.inTransit = true;
         b.consignee = to;
         b.shippedAt = uint40(block.timestamp);
         b.deliveredAt = 0;
         if (_shippedBy[id][msg.sender] == 0) _shippedBy[id][msg.sender] = uint64(block.timestamp);
         emit BatchShipped(id, msg.sender, to);
+        return s.withInTransit(true);
     }
 
-    function _deliver(Batch storage b, bytes32 id, address from) private {
-        address to = b.consignee;
-        b.custodian = to;
-        b.inTransit = false;
+    function _deliver(Batch storage b, BatchState s, bytes32 id, address to) private returns (BatchState) {
         b.deliveredAt = uint40(block.timestamp);
         if (_deliveredTo[id][to] == 0) _deliveredTo[id][to] = uint64(block.timestamp);
-        emit CustodyTransferred(id, from, to);
+        emit CustodyTransferred(id, s.custodian(), to);
+        return s.withCustodian(to).withInTransit(false);
     }
 
     function _isRecalled(bytes32 id) private view returns (bool) {
-        Batch storage b = _batches[id];
-        return b.recalled || (b.ancestorCount != 0 && _ancestorRecalled(id, b.ancestorCount));
+        return _isRecalled(id, _batches[id].state);
     }
 
-    /// @dev Depth-first walk over the parent DAG, `visits` = the batch's ancestor count. A batch reached by two
-    /// paths is visited twice, so the walk pushes exactly `visits` ids in all (<= MAX_ANCESTORS) and the stack
-    /// never overflows.
+    function _isRecalled(bytes32 id, BatchState s) private view returns (bool) {
+        return s.recalled() || (s.ancestorCount() != 0 && _ancestorRecalled(id, s.ancestorCount()));
+    }
+
+    /// @dev Depth-first walk over the parent DAG; `visits` is the batch's ancestor count. A batch reached by two
+    /// paths is visited twice, so the walk pushes exactly `visits` ids in all (<= MAX_ANCESTORS) and the stack,
+    /// sized `visits`, never overflows.
     function _ancestorRecalled(bytes32 id, uint256 visits) private view returns (bool) {
         bytes32[] memory stack = new bytes32[](visits);
-        uint256 top = _push(stack, 0, id);
+        uint256 top = _pushParents(stack, 0, id);
         while (top != 0) {
             // top > 0, so this cannot underflow
             unchecked {
                 --top;
             }
-            Batch storage p = _batches[stack[top]];
-            if (p.recalled) return true;
-            if (p.ancestorCount != 0) top = _push(stack, top, stack[top]);
+            bytes32 ancestor = stack[top];
+            BatchState s = _batches[ancestor].state;
+            if (s.recalled()) return true;
+            if (s.ancestorCount() != 0) top = _pushParents(stack, top, ancestor);
         }
         return false;
     }
 
-    function _push(bytes32[] memory stack, uint256 top, bytes32 id) private view returns (uint256) {
+    function _pushParents(bytes32[] memory stack, uint256 top, bytes32 id) private view returns (uint256) {
         bytes32[] storage ps = _parents[id];
         uint256 n = ps.length;
         for (uint256 i; i < n; ++i) {

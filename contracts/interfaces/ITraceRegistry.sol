@@ -88,8 +88,34 @@ interface ITraceRegistry {
     event RootAnchored(bytes32 indexed root, address indexed anchorer, uint32 count, bytes32 metaHash);
 
     // ---- writes ----
+
+    /// @notice Registers batch `id`, produced and held by the caller.
+    /// @dev Requirements:
+    /// - the caller holds PRODUCER_ROLE (else `AccessControlUnauthorizedAccount`);
+    /// - `id` is nonzero and not registered yet.
+    ///
+    /// The hash-chain head starts at `id`. Emits a {BatchRegistered} event.
+    /// @param id keccak256 of the batch's GS1 Digital Link key path
+    /// @param metadataHash hash of the off-chain master data (product, lot, expiry)
+    /// @param quantity amount in `uom`
+    /// @param uom UN/ECE Rec 20 unit code, left aligned
     function registerBatch(bytes32 id, bytes32 metadataHash, uint128 quantity, bytes8 uom) external;
 
+    /// @notice Registers batch `newId`, made from `parentIds` (a transformation), held by the caller.
+    /// @dev Requirements:
+    /// - the caller holds PROCESSOR_ROLE or PRODUCER_ROLE (else `AccessControlUnauthorizedAccount` naming
+    ///   PROCESSOR_ROLE);
+    /// - 1 to MAX_PARENTS distinct parents (else {TraceInvalidParents}), each registered, held by the caller,
+    ///   not in transit and not recalled, transitively;
+    /// - the lineage stays within MAX_ANCESTORS (see {isRecalled});
+    /// - `newId` is nonzero and not registered yet.
+    ///
+    /// Emits a {BatchDerived} event.
+    /// @param newId id of the new batch
+    /// @param parentIds the input batches
+    /// @param metadataHash hash of the off-chain master data
+    /// @param quantity amount in `uom`
+    /// @param uom UN/ECE Rec 20 unit code, left aligned
     function deriveBatch(
         bytes32 newId,
         bytes32[] calldata parentIds,
@@ -98,27 +124,84 @@ interface ITraceRegistry {
         bytes8 uom
     ) external;
 
+    /// @notice Appends an event to batch `id`'s history: `head = keccak256(head, eventHash)`, `eventCount += 1`.
+    /// @dev Requirements:
+    /// - the batch is registered and not recalled, transitively;
+    /// - the caller may record `step` (else {TraceUnauthorizedStep} or {TraceNotCustodian}):
+    ///   | step                                  | roles, any one                         | custodian only |
+    ///   | Commissioning                         | producer                               | yes            |
+    ///   | Inspecting                            | inspector                              | no             |
+    ///   | Packing, Storing, Holding, Destroying | producer, processor, carrier, retailer | yes            |
+    ///   | Transforming                          | processor                              | yes            |
+    ///   | RetailSelling                         | retailer                               | yes            |
+    ///   | Shipping                              | producer, processor, retailer          | yes            |
+    ///   | Receiving                             | none: the consignee                    | no             |
+    ///   | Arriving, Departing                   | carrier                                | no             |
+    ///   | SensorReporting                       | any of the five                        | no             |
+    /// - `to` is zero, except for Shipping;
+    /// - Shipping: the batch is not in transit and `to` is neither zero nor the caller; `to` becomes the
+    ///   consignee. Emits a {BatchShipped} event.
+    /// - Receiving (by the consignee) and Arriving (by a carrier): the batch is in transit; custody moves to the
+    ///   consignee. Emits a {CustodyTransferred} event.
+    /// - Departing: the batch is in transit.
+    ///
+    /// Emits an {EventRecorded} event, after the events above.
+    /// @param id the batch
+    /// @param step the CBV bizStep
+    /// @param eventHash CBV 2.0 hash of the EPCIS event
+    /// @param location GLN of the read point; part of the event that `eventHash` commits to, neither stored nor
+    /// logged
+    /// @param to the consignee of a Shipping step, zero otherwise
+    /// @return seq the event's 1-based position in the batch's history
     function recordEvent(bytes32 id, Step step, bytes32 eventHash, uint64 location, address to)
         external
         returns (uint32 seq);
 
+    /// @notice Records `events` in order, each under the rules of {recordEvent}; all or nothing.
+    /// @dev Requirements: `events` is not empty (else {TraceEmptyEvents}). A malformed element (a step out of
+    /// range, an address with dirty upper bits) reverts without data, as the ABI decoder would. Emits the events
+    /// of {recordEvent} for each element.
+    /// @param events the events
     function recordEvents(EventInput[] calldata events) external;
 
+    /// @notice Recalls batch `id`, and with it every batch derived from it, transitively: see {isRecalled}.
+    /// @dev Requirements:
+    /// - the batch is registered and not recalled itself yet;
+    /// - the caller is the batch's producer (its registrant) or holds DEFAULT_ADMIN_ROLE.
+    ///
+    /// Emits a {BatchRecalled} event.
+    /// @param id the batch
+    /// @param reasonHash hash of the off-chain recall notice
     function recall(bytes32 id, bytes32 reasonHash) external;
 
+    /// @notice Anchors `root`, the Merkle root of `count` events kept off-chain (see {verifyEvent}).
+    /// @dev Requirements: the caller holds any role (else {TraceNoRole}); `root` is nonzero and not anchored yet.
+    ///
+    /// Emits a {RootAnchored} event.
+    /// @param root the root
+    /// @param count how many events the tree holds
+    /// @param metaHash hash of the off-chain description of the tree
     function anchorRoot(bytes32 root, uint32 count, bytes32 metaHash) external;
 
     // ---- views ----
+
+    /// @notice True if batch `id` is registered.
     function exists(bytes32 id) external view returns (bool);
 
+    /// @notice Everything stored about batch `id`.
+    /// @dev Reverts with {TraceUnknownBatch} if the batch is not registered.
     function getBatch(bytes32 id) external view returns (BatchView memory);
 
+    /// @notice Who holds batch `id`, zero if it is not registered.
     function custodian(bytes32 id) external view returns (address);
 
+    /// @notice The consignee of batch `id`'s latest shipment, zero if never shipped.
     function consignee(bytes32 id) external view returns (address);
 
+    /// @notice When batch `id` was last shipped, 0 if never.
     function shippedAt(bytes32 id) external view returns (uint64);
 
+    /// @notice When batch `id`'s latest shipment was delivered, 0 if not (yet).
     function deliveredAt(bytes32 id) external view returns (uint64);
 
     /// @notice When `shipper` first shipped batch `id`, 0 if never.
@@ -128,16 +211,24 @@ interface ITraceRegistry {
     function deliveredTo(bytes32 id, address account) external view returns (uint64);
 
     /// @notice True if the batch or any batch it was derived from, transitively, is recalled.
+    /// @dev A depth-first walk over the lineage that visits at most MAX_ANCESTORS batches, as deriveBatch bounds
+    /// the number of paths from a batch to its ancestors. Every event on a derived batch pays for this walk.
     function isRecalled(bytes32 id) external view returns (bool);
 
+    /// @notice The hash-chain head of batch `id`: its id, then `keccak256(head, eventHash)` per event.
     function head(bytes32 id) external view returns (bytes32);
 
+    /// @notice How many events batch `id` has recorded.
     function eventCount(bytes32 id) external view returns (uint32);
 
+    /// @notice The batches `id` was derived from, empty for a registered batch.
     function parentsOf(bytes32 id) external view returns (bytes32[] memory);
 
+    /// @notice Who anchored `root`, when, and how many events it holds; all zero if not anchored.
     function rootInfo(bytes32 root) external view returns (address anchorer, uint64 anchoredAt, uint32 count);
 
     /// @notice True if `root` is anchored and `proof` proves leaf `keccak256(keccak256(abi.encode(eventHash)))`.
+    /// @dev The leaf of OpenZeppelin's StandardMerkleTree with leaf encoding `["bytes32"]`; pairs are hashed
+    /// sorted, as MerkleProof does.
     function verifyEvent(bytes32 root, bytes32 eventHash, bytes32[] calldata proof) external view returns (bool);
 }
