@@ -9,6 +9,7 @@ import click
 import typer
 
 from cli.commands import admin_cmds, chain_cmds, demo_cmds, epcis_cmds, node_cmds, registry_cmds, serve_cmds
+from cli.commands import escrow_cmds
 from cli.context import STATE, split_global_options
 from cli.status import ExitStatus, exit_status_for
 from trace_api.errors import TraceError
@@ -44,6 +45,7 @@ epcis_cmds.register(app)
 serve_cmds.register(app)
 demo_cmds.register(app)
 admin_cmds.register(app)
+escrow_cmds.register(app)
 
 
 def _fail(message: str, status: ExitStatus) -> int:

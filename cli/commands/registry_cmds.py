@@ -67,6 +67,7 @@ def batch_derive(
     quantity: str = typer.Option(None, "--quantity"),
     uom: str = typer.Option(None, "--uom"),
     product: str = typer.Option(None, "--product"),
+    process: str = typer.Option(None, "--process", help="What the transformation was, e.g. roasting."),
 ) -> None:
     """Register a batch made from parent batches (a transformation), by their custodian."""
     parents = []
@@ -77,7 +78,7 @@ def batch_derive(
         parents.append((g, lt))
     meta = {"product": product} if product else {}
     result = batches.derive_batch(ctx(), account=STATE.account("processor"), gtin=gtin, lot=lot, parents=parents,
-                                  quantity=quantity, uom=uom, metadata=meta)
+                                  quantity=quantity, uom=uom, metadata=meta, process=process)
     emit(result, f"derived {result['gtin']}/{result['lot']} from {len(parents)} parent(s)")
 
 

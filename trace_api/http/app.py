@@ -8,6 +8,7 @@ from trace_api import __version__
 from trace_api.config import Settings, get_settings
 from trace_api.http import problems
 from trace_api.http.routes import batches, epcis, health, resolver
+from trace_api.http.routes import escrow
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,4 +23,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(batches.router)
     app.include_router(epcis.router)
     app.include_router(resolver.router)
+    app.include_router(escrow.router)
     return app

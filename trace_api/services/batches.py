@@ -133,6 +133,7 @@ def register_batch(
 def derive_batch(
     ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: str, parents: list[tuple[str, str]],
     quantity: str | None = None, uom: str | None = None, metadata: dict[str, Any] | None = None,
+    when: str | None = None, process: str | None = None,
 ) -> dict[str, Any]:
     key = batch_key(gtin, lot)
     parent_keys = [batch_key(g, l) for g, l in parents]
@@ -146,11 +147,12 @@ def derive_batch(
     _save_key(ctx, key, meta)
     # The transformation itself, as EPCIS describes it: inputs consumed, output produced.
     event = {
-        "type": "TransformationEvent", "eventTime": now_utc(), "eventTimeZoneOffset": "+00:00",
+        "type": "TransformationEvent", "eventTime": when or now_utc(), "eventTimeZoneOffset": "+00:00",
         "inputQuantityList": [{"epcClass": p.epc_class} for p in parent_keys],
         "outputQuantityList": [{"epcClass": key.epc_class}],
-        "bizStep": "transforming",
     }
+    if process:  # CBV 2.0 has no bizStep for a transformation; say what it was in our extension
+        event[f"{EXT}process"] = process
     _store_events(ctx, [(event, [key, *parent_keys])], mode="anchor", source="derive")
     ctx.sync()
     return {"batch_id": key.id_hex, "gtin": key.gtin, "lot": key.lot, "parents": [p.id_hex for p in parent_keys],
@@ -192,6 +194,7 @@ def build_event(
 def record_event(
     ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: str, step: str, gln: str | None = None,
     to: str | None = None, doc: Path | None = None, private: bool = False, recipients: list[str] | None = None,
+    when: str | None = None,
 ) -> dict[str, Any]:
     key = batch_key(gtin, lot)
     code = step_code(step)
@@ -200,7 +203,8 @@ def record_event(
     location = parse_gln(gln)
     consignee = resolve_account(to)
     prepared = documents.prepare(ctx.settings, path=doc, private=private, recipients=recipients or []) if doc else None
-    event = build_event(key=key, step=step, gln=gln, to=consignee, docs=[prepared.info] if prepared else None)
+    event = build_event(key=key, step=step, gln=gln, to=consignee, docs=[prepared.info] if prepared else None,
+                        when=when)
     parse_event(event)
     event_hash = event_hash_bytes(event)
     fn = ctx.registry.functions.recordEvent(key.id, code, event_hash, location, consignee)

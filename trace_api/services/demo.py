@@ -19,6 +19,8 @@ GREEN = ("09506000134352", "HUILA-2026-11")
 ROASTED = ("09506000134369", "ROAST-2026-11-A")
 FARM_GLN, ROASTERY_GLN, SHOP_GLN, LAB_GLN = "9506000134000", "9506000134017", "9506000134024", "9506000134031"
 READINGS = 1000
+PLACES = {FARM_GLN: "Finca La Esperanza, Huila (CO)", ROASTERY_GLN: "Roastery, Rotterdam (NL)",
+          SHOP_GLN: "Corner Coffee Shop, Amsterdam (NL)", LAB_GLN: "Organic certification lab, Bogotá (CO)"}
 
 Say = Callable[[str], None]
 
@@ -61,29 +63,37 @@ def run_story(settings: Settings, *, say: Say = lambda _: None) -> dict[str, Any
     if ctx.registry.functions.exists(batches.batch_key(g, l).id).call():
         say("the story already ran on this chain; showing it again")
     else:
-        batches.register_batch(ctx, account=producer, gtin=g, lot=l, quantity="1200", uom="KGM",
-                               metadata={"product": "Arabica green coffee",
-                                         "origin": "Finca La Esperanza, Huila, Colombia"})
+        # The story spans the last two weeks: event times are when things happened (EPCIS eventTime).
+        t0 = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=14)
+
+        def at(days: float) -> str:
+            return (t0 + dt.timedelta(days=days)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+        batches.register_batch(ctx, account=producer, gtin=g, lot=l, quantity="1200", uom="KGM", metadata={
+            "product": "Arabica green coffee", "origin": "Finca La Esperanza, Huila, Colombia", "places": PLACES})
         say(f"registered green coffee {g}/{l} at the farm")
-        batches.record_event(ctx, account=producer, gtin=g, lot=l, step="commissioning", gln=FARM_GLN)
+        batches.record_event(ctx, account=producer, gtin=g, lot=l, step="commissioning", gln=FARM_GLN, when=at(0))
         batches.record_event(ctx, account=inspector, gtin=g, lot=l, step="inspecting", gln=LAB_GLN,
-                             doc=_certificate(settings))
+                             doc=_certificate(settings), when=at(1))
         say("commissioned; inspected with an organic certificate (SHA-256 in the event)")
-        batches.record_event(ctx, account=producer, gtin=g, lot=l, step="shipping", gln=FARM_GLN, to="processor")
-        batches.record_event(ctx, account=processor, gtin=g, lot=l, step="receiving", gln=ROASTERY_GLN)
+        batches.record_event(ctx, account=producer, gtin=g, lot=l, step="shipping", gln=FARM_GLN, to="processor",
+                             when=at(2))
+        batches.record_event(ctx, account=processor, gtin=g, lot=l, step="receiving", gln=ROASTERY_GLN, when=at(9))
         say("shipped to the roastery and received there")
-        start = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
-        report = importer.import_events(ctx, account=processor, events=_readings(start), name="demo-readings",
-                                        batch_size=READINGS)
-        say(f"anchored {report.new_events} temperature readings under {report.anchored_roots} Merkle root")
+        report = importer.import_events(ctx, account=processor, events=_readings(t0 + dt.timedelta(days=9, hours=1)),
+                                        name="demo-readings", batch_size=READINGS)
+        say(f"anchored {report.new_events} temperature readings of the warehouse under "
+            f"{report.anchored_roots} Merkle root")
         rg, rl = ROASTED
         batches.derive_batch(ctx, account=processor, gtin=rg, lot=rl, parents=[GREEN], quantity="1000",
-                             uom="KGM", metadata={"product": "Huila medium roast, whole bean",
-                                                  "origin": "Roasted in Rotterdam from Huila green coffee"})
+                             uom="KGM", when=at(12.6), process="roasting", metadata={
+                                 "product": "Huila medium roast, whole bean",
+                                 "origin": "Roasted in Rotterdam from Huila green coffee", "places": PLACES})
         batches.record_event(ctx, account=processor, gtin=rg, lot=rl, step="shipping", gln=ROASTERY_GLN,
-                             to="retailer")
-        batches.record_event(ctx, account=retailer, gtin=rg, lot=rl, step="receiving", gln=SHOP_GLN)
-        batches.record_event(ctx, account=retailer, gtin=rg, lot=rl, step="retail_selling", gln=SHOP_GLN)
+                             to="retailer", when=at(13))
+        batches.record_event(ctx, account=retailer, gtin=rg, lot=rl, step="receiving", gln=SHOP_GLN, when=at(13.5))
+        batches.record_event(ctx, account=retailer, gtin=rg, lot=rl, step="retail_selling", gln=SHOP_GLN,
+                             when=at(13.6))
         events.anchor(ctx, account=processor)
         say(f"roasted into {rg}/{rl}, shipped to the shop, on the shelf")
     roasted = history.history(ctx, gtin=ROASTED[0], lot=ROASTED[1])

@@ -116,6 +116,7 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
         timeline.append({
             "event_hash": row.event_hash, "type": row.event_type, "biz_step": row.biz_step,
             "event_time": event.get("eventTime"), "where": read_point, "disposition": event.get("disposition"),
+            "process": event.get(f"{EXT}process"),
             "documents": docs, **status,
         })
 

@@ -93,9 +93,36 @@ def summary(ctx: TraceContext, *, gtin: str, lot: str, serial: str | None = None
         data["unit"] = {"serial": serial, "known": event is not None,
                         "scans": record_scan(ctx, key, serial, place or "unknown")}
     verified = [e for e in data["timeline"] if e["status"] == "verified"]
+    data["steps"] = [e for e in data["timeline"] if e["biz_step"] != "sensor_reporting"]
+    data["sensors"] = sensor_summary(ctx, key, [e for e in data["timeline"] if e["biz_step"] == "sensor_reporting"])
     data["verdict"] = verdict(data)
     data["verified_events"] = len(verified)
     return data
+
+
+def sensor_summary(ctx: TraceContext, key: BatchKey, readings: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Sensor readings condensed for a phone screen: how many, how many verified, range per measurement."""
+    if not readings:
+        return None
+    hashes = [e["event_hash"] for e in readings]
+    ranges: dict[str, list[float]] = {}
+    units: dict[str, str] = {}
+    with ctx.engine.connect() as conn:
+        for chunk in (hashes[i:i + 500] for i in range(0, len(hashes), 500)):
+            for body in conn.execute(select(t.epcis_events.c.body).where(t.epcis_events.c.event_hash.in_(chunk))).scalars():
+                for element in json.loads(body).get("sensorElementList", []):
+                    for report in element.get("sensorReport", []):
+                        kind, value = str(report.get("type", "reading")).rsplit("-", 1)[-1], report.get("value")
+                        if isinstance(value, (int, float)):
+                            ranges.setdefault(kind, []).append(float(value))
+                            units[kind] = str(report.get("uom", ""))
+    return {
+        "count": len(readings),
+        "verified": sum(1 for e in readings if e["status"] == "verified"),
+        "mismatch": sum(1 for e in readings if e["status"] == "mismatch"),
+        "first": readings[0]["event_time"], "last": readings[-1]["event_time"],
+        "ranges": [{"type": k, "min": min(v), "max": max(v), "uom": units[k]} for k, v in ranges.items()],
+    }
 
 
 def verdict(data: dict[str, Any]) -> dict[str, Any]:

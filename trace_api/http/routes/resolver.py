@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field
 
 from qr import digital_link
 from trace_api.epcis import export_document
-from trace_api.errors import NotFoundError
+from trace_api.errors import NotFoundError, ValidationError
 from trace_api.http.deps import CtxDep
+from trace_api.http.problems import problem
 from trace_api.services import history, resolver
 from trace_api.services.context import TraceContext
 
@@ -66,6 +67,7 @@ def _page(request: Request, ctx: TraceContext, data: dict[str, Any], status: int
 def _not_found(gtin: str, lot: str, serial: str | None) -> dict[str, Any]:
     return {
         "registered": False, "gtin": gtin, "lot": lot, "serial": serial, "metadata": {}, "timeline": [],
+        "steps": [], "sensors": None, "verified_events": 0,
         "hash_chain": None, "verdict": {"level": "counterfeit", "title": "Could not verify — possible counterfeit",
                                         "detail": "No producer registered this code on chain."},
     }
@@ -100,14 +102,23 @@ def _resolve(request: Request, ctx: TraceContext, gtin: str, lot: str, serial: s
     return JSONResponse(data, status_code=status)
 
 
+def _checked(request: Request, ctx: TraceContext, gtin: str, lot: str, serial: str | None) -> Response:
+    """A malformed Digital Link (bad check digit, bad lot) is a bad request, 400, not a missing product."""
+    try:
+        resolver.parse_key(gtin, lot, serial)
+    except ValidationError as exc:
+        return problem(400, "BadDigitalLink", str(exc))
+    return _resolve(request, ctx, gtin, lot, serial)
+
+
 @router.get("/01/{gtin}/10/{lot}", summary="Resolve a batch")
 def resolve_batch(gtin: str, lot: str, request: Request, ctx: CtxDep) -> Response:
-    return _resolve(request, ctx, gtin, lot, None)
+    return _checked(request, ctx, gtin, lot, None)
 
 
 @router.get("/01/{gtin}/10/{lot}/21/{serial}", summary="Resolve a unit")
 def resolve_unit(gtin: str, lot: str, serial: str, request: Request, ctx: CtxDep) -> Response:
-    return _resolve(request, ctx, gtin, lot, serial)
+    return _checked(request, ctx, gtin, lot, serial)
 
 
 @router.get("/.well-known/gs1resolver", summary="GS1-Conformant Resolver description file")

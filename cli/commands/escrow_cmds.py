@@ -1,0 +1,210 @@
+"""`trace escrow`: open trades against registered batches, release milestones, dispute, resolve, withdraw.
+
+Default signers on the local chain (``--as NAME`` overrides any of them): open, confirm, refund, dispute, evidence
+and resolve-timeout sign as ``buyer``; release and withdraw as ``seller``; resolve as ``arbiter``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from cli.context import STATE, emit
+from trace_api.index.store import get_engine
+from trace_api.services import escrow
+from trace_api.services.context import TraceContext
+
+escrow_app = typer.Typer(help="Trade escrow: fund, release by milestones, dispute, resolve, withdraw.",
+                         no_args_is_help=True)
+
+TRADE_ID = typer.Argument(..., min=1, help="Trade id (from `trace escrow open` or `list`).")
+EVIDENCE_FILE = typer.Option(None, "--file", help="Evidence file: only its SHA-256 goes on chain.",
+                             exists=True, dir_okay=False)
+EVIDENCE_SHA = typer.Option(None, "--sha256", help="SHA-256 of evidence hashed elsewhere (64 hex digits).")
+
+
+def _ctx() -> TraceContext:
+    return TraceContext(settings=STATE.settings, chain=STATE.chain(), engine=get_engine(STATE.settings))
+
+
+def _short(address: str) -> str:
+    return f"{address[:8]}…{address[-4:]}"
+
+
+def _money(data: dict[str, Any], field: str) -> str:
+    return f"{data[field]} {data['token']['symbol']}"
+
+
+@escrow_app.command("open")
+def open_(
+    gtin: str = typer.Option(..., "--gtin", help="GTIN of the traded batch."),
+    lot: str = typer.Option(..., "--lot", help="Lot of the traded batch."),
+    seller: str = typer.Option(..., "--seller", help="Seller: address or dev account name."),
+    arbiter: str = typer.Option(..., "--arbiter", help="Arbiter of disputes: address or dev account name."),
+    amount: str = typer.Option(..., "--amount", help="Price in the token's unit, e.g. 1250.50."),
+    token: str = typer.Option(..., "--token", help="USDC, EURC (deployment symbols), a token address, or ETH."),
+    deliver_by: str = typer.Option("30d", "--deliver-by", help="Duration (30d), date (2026-12-31) or datetime."),
+    ruling_period: str = typer.Option("7d", "--ruling-period", help="Time the arbiter has to rule (1d to 90d)."),
+    milestones: str = typer.Option(None, "--milestones",
+                                   help="e.g. shipped:3000,delivered:7000 (bps) or shipped:30%,delivered:70%; "
+                                        "default 100% on delivery."),
+    permit: bool = typer.Option(True, "--permit/--no-permit", help="Use EIP-2612 permit when the token has it."),
+) -> None:
+    """Open and fund a trade for a batch (signed by the buyer)."""
+    result = escrow.open_trade(_ctx(), account=STATE.account("buyer"), seller=seller, arbiter=arbiter, token=token,
+                               amount=amount, gtin=gtin, lot=lot, deliver_by=deliver_by,
+                               ruling_period=ruling_period, milestones=milestones, use_permit=permit)
+    emit(result, f"opened trade {result['trade_id']}: {_money(result, 'amount')} for {result['gtin']}/"
+                 f"{result['lot']}, deliver by {result['deliver_by']} (funded by {result['funding']}, "
+                 f"{len(result['tx_hashes'])} tx, gas {result['gas_used']})")
+
+
+@escrow_app.command("show")
+def show(trade_id: int = TRADE_ID) -> None:
+    """Show a trade: state, amounts, milestones, and what can be released now."""
+    data = escrow.show_trade(_ctx(), trade_id=trade_id)
+    emit(data, _trade_table(data))
+
+
+def _trade_table(data: dict[str, Any]) -> Table:
+    batch = data["batch"]
+    label = f"{batch['gtin']}/{batch['lot']}" if batch else data["batch_id"]
+    table = Table(title=f"trade {data['trade_id']} [bold]{data['state'].upper()}[/bold]  batch {label}",
+                  show_header=False)
+    table.add_column("field", style="dim")
+    table.add_column("value")
+    rows = [
+        ("buyer", data["buyer"]), ("seller", data["seller"]), ("arbiter", data["arbiter"]),
+        ("amount", _money(data, "amount")), ("released", _money(data, "released")),
+        ("in escrow", _money(data, "in_escrow")), ("fee", f"{data['fee_bps'] / 100:g}%"),
+        ("opened", data["opened_at"]),
+        ("deliver by", data["deliver_by"] + ("  [red]overdue[/red]" if data["overdue"] else "")),
+    ]
+    for m in data["milestones"]:
+        status = "paid" if m["paid"] else ("reached" if m["condition_met"] else "pending")
+        rows.append((f"milestone {m['name']}", f"{m['bps'] / 100:g}% = {m['amount']} {data['token']['symbol']}, "
+                                               f"{status}"))
+    if data["disputed_at"]:
+        rows.append(("disputed", f"{data['disputed_at']}, ruling due {data['ruling_deadline']}"))
+    if data["refunded_to_buyer"] not in (None, "0"):
+        rows.append(("back to buyer", _money(data, "refunded_to_buyer")))
+    if data["batch_recalled"]:
+        rows.append(("batch", "[bold red]RECALLED[/bold red]"))
+    rows.append(("releasable now", _money(data, "releasable_now")))
+    if data["refundable_now"]:
+        rows.append(("refundable now", "yes: `trace escrow refund`"))
+    if data["resolvable_by_timeout"]:
+        rows.append(("ruling overdue", "yes: `trace escrow resolve-timeout`"))
+    for key, value in rows:
+        table.add_row(key, str(value))
+    return table
+
+
+@escrow_app.command("list")
+def list_(
+    account: str = typer.Option(None, "--account", help="Only trades where this account is a party."),
+    state: str = typer.Option(None, "--state", help="open, disputed or closed."),
+    limit: int = typer.Option(escrow.DEFAULT_LIST_LIMIT, "--limit", min=1),
+) -> None:
+    """List trades, newest first."""
+    items = escrow.list_trades(_ctx(), account=account, state=state, limit=limit)
+    table = Table(title=f"{len(items)} trade(s)")
+    for col in ("id", "state", "amount", "released", "buyer", "seller", "deliver by"):
+        table.add_column(col, justify="right" if col in ("id", "amount", "released") else "left")
+    for t in items:
+        table.add_row(str(t["trade_id"]), t["state"], _money(t, "amount"), t["released"], _short(t["buyer"]),
+                      _short(t["seller"]), t["deliver_by"])
+    emit(items, table)
+
+
+@escrow_app.command("release")
+def release(trade_id: int = TRADE_ID) -> None:
+    """Pay the milestones the registry shows as reached (anyone may call; nothing is sent when nothing is due)."""
+    result = escrow.release(_ctx(), account=STATE.account("seller"), trade_id=trade_id)
+    if result["tx_hash"] is None:
+        emit(result, f"trade {trade_id}: {result['note']}")
+        return
+    paid = ", ".join(f"{m['name']} {m['amount']}" for m in result["milestones"])
+    emit(result, f"trade {trade_id}: released {_money(result, 'released')} ({paid}); now {result['state']}")
+
+
+@escrow_app.command("confirm")
+def confirm(trade_id: int = TRADE_ID) -> None:
+    """Release everything still in escrow to the seller (the buyer)."""
+    result = escrow.confirm(_ctx(), account=STATE.account("buyer"), trade_id=trade_id)
+    emit(result, f"trade {trade_id}: confirmed, released {_money(result, 'released')}")
+
+
+@escrow_app.command("refund")
+def refund(trade_id: int = TRADE_ID) -> None:
+    """Return an undelivered trade's remainder to the buyer after its delivery deadline."""
+    result = escrow.refund(_ctx(), account=STATE.account("buyer"), trade_id=trade_id)
+    emit(result, f"trade {trade_id}: refunded {_money(result, 'refunded')} to the buyer (withdraw to collect)")
+
+
+@escrow_app.command("dispute")
+def dispute(
+    trade_id: int = TRADE_ID,
+    text: str = typer.Option(None, "--reason", "--text", help="The claim, as text; only its SHA-256 goes on chain."),
+    file: Path = EVIDENCE_FILE,
+    sha256: str = EVIDENCE_SHA,
+) -> None:
+    """Freeze the trade and ask the arbiter to rule (the buyer or the seller)."""
+    result = escrow.dispute(_ctx(), account=STATE.account("buyer"), trade_id=trade_id, text=text, path=file,
+                            digest=sha256)
+    emit(result, f"trade {trade_id}: disputed; the arbiter must rule by {result['ruling_deadline']}")
+
+
+@escrow_app.command("evidence")
+def evidence(
+    trade_id: int = TRADE_ID,
+    text: str = typer.Option(None, "--text", help="A statement; only its SHA-256 goes on chain."),
+    file: Path = EVIDENCE_FILE,
+    sha256: str = EVIDENCE_SHA,
+) -> None:
+    """Reference more evidence for the arbiter (the buyer or the seller)."""
+    result = escrow.add_evidence(_ctx(), account=STATE.account("buyer"), trade_id=trade_id, text=text, path=file,
+                                 digest=sha256)
+    emit(result, f"trade {trade_id}: evidence {result['evidence_sha256']} recorded")
+
+
+@escrow_app.command("resolve")
+def resolve(
+    trade_id: int = TRADE_ID,
+    seller_share: str = typer.Option(..., "--seller-share", help="The seller's share: 70% or 7000bps."),
+) -> None:
+    """Rule on a dispute: split the frozen remainder between seller and buyer (the arbiter)."""
+    result = escrow.resolve(_ctx(), account=STATE.account("arbiter"), trade_id=trade_id, seller_share=seller_share)
+    emit(result, f"trade {trade_id}: resolved, {_money(result, 'to_seller')} to the seller (fee {result['fee']}), "
+                 f"{_money(result, 'to_buyer')} to the buyer")
+
+
+@escrow_app.command("resolve-timeout")
+def resolve_timeout(trade_id: int = TRADE_ID) -> None:
+    """Settle a dispute whose ruling deadline passed, by the registry's facts (anyone)."""
+    result = escrow.resolve_by_timeout(_ctx(), account=STATE.account("buyer"), trade_id=trade_id)
+    emit(result, f"trade {trade_id}: settled by timeout, {_money(result, 'to_seller')} to the seller, "
+                 f"{_money(result, 'to_buyer')} to the buyer")
+
+
+@escrow_app.command("withdraw")
+def withdraw(token: str = typer.Argument(None, help="USDC, EURC, a token address or ETH; default: all.")) -> None:
+    """Pull your credited balance out of the escrow (default signer: seller)."""
+    result = escrow.withdraw(_ctx(), account=STATE.account("seller"), token=token)
+    lines = [f"withdrew {w['amount']} {w['token']['symbol']} to {result['account']}" for w in result["withdrawals"]]
+    emit(result, "\n".join(lines))
+
+
+@escrow_app.command("balance")
+def balance(account: str = typer.Argument(None, help="Address or dev account name; default: the signer.")) -> None:
+    """What an account can withdraw from the escrow, per token."""
+    who = account or STATE.account("seller").address
+    items = escrow.balances(_ctx(), account=who)
+    emit(items, "\n".join(f"{i['amount']} {i['token']['symbol']}" for i in items))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(escrow_app, name="escrow")

@@ -1,0 +1,192 @@
+"""Escrow routes: reads are public; writes need an organisation's API key and are signed by its account.
+
+Amounts are decimal strings in the token's unit ("1250.50"); ``*_units`` fields are integer strings.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, status
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from trace_api.http.deps import CallerDep, CtxDep
+from trace_api.services import escrow
+
+router = APIRouter(prefix="/escrow", tags=["escrow"])
+
+TradeId = Annotated[int, Path(ge=1, description="Trade id")]
+ACCOUNT = Field(max_length=42, description="Address, or dev account name on the local chain",
+                examples=["0x14dC79964da2C08b23698B3D3cc7Ca32193d9955"])
+
+
+class MilestonesIn(BaseModel):
+    shipped_bps: int = Field(default=0, ge=0, le=10_000)
+    delivered_bps: int = Field(default=10_000, ge=0, le=10_000)
+
+
+class TradeCreate(BaseModel):
+    gtin: str = Field(min_length=8, max_length=14, pattern=r"^\d+$", examples=["09506000134352"])
+    lot: str = Field(min_length=1, max_length=20, examples=["LOT-2026-001"])
+    seller: str = ACCOUNT
+    arbiter: str = ACCOUNT
+    token: str = Field(max_length=42, description="Deployment symbol (USDC), token address, or ETH",
+                       examples=["USDC"])
+    amount: str = Field(max_length=80, description="Price in the token's unit", examples=["1250.50"])
+    deliver_by: str = Field(default="30d", max_length=40,
+                            description="Duration (30d), ISO date (end of day, UTC) or ISO datetime")
+    ruling_period: str = Field(default="7d", max_length=10, examples=["7d"])
+    milestones: MilestonesIn | None = Field(default=None, description="Default: 100% on delivery")
+    use_permit: bool = True
+
+
+class TokenPublic(BaseModel):
+    symbol: str
+    address: str
+    decimals: int
+
+
+class TradePublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    trade_id: int
+    state: str
+    buyer: str
+    seller: str
+    arbiter: str
+    token: TokenPublic
+    amount: str
+    released: str
+    batch_id: str
+    deliver_by: str | None
+
+
+class TradesPublic(BaseModel):
+    trades: list[TradePublic]
+    count: int
+
+
+class TradeTxPublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    trade_id: int
+    tx_hash: str | None
+
+
+class EvidenceCreate(BaseModel):
+    text: str | None = Field(default=None, min_length=1, max_length=20_000,
+                             description="The statement; only its SHA-256 goes on chain")
+    sha256: str | None = Field(default=None, pattern=r"^(0x)?[0-9a-fA-F]{64}$",
+                               description="SHA-256 of evidence hashed by the client")
+
+    @model_validator(mode="after")
+    def _one(self) -> EvidenceCreate:
+        if (self.text is None) == (self.sha256 is None):
+            raise ValueError("give exactly one of text and sha256")
+        return self
+
+
+class ResolveCreate(BaseModel):
+    seller_bps: int | None = Field(default=None, ge=0, le=10_000, description="Seller's share in basis points")
+    seller_percent: Decimal | None = Field(default=None, ge=0, le=100, description="Seller's share in percent")
+
+    @model_validator(mode="after")
+    def _one(self) -> ResolveCreate:
+        if (self.seller_bps is None) == (self.seller_percent is None):
+            raise ValueError("give exactly one of seller_bps and seller_percent")
+        return self
+
+    @property
+    def share(self) -> str | int:
+        return self.seller_bps if self.seller_bps is not None else f"{self.seller_percent}%"
+
+
+class WithdrawCreate(BaseModel):
+    token: str | None = Field(default=None, max_length=42, description="Default: every token with a balance")
+
+
+class WithdrawalsPublic(BaseModel):
+    account: str
+    withdrawals: list[dict[str, Any]]
+
+
+@router.get("/trades", response_model=TradesPublic)
+def list_trades(
+    ctx: CtxDep,
+    account: Annotated[str | None, Query(max_length=42)] = None,
+    state: Annotated[str | None, Query(pattern="^(open|disputed|closed)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = escrow.DEFAULT_LIST_LIMIT,
+) -> dict[str, Any]:
+    """Trades, newest first; `account` matches the buyer, the seller or the arbiter."""
+    trades = escrow.list_trades(ctx, account=account, state=state, limit=limit)
+    return {"trades": trades, "count": len(trades)}
+
+
+@router.get("/trades/{trade_id}", response_model=TradePublic)
+def get_trade(trade_id: TradeId, ctx: CtxDep) -> dict[str, Any]:
+    """A trade with its milestones and what can be released now."""
+    return escrow.show_trade(ctx, trade_id=trade_id)
+
+
+@router.get("/balances/{account}")
+def get_balances(account: str, ctx: CtxDep) -> dict[str, Any]:
+    """What `account` can withdraw, per token."""
+    return {"account": account, "balances": escrow.balances(ctx, account=account)}
+
+
+@router.post("/trades", status_code=status.HTTP_201_CREATED, response_model=TradeTxPublic)
+def open_trade(body: TradeCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+    """Open and fund a trade; the caller's account is the buyer."""
+    milestones = (f"shipped:{body.milestones.shipped_bps},delivered:{body.milestones.delivered_bps}"
+                  if body.milestones else None)
+    return escrow.open_trade(ctx, account=caller.account, seller=body.seller, arbiter=body.arbiter,
+                             token=body.token, amount=body.amount, gtin=body.gtin, lot=body.lot,
+                             deliver_by=body.deliver_by, ruling_period=body.ruling_period, milestones=milestones,
+                             use_permit=body.use_permit)
+
+
+@router.post("/trades/{trade_id}/release", response_model=TradeTxPublic)
+def release(trade_id: TradeId, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+    """Pay the milestones the registry shows as reached; `tx_hash` is null when nothing was due."""
+    return escrow.release(ctx, account=caller.account, trade_id=trade_id)
+
+
+@router.post("/trades/{trade_id}/confirm", response_model=TradeTxPublic)
+def confirm(trade_id: TradeId, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+    """The buyer releases everything still in escrow."""
+    return escrow.confirm(ctx, account=caller.account, trade_id=trade_id)
+
+
+@router.post("/trades/{trade_id}/refund", response_model=TradeTxPublic)
+def refund(trade_id: TradeId, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+    """Return an undelivered trade's remainder to the buyer after the delivery deadline."""
+    return escrow.refund(ctx, account=caller.account, trade_id=trade_id)
+
+
+@router.post("/trades/{trade_id}/dispute", response_model=TradeTxPublic)
+def dispute(trade_id: TradeId, body: EvidenceCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+    """A party freezes the trade for the arbiter."""
+    return escrow.dispute(ctx, account=caller.account, trade_id=trade_id, text=body.text, digest=body.sha256)
+
+
+@router.post("/trades/{trade_id}/evidence", status_code=status.HTTP_201_CREATED, response_model=TradeTxPublic)
+def add_evidence(trade_id: TradeId, body: EvidenceCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+    """A party references more evidence."""
+    return escrow.add_evidence(ctx, account=caller.account, trade_id=trade_id, text=body.text, digest=body.sha256)
+
+
+@router.post("/trades/{trade_id}/resolve", response_model=TradeTxPublic)
+def resolve(trade_id: TradeId, body: ResolveCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+    """The arbiter splits the frozen remainder."""
+    return escrow.resolve(ctx, account=caller.account, trade_id=trade_id, seller_share=body.share)
+
+
+@router.post("/trades/{trade_id}/resolve-timeout", response_model=TradeTxPublic)
+def resolve_timeout(trade_id: TradeId, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+    """Settle a dispute whose ruling deadline passed, by the registry's facts."""
+    return escrow.resolve_by_timeout(ctx, account=caller.account, trade_id=trade_id)
+
+
+@router.post("/withdraw", response_model=WithdrawalsPublic)
+def withdraw(body: WithdrawCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+    """Pull the caller's credited balance of a token (or of every token) out of the escrow."""
+    return escrow.withdraw(ctx, account=caller.account, token=body.token)

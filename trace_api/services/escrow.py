@@ -1,0 +1,664 @@
+"""Escrow settlement: open trades against registered batches, release milestones, dispute, resolve, withdraw.
+
+Every write checks its input first (amount and decimals, balance, schedule, deadlines, parties) and raises
+:class:`ValidationError` before anything is signed; the sender's gas estimate then decodes any revert the contract
+would raise, so a rejected call never reaches the chain. Amounts cross this module as decimal strings in the
+token's own unit ("1250.50" USDC); in results, ``*_units`` fields carry the integer amount as a string, since it
+may not fit a JSON number.
+
+Trades are read straight from the contract (``tradeCount`` and ``getTrade``): one call per trade, which suits the
+local chain and small deployments. An index of ``TradeOpened`` events is the way to scale listing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from sqlalchemy import select
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.exceptions import Web3Exception
+from web3.logs import DISCARD
+from web3.types import TxReceipt
+
+from trace_api.chain.client import guarded
+from trace_api.errors import NotFoundError, ValidationError
+from trace_api.index import schema as t
+from trace_api.index.indexer import hx
+from trace_api.services.batches import batch_key, resolve_account
+from trace_api.services.context import TraceContext
+
+__all__ = [
+    "STATES", "TokenInfo", "add_evidence", "balances", "confirm", "dispute", "evidence_hash", "format_amount",
+    "list_trades", "open_trade", "parse_amount", "parse_deliver_by", "parse_duration", "parse_milestones",
+    "parse_share", "refund", "release", "resolve", "resolve_by_timeout", "resolve_token", "show_trade", "withdraw",
+]
+
+NATIVE = "0x" + "00" * 20  # the escrow's token address for the native coin
+NATIVE_NAMES = ("ETH", "NATIVE")
+NATIVE_DECIMALS = 18
+BPS = 10_000
+STATES = ("none", "open", "disputed", "closed")  # ITradeEscrow.State, by value
+MILESTONES = ("shipped", "delivered")  # ITradeEscrow.Milestone, by value
+DAY = 86_400
+# Mirrors of the contract's limits, checked here so that a bad value is a ValidationError and nothing is sent.
+MIN_RULING_PERIOD_S = 1 * DAY
+MAX_RULING_PERIOD_S = 90 * DAY
+MAX_DELIVERY_WINDOW_S = 730 * DAY
+MAX_AMOUNT = 2**128 - 1
+PERMIT_TTL_S = 3600  # the permit only has to outlive the one transaction that carries it
+DEFAULT_LIST_LIMIT = 100
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": DAY, "w": 7 * DAY}
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_TRADE_FIELDS = ("buyer", "deliver_by", "shipped_bps", "delivered_bps", "seller", "opened_at", "fee_bps", "state",
+                 "arbiter", "disputed_at", "ruling_period", "token", "batch_id", "amount", "released")
+_PERMIT_TYPES = {"Permit": [
+    {"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
+    {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint256"},
+]}
+_DOMAIN_TYPEHASH = keccak(
+    text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+)
+
+
+# ---- input parsing (pure) ----
+def parse_amount(value: str | int | Decimal, decimals: int) -> int:
+    """A human amount ("1250.50") as token units, exactly: no rounding, at most ``decimals`` decimals."""
+    text = str(value).strip()
+    try:
+        number = Decimal(text)
+    except InvalidOperation as exc:
+        raise ValidationError(f"amount {text!r} is not a number") from exc
+    if not number.is_finite() or number <= 0:
+        raise ValidationError(f"amount {text!r} must be a positive number")
+    # Integer arithmetic on the digits: Decimal arithmetic would round to its 28-digit context.
+    _, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)
+    coefficient = list(digits)
+    while coefficient and coefficient[-1] == 0:  # "1.50" has the same decimals as "1.5"
+        coefficient.pop()
+        exponent += 1
+    if -exponent > decimals:
+        raise ValidationError(f"amount {text} has more than {decimals} decimals, the token's precision")
+    if len(coefficient) + exponent + decimals > 39:  # ≥ 10**39 cannot fit in uint128
+        raise ValidationError(f"amount {text} is too large")
+    units = int("".join(map(str, coefficient))) * 10 ** (exponent + decimals)
+    if units > MAX_AMOUNT:
+        raise ValidationError(f"amount {text} is too large")
+    return units
+
+
+def format_amount(units: int, decimals: int) -> str:
+    """Token units as an exact decimal string without trailing zeros: 1250500000, 6 -> "1250.5"."""
+    whole, frac = divmod(int(units), 10**decimals)
+    if not frac:
+        return str(whole)
+    return f"{whole}.{str(frac).zfill(decimals).rstrip('0')}"
+
+
+def parse_duration(value: str) -> int:
+    """"30d", "12h", "2w", "90m", "45s" as seconds."""
+    match = _DURATION.match(value)
+    if not match:
+        raise ValidationError(f"duration {value!r}: use a number and a unit s, m, h, d or w, e.g. 30d")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def parse_deliver_by(value: str, *, now: int) -> int:
+    """The delivery deadline as unix time: a duration from ``now`` ("30d"), an ISO datetime (UTC unless it has an
+    offset) or an ISO date (the end of that day, UTC). Must lie in (now, now + 730 days], the contract's window."""
+    text = value.strip()
+    if _DURATION.match(text):
+        deadline = now + parse_duration(text)
+    else:
+        try:
+            if len(text) == 10:
+                day = dt.date.fromisoformat(text)
+                moment = dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.UTC)
+            else:
+                moment = dt.datetime.fromisoformat(text)
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=dt.UTC)
+        except ValueError as exc:
+            raise ValidationError(
+                f"deliver-by {value!r}: use a duration (30d), a date (2026-12-31) or an ISO datetime"
+            ) from exc
+        deadline = int(moment.timestamp())
+    if deadline <= now:
+        raise ValidationError(f"deliver-by {value}: {_iso(deadline)} is not in the future (chain time {_iso(now)})")
+    if deadline > now + MAX_DELIVERY_WINDOW_S:
+        raise ValidationError(f"deliver-by {value}: at most {MAX_DELIVERY_WINDOW_S // DAY} days ahead")
+    return deadline
+
+
+def parse_milestones(value: str | None) -> tuple[int, int]:
+    """"shipped:3000,delivered:7000" (bps) or "shipped:30%,delivered:70%" as (shippedBps, deliveredBps).
+    Empty means 100% on delivery; a milestone left out is 0."""
+    if value is None or not value.strip():
+        return 0, BPS
+    shares: dict[str, int] = {}
+    for part in value.split(","):
+        name, sep, share = part.partition(":")
+        name = name.strip().lower()
+        if not sep or name not in MILESTONES:
+            raise ValidationError(f"milestone {part.strip()!r}: use shipped:BPS and delivered:BPS, e.g. "
+                                  "shipped:3000,delivered:7000")
+        if name in shares:
+            raise ValidationError(f"milestone {name} is given twice")
+        share = share.strip().lower()
+        shares[name] = parse_share(share if share.endswith(("%", "bps")) else f"{share}bps")
+    shipped, delivered = shares.get("shipped", 0), shares.get("delivered", 0)
+    if shipped + delivered != BPS:
+        raise ValidationError(f"milestones must add up to 10000 bps (100%); got {shipped + delivered} bps")
+    return shipped, delivered
+
+
+def parse_share(value: str | int) -> int:
+    """A share as basis points: an int is bps; text is "70%", "70.5%" or "7000bps". Must lie in [0, 10000]."""
+    if isinstance(value, int):
+        bps = value
+    else:
+        text = value.strip().lower().replace(" ", "")
+        try:
+            if text.endswith("%"):
+                scaled = Decimal(text[:-1]) * 100
+                if not scaled.is_finite() or scaled != scaled.to_integral_value():
+                    raise ValidationError(f"share {value}: at most two decimals of a percent (1 bps)")
+                bps = int(scaled)
+            elif text.endswith("bps") and text[:-3].isdigit():
+                bps = int(text[:-3])
+            else:
+                raise ValidationError(f"share {value!r}: write a percent (70%) or basis points (7000bps)")
+        except InvalidOperation as exc:
+            raise ValidationError(f"share {value!r} is not a number") from exc
+    if not 0 <= bps <= BPS:
+        raise ValidationError(f"share {value}: must be between 0% and 100%")
+    return bps
+
+
+def evidence_hash(*, text: str | None = None, path: Path | None = None, digest: str | None = None,
+                  max_bytes: int | None = None) -> bytes:
+    """SHA-256 of a statement, of a file, or a SHA-256 computed elsewhere (64 hex digits); exactly one of them."""
+    given = [x is not None for x in (text, path, digest)]
+    if sum(given) != 1:
+        raise ValidationError("give the evidence as exactly one of: text, a file, or its SHA-256")
+    if text is not None:
+        if not text.strip():
+            raise ValidationError("the evidence text is empty")
+        return hashlib.sha256(text.encode()).digest()
+    if path is not None:
+        if not path.is_file():
+            raise ValidationError(f"evidence file {path} does not exist")
+        if max_bytes is not None and path.stat().st_size > max_bytes:
+            raise ValidationError(f"evidence file {path} is over {max_bytes} bytes")
+        sha = hashlib.sha256()
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                sha.update(chunk)
+        return sha.digest()
+    assert digest is not None
+    hexed = digest.lower().removeprefix("0x")
+    if not re.fullmatch(r"[0-9a-f]{64}", hexed):
+        raise ValidationError("an evidence SHA-256 is 64 hex digits")
+    return bytes.fromhex(hexed)
+
+
+def _iso(timestamp: int) -> str | None:
+    if not timestamp:
+        return None
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+# ---- chain reads ----
+@dataclass(frozen=True)
+class TokenInfo:
+    address: str
+    symbol: str
+    decimals: int
+
+    @property
+    def native(self) -> bool:
+        return self.address == NATIVE
+
+    def to_json(self) -> dict[str, Any]:
+        return {"symbol": self.symbol, "address": self.address, "decimals": self.decimals}
+
+
+@dataclass(frozen=True)
+class _Trade:
+    id: int
+    buyer: str
+    deliver_by: int
+    shipped_bps: int
+    delivered_bps: int
+    seller: str
+    opened_at: int
+    fee_bps: int
+    state: int
+    arbiter: str
+    disputed_at: int
+    ruling_period: int
+    token: str
+    batch_id: bytes
+    amount: int
+    released: int
+
+    @property
+    def shipped_share(self) -> int:
+        return self.amount * self.shipped_bps // BPS  # rounds like the contract's _shippedShare
+
+
+def _read(fn: ContractFunction) -> Any:
+    return guarded(lambda: fn.call())
+
+
+def _escrow(ctx: TraceContext) -> Contract:
+    return ctx.chain.contract("TradeEscrow")
+
+
+def _erc20(ctx: TraceContext, address: str) -> Contract:
+    # MockStablecoin's ABI is a superset of what is called here: ERC-20, EIP-2612 and ERC-5267.
+    return ctx.chain.contract("MockStablecoin", address)
+
+
+def _chain_now(ctx: TraceContext) -> int:
+    """The latest block's timestamp: deadlines are judged by chain time, which tests (and anvil) can move."""
+    return int(guarded(lambda: ctx.chain.w3.eth.get_block("latest"))["timestamp"])
+
+
+def resolve_token(ctx: TraceContext, token: str) -> TokenInfo:
+    """A token by symbol from the deployment ("USDC"), by address, or "ETH"/"native" for the native coin."""
+    text = token.strip()
+    if text.upper() in NATIVE_NAMES or text.lower() == NATIVE:
+        return TokenInfo(NATIVE, "ETH", NATIVE_DECIMALS)
+    known = ctx.chain.deployment().tokens
+    by_symbol = {s.upper(): a for s, a in known.items()}
+    if text.upper() in by_symbol:
+        address = Web3.to_checksum_address(by_symbol[text.upper()])
+    elif Web3.is_address(text):
+        address = Web3.to_checksum_address(text)
+    else:
+        choices = ", ".join([*known, "ETH"])
+        raise ValidationError(f"unknown token {text!r}: give an address or one of {choices}")
+    contract = _erc20(ctx, address)
+    try:
+        decimals = int(_read(contract.functions.decimals()))
+        symbol = str(_read(contract.functions.symbol()))
+    except (Web3Exception, ValueError) as exc:
+        raise ValidationError(f"{address} does not answer decimals() and symbol() like an ERC-20") from exc
+    return TokenInfo(address, symbol, decimals)
+
+
+def _token_at(ctx: TraceContext, address: str, cache: dict[str, TokenInfo]) -> TokenInfo:
+    if address not in cache:
+        cache[address] = resolve_token(ctx, address)
+    return cache[address]
+
+
+def _get_trade(ctx: TraceContext, escrow: Contract, trade_id: int) -> _Trade:
+    if trade_id < 1:
+        raise ValidationError("trade ids start at 1")
+    raw = _read(escrow.functions.getTrade(trade_id))
+    values = dict(zip(_TRADE_FIELDS, raw, strict=True))
+    if values["state"] == 0:
+        raise NotFoundError(f"no trade {trade_id}")
+    values["batch_id"] = bytes(values["batch_id"])
+    return _Trade(id=trade_id, **values)
+
+
+def _batch_label(ctx: TraceContext, batch_id: bytes) -> dict[str, str] | None:
+    with ctx.engine.connect() as conn:
+        row = conn.execute(select(t.batch_keys.c.gtin, t.batch_keys.c.lot)
+                           .where(t.batch_keys.c.batch_id == hx(batch_id))).first()
+    return {"gtin": row.gtin, "lot": row.lot} if row else None
+
+
+def _releasable(escrow: Contract, trade: _Trade) -> int:
+    """What `release` would pay now, by simulating it: the contract is the authority on its own rules."""
+    if STATES[trade.state] != "open":
+        return 0
+    try:
+        return int(_read(escrow.functions.release(trade.id)))
+    except (Web3Exception, ValueError):
+        return 0
+
+
+def _describe(ctx: TraceContext, escrow: Contract, trade: _Trade, token: TokenInfo, *, now: int,
+              detail: bool) -> dict[str, Any]:
+    amount = lambda units: format_amount(units, token.decimals)  # noqa: E731 - local shorthand
+    summary: dict[str, Any] = {
+        "trade_id": trade.id, "state": STATES[trade.state], "buyer": trade.buyer, "seller": trade.seller,
+        "arbiter": trade.arbiter, "token": token.to_json(), "amount": amount(trade.amount),
+        "released": amount(trade.released), "batch_id": hx(trade.batch_id), "deliver_by": _iso(trade.deliver_by),
+    }
+    if not detail:
+        return summary
+    registry = ctx.registry
+    recalled = bool(_read(registry.functions.isRecalled(trade.batch_id)))
+    delivered_at = int(_read(registry.functions.deliveredTo(trade.batch_id, trade.buyer)))
+    shipped_at = int(_read(registry.functions.shippedBy(trade.batch_id, trade.seller)))
+    closed = STATES[trade.state] == "closed"
+    in_escrow = 0 if closed else trade.amount - trade.released
+    milestones = []
+    for name, bps, cumulative, met_at in (
+        ("shipped", trade.shipped_bps, trade.shipped_share, shipped_at or delivered_at),
+        ("delivered", trade.delivered_bps, trade.amount, delivered_at),
+    ):
+        if bps == 0:
+            continue
+        share = trade.shipped_share if name == "shipped" else trade.amount - trade.shipped_share
+        milestones.append({"name": name, "bps": bps, "amount": amount(share), "condition_met": bool(met_at),
+                           "met_at": _iso(met_at), "paid": trade.released >= cumulative})
+    ruling_deadline = trade.disputed_at + trade.ruling_period if trade.disputed_at else 0
+    releasable = _releasable(escrow, trade)
+    return {
+        **summary,
+        "batch": _batch_label(ctx, trade.batch_id),
+        "amount_units": str(trade.amount), "released_units": str(trade.released),
+        "in_escrow": amount(in_escrow), "in_escrow_units": str(in_escrow),
+        "refunded_to_buyer": amount(trade.amount - trade.released) if closed else None,
+        "fee_bps": trade.fee_bps, "opened_at": _iso(trade.opened_at), "deliver_by_unix": trade.deliver_by,
+        "overdue": now > trade.deliver_by and not delivered_at,
+        "ruling_period_s": trade.ruling_period, "disputed_at": _iso(trade.disputed_at),
+        "ruling_deadline": _iso(ruling_deadline),
+        "milestones": milestones,
+        "batch_recalled": recalled,
+        "releasable_now": amount(releasable), "releasable_now_units": str(releasable),
+        "refundable_now": STATES[trade.state] == "open" and now > trade.deliver_by and not delivered_at,
+        "resolvable_by_timeout": STATES[trade.state] == "disputed" and now > ruling_deadline,
+        "chain_time": _iso(now),
+    }
+
+
+def show_trade(ctx: TraceContext, *, trade_id: int) -> dict[str, Any]:
+    """A trade with human amounts, its state, its milestones and what `release` would pay now."""
+    escrow = _escrow(ctx)
+    trade = _get_trade(ctx, escrow, trade_id)
+    token = _token_at(ctx, trade.token, {})
+    return _describe(ctx, escrow, trade, token, now=_chain_now(ctx), detail=True)
+
+
+def list_trades(ctx: TraceContext, *, account: str | None = None, state: str | None = None,
+                limit: int = DEFAULT_LIST_LIMIT) -> list[dict[str, Any]]:
+    """Trades, newest first; ``account`` matches buyer, seller or arbiter. Scans ``getTrade`` from the newest id
+    down, one call per trade, until ``limit`` match: fine for the local chain, not for a busy mainnet escrow."""
+    if state is not None and state.lower() not in STATES[1:]:
+        raise ValidationError(f"unknown state {state!r}; choose one of {', '.join(STATES[1:])}")
+    if limit < 1:
+        raise ValidationError("limit must be at least 1")
+    who = resolve_account(account).lower() if account else None
+    escrow = _escrow(ctx)
+    count = int(_read(escrow.functions.tradeCount()))
+    now = _chain_now(ctx)
+    tokens: dict[str, TokenInfo] = {}
+    found: list[dict[str, Any]] = []
+    for trade_id in range(count, 0, -1):
+        trade = _get_trade(ctx, escrow, trade_id)
+        if who and who not in (trade.buyer.lower(), trade.seller.lower(), trade.arbiter.lower()):
+            continue
+        if state and STATES[trade.state] != state.lower():
+            continue
+        found.append(_describe(ctx, escrow, trade, _token_at(ctx, trade.token, tokens), now=now, detail=False))
+        if len(found) >= limit:
+            break
+    return found
+
+
+def balances(ctx: TraceContext, *, account: str) -> list[dict[str, Any]]:
+    """What ``account`` can withdraw, per token: the native coin and the deployment's tokens."""
+    who = resolve_account(account)
+    escrow = _escrow(ctx)
+    result = []
+    for address in [NATIVE, *ctx.chain.deployment().tokens.values()]:
+        token = resolve_token(ctx, address)
+        units = int(_read(escrow.functions.withdrawable(who, token.address)))
+        result.append({"token": token.to_json(), "amount": format_amount(units, token.decimals),
+                       "amount_units": str(units)})
+    return result
+
+
+# ---- writes ----
+def _tx(receipt: TxReceipt) -> dict[str, Any]:
+    return {"tx_hash": hx(receipt["transactionHash"]), "block": receipt["blockNumber"],
+            "gas_used": receipt["gasUsed"]}
+
+
+def _events(escrow: Contract, receipt: TxReceipt, name: str) -> list[dict[str, Any]]:
+    logs = getattr(escrow.events, name)().process_receipt(receipt, errors=DISCARD)
+    return [dict(log["args"]) for log in logs if log["address"] == escrow.address]
+
+
+def _domain_separator(domain: dict[str, Any]) -> bytes:
+    return keccak(abi_encode(
+        ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+        [_DOMAIN_TYPEHASH, keccak(text=domain["name"]), keccak(text=domain["version"]), domain["chainId"],
+         domain["verifyingContract"]],
+    ))
+
+
+def _permit_domain(ctx: TraceContext, token: Contract) -> dict[str, Any] | None:
+    """The token's EIP-712 domain if it supports EIP-2612 in a form we can sign; None otherwise.
+
+    The domain comes from ERC-5267 ``eip712Domain()``, else from ``name()`` with version "1"; it is used only if
+    it reproduces the token's own ``DOMAIN_SEPARATOR()``, so a token with another domain falls back to approve.
+    """
+    try:
+        separator = bytes(_read(token.functions.DOMAIN_SEPARATOR()))
+        _read(token.functions.nonces(NATIVE))
+    except (Web3Exception, ValueError):
+        return None
+    try:
+        _, name, version, chain_id, verifying, _, _ = _read(token.functions.eip712Domain())
+    except (Web3Exception, ValueError):
+        name, version, chain_id, verifying = _read(token.functions.name()), "1", ctx.chain.chain_id, token.address
+    domain = {"name": name, "version": version, "chainId": int(chain_id), "verifyingContract": verifying}
+    return domain if _domain_separator(domain) == separator else None
+
+
+def _sign_permit(account: LocalAccount, token: Contract, domain: dict[str, Any], *, spender: str, value: int,
+                 deadline: int) -> tuple[int, bytes, bytes]:
+    nonce = int(_read(token.functions.nonces(account.address)))
+    message = {"owner": account.address, "spender": spender, "value": value, "nonce": nonce, "deadline": deadline}
+    signed = account.sign_typed_data(domain_data=domain, message_types=_PERMIT_TYPES, message_data=message)
+    return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
+
+
+def open_trade(
+    ctx: TraceContext, *, account: LocalAccount, seller: str, arbiter: str, token: str, amount: str,
+    gtin: str, lot: str, deliver_by: str, ruling_period: str = "7d", milestones: str | None = None,
+    use_permit: bool = True,
+) -> dict[str, Any]:
+    """Open and fund a trade as ``account`` (the buyer).
+
+    ERC-20s with EIP-2612 are approved by a permit signed here and carried in the one ``openWithPermit``
+    transaction; other ERC-20s get an ``approve`` first when the allowance is short; the native coin is sent as
+    the value. ``funding`` in the result says which path was taken, ``tx_hashes`` lists what was sent.
+    """
+    # Every check that needs no transaction comes first: a rejected open sends nothing.
+    key = batch_key(gtin, lot)
+    buyer = account.address
+    seller_address, arbiter_address = resolve_account(seller), resolve_account(arbiter)
+    if int(seller_address, 16) == 0 or seller_address == buyer:
+        raise ValidationError("the seller must be an account other than the buyer")
+    if int(arbiter_address, 16) == 0 or arbiter_address in (buyer, seller_address):
+        raise ValidationError("the arbiter must be an account other than the buyer and the seller")
+    shipped_bps, delivered_bps = parse_milestones(milestones)
+    ruling = parse_duration(ruling_period)
+    if not MIN_RULING_PERIOD_S <= ruling <= MAX_RULING_PERIOD_S:
+        raise ValidationError(f"ruling period {ruling_period}: must be between 1 and 90 days")
+    info = resolve_token(ctx, token)
+    units = parse_amount(amount, info.decimals)
+    now = _chain_now(ctx)
+    deadline = parse_deliver_by(deliver_by, now=now)
+    registry, escrow = ctx.registry, _escrow(ctx)
+    if not _read(escrow.functions.isTokenAllowed(info.address)):
+        raise ValidationError(f"{info.symbol} ({info.address}) is not allowed by the escrow")
+    if not _read(registry.functions.exists(key.id)):
+        raise NotFoundError(f"batch {key.gtin}/{key.lot} is not registered")
+    if _read(registry.functions.isRecalled(key.id)):
+        raise ValidationError(f"batch {key.gtin}/{key.lot} is recalled; it cannot be traded")
+    params = (seller_address, arbiter_address, info.address, key.id, units, deadline, ruling, shipped_bps,
+              delivered_bps)
+
+    sender = ctx.sender(account)
+    shown = f"{format_amount(units, info.decimals)} {info.symbol}"
+    sent: list[dict[str, Any]] = []
+    if info.native:
+        balance = int(guarded(lambda: ctx.chain.w3.eth.get_balance(buyer)))
+        if balance < units:
+            raise ValidationError(f"the buyer holds {format_amount(balance, NATIVE_DECIMALS)} ETH, needs {shown}")
+        funding, value, fn = "native", units, escrow.functions.open(params)
+    else:
+        erc20 = _erc20(ctx, info.address)
+        balance = int(_read(erc20.functions.balanceOf(buyer)))
+        if balance < units:
+            raise ValidationError(
+                f"the buyer holds {format_amount(balance, info.decimals)} {info.symbol}, needs {shown}"
+            )
+        allowance = int(_read(erc20.functions.allowance(buyer, escrow.address)))
+        domain = _permit_domain(ctx, erc20) if use_permit and allowance < units else None
+        value = 0
+        if allowance >= units:
+            funding, fn = "allowance", escrow.functions.open(params)
+        elif domain is not None:
+            v, r, s = _sign_permit(account, erc20, domain, spender=escrow.address, value=units,
+                                   deadline=now + PERMIT_TTL_S)
+            funding, fn = "permit", escrow.functions.openWithPermit(params, now + PERMIT_TTL_S, v, r, s)
+        else:
+            funding = "approve"
+            sent.append(_tx(sender.transact(erc20.functions.approve(escrow.address, units))))
+            fn = escrow.functions.open(params)
+    receipt = sender.transact(fn, value=value)
+    sent.append(_tx(receipt))
+    (opened,) = _events(escrow, receipt, "TradeOpened")
+    return {
+        "trade_id": int(opened["tradeId"]), **_tx(receipt), "funding": funding,
+        "tx_hashes": [s["tx_hash"] for s in sent], "buyer": buyer, "seller": seller_address,
+        "arbiter": arbiter_address, "token": info.to_json(), "amount": format_amount(units, info.decimals),
+        "amount_units": str(units), "batch_id": key.id_hex, "gtin": key.gtin, "lot": key.lot,
+        "deliver_by": _iso(deadline), "ruling_period_s": ruling,
+        "milestones": {"shipped_bps": shipped_bps, "delivered_bps": delivered_bps},
+        "fee_bps": int(opened["feeBps"]),
+    }
+
+
+def _prepare(ctx: TraceContext, trade_id: int) -> tuple[Contract, _Trade, TokenInfo]:
+    escrow = _escrow(ctx)
+    trade = _get_trade(ctx, escrow, trade_id)
+    return escrow, trade, _token_at(ctx, trade.token, {})
+
+
+def release(ctx: TraceContext, *, account: LocalAccount, trade_id: int) -> dict[str, Any]:
+    """Pay every milestone the registry shows as reached. When nothing is due, nothing is sent."""
+    escrow, trade, token = _prepare(ctx, trade_id)
+    sender = ctx.sender(account)
+    fn = escrow.functions.release(trade_id)
+    due = int(sender.call(fn))  # decodes a revert (e.g. a disputed trade) before anything is sent
+    result: dict[str, Any] = {"trade_id": trade_id, "token": token.to_json()}
+    if due == 0:
+        return {**result, "released": "0", "released_units": "0", "milestones": [], "tx_hash": None,
+                "note": "nothing due: the registry shows no new shipment by the seller or delivery to the buyer"}
+    receipt = sender.transact(fn)
+    paid = _events(escrow, receipt, "MilestoneReleased")
+    total = sum(int(p["amount"]) for p in paid)
+    return {
+        **result, **_tx(receipt), "released": format_amount(total, token.decimals), "released_units": str(total),
+        "milestones": [{"name": MILESTONES[int(p["milestone"])], "amount": format_amount(p["amount"], token.decimals),
+                        "fee": format_amount(p["fee"], token.decimals)} for p in paid],
+        "state": STATES[_get_trade(ctx, escrow, trade_id).state],
+    }
+
+
+def confirm(ctx: TraceContext, *, account: LocalAccount, trade_id: int) -> dict[str, Any]:
+    """The buyer releases everything still in escrow to the seller."""
+    escrow, trade, token = _prepare(ctx, trade_id)
+    receipt = ctx.sender(account).transact(escrow.functions.confirmReceipt(trade_id))
+    (event,) = _events(escrow, receipt, "ReceiptConfirmed")
+    return {"trade_id": trade_id, **_tx(receipt), "token": token.to_json(), "state": "closed",
+            "released": format_amount(event["amount"], token.decimals),
+            "fee": format_amount(event["fee"], token.decimals)}
+
+
+def refund(ctx: TraceContext, *, account: LocalAccount, trade_id: int) -> dict[str, Any]:
+    """Return the remainder of an undelivered trade to the buyer, once its delivery deadline has passed."""
+    escrow, trade, token = _prepare(ctx, trade_id)
+    receipt = ctx.sender(account).transact(escrow.functions.refund(trade_id))
+    (event,) = _events(escrow, receipt, "TradeRefunded")
+    return {"trade_id": trade_id, **_tx(receipt), "token": token.to_json(), "state": "closed",
+            "buyer": event["buyer"], "refunded": format_amount(event["amount"], token.decimals)}
+
+
+def dispute(ctx: TraceContext, *, account: LocalAccount, trade_id: int, text: str | None = None,
+            path: Path | None = None, digest: str | None = None) -> dict[str, Any]:
+    """Freeze the remainder and ask the arbiter to rule; the evidence goes on chain as its SHA-256 only."""
+    evidence = evidence_hash(text=text, path=path, digest=digest, max_bytes=ctx.settings.max_document_bytes)
+    escrow, _, _ = _prepare(ctx, trade_id)
+    receipt = ctx.sender(account).transact(escrow.functions.dispute(trade_id, evidence))
+    (event,) = _events(escrow, receipt, "DisputeOpened")
+    return {"trade_id": trade_id, **_tx(receipt), "state": "disputed", "by": event["by"],
+            "evidence_sha256": hx(evidence), "ruling_deadline": _iso(int(event["rulingDeadline"]))}
+
+
+def add_evidence(ctx: TraceContext, *, account: LocalAccount, trade_id: int, text: str | None = None,
+                 path: Path | None = None, digest: str | None = None) -> dict[str, Any]:
+    """Reference more evidence (its SHA-256) for the arbiter."""
+    evidence = evidence_hash(text=text, path=path, digest=digest, max_bytes=ctx.settings.max_document_bytes)
+    escrow, _, _ = _prepare(ctx, trade_id)
+    receipt = ctx.sender(account).transact(escrow.functions.addEvidence(trade_id, evidence))
+    return {"trade_id": trade_id, **_tx(receipt), "evidence_sha256": hx(evidence)}
+
+
+def _resolution(escrow: Contract, receipt: TxReceipt, trade_id: int, token: TokenInfo) -> dict[str, Any]:
+    (event,) = _events(escrow, receipt, "DisputeResolved")
+    return {"trade_id": trade_id, **_tx(receipt), "token": token.to_json(), "state": "closed",
+            "to_seller": format_amount(event["toSeller"], token.decimals),
+            "to_buyer": format_amount(event["toBuyer"], token.decimals),
+            "fee": format_amount(event["fee"], token.decimals), "by_timeout": bool(event["byTimeout"])}
+
+
+def resolve(ctx: TraceContext, *, account: LocalAccount, trade_id: int, seller_share: str | int) -> dict[str, Any]:
+    """The arbiter's ruling: ``seller_share`` of the frozen remainder to the seller ("70%", "7000bps" or an int
+    in bps), the rest back to the buyer."""
+    bps = parse_share(seller_share)
+    escrow, _, token = _prepare(ctx, trade_id)
+    receipt = ctx.sender(account).transact(escrow.functions.resolve(trade_id, bps))
+    return {**_resolution(escrow, receipt, trade_id, token), "seller_bps": bps}
+
+
+def resolve_by_timeout(ctx: TraceContext, *, account: LocalAccount, trade_id: int) -> dict[str, Any]:
+    """Settle a dispute the arbiter did not rule on in time, by the registry's facts."""
+    escrow, _, token = _prepare(ctx, trade_id)
+    receipt = ctx.sender(account).transact(escrow.functions.resolveByTimeout(trade_id))
+    return _resolution(escrow, receipt, trade_id, token)
+
+
+def withdraw(ctx: TraceContext, *, account: LocalAccount, token: str | None = None) -> dict[str, Any]:
+    """Pull ``account``'s credited balance of ``token``; with no token, of every token it has a balance in."""
+    escrow = _escrow(ctx)
+    if token is not None:
+        wanted = [resolve_token(ctx, token)]
+    else:
+        wanted = [resolve_token(ctx, a) for a in [NATIVE, *ctx.chain.deployment().tokens.values()]]
+        wanted = [w for w in wanted if _read(escrow.functions.withdrawable(account.address, w.address))]
+        if not wanted:
+            raise ValidationError(f"{account.address} has nothing to withdraw")
+    sender = ctx.sender(account)
+    paid = []
+    for info in wanted:
+        receipt = sender.transact(escrow.functions.withdraw(info.address))
+        (event,) = _events(escrow, receipt, "Withdrawn")
+        paid.append({"token": info.to_json(), "amount": format_amount(event["amount"], info.decimals),
+                     "amount_units": str(event["amount"]), **_tx(receipt)})
+    return {"account": account.address, "withdrawals": paid}
+
