@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import pytest
+from eth_utils.crypto import keccak
+
+from qr import DigitalLinkError, batch_id, batch_uri, canonical, key_path, normalize_gtin, parse, unit_uri
+from qr.digital_link import CANONICAL_DOMAIN, DEFAULT_DOMAIN, DigitalLink
+
+GTIN13 = "9506000134352"
+GTIN14 = "09506000134352"
+
+
+@pytest.mark.parametrize("gtin", ["96385074", "614141000036", GTIN13, GTIN14, "10614141000033"])
+def test_gtin_is_normalised_to_14_digits(gtin: str) -> None:
+    assert normalize_gtin(gtin) == gtin.zfill(14)
+
+
+def test_gtin_with_bad_check_digit_names_the_expected_digit() -> None:
+    with pytest.raises(DigitalLinkError, match=r"^GTIN 09506000134353: invalid check digit, expected 2$"):
+        batch_uri("09506000134353", "ABC")
+    with pytest.raises(DigitalLinkError, match="GTIN 96385075: invalid check digit, expected 4"):
+        normalize_gtin("96385075")
+
+
+@pytest.mark.parametrize("gtin", ["", "123", "95060001343", "095060001343521", "0950600013435x", "٠٩٥٠٦٠٠٠١٣٤٣٥٢"])
+def test_gtin_of_wrong_shape_is_rejected(gtin: str) -> None:
+    with pytest.raises(DigitalLinkError, match="expected 8, 12, 13 or 14 digits"):
+        normalize_gtin(gtin)
+
+
+def test_batch_and_unit_uris() -> None:
+    assert batch_uri(GTIN13, "ABC123") == f"{DEFAULT_DOMAIN}/01/{GTIN14}/10/ABC123"
+    assert unit_uri(GTIN13, "ABC123", "S1", domain="https://trace.example.com/") == (
+        f"https://trace.example.com/01/{GTIN14}/10/ABC123/21/S1"
+    )
+    assert (
+        batch_uri(GTIN14, "L1", domain="https://res.example.com/dl") == f"https://res.example.com/dl/01/{GTIN14}/10/L1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("lot", "encoded"),
+    [
+        ("A/B", "A%2FB"),
+        ("50%", "50%25"),
+        ("a+b&c=d?", "a%2Bb%26c%3Dd%3F"),
+        ("\"q'(x)*,:;<>!", "%22q%27%28x%29%2A%2C%3A%3B%3C%3E%21"),
+        ("Az09-._", "Az09-._"),
+    ],
+)
+def test_lot_is_percent_encoded_and_round_trips(lot: str, encoded: str) -> None:
+    uri = batch_uri(GTIN14, lot)
+    assert uri == f"{DEFAULT_DOMAIN}/01/{GTIN14}/10/{encoded}"
+    assert parse(uri).lot == lot
+    assert key_path(GTIN14, lot) == f"/01/{GTIN14}/10/{encoded}"
+
+
+@pytest.mark.parametrize(
+    ("lot", "message"),
+    [
+        ("AB C", r"character ' ' at position 3 is not in GS1 AI encodable character set 82"),
+        ("A#1", r"character '#' at position 2"),
+        ("A\\1", r"character '\\\\' at position 2"),
+        ("café", r"character 'é' at position 4"),
+        ("", "expected 1 to 20 characters"),
+        ("X" * 21, "expected 1 to 20 characters"),
+    ],
+)
+def test_lot_outside_character_set_82_is_rejected(lot: str, message: str) -> None:
+    with pytest.raises(DigitalLinkError, match=message):
+        batch_uri(GTIN14, lot)
+
+
+def test_serial_is_validated_like_the_lot() -> None:
+    with pytest.raises(DigitalLinkError, match=r"^serial 'S 1': character ' ' at position 2"):
+        unit_uri(GTIN14, "L1", "S 1")
+    assert unit_uri(GTIN14, "L1", "S/1").endswith("/21/S%2F1")
+
+
+def test_space_in_a_uri_is_decoded_then_rejected() -> None:
+    with pytest.raises(DigitalLinkError, match="not a GS1 Digital Link URI"):
+        parse(f"https://id.gs1.org/01/{GTIN14}/10/AB%20C")
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        f"https://id.gs1.org/01/{GTIN14}/10/A%2FB/21/S1",
+        f"http://127.0.0.1:8000/01/{GTIN14}/10/A%2FB/21/S1",
+        f"https://shop.example.com/resolver/v1/01/{GTIN13}/10/A%2fB/21/S1?linkType=gs1:pip#sig=0xabc",
+    ],
+)
+def test_parse_any_domain(uri: str) -> None:
+    link = parse(uri)
+    assert (link.gtin, link.lot, link.serial) == (GTIN14, "A/B", "S1")
+    assert canonical(link) == f"{CANONICAL_DOMAIN}/01/{GTIN14}/10/A%2FB/21/S1"
+
+
+def test_parse_keeps_domain_prefix_and_query() -> None:
+    link = parse(f"https://res.example.com/dl/01/{GTIN14}/10/L1?17=261231&linkType=all")
+    assert link == DigitalLink(
+        domain="https://res.example.com/dl", gtin=GTIN14, lot="L1", query={"17": "261231", "linkType": "all"}
+    )
+    assert link.uri == f"https://res.example.com/dl/01/{GTIN14}/10/L1?17=261231"
+    assert parse(link.uri) == DigitalLink(
+        domain="https://res.example.com/dl", gtin=GTIN14, lot="L1", query={"17": "261231"}
+    )
+
+
+def test_parse_gtin_alone_and_gtin_with_serial() -> None:
+    assert parse(f"https://id.gs1.org/01/{GTIN14}") == DigitalLink(domain="https://id.gs1.org", gtin=GTIN14)
+    link = parse(f"https://id.gs1.org/01/{GTIN14}/21/S9")
+    assert (link.lot, link.serial) == (None, "S9")
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("not a uri", "expected an absolute http"),
+        (f"ftp://x.example/01/{GTIN14}", "expected an absolute http"),
+        (f"/01/{GTIN14}/10/L1", "expected an absolute http"),
+        ("https://id.gs1.org/01/09506000134353/10/L1", "invalid check digit, expected 2"),
+        ("https://id.gs1.org/00/106141412345678908", "expected a GTIN"),
+        (f"https://id.gs1.org/01/{GTIN14}/22/V1/10/L1", "qualifier AI 22 is not supported"),
+        (f"https://id.gs1.org/01/{GTIN14}/21/S1/10/L1", "not a GS1 Digital Link URI"),
+        (f"https://id.gs1.org/01/{GTIN14}?10=L1", "AI 10 belongs in the path"),
+        (f"https://id.gs1.org/01/{GTIN14}/10/L1?17=999999", "not a GS1 Digital Link URI"),
+        (f"https://id.gs1.org/01/{GTIN14}/10", "not a GS1 Digital Link URI"),
+        ("https://id.gs1.org/", "not a GS1 Digital Link URI"),
+    ],
+)
+def test_parse_rejects_bad_uris(uri: str, message: str) -> None:
+    with pytest.raises(DigitalLinkError, match=message):
+        parse(uri)
+
+
+def test_canonical_is_independent_of_domain_and_of_non_ai_query() -> None:
+    a = canonical(f"http://127.0.0.1:8000/01/{GTIN13}/10/L1/21/S1?linkType=all&17=261231&11=240101")
+    b = canonical(f"https://other.example/x/01/{GTIN14}/10/L1/21/S1?11=240101&17=261231")
+    assert a == b == f"{CANONICAL_DOMAIN}/01/{GTIN14}/10/L1/21/S1?11=240101&17=261231"
+
+
+def test_batch_id_is_keccak_of_the_key_path() -> None:
+    assert key_path(GTIN13, "ABC123") == f"/01/{GTIN14}/10/ABC123"
+    assert batch_id(GTIN13, "ABC123") == batch_id(GTIN14, "ABC123") == keccak(text=f"/01/{GTIN14}/10/ABC123")
+    # Pinned: computed with pycryptodome's Keccak-256, so a change of id format shows here.
+    assert batch_id(GTIN14, "ABC123").hex() == "3ce513e507238ef5b3b0a34a54295dce12375e7cbedb5a0d8d9adc613e7183ec"
+    assert batch_id(GTIN14, "ABC124") != batch_id(GTIN14, "ABC123")
+    assert len(batch_id(GTIN14, "A/B")) == 32
+
+
+def test_batch_id_does_not_depend_on_the_domain() -> None:
+    link = parse(f"https://any.example/01/{GTIN13}/10/A%2FB/21/S1")
+    assert link.lot is not None
+    assert batch_id(link.gtin, link.lot) == keccak(text=f"/01/{GTIN14}/10/A%2FB")
+
+
+@pytest.mark.parametrize("domain", ["127.0.0.1:8000", "https://x.example/?a=1", "file:///tmp", ""])
+def test_bad_domain_is_rejected(domain: str) -> None:
+    with pytest.raises(DigitalLinkError, match="domain"):
+        batch_uri(GTIN14, "L1", domain=domain)
+
+
+def test_errors_are_value_errors() -> None:
+    with pytest.raises(ValueError):
+        parse("nope")
+
+
+def test_errors_never_show_the_fragment() -> None:
+    with pytest.raises(DigitalLinkError) as caught:
+        parse(f"https://id.gs1.org/01/{GTIN14}/22/V1#sig=0xsecret")
+    assert "qualifier AI 22" in str(caught.value)
+    assert "sig=" not in str(caught.value)

@@ -1,0 +1,95 @@
+"""`trace verify`: check a scanned code against the chain itself, not through anyone's HTTP API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from qr import digital_link
+from qr.errors import QRError
+from qr.signing import recover_signer, split_signature
+from trace_api.errors import ValidationError, VerificationFailed
+from trace_api.services import history, resolver
+from trace_api.services.batches import batch_key
+from trace_api.services.context import TraceContext
+
+
+@dataclass
+class Verdict:
+    uri: str
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, name: str, ok: bool, detail: str) -> None:
+        self.checks.append({"check": name, "ok": ok, "detail": detail})
+
+    @property
+    def ok(self) -> bool:
+        return all(c["ok"] for c in self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"uri": self.uri, "genuine": self.ok, "checks": self.checks}
+
+    def raise_if_failed(self) -> None:
+        failed = [c for c in self.checks if not c["ok"]]
+        if failed:
+            raise VerificationFailed(f"{failed[0]['check']}: {failed[0]['detail']}", verdict=self.to_json())
+
+
+def _parse(uri: str) -> tuple[digital_link.DigitalLink, str | None]:
+    plain, signature = split_signature(uri.strip())
+    try:
+        link = digital_link.parse(plain)
+    except QRError as exc:
+        raise ValidationError(f"not a GS1 Digital Link: {exc}") from exc
+    if link.lot is None:
+        raise ValidationError("the code names no lot (AI 10); cannot find its batch")
+    return link, signature
+
+
+def verify_offline(uri: str, *, producer: str) -> Verdict:
+    """Signature only: the code must be signed by the given producer address."""
+    link, signature = _parse(uri)
+    verdict = Verdict(uri.split("#")[0])
+    if signature is None:
+        verdict.add("signature", False, "the code carries no signature (#sig=…)")
+        return verdict
+    try:
+        _, signer = recover_signer(uri)
+    except QRError as exc:
+        verdict.add("signature", False, str(exc))
+        return verdict
+    verdict.add("signature", signer.lower() == producer.lower(), f"signed by {signer}")
+    return verdict
+
+
+def verify_online(ctx: TraceContext, uri: str) -> Verdict:
+    link, signature = _parse(uri)
+    key = batch_key(link.gtin, link.lot or "")
+    verdict = Verdict(uri.split("#")[0])
+    exists = bool(ctx.registry.functions.exists(key.id).call())
+    verdict.add("batch", exists, f"batch {key.gtin}/{key.lot} " + ("is registered" if exists else "is not on chain"))
+    if not exists:
+        return verdict
+    data = history.history(ctx, gtin=key.gtin, lot=key.lot)
+    chain = data["hash_chain"]
+    verdict.add("hash chain", chain["ok"], f"{chain['events_on_chain']} events recomputed to the on-chain head"
+                if chain["ok"] else "the indexed events do not recompute to the on-chain head")
+    bad = [e for e in data["timeline"] if e["status"] == "mismatch"]
+    merkle = [e for e in data["timeline"] if e.get("how") == "merkle"]
+    verdict.add("events", not bad, f"{len(data['timeline']) - len(bad)} of {len(data['timeline'])} events match "
+                f"the chain ({len(merkle)} by Merkle proof)" if not bad else bad[0].get("reason", "mismatch"))
+    verdict.add("recall", not data["recalled"], "not recalled" if not data["recalled"]
+                else "RECALLED (the batch or a batch it was made from)")
+    if link.serial is not None:
+        known = resolver.unit_event(ctx, key, link.serial) is not None
+        verdict.add("unit", known, f"serial {link.serial} " + ("was commissioned" if known else "was never issued"))
+    if signature is not None:
+        try:
+            _, signer = recover_signer(uri)
+            role = ctx.registry.functions.PRODUCER_ROLE().call()
+            is_producer = bool(ctx.registry.functions.hasRole(role, signer).call())
+            verdict.add("signature", is_producer, f"signed by {signer}, " +
+                        ("a producer" if is_producer else "who holds no producer role"))
+        except QRError as exc:
+            verdict.add("signature", False, str(exc))
+    return verdict
