@@ -15,9 +15,10 @@ def demo(
 ) -> None:
     """Start the local chain, deploy, run the coffee story, and serve."""
     say = (lambda _: None) if STATE.json else (lambda text: console.print(f"[green]•[/green] {text}"))
-    summary = run_story(STATE.settings, say=say)
     base = f"http://{host}:{port}"
+    summary = run_story(STATE.settings, say=say, domain=base)
     summary["urls"] = {
+        "verify_page": summary["label"]["signed_uri"],
         "health": f"{base}/health",
         "docs": f"{base}/docs",
         "history": f"{base}/batches/{ROASTED[0]}/{ROASTED[1]}/history",

@@ -11,7 +11,8 @@ from trace_api.chain.accounts import dev_account
 from trace_api.chain.client import connect
 from trace_api.config import Settings
 from trace_api.index.store import get_engine
-from trace_api.services import batches, events, history, importer
+from qr import digital_link, render, signing
+from trace_api.services import batches, events, history, importer, units
 from trace_api.services.context import TraceContext
 from trace_api.services.deploy import deploy
 
@@ -19,6 +20,7 @@ GREEN = ("09506000134352", "HUILA-2026-11")
 ROASTED = ("09506000134369", "ROAST-2026-11-A")
 FARM_GLN, ROASTERY_GLN, SHOP_GLN, LAB_GLN = "9506000134000", "9506000134017", "9506000134024", "9506000134031"
 READINGS = 1000
+UNITS = [f"B{i:04d}" for i in range(1, 25)]
 PLACES = {FARM_GLN: "Finca La Esperanza, Huila (CO)", ROASTERY_GLN: "Roastery, Rotterdam (NL)",
           SHOP_GLN: "Corner Coffee Shop, Amsterdam (NL)", LAB_GLN: "Organic certification lab, Bogotá (CO)"}
 
@@ -51,7 +53,8 @@ def _readings(start: dt.datetime) -> list[dict[str, Any]]:
     return events
 
 
-def run_story(settings: Settings, *, say: Say = lambda _: None) -> dict[str, Any]:
+def run_story(settings: Settings, *, say: Say = lambda _: None, domain: str = digital_link.DEFAULT_DOMAIN,
+              ) -> dict[str, Any]:
     chain = connect(settings)
     result = deploy(chain=chain, account=dev_account("admin"))
     say(("deployed" if result.deployed else "found deployment") + f" on chain {chain.chain_id}: "
@@ -94,8 +97,14 @@ def run_story(settings: Settings, *, say: Say = lambda _: None) -> dict[str, Any
         batches.record_event(ctx, account=retailer, gtin=rg, lot=rl, step="receiving", gln=SHOP_GLN, when=at(13.5))
         batches.record_event(ctx, account=retailer, gtin=rg, lot=rl, step="retail_selling", gln=SHOP_GLN,
                              when=at(13.6))
+        units.commission_units(ctx, account=processor, gtin=rg, lot=rl, serials=UNITS, gln=ROASTERY_GLN,
+                               when=at(12.7))
         events.anchor(ctx, account=processor)
-        say(f"roasted into {rg}/{rl}, shipped to the shop, on the shelf")
+        say(f"roasted into {rg}/{rl} ({len(UNITS)} bags with serials), shipped to the shop, on the shelf")
+    label = settings.home / "demo" / "bag-1.png"
+    uri = signing.sign_uri(digital_link.unit_uri(*ROASTED, UNITS[0], domain=domain), processor.key)
+    render.render_png(uri, label)
+    say(f"QR label of bag 1, signed by the roaster: {label}")
     roasted = history.history(ctx, gtin=ROASTED[0], lot=ROASTED[1])
     green = history.history(ctx, gtin=GREEN[0], lot=GREEN[1], sync=False)
     verified = sum(1 for e in green["timeline"] + roasted["timeline"] if e["status"] == "verified")
@@ -110,4 +119,5 @@ def run_story(settings: Settings, *, say: Say = lambda _: None) -> dict[str, Any
         "events_verified": verified,
         "events_total": total,
         "hash_chains_ok": green["hash_chain"]["ok"] and roasted["hash_chain"]["ok"],
+        "label": {"file": str(label), "uri": uri.split("#")[0], "signed_uri": uri},
     }

@@ -11,6 +11,7 @@ Status of an event:
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -22,7 +23,7 @@ from trace_api.index import schema as t
 from trace_api.index.indexer import hx
 from trace_api.merkle import verify as verify_proof
 from trace_api.services import documents
-from trace_api.services.batches import EXT, BatchKey, batch_key
+from trace_api.services.batches import EXT, QUANTITY_SCALE, BatchKey, batch_key
 from trace_api.services.context import TraceContext
 
 MAX_LINEAGE_DEPTH = 16
@@ -73,6 +74,12 @@ def lineage(conn: Any, batch_id: str, *, upstream: bool) -> list[dict[str, Any]]
     return [{"batch_id": b, "depth": d, **keys.get(b, {})} for b, d in seen.items()]
 
 
+def _quantity(scaled: str) -> str:
+    """On chain in thousandths of the unit (see batches.QUANTITY_SCALE); shown as a decimal."""
+    value = Decimal(scaled) / QUANTITY_SCALE
+    return f"{value.normalize():f}"
+
+
 def history(ctx: TraceContext, *, gtin: str, lot: str, sync: bool = True) -> dict[str, Any]:
     key = batch_key(gtin, lot)
     if sync:
@@ -117,6 +124,7 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
             "event_hash": row.event_hash, "type": row.event_type, "biz_step": row.biz_step,
             "event_time": event.get("eventTime"), "where": read_point, "disposition": event.get("disposition"),
             "process": event.get(f"{EXT}process"),
+            "serials": [e.rsplit("/21/", 1)[1] for e in event.get("epcList") or [] if "/21/" in e][:10],
             "documents": docs, **status,
         })
 
@@ -133,7 +141,7 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
         "registered": batch is not None,
         "producer": batch.producer if batch else None,
         "custodian": live[1].lower() if live else None,
-        "quantity": batch.quantity if batch else None, "uom": batch.uom if batch else None,
+        "quantity": _quantity(batch.quantity) if batch else None, "uom": batch.uom if batch else None,
         "recalled": recalled,
         "recall": {"self": recall is not None, "upstream": list(upstream_recalls),
                    "reason_hash": recall.reason_hash if recall else None},

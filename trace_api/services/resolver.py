@@ -93,7 +93,12 @@ def summary(ctx: TraceContext, *, gtin: str, lot: str, serial: str | None = None
         data["unit"] = {"serial": serial, "known": event is not None,
                         "scans": record_scan(ctx, key, serial, place or "unknown")}
     verified = [e for e in data["timeline"] if e["status"] == "verified"]
-    data["steps"] = [e for e in data["timeline"] if e["biz_step"] != "sensor_reporting"]
+    # On a phone: the journey's steps; one line for the unit serials issued; readings condensed below.
+    def own_step(e: dict[str, Any]) -> bool:
+        return e["biz_step"] != "sensor_reporting" and (not e["serials"] or serial in e["serials"])
+
+    data["steps"] = [e for e in data["timeline"] if own_step(e)]
+    data["units_issued"] = sum(len(e["serials"]) for e in data["timeline"] if e["serials"])
     data["sensors"] = sensor_summary(ctx, key, [e for e in data["timeline"] if e["biz_step"] == "sensor_reporting"])
     data["verdict"] = verdict(data)
     data["verified_events"] = len(verified)
@@ -145,14 +150,28 @@ def verdict(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_signature(ctx: TraceContext, *, uri: str, signature: str) -> dict[str, Any]:
-    """Recover who signed a Digital Link and whether that account holds the producer role."""
+    """Recover who signed a Digital Link; trusted when the signer registered the batch on chain (its producer,
+    or the processor that derived it) or holds the producer role."""
     try:
         signer = recover_address(uri, signature)
+        link = digital_link.parse(uri)
     except (SignatureError, DigitalLinkError) as exc:
         raise VerificationFailed(f"bad signature: {exc}") from exc
+    registrant = None
+    if link.lot is not None:
+        key = batch_key(link.gtin, link.lot)
+        with ctx.engine.connect() as conn:
+            registrant = conn.execute(select(t.chain_batches.c.producer).where(
+                t.chain_batches.c.batch_id == key.id_hex)).scalar()
     role = ctx.registry.functions.PRODUCER_ROLE().call()
     is_producer = bool(ctx.registry.functions.hasRole(role, signer).call())
-    return {"signer": signer, "producer": is_producer}
+    is_registrant = registrant is not None and registrant == signer.lower()
+    trusted = is_registrant or is_producer
+    detail = f"signed by {signer}, " + ("who registered this batch" if is_registrant else
+                                        "a producer" if is_producer else "who neither registered this batch nor "
+                                        "holds the producer role")
+    return {"signer": signer, "producer": trusted, "trusted": trusted, "registrant": is_registrant,
+            "detail": detail}
 
 
 def linkset(base: str, *, gtin: str, lot: str, serial: str | None = None) -> dict[str, Any]:

@@ -85,11 +85,8 @@ def verify_online(ctx: TraceContext, uri: str) -> Verdict:
         verdict.add("unit", known, f"serial {link.serial} " + ("was commissioned" if known else "was never issued"))
     if signature is not None:
         try:
-            _, signer = recover_signer(uri)
-            role = ctx.registry.functions.PRODUCER_ROLE().call()
-            is_producer = bool(ctx.registry.functions.hasRole(role, signer).call())
-            verdict.add("signature", is_producer, f"signed by {signer}, " +
-                        ("a producer" if is_producer else "who holds no producer role"))
-        except QRError as exc:
+            checked = resolver.check_signature(ctx, uri=uri.split("#")[0], signature=signature)
+            verdict.add("signature", checked["trusted"], checked["detail"])
+        except VerificationFailed as exc:
             verdict.add("signature", False, str(exc))
     return verdict

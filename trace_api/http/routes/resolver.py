@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,20 @@ from trace_api.services.context import TraceContext
 
 router = APIRouter(tags=["resolver"])
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
+
+
+def _when(value: str | None) -> str:
+    """An EPCIS eventTime as people read it: 20 Nov 2026, 17:07 UTC."""
+    if not value:
+        return ""
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
+    except ValueError:
+        return value
+    return moment.strftime("%-d %b %Y, %H:%M UTC")
+
+
+templates.env.filters["when"] = _when
 
 LINKSET = "application/linkset+json"
 JSONLD = "application/ld+json"

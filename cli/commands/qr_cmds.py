@@ -1,0 +1,106 @@
+"""`trace qr make|sheet`, `trace batch units`, `trace verify`: labels for packages and checking them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cli.commands.registry_cmds import batch_app, ctx
+from cli.context import STATE, emit
+from qr import digital_link, render, sheet, signing
+from qr.decode import decode
+from trace_api.services import units, verify as verify_service
+from trace_api.services.context import TraceContext
+
+qr_app = typer.Typer(help="GS1 Digital Link QR codes for batches and units.", no_args_is_help=True)
+
+DOMAIN_HELP = "Resolver domain printed in the code (default: the local server)."
+
+
+def _signing_key(sign: bool) -> str | None:
+    return STATE.account("producer").key.hex() if sign else None
+
+
+@qr_app.command("make")
+def qr_make(
+    gtin: str,
+    lot: str,
+    serial: str = typer.Argument(None, help="Unit serial (AI 21); omit for a batch code."),
+    out: Path = typer.Option(..., "-o", "--output", help="Output file: .png or .svg."),
+    sign: bool = typer.Option(False, "--sign", help="Add the producer's signature (in the URI fragment)."),
+    logo: Path = typer.Option(None, "--logo", help="Brand logo in the centre (PNG output)."),
+    domain: str = typer.Option(digital_link.DEFAULT_DOMAIN, "--domain", help=DOMAIN_HELP),
+) -> None:
+    """Make one QR code (error correction H)."""
+    uri = (digital_link.unit_uri(gtin, lot, serial, domain=domain) if serial
+           else digital_link.batch_uri(gtin, lot, domain=domain))
+    key = _signing_key(sign)
+    if key:
+        uri = signing.sign_uri(uri, key)
+    if out.suffix.lower() == ".svg":
+        out.write_text(render.render_svg(uri))
+    elif out.suffix.lower() == ".png":
+        render.render_png(uri, out, logo=logo)
+    else:
+        raise typer.BadParameter("output must end in .png or .svg", param_hint="-o")
+    emit({"uri": uri.split("#")[0], "signed": bool(key), "file": str(out)}, f"wrote {out} for {uri.split('#')[0]}")
+
+
+@qr_app.command("sheet")
+def qr_sheet(
+    gtin: str,
+    lot: str,
+    serials: str = typer.Option(..., "--serials", help="Serial range or list, e.g. 1-1000 or A1,A2,5-9."),
+    out: Path = typer.Option(..., "-o", "--output", help="A .pdf file, or a folder for one image per label."),
+    sign: bool = typer.Option(False, "--sign"),
+    domain: str = typer.Option(digital_link.DEFAULT_DOMAIN, "--domain", help=DOMAIN_HELP),
+    image_format: str = typer.Option("png", "--format", help="png or svg, for a folder."),
+) -> None:
+    """Bulk labels: a printable A4 PDF or a folder of images."""
+    fmt = "pdf" if out.suffix.lower() == ".pdf" else "dir"
+    path = sheet.make_sheet(gtin, lot, serials, out, domain=domain, sign_key=_signing_key(sign), fmt=fmt,
+                            image_format=image_format)  # type: ignore[arg-type]
+    count = len(sheet.parse_serial_range(serials))
+    emit({"labels": count, "output": str(path), "format": fmt}, f"wrote {count} labels to {path}")
+
+
+@batch_app.command("units")
+def batch_units(
+    gtin: str,
+    lot: str,
+    serials: str = typer.Option(..., "--serials", help="Serial range or list, e.g. 1-1000."),
+    location: str = typer.Option(None, "--location", help="GLN where the units were commissioned."),
+) -> None:
+    """Commission unit serials: one EPCIS event each, anchored under Merkle roots."""
+    result = units.commission_units(ctx(), account=STATE.account("producer"), gtin=gtin, lot=lot,
+                                    serials=sheet.parse_serial_range(serials), gln=location)
+    emit(result, f"commissioned {result['serials']} units of {gtin}/{lot} under {result['anchored_roots']} root(s)")
+
+
+def verify(
+    code: str = typer.Argument(..., help="A Digital Link URI, or an image file of the QR code."),
+    rpc: str = typer.Option(None, "--rpc", help="JSON-RPC URL to verify against (default: TRACE_RPC_URL)."),
+    offline: bool = typer.Option(False, "--offline", help="Check only the signature, against --producer."),
+    producer: str = typer.Option(None, "--producer", help="Producer address expected to have signed (offline)."),
+) -> None:
+    """Verify a product code against the chain itself: exit 0 genuine, 6 not verified (with the reason)."""
+    uri = decode(Path(code)) if Path(code).is_file() else code
+    if offline:
+        if not producer:
+            raise typer.BadParameter("--offline needs --producer ADDRESS", param_hint="--producer")
+        verdict = verify_service.verify_offline(uri, producer=producer)
+    else:
+        if rpc:
+            STATE.overrides["rpc_url"] = rpc
+        settings = STATE.settings
+        context = TraceContext.open(settings, autostart=settings.is_local)
+        verdict = verify_service.verify_online(context, uri)
+    emit(verdict.to_json(), "\n".join(("✓ " if c["ok"] else "✗ ") + f"{c['check']}: {c['detail']}"
+                                      for c in verdict.checks))
+    verdict.raise_if_failed()
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(qr_app, name="qr")
+    app.command("verify")(verify)
