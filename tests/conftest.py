@@ -62,3 +62,16 @@ def trace_session_settings(trace_session_env: dict[str, str]):  # type: ignore[n
     from trace_api.config import Settings
 
     return Settings(home=Path(trace_session_env["TRACE_HOME"]), node_port=int(trace_session_env["TRACE_NODE_PORT"]))
+
+
+@pytest.fixture(scope="session")
+def demo_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, str], dict]]:
+    """A node on which `trace demo --no-serve` told the whole story once; (env, demo summary)."""
+    import json
+
+    home = tmp_path_factory.mktemp("demo-home")
+    env = {"TRACE_HOME": str(home), "TRACE_NODE_PORT": str(free_port())}
+    result = run_trace("demo", "--no-serve", "--json", env=env, timeout=600)
+    assert result.code == 0, result.stderr
+    yield env, json.loads(result.stdout)
+    run_trace("node", "stop", env=env)

@@ -38,6 +38,7 @@ class Settings(BaseModel):
     confirmations: int = Field(default=0, ge=0, description="Blocks before an event counts as final")
     max_document_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     anchor_batch_size: int = Field(default=1024, gt=0)
+    trust_proxy: bool = Field(default=False, description="Take the client address from X-Forwarded-For")
 
     @field_validator("home", "keystore_dir", mode="after")
     @classmethod

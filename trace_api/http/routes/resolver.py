@@ -79,6 +79,14 @@ def _page(request: Request, ctx: TraceContext, data: dict[str, Any], status: int
     return templates.TemplateResponse(request, "verify.html", context, status_code=status)
 
 
+def _client_host(request: Request, ctx: TraceContext) -> str | None:
+    """The scanning client's address; behind a reverse proxy (TRACE_TRUST_PROXY) the first X-Forwarded-For."""
+    forwarded = request.headers.get("x-forwarded-for")
+    if ctx.settings.trust_proxy and forwarded:
+        return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else None
+
+
 def _not_found(gtin: str, lot: str, serial: str | None) -> dict[str, Any]:
     return {
         "registered": False, "gtin": gtin, "lot": lot, "serial": serial, "metadata": {}, "timeline": [],
@@ -103,7 +111,7 @@ def _resolve(request: Request, ctx: TraceContext, gtin: str, lot: str, serial: s
         return JSONResponse(export_document(history.events_of(ctx, key)), media_type=JSONLD)
     try:
         data = resolver.summary(ctx, gtin=key.gtin, lot=key.lot, serial=serial,
-                                place=resolver.place_of(request.client.host if request.client else None))
+                                place=resolver.place_of(_client_host(request, ctx)))
     except NotFoundError:
         if wanted != "text/html":
             raise
