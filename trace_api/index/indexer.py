@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_utils import event_abi_to_log_topic
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from web3.contract import Contract
 
 from trace_api.chain.client import Chain, guarded
 from trace_api.index import schema as t
+from trace_api.index.store import insert_ignore
 
 CHECKPOINT = "registry"
 CHUNK_BLOCKS = 2000
@@ -61,6 +62,7 @@ class Indexer:
         head = int(guarded(lambda: w3.eth.block_number))
         target = head - depth
         with self.engine.begin() as conn:
+            self._lock(conn)
             last = self._checkpoint(conn)
             fork = self._find_fork(conn, last)
             if fork is not None:
@@ -87,6 +89,18 @@ class Indexer:
         return SyncResult(first, max(target, last), count, fork)
 
     # ---- checkpoint and reorgs ----
+    def _lock(self, conn: Connection) -> None:
+        """Serialise syncs on one database (API workers, a CLI import): write the checkpoint row first, which
+        takes SQLite's write lock and a row lock on PostgreSQL until this transaction ends."""
+        updated = conn.execute(
+            update(t.checkpoints).where(t.checkpoints.c.name == CHECKPOINT)
+            .values(block_number=t.checkpoints.c.block_number)
+        ).rowcount
+        if not updated:
+            insert_ignore(conn, t.checkpoints, [{"name": CHECKPOINT, "block_number": self.start_block - 1}])
+            conn.execute(update(t.checkpoints).where(t.checkpoints.c.name == CHECKPOINT)
+                         .values(block_number=t.checkpoints.c.block_number))
+
     def _checkpoint(self, conn: Connection) -> int:
         value = conn.execute(
             select(t.checkpoints.c.block_number).where(t.checkpoints.c.name == CHECKPOINT)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
 
 from trace_api.config import Settings
@@ -42,3 +44,15 @@ def _cached_engine(url: str) -> Engine:
 def get_engine(settings: Settings) -> Engine:
     """One engine per database URL and process."""
     return _cached_engine(settings.effective_database_url)
+
+
+def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows, skipping those whose primary key exists (SQLite and PostgreSQL)."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        conn.execute(pg_insert(table).on_conflict_do_nothing(), rows)
+    else:
+        conn.execute(insert(table).prefix_with("OR IGNORE"), rows)

@@ -67,7 +67,7 @@ def commit(ctx: Any, prepared: Prepared) -> None:
         key_file = keys / f"{digest[2:]}.json"
         key_file.write_text(json.dumps({"key": prepared.key.hex(), "recipients": prepared.recipients}))
         key_file.chmod(0o600)
-    from trace_api.services.events import insert_ignore
+    from trace_api.index.store import insert_ignore
 
     with ctx.engine.begin() as conn:
         insert_ignore(conn, t.documents, [{

@@ -17,23 +17,12 @@ from trace_api.epcis.vocab import biz_step_name, step_code
 from trace_api.errors import ValidationError
 from trace_api.index import schema as t
 from trace_api.index.indexer import hx
+from trace_api.index.store import insert_ignore
 from trace_api.merkle import MerkleTree
 from trace_api.services.context import TraceContext
 
 ANCHOR_META = b"\0" * 32
 DIRECT_CHUNK = 100  # lifecycle events per recordEvents transaction
-
-
-def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert rows, skipping those whose primary key exists (SQLite and PostgreSQL)."""
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        conn.execute(pg_insert(table).on_conflict_do_nothing(), rows)
-    else:
-        conn.execute(insert(table).prefix_with("OR IGNORE"), rows)
 
 
 def biz_step_of(event: dict[str, Any]) -> str | None:
@@ -126,10 +115,14 @@ def send_roots(ctx: TraceContext, *, account: LocalAccount) -> list[str]:
     """Anchor every built root not yet on chain. Safe to repeat: a root already anchored is only marked."""
     registry = ctx.registry
     sender = ctx.sender(account)
-    with ctx.engine.connect() as conn:
+    with ctx.engine.begin() as conn:
+        # Not "status != anchored": a reorg can drop an anchored root; the index says what the chain has.
+        conn.execute(update(t.anchor_roots).where(
+            t.anchor_roots.c.root.in_(select(t.chain_roots.c.root)), t.anchor_roots.c.status != "anchored"
+        ).values(status="anchored"))
         pending = conn.execute(
             select(t.anchor_roots.c.root, t.anchor_roots.c.count, t.anchor_roots.c.meta_hash)
-            .where(t.anchor_roots.c.status != "anchored")
+            .where(t.anchor_roots.c.root.not_in(select(t.chain_roots.c.root)))
         ).all()
     sent: list[tuple[str, Any]] = []
     for root, count, meta in pending:
@@ -164,17 +157,41 @@ def _mark_root(ctx: TraceContext, root: str, tx_hash: str | None, status: str) -
         conn.execute(update(t.anchor_roots).where(t.anchor_roots.c.root == root).values(**values))
 
 
-def send_direct(ctx: TraceContext, *, account: LocalAccount) -> int:
-    """Record on chain every captured lifecycle event (mode direct) the chain does not have yet, in order."""
+def _unconfirmed_hashes(ctx: TraceContext) -> set[str]:
+    """Event hashes recorded in blocks the index has not reached yet (above the confirmation depth)."""
+    w3 = ctx.chain.w3
+    start = ctx.indexer.checkpoint() + 1
+    latest = int(w3.eth.block_number)
+    if start > latest:
+        return set()
+    logs = ctx.registry.events.EventRecorded().get_logs(from_block=start, to_block=latest)
+    return {hx(log["args"]["eventHash"]) for log in logs}
+
+
+def send_direct(ctx: TraceContext, *, account: LocalAccount, only: set[str] | None = None) -> int:
+    """Record on chain the captured lifecycle events (mode direct) the chain does not have yet, in order.
+
+    ``only`` limits it to the events of one import run. An event is left alone when it is already on chain,
+    confirmed or not, or when its batch is not (a reorg dropped the registration): those are not this
+    caller's to re-send.
+    """
     ctx.sync()
     with ctx.engine.connect() as conn:
         on_chain = select(t.chain_events.c.event_hash)
-        rows = conn.execute(
+        known_batches = select(t.chain_batches.c.batch_id)
+        query = (
             select(t.epcis_events.c.event_hash, t.epcis_events.c.body, t.event_batches.c.batch_id)
             .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
-            .where(t.epcis_events.c.mode == "direct", t.epcis_events.c.event_hash.not_in(on_chain))
+            .where(t.epcis_events.c.mode == "direct", t.epcis_events.c.event_hash.not_in(on_chain),
+                   t.event_batches.c.batch_id.in_(known_batches))
             .order_by(t.epcis_events.c.created_seq)
-        ).all()
+        )
+        rows = conn.execute(query).all()
+    if only is not None:
+        rows = [r for r in rows if r.event_hash in only]
+    if rows:
+        recent = _unconfirmed_hashes(ctx)
+        rows = [r for r in rows if r.event_hash not in recent]
     if not rows:
         return 0
     inputs = [direct_input(json.loads(body), batch_id, event_hash) for event_hash, body, batch_id in rows]

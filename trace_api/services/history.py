@@ -132,9 +132,13 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
     head = bytes.fromhex(bid[2:])
     for r in chain_rows:
         head = Web3.solidity_keccak(["bytes32", "bytes32"], [head, bytes.fromhex(r.event_hash[2:])])
-    live = registry.functions.getBatch(bytes.fromhex(bid[2:])).call() if batch is not None else None
+    # Read the contract at the height the index has reached, so unconfirmed events neither count as verified
+    # nor make the hash chain look broken.
+    at = ctx.indexer.checkpoint()
+    live = registry.functions.getBatch(bytes.fromhex(bid[2:])).call(block_identifier=at) if batch is not None else None
     head_ok = live is not None and bytes(live[12]) == head and int(live[6]) == len(chain_rows)
-    recalled = bool(registry.functions.isRecalled(bytes.fromhex(bid[2:])).call()) if batch is not None else False
+    recalled = (bool(registry.functions.isRecalled(bytes.fromhex(bid[2:])).call(block_identifier=at))
+                if batch is not None else False)
     meta = json.loads(meta_row) if meta_row else {}
     return {
         "batch_id": bid, "gtin": key.gtin, "lot": key.lot, "metadata": meta,

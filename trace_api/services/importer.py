@@ -213,6 +213,7 @@ def import_rows(
     sender = ctx.sender(account)
     pending: list[tuple[str, Any]] = []
     chunk: list[ev.Captured] = []
+    direct_hashes: set[str] = set()
     seq0 = time.time_ns()
 
     def flush() -> None:
@@ -235,7 +236,10 @@ def import_rows(
         event = make()
         mode = "direct" if ev.biz_step_of(event) in DIRECT_STEPS else "anchor"
         keys = batch_keys_of(event)
-        chunk.append(ev.capture(event, [k.id_hex for k in keys], mode=mode, source=name[:64], seq=seq0 + number))
+        captured = ev.capture(event, [k.id_hex for k in keys], mode=mode, source=name[:64], seq=seq0 + number)
+        if mode == "direct":
+            direct_hashes.add(captured.event_hash)
+        chunk.append(captured)
         if len(chunk) >= size:
             flush()
         if progress and number % 256 == 0:
@@ -244,7 +248,7 @@ def import_rows(
     for root, tx_hash in pending:
         ev.confirm_root(ctx, sender=sender, root=root, tx_hash=tx_hash)
     report.anchored_roots = len(pending)
-    report.direct_events = ev.send_direct(ctx, account=account)
+    report.direct_events = ev.send_direct(ctx, account=account, only=direct_hashes)
     if progress:
         progress(rows)
     ctx.sync()

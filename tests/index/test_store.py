@@ -1,0 +1,73 @@
+"""The index store on SQLite and PostgreSQL: schema creation and insert-or-skip (no chain needed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import inspect, insert, select
+
+from tests.index.conftest import count
+from trace_api.config import Settings
+from trace_api.index import schema as t
+from trace_api.index.store import get_engine, make_engine
+from trace_api.index.store import insert_ignore
+
+WHEN = dt.datetime(2025, 3, 1, 8, 0, tzinfo=dt.UTC)
+
+
+def _hash(n: int) -> str:
+    return "0x" + f"{n:064x}"
+
+
+def test_make_engine_creates_the_schema(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        found = inspect(engine)
+        assert set(found.get_table_names()) == set(t.metadata.tables)
+        assert {i["name"] for i in found.get_indexes("epcis_events")} >= {
+            "ix_epcis_events_pending", "ix_epcis_events_biz_step", "ix_epcis_events_time"}
+        assert {c["name"] for c in found.get_unique_constraints("batch_keys")} == {"uq_batch_keys_gtin_lot"}
+        assert found.get_pk_constraint("chain_events")["constrained_columns"] == ["batch_id", "seq"]
+        with engine.begin() as conn:
+            conn.execute(insert(t.checkpoints).values(name="registry", block_number=7))
+    finally:
+        engine.dispose()
+
+    again = make_engine(db_url)  # on an existing schema: nothing to create, nothing lost
+    try:
+        with again.connect() as conn:
+            assert conn.execute(select(t.checkpoints.c.block_number)).scalar() == 7
+    finally:
+        again.dispose()
+
+
+def test_insert_ignore_skips_rows_whose_key_exists(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        links = [{"batch_id": _hash(1), "event_time": WHEN + dt.timedelta(seconds=i), "event_hash": _hash(100 + i)}
+                 for i in range(3)]
+        with engine.begin() as conn:
+            insert_ignore(conn, t.checkpoints, [{"name": "registry", "block_number": 5}])
+            insert_ignore(conn, t.event_batches, links[:2])
+            insert_ignore(conn, t.event_batches, [])
+        with engine.begin() as conn:  # one transaction: a skipped row must not abort it (PostgreSQL would)
+            insert_ignore(conn, t.checkpoints, [{"name": "registry", "block_number": 9},
+                                                {"name": "other", "block_number": 1}])
+            insert_ignore(conn, t.event_batches, [*links, links[2]])  # overlaps the table and itself
+            conn.execute(insert(t.checkpoints).values(name="after", block_number=2))
+        with engine.connect() as conn:
+            checkpoints = dict(conn.execute(select(t.checkpoints.c.name, t.checkpoints.c.block_number)).all())
+            hashes = conn.execute(select(t.event_batches.c.event_hash).order_by(t.event_batches.c.event_time))
+            assert list(hashes.scalars()) == [link["event_hash"] for link in links]
+        assert checkpoints == {"registry": 5, "other": 1, "after": 2}  # the first row wins, never overwritten
+        assert count(engine, t.event_batches) == 3
+    finally:
+        engine.dispose()
+
+
+def test_get_engine_is_one_engine_per_url(tmp_path: Path) -> None:
+    first = Settings(home=tmp_path / "a")
+    assert get_engine(first) is get_engine(Settings(home=tmp_path / "a"))
+    assert get_engine(first) is not get_engine(Settings(home=tmp_path / "b"))
+    assert (tmp_path / "a" / "index.sqlite").is_file()
