@@ -8,10 +8,11 @@ import traceback
 import click
 import typer
 
-from cli.commands import admin_cmds, chain_cmds, demo_cmds, epcis_cmds, node_cmds, registry_cmds, serve_cmds
+from cli.commands import admin_cmds, chain_cmds, demo_cmds, epcis_cmds, node_cmds, qr_cmds, registry_cmds, serve_cmds
 from cli.commands import escrow_cmds
 from cli.context import STATE, split_global_options
 from cli.status import ExitStatus, exit_status_for
+from qr.errors import QRError
 from trace_api.errors import TraceError
 
 app = typer.Typer(
@@ -45,6 +46,7 @@ epcis_cmds.register(app)
 serve_cmds.register(app)
 demo_cmds.register(app)
 admin_cmds.register(app)
+qr_cmds.register(app)
 escrow_cmds.register(app)
 
 
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(exc.format_message(), ExitStatus.USAGE)
     except (click.exceptions.Abort, KeyboardInterrupt):
         return _fail("interrupted", ExitStatus.INTERRUPTED)
-    except TraceError as exc:
+    except (TraceError, QRError) as exc:
         if STATE.traceback:
             traceback.print_exc()
         return _fail(str(exc), exit_status_for(exc))

@@ -16,7 +16,7 @@ from web3 import Web3
 
 from tests.index.conftest import IndexEnv, chain_state, count
 from trace_api.chain.accounts import dev_account
-from trace_api.errors import ContractRevert, ValidationError
+from trace_api.errors import ValidationError
 from trace_api.index import schema as t
 from trace_api.index.indexer import Indexer, hx
 from trace_api.index.store import make_engine

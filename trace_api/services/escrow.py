@@ -31,7 +31,9 @@ from web3.exceptions import Web3Exception
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
+from trace_api.chain.accounts import DEV_ACCOUNTS
 from trace_api.chain.client import guarded
+from trace_api.config import LOCAL_CHAIN_ID
 from trace_api.errors import NotFoundError, ValidationError
 from trace_api.index import schema as t
 from trace_api.index.indexer import hx
@@ -123,10 +125,10 @@ def parse_deliver_by(value: str, *, now: int) -> int:
         deadline = now + parse_duration(text)
     else:
         try:
-            if len(text) == 10:
+            try:
                 day = dt.date.fromisoformat(text)
                 moment = dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.UTC)
-            else:
+            except ValueError:
                 moment = dt.datetime.fromisoformat(text)
                 if moment.tzinfo is None:
                     moment = moment.replace(tzinfo=dt.UTC)
@@ -306,7 +308,7 @@ def _token_at(ctx: TraceContext, address: str, cache: dict[str, TokenInfo]) -> T
     return cache[address]
 
 
-def _get_trade(ctx: TraceContext, escrow: Contract, trade_id: int) -> _Trade:
+def _get_trade(escrow: Contract, trade_id: int) -> _Trade:
     if trade_id < 1:
         raise ValidationError("trade ids start at 1")
     raw = _read(escrow.functions.getTrade(trade_id))
@@ -384,7 +386,7 @@ def _describe(ctx: TraceContext, escrow: Contract, trade: _Trade, token: TokenIn
 def show_trade(ctx: TraceContext, *, trade_id: int) -> dict[str, Any]:
     """A trade with human amounts, its state, its milestones and what `release` would pay now."""
     escrow = _escrow(ctx)
-    trade = _get_trade(ctx, escrow, trade_id)
+    trade = _get_trade(escrow, trade_id)
     token = _token_at(ctx, trade.token, {})
     return _describe(ctx, escrow, trade, token, now=_chain_now(ctx), detail=True)
 
@@ -404,7 +406,7 @@ def list_trades(ctx: TraceContext, *, account: str | None = None, state: str | N
     tokens: dict[str, TokenInfo] = {}
     found: list[dict[str, Any]] = []
     for trade_id in range(count, 0, -1):
-        trade = _get_trade(ctx, escrow, trade_id)
+        trade = _get_trade(escrow, trade_id)
         if who and who not in (trade.buyer.lower(), trade.seller.lower(), trade.arbiter.lower()):
             continue
         if state and STATES[trade.state] != state.lower():
@@ -474,6 +476,15 @@ def _sign_permit(account: LocalAccount, token: Contract, domain: dict[str, Any],
     return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
 
 
+def _party(ctx: TraceContext, value: str, role: str) -> str:
+    """A trade party's address. Dev account names stand for keys anyone can read, so off the local chain they
+    are refused: money escrowed for such an address could be taken by anyone."""
+    if value in DEV_ACCOUNTS and not (ctx.settings.is_local and ctx.chain.chain_id == LOCAL_CHAIN_ID):
+        raise ValidationError(f"{role} {value!r}: dev account names are accepted on the local chain only; "
+                              "give an address")
+    return resolve_account(value)
+
+
 def open_trade(
     ctx: TraceContext, *, account: LocalAccount, seller: str, arbiter: str, token: str, amount: str,
     gtin: str, lot: str, deliver_by: str, ruling_period: str = "7d", milestones: str | None = None,
@@ -488,7 +499,7 @@ def open_trade(
     # Every check that needs no transaction comes first: a rejected open sends nothing.
     key = batch_key(gtin, lot)
     buyer = account.address
-    seller_address, arbiter_address = resolve_account(seller), resolve_account(arbiter)
+    seller_address, arbiter_address = _party(ctx, seller, "seller"), _party(ctx, arbiter, "arbiter")
     if int(seller_address, 16) == 0 or seller_address == buyer:
         raise ValidationError("the seller must be an account other than the buyer")
     if int(arbiter_address, 16) == 0 or arbiter_address in (buyer, seller_address):
@@ -555,7 +566,7 @@ def open_trade(
 
 def _prepare(ctx: TraceContext, trade_id: int) -> tuple[Contract, _Trade, TokenInfo]:
     escrow = _escrow(ctx)
-    trade = _get_trade(ctx, escrow, trade_id)
+    trade = _get_trade(escrow, trade_id)
     return escrow, trade, _token_at(ctx, trade.token, {})
 
 
@@ -576,7 +587,7 @@ def release(ctx: TraceContext, *, account: LocalAccount, trade_id: int) -> dict[
         **result, **_tx(receipt), "released": format_amount(total, token.decimals), "released_units": str(total),
         "milestones": [{"name": MILESTONES[int(p["milestone"])], "amount": format_amount(p["amount"], token.decimals),
                         "fee": format_amount(p["fee"], token.decimals)} for p in paid],
-        "state": STATES[_get_trade(ctx, escrow, trade_id).state],
+        "state": STATES[_get_trade(escrow, trade_id).state],
     }
 
 
