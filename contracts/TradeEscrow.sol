@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {ITraceRegistry} from "./interfaces/ITraceRegistry.sol";
+import {ITradeEscrow} from "./interfaces/ITradeEscrow.sol";
+
+/// @title TradeEscrow
+/// @notice Milestone escrow for cross-border trades of batches recorded in the {ITraceRegistry}.
+/// @dev Policies, where the issue left the choice open:
+/// - Fee-on-transfer: `open` measures the balance that arrived and reverts unless it is exactly `amount`. The amount
+///   in a trade is the agreed price; escrowing less would silently shrink every milestone the seller ships against.
+///   Tokens that take a fee on the way out still settle: the escrow debits what it credited, the recipient gets what
+///   the token delivers.
+/// - Milestones are cumulative: delivery to the buyer also satisfies the Shipped milestone (the goods were shipped,
+///   e.g. drop-shipped by the producer for a seller that never held custody).
+/// - Recall: once the batch or any ancestor is recalled, {release} pays nothing further. The remainder goes back to
+///   the buyer by {refund} (after `deliverBy`, if undelivered) or through a dispute, whose default favours the buyer.
+///   Milestones already paid stay paid.
+/// - Ruling timeout: the default is the result the trade would have reached without the dispute, read from the
+///   registry (see {resolveByTimeout}), not "pay the seller" as in Kleros v2: with that rule a seller who never
+///   shipped is paid whenever the arbiter stalls, which rewards the seller for stalling or bribing the arbiter into
+///   silence. Here a stalled ruling only delays the outcome the registry facts already determine, so neither side
+///   gains by raising a dispute in bad faith or by keeping the arbiter from ruling.
+/// - Fees are charged on amounts paid to the seller only: milestones, confirmations and the seller's share of a
+///   ruling. Refunds and the buyer's share of a ruling are fee-free. The rate is snapshotted at open; the recipient
+///   credited is the one current at payout.
+/// - Pause stops new trades only; settlement, disputes and withdrawals never stop.
+contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @notice Highest platform fee the admin can set, in basis points.
+    uint16 public constant MAX_FEE_BPS = 500;
+    /// @notice Shortest ruling period a trade may give its arbiter.
+    uint32 public constant MIN_RULING_PERIOD = 1 days;
+    /// @notice Longest ruling period a trade may give its arbiter.
+    uint32 public constant MAX_RULING_PERIOD = 90 days;
+    /// @notice Latest `deliverBy` a trade may set, counted from its opening; catches milliseconds given as seconds.
+    uint64 public constant MAX_DELIVERY_WINDOW = 730 days;
+
+    uint256 private constant _BPS = 10_000;
+
+    /// @inheritdoc ITradeEscrow
+    ITraceRegistry public immutable registry;
+
+    mapping(uint256 tradeId => Trade) private _trades;
+    mapping(address account => mapping(address token => uint256)) private _balances;
+    mapping(address token => bool) private _allowedTokens;
+    uint256 private _tradeCount;
+    address private _feeRecipient;
+    uint16 private _feeBps;
+
+    /// @param admin Holder of DEFAULT_ADMIN_ROLE: allowlist, fee, pause.
+    /// @param registry_ The trace registry milestones are read from.
+    /// @param feeBps_ Initial platform fee, at most {MAX_FEE_BPS}.
+    /// @param feeRecipient_ Account credited with fees.
+    /// @dev The native coin (address(0)) starts allowlisted; ERC-20s must be allowlisted by the admin.
+    constructor(address admin, ITraceRegistry registry_, uint16 feeBps_, address feeRecipient_) {
+        if (admin == address(0)) revert EscrowInvalidAddress(admin);
+        if (address(registry_).code.length == 0) revert EscrowInvalidAddress(address(registry_));
+        registry = registry_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _setFee(feeBps_, feeRecipient_);
+        _allowedTokens[address(0)] = true;
+        emit TokenAllowlistUpdated(address(0), true);
+    }
+
+    // ---- trades ----
+
+    /// @inheritdoc ITradeEscrow
+    function open(OpenParams calldata p) external payable whenNotPaused nonReentrant returns (uint256 tradeId) {
+        return _open(p);
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function openWithPermit(OpenParams calldata p, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+        external
+        whenNotPaused
+        nonReentrant
+        returns (uint256 tradeId)
+    {
+        if (p.token == address(0)) revert EscrowInvalidToken(address(0));
+        // A failed permit is not fatal: someone may have submitted the same signature first. The transfer in
+        // _open is the real check of the allowance.
+        try IERC20Permit(p.token).permit(msg.sender, address(this), p.amount, deadline, v, r, s) {} catch {}
+        return _open(p);
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function release(uint256 tradeId) external nonReentrant returns (uint256 amount) {
+        Trade storage t = _openTrade(tradeId);
+        bytes32 batchId = t.batchId;
+        if (registry.isRecalled(batchId)) return 0;
+
+        bool delivered = registry.deliveredTo(batchId, t.buyer) != 0;
+        uint256 shippedShare = _shippedShare(t);
+        if (t.released < shippedShare && (delivered || registry.shippedBy(batchId, t.seller) != 0)) {
+            // Cannot underflow: checked just above.
+            unchecked {
+                amount = shippedShare - t.released;
+            }
+            uint256 fee = _paySeller(t, amount);
+            // A schedule of 100% on shipment is fully paid here, before delivery.
+            if (_remainder(t) == 0) t.state = State.Closed;
+            emit MilestoneReleased(tradeId, Milestone.Shipped, amount, fee);
+        }
+        if (delivered) {
+            uint256 rest = _remainder(t);
+            if (rest != 0) {
+                amount += rest;
+                uint256 fee = _paySeller(t, rest);
+                t.state = State.Closed;
+                emit MilestoneReleased(tradeId, Milestone.Delivered, rest, fee);
+            }
+        }
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function confirmReceipt(uint256 tradeId) external nonReentrant {
+        Trade storage t = _trade(tradeId);
+        if (msg.sender != t.buyer) revert EscrowNotBuyer(tradeId, msg.sender);
+        if (t.state == State.Closed) revert EscrowTradeClosed(tradeId);
+
+        uint256 rest = _remainder(t);
+        t.state = State.Closed;
+        uint256 fee = _paySeller(t, rest);
+        emit ReceiptConfirmed(tradeId, msg.sender, rest, fee);
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function refund(uint256 tradeId) external nonReentrant {
+        Trade storage t = _openTrade(tradeId);
+        if (block.timestamp <= t.deliverBy) revert EscrowDeliveryDeadlineNotPassed(tradeId, t.deliverBy);
+        address buyer = t.buyer;
+        uint64 deliveredAt = registry.deliveredTo(t.batchId, buyer);
+        if (deliveredAt != 0) revert EscrowAlreadyDelivered(tradeId, deliveredAt);
+
+        uint256 rest = _remainder(t);
+        t.state = State.Closed;
+        _balances[buyer][t.token] += rest;
+        emit TradeRefunded(tradeId, buyer, rest);
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function dispute(uint256 tradeId, bytes32 evidenceHash) external nonReentrant {
+        Trade storage t = _trade(tradeId);
+        _checkParty(t, tradeId);
+        if (t.state != State.Open) revert EscrowTradeNotOpen(tradeId, t.state);
+
+        t.state = State.Disputed;
+        t.disputedAt = uint64(block.timestamp);
+        emit DisputeOpened(tradeId, msg.sender, evidenceHash, _rulingDeadline(t));
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function addEvidence(uint256 tradeId, bytes32 evidenceHash) external {
+        Trade storage t = _trade(tradeId);
+        _checkParty(t, tradeId);
+        if (t.state == State.Closed) revert EscrowTradeClosed(tradeId);
+        emit EvidenceAdded(tradeId, msg.sender, evidenceHash);
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function resolve(uint256 tradeId, uint16 sellerBps) external nonReentrant {
+        Trade storage t = _trade(tradeId);
+        if (msg.sender != t.arbiter) revert EscrowNotArbiter(tradeId, msg.sender);
+        if (t.state != State.Disputed) revert EscrowTradeNotDisputed(tradeId, t.state);
+        uint64 deadline = _rulingDeadline(t);
+        if (block.timestamp > deadline) revert EscrowRulingDeadlinePassed(tradeId, deadline);
+        if (sellerBps > _BPS) revert EscrowInvalidBps(sellerBps);
+
+        uint256 rest = _remainder(t);
+        uint256 toSeller = rest * sellerBps / _BPS;
+        _settleDispute(tradeId, t, toSeller, rest - toSeller, false);
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function resolveByTimeout(uint256 tradeId) external nonReentrant {
+        Trade storage t = _trade(tradeId);
+        if (t.state != State.Disputed) revert EscrowTradeNotDisputed(tradeId, t.state);
+        uint64 deadline = _rulingDeadline(t);
+        if (block.timestamp <= deadline) revert EscrowRulingDeadlineNotPassed(tradeId, deadline);
+
+        uint256 rest = _remainder(t);
+        uint256 toSeller = _defaultSellerShare(tradeId, t, rest);
+        _settleDispute(tradeId, t, toSeller, rest - toSeller, true);
+    }
+
+    // ---- payouts ----
+
+    /// @inheritdoc ITradeEscrow
+    function withdraw(address token) external nonReentrant {
+        _withdraw(token, msg.sender);
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function withdrawTo(address token, address to) external nonReentrant {
+        if (to == address(0)) revert EscrowInvalidRecipient(to);
+        _withdraw(token, to);
+    }
+
+    // ---- admin ----
+
+    /// @inheritdoc ITradeEscrow
+    function setTokenAllowed(address token, bool allowed) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (token != address(0) && token.code.length == 0) revert EscrowInvalidToken(token);
+        _allowedTokens[token] = allowed;
+        emit TokenAllowlistUpdated(token, allowed);
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function setFee(uint16 newFeeBps, address recipient) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setFee(newFeeBps, recipient);
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function pause() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _pause();
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _unpause();
+    }
+
+    // ---- views ----
+
+    /// @inheritdoc ITradeEscrow
+    function getTrade(uint256 tradeId) external view returns (Trade memory) {
+        return _trades[tradeId];
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function tradeCount() external view returns (uint256) {
+        return _tradeCount;
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function withdrawable(address account, address token) external view returns (uint256) {
+        return _balances[account][token];
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function isTokenAllowed(address token) external view returns (bool) {
+        return _allowedTokens[token];
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function feeBps() external view returns (uint16) {
+        return _feeBps;
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function feeRecipient() external view returns (address) {
+        return _feeRecipient;
+    }
+
+    /// @notice ERC-165: AccessControl's interfaces and {ITradeEscrow}.
+    /// @param interfaceId The interface identifier.
+    /// @return True if the contract implements `interfaceId`.
+    function supportsInterface(bytes4 interfaceId) public view override returns (bool) {
+        return interfaceId == type(ITradeEscrow).interfaceId || super.supportsInterface(interfaceId);
+    }
+
+    // ---- internals ----
+
+    function _open(OpenParams calldata p) private returns (uint256 tradeId) {
+        if (!_allowedTokens[p.token]) revert EscrowTokenNotAllowed(p.token);
+        if (p.seller == address(0) || p.seller == msg.sender) revert EscrowInvalidSeller(p.seller);
+        if (p.arbiter == address(0) || p.arbiter == msg.sender || p.arbiter == p.seller) {
+            revert EscrowInvalidArbiter(p.arbiter);
+        }
+        if (p.amount == 0 || p.amount > type(uint128).max) revert EscrowInvalidAmount(p.amount);
+        if (p.deliverBy <= block.timestamp || p.deliverBy > block.timestamp + MAX_DELIVERY_WINDOW) {
+            revert EscrowInvalidDeadline(p.deliverBy, block.timestamp);
+        }
+        if (p.rulingPeriod < MIN_RULING_PERIOD || p.rulingPeriod > MAX_RULING_PERIOD) {
+            revert EscrowInvalidRulingPeriod(p.rulingPeriod);
+        }
+        (uint16 shippedBps, uint16 deliveredBps) = (p.shippedBps, p.deliveredBps);
+        if (shippedBps == 0 && deliveredBps == 0) {
+            deliveredBps = uint16(_BPS);
+        } else if (uint256(shippedBps) + deliveredBps != _BPS) {
+            revert EscrowInvalidSchedule(shippedBps, deliveredBps);
+        }
+        if (!registry.exists(p.batchId)) revert EscrowUnknownBatch(p.batchId);
+        if (registry.isRecalled(p.batchId)) revert EscrowBatchRecalled(p.batchId);
+
+        // Pull before recording: the trade must hold what actually arrived, which only the balance delta tells.
+        // nonReentrant on the callers covers tokens with transfer hooks.
+        _collect(p.token, p.amount);
+
+        // Cannot overflow: one trade per transaction.
+        unchecked {
+            tradeId = ++_tradeCount;
+        }
+        Trade storage t = _trades[tradeId];
+        t.buyer = msg.sender;
+        t.deliverBy = p.deliverBy;
+        t.shippedBps = shippedBps;
+        t.deliveredBps = deliveredBps;
+        t.seller = p.seller;
+        t.openedAt = uint64(block.timestamp);
+        uint16 fee = _feeBps;
+        t.feeBps = fee;
+        t.state = State.Open;
+        t.arbiter = p.arbiter;
+        t.rulingPeriod = p.rulingPeriod;
+        t.token = p.token;
+        t.batchId = p.batchId;
+        t.amount = uint128(p.amount);
+        emit TradeOpened(
+            tradeId,
+            msg.sender,
+            p.seller,
+            p.batchId,
+            p.token,
+            p.amount,
+            p.arbiter,
+            p.deliverBy,
+            p.rulingPeriod,
+            shippedBps,
+            deliveredBps,
+            fee
+        );
+    }
+
+    /// @dev Takes `amount` of `token` from the caller. The native coin must come as the exact `msg.value`.
+    function _collect(address token, uint256 amount) private {
+        if (token == address(0)) {
+            if (msg.value != amount) revert EscrowNativeValueMismatch(msg.value, amount);
+            return;
+        }
+        if (msg.value != 0) revert EscrowNativeValueMismatch(msg.value, 0);
+        IERC20 erc20 = IERC20(token);
+        uint256 before = erc20.balanceOf(address(this));
+        erc20.safeTransferFrom(msg.sender, address(this), amount);
+        uint256 received = erc20.balanceOf(address(this)) - before;
+        if (received != amount) revert EscrowTransferAmountMismatch(token, amount, received);
+    }
+
+    /// @dev Credits `gross` towards the seller: the fee to the fee recipient, the rest to the seller.
+    function _paySeller(Trade storage t, uint256 gross) private returns (uint256 fee) {
+        if (gross == 0) return 0;
+        fee = gross * t.feeBps / _BPS;
+        address token = t.token;
+        // Cannot overflow: `released + gross <= amount`, and `amount` fits in uint128.
+        unchecked {
+            t.released += uint128(gross);
+        }
+        _balances[t.seller][token] += gross - fee;
+        if (fee != 0) _balances[_feeRecipient][token] += fee;
+    }
+
+    function _settleDispute(uint256 tradeId, Trade storage t, uint256 toSeller, uint256 toBuyer, bool byTimeout)
+        private
+    {
+        t.state = State.Closed;
+        uint256 fee = _paySeller(t, toSeller);
+        if (toBuyer != 0) _balances[t.buyer][t.token] += toBuyer;
+        emit DisputeResolved(tradeId, msg.sender, toSeller, toBuyer, fee, byTimeout);
+    }
+
+    /// @dev The default ruling: what release and refund would have paid had there been no dispute.
+    function _defaultSellerShare(uint256 tradeId, Trade storage t, uint256 rest) private view returns (uint256) {
+        bytes32 batchId = t.batchId;
+        // Recalled goods are not paid for: release would pay nothing more, so the buyer gets the rest.
+        if (registry.isRecalled(batchId)) return 0;
+        // The buyer holds the goods: release would pay the seller everything.
+        if (registry.deliveredTo(batchId, t.buyer) != 0) return rest;
+        // Neither delivered nor late yet: the facts are not in.
+        if (block.timestamp <= t.deliverBy) revert EscrowOutcomePending(tradeId, t.deliverBy);
+        // Undelivered past the deadline: release would have paid a Shipped milestone earned by shipping, and
+        // refund would return the rest.
+        uint256 shippedShare = _shippedShare(t);
+        if (t.released >= shippedShare || registry.shippedBy(batchId, t.seller) == 0) return 0;
+        return shippedShare - t.released;
+    }
+
+    function _withdraw(address token, address to) private {
+        uint256 amount = _balances[msg.sender][token];
+        if (amount == 0) revert EscrowNothingToWithdraw(msg.sender, token);
+        // Zero the balance and emit before paying: the receiver's code runs during the transfer.
+        _balances[msg.sender][token] = 0;
+        emit Withdrawn(msg.sender, token, to, amount);
+        if (token == address(0)) {
+            (bool ok,) = to.call{value: amount}("");
+            if (!ok) revert EscrowNativeTransferFailed(to, amount);
+        } else {
+            IERC20(token).safeTransfer(to, amount);
+        }
+    }
+
+    function _setFee(uint16 newFeeBps, address recipient) private {
+        if (newFeeBps > MAX_FEE_BPS) revert EscrowFeeTooHigh(newFeeBps, MAX_FEE_BPS);
+        if (recipient == address(0)) revert EscrowInvalidFeeRecipient(recipient);
+        _feeBps = newFeeBps;
+        _feeRecipient = recipient;
+        emit FeeUpdated(newFeeBps, recipient);
+    }
+
+    function _trade(uint256 tradeId) private view returns (Trade storage t) {
+        t = _trades[tradeId];
+        if (t.state == State.None) revert EscrowUnknownTrade(tradeId);
+    }
+
+    function _openTrade(uint256 tradeId) private view returns (Trade storage t) {
+        t = _trade(tradeId);
+        if (t.state != State.Open) revert EscrowTradeNotOpen(tradeId, t.state);
+    }
+
+    function _checkParty(Trade storage t, uint256 tradeId) private view {
+        if (msg.sender != t.buyer && msg.sender != t.seller) revert EscrowNotParty(tradeId, msg.sender);
+    }
+
+    /// @dev The Shipped milestone; rounding goes to the Delivered one, so the two always sum to `amount`.
+    function _shippedShare(Trade storage t) private view returns (uint256) {
+        return uint256(t.amount) * t.shippedBps / _BPS;
+    }
+
+    function _remainder(Trade storage t) private view returns (uint256) {
+        // Cannot underflow: `released` only grows by parts of the remainder.
+        unchecked {
+            return uint256(t.amount) - t.released;
+        }
+    }
+
+    function _rulingDeadline(Trade storage t) private view returns (uint64) {
+        return t.disputedAt + t.rulingPeriod;
+    }
+}

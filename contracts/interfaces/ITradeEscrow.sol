@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {ITraceRegistry} from "./ITraceRegistry.sol";
+
+/// @title ITradeEscrow
+/// @notice Milestone escrow for trades of registered batches. A buyer funds a trade in one call; the price is paid
+/// to the seller in milestones as the trace registry shows the batch shipped by the seller and delivered to the
+/// buyer. An arbiter settles disputes. Every payout is credited and pulled with {withdraw}, so one party's failing
+/// transfer never blocks another trade or another party.
+/// @dev Trade ids start at 1. Amounts are in the token's smallest unit; `address(0)` stands for the native coin.
+interface ITradeEscrow {
+    /// @notice Life cycle of a trade. `None` is the state of an id that was never opened.
+    enum State {
+        None,
+        Open, // funded; milestones are paid as the registry shows them
+        Disputed, // the remainder is frozen until the arbiter rules or the ruling deadline passes
+        Closed // nothing left in escrow: fully released, refunded or resolved
+    }
+
+    /// @notice Registry conditions that a milestone is keyed to.
+    enum Milestone {
+        Shipped, // shippedBy(batch, seller) != 0, or the batch was delivered to the buyer
+        Delivered // deliveredTo(batch, buyer) != 0
+    }
+
+    /// @notice The terms a buyer opens a trade with.
+    /// @dev `shippedBps + deliveredBps` must be 10000; both zero means the default, 100% on delivery.
+    struct OpenParams {
+        address seller;
+        address arbiter;
+        address token; // allowlisted ERC-20, or address(0) for the native coin
+        bytes32 batchId; // batch in the trace registry
+        uint256 amount; // the price; must arrive in full
+        uint64 deliverBy; // unix time; after it an undelivered trade can be refunded
+        uint32 rulingPeriod; // how long the arbiter has to rule once a dispute is opened
+        uint16 shippedBps; // share paid when the seller has shipped the batch
+        uint16 deliveredBps; // share paid when the batch is delivered to the buyer
+    }
+
+    /// @notice Everything stored about a trade.
+    /// @dev Once `Closed`, the buyer was refunded `amount - released`.
+    struct Trade {
+        address buyer;
+        uint64 deliverBy;
+        uint16 shippedBps;
+        uint16 deliveredBps;
+        address seller;
+        uint64 openedAt;
+        uint16 feeBps; // platform fee snapshotted at open
+        State state;
+        address arbiter;
+        uint64 disputedAt; // 0 if never disputed
+        uint32 rulingPeriod;
+        address token;
+        bytes32 batchId;
+        uint128 amount; // escrowed at open
+        uint128 released; // paid towards the seller so far, fee included
+    }
+
+    // ---- errors ----
+    error EscrowUnknownTrade(uint256 tradeId);
+    error EscrowTradeNotOpen(uint256 tradeId, State state);
+    error EscrowTradeNotDisputed(uint256 tradeId, State state);
+    error EscrowTradeClosed(uint256 tradeId);
+    error EscrowNotBuyer(uint256 tradeId, address account);
+    error EscrowNotParty(uint256 tradeId, address account);
+    error EscrowNotArbiter(uint256 tradeId, address account);
+    error EscrowDeliveryDeadlineNotPassed(uint256 tradeId, uint64 deliverBy);
+    error EscrowAlreadyDelivered(uint256 tradeId, uint64 deliveredAt);
+    error EscrowRulingDeadlinePassed(uint256 tradeId, uint64 rulingDeadline);
+    error EscrowRulingDeadlineNotPassed(uint256 tradeId, uint64 rulingDeadline);
+    error EscrowOutcomePending(uint256 tradeId, uint64 deliverBy);
+    error EscrowInvalidBps(uint256 bps);
+    error EscrowInvalidSeller(address seller);
+    error EscrowInvalidArbiter(address arbiter);
+    error EscrowTokenNotAllowed(address token);
+    error EscrowInvalidToken(address token);
+    error EscrowInvalidAmount(uint256 amount);
+    error EscrowInvalidDeadline(uint64 deliverBy, uint256 timestamp);
+    error EscrowInvalidRulingPeriod(uint32 rulingPeriod);
+    error EscrowInvalidSchedule(uint16 shippedBps, uint16 deliveredBps);
+    error EscrowUnknownBatch(bytes32 batchId);
+    error EscrowBatchRecalled(bytes32 batchId);
+    error EscrowNativeValueMismatch(uint256 value, uint256 expected);
+    error EscrowTransferAmountMismatch(address token, uint256 expected, uint256 received);
+    error EscrowNothingToWithdraw(address account, address token);
+    error EscrowNativeTransferFailed(address to, uint256 amount);
+    error EscrowInvalidRecipient(address to);
+    error EscrowFeeTooHigh(uint256 feeBps, uint256 maxFeeBps);
+    error EscrowInvalidFeeRecipient(address recipient);
+    error EscrowInvalidAddress(address account);
+
+    // ---- events ----
+    /// @notice A buyer opened and funded a trade.
+    event TradeOpened(
+        uint256 indexed tradeId,
+        address indexed buyer,
+        address indexed seller,
+        bytes32 batchId,
+        address token,
+        uint256 amount,
+        address arbiter,
+        uint64 deliverBy,
+        uint32 rulingPeriod,
+        uint16 shippedBps,
+        uint16 deliveredBps,
+        uint16 feeBps
+    );
+    /// @notice A milestone was paid: `amount` towards the seller, of which `fee` went to the fee recipient.
+    event MilestoneReleased(uint256 indexed tradeId, Milestone indexed milestone, uint256 amount, uint256 fee);
+    /// @notice The buyer released the remainder early: `amount` towards the seller, `fee` of it to the platform.
+    event ReceiptConfirmed(uint256 indexed tradeId, address indexed buyer, uint256 amount, uint256 fee);
+    /// @notice The remainder of an undelivered trade went back to the buyer.
+    event TradeRefunded(uint256 indexed tradeId, address indexed buyer, uint256 amount);
+    /// @notice A party froze the remainder of a trade; the arbiter must rule by `rulingDeadline`.
+    event DisputeOpened(uint256 indexed tradeId, address indexed by, bytes32 evidenceHash, uint64 rulingDeadline);
+    /// @notice A party referenced off-chain evidence (a hash of it) for the arbiter.
+    event EvidenceAdded(uint256 indexed tradeId, address indexed by, bytes32 evidenceHash);
+    /// @notice A dispute ended: by the arbiter's ruling, or by the default rule once the ruling deadline passed.
+    event DisputeResolved(
+        uint256 indexed tradeId, address indexed resolver, uint256 toSeller, uint256 toBuyer, uint256 fee, bool byTimeout
+    );
+    /// @notice `account` pulled its credited balance of `token`, paid to `to`.
+    event Withdrawn(address indexed account, address indexed token, address indexed to, uint256 amount);
+    /// @notice The admin allowed or disallowed a token for new trades.
+    event TokenAllowlistUpdated(address indexed token, bool allowed);
+    /// @notice The admin set the platform fee for new trades and the account that is credited with fees.
+    event FeeUpdated(uint16 feeBps, address indexed recipient);
+
+    // ---- trades ----
+    /// @notice Opens a trade with the caller as buyer and funds it in the same call.
+    /// @dev The buyer sets the terms, the arbiter included; the seller accepts them by shipping. A seller who does
+    /// not accept them does not ship, and the buyer can take the money back by {refund} after `deliverBy`.
+    /// The platform fee is snapshotted here and applies to this trade whatever the admin sets later.
+    ///
+    /// Requirements:
+    /// - the escrow is not paused;
+    /// - `p.token` is allowlisted; for the native coin `msg.value == p.amount`, otherwise `msg.value == 0` and the
+    ///   caller approved `p.amount`, and exactly `p.amount` must arrive (fee-on-transfer tokens are rejected);
+    /// - `p.seller` and `p.arbiter` are non-zero and distinct from each other and from the caller;
+    /// - `p.batchId` exists in the registry and is not recalled;
+    /// - `p.deliverBy` is in the future, at most {MAX_DELIVERY_WINDOW} away;
+    /// - `p.rulingPeriod` is within [{MIN_RULING_PERIOD}, {MAX_RULING_PERIOD}];
+    /// - the schedule sums to 10000, or is (0, 0) for 100% on delivery.
+    ///
+    /// Emits a {TradeOpened} event.
+    /// @param p The trade terms.
+    /// @return tradeId The new trade's id.
+    function open(OpenParams calldata p) external payable returns (uint256 tradeId);
+
+    /// @notice Like {open}, for an ERC-20 with EIP-2612, approving through `permit` in the same call.
+    /// @dev A failing permit is ignored, so a permit that a front-runner already submitted does not block the open;
+    /// the transfer then fails if the allowance is short. The native coin is not accepted here.
+    ///
+    /// Emits a {TradeOpened} event.
+    /// @param p The trade terms.
+    /// @param deadline The permit's deadline.
+    /// @param v The permit signature's `v`.
+    /// @param r The permit signature's `r`.
+    /// @param s The permit signature's `s`.
+    /// @return tradeId The new trade's id.
+    function openWithPermit(OpenParams calldata p, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+        external
+        returns (uint256 tradeId);
+
+    /// @notice Pays every milestone whose registry condition holds now and was not paid yet. Anyone may call.
+    /// @dev Idempotent: when nothing new is due, or the batch is recalled, it changes nothing and returns 0.
+    /// The seller is credited the milestone minus the trade's fee; the fee recipient is credited the fee.
+    /// Delivery also satisfies the Shipped milestone. The trade closes once nothing remains in escrow.
+    ///
+    /// Requirements:
+    /// - the trade is `Open` (not disputed, not closed).
+    ///
+    /// Emits a {MilestoneReleased} event per milestone paid.
+    /// @param tradeId The trade.
+    /// @return amount The amount released towards the seller by this call, fee included.
+    function release(uint256 tradeId) external returns (uint256 amount);
+
+    /// @notice The buyer releases everything still in escrow to the seller and closes the trade.
+    /// @dev Also allowed while `Disputed`: the buyer paying in full is the best outcome the seller can get, so it
+    /// settles the dispute without the arbiter.
+    ///
+    /// Requirements:
+    /// - the caller is the buyer;
+    /// - the trade is `Open` or `Disputed`.
+    ///
+    /// Emits a {ReceiptConfirmed} event.
+    /// @param tradeId The trade.
+    function confirmReceipt(uint256 tradeId) external;
+
+    /// @notice Returns the unreleased remainder of an undelivered trade to the buyer, after `deliverBy`.
+    /// Anyone may call; the funds are credited to the buyer only. No fee is taken.
+    /// @dev Requirements:
+    /// - the trade is `Open`;
+    /// - `block.timestamp > deliverBy`;
+    /// - the registry shows no delivery of the batch to the buyer.
+    ///
+    /// Emits a {TradeRefunded} event.
+    /// @param tradeId The trade.
+    function refund(uint256 tradeId) external;
+
+    /// @notice The buyer or the seller freezes the remainder and asks the arbiter to rule.
+    /// @dev Anyone may {release} as soon as the registry shows delivery, so a buyer who wants to contest the goods
+    /// disputes before recording their receipt. The arbiter must rule within the trade's `rulingPeriod`; after
+    /// that, {resolveByTimeout} applies the default rule.
+    ///
+    /// Requirements:
+    /// - the caller is the buyer or the seller;
+    /// - the trade is `Open`.
+    ///
+    /// Emits a {DisputeOpened} event.
+    /// @param tradeId The trade.
+    /// @param evidenceHash Hash of the claim and its evidence, stored off-chain.
+    function dispute(uint256 tradeId, bytes32 evidenceHash) external;
+
+    /// @notice The buyer or the seller references more evidence. Only emits an event.
+    /// @dev Requirements:
+    /// - the caller is the buyer or the seller;
+    /// - the trade is not `Closed`.
+    ///
+    /// Emits an {EvidenceAdded} event.
+    /// @param tradeId The trade.
+    /// @param evidenceHash Hash of the evidence, stored off-chain.
+    function addEvidence(uint256 tradeId, bytes32 evidenceHash) external;
+
+    /// @notice The arbiter splits the frozen remainder: `sellerBps` of it to the seller, the rest to the buyer.
+    /// @dev The platform fee is taken from the seller's share only; the buyer's share is a refund. Rounding favours
+    /// the buyer by less than one unit. Milestones already released are not part of the split.
+    ///
+    /// Requirements:
+    /// - the caller is the trade's arbiter;
+    /// - the trade is `Disputed`;
+    /// - `block.timestamp <= disputedAt + rulingPeriod`;
+    /// - `sellerBps <= 10000`.
+    ///
+    /// Emits a {DisputeResolved} event.
+    /// @param tradeId The trade.
+    /// @param sellerBps The seller's share of the remainder, in basis points.
+    function resolve(uint256 tradeId, uint16 sellerBps) external;
+
+    /// @notice After the ruling deadline, anyone may settle a dispute by the default rule: the result the trade
+    /// would have reached without the dispute, as the registry shows it.
+    /// @dev In order: if the batch is recalled, the buyer gets the remainder; if it was delivered to the buyer, the
+    /// seller gets it; if `deliverBy` passed without delivery, the seller gets any unpaid Shipped milestone it
+    /// earned by shipping and the buyer the rest. Otherwise the outcome is not known yet and the call reverts.
+    ///
+    /// Requirements:
+    /// - the trade is `Disputed`;
+    /// - `block.timestamp > disputedAt + rulingPeriod`;
+    /// - the batch is recalled, delivered to the buyer, or `block.timestamp > deliverBy`.
+    ///
+    /// Emits a {DisputeResolved} event.
+    /// @param tradeId The trade.
+    function resolveByTimeout(uint256 tradeId) external;
+
+    // ---- payouts ----
+    /// @notice Pays the caller's whole credited balance of `token` to the caller.
+    /// @dev Requirements:
+    /// - the caller has a non-zero balance of `token`.
+    ///
+    /// Emits a {Withdrawn} event.
+    /// @param token The token, or address(0) for the native coin.
+    function withdraw(address token) external;
+
+    /// @notice Pays the caller's whole credited balance of `token` to `to`, e.g. when the caller cannot receive.
+    /// @dev Requirements:
+    /// - `to` is not the zero address;
+    /// - the caller has a non-zero balance of `token`.
+    ///
+    /// Emits a {Withdrawn} event.
+    /// @param token The token, or address(0) for the native coin.
+    /// @param to The address paid.
+    function withdrawTo(address token, address to) external;
+
+    // ---- admin ----
+    /// @notice Allows or disallows `token` for new trades. Trades already open settle in their token regardless.
+    /// @dev Requirements:
+    /// - the caller is an admin;
+    /// - `token` is address(0) (the native coin) or a contract.
+    ///
+    /// Emits a {TokenAllowlistUpdated} event.
+    /// @param token The token, or address(0) for the native coin.
+    /// @param allowed Whether new trades may use it.
+    function setTokenAllowed(address token, bool allowed) external;
+
+    /// @notice Sets the platform fee for trades opened from now on, and the account credited with fees.
+    /// @dev Requirements:
+    /// - the caller is an admin;
+    /// - `newFeeBps <= MAX_FEE_BPS`;
+    /// - `recipient` is not the zero address.
+    ///
+    /// Emits a {FeeUpdated} event.
+    /// @param newFeeBps The fee in basis points of each amount paid to a seller.
+    /// @param recipient The account credited with fees, from now on for every trade.
+    function setFee(uint16 newFeeBps, address recipient) external;
+
+    /// @notice Stops new trades. Settlement, disputes and withdrawals continue.
+    /// @dev Requirements: the caller is an admin. Emits a {Paused} event.
+    function pause() external;
+
+    /// @notice Allows new trades again.
+    /// @dev Requirements: the caller is an admin. Emits an {Unpaused} event.
+    function unpause() external;
+
+    // ---- views ----
+    /// @notice The trace registry that milestones are read from.
+    function registry() external view returns (ITraceRegistry);
+
+    /// @notice A trade; `state` is `None` for an id never opened.
+    function getTrade(uint256 tradeId) external view returns (Trade memory);
+
+    /// @notice Number of trades opened so far; also the latest trade id.
+    function tradeCount() external view returns (uint256);
+
+    /// @notice The balance of `token` that `account` can withdraw.
+    function withdrawable(address account, address token) external view returns (uint256);
+
+    /// @notice Whether new trades may use `token`.
+    function isTokenAllowed(address token) external view returns (bool);
+
+    /// @notice The platform fee, in basis points, that new trades snapshot.
+    function feeBps() external view returns (uint16);
+
+    /// @notice The account credited with platform fees.
+    function feeRecipient() external view returns (address);
+}

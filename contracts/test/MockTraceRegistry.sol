@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title MockTraceRegistry
+/// @notice Test double for the four {ITraceRegistry} views that {TradeEscrow} reads, with setters.
+/// @dev Not an ITraceRegistry: it implements only `exists`, `shippedBy`, `deliveredTo` and `isRecalled`.
+contract MockTraceRegistry {
+    mapping(bytes32 id => bool) private _exists;
+    mapping(bytes32 id => bool) private _recalled;
+    mapping(bytes32 id => mapping(address seller => uint64)) private _shippedBy;
+    mapping(bytes32 id => mapping(address buyer => uint64)) private _deliveredTo;
+
+    /// @notice Marks batch `id` as registered or not.
+    function setExists(bytes32 id, bool value) external {
+        _exists[id] = value;
+    }
+
+    /// @notice Sets when `seller` first shipped batch `id`; 0 clears it.
+    function setShipped(bytes32 id, address seller, uint64 timestamp) external {
+        _shippedBy[id][seller] = timestamp;
+    }
+
+    /// @notice Sets when batch `id` was first delivered to `buyer`; 0 clears it.
+    function setDelivered(bytes32 id, address buyer, uint64 timestamp) external {
+        _deliveredTo[id][buyer] = timestamp;
+    }
+
+    /// @notice Marks batch `id` as recalled or not.
+    function setRecalled(bytes32 id, bool value) external {
+        _recalled[id] = value;
+    }
+
+    /// @notice Same meaning as {ITraceRegistry-exists}.
+    function exists(bytes32 id) external view returns (bool) {
+        return _exists[id];
+    }
+
+    /// @notice Same meaning as {ITraceRegistry-shippedBy}.
+    function shippedBy(bytes32 id, address shipper) external view returns (uint64) {
+        return _shippedBy[id][shipper];
+    }
+
+    /// @notice Same meaning as {ITraceRegistry-deliveredTo}.
+    function deliveredTo(bytes32 id, address account) external view returns (uint64) {
+        return _deliveredTo[id][account];
+    }
+
+    /// @notice Same meaning as {ITraceRegistry-isRecalled}.
+    function isRecalled(bytes32 id) external view returns (bool) {
+        return _recalled[id];
+    }
+}
