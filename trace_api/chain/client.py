@@ -15,7 +15,7 @@ from trace_api.chain import node
 from trace_api.chain.compiler import Artifact, compile_contracts
 from trace_api.chain.reverts import ErrorDecoder
 from trace_api.config import Settings
-from trace_api.deployments import Deployment, load_deployment
+from trace_api.deployments import Deployment, deployment_path, load_deployment
 from trace_api.errors import ChainUnavailableError, ConfigError, NotFoundError
 
 RPC_TIMEOUT_S = 30
@@ -29,16 +29,25 @@ class Chain:
     settings: Settings
     chain_id: int
     artifacts: dict[str, Artifact] = field(repr=False)
+    _deployment: tuple[int | None, Deployment] | None = field(default=None, repr=False)
 
     @functools.cached_property
     def errors(self) -> ErrorDecoder:
         return ErrorDecoder([a.abi for a in self.artifacts.values()])
 
     def deployment(self) -> Deployment:
-        record = load_deployment(self.settings, self.chain_id)
-        if record is None:
-            raise NotFoundError(f"no deployment for chain {self.chain_id}: run `trace deploy`")
-        return record
+        """The deployment record, re-read only when its file changed (`trace deploy --force` elsewhere)."""
+        path = deployment_path(self.settings, self.chain_id)
+        try:
+            stamp = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = None
+        if self._deployment is None or self._deployment[0] != stamp:
+            record = load_deployment(self.settings, self.chain_id)
+            if record is None:
+                raise NotFoundError(f"no deployment for chain {self.chain_id}: run `trace deploy`")
+            self._deployment = (stamp, record)
+        return self._deployment[1]
 
     def contract(self, name: str, address: str | None = None) -> Contract:
         """A handle on a deployed contract; ``name`` is an artifact name, or ``Artifact:label`` for instances."""

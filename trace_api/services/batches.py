@@ -71,11 +71,14 @@ def parse_gln(gln: str | None) -> int:
     return int(gln)
 
 
-def resolve_account(value: str | None) -> str:
-    """An address from a 0x address or a dev account name; the zero address when empty."""
+def resolve_account(value: str | None, *, dev_names: bool = False) -> str:
+    """An address from a 0x address, or a dev account name where ``dev_names`` (the local dev chain only: those
+    keys are public); the zero address when empty."""
     if not value:
         return "0x" + "00" * 20
     if value in DEV_ACCOUNTS:
+        if not dev_names:
+            raise ValidationError(f"{value!r}: dev account names exist only on the local chain; give an address")
         return dev_account(value).address
     if Web3.is_address(value):
         return Web3.to_checksum_address(value)
@@ -201,7 +204,7 @@ def record_event(
     if code is None:
         raise ValidationError(f"step {step!r} cannot be recorded on chain; use one of the lifecycle steps")
     location = parse_gln(gln)
-    consignee = resolve_account(to)
+    consignee = resolve_account(to, dev_names=ctx.dev_chain)
     prepared = documents.prepare(ctx.settings, path=doc, private=private, recipients=recipients or []) if doc else None
     event = build_event(key=key, step=step, gln=gln, to=consignee, docs=[prepared.info] if prepared else None,
                         when=when)
@@ -237,7 +240,7 @@ def set_role(ctx: TraceContext, *, account: LocalAccount, role: str, member: str
     if role not in ROLES:
         raise ValidationError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     role_id = (b"\0" * 32) if role == "admin" else Web3.keccak(text=f"{role.upper()}_ROLE")
-    address = resolve_account(member)
+    address = resolve_account(member, dev_names=ctx.dev_chain)
     fn = (ctx.registry.functions.grantRole if grant else ctx.registry.functions.revokeRole)(role_id, address)
     receipt = ctx.sender(account).transact(fn)
     return {"role": role, "account": address, "granted": grant, "tx_hash": hx(receipt["transactionHash"])}

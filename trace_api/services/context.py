@@ -12,7 +12,7 @@ from web3.contract import Contract
 
 from trace_api.chain.client import Chain, connect
 from trace_api.chain.sender import TxSender
-from trace_api.config import Settings
+from trace_api.config import LOCAL_CHAIN_ID, Settings
 from trace_api.index.indexer import Indexer, SyncResult
 from trace_api.index.store import get_engine
 
@@ -35,6 +35,11 @@ class TraceContext:
             if account.address not in self._senders:
                 self._senders[account.address] = TxSender(self.chain, account)
             return self._senders[account.address]
+
+    @property
+    def dev_chain(self) -> bool:
+        """The embedded local chain, where named dev accounts (with public keys) may be used."""
+        return self.settings.is_local and self.chain.chain_id == LOCAL_CHAIN_ID
 
     @functools.cached_property
     def registry(self) -> Contract:

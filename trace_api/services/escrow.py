@@ -399,7 +399,7 @@ def list_trades(ctx: TraceContext, *, account: str | None = None, state: str | N
         raise ValidationError(f"unknown state {state!r}; choose one of {', '.join(STATES[1:])}")
     if limit < 1:
         raise ValidationError("limit must be at least 1")
-    who = resolve_account(account).lower() if account else None
+    who = resolve_account(account, dev_names=ctx.dev_chain).lower() if account else None
     escrow = _escrow(ctx)
     count = int(_read(escrow.functions.tradeCount()))
     now = _chain_now(ctx)
@@ -419,7 +419,7 @@ def list_trades(ctx: TraceContext, *, account: str | None = None, state: str | N
 
 def balances(ctx: TraceContext, *, account: str) -> list[dict[str, Any]]:
     """What ``account`` can withdraw, per token: the native coin and the deployment's tokens."""
-    who = resolve_account(account)
+    who = resolve_account(account, dev_names=ctx.dev_chain)
     escrow = _escrow(ctx)
     result = []
     for address in [NATIVE, *ctx.chain.deployment().tokens.values()]:
@@ -482,7 +482,7 @@ def _party(ctx: TraceContext, value: str, role: str) -> str:
     if value in DEV_ACCOUNTS and not (ctx.settings.is_local and ctx.chain.chain_id == LOCAL_CHAIN_ID):
         raise ValidationError(f"{role} {value!r}: dev account names are accepted on the local chain only; "
                               "give an address")
-    return resolve_account(value)
+    return resolve_account(value, dev_names=ctx.dev_chain)
 
 
 def open_trade(

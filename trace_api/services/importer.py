@@ -95,14 +95,14 @@ def _csv_events(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, row
 
 
-def _event_from_row(row: dict[str, Any]) -> dict[str, Any]:
+def _event_from_row(row: dict[str, Any], *, dev_names: bool) -> dict[str, Any]:
     key = batch_key(row["gtin"] or "", row["lot"] or "")
     step = (row.get("step") or "").strip()
     if not step:
         raise ValidationError("step is empty")
     gln = (row.get("location") or "").strip() or None
     parse_gln(gln)
-    to = resolve_account((row.get("to") or "").strip() or None)
+    to = resolve_account((row.get("to") or "").strip() or None, dev_names=dev_names)
     event = build_event(key=key, step=step, gln=gln, to=to, when=(row.get("event_time") or "").strip())
     if row.get("disposition"):
         event["disposition"] = row["disposition"].strip()
@@ -128,11 +128,11 @@ def event_dict(event: Any) -> dict[str, Any]:
     return data
 
 
-def _rows(path: Path) -> Iterator[tuple[int, Callable[[], dict[str, Any]]]]:
+def _rows(path: Path, *, dev_names: bool) -> Iterator[tuple[int, Callable[[], dict[str, Any]]]]:
     """(row number, thunk building the event dict) — CSV line numbers, or event positions in a JSON document."""
     if path.suffix.lower() == ".csv":
         for number, row in _csv_events(path):
-            yield number, lambda row=row: _event_from_row(row)
+            yield number, lambda row=row: _event_from_row(row, dev_names=dev_names)
     else:
         for number, event in enumerate(iter_events(path), start=1):
             yield number, lambda event=event: event_dict(event)
@@ -184,8 +184,8 @@ def import_file(
 ) -> ImportReport:
     if not path.is_file():
         raise ValidationError(f"{path}: no such file")
-    return import_rows(ctx, account=account, rows_of=lambda: _rows(path), name=path.name, batch_size=batch_size,
-                       dry_run=dry_run, progress=progress)
+    return import_rows(ctx, account=account, rows_of=lambda: _rows(path, dev_names=ctx.dev_chain), name=path.name,
+                       batch_size=batch_size, dry_run=dry_run, progress=progress)
 
 
 def import_events(
