@@ -12,7 +12,7 @@ from trace_api.chain.client import connect
 from trace_api.config import Settings
 from trace_api.index.store import get_engine
 from qr import digital_link, render, signing
-from trace_api.services import batches, events, history, importer, units
+from trace_api.services import batches, escrow, events, history, importer, units
 from trace_api.services.context import TraceContext
 from trace_api.services.deploy import deploy
 
@@ -21,6 +21,7 @@ ROASTED = ("09506000134369", "ROAST-2026-11-A")
 FARM_GLN, ROASTERY_GLN, SHOP_GLN, LAB_GLN = "9506000134000", "9506000134017", "9506000134024", "9506000134031"
 READINGS = 1000
 UNITS = [f"B{i:04d}" for i in range(1, 25)]
+TRADE_AMOUNT = "12500.00"
 PLACES = {FARM_GLN: "Finca La Esperanza, Huila (CO)", ROASTERY_GLN: "Roastery, Rotterdam (NL)",
           SHOP_GLN: "Corner Coffee Shop, Amsterdam (NL)", LAB_GLN: "Organic certification lab, Bogotá (CO)"}
 
@@ -92,9 +93,20 @@ def run_story(settings: Settings, *, say: Say = lambda _: None, domain: str = di
                              uom="KGM", when=at(12.6), process="roasting", metadata={
                                  "product": "Huila medium roast, whole bean",
                                  "origin": "Roasted in Rotterdam from Huila green coffee", "places": PLACES})
+        # The shop buys the roast across the border: 12,500.00 USDC in escrow, 30 % on shipment, 70 % on delivery.
+        trade = escrow.open_trade(ctx, account=retailer, seller="processor", arbiter="arbiter", token="USDC",
+                                  amount=TRADE_AMOUNT, gtin=rg, lot=rl, deliver_by="30d",
+                                  milestones="shipped:3000,delivered:7000")
+        trade_id = int(trade["trade_id"])
+        say(f"the shop locked {TRADE_AMOUNT} USDC in escrow (trade {trade_id}, {trade['funding']})")
         batches.record_event(ctx, account=processor, gtin=rg, lot=rl, step="shipping", gln=ROASTERY_GLN,
                              to="retailer", when=at(13))
+        shipped = escrow.release(ctx, account=processor, trade_id=trade_id)
         batches.record_event(ctx, account=retailer, gtin=rg, lot=rl, step="receiving", gln=SHOP_GLN, when=at(13.5))
+        delivered = escrow.release(ctx, account=processor, trade_id=trade_id)
+        paid = escrow.withdraw(ctx, account=processor, token="USDC")
+        say(f"escrow released {shipped['released']} USDC on shipment and {delivered['released']} on delivery; "
+            f"the roaster withdrew {paid['withdrawals'][0]['amount']} USDC")
         batches.record_event(ctx, account=retailer, gtin=rg, lot=rl, step="retail_selling", gln=SHOP_GLN,
                              when=at(13.6))
         units.commission_units(ctx, account=processor, gtin=rg, lot=rl, serials=UNITS, gln=ROASTERY_GLN,
@@ -105,6 +117,7 @@ def run_story(settings: Settings, *, say: Say = lambda _: None, domain: str = di
     uri = signing.sign_uri(digital_link.unit_uri(*ROASTED, UNITS[0], domain=domain), processor.key)
     render.render_png(uri, label)
     say(f"QR label of bag 1, signed by the roaster: {label}")
+    trades = escrow.list_trades(ctx)
     roasted = history.history(ctx, gtin=ROASTED[0], lot=ROASTED[1])
     green = history.history(ctx, gtin=GREEN[0], lot=GREEN[1], sync=False)
     verified = sum(1 for e in green["timeline"] + roasted["timeline"] if e["status"] == "verified")
@@ -120,4 +133,5 @@ def run_story(settings: Settings, *, say: Say = lambda _: None, domain: str = di
         "events_total": total,
         "hash_chains_ok": green["hash_chain"]["ok"] and roasted["hash_chain"]["ok"],
         "label": {"file": str(label), "uri": uri.split("#")[0], "signed_uri": uri},
+        "trades": trades,
     }
