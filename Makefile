@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(PY) -m pytest -p no:pytest-brownie -p no:cacheprovider
 
-.PHONY: setup tools sysdeps demo test test-py test-contracts bench fuzz clean
+.PHONY: setup tools sysdeps demo test test-py test-contracts bench fuzz fuzz-api slither clean
 
 ## setup: venv + `pip install -e '.[dev]'`, `npm ci`, and the solc-js bridge; fast when nothing changed
 setup: $(VENV)/.stamp node_modules/.stamp
@@ -53,6 +53,10 @@ bench: setup
 ## fuzz: the long stateful escrow fuzz (10,000 sequences)
 fuzz: setup
 	ESCROW_FUZZ_EXAMPLES=10000 $(VENV)/bin/brownie test tests/contracts/test_trade_escrow_fuzz.py --network anvil
+
+## slither: Slither static analysis of contracts/, gated by contracts/slither-triage.json
+slither: setup tools
+	$(PY) tools/slither_check.py
 
 clean:
 	rm -rf build bench/out .pytest_cache
