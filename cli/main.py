@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 import traceback
 
-import click
 import typer
+from typer._click.exceptions import ClickException
 
 from cli.commands import admin_cmds, chain_cmds, demo_cmds, epcis_cmds, node_cmds, qr_cmds, registry_cmds, serve_cmds
 from cli.commands import escrow_cmds
@@ -62,11 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=args, prog_name="trace", standalone_mode=False)
         return int(result) if isinstance(result, int) else 0
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.UsageError as exc:
-        return _fail(exc.format_message(), ExitStatus.USAGE)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except ClickException as exc:  # typer's bundled click: bad options, unknown commands, bad parameters
+        return _fail(exc.format_message(), ExitStatus.USAGE if exc.exit_code == 2 else ExitStatus.ERROR)
+    except (typer.Abort, KeyboardInterrupt):
         return _fail("interrupted", ExitStatus.INTERRUPTED)
     except (TraceError, QRError) as exc:
         if STATE.traceback:

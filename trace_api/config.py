@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from trace_api.errors import ConfigError
 
@@ -39,6 +39,12 @@ class Settings(BaseModel):
     max_document_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     anchor_batch_size: int = Field(default=1024, gt=0)
     trust_proxy: bool = Field(default=False, description="Take the client address from X-Forwarded-For")
+    max_request_bytes: int = Field(default=64 * 1024, gt=0, description="Largest HTTP request body (413 above)")
+    max_capture_bytes: int = Field(default=5 * 1024 * 1024, gt=0, description="Largest body of POST /capture")
+    resolver_rate_per_minute: int = Field(
+        default=60, ge=0, description="Requests per minute per client on the public resolver routes; 0: no limit")
+    resolver_rate_burst: int = Field(
+        default=0, ge=0, description="Requests a client may make at once before the rate applies; 0: one minute's")
 
     @field_validator("home", "keystore_dir", mode="after")
     @classmethod
@@ -92,8 +98,12 @@ def load_settings(env_file: Path | str | None = ".env", **overrides: Any) -> Set
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Settings(**values)
-    except ValueError as exc:
-        raise ConfigError(f"invalid configuration: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'.'.join(str(p) for p in e['loc']).upper()} ({'.'.join(str(p) for p in e['loc'])}): "
+            f"{e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from exc
 
 
 @functools.cache
