@@ -54,6 +54,10 @@ bench: setup
 fuzz: setup
 	ESCROW_FUZZ_EXAMPLES=10000 $(VENV)/bin/brownie test tests/contracts/test_trade_escrow_fuzz.py --network anvil
 
+## fuzz-api: schemathesis against the served API (tools venv): ≥ 1,000 requests, no 5xx, responses as declared
+fuzz-api: setup tools
+	$(PY) tools/fuzz_api.py
+
 ## slither: Slither static analysis of contracts/, gated by contracts/slither-triage.json
 slither: setup tools
 	$(PY) tools/slither_check.py

@@ -47,7 +47,9 @@ class Globals:
         self._chain = None
 
     def account(self, default: str | None = None) -> Any:
-        return load_account(self.settings, self.as_ or default, prompt=_prompt_password)
+        # An explicit --as wins; then TRACE_PRIVATE_KEY (local chain only); then the command's default role.
+        name = self.as_ or (None if self.settings.private_key else default)
+        return load_account(self.settings, name, prompt=_prompt_password)
 
 
 STATE = Globals()

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from trace_api.chain.accounts import load_account
 from trace_api.chain.client import Chain
 from trace_api.config import Settings
+from trace_api.errors import ConfigError, ForbiddenError, UnauthorizedError
+from trace_api.http.limits import TokenBuckets
 from trace_api.index.store import get_engine
 from trace_api.services import apikeys
 from trace_api.services.context import TraceContext
 
 _lock = threading.Lock()
+log = logging.getLogger("trace_api.http")
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -53,19 +58,52 @@ class Caller:
     account: Any
 
 
+# Declared as security schemes so the OpenAPI document says which operations need a key; errors are ours (401).
+bearer_scheme = HTTPBearer(auto_error=False, description="An organisation's API key: `Authorization: Bearer <key>`")
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same API key, another header")
+
+
 def get_caller(
     request: Request,
-    authorization: Annotated[str | None, Header(description="Bearer API key")] = None,
-    x_api_key: Annotated[str | None, Header(description="API key (alternative header)")] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None,
+    x_api_key: Annotated[str | None, Security(api_key_scheme)] = None,
 ) -> Caller:
-    """The organisation behind the request's API key, and the account its writes are signed with."""
+    """The organisation behind the request's API key, and the account its writes are signed with.
+
+    An ``Authorization`` header that is not a bearer token counts as no key, even beside ``X-API-Key``.
+    """
     settings: Settings = request.app.state.settings
-    key = x_api_key
-    if authorization:
-        scheme, _, token = authorization.partition(" ")
-        key = token.strip() if scheme.lower() == "bearer" else None
+    if bearer is not None:
+        key: str | None = bearer.credentials.strip()
+    elif "authorization" in request.headers:
+        key = None
+    else:
+        key = x_api_key
     organisation, account_name = apikeys.authenticate(get_engine(settings), key)
-    return Caller(organisation, account_name, load_account(settings, account_name))
+    try:
+        account = load_account(settings, account_name)
+    except (ConfigError, UnauthorizedError) as exc:
+        # The key is good; the server cannot sign for it (no such account or keystore, wrong keystore password).
+        # The client gets no server paths; the operator gets the reason in the log.
+        log.error("API key of %s: account %r cannot sign: %s", organisation, account_name, exc)
+        raise ForbiddenError(f"the account of this API key ({account_name}) cannot sign on this server; "
+                             "ask the operator") from exc
+    return Caller(organisation, account_name, account)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def client_host(request: Request, settings: Settings) -> str | None:
+    """The client's address; behind a reverse proxy (TRACE_TRUST_PROXY) the last X-Forwarded-For entry."""
+    forwarded = request.headers.get("x-forwarded-for")
+    if settings.trust_proxy and forwarded:
+        # The rightmost entry is the one our proxy appended; anything left of it the client could have written.
+        return forwarded.split(",")[-1].strip()
+    return request.client.host if request.client else None
+
+
+def rate_limit(request: Request) -> None:
+    """Spend one of the client's tokens on the public resolver routes (429 problem+json when none is left)."""
+    buckets: TokenBuckets = request.app.state.resolver_buckets
+    buckets.check(client_host(request, request.app.state.settings) or "unknown")

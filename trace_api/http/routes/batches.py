@@ -50,6 +50,29 @@ class TxPublic(BaseModel):
     model_config = {"extra": "allow"}
 
 
+class BatchPublic(BaseModel):
+    """What the index and the chain say about a batch; the history adds ``timeline``."""
+
+    model_config = {"extra": "allow"}
+    batch_id: str
+    gtin: str
+    lot: str
+    registered: bool
+    recalled: bool
+    metadata: dict[str, Any]
+    hash_chain: dict[str, Any]
+
+
+class BatchSummaryPublic(BatchPublic):
+    events: int = Field(description="Captured events of the batch")
+
+
+class HistoryPublic(BatchPublic):
+    timeline: list[dict[str, Any]]
+    parents: list[dict[str, Any]]
+    children: list[dict[str, Any]]
+
+
 def _meta(body: BatchCreate) -> dict[str, Any]:
     return {k: v for k, v in {"product": body.product, "origin": body.origin}.items() if v}
 
@@ -78,12 +101,12 @@ def recall_batch(gtin: str, lot: str, body: RecallCreate, ctx: CtxDep, caller: C
     return batches.recall_batch(ctx, account=caller.account, gtin=gtin, lot=lot, reason=body.reason)
 
 
-@router.get("/{gtin}/{lot}")
+@router.get("/{gtin}/{lot}", response_model=BatchSummaryPublic)
 def get_batch(gtin: str, lot: str, ctx: CtxDep) -> dict[str, Any]:
     data = history.history(ctx, gtin=gtin, lot=lot)
     return {k: v for k, v in data.items() if k != "timeline"} | {"events": len(data["timeline"])}
 
 
-@router.get("/{gtin}/{lot}/history")
+@router.get("/{gtin}/{lot}/history", response_model=HistoryPublic)
 def get_history(gtin: str, lot: str, ctx: CtxDep) -> dict[str, Any]:
     return history.history(ctx, gtin=gtin, lot=lot)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import re
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import insert, select, update
 
 from trace_api.epcis import parse_document
+from trace_api.epcis.model import EVENT_TYPES
 from trace_api.errors import NotFoundError, PayloadTooLargeError, TraceError, ValidationError
 from trace_api.http.deps import CallerDep, CtxDep
 from trace_api.index import schema as t
@@ -19,9 +24,58 @@ from trace_api.services.batches import batch_key
 from trace_api.services.context import TraceContext
 
 router = APIRouter(tags=["epcis"])
+log = logging.getLogger("trace_api.http")
 
-MAX_CAPTURE_BYTES = 5 * 1024 * 1024
 MAX_PAGE = 1000
+MAX_OFFSET = 1_000_000_000
+MAX_DEPTH = 64  # EPCIS events nest about ten levels; extensions get room, not a recursion bomb
+
+_DOCUMENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An EPCISDocument, an EPCISQueryDocument or a single event (EPCIS 2.0 JSON-LD)",
+    "required": ["type"],
+    "properties": {
+        "@context": {"description": "JSON-LD context"},
+        "type": {"type": "string", "enum": ["EPCISDocument", "EPCISQueryDocument", *sorted(EVENT_TYPES)]},
+        "schemaVersion": {"type": "string", "examples": ["2.0"]},
+        "creationDate": {"type": "string", "format": "date-time"},
+        "epcisBody": {"type": "object", "properties": {"eventList": {"type": "array", "items": {"type": "object"}}}},
+    },
+}
+CAPTURE_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": _DOCUMENT_SCHEMA}, "application/ld+json": {"schema": _DOCUMENT_SCHEMA}}}}
+
+
+def _iso_only(value: Any) -> Any:
+    """An ISO 8601 date-time as the schema says, not the Unix timestamps pydantic would also take."""
+    if isinstance(value, str) and not ISO_DATE.match(value):
+        raise ValueError("expected an ISO 8601 date-time, e.g. 2026-11-20T10:00:00Z")
+    return value
+
+
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+IsoDateTime = Annotated[dt.datetime, BeforeValidator(_iso_only)]
+
+
+class CaptureAccepted(BaseModel):
+    capture_id: str
+    status: str
+    events: int
+    status_url: str
+
+
+class CaptureStatus(BaseModel):
+    capture_id: str
+    status: str = Field(description="accepted, running, done or failed")
+    events: int
+    result: dict[str, Any] | None = Field(description="The import report, once done")
+    error: str | None = Field(description="Why it failed")
+
+
+class EventsPage(BaseModel):
+    events: list[dict[str, Any]]
+    count: int
+    next_offset: int | None
 
 
 def _set_status(ctx: TraceContext, capture_id: str, status_: str, detail: str = "") -> None:
@@ -37,21 +91,46 @@ def _run_capture(ctx: TraceContext, capture_id: str, account: Any, events: list[
         _set_status(ctx, capture_id, "done", json.dumps(report.to_json()))
     except TraceError as exc:
         _set_status(ctx, capture_id, "failed", str(exc))
+    except Exception:  # a bug must not leave the capture "running" for ever
+        log.exception("capture %s failed", capture_id)
+        _set_status(ctx, capture_id, "failed", "internal error; the server log has the details")
 
 
-@router.post("/capture", status_code=status.HTTP_202_ACCEPTED)
-async def capture(request: Request, background: BackgroundTasks, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
-    """Capture an EPCIS 2.0 document. Validated at once (422, nothing written); anchored in the background."""
-    body = await request.body()
-    if len(body) > MAX_CAPTURE_BYTES:
-        raise PayloadTooLargeError(f"capture body is {len(body)} bytes; the limit is {MAX_CAPTURE_BYTES}")
+def _depth(value: Any) -> int:
+    """How deeply a parsed JSON value nests (iteratively: the value may nest deeper than Python recurses)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _capture_events(body: bytes, max_bytes: int) -> list[dict[str, Any]]:
+    """The events of a captured document as JSON-LD dicts; ValidationError (422) for anything invalid."""
+    if len(body) > max_bytes:
+        raise PayloadTooLargeError(f"EPCIS document is {len(body)} bytes, over the limit of {max_bytes}")
     try:
         raw = json.loads(body)
-    except ValueError as exc:
-        raise ValidationError(f"body is not JSON: {exc}") from exc
-    document = parse_document(raw)
-    events = [e if isinstance(e, dict) else e.model_dump(by_alias=True, exclude_none=True) for e in _events(raw)]
-    del document
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the decoder goes
+        raise ValidationError(f"EPCIS document is not valid JSON: {str(exc)[:200]}") from None
+    if _depth(raw) > MAX_DEPTH:
+        raise ValidationError(f"EPCIS document nests deeper than {MAX_DEPTH} levels")
+    document = parse_document(raw) if isinstance(raw, dict) else parse_document(body)
+    return [event.to_jsonld() for event in document.events]
+
+
+@router.post("/capture", status_code=status.HTTP_202_ACCEPTED, response_model=CaptureAccepted,
+             openapi_extra=CAPTURE_BODY)
+async def capture(request: Request, background: BackgroundTasks, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+    """Capture an EPCIS 2.0 document. Validated at once (422, nothing written); anchored in the background.
+
+    The body is at most ``TRACE_MAX_CAPTURE_BYTES`` (413 above; checked before it is read).
+    """
+    body = await request.body()
+    # Parsing and validating up to 5 MiB takes a while: off the event loop, so other requests go on.
+    events = await run_in_threadpool(_capture_events, body, ctx.settings.max_capture_bytes)
     capture_id = str(uuid.uuid4())
     with ctx.engine.begin() as conn:
         conn.execute(insert(t.captures).values(
@@ -62,13 +141,7 @@ async def capture(request: Request, background: BackgroundTasks, ctx: CtxDep, ca
             "status_url": f"/capture/{capture_id}"}
 
 
-def _events(raw: Any) -> list[dict[str, Any]]:
-    if isinstance(raw, dict) and "epcisBody" in raw:
-        return list(raw["epcisBody"].get("eventList", []))
-    return [raw]
-
-
-@router.get("/capture/{capture_id}")
+@router.get("/capture/{capture_id}", response_model=CaptureStatus)
 def capture_status(capture_id: str, ctx: CtxDep) -> dict[str, Any]:
     with ctx.engine.connect() as conn:
         row = conn.execute(select(t.captures).where(t.captures.c.capture_id == capture_id)).mappings().first()
@@ -80,16 +153,16 @@ def capture_status(capture_id: str, ctx: CtxDep) -> dict[str, Any]:
             "error": detail if row["status"] == "failed" else None}
 
 
-@router.get("/events")
+@router.get("/events", response_model=EventsPage)
 def query_events(
     ctx: CtxDep,
     gtin: str | None = None,
     lot: str | None = None,
     biz_step: Annotated[str | None, Query(alias="bizStep")] = None,
-    ge_time: Annotated[dt.datetime | None, Query(alias="GE_eventTime")] = None,
-    lt_time: Annotated[dt.datetime | None, Query(alias="LT_eventTime")] = None,
+    ge_time: Annotated[IsoDateTime | None, Query(alias="GE_eventTime")] = None,
+    lt_time: Annotated[IsoDateTime | None, Query(alias="LT_eventTime")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """EPCIS query subset: by batch (gtin + lot), bizStep, event-time range; paginated."""
     query = select(t.epcis_events.c.body, t.epcis_events.c.event_hash)

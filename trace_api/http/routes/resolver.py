@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
@@ -14,12 +14,13 @@ from pydantic import BaseModel, Field
 from qr import digital_link
 from trace_api.epcis import export_document
 from trace_api.errors import NotFoundError, ValidationError
-from trace_api.http.deps import CtxDep
-from trace_api.http.problems import problem
+from trace_api.http.deps import CtxDep, client_host, rate_limit
+from trace_api.http.problems import PROBLEM_JSON, PROBLEM_REF, problem, problem_responses
 from trace_api.services import history, resolver
 from trace_api.services.context import TraceContext
 
-router = APIRouter(tags=["resolver"])
+# Public routes, each request spends one of the client's tokens (429 when they run out).
+router = APIRouter(tags=["resolver"], dependencies=[Depends(rate_limit)])
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
 
 
@@ -79,14 +80,6 @@ def _page(request: Request, ctx: TraceContext, data: dict[str, Any], status: int
     return templates.TemplateResponse(request, "verify.html", context, status_code=status)
 
 
-def _client_host(request: Request, ctx: TraceContext) -> str | None:
-    """The scanning client's address; behind a reverse proxy (TRACE_TRUST_PROXY) the first X-Forwarded-For."""
-    forwarded = request.headers.get("x-forwarded-for")
-    if ctx.settings.trust_proxy and forwarded:
-        return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else None
-
-
 def _not_found(gtin: str, lot: str, serial: str | None) -> dict[str, Any]:
     return {
         "registered": False, "gtin": gtin, "lot": lot, "serial": serial, "metadata": {}, "timeline": [],
@@ -111,7 +104,7 @@ def _resolve(request: Request, ctx: TraceContext, gtin: str, lot: str, serial: s
         return JSONResponse(export_document(history.events_of(ctx, key)), media_type=JSONLD)
     try:
         data = resolver.summary(ctx, gtin=key.gtin, lot=key.lot, serial=serial,
-                                place=resolver.place_of(_client_host(request, ctx)))
+                                place=resolver.place_of(client_host(request, ctx.settings)))
     except NotFoundError:
         if wanted != "text/html":
             raise
@@ -134,13 +127,32 @@ def _checked(request: Request, ctx: TraceContext, gtin: str, lot: str, serial: s
     return _resolve(request, ctx, gtin, lot, serial)
 
 
-@router.get("/01/{gtin}/10/{lot}", summary="Resolve a batch")
-def resolve_batch(gtin: str, lot: str, request: Request, ctx: CtxDep) -> Response:
+_OBJECT = {"schema": {"type": "object"}}
+_HTML = {"schema": {"type": "string"}}
+RESOLVE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The verified story: an HTML page (default), a JSON summary, the EPCIS events "
+                         "(JSON-LD) or the link set, by Accept header (or linkType=all)",
+          "content": {"text/html": _HTML, "application/json": _OBJECT, JSONLD: _OBJECT, LINKSET: _OBJECT}},
+    307: {"description": "Redirect to the link of the requested linkType",
+          "headers": {"Location": {"schema": {"type": "string"}}}},
+    **problem_responses(400),
+    404: {"description": "Not registered, or a serial never issued: the possible-counterfeit page or JSON "
+                         "verdict; problem+json for the other representations",
+          "content": {"text/html": _HTML, "application/json": _OBJECT,
+                      PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}},
+}
+LinkType = Annotated[str | None, Query(alias="linkType", max_length=64,
+                                       description="A GS1 link type (gs1:pip, gs1:traceability, ...) or `all`")]
+
+
+@router.get("/01/{gtin}/10/{lot}", summary="Resolve a batch", responses=RESOLVE_RESPONSES)
+def resolve_batch(gtin: str, lot: str, request: Request, ctx: CtxDep, link_type: LinkType = None) -> Response:
     return _checked(request, ctx, gtin, lot, None)
 
 
-@router.get("/01/{gtin}/10/{lot}/21/{serial}", summary="Resolve a unit")
-def resolve_unit(gtin: str, lot: str, serial: str, request: Request, ctx: CtxDep) -> Response:
+@router.get("/01/{gtin}/10/{lot}/21/{serial}", summary="Resolve a unit", responses=RESOLVE_RESPONSES)
+def resolve_unit(gtin: str, lot: str, serial: str, request: Request, ctx: CtxDep,
+                 link_type: LinkType = None) -> Response:
     return _checked(request, ctx, gtin, lot, serial)
 
 
@@ -154,8 +166,15 @@ class SignatureCheck(BaseModel):
     signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
 
 
-@router.post("/verify/signature", summary="Check a Digital Link signature (sent in the body, never the URL)")
+class SignaturePublic(BaseModel):
+    signer: str
+    producer: bool
+    trusted: bool
+    registrant: bool
+    detail: str
+
+
+@router.post("/verify/signature", summary="Check a Digital Link signature (sent in the body, never the URL)",
+             response_model=SignaturePublic)
 def verify_signature(body: SignatureCheck, ctx: CtxDep) -> dict[str, Any]:
     return resolver.check_signature(ctx, uri=body.uri, signature=body.signature)
-
-
