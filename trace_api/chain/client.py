@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.exceptions import Web3Exception
+from web3.types import RPCEndpoint, RPCResponse
 
 from trace_api.chain import node
 from trace_api.chain.compiler import Artifact, compile_contracts
@@ -62,16 +63,38 @@ class Chain:
         return guarded(lambda: self.w3.eth.block_number)
 
 
+# How a node that died, is restarting or hangs looks to requests: a refused or reset connection, a timeout, a
+# response cut off mid-body.
+_TRANSPORT_ERRORS = (
+    requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError, ConnectionError, OSError,
+)
+
+
 def guarded(call: Any) -> Any:
     """Run an RPC call, turning connection failures into ChainUnavailableError."""
     try:
         return call()
-    except (requests.ConnectionError, requests.Timeout, ConnectionError, OSError) as exc:
+    except ChainUnavailableError:
+        raise
+    except _TRANSPORT_ERRORS as exc:
         raise ChainUnavailableError("chain unavailable: cannot reach the JSON-RPC node") from exc
 
 
+class GuardedHTTPProvider(HTTPProvider):
+    """An HTTP provider whose transport failures raise ChainUnavailableError, whoever made the call: our code,
+    web3's own look-ups (transaction defaults, receipts) or contract calls and log queries. So every command
+    exits 4 and every API route answers 503 while the node is down, not only where a call was wrapped."""
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        response: RPCResponse = guarded(lambda: super(GuardedHTTPProvider, self).make_request(method, params))
+        return response
+
+    def make_batch_request(self, batch_requests: list[tuple[RPCEndpoint, Any]]) -> Any:
+        return guarded(lambda: super(GuardedHTTPProvider, self).make_batch_request(batch_requests))
+
+
 def make_web3(rpc_url: str) -> Web3:
-    return Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": RPC_TIMEOUT_S}))
+    return Web3(GuardedHTTPProvider(rpc_url, request_kwargs={"timeout": RPC_TIMEOUT_S}))
 
 
 def connect(settings: Settings, *, autostart: bool = True) -> Chain:

@@ -1,20 +1,43 @@
-"""Sign locally, manage nonces, send, and wait for receipts; reverts come back as ContractRevert.
+"""Sign locally, hand out nonces, send, wait for receipts, and survive restarts; reverts come back as ContractRevert.
 
-One sender per account and process. Nonces are handed out under a lock from a local counter that is
-re-synchronised with the node's pending count whenever the node disagrees, so concurrent callers never
-collide and a restart picks up where the chain is.
+Nonces. The sends of one account are serialised: within a process by a lock, across the processes of this host by
+an advisory lock beside the account's journal. Under that lock the next nonce is the node's pending count, so two
+senders never pick the same nonce, a transaction still pending from a dead process keeps its nonce, and when a node
+restarted from an older state dump has forgotten transactions, their nonces are used again instead of leaving a
+gap that would hold every later transaction back for good.
+
+Journal. Before a transaction goes to the node it is appended to ``TRACE_HOME/txs/<chain id>-<address>.jsonl``.
+Before its first send a sender reads the journal back (:meth:`TxSender.recover`): it re-checks the receipts of what
+earlier processes sent but never saw mined, keeps what is still pending (``wait`` follows it, ``replace_stuck``
+replaces it), and when asked to send the very call that a dead process left pending, it adopts that transaction
+instead of sending the call twice.
+
+Stuck and lost transactions. ``wait`` replaces a transaction still pending after ``replace_after`` seconds: same
+call, same nonce, fees at the current price and at least 10 % + 1 wei above the last version (what nodes require of
+a replacement); it returns the receipt of whichever version was mined. A transaction the node has forgotten (a
+restart, an eviction for a fee below the base fee) is sent again at today's price, after a new dry run when its
+nonce has been taken meanwhile.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
+import os
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import psutil
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3.contract.contract import ContractConstructor, ContractFunction
-from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
+from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.types import TxReceipt
 
 from trace_api.chain.client import Chain, guarded
@@ -22,9 +45,135 @@ from trace_api.errors import ContractRevert, TraceError
 
 GAS_MARGIN = 1.2
 RECEIPT_TIMEOUT_S = 120.0
+REPLACE_AFTER_S = 30.0  # a transaction pending this long is re-priced
+LOST_GRACE_S = 1.0  # a transaction the node has not known for this long is sent again
+POLL_S = 0.05
+MAX_POLL_S = 1.0
 FEE_CACHE_S = 5.0
+SEND_ATTEMPTS = 4
+MAX_RESENDS = 3
+JOURNAL_DIR = "txs"
+JOURNAL_COMPACT_BYTES = 1 << 20
+SETTLED_KEPT = 4096
 
 Callable_ = ContractFunction | ContractConstructor
+_SIGNED_KEYS = ("to", "data", "value", "chainId", "gas", "maxFeePerGas", "maxPriorityFeePerGas", "nonce")
+
+
+def bump(fee: int) -> int:
+    """The least fee a node accepts for a replacement: 10 % more, plus 1 wei so that a zero fee rises too."""
+    return fee + fee // 10 + 1
+
+
+def _hex(value: bytes | str) -> str:
+    return value.lower() if isinstance(value, str) else "0x" + bytes(value).hex()
+
+
+def _alive(pid: int, since: float) -> bool:
+    """True if process ``pid`` runs and is the one that wrote a journal line at ``since`` (not a reused pid)."""
+    if pid == os.getpid():
+        return True
+    try:
+        return psutil.Process(pid).create_time() <= since + 1
+    except psutil.Error:
+        return False
+
+
+def _nonce_clash(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return any(s in text for s in ("nonce too low", "nonce too high", "replacement transaction underpriced", "nonce"))
+
+
+@dataclass
+class PendingTx:
+    """The transaction sent with one nonce, and every version of it (replacements), oldest first."""
+
+    nonce: int
+    fields: dict[str, Any]  # what the latest version signed: to, data, value, chainId, gas, fees, nonce
+    hashes: list[str]
+    sent_at: float  # wall-clock time of the latest version
+    pid: int
+    resends: int = 0
+
+    @property
+    def call(self) -> tuple[str, str, int]:
+        return str(self.fields.get("to") or "").lower(), str(self.fields.get("data") or ""), int(self.fields["value"])
+
+    def describe(self) -> dict[str, Any]:
+        return {"nonce": self.nonce, "hash": self.hashes[-1], "versions": len(self.hashes), "pid": self.pid,
+                "age_s": round(time.time() - self.sent_at, 3)}
+
+
+class Journal:
+    """An account's transactions, one JSON object a line: ``sent`` (nonce, hash, fields), ``done``, ``dropped``."""
+
+    def __init__(self, folder: Path, chain_id: int, address: str) -> None:
+        self.path = folder / f"{chain_id}-{address.lower()}.jsonl"
+        self._lock_path = folder / f"{chain_id}-{address.lower()}.lock"
+        self._fd: int | None = None
+
+    def lock(self) -> None:
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def unlock(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def __del__(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+
+    def append(self, *records: dict[str, Any]) -> None:
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records))
+
+    def read(self) -> dict[int, PendingTx]:
+        """The transactions still open (sent, neither mined nor dropped), by nonce."""
+        records: dict[int, PendingTx] = {}
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return records
+        for line in lines:
+            try:
+                entry = json.loads(line)
+                op, nonce, tx_hash = entry["op"], int(entry["nonce"]), str(entry["hash"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a line torn by a crash mid-write
+            record = records.get(nonce)
+            if op == "sent":
+                if record is None:
+                    records[nonce] = PendingTx(nonce, entry["tx"], [tx_hash], float(entry["at"]), int(entry["pid"]))
+                elif tx_hash not in record.hashes:
+                    record.hashes.append(tx_hash)
+                    record.fields, record.sent_at, record.pid = entry["tx"], float(entry["at"]), int(entry["pid"])
+            elif op == "done":
+                records.pop(nonce, None)
+            elif op == "dropped" and record is not None and tx_hash in record.hashes:
+                record.hashes.remove(tx_hash)
+                if not record.hashes:
+                    del records[nonce]
+        return records
+
+    def compact(self) -> None:
+        """Rewrite the journal with only the open transactions once it has grown large (call under the lock)."""
+        try:
+            if self.path.stat().st_size < JOURNAL_COMPACT_BYTES:
+                return
+        except FileNotFoundError:
+            return
+        lines = [
+            json.dumps({"op": "sent", "nonce": r.nonce, "hash": h, "tx": r.fields, "at": r.sent_at, "pid": r.pid},
+                       separators=(",", ":"))
+            for r in self.read().values() for h in r.hashes
+        ]
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        os.replace(tmp, self.path)
 
 
 class TxSender:
@@ -32,27 +181,55 @@ class TxSender:
         self.chain = chain
         self.account = account
         self.address = account.address
-        self._lock = threading.Lock()
-        self._next_nonce: int | None = None
+        self._lock = threading.RLock()
+        self._depth = 0
         self._fees: tuple[float, dict[str, int]] | None = None
+        self._pending: dict[int, PendingTx] = {}  # by nonce: ours in flight, and what recovery found pending
+        self._by_hash: dict[str, int] = {}  # every version's hash -> nonce
+        self._settled: OrderedDict[str, str] = OrderedDict()  # hash of any version -> hash that was mined
+        self._recovered = False
+        try:
+            self._journal: Journal | None = Journal(chain.settings.home / JOURNAL_DIR, chain.chain_id, self.address)
+        except (OSError, AttributeError):
+            self._journal = None
+
+    # ---- locking and the journal ----
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """This account's send lock: the thread lock, then (outermost only) the host-wide file lock."""
+        with self._lock:
+            if self._depth == 0 and self._journal is not None:
+                try:
+                    self._journal.lock()
+                except OSError:
+                    self._journal = None  # an unwritable TRACE_HOME: nonces stay safe within this process
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._journal is not None:
+                    self._journal.unlock()
+
+    def _log(self, *records: dict[str, Any]) -> None:
+        if self._journal is None:
+            return
+        try:
+            self._journal.append(*records)
+        except OSError:
+            self._journal = None
+
+    def _log_sent(self, record: PendingTx, tx_hash: str) -> None:
+        self._log({"op": "sent", "nonce": record.nonce, "hash": tx_hash, "tx": record.fields, "at": record.sent_at,
+                   "pid": record.pid})
 
     # ---- nonces and fees ----
-    def _take_nonce(self) -> int:
-        with self._lock:
-            pending = guarded(lambda: self.chain.w3.eth.get_transaction_count(self.address, "pending"))
-            if self._next_nonce is None or pending > self._next_nonce:
-                self._next_nonce = pending
-            nonce = self._next_nonce
-            self._next_nonce += 1
-            return nonce
+    def _pending_count(self) -> int:
+        return int(guarded(lambda: self.chain.w3.eth.get_transaction_count(self.address, "pending")))
 
-    def _resync(self) -> None:
-        with self._lock:
-            self._next_nonce = None
-
-    def _fee_fields(self) -> dict[str, int]:
+    def _fee_fields(self, *, fresh: bool = False) -> dict[str, int]:
         now = time.monotonic()
-        if self._fees and now - self._fees[0] < FEE_CACHE_S:
+        if self._fees and not fresh and now - self._fees[0] < FEE_CACHE_S:
             return self._fees[1]
         w3 = self.chain.w3
         base = int(guarded(lambda: w3.eth.get_block("latest")).get("baseFeePerGas", 0))
@@ -85,38 +262,247 @@ class TxSender:
         except (ContractCustomError, ContractLogicError, Web3RPCError) as exc:
             raise self._revert_from(exc) from exc
 
+    # ---- recovery ----
+    def recover(self) -> list[dict[str, Any]]:
+        """Settle what the journal holds open from earlier runs: one entry per transaction, with its ``status``:
+        ``mined`` or ``failed`` (a receipt, with its ``block``), ``pending`` (still in the node's pool: its nonce
+        stays taken; when its process is gone, ``wait`` and ``replace_stuck`` follow it) or ``dropped`` (the node
+        does not know it)."""
+        with self._locked():
+            return self._recover()
+
+    def _recover(self) -> list[dict[str, Any]]:
+        self._recovered = True
+        if self._journal is None:
+            return []
+        report = []
+        for nonce, record in sorted(self._journal.read().items()):
+            if nonce in self._pending:
+                continue  # in flight in this sender
+            receipt = self._first_receipt(record.hashes)
+            if receipt is not None:
+                self._settle(record, receipt)
+                report.append({**record.describe(), "hash": _hex(receipt["transactionHash"]),
+                               "status": "mined" if receipt["status"] == 1 else "failed",
+                               "block": int(receipt["blockNumber"])})
+            elif self._known(record.hashes):
+                if not _alive(record.pid, record.sent_at):
+                    self._track(record)  # an orphan: this sender follows it from now on
+                report.append({**record.describe(), "status": "pending"})
+            else:
+                self._log(*({"op": "dropped", "nonce": nonce, "hash": h} for h in record.hashes))
+                report.append({**record.describe(), "status": "dropped"})
+        return report
+
+    def pending(self) -> list[dict[str, Any]]:
+        """The transactions this sender follows that have no receipt yet (its own, and those recovery found)."""
+        with self._lock:
+            return [r.describe() for _, r in sorted(self._pending.items())]
+
+    def _ensure_recovered(self) -> None:
+        if not self._recovered:
+            with self._locked():
+                if not self._recovered:
+                    self._recover()
+
+    def _track(self, record: PendingTx) -> None:
+        self._pending[record.nonce] = record
+        for h in record.hashes:
+            self._by_hash[h] = record.nonce
+
+    def _settle(self, record: PendingTx | None, receipt: TxReceipt) -> None:
+        mined = _hex(receipt["transactionHash"])
+        with self._lock:
+            if record is None:
+                return
+            for h in record.hashes:
+                self._by_hash.pop(h, None)
+                self._settled[h] = mined
+            while len(self._settled) > SETTLED_KEPT:
+                self._settled.popitem(last=False)
+            if self._pending.get(record.nonce) is record:
+                del self._pending[record.nonce]
+        with self._locked():
+            self._log({"op": "done", "nonce": record.nonce, "hash": mined, "block": int(receipt["blockNumber"])})
+            if self._journal is not None:
+                with contextlib.suppress(OSError):
+                    self._journal.compact()
+
+    def _adopt(self, call: tuple[str, str, int]) -> PendingTx | None:
+        """A transaction of a dead process, still pending, that makes exactly this call."""
+        with self._lock:
+            for record in self._pending.values():
+                if record.call == call and not _alive(record.pid, record.sent_at):
+                    record.pid = os.getpid()
+                    return record
+        return None
+
     # ---- sending ----
     def submit(self, fn: Callable_, *, value: int = 0, gas: int | None = None) -> HexBytes:
         """Estimate (decoding any revert before anything is sent), sign and send; returns the tx hash."""
-        base_tx: dict[str, Any] = {"from": self.address, "value": value, "chainId": self.chain.chain_id}
-        tx = fn.build_transaction({**base_tx, "gas": 1})  # type: ignore[arg-type]
-        tx.pop("gas", None)
-        for key in ("maxFeePerGas", "maxPriorityFeePerGas", "gasPrice", "nonce"):
-            tx.pop(key, None)  # type: ignore[misc]
+        self._ensure_recovered()
+        # Placeholders for gas, fees and nonce keep web3 from asking the node for them here.
+        built = fn.build_transaction({  # type: ignore[arg-type]
+            "from": self.address, "value": value, "chainId": self.chain.chain_id, "gas": 1, "maxFeePerGas": 0,
+            "maxPriorityFeePerGas": 0, "nonce": 0,
+        })
+        call: dict[str, Any] = {"from": self.address, "value": int(built.get("value", 0)), "data": built["data"]}
+        if built.get("to"):
+            call["to"] = built["to"]
+        data = built["data"] if isinstance(built["data"], str) else _hex(built["data"])
+        adopted = self._adopt((str(call.get("to") or "").lower(), data, call["value"]))
+        if adopted is not None:
+            return HexBytes(adopted.hashes[-1])
         if gas is None:
-            gas = int(self.estimate(tx) * GAS_MARGIN)  # type: ignore[arg-type]
-        tx.update({"gas": gas, **self._fee_fields()})  # type: ignore[typeddict-item]
-        for attempt in range(2):
-            tx["nonce"] = self._take_nonce()
-            signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
-            try:
-                return HexBytes(guarded(lambda: self.chain.w3.eth.send_raw_transaction(signed.raw_transaction)))
-            except Web3RPCError as exc:
-                text = str(exc).lower()
-                if attempt == 0 and ("nonce too low" in text or "already known" in text or "nonce" in text):
-                    self._resync()
-                    continue
-                raise self._revert_from(exc) from exc
+            gas = int(self.estimate(call) * GAS_MARGIN)
+        fields = {k: v for k, v in call.items() if k != "from"}
+        fields.update({"data": data, "chainId": self.chain.chain_id, "gas": gas, **self._fee_fields()})
+        return HexBytes(self._send_new(fields).hashes[-1])
+
+    def _send_new(self, fields: dict[str, Any]) -> PendingTx:
+        """Send with the next free nonce, retrying when another sender took it first."""
+        for attempt in range(SEND_ATTEMPTS):
+            with self._locked():
+                record = PendingTx(self._pending_count(), {}, [], time.time(), os.getpid())
+                record.fields = {**fields, "nonce": record.nonce}
+                try:
+                    self._send_version(record)
+                except Web3RPCError as exc:
+                    if attempt < SEND_ATTEMPTS - 1 and _nonce_clash(exc):
+                        continue  # another host with the same key: read the count again
+                    raise self._revert_from(exc) from exc
+                self._track(record)
+                return record
         raise TraceError("could not find a free nonce")
 
-    def wait(self, tx_hash: HexBytes, *, timeout: float = RECEIPT_TIMEOUT_S) -> TxReceipt:
+    def _send_version(self, record: PendingTx) -> str:
+        """Sign ``record.fields``, journal it, send it (call under the lock); the journal is written first, so a
+        crash in between leaves a record that recovery finds unknown to the node and drops."""
+        signed = self.account.sign_transaction({k: record.fields[k] for k in _SIGNED_KEYS if k in record.fields})
+        tx_hash = _hex(signed.hash)
+        record.sent_at = time.time()
+        self._log_sent(record, tx_hash)
         try:
-            receipt = guarded(lambda: self.chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout, 0.05))
-        except TimeExhausted as exc:
-            raise TraceError(f"transaction {tx_hash.hex()} not mined within {timeout:.0f} s") from exc
-        if receipt["status"] != 1:
-            raise self._replay_failure(tx_hash, receipt)
-        return receipt
+            guarded(lambda: self.chain.w3.eth.send_raw_transaction(signed.raw_transaction))
+        except Web3RPCError as exc:
+            if "already known" not in str(exc).lower():
+                self._log({"op": "dropped", "nonce": record.nonce, "hash": tx_hash})
+                raise
+        if tx_hash not in record.hashes:
+            record.hashes.append(tx_hash)
+        return tx_hash
+
+    # ---- waiting, replacing, re-sending ----
+    def wait(
+        self, tx_hash: HexBytes, *, timeout: float = RECEIPT_TIMEOUT_S, replace_after: float | None = REPLACE_AFTER_S
+    ) -> TxReceipt:
+        """The receipt of ``tx_hash``, or of the version that replaced it; ContractRevert if it failed."""
+        key = _hex(tx_hash)
+        now = time.monotonic()
+        deadline, next_replace, unknown_since = now + timeout, now + (replace_after or float("inf")), None
+        poll = POLL_S
+        while True:
+            record = self._record_of(key)
+            hashes = record.hashes if record is not None else [self._settled.get(key, key)]
+            receipt = self._first_receipt(hashes)
+            if receipt is not None:
+                self._settle(record, receipt)
+                if receipt["status"] != 1:
+                    raise self._replay_failure(HexBytes(receipt["transactionHash"]), receipt)
+                return receipt
+            now = time.monotonic()
+            if record is not None:
+                if self._known(hashes):
+                    unknown_since = None
+                elif unknown_since is None:
+                    unknown_since = now
+                elif now - unknown_since >= LOST_GRACE_S:
+                    self._resend(record)
+                    unknown_since = None
+                if now >= next_replace:
+                    self._replace(record)
+                    next_replace = now + (replace_after or float("inf"))
+            if now >= deadline:
+                raise TraceError(f"transaction {key} not mined within {timeout:.0f} s")
+            time.sleep(min(poll, max(deadline - now, 0)))
+            poll = min(poll * 1.5, MAX_POLL_S)
+
+    def replace_stuck(self, older_than_s: float) -> list[HexBytes]:
+        """Re-price every transaction pending for at least ``older_than_s`` seconds (same nonce, higher fee);
+        returns the hashes of the replacements sent."""
+        self._ensure_recovered()
+        with self._lock:
+            stale = [r for r in self._pending.values() if time.time() - r.sent_at >= older_than_s]
+        sent = [self._replace(r) for r in sorted(stale, key=lambda r: r.nonce)]
+        return [HexBytes(h) for h in sent if h]
+
+    def _record_of(self, key: str) -> PendingTx | None:
+        with self._lock:
+            nonce = self._by_hash.get(key)
+            return self._pending.get(nonce) if nonce is not None else None
+
+    def _first_receipt(self, hashes: list[str]) -> TxReceipt | None:
+        for h in hashes:
+            try:
+                return guarded(lambda h=h: self.chain.w3.eth.get_transaction_receipt(h))  # type: ignore[no-any-return]
+            except TransactionNotFound:
+                continue
+        return None
+
+    def _known(self, hashes: list[str]) -> bool:
+        for h in hashes:
+            try:
+                guarded(lambda h=h: self.chain.w3.eth.get_transaction(h))
+                return True
+            except TransactionNotFound:
+                continue
+        return False
+
+    def _replace(self, record: PendingTx) -> str | None:
+        """Send the next version of a pending transaction: same nonce, current fees and at least bump() of the last."""
+        with self._locked():
+            if self._pending.get(record.nonce) is not record or self._first_receipt(record.hashes) is not None:
+                return None
+            latest = int(guarded(lambda: self.chain.w3.eth.get_transaction_count(self.address, "latest")))
+            if latest > record.nonce:
+                return None  # the nonce is used: a version was mined (wait finds it) or the node lost it
+            market = self._fee_fields(fresh=True)
+            tip = max(bump(int(record.fields["maxPriorityFeePerGas"])), market["maxPriorityFeePerGas"])
+            cap = max(bump(int(record.fields["maxFeePerGas"])), market["maxFeePerGas"], tip)
+            previous = record.fields
+            record.fields = {**previous, "maxFeePerGas": cap, "maxPriorityFeePerGas": tip}
+            try:
+                return self._send_version(record)
+            except Web3RPCError:
+                record.fields = previous  # mined meanwhile, or the node wants more: the next round tells
+                return None
+
+    def _resend(self, record: PendingTx) -> None:
+        """The node has forgotten this transaction (a restart from an older state, an eviction): send it again,
+        with the same nonce when that is still next, else with the next one after a new dry run."""
+        with self._locked():
+            if self._pending.get(record.nonce) is not record or self._first_receipt(record.hashes) is not None:
+                return
+            if record.resends >= MAX_RESENDS:
+                raise TraceError(f"transaction {record.hashes[-1]} was dropped by the node {MAX_RESENDS} times")
+            record.resends += 1
+            nonce = self._pending_count()
+            if nonce != record.nonce:
+                call = {"from": self.address, **{k: record.fields[k] for k in ("to", "data", "value")
+                                                 if k in record.fields}}
+                self.estimate(call)  # the state moved on: it may revert now, and then the caller hears so
+                self._log(*({"op": "dropped", "nonce": record.nonce, "hash": h} for h in record.hashes))
+                del self._pending[record.nonce]
+                record.nonce = nonce
+            # At today's price, at least: a node evicts what cannot pay the base fee.
+            market = self._fee_fields(fresh=True)
+            record.fields = {**record.fields, "nonce": nonce, **{
+                k: max(int(record.fields[k]), market[k]) for k in ("maxFeePerGas", "maxPriorityFeePerGas")}}
+            try:
+                self._send_version(record)
+            except Web3RPCError as exc:
+                raise self._revert_from(exc) from exc
+            self._track(record)
 
     def _replay_failure(self, tx_hash: HexBytes, receipt: TxReceipt) -> ContractRevert:
         w3 = self.chain.w3
