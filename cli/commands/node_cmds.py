@@ -38,6 +38,7 @@ def status() -> None:
     info = node.running_node(STATE.settings)
     if info is None:
         raise ChainUnavailableError("node is not running; `trace node start`")
+    node.keep_good_state(STATE.settings)
     w3 = make_web3(info.rpc_url)
     data = {**dataclasses.asdict(info), "chain_id": w3.eth.chain_id, "block": w3.eth.block_number}
     table = Table(show_header=False, box=None)

@@ -42,7 +42,8 @@ def test_deploy_is_idempotent_across_restarts(trace_env: dict[str, str]) -> None
 def test_record_pointing_at_a_dead_chain_redeploys(trace_env: dict[str, str]) -> None:
     first = _deploy(trace_env)
     run_trace("node", "stop", env=trace_env)
-    (Path(trace_env["TRACE_HOME"]) / "node" / "state.json").unlink()  # a brand-new chain
+    for name in ("state.json", "state.dump.json"):  # a brand-new chain
+        (Path(trace_env["TRACE_HOME"]) / "node" / name).unlink(missing_ok=True)
     second = _deploy(trace_env)
     assert second["deployed"] is True
     assert second["contracts"]["TraceRegistry"]["block"] <= first["contracts"]["TraceRegistry"]["block"]

@@ -171,15 +171,6 @@ def _in_threads(*calls: Any) -> list[BaseException]:
     return errors
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "trace_api/services/importer.py import_rows.flush: the events a run treats as new come from a SELECT made "
-    "before its INSERT; a concurrent run that stored and rooted the same events in between is not seen, so "
-    "events.build_root UPDATEs their root and proof to a second root, which is anchored too: those events are "
-    "under two anchored roots, and the first root's leaves can no longer be proven from the index. Two captures "
-    "of one document (a client retrying), or a capture during `trace import`. Fix: claim the events in the "
-    "statement that roots them (UPDATE ... SET root WHERE event_hash IN (...) AND root IS NULL, building the tree "
-    "only from the rows it updated; or BEGIN IMMEDIATE on SQLite and SELECT ... FOR UPDATE on PostgreSQL); "
-    "events.build_pending_roots has the same read-then-write pattern."))
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_overlapping_imports_at_once_anchor_each_event_once(
     backend: str, trace_env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest,
@@ -202,13 +193,6 @@ def test_overlapping_imports_at_once_anchor_each_event_once(
     _exactly_once(env, contexts[0], len(docs))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "trace_api/services/events.py send_roots: every run (trace import, trace anchor, each HTTP capture) sends "
-    "all roots the index has built and the chain lacks, including roots another live run built and is sending "
-    "right now; after rootInfo said 'not anchored', the other run's anchorRoot is mined and this run's dry run "
-    "reverts TraceRootExists, so the command exits 5 (the capture fails). Fix: in submit_root/confirm_root, "
-    "treat TraceRootExists for a root whose rootInfo count equals ours as anchored (mark it and go on); and let "
-    "a run send only the roots it built plus those older than a grace period."))
 def test_two_runs_sending_the_same_pending_roots_both_succeed(
     trace_env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

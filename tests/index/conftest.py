@@ -21,7 +21,7 @@ from trace_api.chain.accounts import dev_account
 from trace_api.chain.client import Chain, connect
 from trace_api.config import Settings
 from trace_api.index import schema as t
-from trace_api.index.indexer import Indexer
+from trace_api.index.indexer import CHECKPOINT, Indexer
 from trace_api.index.store import make_engine
 from trace_api.services.context import TraceContext
 from trace_api.services.deploy import deploy
@@ -116,7 +116,8 @@ def chain_state(engine: Engine) -> dict[str, Any]:
         for table in t.CHAIN_TABLES:
             columns = [c for c in table.c if c.name != "id"]
             state[table.name] = sorted(tuple(row) for row in conn.execute(select(*columns)))
-        state["checkpoint"] = conn.execute(select(t.checkpoints.c.block_number)).scalar()
+        state["checkpoint"] = conn.execute(
+            select(t.checkpoints.c.block_number).where(t.checkpoints.c.name == CHECKPOINT)).scalar()
     return state
 
 

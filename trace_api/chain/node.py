@@ -1,8 +1,9 @@
 """Lifecycle of the embedded local chain: an anvil process from node_modules, with state under TRACE_HOME.
 
 The node runs detached from the command that started it. Its pid, port and state file are recorded in
-``TRACE_HOME/node/node.json``; the chain state is loaded from and dumped to ``TRACE_HOME/node/state.json``
-(at exit and every few seconds), so a stop/start keeps deployments and history.
+``TRACE_HOME/node/node.json``; the chain state is loaded from ``TRACE_HOME/node/state.json`` and dumped (at exit and
+every few seconds) to a second file that is promoted at the next start when complete, so a stop/start, or a kill,
+keeps deployments and history.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from trace_api.config import DEV_MNEMONIC, LOCAL_CHAIN_ID, LOCAL_RPC_HOST, Setti
 from trace_api.errors import ConflictError, NodeError
 
 STATE_INTERVAL_S = 2
+STATE_FILE = "state.json"
+DUMP_FILE = "state.dump.json"  # anvil rewrites its dump in place: a kill mid-write must not cost the last good state
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 
@@ -86,6 +89,38 @@ def _rpc_ready(port: int) -> bool:
         return False
 
 
+def _promote_dump(folder: Path) -> Path:
+    """Make the newest complete dump the state to load. anvil truncates and rewrites its dump file, so a kill
+    during a dump leaves it torn; then the previous good state is kept (and the torn dump set aside)."""
+    state, dump = folder / STATE_FILE, folder / DUMP_FILE
+    if dump.is_file():
+        try:
+            json.loads(dump.read_text())
+        except (ValueError, UnicodeDecodeError):
+            os.replace(dump, folder / f"{DUMP_FILE}.torn")
+        else:
+            os.replace(dump, state)
+    return state
+
+
+def keep_good_state(settings: Settings) -> bool:
+    """Copy the node's latest dump over state.json when it is newer and complete (commands call this as they
+    connect), so that a kill in the middle of a later dump loses at most what happened since."""
+    folder = node_dir(settings)
+    state, dump = folder / STATE_FILE, folder / DUMP_FILE
+    try:
+        if state.is_file() and dump.stat().st_mtime <= state.stat().st_mtime:
+            return False
+        text = dump.read_text()
+        json.loads(text)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    tmp = folder / f"{STATE_FILE}.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, state)
+    return True
+
+
 def start(settings: Settings) -> NodeInfo:
     """Start anvil on 127.0.0.1:<node_port> with chain id 31337 and the dev mnemonic, loading saved state."""
     existing = running_node(settings)
@@ -96,7 +131,7 @@ def start(settings: Settings) -> NodeInfo:
         raise ConflictError(f"port {port} is already in use by another process; set TRACE_NODE_PORT")
     folder = node_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
-    state = folder / "state.json"
+    state = _promote_dump(folder)
     log = folder / "anvil.log"
     args = [
         str(anvil_binary()),
@@ -108,9 +143,11 @@ def start(settings: Settings) -> NodeInfo:
         "--balance", "1000000",
         "--block-base-fee-per-gas", "0",
         "--gas-limit", "60000000",
-        "--state", str(state),
+        "--dump-state", str(folder / DUMP_FILE),
         "--state-interval", str(STATE_INTERVAL_S),
     ]
+    if state.is_file():
+        args += ["--load-state", str(state)]
     with open(log, "ab") as log_fh:
         proc = subprocess.Popen(
             args, stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
@@ -118,8 +155,9 @@ def start(settings: Settings) -> NodeInfo:
     deadline = time.monotonic() + START_TIMEOUT_S
     while not _rpc_ready(port):
         if proc.poll() is not None:
-            tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
-            raise NodeError(f"anvil exited with code {proc.returncode}: {' '.join(tail) or 'see ' + str(log)}")
+            lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+            reason = next((ln for ln in reversed(lines) if "error" in ln.lower()), lines[-1] if lines else "")
+            raise NodeError(f"anvil exited with code {proc.returncode}: {reason or 'see ' + str(log)}")
         if time.monotonic() > deadline:
             proc.kill()
             raise NodeError(f"anvil did not answer on port {port} within {START_TIMEOUT_S:.0f} s")
@@ -163,5 +201,6 @@ def ensure_running(settings: Settings) -> NodeInfo | None:
         return None
     info = running_node(settings)
     if info or _rpc_ready(settings.node_port):
+        keep_good_state(settings)
         return info
     return start(settings)

@@ -16,8 +16,9 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from web3.contract import Contract
 
 from trace_api.chain.client import Chain, guarded
+from trace_api.errors import ChainUnavailableError
 from trace_api.index import schema as t
-from trace_api.index.store import insert_ignore
+from trace_api.index.store import lock
 
 CHECKPOINT = "registry"
 CHUNK_BLOCKS = 2000
@@ -62,7 +63,8 @@ class Indexer:
         head = int(guarded(lambda: w3.eth.block_number))
         target = head - depth
         with self.engine.begin() as conn:
-            self._lock(conn)
+            # One sync at a time per database (API workers, a CLI import): lock the checkpoint row first.
+            lock(conn, CHECKPOINT)
             last = self._checkpoint(conn)
             fork = self._find_fork(conn, last)
             if fork is not None:
@@ -89,23 +91,12 @@ class Indexer:
         return SyncResult(first, max(target, last), count, fork)
 
     # ---- checkpoint and reorgs ----
-    def _lock(self, conn: Connection) -> None:
-        """Serialise syncs on one database (API workers, a CLI import): write the checkpoint row first, which
-        takes SQLite's write lock and a row lock on PostgreSQL until this transaction ends."""
-        updated = conn.execute(
-            update(t.checkpoints).where(t.checkpoints.c.name == CHECKPOINT)
-            .values(block_number=t.checkpoints.c.block_number)
-        ).rowcount
-        if not updated:
-            insert_ignore(conn, t.checkpoints, [{"name": CHECKPOINT, "block_number": self.start_block - 1}])
-            conn.execute(update(t.checkpoints).where(t.checkpoints.c.name == CHECKPOINT)
-                         .values(block_number=t.checkpoints.c.block_number))
-
     def _checkpoint(self, conn: Connection) -> int:
         value = conn.execute(
             select(t.checkpoints.c.block_number).where(t.checkpoints.c.name == CHECKPOINT)
         ).scalar()
-        return int(value) if value is not None else self.start_block - 1
+        # a row made by lock() before the first sync holds 0: nothing has been read yet
+        return int(value) if value else self.start_block - 1
 
     def _set_checkpoint(self, conn: Connection, number: int) -> None:
         conn.execute(delete(t.checkpoints).where(t.checkpoints.c.name == CHECKPOINT))
@@ -129,6 +120,8 @@ class Indexer:
             try:
                 live = guarded(lambda n=number: w3.eth.get_block(n))
                 live_hash = hx(live["hash"])
+            except ChainUnavailableError:
+                raise  # a node that is down says nothing about reorgs
             except Exception:  # noqa: BLE001 - a block above the new head is as good as replaced
                 live_hash = ""
             if live_hash == block_hash:

@@ -56,3 +56,16 @@ def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) ->
         conn.execute(pg_insert(table).on_conflict_do_nothing(), rows)
     else:
         conn.execute(insert(table).prefix_with("OR IGNORE"), rows)
+
+
+def lock(conn: Connection, name: str) -> None:
+    """Serialise writers across processes for the rest of this transaction: write a row of ``checkpoints`` first,
+    which takes SQLite's write lock, and a row lock on PostgreSQL, until the transaction ends."""
+    from sqlalchemy import update
+
+    from trace_api.index.schema import checkpoints
+
+    bump = update(checkpoints).where(checkpoints.c.name == name).values(block_number=checkpoints.c.block_number)
+    if not conn.execute(bump).rowcount:
+        insert_ignore(conn, checkpoints, [{"name": name, "block_number": 0}])
+        conn.execute(bump)

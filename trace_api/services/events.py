@@ -10,18 +10,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from trace_api.epcis import event_hash_bytes
 from trace_api.epcis.vocab import biz_step_name, step_code
-from trace_api.errors import ValidationError
+from trace_api.errors import ContractRevert, ValidationError
 from trace_api.index import schema as t
 from trace_api.index.indexer import hx
-from trace_api.index.store import insert_ignore
+from trace_api.index.store import insert_ignore, lock
 from trace_api.merkle import MerkleTree
 from trace_api.services.context import TraceContext
 
 ANCHOR_META = b"\0" * 32
+ANCHOR_LOCK = "anchoring"
 DIRECT_CHUNK = 100  # lifecycle events per recordEvents transaction
 
 
@@ -99,6 +100,7 @@ def build_pending_roots(ctx: TraceContext, *, batch_size: int) -> int:
     built = 0
     while True:
         with ctx.engine.begin() as conn:
+            lock(conn, ANCHOR_LOCK)  # two runs must never put one event under two roots
             hashes = list(conn.execute(
                 select(t.epcis_events.c.event_hash)
                 .where(t.epcis_events.c.mode == "anchor", t.epcis_events.c.root.is_(None))
@@ -139,13 +141,27 @@ def send_roots(ctx: TraceContext, *, account: LocalAccount) -> list[str]:
 def submit_root(ctx: TraceContext, *, sender: Any, root: str, count: int, meta: str | None = None) -> Any:
     """Send anchorRoot without waiting (so several roots are mined together), and note that it was sent."""
     meta_b = bytes.fromhex((meta or hx(ANCHOR_META))[2:])
-    tx_hash = sender.submit(ctx.registry.functions.anchorRoot(bytes.fromhex(root[2:]), count, meta_b))
+    try:
+        tx_hash = sender.submit(ctx.registry.functions.anchorRoot(bytes.fromhex(root[2:]), count, meta_b))
+    except ContractRevert as exc:
+        if exc.error != "TraceRootExists":
+            raise
+        _mark_root(ctx, root, None, "anchored")  # a concurrent run anchored this very root first
+        return None
     _mark_root(ctx, root, hx(tx_hash), "sent")
     return tx_hash
 
 
 def confirm_root(ctx: TraceContext, *, sender: Any, root: str, tx_hash: Any) -> None:
-    sender.wait(tx_hash)
+    if tx_hash is None:
+        return
+    try:
+        sender.wait(tx_hash)
+    except ContractRevert as exc:
+        if exc.error != "TraceRootExists":
+            raise
+        _mark_root(ctx, root, None, "anchored")  # a concurrent run's anchorRoot was mined first
+        return
     _mark_root(ctx, root, hx(tx_hash), "anchored")
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from trace_api.epcis import iter_events, parse_event
 from trace_api.errors import TraceError, ValidationError
 from trace_api.index import schema as t
+from trace_api.index.store import lock
 from trace_api.services import events as ev
 from trace_api.services.batches import EXT, BatchKey, batch_key, build_event, parse_gln, resolve_account
 from trace_api.services.context import TraceContext
@@ -220,6 +221,7 @@ def import_rows(
         if not chunk:
             return
         with ctx.engine.begin() as conn:
+            lock(conn, ev.ANCHOR_LOCK)  # with the lock held, "already stored" cannot change under us
             hashes = [c.event_hash for c in chunk]
             existing = set(conn.execute(select(t.epcis_events.c.event_hash).where(
                 t.epcis_events.c.event_hash.in_(hashes))).scalars())
