@@ -94,7 +94,8 @@ class GuardedHTTPProvider(HTTPProvider):
 
 
 def make_web3(rpc_url: str) -> Web3:
-    return Web3(GuardedHTTPProvider(rpc_url, request_kwargs={"timeout": RPC_TIMEOUT_S}))
+    # cache_allowed_requests: web3 would otherwise ask eth_chainId before every call and estimate
+    return Web3(GuardedHTTPProvider(rpc_url, request_kwargs={"timeout": RPC_TIMEOUT_S}, cache_allowed_requests=True))
 
 
 def connect(settings: Settings, *, autostart: bool = True) -> Chain:

@@ -4,6 +4,7 @@ the transaction first, and the index is written only after the chain accepted it
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -37,21 +38,22 @@ class BatchKey:
     gtin: str
     lot: str
 
-    @property
+    @functools.cached_property
     def id(self) -> bytes:
         return digital_link.batch_id(self.gtin, self.lot)
 
-    @property
+    @functools.cached_property
     def id_hex(self) -> str:
         return hx(self.id)
 
-    @property
+    @functools.cached_property
     def epc_class(self) -> str:
         return f"https://id.gs1.org{digital_link.key_path(self.gtin, self.lot)}"
 
 
+@functools.lru_cache(maxsize=65536)
 def batch_key(gtin: str, lot: str) -> BatchKey:
-    """Validate a GTIN (check digit) and a lot (GS1 AI 10 rules)."""
+    """Validate a GTIN (check digit) and a lot (GS1 AI 10 rules). Cached: an import names few batches, often."""
     try:
         return BatchKey(digital_link.normalize_gtin(gtin), digital_link.validate_lot(lot))
     except DigitalLinkError as exc:

@@ -137,8 +137,8 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
     at = ctx.indexer.checkpoint()
     live = registry.functions.getBatch(bytes.fromhex(bid[2:])).call(block_identifier=at) if batch is not None else None
     head_ok = live is not None and bytes(live[12]) == head and int(live[6]) == len(chain_rows)
-    recalled = (bool(registry.functions.isRecalled(bytes.fromhex(bid[2:])).call(block_identifier=at))
-                if batch is not None else False)
+    # The index knows the recalls (its own and, through the lineage, upstream) up to the same height.
+    recalled = recall is not None or bool(upstream_recalls)
     meta = json.loads(meta_row) if meta_row else {}
     return {
         "batch_id": bid, "gtin": key.gtin, "lot": key.lot, "metadata": meta,
