@@ -41,7 +41,7 @@ demo: setup
 test: setup tools sysdeps test-py test-contracts
 
 test-py: setup
-	$(PYTEST) tests --ignore=tests/contracts -q
+	$(PYTEST) tests --ignore=tests/contracts -q -n 2 --dist loadfile
 
 test-contracts: setup
 	$(VENV)/bin/brownie test --network anvil
