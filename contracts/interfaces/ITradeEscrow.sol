@@ -59,36 +59,67 @@ interface ITradeEscrow {
     }
 
     // ---- errors ----
+    /// @dev No trade was opened with id `tradeId`.
     error EscrowUnknownTrade(uint256 tradeId);
+    /// @dev The call needs the trade `Open`; it is in `state`.
     error EscrowTradeNotOpen(uint256 tradeId, State state);
+    /// @dev The call needs the trade `Disputed`; it is in `state`.
     error EscrowTradeNotDisputed(uint256 tradeId, State state);
+    /// @dev The trade is `Closed`: nothing is left in escrow.
     error EscrowTradeClosed(uint256 tradeId);
+    /// @dev Only the trade's buyer may call; `account` is not.
     error EscrowNotBuyer(uint256 tradeId, address account);
+    /// @dev Only the trade's buyer or seller may call; `account` is neither.
     error EscrowNotParty(uint256 tradeId, address account);
+    /// @dev Only the trade's arbiter may call; `account` is not.
     error EscrowNotArbiter(uint256 tradeId, address account);
+    /// @dev A refund needs `block.timestamp > deliverBy`.
     error EscrowDeliveryDeadlineNotPassed(uint256 tradeId, uint64 deliverBy);
+    /// @dev The registry shows the batch delivered to the buyer at `deliveredAt`, so no refund.
     error EscrowAlreadyDelivered(uint256 tradeId, uint64 deliveredAt);
+    /// @dev The arbiter may rule until `rulingDeadline` inclusive.
     error EscrowRulingDeadlinePassed(uint256 tradeId, uint64 rulingDeadline);
+    /// @dev The default rule applies only after `rulingDeadline`.
     error EscrowRulingDeadlineNotPassed(uint256 tradeId, uint64 rulingDeadline);
+    /// @dev The default rule cannot decide yet: not recalled, not delivered, and `deliverBy` not passed.
     error EscrowOutcomePending(uint256 tradeId, uint64 deliverBy);
+    /// @dev A share in basis points above 10000.
     error EscrowInvalidBps(uint256 bps);
+    /// @dev The seller is the zero address or the buyer.
     error EscrowInvalidSeller(address seller);
+    /// @dev The arbiter is the zero address, the buyer or the seller.
     error EscrowInvalidArbiter(address arbiter);
+    /// @dev `token` is not allowlisted for new trades.
     error EscrowTokenNotAllowed(address token);
+    /// @dev `token` cannot be used here: not a contract, or the native coin where an ERC-20 is needed.
     error EscrowInvalidToken(address token);
+    /// @dev The amount is zero or does not fit in 128 bits.
     error EscrowInvalidAmount(uint256 amount);
+    /// @dev `deliverBy` is not after `timestamp`, or further than {MAX_DELIVERY_WINDOW} from it.
     error EscrowInvalidDeadline(uint64 deliverBy, uint256 timestamp);
+    /// @dev `rulingPeriod` is outside [{MIN_RULING_PERIOD}, {MAX_RULING_PERIOD}].
     error EscrowInvalidRulingPeriod(uint32 rulingPeriod);
+    /// @dev The milestone shares neither sum to 10000 nor are both zero.
     error EscrowInvalidSchedule(uint16 shippedBps, uint16 deliveredBps);
+    /// @dev The registry has no batch `batchId`.
     error EscrowUnknownBatch(bytes32 batchId);
+    /// @dev The batch, or one it was derived from, is recalled.
     error EscrowBatchRecalled(bytes32 batchId);
+    /// @dev `msg.value` is not the amount (native coin) or not zero (ERC-20).
     error EscrowNativeValueMismatch(uint256 value, uint256 expected);
+    /// @dev The transfer delivered `received`, not `expected` (e.g. a fee-on-transfer token).
     error EscrowTransferAmountMismatch(address token, uint256 expected, uint256 received);
+    /// @dev `account` has no balance of `token` to withdraw.
     error EscrowNothingToWithdraw(address account, address token);
+    /// @dev `to` did not accept the native coin.
     error EscrowNativeTransferFailed(address to, uint256 amount);
+    /// @dev Payouts cannot go to the zero address.
     error EscrowInvalidRecipient(address to);
+    /// @dev The fee is above {MAX_FEE_BPS}.
     error EscrowFeeTooHigh(uint256 feeBps, uint256 maxFeeBps);
+    /// @dev The fee recipient is the zero address.
     error EscrowInvalidFeeRecipient(address recipient);
+    /// @dev A constructor argument is the zero address, or the registry is not a contract.
     error EscrowInvalidAddress(address account);
 
     // ---- events ----
@@ -119,7 +150,12 @@ interface ITradeEscrow {
     event EvidenceAdded(uint256 indexed tradeId, address indexed by, bytes32 evidenceHash);
     /// @notice A dispute ended: by the arbiter's ruling, or by the default rule once the ruling deadline passed.
     event DisputeResolved(
-        uint256 indexed tradeId, address indexed resolver, uint256 toSeller, uint256 toBuyer, uint256 fee, bool byTimeout
+        uint256 indexed tradeId,
+        address indexed resolver,
+        uint256 toSeller,
+        uint256 toBuyer,
+        uint256 fee,
+        bool byTimeout
     );
     /// @notice `account` pulled its credited balance of `token`, paid to `to`.
     event Withdrawn(address indexed account, address indexed token, address indexed to, uint256 amount);
