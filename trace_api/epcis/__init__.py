@@ -9,7 +9,7 @@ Typical use::
         step = step_code(event.bizStep or "")  # ITraceRegistry.Step, or None: anchor under a Merkle root
 """
 
-from trace_api.epcis.document import export_document, iter_events, parse_document, parse_event
+from trace_api.epcis.document import export_document, iter_event_dicts, iter_events, parse_document, parse_event
 from trace_api.epcis.hashing import (
     HASH_VERSION,
     event_hash_bytes,
@@ -51,6 +51,7 @@ __all__ = [
     "event_hash_bytes",
     "event_hash_id",
     "export_document",
+    "iter_event_dicts",
     "iter_events",
     "namespaces_from_context",
     "parse_document",

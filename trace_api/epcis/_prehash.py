@@ -16,6 +16,8 @@ __all__ = [
     "Builder",
     "Child",
     "Node",
+    "SENSOR_METADATA_FIELDS",
+    "SENSOR_REPORT_FIELDS",
     "collect",
     "correct",
     "field",
@@ -238,12 +240,14 @@ Order = tuple[tuple[str, "Order | None"], ...]
 _EPCS: Order = (("epc", None),)
 _QUANTITIES: Order = (("quantityElement", (("epcClass", None), ("quantity", None), ("uom", None))),)
 _ID: Order = (("id", None),)
-_SENSOR_METADATA: Order = tuple((n, None) for n in (
-    "time startTime endTime deviceID deviceMetadata rawData dataProcessingMethod bizRules".split()))  # fmt: skip
-_SENSOR_REPORT: Order = tuple((n, None) for n in (
+SENSOR_METADATA_FIELDS = tuple(
+    "time startTime endTime deviceID deviceMetadata rawData dataProcessingMethod bizRules".split())  # fmt: skip
+SENSOR_REPORT_FIELDS = tuple(
     "type exception deviceID deviceMetadata rawData dataProcessingMethod time microorganism chemicalSubstance "
     "value component stringValue booleanValue hexBinaryValue uriValue minValue maxValue meanValue sDev percRank "
-    "percValue uom coordinateReferenceSystem".split()))  # fmt: skip
+    "percValue uom coordinateReferenceSystem".split())  # fmt: skip
+_SENSOR_METADATA: Order = tuple((n, None) for n in SENSOR_METADATA_FIELDS)
+_SENSOR_REPORT: Order = tuple((n, None) for n in SENSOR_REPORT_FIELDS)
 _SENSOR_ELEMENT: Order = (("sensorMetadata", _SENSOR_METADATA), ("sensorReport", _SENSOR_REPORT))
 ORDER: Order = (
     ("eventTime", None), ("eventTimeZoneOffset", None), ("certificationInfo", None), ("parentID", None),

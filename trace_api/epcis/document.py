@@ -33,7 +33,7 @@ from trace_api.epcis.model import (
 )
 from trace_api.errors import PayloadTooLargeError, ValidationError
 
-__all__ = ["export_document", "iter_events", "parse_document", "parse_event"]
+__all__ = ["export_document", "iter_event_dicts", "iter_events", "parse_document", "parse_event"]
 
 _EVENT_MODELS: dict[str, type[EventBase]] = {
     "ObjectEvent": ObjectEvent,
@@ -162,25 +162,43 @@ def parse_document(data: Mapping[str, Any] | str | bytes, *, max_bytes: int | No
     return document
 
 
-def iter_events(path: str | Path, *, chunk: int = _stream.DEFAULT_CHUNK) -> Iterator[Event]:
-    """Stream and validate the events of an EPCIS document file, one at a time.
-
-    Memory stays at about one chunk plus one event whatever the file size (see ``_stream``). The document
-    header is checked before the first event; an invalid event raises with its index.
-    """
-    path = Path(path)
+def _streamed(path: Path, chunk: int) -> Iterator[tuple[dict[str, Any], dict[str, str] | None, str]]:
+    """(raw event, document prefixes, where) for each event of a file; None prefixes for a bare-event file."""
     header: dict[str, Any] = {}
     namespaces: dict[str, str] | None = None
     for index, raw in enumerate(_stream.stream_events(path, header, chunk)):
         if raw is header:  # the file holds one bare event
-            yield parse_event(raw, where="event")
+            yield raw, None, "event"
             return
         if namespaces is None:
             if "@context" not in header or "type" not in header:
                 header = _stream.read_header(path, chunk)
             _check_header(header)
             namespaces = namespaces_from_context(header.get("@context"))
-        yield parse_event(raw, namespaces=namespaces, where=f"epcisBody.eventList[{index}]")
+        yield raw, namespaces, f"epcisBody.eventList[{index}]"
+
+
+def iter_events(path: str | Path, *, chunk: int = _stream.DEFAULT_CHUNK) -> Iterator[Event]:
+    """Stream and validate the events of an EPCIS document file, one at a time.
+
+    Memory stays at about one chunk plus one event whatever the file size (see ``_stream``). The document
+    header is checked before the first event; an invalid event raises with its index.
+    """
+    for raw, namespaces, where in _streamed(Path(path), chunk):
+        yield parse_event(raw, namespaces=namespaces, where=where)
+
+
+def iter_event_dicts(path: str | Path, *, chunk: int = _stream.DEFAULT_CHUNK) -> Iterator[dict[str, Any]]:
+    """The events of a file that :func:`iter_events` has already validated, as JSON-LD dicts, without
+    validating them again: each carries the prefixes it hashes with (its own and its document's) in its
+    ``@context``, so it hashes alone as it did in the document."""
+    for raw, namespaces, _ in _streamed(Path(path), chunk):
+        own = namespaces_from_context(raw.get("@context"))
+        event = {k: v for k, v in raw.items() if k != "@context"}
+        merged = {**own, **(namespaces or {})}
+        if merged:
+            event["@context"] = [merged]
+        yield event
 
 
 def _check_header(header: Mapping[str, Any]) -> None:

@@ -31,6 +31,8 @@ from typing import Any, Protocol
 
 from trace_api.epcis._canon import canonical_time, canonical_value
 from trace_api.epcis._prehash import (
+    SENSOR_METADATA_FIELDS,
+    SENSOR_REPORT_FIELDS,
     Builder,
     collect,
     correct,
@@ -65,7 +67,7 @@ _FAST_ORDER = (
     ("epcList", "e"), ("inputEPCList", "e"), ("childEPCs", "e"), ("quantityList", "q"), ("childQuantityList", "q"),
     ("inputQuantityList", "q"), ("outputEPCList", "e"), ("outputQuantityList", "q"), ("action", "s"),
     ("transformationID", "s"), ("bizStep", "s"), ("disposition", "s"), ("persistentDisposition", "p"),
-    ("readPoint", "l"), ("bizLocation", "l"),
+    ("readPoint", "l"), ("bizLocation", "l"), ("sensorElementList", "x"),
 )  # fmt: skip
 _PAIR_KEYS = {"bizTransactionList": "bizTransaction", "sourceList": "source", "destinationList": "destination"}
 _HANDLED = frozenset(name for name, _ in _FAST_ORDER) | frozenset(_PAIR_KEYS)
@@ -111,7 +113,32 @@ class _Fast:
         out.sort()
         return name + "".join(out) if out else ""
 
+    def record(self, name: str, raw: Any, fields: tuple[str, ...]) -> str:
+        """A sensorMetadata or sensorReport object of scalars: its fields in the canonical order."""
+        if not isinstance(raw, dict) or not set(raw) <= set(fields):
+            raise _Irregular
+        inner = "".join(self.value(key, raw[key], "time" in key.lower()) for key in fields if key in raw)
+        return name + inner if inner else ""
+
+    def sensors(self, raw: Any) -> str:
+        out = []
+        for element in raw if isinstance(raw, list) else [raw]:
+            if not isinstance(element, dict) or not set(element) <= {"sensorMetadata", "sensorReport"}:
+                raise _Irregular
+            inner = self.record("sensorMetadata", element["sensorMetadata"], SENSOR_METADATA_FIELDS) \
+                if "sensorMetadata" in element else ""
+            reports = element.get("sensorReport", [])
+            found = sorted(r for r in (self.record("sensorReport", report, SENSOR_REPORT_FIELDS)
+                                       for report in (reports if isinstance(reports, list) else [reports])) if r)
+            inner += "".join(found)
+            if inner:
+                out.append("sensorElement" + inner)
+        out.sort()
+        return "sensorElementList" + "".join(out) if out else ""
+
     def section(self, name: str, raw: Any, kind: str) -> str:
+        if kind == "x":
+            return self.sensors(raw)
         if kind == "s":
             return self.scalar_field(name, raw)
         if kind == "e":
@@ -160,7 +187,7 @@ class _Fast:
                 if raw != []:
                     tail.append(self.pairs(key, raw))
             elif key not in _HANDLED and key not in _IGNORED:
-                if key.startswith("@xmlns") or key == "sensorElementList" or key in _PAIR_KEYS.values():
+                if key.startswith("@xmlns") or key in _PAIR_KEYS.values():
                     raise _Irregular
                 name = self.builder.key(key)
                 if name.endswith("List") or name == "childEPCs":

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from web3 import Web3
+from eth_utils import keccak
 
 from trace_api.epcis import event_hash_bytes
 from trace_api.errors import NotFoundError
@@ -131,11 +131,11 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
     # The hash chain recomputed from the indexed on-chain events must equal the head the contract holds.
     head = bytes.fromhex(bid[2:])
     for r in chain_rows:
-        head = Web3.solidity_keccak(["bytes32", "bytes32"], [head, bytes.fromhex(r.event_hash[2:])])
+        head = keccak(head + bytes.fromhex(r.event_hash[2:]))  # abi.encodePacked(bytes32, bytes32)
     # Read the contract at the height the index has reached, so unconfirmed events neither count as verified
     # nor make the hash chain look broken.
     at = ctx.indexer.checkpoint()
-    live = registry.functions.getBatch(bytes.fromhex(bid[2:])).call(block_identifier=at) if batch is not None else None
+    live = ctx.chain.view(registry, "getBatch", bytes.fromhex(bid[2:]), block=at) if batch is not None else None
     head_ok = live is not None and bytes(live[12]) == head and int(live[6]) == len(chain_rows)
     # The index knows the recalls (its own and, through the lineage, upstream) up to the same height.
     recalled = recall is not None or bool(upstream_recalls)

@@ -22,7 +22,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 
-from trace_api.epcis import iter_events, parse_event
+from trace_api.epcis import iter_event_dicts, iter_events, parse_event
 from trace_api.errors import TraceError, ValidationError
 from trace_api.index import schema as t
 from trace_api.index.store import lock
@@ -133,17 +133,21 @@ def event_dict(event: Any) -> dict[str, Any]:
     return data
 
 
-def _rows(path: Path, *, dev_names: bool) -> Iterator[tuple[int, Callable[[], dict[str, Any]]]]:
-    """(row number, thunk building the event dict) — CSV line numbers, or event positions in a JSON document."""
+def _rows(path: Path, *, dev_names: bool, validate: bool) -> Iterator[tuple[int, Callable[[], dict[str, Any]]]]:
+    """(row number, thunk building the event dict) — CSV line numbers, or event positions in a JSON document.
+    Pass 2 (``validate`` false) re-reads a JSON document that pass 1 validated without validating it again."""
     if path.suffix.lower() == ".csv":
         for number, row in _csv_events(path):
             yield number, lambda row=row: _event_from_row(row, dev_names=dev_names)
-    else:
+    elif validate:
         for number, event in enumerate(iter_events(path), start=1):
             yield number, lambda event=event: event_dict(event)
+    else:
+        for number, data in enumerate(iter_event_dicts(path), start=1):
+            yield number, lambda data=data: data
 
 
-Rows = Callable[[], Iterator[tuple[int, Callable[[], dict[str, Any]]]]]
+Rows = Callable[[bool], Iterator[tuple[int, Callable[[], dict[str, Any]]]]]  # called with validate
 
 
 def _check(ctx: TraceContext, rows_of: Rows, name: str) -> tuple[int, set[str]]:
@@ -152,7 +156,7 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str) -> tuple[int, set[str]]:
     bad = 0
     rows = 0
     batches: set[str] = set()
-    for number, make in rows_of():
+    for number, make in rows_of(True):
         rows += 1
         try:
             event = make()
@@ -190,8 +194,20 @@ def import_file(
 ) -> ImportReport:
     if not path.is_file():
         raise ValidationError(f"{path}: no such file")
-    return import_rows(ctx, account=account, rows_of=lambda: _rows(path, dev_names=ctx.dev_chain), name=path.name,
-                       batch_size=batch_size, dry_run=dry_run, progress=progress)
+    stamp = _stamp(path)
+
+    def rows_of(validate: bool) -> Iterator[tuple[int, Callable[[], dict[str, Any]]]]:
+        if not validate and _stamp(path) != stamp:
+            raise ValidationError(f"{path.name} changed while it was being imported; nothing imported, run again")
+        return _rows(path, dev_names=ctx.dev_chain, validate=validate)
+
+    return import_rows(ctx, account=account, rows_of=rows_of, name=path.name, batch_size=batch_size,
+                       dry_run=dry_run, progress=progress)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_size, info.st_mtime_ns
 
 
 def import_events(
@@ -199,7 +215,7 @@ def import_events(
     batch_size: int | None = None,
 ) -> ImportReport:
     """Import events already in memory (an EPCIS document captured over HTTP)."""
-    def rows_of() -> Iterator[tuple[int, Callable[[], dict[str, Any]]]]:
+    def rows_of(validate: bool) -> Iterator[tuple[int, Callable[[], dict[str, Any]]]]:
         return ((i, lambda e=e: e) for i, e in enumerate(events, start=1))
 
     return import_rows(ctx, account=account, rows_of=rows_of, name=name, batch_size=batch_size)
@@ -239,7 +255,7 @@ def import_rows(
             pending.append((root, ev.submit_root(ctx, sender=sender, root=root, count=len(anchored))))
         chunk.clear()
 
-    for number, make in rows_of():
+    for number, make in rows_of(False):
         event = make()
         mode = "direct" if ev.biz_step_of(event) in DIRECT_STEPS else "anchor"
         keys = batch_keys_of(event)
