@@ -164,7 +164,7 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
 
     mapping(bytes32 id => Batch) private _batches;
     mapping(bytes32 id => bytes32[]) private _parents;
-    mapping(bytes32 id => mapping(address shipper => uint64)) private _shippedBy;
+    mapping(bytes32 id => mapping(address shipper => mapping(address consignee => uint64))) private _shippedTo;
     mapping(bytes32 id => mapping(address account => uint64)) private _deliveredTo;
     mapping(bytes32 root => Root) private _roots;
     mapping(address account => uint256) private _roleBits;
@@ -331,8 +331,8 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
     }
 
     /// @inheritdoc ITraceRegistry
-    function shippedBy(bytes32 id, address shipper) external view returns (uint64) {
-        return _shippedBy[id][shipper];
+    function shippedTo(bytes32 id, address shipper, address consignee_) external view returns (uint64) {
+        return _shippedTo[id][shipper][consignee_];
     }
 
     /// @inheritdoc ITraceRegistry
@@ -486,7 +486,7 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
         b.consignee = to;
         b.shippedAt = uint40(block.timestamp);
         b.deliveredAt = 0;
-        if (_shippedBy[id][msg.sender] == 0) _shippedBy[id][msg.sender] = uint64(block.timestamp);
+        if (_shippedTo[id][msg.sender][to] == 0) _shippedTo[id][msg.sender][to] = uint64(block.timestamp);
         emit BatchShipped(id, msg.sender, to);
         return s.withInTransit(true);
     }

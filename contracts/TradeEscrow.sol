@@ -98,17 +98,9 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         if (registry.isRecalled(batchId)) return 0;
 
         bool delivered = registry.deliveredTo(batchId, t.buyer) != 0;
-        uint256 shippedShare = _shippedShare(t);
-        if (t.released < shippedShare && (delivered || registry.shippedBy(batchId, t.seller) != 0)) {
-            // Cannot underflow: checked just above.
-            unchecked {
-                amount = shippedShare - t.released;
-            }
-            uint256 fee = _paySeller(t, amount);
-            // A schedule of 100% on shipment is fully paid here, before delivery.
-            if (_remainder(t) == 0) t.state = State.Closed;
-            emit MilestoneReleased(tradeId, Milestone.Shipped, amount, fee);
-        }
+        amount = _payShippedDue(tradeId, t, delivered);
+        // A schedule of 100% on shipment is fully paid there, before delivery.
+        if (_remainder(t) == 0) t.state = State.Closed;
         if (delivered) {
             uint256 rest = _remainder(t);
             if (rest != 0) {
@@ -137,9 +129,13 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         Trade storage t = _openTrade(tradeId);
         if (block.timestamp <= t.deliverBy) revert EscrowDeliveryDeadlineNotPassed(tradeId, t.deliverBy);
         address buyer = t.buyer;
-        uint64 deliveredAt = registry.deliveredTo(t.batchId, buyer);
+        bytes32 batchId = t.batchId;
+        uint64 deliveredAt = registry.deliveredTo(batchId, buyer);
         if (deliveredAt != 0) revert EscrowAlreadyDelivered(tradeId, deliveredAt);
 
+        // What release would pay first: the Shipped milestone, if the seller earned it and the goods are not
+        // recalled. Refund returns only what no milestone earned, whichever of the two is called first.
+        if (!registry.isRecalled(batchId)) _payShippedDue(tradeId, t, false);
         uint256 rest = _remainder(t);
         t.state = State.Closed;
         _balances[buyer][t.token] += rest;
@@ -375,11 +371,28 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         if (registry.deliveredTo(batchId, t.buyer) != 0) return rest;
         // Neither delivered nor late yet: the facts are not in.
         if (block.timestamp <= t.deliverBy) revert EscrowOutcomePending(tradeId, t.deliverBy);
-        // Undelivered past the deadline: release would have paid a Shipped milestone earned by shipping, and
-        // refund would return the rest.
+        // Undelivered past the deadline: refund would pay a Shipped milestone earned by shipping, and return the
+        // rest.
+        return _shippedDue(t, false);
+    }
+
+    /// @dev The unpaid part of the Shipped milestone if its condition holds: the seller shipped the batch to the
+    /// buyer (a shipment to anyone else earns nothing), or the batch was delivered to the buyer.
+    function _shippedDue(Trade storage t, bool delivered) private view returns (uint256) {
         uint256 shippedShare = _shippedShare(t);
-        if (t.released >= shippedShare || registry.shippedBy(batchId, t.seller) == 0) return 0;
-        return shippedShare - t.released;
+        uint256 released = t.released;
+        if (released >= shippedShare) return 0;
+        if (!delivered && registry.shippedTo(t.batchId, t.seller, t.buyer) == 0) return 0;
+        return shippedShare - released;
+    }
+
+    /// @dev Pays the Shipped milestone's due part, if any, to the seller and says so.
+    function _payShippedDue(uint256 tradeId, Trade storage t, bool delivered) private returns (uint256 due) {
+        due = _shippedDue(t, delivered);
+        if (due != 0) {
+            uint256 fee = _paySeller(t, due);
+            emit MilestoneReleased(tradeId, Milestone.Shipped, due, fee);
+        }
     }
 
     function _withdraw(address token, address to) private {

@@ -20,7 +20,7 @@ interface ITradeEscrow {
 
     /// @notice Registry conditions that a milestone is keyed to.
     enum Milestone {
-        Shipped, // shippedBy(batch, seller) != 0, or the batch was delivered to the buyer
+        Shipped, // shippedTo(batch, seller, buyer) != 0, or the batch was delivered to the buyer
         Delivered // deliveredTo(batch, buyer) != 0
     }
 
@@ -203,7 +203,8 @@ interface ITradeEscrow {
     /// @notice Pays every milestone whose registry condition holds now and was not paid yet. Anyone may call.
     /// @dev Idempotent: when nothing new is due, or the batch is recalled, it changes nothing and returns 0.
     /// The seller is credited the milestone minus the trade's fee; the fee recipient is credited the fee.
-    /// Delivery also satisfies the Shipped milestone. The trade closes once nothing remains in escrow.
+    /// Shipped holds once the seller shipped the batch to the buyer (a shipment to anyone else earns nothing);
+    /// delivery to the buyer also satisfies it. The trade closes once nothing remains in escrow.
     ///
     /// Requirements:
     /// - the trade is `Open` (not disputed, not closed).
@@ -226,13 +227,17 @@ interface ITradeEscrow {
     function confirmReceipt(uint256 tradeId) external;
 
     /// @notice Returns the unreleased remainder of an undelivered trade to the buyer, after `deliverBy`.
-    /// Anyone may call; the funds are credited to the buyer only. No fee is taken.
-    /// @dev Requirements:
+    /// Anyone may call; the funds are credited to the buyer only. No fee is taken on the refund.
+    /// @dev A Shipped milestone the seller earned (shipped to the buyer) and nobody released yet is paid to the
+    /// seller first, as {release} would, unless the batch is recalled; so the split never depends on which of
+    /// {release} and {refund} lands first.
+    ///
+    /// Requirements:
     /// - the trade is `Open`;
     /// - `block.timestamp > deliverBy`;
     /// - the registry shows no delivery of the batch to the buyer.
     ///
-    /// Emits a {TradeRefunded} event.
+    /// Emits a {MilestoneReleased} event if a Shipped milestone was due, and a {TradeRefunded} event.
     /// @param tradeId The trade.
     function refund(uint256 tradeId) external;
 

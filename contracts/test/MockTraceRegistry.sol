@@ -3,11 +3,11 @@ pragma solidity ^0.8.24;
 
 /// @title MockTraceRegistry
 /// @notice Test double for the four {ITraceRegistry} views that {TradeEscrow} reads, with setters.
-/// @dev Not an ITraceRegistry: it implements only `exists`, `shippedBy`, `deliveredTo` and `isRecalled`.
+/// @dev Not an ITraceRegistry: it implements only `exists`, `shippedTo`, `deliveredTo` and `isRecalled`.
 contract MockTraceRegistry {
     mapping(bytes32 id => bool) private _exists;
     mapping(bytes32 id => bool) private _recalled;
-    mapping(bytes32 id => mapping(address seller => uint64)) private _shippedBy;
+    mapping(bytes32 id => mapping(address seller => mapping(address buyer => uint64))) private _shippedTo;
     mapping(bytes32 id => mapping(address buyer => uint64)) private _deliveredTo;
 
     /// @notice Marks batch `id` as registered or not.
@@ -15,9 +15,9 @@ contract MockTraceRegistry {
         _exists[id] = value;
     }
 
-    /// @notice Sets when `seller` first shipped batch `id`; 0 clears it.
-    function setShipped(bytes32 id, address seller, uint64 timestamp) external {
-        _shippedBy[id][seller] = timestamp;
+    /// @notice Sets when `seller` first shipped batch `id` to `buyer`; 0 clears it.
+    function setShipped(bytes32 id, address seller, address buyer, uint64 timestamp) external {
+        _shippedTo[id][seller][buyer] = timestamp;
     }
 
     /// @notice Sets when batch `id` was first delivered to `buyer`; 0 clears it.
@@ -35,9 +35,9 @@ contract MockTraceRegistry {
         return _exists[id];
     }
 
-    /// @notice Same meaning as {ITraceRegistry-shippedBy}.
-    function shippedBy(bytes32 id, address shipper) external view returns (uint64) {
-        return _shippedBy[id][shipper];
+    /// @notice Same meaning as {ITraceRegistry-shippedTo}.
+    function shippedTo(bytes32 id, address shipper, address consignee) external view returns (uint64) {
+        return _shippedTo[id][shipper][consignee];
     }
 
     /// @notice Same meaning as {ITraceRegistry-deliveredTo}.

@@ -170,6 +170,7 @@ def test_native_coin_refund_after_deadline(chain_env: Env) -> None:
     assert shown["overdue"] is True and shown["refundable_now"] is True
     refunded = e.ok("escrow", "refund", str(trade_id))
     assert refunded["refunded"] == "1.5" and refunded["state"] == "closed"
+    assert refunded["released_to_seller"] == "0"  # nothing was shipped, so no milestone was earned
     assert e.escrow.functions.withdrawable(BUYER, NATIVE).call() == 15 * 10**17
 
     before = e.w3.eth.get_balance(BUYER)

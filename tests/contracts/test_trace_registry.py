@@ -299,8 +299,9 @@ def test_shipping(registry: Any, producer: Any, retailer: Any, batch: bytes) -> 
     assert v["inTransit"] and v["consignee"] == retailer and v["shippedAt"] == tx.timestamp
     assert v["deliveredAt"] == 0 and v["custodian"] == producer  # custody moves only on delivery
     assert registry.consignee(batch) == retailer and registry.shippedAt(batch) == tx.timestamp
-    assert registry.shippedBy(batch, producer) == tx.timestamp
-    assert registry.shippedBy(batch, retailer) == 0
+    assert registry.shippedTo(batch, producer, retailer) == tx.timestamp
+    assert registry.shippedTo(batch, producer, producer) == 0  # keyed by the consignee too
+    assert registry.shippedTo(batch, retailer, producer) == 0
 
 
 def test_shipping_reverts(registry: Any, producer: Any, retailer: Any, processor: Any, batch: bytes) -> None:
@@ -376,9 +377,9 @@ def test_first_shipment_and_delivery_times_are_kept(
     assert registry.deliveredAt(batch) == 0  # the new shipment is not delivered yet
     assert registry.shippedAt(batch) == second_ship.timestamp > first_ship.timestamp
     record(registry, batch, Step.Receiving, retailer)
-    assert registry.shippedBy(batch, producer) == first_ship.timestamp
+    assert registry.shippedTo(batch, producer, retailer) == first_ship.timestamp
     assert registry.deliveredTo(batch, retailer) == first_receive.timestamp
-    assert registry.shippedBy(batch, retailer) > 0 and registry.deliveredTo(batch, producer) > 0
+    assert registry.shippedTo(batch, retailer, producer) > 0 and registry.deliveredTo(batch, producer) > 0
 
 
 # ---- recordEvents ----

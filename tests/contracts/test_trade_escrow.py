@@ -104,8 +104,8 @@ def trade(env, trade_id):
     return env.escrow.getTrade(trade_id).dict()
 
 
-def ship(env, batch=BATCH, seller=None):
-    env.registry.setShipped(batch, seller or env.seller, latest_timestamp(), {"from": env.admin})
+def ship(env, batch=BATCH, seller=None, buyer=None):
+    env.registry.setShipped(batch, seller or env.seller, buyer or env.buyer, latest_timestamp(), {"from": env.admin})
 
 
 def deliver(env, batch=BATCH, buyer=None):
@@ -554,8 +554,11 @@ def test_release_rounding_goes_to_last_milestone(env):
 def test_release_only_counts_the_trade_seller_and_buyer(env):
     trade_id, _, _ = open_trade(env, shipped_bps=5000, delivered_bps=5000)
     ship(env, seller=env.stranger)
+    ship(env, buyer=env.stranger)  # the seller shipping to someone else (an accomplice) earns nothing
     deliver(env, buyer=env.stranger)
     assert env.escrow.release(trade_id, {"from": env.stranger}).return_value == 0
+    ship(env)
+    assert env.escrow.release(trade_id, {"from": env.stranger}).return_value == PRICE // 2
 
 
 def test_release_pays_nothing_once_recalled(env):
@@ -642,6 +645,34 @@ def test_refund_returns_only_the_unreleased_remainder(env):
     warp(deliver_by + 1)
     tx = env.escrow.refund(trade_id, {"from": env.buyer})
     assert tx.events["TradeRefunded"]["amount"] == PRICE - PRICE * 3000 // BPS
+
+
+def test_refund_pays_an_earned_unreleased_shipped_milestone_first(env):
+    """The seller shipped but nobody called release before the deadline: refund pays the Shipped share to the
+    seller, as release and the default ruling would, and returns only the rest."""
+    trade_id, deliver_by, _ = open_trade(env, shipped_bps=3000, delivered_bps=7000)
+    ship(env)
+    warp(deliver_by + 1)
+    tx = env.escrow.refund(trade_id, {"from": env.stranger})
+    shipped = PRICE * 3000 // BPS
+    assert same(tx.events["MilestoneReleased"], [trade_id, Milestone.SHIPPED, shipped, fee_of(shipped, FEE_BPS)])
+    assert same(tx.events["TradeRefunded"], [trade_id, env.buyer, PRICE - shipped])
+    assert balances(env, env.usdc) == (shipped - fee_of(shipped, FEE_BPS), fee_of(shipped, FEE_BPS), PRICE - shipped)
+    assert trade(env, trade_id)["released"] == shipped and trade(env, trade_id)["state"] == State.CLOSED
+
+
+def test_refund_pays_no_milestone_for_a_recalled_batch_or_a_shipment_elsewhere(env):
+    recalled_id, _, _ = open_trade(env, shipped_bps=3000, delivered_bps=7000)
+    elsewhere_id, deliver_by, _ = open_trade(env, batch=OTHER_BATCH, shipped_bps=3000, delivered_bps=7000)
+    ship(env)
+    ship(env, batch=OTHER_BATCH, buyer=env.stranger)
+    env.registry.setRecalled(BATCH, True, {"from": env.admin})
+    warp(deliver_by + 1)  # the later of the two deadlines
+    for trade_id in (recalled_id, elsewhere_id):
+        tx = env.escrow.refund(trade_id, {"from": env.stranger})
+        assert "MilestoneReleased" not in tx.events
+        assert tx.events["TradeRefunded"]["amount"] == PRICE
+    assert env.escrow.withdrawable(env.buyer, env.usdc) == 2 * PRICE
 
 
 def test_refund_rejects_delivered_trade(env):

@@ -143,7 +143,7 @@ class EscrowStateMachine:
         self.now = latest_timestamp()
         self.trades: list[TradeModel] = []
         self.balances = {(a, t): 0 for a in self.accounts for t in self.tokens}
-        self.shipped: set[tuple[bytes, str]] = set()
+        self.shipped: set[tuple[bytes, str, str]] = set()  # (batch, shipper, consignee)
         self.delivered: set[tuple[bytes, str]] = set()
         self.recalled: set[bytes] = set()
         self.fee_bps = FEE_BPS
@@ -216,7 +216,13 @@ class EscrowStateMachine:
         return fee
 
     def _is_shipped(self, t: TradeModel) -> bool:
-        return (t.batch, t.seller) in self.shipped
+        return (t.batch, t.seller, t.buyer) in self.shipped
+
+    def _shipped_due(self, t: TradeModel) -> int:
+        """The unpaid Shipped milestone refund and the default ruling pay (undelivered, not recalled)."""
+        if t.batch in self.recalled or t.released >= t.shipped_share or not self._is_shipped(t):
+            return 0
+        return t.shipped_share - t.released
 
     def _is_delivered(self, t: TradeModel) -> bool:
         return (t.batch, t.buyer) in self.delivered
@@ -266,11 +272,16 @@ class EscrowStateMachine:
                 )
             )
 
-    def rule_ship(self, st_trade):
+    def rule_ship(self, st_trade, st_flag):
+        """The seller ships the batch: mostly to the trade's buyer; sometimes to someone else, which earns the
+        Shipped milestone nothing."""
         t = self._pick(st_trade)
-        if t is not None and not self._is_shipped(t):
-            self._send(self.registry, "setShipped", [t.batch, t.seller, self.now + 1], self.admin)
-            self.shipped.add((t.batch, t.seller))
+        if t is None:
+            return
+        consignee = t.buyer if st_flag else self.stranger
+        if (t.batch, t.seller, consignee) not in self.shipped:
+            self._send(self.registry, "setShipped", [t.batch, t.seller, consignee, self.now + 1], self.admin)
+            self.shipped.add((t.batch, t.seller, consignee))
 
     def rule_deliver(self, st_trade):
         t = self._pick(st_trade)
@@ -335,12 +346,15 @@ class EscrowStateMachine:
         elif self._is_delivered(t):
             self._send(self.escrow, "refund", [t.id], caller, "EscrowAlreadyDelivered")
         else:
+            due = self._shipped_due(t)
+            expected = [(0, due, self._pay_seller(t, due))] if due else []
             amount = t.remainder
             t.refunded += amount
             self._credit(t.buyer, t.token, amount)
             t.state = State.CLOSED
-            event = self._send(self.escrow, "refund", [t.id], caller)["TradeRefunded"][0]
-            assert event["amount"] == amount
+            events = self._send(self.escrow, "refund", [t.id], caller)
+            assert events["TradeRefunded"][0]["amount"] == amount
+            assert [(e["milestone"], e["amount"], e["fee"]) for e in events.get("MilestoneReleased", [])] == expected
 
     def rule_dispute(self, st_trade, st_caller):
         t = self._pick(st_trade, State.OPEN)
@@ -404,9 +418,7 @@ class EscrowStateMachine:
         elif self._is_delivered(t):
             self._settle(t, t.remainder, 0, "resolveByTimeout", args, caller)
         elif at > t.deliver_by:
-            to_seller = 0
-            if t.released < t.shipped_share and self._is_shipped(t):
-                to_seller = t.shipped_share - t.released
+            to_seller = self._shipped_due(t)
             self._settle(t, to_seller, t.remainder - to_seller, "resolveByTimeout", args, caller)
         else:
             self._send(self.escrow, "resolveByTimeout", args, caller, "EscrowOutcomePending")

@@ -349,7 +349,7 @@ def _describe(ctx: TraceContext, escrow: Contract, trade: _Trade, token: TokenIn
     registry = ctx.registry
     recalled = bool(_read(registry.functions.isRecalled(trade.batch_id)))
     delivered_at = int(_read(registry.functions.deliveredTo(trade.batch_id, trade.buyer)))
-    shipped_at = int(_read(registry.functions.shippedBy(trade.batch_id, trade.seller)))
+    shipped_at = int(_read(registry.functions.shippedTo(trade.batch_id, trade.seller, trade.buyer)))
     closed = STATES[trade.state] == "closed"
     in_escrow = 0 if closed else trade.amount - trade.released
     milestones = []
@@ -606,8 +606,11 @@ def refund(ctx: TraceContext, *, account: LocalAccount, trade_id: int) -> dict[s
     escrow, trade, token = _prepare(ctx, trade_id)
     receipt = ctx.sender(account).transact(escrow.functions.refund(trade_id))
     (event,) = _events(escrow, receipt, "TradeRefunded")
+    # A Shipped milestone the seller earned but nobody released is paid to the seller first.
+    to_seller = sum(int(e["amount"]) for e in _events(escrow, receipt, "MilestoneReleased"))
     return {"trade_id": trade_id, **_tx(receipt), "token": token.to_json(), "state": "closed",
-            "buyer": event["buyer"], "refunded": format_amount(event["amount"], token.decimals)}
+            "buyer": event["buyer"], "refunded": format_amount(event["amount"], token.decimals),
+            "released_to_seller": format_amount(to_seller, token.decimals)}
 
 
 def dispute(ctx: TraceContext, *, account: LocalAccount, trade_id: int, text: str | None = None,
