@@ -1,8 +1,9 @@
-"""Escrow gas rows: opening a trade with a permit, and releasing a milestone.
+"""Escrow gas rows: open (with a permit), release, refund, dispute + resolve, withdraw.
 
 Baselines, measured in the same run:
 - open with permit against the two-transaction path a token without EIP-2612 needs (approve, then open);
-- release against a plain ERC-20 transfer of the same amount, what paying the seller directly would cost.
+- every payout (release, refund, dispute + resolve, withdraw) against a plain ERC-20 transfer of the same amount,
+  what paying the other side directly, with no escrow, would cost.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ def _trade(ctx: TraceContext, lot: str, *, use_permit: bool) -> tuple[int, int]:
     return opened["trade_id"], gas
 
 
+def _later(ctx: TraceContext, seconds: int) -> None:
+    """Move the local chain's clock forward and mine a block."""
+    ctx.chain.w3.provider.make_request("evm_increaseTime", [seconds])
+    ctx.chain.w3.provider.make_request("evm_mine", [])
+
+
 def run(env: BenchEnv) -> list[dict[str, Any]]:
     ctx = TraceContext(settings=env.settings, chain=env.chain, engine=get_engine(env.settings))
     # Warm-up: the first trade pays for storage that starts at zero (trade counter, the escrow's token balance,
@@ -41,11 +48,26 @@ def run(env: BenchEnv) -> list[dict[str, Any]]:
     batches.record_event(ctx, account=seller, gtin=GTIN, lot="BENCH-ESCROW-PERMIT", step="shipping", to="buyer")
     batches.record_event(ctx, account=dev_account("buyer"), gtin=GTIN, lot="BENCH-ESCROW-PERMIT", step="receiving")
     released = escrow.release(ctx, account=seller, trade_id=trade_id)
+    withdrawn = escrow.withdraw(ctx, account=seller, token="USDC")["withdrawals"][0]
+
+    buyer, arbiter = dev_account("buyer"), dev_account("arbiter")
+    disputed, _ = _trade(ctx, "BENCH-ESCROW-DISPUTE", use_permit=True)
+    opened_dispute = escrow.dispute(ctx, account=buyer, trade_id=disputed, text="the roast is not as agreed")
+    ruled = escrow.resolve(ctx, account=arbiter, trade_id=disputed, seller_share="60%")
+    late, _ = _trade(ctx, "BENCH-ESCROW-REFUND", use_permit=True)
+    _later(ctx, 31 * 86_400)  # past deliverBy (30 days)
+    refunded = escrow.refund(ctx, account=buyer, trade_id=late)
 
     usdc = ctx.chain.contract("MockStablecoin", ctx.chain.deployment().tokens["USDC"])
     units = escrow.parse_amount(AMOUNT, 6)
-    transfer = ctx.sender(dev_account("retailer")).transact(usdc.functions.transfer(seller.address, units))
+    transfer = int(ctx.sender(dev_account("retailer")).transact(usdc.functions.transfer(seller.address, units))
+                   ["gasUsed"])
+    w3 = ctx.chain.w3
+    withdraw_gas = int(w3.eth.get_transaction_receipt(withdrawn["tx_hash"])["gasUsed"])
     return [
-        row("gas.escrow.open_permit", permit_gas, "gas", approve_gas),
-        row("gas.escrow.release", int(released["gas_used"]), "gas", int(transfer["gasUsed"])),
+        row("gas.escrow.open", permit_gas, "gas", approve_gas),
+        row("gas.escrow.release", int(released["gas_used"]), "gas", transfer),
+        row("gas.escrow.refund", int(refunded["gas_used"]), "gas", transfer),
+        row("gas.escrow.dispute_resolve", int(opened_dispute["gas_used"]) + int(ruled["gas_used"]), "gas", transfer),
+        row("gas.escrow.withdraw", withdraw_gas, "gas", transfer),
     ]

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import BenchEnv, free_port, row
+from bench.common import BenchEnv, row
 from trace_api.chain import node
 from trace_api.chain.compiler import compile_contracts
 from trace_api.chain.sender import TxSender
@@ -37,13 +37,13 @@ def _compile_rows() -> list[dict[str, Any]]:
 
 def _node_rows() -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(home=Path(tmp), node_port=free_port())
+        settings = Settings(home=Path(tmp), node_port=node.free_port())
         started = time.perf_counter()
         node.start(settings)
         ours = time.perf_counter() - started
         node.stop(settings)
     # Baseline: bare anvil, no state file, until it answers JSON-RPC.
-    port = free_port()
+    port = node.free_port()
     started = time.perf_counter()
     proc = subprocess.Popen([str(anvil_binary()), "--port", str(port)], stdout=subprocess.DEVNULL)
     try:

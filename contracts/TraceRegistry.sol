@@ -156,6 +156,12 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
         bytes32 metadataHash;
     }
 
+    /// @dev First deliveries of a batch to an account, in one slot: by anyone, and by the account's own Receiving.
+    struct Delivery {
+        uint64 deliveredAt;
+        uint64 receivedAt;
+    }
+
     struct Root {
         address anchorer;
         uint64 anchoredAt;
@@ -165,7 +171,7 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
     mapping(bytes32 id => Batch) private _batches;
     mapping(bytes32 id => bytes32[]) private _parents;
     mapping(bytes32 id => mapping(address shipper => mapping(address consignee => uint64))) private _shippedTo;
-    mapping(bytes32 id => mapping(address account => uint64)) private _deliveredTo;
+    mapping(bytes32 id => mapping(address account => Delivery)) private _deliveries;
     mapping(bytes32 root => Root) private _roots;
     mapping(address account => uint256) private _roleBits;
 
@@ -337,7 +343,12 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
 
     /// @inheritdoc ITraceRegistry
     function deliveredTo(bytes32 id, address account) external view returns (uint64) {
-        return _deliveredTo[id][account];
+        return _deliveries[id][account].deliveredAt;
+    }
+
+    /// @inheritdoc ITraceRegistry
+    function receivedBy(bytes32 id, address account) external view returns (uint64) {
+        return _deliveries[id][account].receivedAt;
     }
 
     /// @inheritdoc ITraceRegistry
@@ -493,7 +504,12 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
 
     function _deliver(Batch storage b, BatchState s, bytes32 id, address to) private returns (BatchState) {
         b.deliveredAt = uint40(block.timestamp);
-        if (_deliveredTo[id][to] == 0) _deliveredTo[id][to] = uint64(block.timestamp);
+        Delivery memory d = _deliveries[id][to];
+        bool firstTime = d.deliveredAt == 0;
+        bool firstReceipt = d.receivedAt == 0 && msg.sender == to; // the consignee's own Receiving
+        if (firstTime) d.deliveredAt = uint64(block.timestamp);
+        if (firstReceipt) d.receivedAt = uint64(block.timestamp);
+        if (firstTime || firstReceipt) _deliveries[id][to] = d;
         emit CustodyTransferred(id, s.custodian(), to);
         return s.withCustodian(to).withInTransit(false);
     }

@@ -42,6 +42,8 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
     uint32 public constant MAX_RULING_PERIOD = 90 days;
     /// @notice Latest `deliverBy` a trade may set, counted from its opening; catches milliseconds given as seconds.
     uint64 public constant MAX_DELIVERY_WINDOW = 730 days;
+    /// @notice The longest a buyer can be given to dispute a delivery it did not record itself.
+    uint32 public constant MAX_DISPUTE_WINDOW = 30 days;
 
     uint256 private constant _BPS = 10_000;
 
@@ -97,7 +99,7 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         bytes32 batchId = t.batchId;
         if (registry.isRecalled(batchId)) return 0;
 
-        bool delivered = registry.deliveredTo(batchId, t.buyer) != 0;
+        bool delivered = _deliveryFinal(t);
         amount = _payShippedDue(tradeId, t, delivered);
         // A schedule of 100% on shipment is fully paid there, before delivery.
         if (_remainder(t) == 0) t.state = State.Closed;
@@ -278,6 +280,7 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         if (p.rulingPeriod < MIN_RULING_PERIOD || p.rulingPeriod > MAX_RULING_PERIOD) {
             revert EscrowInvalidRulingPeriod(p.rulingPeriod);
         }
+        if (p.disputeWindow > MAX_DISPUTE_WINDOW) revert EscrowInvalidDisputeWindow(p.disputeWindow);
         (uint16 shippedBps, uint16 deliveredBps) = (p.shippedBps, p.deliveredBps);
         if (shippedBps == 0 && deliveredBps == 0) {
             deliveredBps = uint16(_BPS);
@@ -301,28 +304,35 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         t.shippedBps = shippedBps;
         t.deliveredBps = deliveredBps;
         t.seller = p.seller;
-        t.openedAt = uint64(block.timestamp);
+        t.openedAt = uint40(block.timestamp);
         uint16 fee = _feeBps;
         t.feeBps = fee;
         t.state = State.Open;
+        t.disputeWindow = p.disputeWindow;
         t.arbiter = p.arbiter;
         t.rulingPeriod = p.rulingPeriod;
         t.token = p.token;
         t.batchId = p.batchId;
         t.amount = uint128(p.amount);
+        _emitOpened(tradeId, t);
+    }
+
+    /// @dev The trade's terms as stored, read here so that {_open} stays within the stack.
+    function _emitOpened(uint256 tradeId, Trade storage t) private {
         emit TradeOpened(
             tradeId,
-            msg.sender,
-            p.seller,
-            p.batchId,
-            p.token,
-            p.amount,
-            p.arbiter,
-            p.deliverBy,
-            p.rulingPeriod,
-            shippedBps,
-            deliveredBps,
-            fee
+            t.buyer,
+            t.seller,
+            t.batchId,
+            t.token,
+            t.amount,
+            t.arbiter,
+            t.deliverBy,
+            t.rulingPeriod,
+            t.shippedBps,
+            t.deliveredBps,
+            t.feeBps,
+            t.disputeWindow
         );
     }
 
@@ -374,6 +384,18 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         // Undelivered past the deadline: refund would pay a Shipped milestone earned by shipping, and return the
         // rest.
         return _shippedDue(t, false);
+    }
+
+    /// @dev True once the Delivered milestone's condition holds: the buyer recorded receipt of the batch itself,
+    /// or a delivery to the buyer that it did not record (a carrier's Arriving) is `disputeWindow` old, and the
+    /// buyer has not disputed it in that time. Any delivery still bars {refund} at once.
+    function _deliveryFinal(Trade storage t) private view returns (bool) {
+        bytes32 batchId = t.batchId;
+        address buyer = t.buyer;
+        uint256 deliveredAt = registry.deliveredTo(batchId, buyer);
+        if (deliveredAt == 0) return false;
+        if (block.timestamp >= deliveredAt + t.disputeWindow) return true;
+        return registry.receivedBy(batchId, buyer) != 0;
     }
 
     /// @dev The unpaid part of the Shipped milestone if its condition holds: the seller shipped the batch to the

@@ -4,7 +4,6 @@ to stay clear of brownie's own fixtures such as `chain` and `accounts`)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,14 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from trace_api.chain.node import free_port  # noqa: F401 - shared with the test modules
+
 ROOT = Path(__file__).resolve().parents[1]
 TRACE = [sys.executable, "-m", "cli.main"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

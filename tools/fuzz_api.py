@@ -21,7 +21,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,8 @@ import urllib.request
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+
+from trace_api.chain.node import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -51,12 +51,6 @@ class Summary:
     schemathesis_exit: int | None = None
     seconds: float = 0.0
     ok: bool = False
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _say(text: str) -> None:

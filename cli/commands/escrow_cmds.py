@@ -51,12 +51,17 @@ def open_(
     milestones: str = typer.Option(None, "--milestones",
                                    help="e.g. shipped:3000,delivered:7000 (bps) or shipped:30%,delivered:70%; "
                                         "default 100% on delivery."),
+    dispute_window: str = typer.Option(
+        escrow.DEFAULT_DISPUTE_WINDOW, "--dispute-window",
+        help="After a carrier's delivery, the buyer's time to dispute before payment (0 to 30d); the buyer's own "
+             "receiving pays at once."),
     permit: bool = typer.Option(True, "--permit/--no-permit", help="Use EIP-2612 permit when the token has it."),
 ) -> None:
     """Open and fund a trade for a batch (signed by the buyer)."""
     result = escrow.open_trade(_ctx(), account=STATE.account("buyer"), seller=seller, arbiter=arbiter, token=token,
                                amount=amount, gtin=gtin, lot=lot, deliver_by=deliver_by,
-                               ruling_period=ruling_period, milestones=milestones, use_permit=permit)
+                               ruling_period=ruling_period, milestones=milestones, dispute_window=dispute_window,
+                               use_permit=permit)
     emit(result, f"opened trade {result['trade_id']}: {_money(result, 'amount')} for {result['gtin']}/"
                  f"{result['lot']}, deliver by {result['deliver_by']} (funded by {result['funding']}, "
                  f"{len(result['tx_hashes'])} tx, gas {result['gas_used']})")
@@ -84,7 +89,8 @@ def _trade_table(data: dict[str, Any]) -> Table:
         ("deliver by", data["deliver_by"] + ("  [red]overdue[/red]" if data["overdue"] else "")),
     ]
     for m in data["milestones"]:
-        status = "paid" if m["paid"] else ("reached" if m["condition_met"] else "pending")
+        status = "paid" if m["paid"] else ("reached" if m["condition_met"] else
+                                           f"due {m['met_at']}" if m["met_at"] else "pending")
         rows.append((f"milestone {m['name']}", f"{m['bps'] / 100:g}% = {m['amount']} {data['token']['symbol']}, "
                                                f"{status}"))
     if data["disputed_at"]:

@@ -210,6 +210,10 @@ interface ITraceRegistry {
     /// @notice When batch `id` was first delivered to `account` (received, or delivered by a carrier), 0 if never.
     function deliveredTo(bytes32 id, address account) external view returns (uint64);
 
+    /// @notice When `account` first recorded Receiving of batch `id` itself, 0 if never: its own acknowledgement
+    /// of delivery, as opposed to a carrier's Arriving.
+    function receivedBy(bytes32 id, address account) external view returns (uint64);
+
     /// @notice True if the batch or any batch it was derived from, transitively, is recalled.
     /// @dev A depth-first walk over the lineage that visits at most MAX_ANCESTORS batches, as deriveBatch bounds
     /// the number of paths from a batch to its ancestors. Every event on a derived batch pays for this walk.

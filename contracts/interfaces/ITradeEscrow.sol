@@ -21,7 +21,7 @@ interface ITradeEscrow {
     /// @notice Registry conditions that a milestone is keyed to.
     enum Milestone {
         Shipped, // shippedTo(batch, seller, buyer) != 0, or the batch was delivered to the buyer
-        Delivered // deliveredTo(batch, buyer) != 0
+        Delivered // receivedBy(batch, buyer) != 0, or deliveredTo(batch, buyer) at least disputeWindow ago
     }
 
     /// @notice The terms a buyer opens a trade with.
@@ -36,6 +36,7 @@ interface ITradeEscrow {
         uint32 rulingPeriod; // how long the arbiter has to rule once a dispute is opened
         uint16 shippedBps; // share paid when the seller has shipped the batch
         uint16 deliveredBps; // share paid when the batch is delivered to the buyer
+        uint32 disputeWindow; // after a delivery the buyer did not record itself (a carrier's), its time to dispute
     }
 
     /// @notice Everything stored about a trade.
@@ -46,9 +47,10 @@ interface ITradeEscrow {
         uint16 shippedBps;
         uint16 deliveredBps;
         address seller;
-        uint64 openedAt;
+        uint40 openedAt;
         uint16 feeBps; // platform fee snapshotted at open
         State state;
+        uint32 disputeWindow;
         address arbiter;
         uint64 disputedAt; // 0 if never disputed
         uint32 rulingPeriod;
@@ -99,6 +101,8 @@ interface ITradeEscrow {
     error EscrowInvalidDeadline(uint64 deliverBy, uint256 timestamp);
     /// @dev `rulingPeriod` is outside [{MIN_RULING_PERIOD}, {MAX_RULING_PERIOD}].
     error EscrowInvalidRulingPeriod(uint32 rulingPeriod);
+    /// @dev `disputeWindow` is above {MAX_DISPUTE_WINDOW}.
+    error EscrowInvalidDisputeWindow(uint32 disputeWindow);
     /// @dev The milestone shares neither sum to 10000 nor are both zero.
     error EscrowInvalidSchedule(uint16 shippedBps, uint16 deliveredBps);
     /// @dev The registry has no batch `batchId`.
@@ -136,7 +140,8 @@ interface ITradeEscrow {
         uint32 rulingPeriod,
         uint16 shippedBps,
         uint16 deliveredBps,
-        uint16 feeBps
+        uint16 feeBps,
+        uint32 disputeWindow
     );
     /// @notice A milestone was paid: `amount` towards the seller, of which `fee` went to the fee recipient.
     event MilestoneReleased(uint256 indexed tradeId, Milestone indexed milestone, uint256 amount, uint256 fee);
@@ -178,6 +183,7 @@ interface ITradeEscrow {
     /// - `p.batchId` exists in the registry and is not recalled;
     /// - `p.deliverBy` is in the future, at most {MAX_DELIVERY_WINDOW} away;
     /// - `p.rulingPeriod` is within [{MIN_RULING_PERIOD}, {MAX_RULING_PERIOD}];
+    /// - `p.disputeWindow` is at most {MAX_DISPUTE_WINDOW} (0: a carrier's delivery pays at once);
     /// - the schedule sums to 10000, or is (0, 0) for 100% on delivery.
     ///
     /// Emits a {TradeOpened} event.
@@ -203,8 +209,10 @@ interface ITradeEscrow {
     /// @notice Pays every milestone whose registry condition holds now and was not paid yet. Anyone may call.
     /// @dev Idempotent: when nothing new is due, or the batch is recalled, it changes nothing and returns 0.
     /// The seller is credited the milestone minus the trade's fee; the fee recipient is credited the fee.
-    /// Shipped holds once the seller shipped the batch to the buyer (a shipment to anyone else earns nothing);
-    /// delivery to the buyer also satisfies it. The trade closes once nothing remains in escrow.
+    /// Shipped holds once the seller shipped the batch to the buyer (a shipment to anyone else earns nothing).
+    /// Delivered holds once the buyer recorded its own Receiving of the batch, or once a delivery to the buyer
+    /// that the buyer did not record (a carrier's Arriving) is `disputeWindow` old: in that window the buyer can
+    /// {dispute} a delivery it denies. Delivered also satisfies Shipped. The trade closes once nothing remains.
     ///
     /// Requirements:
     /// - the trade is `Open` (not disputed, not closed).
@@ -242,9 +250,10 @@ interface ITradeEscrow {
     function refund(uint256 tradeId) external;
 
     /// @notice The buyer or the seller freezes the remainder and asks the arbiter to rule.
-    /// @dev Anyone may {release} as soon as the registry shows delivery, so a buyer who wants to contest the goods
-    /// disputes before recording their receipt. The arbiter must rule within the trade's `rulingPeriod`; after
-    /// that, {resolveByTimeout} applies the default rule.
+    /// @dev Anyone may {release} once the Delivered condition holds, so a buyer who wants to contest the goods
+    /// disputes before recording its own receipt, or within `disputeWindow` of a carrier's delivery it denies.
+    /// The arbiter must rule within the trade's `rulingPeriod`; after that, {resolveByTimeout} applies the default
+    /// rule, which follows the registry (a recorded delivery counts).
     ///
     /// Requirements:
     /// - the caller is the buyer or the seller;

@@ -10,15 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from web3.contract import Contract
 
-from tests.conftest import free_port
-from trace_api.chain import node
 from trace_api.chain.accounts import dev_account
-from trace_api.chain.client import connect
-from trace_api.config import Settings
 from trace_api.http.app import create_app
 from trace_api.index.store import get_engine
 from trace_api.services import apikeys
-from trace_api.services.deploy import deploy
+from trace_api.services.deploy import scratch_chain
 
 GTIN = "09506000134352"
 BUYER, SELLER = dev_account("buyer").address, dev_account("seller").address
@@ -38,19 +34,13 @@ class Api:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    settings = Settings(home=tmp_path_factory.mktemp("escrow-api"), node_port=free_port())
-    node.start(settings)
-    try:
-        chain = connect(settings, autostart=False)
-        record = deploy(chain=chain, account=dev_account("admin")).deployment
-        engine = get_engine(settings)
+    with scratch_chain(tmp_path_factory.mktemp("escrow-api")) as (chain, deployed):
+        engine = get_engine(chain.settings)
         keys = {name: {"Authorization": f"Bearer {apikeys.create_key(engine, organisation=org, account=name)}"}
                 for name, org in (("buyer", "Rotterdam Roasters BV"), ("seller", "Finca La Esperanza"),
                                   ("arbiter", "Chamber of Arbitration"))}
-        yield Api(TestClient(create_app(settings)), keys, chain.contract("TradeEscrow"),
-                  chain.contract("MockStablecoin", record.tokens["USDC"]), chain.w3)
-    finally:
-        node.stop(settings)
+        yield Api(TestClient(create_app(chain.settings)), keys, chain.contract("TradeEscrow"),
+                  chain.contract("MockStablecoin", deployed.deployment.tokens["USDC"]), chain.w3)
 
 
 def _problem(response: Any, status: int) -> dict[str, Any]:

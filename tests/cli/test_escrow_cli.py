@@ -237,3 +237,33 @@ def test_json_shapes_of_show_and_list(chain_env: Env) -> None:
     assert missing.code == 1 and "no trade 9999" in _one_error_line(missing)
     human = e.trace("escrow", "show", str(trade_id))
     assert human.code == 0 and "99.99 EURC" in human.stdout
+
+
+def test_carrier_delivery_pays_after_the_dispute_window(chain_env: Env) -> None:
+    e, lot = chain_env, "WINDOW-1"
+    _register(e, lot)
+    buyer_nonce = e.nonce(BUYER)
+    too_long = e.trace("escrow", "open", "--gtin", GTIN, "--lot", lot, "--seller", "seller", "--arbiter", "arbiter",
+                       "--amount", "10", "--token", "USDC", "--dispute-window", "31d")
+    assert too_long.code != 0 and "dispute window 31d" in _one_error_line(too_long)
+    assert e.nonce(BUYER) == buyer_nonce  # nothing sent
+
+    opened = e.ok("escrow", "open", "--gtin", GTIN, "--lot", lot, "--seller", "seller", "--arbiter", "arbiter",
+                  "--amount", "10", "--token", "USDC", "--dispute-window", "1h")
+    trade_id = str(opened["trade_id"])
+    assert opened["dispute_window_s"] == 3600
+    e.ok("event", "add", GTIN, lot, "--step", "shipping", "--to", "buyer", "--as", "seller")
+    e.ok("event", "add", GTIN, lot, "--step", "arriving", "--as", "carrier")  # not the buyer's own receipt
+
+    shown = e.ok("escrow", "show", trade_id)
+    assert shown["state"] == "open" and shown["dispute_window_s"] == 3600 and shown["received_by_buyer_at"] is None
+    assert shown["delivered_at"] is not None
+    [milestone] = shown["milestones"]
+    assert milestone["condition_met"] is False and milestone["met_at"] is not None  # due an hour after delivery
+    assert shown["releasable_now_units"] == "0" and shown["refundable_now"] is False
+    early = e.ok("escrow", "release", trade_id)
+    assert early["tx_hash"] is None and early["released_units"] == "0"
+
+    e.time_travel(3600)
+    paid = e.ok("escrow", "release", trade_id)
+    assert paid["released_units"] == "10000000" and paid["state"] == "closed"

@@ -51,9 +51,11 @@ def terms(
     ruling: int = RULING,
     shipped_bps: int = 0,
     delivered_bps: int = 0,
+    dispute_window: int = 0,
 ) -> tuple:
     """OpenParams as the tuple the ABI expects, in declaration order."""
-    return (str(seller), str(arbiter), str(token), batch, amount, deliver_by, ruling, shipped_bps, delivered_bps)
+    return (str(seller), str(arbiter), str(token), batch, amount, deliver_by, ruling, shipped_bps, delivered_bps,
+            dispute_window)
 
 
 def fee_of(amount: int, fee_bps: int) -> int:

@@ -324,6 +324,7 @@ def test_receiving_moves_custody_to_the_consignee(registry: Any, producer: Any, 
     assert v["custodian"] == retailer and not v["inTransit"] and v["deliveredAt"] == tx.timestamp
     assert registry.custodian(batch) == retailer and registry.deliveredAt(batch) == tx.timestamp
     assert registry.deliveredTo(batch, retailer) == tx.timestamp
+    assert registry.receivedBy(batch, retailer) == tx.timestamp  # the consignee's own acknowledgement
     assert registry.deliveredTo(batch, producer) == 0
 
 
@@ -349,9 +350,17 @@ def test_arriving_delivers_to_the_consignee(registry: Any, producer: Any, carrie
     assert tx.events["EventRecorded"]["actor"] == carrier
     assert registry.custodian(batch) == retailer and not registry.getBatch(batch)["inTransit"]
     assert registry.deliveredTo(batch, retailer) == tx.timestamp
+    assert registry.receivedBy(batch, retailer) == 0  # a carrier's delivery is not the consignee's receipt
     assert registry.deliveredTo(batch, carrier) == 0
     with brownie.reverts(err("TraceNotInTransit", batch)):
         record(registry, batch, Step.Arriving, carrier)
+    # a later shipment the consignee receives itself keeps the first delivery time and adds its receipt
+    hand_over(registry, batch, retailer, producer)
+    brownie.chain.sleep(10)
+    record(registry, batch, Step.Shipping, producer, to=retailer)
+    received = record(registry, batch, Step.Receiving, retailer)
+    assert registry.deliveredTo(batch, retailer) == tx.timestamp
+    assert registry.receivedBy(batch, retailer) == received.timestamp > tx.timestamp
 
 
 def test_departing_needs_transit_and_moves_nothing(

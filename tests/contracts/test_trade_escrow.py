@@ -85,6 +85,7 @@ def open_trade(
     buyer=None,
     seller=None,
     value=None,
+    dispute_window=0,
 ):
     """Open a trade and return (trade id, deliverBy, tx)."""
     token = env.usdc if token is None else token
@@ -92,7 +93,8 @@ def open_trade(
     seller = seller or env.seller
     deliver_by = latest_timestamp() + deliver_in
     params = terms(
-        seller, env.arbiter, token, batch, amount, deliver_by, shipped_bps=shipped_bps, delivered_bps=delivered_bps
+        seller, env.arbiter, token, batch, amount, deliver_by, shipped_bps=shipped_bps, delivered_bps=delivered_bps,
+        dispute_window=dispute_window,
     )
     if value is None:
         value = amount if str(token) == NATIVE else 0
@@ -109,7 +111,13 @@ def ship(env, batch=BATCH, seller=None, buyer=None):
 
 
 def deliver(env, batch=BATCH, buyer=None):
+    """A delivery the buyer did not record itself (a carrier's Arriving)."""
     env.registry.setDelivered(batch, buyer or env.buyer, latest_timestamp(), {"from": env.admin})
+
+
+def receive(env, batch=BATCH, buyer=None):
+    """The buyer's own Receiving."""
+    env.registry.setReceived(batch, buyer or env.buyer, latest_timestamp(), {"from": env.admin})
 
 
 def dispute(env, trade_id, by=None):
@@ -289,6 +297,7 @@ def test_open_erc20_pulls_funds_and_records_trade(env):
     assert t["deliverBy"] == deliver_by and t["rulingPeriod"] == RULING
     assert (t["shippedBps"], t["deliveredBps"], t["feeBps"]) == (3000, 7000, FEE_BPS)
     assert t["state"] == State.OPEN and t["openedAt"] == tx.timestamp and t["disputedAt"] == 0
+    assert t["disputeWindow"] == 0
     event = tx.events["TradeOpened"]
     assert event["tradeId"] == 1 and event["buyer"] == env.buyer and event["seller"] == env.seller
     assert event["amount"] == PRICE and event["token"] == env.usdc and event["feeBps"] == FEE_BPS
@@ -383,6 +392,56 @@ def test_open_ruling_period_bounds(env):
         env.escrow.open(
             terms(env.seller, env.arbiter, env.usdc, BATCH, PRICE, now + DAY, ruling=period), {"from": env.buyer}
         )
+
+
+def test_open_dispute_window_bound(env):
+    now, high = latest_timestamp(), env.escrow.MAX_DISPUTE_WINDOW()
+    with reverts("EscrowInvalidDisputeWindow", high + 1):
+        env.escrow.open(terms(env.seller, env.arbiter, env.usdc, BATCH, PRICE, now + DAY, dispute_window=high + 1),
+                        {"from": env.buyer})
+    tx = env.escrow.open(terms(env.seller, env.arbiter, env.usdc, BATCH, PRICE, now + DAY, dispute_window=high),
+                         {"from": env.buyer})
+    assert tx.events["TradeOpened"]["disputeWindow"] == high
+    assert trade(env, tx.return_value)["disputeWindow"] == high
+
+
+# ---------------------------------------------------------------- dispute window after a carrier's delivery
+
+
+def test_carrier_delivery_pays_only_after_the_dispute_window(env):
+    trade_id, _, _ = open_trade(env, shipped_bps=3000, delivered_bps=7000, dispute_window=3 * DAY)
+    deliver(env)
+    delivered_at = env.registry.deliveredTo(BATCH, env.buyer)
+    shipped = PRICE * 3000 // BPS
+    warp(delivered_at + 3 * DAY - 1)  # the next transaction lands 1 s before the window ends
+    tx = env.escrow.release(trade_id, {"from": env.stranger})
+    assert tx.return_value == 0 and "MilestoneReleased" not in tx.events  # nor Shipped: shipped to nobody yet
+    assert tx.timestamp == delivered_at + 3 * DAY - 1
+    warp(delivered_at + 3 * DAY)
+    tx = env.escrow.release(trade_id, {"from": env.stranger})
+    assert tx.timestamp == delivered_at + 3 * DAY
+    paid = [(e["milestone"], e["amount"]) for e in tx.events["MilestoneReleased"]]
+    assert paid == [(Milestone.SHIPPED, shipped), (Milestone.DELIVERED, PRICE - shipped)]
+    assert tx.return_value == PRICE and trade(env, trade_id)["state"] == State.CLOSED
+
+
+def test_buyer_disputes_a_carrier_delivery_inside_the_window(env):
+    trade_id, _, _ = open_trade(env, dispute_window=3 * DAY)
+    deliver(env)
+    assert env.escrow.release(trade_id, {"from": env.stranger}).return_value == 0  # inside the window
+    env.escrow.dispute(trade_id, EVIDENCE, {"from": env.buyer})
+    warp(latest_timestamp() + 3 * DAY)
+    with reverts("EscrowTradeNotOpen", trade_id, State.DISPUTED):  # the window passing pays nothing now
+        env.escrow.release(trade_id, {"from": env.stranger})
+    tx = env.escrow.resolve(trade_id, 0, {"from": env.arbiter})  # the arbiter sides with the buyer
+    assert same(tx.events["DisputeResolved"], [trade_id, env.arbiter, 0, PRICE, 0, False])
+
+
+def test_buyer_own_receipt_pays_at_once_whatever_the_window(env):
+    trade_id, _, _ = open_trade(env, dispute_window=env.escrow.MAX_DISPUTE_WINDOW())
+    receive(env)
+    tx = env.escrow.release(trade_id, {"from": env.stranger})
+    assert tx.return_value == PRICE and trade(env, trade_id)["state"] == State.CLOSED
 
 
 def test_open_rejects_unknown_and_recalled_batch(env):

@@ -71,6 +71,7 @@ class TradeModel:
     deliver_by: int
     ruling: int
     fee_bps: int
+    dispute_window: int
     state: State = State.OPEN
     released: int = 0  # towards the seller, fee included
     refunded: int = 0
@@ -103,6 +104,7 @@ class EscrowStateMachine:
     st_schedule = st.sampled_from(SCHEDULES)
     st_window = st.integers(1, 20 * DAY)
     st_ruling = st.sampled_from([DAY, DAY + 1, 3 * DAY])
+    st_dispute_window = st.sampled_from([0, 0, 3_600, 3 * DAY])
     st_batch = st.integers(0, len(BATCHES) - 1)
     st_trade = st.integers(0, 255)
     st_bps = st.integers(0, BPS)
@@ -144,7 +146,7 @@ class EscrowStateMachine:
         self.trades: list[TradeModel] = []
         self.balances = {(a, t): 0 for a in self.accounts for t in self.tokens}
         self.shipped: set[tuple[bytes, str, str]] = set()  # (batch, shipper, consignee)
-        self.delivered: set[tuple[bytes, str]] = set()
+        self.delivered: dict[tuple[bytes, str], tuple[int, int]] = {}  # (batch, buyer) -> (delivered, received at)
         self.recalled: set[bytes] = set()
         self.fee_bps = FEE_BPS
         self.fee_recipient = self.treasuries[0]
@@ -225,7 +227,20 @@ class EscrowStateMachine:
         return t.shipped_share - t.released
 
     def _is_delivered(self, t: TradeModel) -> bool:
+        """Any recorded delivery to the buyer: it bars refunds, and the default ruling pays the seller."""
         return (t.batch, t.buyer) in self.delivered
+
+    def _final_at(self, t: TradeModel) -> int:
+        """When the Delivered milestone is due (0: not delivered): at the buyer's own receipt, or a dispute
+        window after a carrier's delivery."""
+        delivered_at, received_at = self.delivered.get((t.batch, t.buyer), (0, 0))
+        if not delivered_at:
+            return 0
+        return min(received_at or delivered_at + t.dispute_window, delivered_at + t.dispute_window)
+
+    def _delivery_final(self, t: TradeModel, at: int) -> bool:
+        final_at = self._final_at(t)
+        return bool(final_at) and at >= final_at
 
     def _party(self, t: TradeModel, st_caller: int) -> str:
         """Mostly the buyer or the seller; sometimes someone else."""
@@ -235,19 +250,24 @@ class EscrowStateMachine:
 
     # ------------------------------------------------------------ rules
 
-    def initialize_trade(self, st_trader, st_token, st_amount, st_schedule, st_window, st_ruling, st_batch, st_flag):
+    def initialize_trade(
+        self, st_trader, st_token, st_amount, st_schedule, st_window, st_ruling, st_dispute_window, st_batch, st_flag
+    ):
         """Every sequence starts with a trade; one in four starts with it disputed, so rulings get exercised."""
-        self.rule_open(st_trader, 1, st_token, st_amount, st_schedule, st_window, st_ruling, st_batch)
+        self.rule_open(st_trader, 1, st_token, st_amount, st_schedule, st_window, st_ruling, st_dispute_window,
+                       st_batch)
         if st_flag == 0:
             self.rule_dispute(0, 1 + st_trader % 2)
 
-    def rule_open(self, st_trader, st_flag, st_token, st_amount, st_schedule, st_window, st_ruling, st_batch):
+    def rule_open(
+        self, st_trader, st_flag, st_token, st_amount, st_schedule, st_window, st_ruling, st_dispute_window, st_batch
+    ):
         buyer = self.traders[st_trader]
         seller = self.traders[(st_trader + 1 + st_flag % 2) % len(self.traders)]
         token = self.tokens[st_token]
         batch = BATCHES[st_batch]
         deliver_by = self.now + 1 + st_window
-        params = (seller, self.arbiter, token, batch, st_amount, deliver_by, st_ruling, *st_schedule)
+        params = (seller, self.arbiter, token, batch, st_amount, deliver_by, st_ruling, *st_schedule, st_dispute_window)
         value = st_amount if token == NATIVE else 0
         if self.paused:
             self._send(self.escrow, "open", [params], buyer, "EnforcedPause", value)
@@ -257,6 +277,7 @@ class EscrowStateMachine:
             events = self._send(self.escrow, "open", [params], buyer, value=value)
             opened = events["TradeOpened"][0]
             assert opened["tradeId"] == len(self.trades) + 1 and opened["feeBps"] == self.fee_bps
+            assert opened["disputeWindow"] == st_dispute_window
             self.trades.append(
                 TradeModel(
                     opened["tradeId"],
@@ -269,6 +290,7 @@ class EscrowStateMachine:
                     deliver_by,
                     st_ruling,
                     self.fee_bps,
+                    st_dispute_window,
                 )
             )
 
@@ -283,11 +305,20 @@ class EscrowStateMachine:
             self._send(self.registry, "setShipped", [t.batch, t.seller, consignee, self.now + 1], self.admin)
             self.shipped.add((t.batch, t.seller, consignee))
 
-    def rule_deliver(self, st_trade):
+    def rule_deliver(self, st_trade, st_flag):
+        """A carrier delivers to the buyer (even flag), or the buyer records its own receipt (odd flag)."""
         t = self._pick(st_trade)
-        if t is not None and not self._is_delivered(t):
-            self._send(self.registry, "setDelivered", [t.batch, t.buyer, self.now + 1], self.admin)
-            self.delivered.add((t.batch, t.buyer))
+        if t is None:
+            return
+        key = (t.batch, t.buyer)
+        delivered_at, received_at = self.delivered.get(key, (0, 0))
+        at = self.now + 1
+        if st_flag % 2 == 0 and not delivered_at:
+            self._send(self.registry, "setDelivered", [t.batch, t.buyer, at], self.admin)
+            self.delivered[key] = (at, 0)
+        elif st_flag % 2 and not received_at:
+            self._send(self.registry, "setReceived", [t.batch, t.buyer, at], self.admin)
+            self.delivered[key] = (delivered_at or at, at)
 
     def rule_recall(self, st_batch, st_flag):
         batch = BATCHES[st_batch]
@@ -305,7 +336,7 @@ class EscrowStateMachine:
             return
         expected = []
         if t.batch not in self.recalled:
-            delivered = self._is_delivered(t)
+            delivered = self._delivery_final(t, self.now + 1)
             if t.released < t.shipped_share and (delivered or self._is_shipped(t)):
                 gross = t.shipped_share - t.released
                 expected.append((0, gross, self._pay_seller(t, gross)))
@@ -460,7 +491,12 @@ class EscrowStateMachine:
         t = self._pick(st_trade, State.DISPUTED)
         if t is None:
             return
-        edge = t.ruling_deadline if (st_flag % 2 and t.state == State.DISPUTED) else t.deliver_by
+        if st_flag % 2 and t.state == State.DISPUTED:
+            edge = t.ruling_deadline
+        elif st_flag == 2 and self._final_at(t):
+            edge = self._final_at(t)  # the end of the dispute window after a carrier's delivery
+        else:
+            edge = t.deliver_by
         target = edge + st_offset - 1  # mined now; the next transaction lands one second later
         if target > self.now:
             mine_at(target)
@@ -498,7 +534,8 @@ class EscrowStateMachine:
         closing = [t for t in self.trades if t.state != State.CLOSED]
         for t in closing:
             data, sender = self._closing_call(t)
-            requests.append(call(escrow, data, sender, max(t.deliver_by, t.ruling_deadline, self.now) + 1))
+            at = max(t.deliver_by, t.ruling_deadline, self._final_at(t), self.now) + 1
+            requests.append(call(escrow, data, sender, at))
 
         responses = web3.provider.make_batch_request(requests)
         for request, response in zip(requests, responses, strict=True):
@@ -518,7 +555,8 @@ class EscrowStateMachine:
         unreleased = dict.fromkeys(self.tokens, 0)
         offset = 3 + len(self.balance_calls)
         for t, result in zip(self.trades, results[offset : offset + len(self.trades)], strict=True):
-            state, amount, released = _word(result, 7), _word(result, 13), _word(result, 14)
+            state, window, amount, released = _word(result, 7), _word(result, 8), _word(result, 14), _word(result, 15)
+            assert window == t.dispute_window, f"trade {t.id}"
             assert (state, amount, released) == (t.state, t.amount, t.released), f"trade {t.id}"
             assert released <= amount, f"trade {t.id} paid out more than it was funded"
             assert t.released + t.refunded <= t.amount
@@ -555,7 +593,7 @@ class EscrowStateMachine:
         """Close every trade for real, withdraw every balance, and require an empty escrow."""
         if not self.trades:
             return
-        self._mine_at_least(max(t.deliver_by for t in self.trades))
+        self._mine_at_least(max(max(t.deliver_by, self._final_at(t)) for t in self.trades))
         for t in self.trades:
             if t.state != State.OPEN:
                 continue

@@ -20,14 +20,13 @@ import pytest
 from hexbytes import HexBytes
 from web3.exceptions import TransactionNotFound
 
-from tests.conftest import ROOT, free_port
-from trace_api.chain import node
+from tests.conftest import ROOT
 from trace_api.chain.accounts import dev_account
-from trace_api.chain.client import Chain, connect
+from trace_api.chain.client import Chain
 from trace_api.chain.sender import TxSender, bump
 from trace_api.config import Settings
 from trace_api.index.indexer import hx
-from trace_api.services.deploy import deploy
+from trace_api.services.deploy import scratch_chain
 
 ACCOUNT = "producer"
 META = b"\0" * 32
@@ -102,14 +101,8 @@ def new_root() -> str:
 
 @pytest.fixture(scope="module")
 def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    settings = Settings(home=tmp_path_factory.mktemp("sender-home"), node_port=free_port())
-    node.start(settings)
-    try:
-        chain = connect(settings, autostart=False)
-        deploy(chain=chain, account=dev_account("admin"))
-        yield Node(settings, chain)
-    finally:
-        node.stop(settings)
+    with scratch_chain(tmp_path_factory.mktemp("sender-home")) as (chain, _):
+        yield Node(chain.settings, chain)
 
 
 @pytest.fixture

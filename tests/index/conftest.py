@@ -14,17 +14,15 @@ import pytest
 from sqlalchemy import Engine, Table, func, select
 from web3 import Web3
 
-from tests.conftest import free_port
 from tests.pg import PostgresServer, create_database, postgres_server  # noqa: F401 - fixture re-export
 from trace_api.chain import node
-from trace_api.chain.accounts import dev_account
-from trace_api.chain.client import Chain, connect
+from trace_api.chain.client import Chain
 from trace_api.config import Settings
 from trace_api.index import schema as t
 from trace_api.index.indexer import CHECKPOINT, Indexer
 from trace_api.index.store import make_engine
 from trace_api.services.context import TraceContext
-from trace_api.services.deploy import deploy
+from trace_api.services.deploy import scratch_chain
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -61,14 +59,8 @@ class DeployedChain:
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedChain]:
-    settings = Settings(home=tmp_path_factory.mktemp("index-home"), node_port=free_port())
-    node.start(settings)
-    try:
-        chain = connect(settings, autostart=False)
-        deploy(chain=chain, account=dev_account("admin"))
-        yield DeployedChain(settings, chain)
-    finally:
-        node.stop(settings)
+    with scratch_chain(tmp_path_factory.mktemp("index-home")) as (chain, _):
+        yield DeployedChain(chain.settings, chain)
 
 
 @pytest.fixture(params=BACKENDS)

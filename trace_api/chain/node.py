@@ -56,6 +56,13 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on now (for throwaway nodes and servers)."""
+    with socket.socket() as sock:
+        sock.bind((LOCAL_RPC_HOST, 0))
+        return int(sock.getsockname()[1])
+
+
 def _port_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.2)

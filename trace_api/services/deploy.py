@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from trace_api.chain import node
 from trace_api.chain.accounts import dev_account
-from trace_api.chain.client import Chain, guarded
+from trace_api.chain.client import Chain, connect, guarded
 from trace_api.chain.compiler import Artifact
 from trace_api.chain.sender import TxSender
-from trace_api.config import LOCAL_CHAIN_ID
+from trace_api.config import LOCAL_CHAIN_ID, Settings
 from trace_api.deployments import Deployed, Deployment, load_deployment, save_deployment
 
 # Mock stablecoins on the local chain: symbol -> name. 6 decimals, EIP-2612 permit.
@@ -123,3 +127,16 @@ def _grant_dev_roles(chain: Chain, sender: TxSender, registry_address: str) -> N
         pending.append(sender.submit(registry.functions.grantRole(role_id, dev_account(name).address)))
     for tx_hash in pending:
         sender.wait(tx_hash)
+
+
+@contextmanager
+def scratch_chain(home: Path) -> Iterator[tuple[Chain, DeployResult]]:
+    """A throwaway local node on a free port, with TRACE_HOME ``home`` and the contracts deployed; stopped on exit.
+    For benchmarks and tests, which each want a chain of their own."""
+    settings = Settings(home=home, node_port=node.free_port())
+    node.start(settings)
+    try:
+        chain = connect(settings, autostart=False)
+        yield chain, deploy(chain=chain, account=dev_account("admin"))
+    finally:
+        node.stop(settings)

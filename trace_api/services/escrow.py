@@ -56,6 +56,9 @@ DAY = 86_400
 # Mirrors of the contract's limits, checked here so that a bad value is a ValidationError and nothing is sent.
 MIN_RULING_PERIOD_S = 1 * DAY
 MAX_RULING_PERIOD_S = 90 * DAY
+MAX_DISPUTE_WINDOW_S = 30 * DAY  # TradeEscrow.MAX_DISPUTE_WINDOW
+# How long a buyer has to dispute a delivery it did not record itself (a carrier's); its own receipt pays at once.
+DEFAULT_DISPUTE_WINDOW = "3d"
 MAX_DELIVERY_WINDOW_S = 730 * DAY
 MAX_AMOUNT = 2**128 - 1
 PERMIT_TTL_S = 3600  # the permit only has to outlive the one transaction that carries it
@@ -63,7 +66,7 @@ DEFAULT_LIST_LIMIT = 100
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": DAY, "w": 7 * DAY}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _TRADE_FIELDS = ("buyer", "deliver_by", "shipped_bps", "delivered_bps", "seller", "opened_at", "fee_bps", "state",
-                 "arbiter", "disputed_at", "ruling_period", "token", "batch_id", "amount", "released")
+                 "dispute_window", "arbiter", "disputed_at", "ruling_period", "token", "batch_id", "amount", "released")
 _PERMIT_TYPES = {"Permit": [
     {"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
     {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
@@ -110,7 +113,9 @@ def format_amount(units: int, decimals: int) -> str:
 
 
 def parse_duration(value: str) -> int:
-    """"30d", "12h", "2w", "90m", "45s" as seconds."""
+    """"30d", "12h", "2w", "90m", "45s" (or a bare "0") as seconds."""
+    if value.strip() == "0":
+        return 0
     match = _DURATION.match(value)
     if not match:
         raise ValidationError(f"duration {value!r}: use a number and a unit s, m, h, d or w, e.g. 30d")
@@ -248,6 +253,7 @@ class _Trade:
     opened_at: int
     fee_bps: int
     state: int
+    dispute_window: int
     arbiter: str
     disputed_at: int
     ruling_period: int
@@ -349,19 +355,23 @@ def _describe(ctx: TraceContext, escrow: Contract, trade: _Trade, token: TokenIn
     registry = ctx.registry
     recalled = bool(_read(registry.functions.isRecalled(trade.batch_id)))
     delivered_at = int(_read(registry.functions.deliveredTo(trade.batch_id, trade.buyer)))
+    received_at = int(_read(registry.functions.receivedBy(trade.batch_id, trade.buyer)))
     shipped_at = int(_read(registry.functions.shippedTo(trade.batch_id, trade.seller, trade.buyer)))
+    # Delivered is due at the buyer's own receipt, or a dispute window after a delivery it did not record.
+    final_at = min(received_at or 2**64, delivered_at + trade.dispute_window) if delivered_at else 0
     closed = STATES[trade.state] == "closed"
     in_escrow = 0 if closed else trade.amount - trade.released
     milestones = []
-    for name, bps, cumulative, met_at in (
-        ("shipped", trade.shipped_bps, trade.shipped_share, shipped_at or delivered_at),
-        ("delivered", trade.delivered_bps, trade.amount, delivered_at),
+    for name, bps, cumulative, due_at in (
+        ("shipped", trade.shipped_bps, trade.shipped_share, shipped_at or (final_at if final_at <= now else 0)),
+        ("delivered", trade.delivered_bps, trade.amount, final_at),
     ):
         if bps == 0:
             continue
         share = trade.shipped_share if name == "shipped" else trade.amount - trade.shipped_share
-        milestones.append({"name": name, "bps": bps, "amount": amount(share), "condition_met": bool(met_at),
-                           "met_at": _iso(met_at), "paid": trade.released >= cumulative})
+        milestones.append({"name": name, "bps": bps, "amount": amount(share),
+                           "condition_met": bool(due_at) and due_at <= now, "met_at": _iso(due_at),
+                           "paid": trade.released >= cumulative})
     ruling_deadline = trade.disputed_at + trade.ruling_period if trade.disputed_at else 0
     releasable = _releasable(escrow, trade)
     return {
@@ -372,6 +382,8 @@ def _describe(ctx: TraceContext, escrow: Contract, trade: _Trade, token: TokenIn
         "refunded_to_buyer": amount(trade.amount - trade.released) if closed else None,
         "fee_bps": trade.fee_bps, "opened_at": _iso(trade.opened_at), "deliver_by_unix": trade.deliver_by,
         "overdue": now > trade.deliver_by and not delivered_at,
+        "delivered_at": _iso(delivered_at), "received_by_buyer_at": _iso(received_at),
+        "dispute_window_s": trade.dispute_window,
         "ruling_period_s": trade.ruling_period, "disputed_at": _iso(trade.disputed_at),
         "ruling_deadline": _iso(ruling_deadline),
         "milestones": milestones,
@@ -488,7 +500,7 @@ def _party(ctx: TraceContext, value: str, role: str) -> str:
 def open_trade(
     ctx: TraceContext, *, account: LocalAccount, seller: str, arbiter: str, token: str, amount: str,
     gtin: str, lot: str, deliver_by: str, ruling_period: str = "7d", milestones: str | None = None,
-    use_permit: bool = True,
+    dispute_window: str = DEFAULT_DISPUTE_WINDOW, use_permit: bool = True,
 ) -> dict[str, Any]:
     """Open and fund a trade as ``account`` (the buyer).
 
@@ -508,6 +520,9 @@ def open_trade(
     ruling = parse_duration(ruling_period)
     if not MIN_RULING_PERIOD_S <= ruling <= MAX_RULING_PERIOD_S:
         raise ValidationError(f"ruling period {ruling_period}: must be between 1 and 90 days")
+    window = parse_duration(dispute_window)
+    if window > MAX_DISPUTE_WINDOW_S:
+        raise ValidationError(f"dispute window {dispute_window}: must be at most 30 days")
     info = resolve_token(ctx, token)
     units = parse_amount(amount, info.decimals)
     now = _chain_now(ctx)
@@ -520,7 +535,7 @@ def open_trade(
     if _read(registry.functions.isRecalled(key.id)):
         raise ValidationError(f"batch {key.gtin}/{key.lot} is recalled; it cannot be traded")
     params = (seller_address, arbiter_address, info.address, key.id, units, deadline, ruling, shipped_bps,
-              delivered_bps)
+              delivered_bps, window)
 
     sender = ctx.sender(account)
     shown = f"{format_amount(units, info.decimals)} {info.symbol}"
@@ -558,7 +573,7 @@ def open_trade(
         "tx_hashes": [s["tx_hash"] for s in sent], "buyer": buyer, "seller": seller_address,
         "arbiter": arbiter_address, "token": info.to_json(), "amount": format_amount(units, info.decimals),
         "amount_units": str(units), "batch_id": key.id_hex, "gtin": key.gtin, "lot": key.lot,
-        "deliver_by": _iso(deadline), "ruling_period_s": ruling,
+        "deliver_by": _iso(deadline), "ruling_period_s": ruling, "dispute_window_s": window,
         "milestones": {"shipped_bps": shipped_bps, "delivered_bps": delivered_bps},
         "fee_bps": int(opened["feeBps"]),
     }

@@ -27,7 +27,7 @@ from trace_api.errors import TraceError, ValidationError
 from trace_api.index import schema as t
 from trace_api.index.store import lock
 from trace_api.services import events as ev
-from trace_api.services.batches import EXT, BatchKey, batch_key, build_event, parse_gln, resolve_account
+from trace_api.services.batches import BatchKey, batch_key, build_event, parse_gln, resolve_account
 from trace_api.services.context import TraceContext
 
 DIRECT_STEPS = frozenset({"shipping", "receiving", "arriving"})

@@ -37,6 +37,9 @@ class TradeCreate(BaseModel):
     deliver_by: str = Field(default="30d", max_length=40,
                             description="Duration (30d), ISO date (end of day, UTC) or ISO datetime")
     ruling_period: str = Field(default="7d", max_length=10, examples=["7d"])
+    dispute_window: str = Field(default=escrow.DEFAULT_DISPUTE_WINDOW, max_length=10, examples=["3d"],
+                                description="After a carrier's delivery, the buyer's time to dispute before payment "
+                                            "(0 to 30d); the buyer's own receiving pays at once")
     milestones: MilestonesIn | None = Field(default=None, description="Default: 100% on delivery")
     use_permit: bool = True
 
@@ -141,7 +144,7 @@ def open_trade(body: TradeCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, A
     return escrow.open_trade(ctx, account=caller.account, seller=body.seller, arbiter=body.arbiter,
                              token=body.token, amount=body.amount, gtin=body.gtin, lot=body.lot,
                              deliver_by=body.deliver_by, ruling_period=body.ruling_period, milestones=milestones,
-                             use_permit=body.use_permit)
+                             dispute_window=body.dispute_window, use_permit=body.use_permit)
 
 
 @router.post("/trades/{trade_id}/release", response_model=TradeTxPublic)
