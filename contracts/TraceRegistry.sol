@@ -337,8 +337,8 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
     }
 
     /// @inheritdoc ITraceRegistry
-    function shippedTo(bytes32 id, address shipper, address consignee_) external view returns (uint64) {
-        return _shippedTo[id][shipper][consignee_];
+    function shippedTo(bytes32 id, address shipper, address to) external view returns (uint64) {
+        return _shippedTo[id][shipper][to];
     }
 
     /// @inheritdoc ITraceRegistry

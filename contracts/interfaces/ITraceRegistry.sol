@@ -204,8 +204,8 @@ interface ITraceRegistry {
     /// @notice When batch `id`'s latest shipment was delivered, 0 if not (yet).
     function deliveredAt(bytes32 id) external view returns (uint64);
 
-    /// @notice When `shipper` first shipped batch `id` to `consignee`, 0 if never.
-    function shippedTo(bytes32 id, address shipper, address consignee) external view returns (uint64);
+    /// @notice When `shipper` first shipped batch `id` to the consignee `to`, 0 if never.
+    function shippedTo(bytes32 id, address shipper, address to) external view returns (uint64);
 
     /// @notice When batch `id` was first delivered to `account` (received, or delivered by a carrier), 0 if never.
     function deliveredTo(bytes32 id, address account) external view returns (uint64);
