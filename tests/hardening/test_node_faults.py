@@ -49,8 +49,16 @@ def _head(env: dict[str, str]) -> int:
     return int(rpc(env, "eth_blockNumber"), 16)
 
 
+def _dumped_at(env: dict[str, str]) -> float:
+    """When anvil last wrote its state dump (0 before its first one)."""
+    try:
+        return _state(env).stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
 def _dump_age(env: dict[str, str]) -> float:
-    return time.time() - _state(env).stat().st_mtime
+    return time.time() - _dumped_at(env)
 
 
 def _kill_node(env: dict[str, str], *, min_age: float = 0.3, max_age: float = 1.5) -> int:
@@ -158,12 +166,14 @@ def test_api_answers_503_while_the_node_is_down_and_recovers(server: tuple[httpx
     # will lose that registration, and only that.
     written = time.time()
     for attempt in range(5):
-        while not (_state(env).stat().st_mtime > written + 0.05 and 0.05 <= _dump_age(env) <= 0.5):
+        deadline = time.monotonic() + 3 * STATE_INTERVAL_S
+        while not (_dumped_at(env) > written + 0.05 and 0.05 <= _dump_age(env) <= 0.5):
+            assert time.monotonic() < deadline, "anvil stopped dumping its state"
             time.sleep(0.01)
-        dumped = _state(env).stat().st_mtime
+        dumped = _dumped_at(env)
         lost_lot = f"API-LOST-{attempt}"
         assert client.post("/batches", json={"gtin": GTIN, "lot": lost_lot}).status_code == 201
-        if _state(env).stat().st_mtime == dumped and _dump_age(env) < STATE_INTERVAL_S - 0.3:
+        if _dumped_at(env) == dumped and _dump_age(env) < STATE_INTERVAL_S - 0.3:
             head = _kill_node(env, min_age=0.0, max_age=STATE_INTERVAL_S)
             break
     else:
