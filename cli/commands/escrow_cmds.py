@@ -49,8 +49,8 @@ def open_(
     deliver_by: str = typer.Option("30d", "--deliver-by", help="Duration (30d), date (2026-12-31) or datetime."),
     ruling_period: str = typer.Option("7d", "--ruling-period", help="Time the arbiter has to rule (1d to 90d)."),
     milestones: str = typer.Option(None, "--milestones",
-                                   help="e.g. shipped:3000,delivered:7000 (bps) or shipped:30%,delivered:70%; "
-                                        "default 100% on delivery."),
+                                   help="e.g. shipped=30,delivered=70 (percent), shipped:3000,delivered:7000 (bps) "
+                                        "or shipped:30%,delivered:70%; default 100% on delivery."),
     dispute_window: str = typer.Option(
         escrow.DEFAULT_DISPUTE_WINDOW, "--dispute-window",
         help="After a carrier's delivery, the buyer's time to dispute before payment (0 to 30d); the buyer's own "

@@ -79,6 +79,10 @@ def test_format_amount(units: int, decimals: int, text: str) -> None:
     ("shipped:2500bps,delivered:75%", 2500, 7500),
     ("delivered:10000", 0, 10_000),
     ("shipped:100%", 10_000, 0),
+    ("shipped=30,delivered=70", 3000, 7000),  # bare shares adding up to 100 are percent
+    ("shipped=30.5,delivered=69.5", 3050, 6950),
+    ("delivered=100", 0, 10_000),
+    ("shipped=25%,delivered:7500bps", 2500, 7500),
 ])
 def test_milestones(text: str | None, shipped: int, delivered: int) -> None:
     assert parse_milestones(text) == (shipped, delivered)
@@ -88,7 +92,9 @@ def test_milestones(text: str | None, shipped: int, delivered: int) -> None:
     ("shipped:3000,delivered:6000", "add up to 10000"),
     ("shipped:3000,shipped:7000", "twice"),
     ("paid:10000", "use shipped:BPS"),
-    ("shipped=3000,delivered=7000", "use shipped:BPS"),
+    ("shipped 3000,delivered 7000", "use shipped:BPS"),
+    ("shipped=30%,delivered=70", "add up to 10000"),  # a bare share beside a unit is bps
+    ("shipped=30.5,delivered=9969.5", "percent"),
     ("shipped:abc,delivered:7000", "percent"),
     ("shipped:-10%,delivered:110%", "between"),
 ])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -150,25 +151,35 @@ def parse_deliver_by(value: str, *, now: int) -> int:
 
 
 def parse_milestones(value: str | None) -> tuple[int, int]:
-    """"shipped:3000,delivered:7000" (bps) or "shipped:30%,delivered:70%" as (shippedBps, deliveredBps).
-    Empty means 100% on delivery; a milestone left out is 0."""
+    """Milestone shares as (shippedBps, deliveredBps): "shipped:3000,delivered:7000" (bps),
+    "shipped=30,delivered=70" (bare shares adding up to 100 are percent), or with units, "shipped:30%" and
+    "shipped:2500bps". Empty means 100% on delivery; a milestone left out is 0."""
     if value is None or not value.strip():
         return 0, BPS
-    shares: dict[str, int] = {}
+    given: dict[str, str] = {}
     for part in value.split(","):
-        name, sep, share = part.partition(":")
-        name = name.strip().lower()
-        if not sep or name not in MILESTONES:
+        name, share = re.split(r"[:=]", part, maxsplit=1) if re.search(r"[:=]", part) else (part, "")
+        name, share = name.strip().lower(), share.strip().lower()
+        if not share or name not in MILESTONES:
             raise ValidationError(f"milestone {part.strip()!r}: use shipped:BPS and delivered:BPS, e.g. "
-                                  "shipped:3000,delivered:7000")
-        if name in shares:
+                                  "shipped:3000,delivered:7000 or shipped=30%,delivered=70%")
+        if name in given:
             raise ValidationError(f"milestone {name} is given twice")
-        share = share.strip().lower()
-        shares[name] = parse_share(share if share.endswith(("%", "bps")) else f"{share}bps")
+        given[name] = share
+    bare_unit = "%" if _bare_percent(given.values()) else "bps"
+    shares = {n: parse_share(s if s.endswith(("%", "bps")) else s + bare_unit) for n, s in given.items()}
     shipped, delivered = shares.get("shipped", 0), shares.get("delivered", 0)
     if shipped + delivered != BPS:
         raise ValidationError(f"milestones must add up to 10000 bps (100%); got {shipped + delivered} bps")
     return shipped, delivered
+
+
+def _bare_percent(shares: Iterable[str]) -> bool:
+    """Shares written without a unit are percent when they add up to 100, else basis points."""
+    try:
+        return sum(Decimal(s) for s in shares) == 100
+    except InvalidOperation:  # a unit, or not a number: parse_share says which
+        return False
 
 
 def parse_share(value: str | int) -> int:
