@@ -33,6 +33,14 @@ def run_trace(*args: str, env: dict[str, str], timeout: float = 180) -> CliResul
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+STATE_INTERVAL_S = 2  # for tests that time kills against the node's state dumps
+
+
+def with_fast_dumps(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the local node dumping its state every STATE_INTERVAL_S seconds (10 by default)."""
+    return {**env, "TRACE_NODE_STATE_INTERVAL": str(STATE_INTERVAL_S)}
+
+
 @pytest.fixture
 def trace_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     """Environment for an isolated trace: its own TRACE_HOME and node port. Stops the node afterwards."""

@@ -31,6 +31,9 @@ class Settings(BaseModel):
     rpc_url: str = Field(default="", description="JSON-RPC URL; empty means the local anvil node")
     chain_id: int = Field(default=LOCAL_CHAIN_ID)
     node_port: int = Field(default=DEFAULT_PORT, description="Port of the local anvil node")
+    node_state_interval: int = Field(
+        default=10, ge=1, le=3600,
+        description="Seconds between the local node's state dumps: what a kill -9 of the node can lose")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in home")
     keystore_dir: Path | None = Field(default=None, description="eth-account v3 JSON keystores")
     key_password: str | None = Field(default=None, repr=False, description="Password of the keystore")

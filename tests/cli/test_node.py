@@ -6,11 +6,15 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 from web3 import Web3
 
-from tests.conftest import run_trace
+from tests.conftest import STATE_INTERVAL_S, run_trace, with_fast_dumps
 from trace_api.chain.accounts import dev_account
-from trace_api.chain.node import STATE_INTERVAL_S
+
+@pytest.fixture
+def trace_env(trace_env: dict[str, str]) -> dict[str, str]:
+    return with_fast_dumps(trace_env)
 
 
 def _status(env: dict[str, str]) -> dict:

@@ -2,7 +2,7 @@
 
 While the node is down, commands exit 4 with one line on stderr and the HTTP API answers 503 problem+json; after
 `trace node start` (same TRACE_HOME) both work again, the API without being restarted. anvil dumps its state every
-STATE_INTERVAL_S seconds, so a kill loses what was mined since the last dump: the index (which holds rows for the
+STATE_INTERVAL_S seconds here (TRACE_NODE_STATE_INTERVAL; 10 by default), so a kill loses what was mined since the last dump: the index (which holds rows for the
 lost blocks) and the senders (whose nonces ran ahead) must reconcile with the shorter chain.
 
 Kills are timed from the state file's modification time: the dump is complete and the next one is not due, so
@@ -26,14 +26,19 @@ import psutil
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import ROOT, TRACE, run_trace
+from tests.conftest import ROOT, STATE_INTERVAL_S, TRACE, run_trace, with_fast_dumps
 from tests.hardening import GTIN, ok, roots_on_chain, rpc, settings_of, trace_server
-from trace_api.chain.node import DUMP_FILE, STATE_INTERVAL_S
+from trace_api.chain.node import DUMP_FILE
 from trace_api.index import schema as t
 from trace_api.index.store import get_engine
 
 GLN = "9506000134017"
 UNAVAILABLE = "trace: error: chain unavailable: cannot reach the JSON-RPC node"
+
+
+@pytest.fixture
+def trace_env(trace_env: dict[str, str]) -> dict[str, str]:
+    return with_fast_dumps(trace_env)
 
 
 def _node(env: dict[str, str]) -> dict[str, Any]:

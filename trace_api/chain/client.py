@@ -132,9 +132,15 @@ class GuardedHTTPProvider(HTTPProvider):
         return guarded(lambda: super(GuardedHTTPProvider, self).make_batch_request(batch_requests))
 
 
+NEVER_CHANGES = {RPCEndpoint("eth_chainId"), RPCEndpoint("net_version"), RPCEndpoint("web3_clientVersion")}
+
+
 def make_web3(rpc_url: str) -> Web3:
-    # cache_allowed_requests: web3 would otherwise ask eth_chainId before every call and estimate
-    return Web3(GuardedHTTPProvider(rpc_url, request_kwargs={"timeout": RPC_TIMEOUT_S}, cache_allowed_requests=True))
+    # web3 would otherwise ask eth_chainId before every call and estimate. Only what never changes is cached:
+    # web3 also caches blocks and transactions by default, which would hide a reorg from the indexer and costs an
+    # extra eth_getBlockByNumber per cached read.
+    return Web3(GuardedHTTPProvider(rpc_url, request_kwargs={"timeout": RPC_TIMEOUT_S}, cache_allowed_requests=True,
+                                    cacheable_requests=NEVER_CHANGES))
 
 
 def connect(settings: Settings, *, autostart: bool = True) -> Chain:

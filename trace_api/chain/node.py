@@ -23,7 +23,6 @@ from trace_api.chain.toolchain import anvil_binary
 from trace_api.config import DEV_MNEMONIC, LOCAL_CHAIN_ID, LOCAL_RPC_HOST, Settings
 from trace_api.errors import ConflictError, NodeError
 
-STATE_INTERVAL_S = 2
 STATE_FILE = "state.json"
 DUMP_FILE = "state.dump.json"  # anvil rewrites its dump in place: a kill mid-write must not cost the last good state
 START_TIMEOUT_S = 30.0
@@ -151,7 +150,7 @@ def start(settings: Settings) -> NodeInfo:
         "--block-base-fee-per-gas", "0",
         "--gas-limit", "60000000",
         "--dump-state", str(folder / DUMP_FILE),
-        "--state-interval", str(STATE_INTERVAL_S),
+        "--state-interval", str(settings.node_state_interval),
     ]
     if state.is_file():
         args += ["--load-state", str(state)]
