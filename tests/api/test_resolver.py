@@ -66,6 +66,9 @@ def test_unknown_batch_and_serial(client: TestClient) -> None:
     html = client.get(path("09506000134376", "NOPE"), headers={"Accept": "text/html"})
     assert html.status_code == 404 and "possible counterfeit" in html.text
     assert client.get(path("09506000134376", "NOPE"), headers={"Accept": "application/json"}).status_code == 404
+    events = client.get(path("09506000134376", "NOPE"), headers={"Accept": "application/ld+json"})
+    assert events.status_code == 404 and events.headers["content-type"].startswith("application/problem+json")
+    assert "not registered" in events.json()["detail"]
     unit = client.get(path(*ROASTED, "B9999"), headers={"Accept": "application/json"})
     assert unit.status_code == 404 and unit.json()["verdict"]["level"] == "counterfeit"
 

@@ -151,6 +151,9 @@ def test_epcis_hash_and_export(trace_session_env: dict[str, str], tmp_path: Path
     assert hashes.code == 0, hashes.stderr
     (line,) = hashes.stdout.strip().splitlines()
     assert line == "ni:///sha-256;" + show(env, GTIN, l1)["timeline"][0]["event_hash"][2:] + "?ver=CBV2.0"
+    unknown = tmp_path / "unknown.jsonld"
+    assert "is not registered" in fails(env, 1, "epcis", "export", GTIN, lot(), "-o", str(unknown))
+    assert not unknown.exists()
 
 
 @pytest.mark.parametrize("role", ["carrier", "inspector"])

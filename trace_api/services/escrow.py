@@ -158,7 +158,7 @@ def parse_milestones(value: str | None) -> tuple[int, int]:
         return 0, BPS
     given: dict[str, str] = {}
     for part in value.split(","):
-        name, share = re.split(r"[:=]", part, maxsplit=1) if re.search(r"[:=]", part) else (part, "")
+        name, share = (re.split(r"[:=]", part, maxsplit=1) + [""])[:2]
         name, share = name.strip().lower(), share.strip().lower()
         if not share or name not in MILESTONES:
             raise ValidationError(f"milestone {part.strip()!r}: use shipped:BPS and delivered:BPS, e.g. "

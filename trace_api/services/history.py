@@ -158,12 +158,20 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
 
 
 def events_of(ctx: TraceContext, key: BatchKey) -> list[dict[str, Any]]:
-    """The captured EPCIS events of a batch, in event-time order."""
+    """The captured EPCIS events of a batch, in event-time order; NotFoundError for a batch nobody registered."""
     with ctx.engine.connect() as conn:
         bodies = conn.execute(
             select(t.epcis_events.c.body)
             .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
             .where(t.event_batches.c.batch_id == key.id_hex)
             .order_by(t.event_batches.c.event_time, t.epcis_events.c.created_seq)
-        ).scalars()
+        ).scalars().all()
+        if not bodies and not _known(conn, key.id_hex):
+            raise NotFoundError(f"batch {key.gtin}/{key.lot} is not registered")
         return [json.loads(b) for b in bodies]
+
+
+def _known(conn: Any, batch_id: str) -> bool:
+    """Registered on chain (as indexed), or registered through this index and not yet confirmed."""
+    return any(conn.execute(select(table.c.batch_id).where(table.c.batch_id == batch_id)).first()
+               for table in (t.chain_batches, t.batch_keys))
