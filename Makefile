@@ -29,7 +29,7 @@ $(TOOLS)/.stamp: tools-requirements.txt
 	$(TOOLS)/bin/pip install -q --disable-pip-version-check -r tools-requirements.txt
 	@touch $@
 
-## sysdeps: Debian packages the tests need (PostgreSQL server, Chromium), installed only when missing
+## sysdeps: Debian packages the tests need (PostgreSQL server, Chromium, poppler-utils), installed only when missing
 sysdeps:
 	@./.ci/sysdeps
 

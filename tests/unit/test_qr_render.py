@@ -210,7 +210,7 @@ def test_pdf_sheet_has_one_page_per_24_labels(tmp_path: Path, count: int, pages:
     assert [p.name for p in out.parent.iterdir()] == ["x.pdf"]  # no temporary file left behind
 
 
-@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="needs poppler-utils")
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="needs poppler-utils (make sysdeps)")
 def test_pdf_sheet_codes_decode_when_printed(tmp_path: Path) -> None:
     out = make_sheet(GTIN, "L(1)", parse_serial_range("1-30"), tmp_path / "x.pdf", domain=DOMAIN, sign_key=KEY)
     subprocess.run(["pdftoppm", "-r", "300", "-png", str(out), str(tmp_path / "page")], check=True)
