@@ -12,6 +12,7 @@ from web3 import Web3
 from tests.conftest import STATE_INTERVAL_S, run_trace, with_fast_dumps
 from trace_api.chain.accounts import dev_account
 
+
 @pytest.fixture
 def trace_env(trace_env: dict[str, str]) -> dict[str, str]:
     return with_fast_dumps(trace_env)

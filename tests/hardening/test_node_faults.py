@@ -2,8 +2,9 @@
 
 While the node is down, commands exit 4 with one line on stderr and the HTTP API answers 503 problem+json; after
 `trace node start` (same TRACE_HOME) both work again, the API without being restarted. anvil dumps its state every
-STATE_INTERVAL_S seconds here (TRACE_NODE_STATE_INTERVAL; 10 by default), so a kill loses what was mined since the last dump: the index (which holds rows for the
-lost blocks) and the senders (whose nonces ran ahead) must reconcile with the shorter chain.
+STATE_INTERVAL_S seconds here (TRACE_NODE_STATE_INTERVAL, 10 by default), so a kill loses what was mined since the
+last dump: the index (which holds rows for the lost blocks) and the senders (whose nonces ran ahead) must reconcile
+with the shorter chain.
 
 Kills are timed from the state file's modification time: the dump is complete and the next one is not due, so
 they lose a little and never tear the file. What a kill during a dump does is the last test.
