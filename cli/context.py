@@ -39,6 +39,11 @@ class Globals:
             self._chain = connect(self.settings, autostart=autostart)
         return self._chain
 
+    @property
+    def connected_chain(self) -> Chain | None:
+        """The chain this invocation connected to, if any (never connects)."""
+        return self._chain
+
     def reset(self, other: Globals) -> None:
         """Start a fresh invocation (main() may run many times in one process, as in tests)."""
         self.json, self.traceback, self.as_ = other.json, other.traceback, other.as_

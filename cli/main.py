@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import traceback
 
@@ -13,7 +14,8 @@ from cli.commands import escrow_cmds
 from cli.context import STATE, split_global_options
 from cli.status import ExitStatus, exit_status_for
 from qr.errors import QRError
-from trace_api.errors import TraceError
+from trace_api.errors import ContractRevert, TraceError
+from trace_api.services.explain import explain_revert
 
 app = typer.Typer(
     name="trace",
@@ -50,10 +52,24 @@ qr_cmds.register(app)
 escrow_cmds.register(app)
 
 
-def _fail(message: str, status: ExitStatus) -> int:
+def _fail(message: str, status: ExitStatus, **detail: object) -> int:
     first = message.strip().splitlines()[0] if message.strip() else "failed"
-    sys.stderr.write(f"trace: error: {first}\n")
+    if STATE.json:
+        sys.stderr.write(json.dumps({"error": first, "exit_status": int(status), **detail}, default=str) + "\n")
+    else:
+        sys.stderr.write(f"trace: error: {first}\n")
     return int(status)
+
+
+def _describe(exc: TraceError | QRError) -> tuple[str, dict[str, object]]:
+    """The message for people, and the raw facts for --json (a revert's custom error and its arguments)."""
+    if isinstance(exc, ContractRevert) and exc.error:
+        try:
+            message = explain_revert(exc, settings=STATE.settings, chain=STATE.connected_chain)
+        except Exception:  # noqa: BLE001 - naming things is best effort; the raw error is still true
+            message = str(exc)
+        return message, {"contract_error": exc.error, "args": list(exc.args_)}
+    return str(exc), {}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     except (TraceError, QRError) as exc:
         if STATE.traceback:
             traceback.print_exc()
-        return _fail(str(exc), exit_status_for(exc))
+        message, detail = _describe(exc)
+        return _fail(message, exit_status_for(exc), **detail)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, unless --traceback
         if STATE.traceback:
             traceback.print_exc()

@@ -89,14 +89,22 @@ def test_bad_input_writes_nothing(trace_session_env: dict[str, str], tmp_path: P
     assert "invalid check digit" in fails(env, 1, "batch", "register", "--gtin", "09506000134353", "--lot", l1)
     assert "lot" in fails(env, 1, "batch", "register", "--gtin", GTIN, "--lot", "bad lot with spaces~")
     ok(env, "batch", "register", "--gtin", GTIN, "--lot", l1)
-    assert "TraceBatchExists" in fails(env, 5, "batch", "register", "--gtin", GTIN, "--lot", l1)
+    # Reverts read as sentences: batches by GTIN/lot, accounts by name, steps by name, and what to do next.
+    exists = fails(env, 5, "batch", "register", "--gtin", GTIN, "--lot", l1)
+    assert f"Batch {GTIN}/{l1} is already registered" in exists and "TraceBatchExists" not in exists
     assert "is not registered" in fails(env, 1, "batch", "show", GTIN, lot())
     unknown = fails(env, 5, "event", "add", GTIN, lot(), "--step", "storing")
-    assert "TraceUnknownBatch" in unknown
+    assert "is not registered on this chain" in unknown and "trace batch register" in unknown
     # A carrier may not commission; a retailer may not receive what was not shipped to it.
-    assert "TraceUnauthorizedStep" in fails(env, 5, "event", "add", GTIN, l1, "--step", "commissioning",
-                                            "--as", "carrier")
-    assert "TraceNotInTransit" in fails(env, 5, "event", "add", GTIN, l1, "--step", "receiving", "--as", "retailer")
+    unauthorized = fails(env, 5, "event", "add", GTIN, l1, "--step", "commissioning", "--as", "carrier")
+    assert "Carrier (0x" in unauthorized and "may not record commissioning" in unauthorized
+    assert f"Batch {GTIN}/{l1} is not in transit" in fails(env, 5, "event", "add", GTIN, l1, "--step", "receiving",
+                                                          "--as", "retailer")
+    # With --json the error is one JSON object on stderr, with the raw custom error for scripts.
+    as_json = run_trace("batch", "register", "--gtin", GTIN, "--lot", l1, "--json", env=env)
+    problem = json.loads(as_json.stderr)
+    assert as_json.code == 5 and problem["exit_status"] == 5 and problem["contract_error"] == "TraceBatchExists"
+    assert f"{GTIN}/{l1}" in problem["error"] and as_json.stdout == ""
     big = tmp_path / "big.bin"
     big.write_bytes(b"\0" * (1024 * 1024 + 1))
     too_big = run_trace("event", "add", GTIN, l1, "--step", "storing", "--doc", str(big),

@@ -5,6 +5,7 @@ Plaintext keys, including the well-known dev mnemonic, are accepted only on the 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -39,8 +40,26 @@ def dev_account(name: str) -> LocalAccount:
     return Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{DEV_ACCOUNTS[name]}")
 
 
+@functools.cache
 def dev_addresses() -> dict[str, str]:
     return {name: dev_account(name).address for name in DEV_ACCOUNTS}
+
+
+def account_names(settings: Settings) -> dict[str, str]:
+    """Lowercase address -> the name a user knows it by: keystore names, and dev names on the local chain."""
+    names: dict[str, str] = {}
+    if _is_dev_chain(settings):
+        names.update({address.lower(): name for name, address in dev_addresses().items()})
+    folder = settings.effective_keystore_dir
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.json")):
+            try:
+                address = json.loads(path.read_text()).get("address", "")
+            except (OSError, ValueError):
+                continue
+            if address:
+                names.setdefault("0x" + address.lower().removeprefix("0x"), path.stem)
+    return names
 
 
 def _is_dev_chain(settings: Settings) -> bool:
