@@ -26,6 +26,19 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as package_version
+
+        try:
+            shown = package_version("trace-chain")
+        except PackageNotFoundError:
+            shown = "unknown (not installed)"
+        sys.stdout.write(f"trace {shown}\n")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
     home: str = typer.Option(None, "--home", help="State folder (TRACE_HOME).", show_default=False),
@@ -34,6 +47,8 @@ def _root(
     json_: bool = typer.Option(False, "--json", help="Machine-readable output (anywhere on the line)."),
     traceback_: bool = typer.Option(False, "--traceback", help="Show the full traceback on errors."),
     as_: str = typer.Option(None, "--as", help="Sign as this dev account or keystore name.", show_default=False),
+    version: bool = typer.Option(False, "--version", help="Show the version and exit.", is_eager=True,
+                                 callback=_print_version),
 ) -> None:
     STATE.overrides.update({"home": home, "rpc_url": rpc_url, "chain_id": chain_id})
     STATE.json = STATE.json or json_

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from cli.context import STATE, emit
+from trace_api.chain import node
 from trace_api.chain.compiler import compile_contracts, compiler_settings
 from trace_api.services.deploy import deploy as deploy_service
 
@@ -22,7 +23,8 @@ def compile_(force: bool = typer.Option(False, "--force", help="Recompile even i
 
 
 def deploy(force: bool = typer.Option(False, "--force", help="Deploy again even if the live deployment matches.")) -> None:
-    """Deploy TraceRegistry and TradeEscrow (plus mock stablecoins on the local chain)."""
+    """Deploy TraceRegistry and TradeEscrow (plus mock stablecoins on the local chain); starts the local node."""
+    node.allow_autostart(STATE.settings)
     chain = STATE.chain()
     result = deploy_service(chain=chain, account=STATE.account("admin"), force=force)
     record = result.deployment

@@ -11,6 +11,8 @@ from cli.context import STATE, emit
 from trace_api.chain import node
 from trace_api.chain.client import make_web3
 from trace_api.errors import ChainUnavailableError
+from trace_api.services import devchain
+from trace_api.services.escrow import parse_duration
 
 node_app = typer.Typer(help="Manage the embedded local chain (anvil).", no_args_is_help=True)
 
@@ -45,6 +47,20 @@ def status() -> None:
     for key in ("pid", "rpc_url", "chain_id", "block", "state_file", "log_file"):
         table.add_row(key, str(data[key]))
     emit(data, table)
+
+
+@node_app.command("mine")
+def mine(blocks: int = typer.Option(1, "--blocks", "-n", help="How many blocks to mine.")) -> None:
+    """Mine empty blocks on the local chain (refused on any other chain)."""
+    now = devchain.mine(chain=STATE.chain(), blocks=blocks)
+    emit(dataclasses.asdict(now) | {"time": now.time}, f"mined {blocks} block(s): block {now.block}, chain time {now.time}")
+
+
+@node_app.command("warp")
+def warp(duration: str = typer.Argument(..., help="How far ahead: 90s, 30m, 12h, 30d, 2w.")) -> None:
+    """Move the local chain's time ahead and mine a block there, e.g. past an escrow deadline (local chain only)."""
+    now = devchain.warp(chain=STATE.chain(), seconds=parse_duration(duration))
+    emit(dataclasses.asdict(now) | {"time": now.time}, f"chain time is now {now.time} (block {now.block})")
 
 
 def register(app: typer.Typer) -> None:

@@ -92,3 +92,43 @@ def test_state_survives_kill_9(trace_env: dict[str, str]) -> None:
     assert restarted.code == 0, restarted.stderr
     w3 = Web3(Web3.HTTPProvider(info["rpc_url"]))
     assert w3.eth.get_balance(receiver) == before
+
+
+def test_commands_do_not_restart_a_node_the_user_stopped(trace_env: dict[str, str]) -> None:
+    assert run_trace("deploy", env=trace_env).code == 0
+    assert run_trace("node", "stop", env=trace_env).code == 0
+    refused = run_trace("batch", "register", "--gtin", "09506000134352", "--lot", "STOPPED1", env=trace_env)
+    assert refused.code == 4
+    assert refused.stderr.strip() == "trace: error: the local node is stopped: trace node start"
+    assert run_trace("node", "status", env=trace_env).code == 4  # still down
+    assert run_trace("node", "start", env=trace_env).code == 0
+    again = run_trace("batch", "register", "--gtin", "09506000134352", "--lot", "STOPPED1", env=trace_env)
+    assert again.code == 0, again.stderr
+
+
+def test_mine_and_warp_steer_the_local_clock(trace_env: dict[str, str]) -> None:
+    assert run_trace("node", "start", env=trace_env).code == 0
+    before = _status(trace_env)["block"]
+    mined = run_trace("node", "mine", "--blocks", "5", "--json", env=trace_env)
+    assert mined.code == 0, mined.stderr
+    assert json.loads(mined.stdout)["block"] == before + 5
+    w3 = Web3(Web3.HTTPProvider(_status(trace_env)["rpc_url"]))
+    t0 = w3.eth.get_block("latest")["timestamp"]
+    warped = run_trace("node", "warp", "30d", "--json", env=trace_env)
+    assert warped.code == 0, warped.stderr
+    data = json.loads(warped.stdout)
+    assert data["timestamp"] == t0 + 30 * 86400 == w3.eth.get_block("latest")["timestamp"]
+    assert data["time"].endswith("Z")
+    bad = run_trace("node", "warp", "soon", env=trace_env)
+    assert bad.code == 1 and "duration 'soon'" in bad.stderr
+    assert run_trace("node", "mine", "--blocks", "0", env=trace_env).code == 1
+
+
+def test_mine_and_warp_are_refused_off_the_local_chain(trace_env: dict[str, str]) -> None:
+    assert run_trace("node", "start", env=trace_env).code == 0
+    # The same node, but addressed as a real network would be: another host name, so not "the local chain".
+    remote = {**trace_env, "TRACE_RPC_URL": f"http://localhost:{trace_env['TRACE_NODE_PORT']}"}
+    for args in (("node", "mine"), ("node", "warp", "1d")):
+        result = run_trace(*args, env=remote)
+        assert result.code == 3, result.stderr
+        assert "only on the local development chain" in result.stderr

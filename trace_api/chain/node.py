@@ -21,7 +21,7 @@ import psutil
 
 from trace_api.chain.toolchain import anvil_binary
 from trace_api.config import DEV_MNEMONIC, LOCAL_CHAIN_ID, LOCAL_RPC_HOST, Settings
-from trace_api.errors import ConflictError, NodeError
+from trace_api.errors import ChainUnavailableError, ConflictError, NodeError
 
 STATE_FILE = "state.json"
 DUMP_FILE = "state.dump.json"  # anvil rewrites its dump in place: a kill mid-write must not cost the last good state
@@ -137,6 +137,7 @@ def start(settings: Settings) -> NodeInfo:
         raise ConflictError(f"port {port} is already in use by another process; set TRACE_NODE_PORT")
     folder = node_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
+    allow_autostart(settings)
     state = _promote_dump(folder)
     log = folder / "anvil.log"
     args = [
@@ -198,15 +199,28 @@ def stop(settings: Settings) -> NodeInfo | None:
     except psutil.NoSuchProcess:
         pass
     _info_file(settings).unlink(missing_ok=True)
+    _stopped_marker(settings).touch()
     return info
 
 
 def ensure_running(settings: Settings) -> NodeInfo | None:
-    """Start the local node if the RPC URL is the local default and nothing answers there."""
+    """Start the local node if the RPC URL is the local default and nothing answers there, unless the user
+    stopped it with `trace node stop` (then say so: a command must not undo the user's stop)."""
     if not settings.is_local:
         return None
     info = running_node(settings)
     if info or _rpc_ready(settings.node_port):
         keep_good_state(settings)
         return info
+    if _stopped_marker(settings).exists():
+        raise ChainUnavailableError("the local node is stopped: trace node start")
     return start(settings)
+
+
+def allow_autostart(settings: Settings) -> None:
+    """Forget a `trace node stop`: commands that bring the chain up (start, deploy, demo) say the user wants it."""
+    _stopped_marker(settings).unlink(missing_ok=True)
+
+
+def _stopped_marker(settings: Settings) -> Path:
+    return node_dir(settings) / "stopped-by-user"

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from trace_api.chain.accounts import dev_account
+from trace_api.chain import node
 from trace_api.chain.client import connect
 from trace_api.config import Settings
 from trace_api.index.store import get_engine
@@ -56,6 +57,7 @@ def _readings(start: dt.datetime) -> list[dict[str, Any]]:
 
 def run_story(settings: Settings, *, say: Say = lambda _: None, domain: str = digital_link.DEFAULT_DOMAIN,
               ) -> dict[str, Any]:
+    node.allow_autostart(settings)  # the demo brings the chain up, even after a `trace node stop`
     chain = connect(settings)
     result = deploy(chain=chain, account=dev_account("admin"))
     say(("deployed" if result.deployed else "found deployment") + f" on chain {chain.chain_id}: "

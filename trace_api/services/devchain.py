@@ -1,0 +1,80 @@
+"""Steering the local development chain's clock: mine blocks, jump ahead in time, follow the wall clock.
+
+Only on the embedded local chain (local RPC URL and the local chain id); refused anywhere else, where time is
+real and nobody may move it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from typing import Any
+
+from web3.types import RPCEndpoint
+
+from trace_api.chain.client import Chain, guarded
+from trace_api.config import LOCAL_CHAIN_ID
+from trace_api.errors import ChainUnavailableError, ConfigError, ValidationError
+
+MAX_BLOCKS = 10_000
+MAX_WARP_S = 5 * 365 * 86400
+
+
+@dataclass(frozen=True)
+class ChainClock:
+    block: int
+    timestamp: int
+
+    @property
+    def time(self) -> str:
+        return datetime.fromtimestamp(self.timestamp, UTC).isoformat().replace("+00:00", "Z")
+
+
+def is_dev_chain(chain: Chain) -> bool:
+    return chain.settings.is_local and chain.chain_id == LOCAL_CHAIN_ID
+
+
+def _require_dev(chain: Chain, what: str) -> None:
+    if not is_dev_chain(chain):
+        raise ConfigError(f"{what} works only on the local development chain (chain id {LOCAL_CHAIN_ID}), "
+                          f"not on chain {chain.chain_id}")
+
+
+def clock(chain: Chain) -> ChainClock:
+    block = guarded(lambda: chain.w3.eth.get_block("latest"))
+    return ChainClock(block=int(block["number"]), timestamp=int(block["timestamp"]))
+
+
+def _rpc(chain: Chain, method: str, params: list[Any]) -> None:
+    response = chain.w3.provider.make_request(RPCEndpoint(method), params)
+    if "error" in response:
+        raise ChainUnavailableError(f"the node refused {method}: {response['error']}")
+
+
+def mine(*, chain: Chain, blocks: int = 1) -> ChainClock:
+    """Mine ``blocks`` empty blocks on the local chain."""
+    _require_dev(chain, "trace node mine")
+    if not 1 <= blocks <= MAX_BLOCKS:
+        raise ValidationError(f"--blocks must be between 1 and {MAX_BLOCKS}, got {blocks}")
+    _rpc(chain, "anvil_mine", [hex(blocks)])
+    return clock(chain)
+
+
+def warp(*, chain: Chain, seconds: int) -> ChainClock:
+    """Move the local chain's time ``seconds`` ahead and mine a block at that time."""
+    _require_dev(chain, "trace node warp")
+    if not 1 <= seconds <= MAX_WARP_S:
+        raise ValidationError(f"warp must be between 1 s and 5 years, got {seconds} s")
+    target = clock(chain).timestamp + seconds
+    _rpc(chain, "evm_mine", [target])
+    return clock(chain)
+
+
+def follow_wall_clock(chain: Chain) -> None:
+    """On the local chain, mine one block when the last one is older than the wall clock, so reads that depend on
+    `block.timestamp` (deadlines, dispute windows) see the present even when nothing else happens. No-op elsewhere
+    and when the chain was warped ahead of the clock."""
+    if is_dev_chain(chain) and clock(chain).timestamp < int(time.time()) - 1:
+        _rpc(chain, "evm_mine", [])
