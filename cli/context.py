@@ -15,7 +15,7 @@ from trace_api.chain.client import Chain, connect
 from trace_api.config import Settings, load_settings
 
 # Flags accepted anywhere on the command line, before or after the subcommand.
-GLOBAL_FLAGS = ("--json", "--traceback")
+GLOBAL_FLAGS = ("--json", "--traceback", "--wide")
 GLOBAL_VALUE_OPTIONS = ("--as",)
 
 
@@ -23,6 +23,7 @@ GLOBAL_VALUE_OPTIONS = ("--as",)
 class Globals:
     json: bool = False
     traceback: bool = False
+    wide: bool = False
     as_: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     _settings: Settings | None = None
@@ -46,19 +47,27 @@ class Globals:
 
     def reset(self, other: Globals) -> None:
         """Start a fresh invocation (main() may run many times in one process, as in tests)."""
-        self.json, self.traceback, self.as_ = other.json, other.traceback, other.as_
+        self.json, self.traceback, self.as_, self.wide = other.json, other.traceback, other.as_, other.wide
+        console.width = UNBOUNDED_WIDTH if self.wide or not console.is_terminal else None  # type: ignore[assignment]
         self.overrides = {}
         self._settings = None
         self._chain = None
 
     def account(self, default: str | None = None) -> Any:
-        # An explicit --as wins; then TRACE_PRIVATE_KEY (local chain only); then the command's default role.
-        name = self.as_ or (None if self.settings.private_key else default)
-        return load_account(self.settings, name, prompt=_prompt_password)
+        """The signer, by the one rule every command follows: `--as NAME` (or TRACE_ACCOUNT); then
+        TRACE_PRIVATE_KEY (local chain only); then the role the command needs, on the local chain. Says who signs
+        (human output only) before anything is sent."""
+        name = self.as_ or self.settings.account or (None if self.settings.private_key else default)
+        account = load_account(self.settings, name, prompt=_prompt_password)
+        if not self.json:
+            console.print(f"signing as {name or 'TRACE_PRIVATE_KEY'} ({account.address})")
+        return account
 
 
 STATE = Globals()
-console = Console(stderr=False, highlight=False)
+# Output to a pipe or file (and --wide) is as wide as its content: tables and values are never cut or wrapped.
+UNBOUNDED_WIDTH = 10_000
+console = Console(stderr=False, highlight=False, soft_wrap=False)
 
 
 def _prompt_password(text: str) -> str:

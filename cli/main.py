@@ -46,6 +46,7 @@ def _root(
     chain_id: int = typer.Option(None, "--chain-id", help="Expected chain id (TRACE_CHAIN_ID).", show_default=False),
     json_: bool = typer.Option(False, "--json", help="Machine-readable output (anywhere on the line)."),
     traceback_: bool = typer.Option(False, "--traceback", help="Show the full traceback on errors."),
+    wide: bool = typer.Option(False, "--wide", help="Never fit tables to the terminal: show every value whole."),
     as_: str = typer.Option(None, "--as", help="Sign as this dev account or keystore name.", show_default=False),
     version: bool = typer.Option(False, "--version", help="Show the version and exit.", is_eager=True,
                                  callback=_print_version),

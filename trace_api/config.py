@@ -38,6 +38,7 @@ class Settings(BaseModel):
     keystore_dir: Path | None = Field(default=None, description="eth-account v3 JSON keystores")
     key_password: str | None = Field(default=None, repr=False, description="Password of the keystore")
     private_key: str | None = Field(default=None, repr=False, description="Plaintext key, local chain only")
+    account: str | None = Field(default=None, description="Account to sign with (as --as): dev or keystore name")
     confirmations: int = Field(default=0, ge=0, description="Blocks before an event counts as final")
     max_document_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     anchor_batch_size: int = Field(default=1024, gt=0)

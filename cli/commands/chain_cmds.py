@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import typer
@@ -11,6 +12,7 @@ from cli.context import STATE, emit
 from trace_api.chain import node
 from trace_api.chain.compiler import compile_contracts, compiler_settings
 from trace_api.services.deploy import deploy as deploy_service
+from trace_api.services.wallets import list_accounts
 
 
 def compile_(force: bool = typer.Option(False, "--force", help="Recompile even if nothing changed.")) -> None:
@@ -38,6 +40,21 @@ def deploy(force: bool = typer.Option(False, "--force", help="Deploy again even 
     emit(data, table)
 
 
+def accounts() -> None:
+    """List the accounts you can sign with (`--as NAME`): dev accounts on the local chain and keystores, with their
+    addresses, registry roles and balances."""
+    found = list_accounts(chain=STATE.chain())
+    symbols = list(found[0].balances) if found else []
+    table = Table(title="accounts (sign with --as NAME)")
+    for column in ("name", "address", "roles", *symbols):
+        table.add_column(column, no_wrap=column == "address", justify="right" if column in symbols else "left")
+    for account in found:
+        table.add_row(account.name, account.address, ", ".join(account.roles) or "-",
+                      *(account.balances[s] for s in symbols))
+    emit([dataclasses.asdict(a) for a in found], table)
+
+
 def register(app: typer.Typer) -> None:
     app.command("compile")(compile_)
     app.command("deploy")(deploy)
+    app.command("accounts")(accounts)

@@ -65,3 +65,37 @@ def test_dev_tokens_funded_and_allowed(trace_env: dict[str, str]) -> None:
         assert token.functions.symbol().call() == symbol
         assert token.functions.balanceOf(dev_account("buyer").address).call() == 1_000_000 * 10**6
         assert escrow.functions.isTokenAllowed(address).call() is True
+
+
+def test_accounts_lists_dev_accounts_with_roles_and_balances(trace_session_env: dict[str, str]) -> None:
+    from trace_api.chain.accounts import dev_account
+
+    result = run_trace("accounts", "--json", env=trace_session_env)
+    assert result.code == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert list(rows)[:3] == ["admin", "producer", "processor"]
+    assert rows["carrier"]["address"] == dev_account("carrier").address
+    assert rows["carrier"]["roles"] == ["carrier"] and "admin" in rows["admin"]["roles"]
+    assert rows["arbiter"]["roles"] == []
+    assert set(rows["buyer"]["balances"]) >= {"native", "USDC"} and float(rows["buyer"]["balances"]["USDC"]) > 0
+    human = run_trace("accounts", env=trace_session_env)
+    assert human.code == 0 and dev_account("seller").address in human.stdout  # full address, never cut
+
+
+def test_every_signing_command_says_who_signs(trace_session_env: dict[str, str]) -> None:
+    import uuid
+
+    from trace_api.chain.accounts import dev_account
+
+    lot = "S" + uuid.uuid4().hex[:8].upper()
+    default = run_trace("batch", "register", "--gtin", "09506000134352", "--lot", lot, env=trace_session_env)
+    assert default.code == 0, default.stderr
+    assert default.stdout.startswith(f"signing as producer ({dev_account('producer').address})")
+    # TRACE_ACCOUNT is --as for a whole shell session; --as still wins over it.
+    env = {**trace_session_env, "TRACE_ACCOUNT": "inspector"}
+    by_env = run_trace("event", "add", "09506000134352", lot, "--step", "inspecting", env=env)
+    assert by_env.code == 0 and by_env.stdout.startswith("signing as inspector (0x"), by_env.stdout
+    by_flag = run_trace("event", "add", "09506000134352", lot, "--step", "storing", "--as", "producer", env=env)
+    assert by_flag.code == 0 and by_flag.stdout.startswith("signing as producer (0x"), by_flag.stdout
+    quiet = run_trace("event", "add", "09506000134352", lot, "--step", "storing", "--json", env=trace_session_env)
+    assert quiet.code == 0 and json.loads(quiet.stdout)  # --json output stays pure JSON
