@@ -48,6 +48,7 @@ test-contracts: setup
 
 ## bench: benchmark table with same-run baselines; writes bench/out/results.json
 bench: setup
+	@./.ci/sysdeps bench
 	$(PY) -m bench
 
 ## fuzz: the long stateful escrow fuzz (10,000 sequences)

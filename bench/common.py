@@ -17,7 +17,8 @@ from trace_api.services.deploy import scratch_chain
 def row(metric: str, value: float, unit: str, baseline: float | None) -> dict[str, Any]:
     """One result; ratio is ours ÷ baseline (below 1 is better for costs, above 1 for rates)."""
     ratio = round(value / baseline, 3) if baseline else None
-    return {"metric": metric, "value": round(value, 3), "unit": unit, "baseline": baseline, "ratio": ratio}
+    shown = None if baseline is None else round(baseline, 3)
+    return {"metric": metric, "value": round(value, 3), "unit": unit, "baseline": shown, "ratio": ratio}
 
 
 @dataclass
