@@ -10,6 +10,7 @@ from cli.commands.registry_cmds import batch_app, ctx
 from cli.context import STATE, emit
 from qr import digital_link, render, sheet, signing
 from qr.decode import decode
+from trace_api.chain.accounts import address_of
 from trace_api.services import units, verify as verify_service
 from trace_api.services.context import TraceContext
 
@@ -82,14 +83,15 @@ def verify(
     code: str = typer.Argument(..., help="A Digital Link URI, or an image file of the QR code."),
     rpc: str = typer.Option(None, "--rpc", help="JSON-RPC URL to verify against (default: TRACE_RPC_URL)."),
     offline: bool = typer.Option(False, "--offline", help="Check only the signature, against --producer."),
-    producer: str = typer.Option(None, "--producer", help="Producer address expected to have signed (offline)."),
+    producer: str = typer.Option(None, "--producer",
+                                 help="Who is expected to have signed (offline): address, keystore or dev name."),
 ) -> None:
     """Verify a product code against the chain itself: exit 0 genuine, 6 not verified (with the reason)."""
     uri = decode(Path(code)) if Path(code).is_file() else code
     if offline:
         if not producer:
             raise typer.BadParameter("--offline needs --producer ADDRESS", param_hint="--producer")
-        verdict = verify_service.verify_offline(uri, producer=producer)
+        verdict = verify_service.verify_offline(uri, producer=address_of(STATE.settings, producer))
     else:
         if rpc:
             STATE.overrides["rpc_url"] = rpc

@@ -62,6 +62,19 @@ def account_names(settings: Settings) -> dict[str, str]:
     return names
 
 
+def address_of(settings: Settings, value: str) -> str:
+    """A checksum address from an address, a keystore name, or (on the local chain) a dev account name."""
+    from web3 import Web3
+
+    if Web3.is_address(value):
+        return Web3.to_checksum_address(value)
+    for address, name in account_names(settings).items():
+        if name == value:
+            return Web3.to_checksum_address(address)
+    known = "a keystore name" + (" or a dev account name" if _is_dev_chain(settings) else "")
+    raise ConfigError(f"{value!r} is neither an address nor {known}")
+
+
 def _is_dev_chain(settings: Settings) -> bool:
     return settings.is_local and settings.chain_id == LOCAL_CHAIN_ID
 

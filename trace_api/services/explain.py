@@ -219,6 +219,11 @@ def describer_for(settings: Any, chain: Any | None = None, roles: dict[str, str]
     from trace_api.services.escrow import STATES
 
     names = account_names(settings)
+    if chain is not None:
+        try:
+            names |= {address.lower(): f"token {symbol}" for symbol, address in chain.deployment().tokens.items()}
+        except Exception:  # noqa: BLE001 - no deployment yet: accounts keep their names, tokens their addresses
+            pass
 
     def batch(batch_id: str) -> str | None:
         try:
