@@ -1,4 +1,4 @@
-"""Every custom error of both contracts has a message for people, and the message names things, not hashes."""
+"""Every custom error of the contracts has a message for people, and the message names things, not hashes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from trace_api.chain.compiler import compile_contracts
 from trace_api.errors import ContractRevert
 from trace_api.services.explain import MESSAGES, Describer, error_inputs, explain, placeholders, role_names
 
-CONTRACTS = ("TraceRegistry", "TradeEscrow")
+CONTRACTS = ("TraceRegistry", "TradeEscrow", "OrgDirectory")
 
 
 @pytest.fixture(scope="module")

@@ -118,6 +118,17 @@ scans = Table(
     Index("ix_scans_unit", "batch_id", "serial"),
 )
 
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("account", ADDRESS, primary_key=True),
+    Column("profile", Text, nullable=False),  # canonical JSON; its SHA-256 is the hash the admin puts on chain
+    Column("profile_hash", HASH, nullable=False),
+    Column("status", String(12), nullable=False),  # pending (written ahead of the tx), set, revoked
+    Column("tx_hash", HASH),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 # ---- chain (from logs; rolled back on reorg) ----
 chain_batches = Table(
     "chain_batches",

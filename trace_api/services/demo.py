@@ -13,7 +13,7 @@ from trace_api.chain.client import connect
 from trace_api.config import Settings
 from trace_api.index.store import get_engine
 from qr import digital_link, render, signing
-from trace_api.services import batches, escrow, events, history, importer, units
+from trace_api.services import batches, escrow, events, history, importer, orgs, units
 from trace_api.services.context import TraceContext
 from trace_api.services.deploy import deploy
 
@@ -27,6 +27,15 @@ PLACES = {FARM_GLN: "Finca La Esperanza, Huila (CO)", ROASTERY_GLN: "Roastery, R
           SHOP_GLN: "Corner Coffee Shop, Amsterdam (NL)", LAB_GLN: "Organic certification lab, Bogotá (CO)"}
 
 Say = Callable[[str], None]
+
+# Every party of the story, as the registry admin vouches for it (OrgDirectory).
+ORGANISATIONS = {
+    "producer": ("Finca La Esperanza SAS", "CO", (FARM_GLN,), "https://finca-la-esperanza.example"),
+    "inspector": ("Andes Organic Certification Ltda", "CO", (LAB_GLN,), "https://andes-organic.example"),
+    "processor": ("Rotterdam Roasters BV", "NL", (ROASTERY_GLN,), "https://rotterdam-roasters.example"),
+    "carrier": ("Atlantic Reefer Lines BV", "NL", (), "https://atlantic-reefer.example"),
+    "retailer": ("Corner Coffee Shop BV", "NL", (SHOP_GLN,), "https://corner-coffee.example"),
+}
 
 
 def _certificate(settings: Settings) -> Path:
@@ -75,6 +84,10 @@ def run_story(settings: Settings, *, say: Say = lambda _: None, domain: str = di
         def at(days: float) -> str:
             return (t0 + dt.timedelta(days=days)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
+        for name, (legal_name, country, glns, website) in ORGANISATIONS.items():
+            orgs.register(ctx, signer=dev_account("admin"), account=dev_account(name).address, profile=orgs.OrgProfile(
+                legal_name=legal_name, country=country, glns=glns, website=website))
+        say("the registry admin vouched for the " + str(len(ORGANISATIONS)) + " organisations of the story")
         batches.register_batch(ctx, account=producer, gtin=g, lot=l, quantity="1200", uom="KGM", metadata={
             "product": "Arabica green coffee", "origin": "Finca La Esperanza, Huila, Colombia", "places": PLACES})
         say(f"registered green coffee {g}/{l} at the farm")

@@ -46,8 +46,14 @@ def _code_hash(chain: Chain, address: str) -> str:
     return "0x" + Web3.keccak(code).hex().removeprefix("0x")
 
 
+REQUIRED = ("TraceRegistry", "OrgDirectory", "TradeEscrow")
+
+
 def matches_live(chain: Chain, record: Deployment) -> bool:
-    """True if every recorded contract is live with the recorded code and was built from today's sources."""
+    """True if every contract the tool needs is recorded, and every recorded contract is live with the recorded
+    code and was built from today's sources."""
+    if any(name not in record.contracts for name in REQUIRED):
+        return False
     for name, item in record.contracts.items():
         artifact = chain.artifacts.get(name.split(":")[0])
         if artifact is None or artifact.bytecode_hash != item.bytecode_hash:
@@ -82,6 +88,8 @@ def deploy(*, chain: Chain, account: LocalAccount, force: bool = False) -> Deplo
     dev = chain.chain_id == LOCAL_CHAIN_ID and chain.settings.is_local
     contracts: dict[str, Deployed] = {}
     contracts["TraceRegistry"] = _deploy_one(chain, sender, chain.artifacts["TraceRegistry"], account.address)
+    contracts["OrgDirectory"] = _deploy_one(
+        chain, sender, chain.artifacts["OrgDirectory"], contracts["TraceRegistry"].address)
     fee_bps = DEFAULT_FEE_BPS if dev else 0
     contracts["TradeEscrow"] = _deploy_one(
         chain, sender, chain.artifacts["TradeEscrow"],

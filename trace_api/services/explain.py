@@ -96,6 +96,12 @@ MESSAGES: dict[str, str] = {
     "EscrowFeeTooHigh": "a fee of {feeBps} is above the maximum of {maxFeeBps}.",
     "EscrowInvalidFeeRecipient": "{recipient} cannot receive fees.",
     "EscrowInvalidAddress": "{account} is not a valid address here.",
+    # OrgDirectory
+    "OrgUnauthorizedAccount": "{account} is not a registry admin, so it cannot vouch for organisations. Sign with "
+    "`--as` an admin.",
+    "OrgInvalidAccount": "{account} cannot belong to an organisation. Give the organisation's account.",
+    "OrgInvalidProfile": "the organisation profile is empty. Give at least a legal name and a country.",
+    "OrgUnknownAccount": "{account} has no organisation profile to revoke. See `trace org list`.",
     # OpenZeppelin building blocks both contracts inherit
     "AccessControlUnauthorizedAccount": "{account} lacks the {neededRole} role needed for this. Ask an admin to "
     "grant it (`trace role grant`), or sign with `--as` an account that has it.",
