@@ -1,0 +1,67 @@
+"""Imports go downward (ARCHITECTURE.md): qr <- core <- services <- http, cli; front-ends never import each other."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+ORDER = {"qr": 0, "core": 1, "services": 2, "http": 3, "cli": 3}
+SANCTIONED = {("cli", "trace_api.http.app")}  # `trace serve` / `trace demo` start the service by its factory
+
+
+def room(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] in ("qr", "cli"):
+        return parts[0]
+    if parts[0] == "trace_api":
+        return parts[1] if len(parts) > 1 and parts[1] in ("services", "http") else "core"
+    return None
+
+
+def imports(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module)
+    return found
+
+
+def sources(*folders: str) -> list[Path]:
+    return [p for folder in folders for p in sorted((ROOT / folder).rglob("*.py"))]
+
+
+def test_imports_go_downward() -> None:
+    wrong = []
+    for path in sources("qr", "trace_api", "cli"):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        here = room(module)
+        assert here is not None
+        for name in imports(path):
+            there = room(name)
+            if there is None or there == here or (here, name) in SANCTIONED:
+                continue
+            if ORDER[there] >= ORDER[here]:
+                wrong.append(f"{module} ({here}) imports {name} ({there})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_only_scripts_and_contract_tests_import_brownie() -> None:
+    allowed = (ROOT / "scripts", ROOT / "tests" / "contracts")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in sources("qr", "trace_api", "cli", "bench", "tools", "tests")
+        if not path.is_relative_to(allowed[0]) and not path.is_relative_to(allowed[1])
+        and any(name.split(".")[0] == "brownie" for name in imports(path))
+    ]
+    assert not offenders
+
+
+def test_every_room_on_disk_is_in_the_architecture() -> None:
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    rooms = [p for p in (ROOT / "trace_api").iterdir() if p.is_dir() and not p.name.startswith("__")]
+    missing = [f"trace_api/{p.name}/" for p in rooms if f"trace_api/{p.name}/" not in text]
+    assert not missing, f"rooms missing from ARCHITECTURE.md: {missing}"
