@@ -158,7 +158,7 @@ def check_signature(ctx: TraceContext, *, uri: str, signature: str) -> dict[str,
     except (SignatureError, DigitalLinkError) as exc:
         raise VerificationFailed(f"bad signature: {exc}") from exc
     registrant = None
-    if link.lot is not None:
+    if link.gtin is not None and link.lot is not None:
         key = batch_key(link.gtin, link.lot)
         with ctx.engine.connect() as conn:
             registrant = conn.execute(select(t.chain_batches.c.producer).where(
