@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(epcis.router)
     app.include_router(resolver.router)
     app.include_router(escrow.router)
+    app.include_router(resolver.compressed_router)  # one-segment paths: after every other route
     app.openapi = problems.openapi_with_problems(  # type: ignore[method-assign]
         app, authenticated=deps.get_caller, chain=deps.get_ctx, limited=deps.rate_limit)
     app.add_middleware(limits.BodySizeLimit, **limits.body_limits(settings))

@@ -1,0 +1,65 @@
+"""What every resolver response carries: CORS for any origin, the Link header, Vary; HEAD without a body.
+
+Also the path convertors that let the resolver's routes match Digital Link paths only: ``gs1key`` (a primary key
+AI as first segment) and ``gs1compressed`` (one segment of base64url, a compressed Digital Link URI).
+"""
+
+from __future__ import annotations
+
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.requests import Request
+from starlette.responses import Response
+
+from qr.digital_link import PRIMARY_KEYS
+from trace_api.services.resolver import LINKSET_CONTEXT
+
+METHODS = "GET, HEAD, OPTIONS"
+HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": METHODS,
+    "Access-Control-Allow-Headers": "Accept, Accept-Language, Content-Type",
+    "Access-Control-Expose-Headers": "Link, Location, Content-Language",
+    "Access-Control-Max-Age": "86400",
+    "Vary": "Accept, Accept-Language",
+}
+
+
+class _PrimaryKey(Convertor[str]):
+    regex = "(?:" + "|".join(sorted(PRIMARY_KEYS, key=len, reverse=True)) + ")"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+class _Compressed(_PrimaryKey):
+    # The shortest compressed URI, a GTIN alone, is 10 characters (8 + 47 bits).
+    regex = "[A-Za-z0-9_-]{10,}"
+
+
+register_url_convertor("gs1key", _PrimaryKey())
+register_url_convertor("gs1compressed", _Compressed())
+
+
+def link_header(*, linkset: str | None = None, same_as: str | None = None) -> dict[str, str]:
+    """The Link header: the item's linkset and the JSON-LD context to read it with; for a compressed request URI,
+    the uncompressed one as ``owl:sameAs``."""
+    links = []
+    if linkset is not None:
+        links.append(f'<{linkset}>; rel="linkset"; type="application/linkset+json"')
+        links.append(f'<{LINKSET_CONTEXT}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"')
+    if same_as is not None:
+        links.append(f'<{same_as}>; rel="owl:sameAs"')
+    return {"Link": ", ".join(links)} if links else {}
+
+
+def finish(request: Request, response: Response, headers: dict[str, str] | None = None) -> Response:
+    """``response`` with the CORS and Link headers; for HEAD the same status and headers without the body."""
+    response.headers.update({**HEADERS, **(headers or {})})
+    if response.status_code == 204:
+        response.headers["Allow"] = METHODS
+    if request.method == "HEAD":
+        return Response(status_code=response.status_code, headers=dict(response.headers))
+    return response
