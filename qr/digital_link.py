@@ -219,7 +219,7 @@ def parse(uri: str) -> DigitalLink:
         if _primary_position(segments) is not None or not segments or not dl_compression.looks_compressed(segments[-1]):
             return _parse_path(origin, [], segments, query)
         try:
-            expanded = dl_compression.decompress(segments[-1])
+            expanded = dl_compression.decompress(segments[-1], PRIMARY_KEYS)
         except DigitalLinkError as exc:
             if len(segments) == 1:
                 raise

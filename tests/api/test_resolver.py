@@ -328,7 +328,21 @@ def test_description_file(client: TestClient) -> None:
 
 
 def test_compressed_uri_resolves(client: TestClient) -> None:
-    pytest.skip("compression lands in the next commit")
+    # /01/09506000134369/10/ROAST-2026-11-A/21/B0001 as GS1's DigitalLinkToolkit.js compresses it
+    compressed, unit = "/CxFKk4XBwt6JwCSf22m3X2uvwBCi2AAI", path(*ROASTED, UNITS[0])
+    assert UNITS[0] == "B0001"
+    redirect = client.get(f"{compressed}?campaign=qr", follow_redirects=False)
+    assert redirect.status_code == 307 and redirect.headers["location"] == f"http://testserver/verify{unit}?campaign=qr"
+    assert links_of(redirect)["owl:sameAs"] == f"http://testserver{unit}"  # not redirected to it: exposed
+    linkset = client.get(compressed, headers={"Accept": LINKSET})
+    assert linkset.json()["linkset"][0]["anchor"] == f"http://testserver{unit}"  # the uncompressed URI
+    jsonschema.validate(linkset.json(), SCHEMA)
+    assert links_of(linkset)["owl:sameAs"] == f"http://testserver{unit}"
+    page = client.get(compressed, headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "Verified on chain" in page.text
+    assert client.options(compressed).status_code == 204
+    # a single segment that does not decompress is not the resolver's business: 404, as any unknown path
+    assert client.get("/not-a-compressed-uri").status_code == 404
 
 
 # ---- scans and signatures ----

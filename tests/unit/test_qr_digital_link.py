@@ -265,3 +265,48 @@ def test_repeated_qualifier_in_the_query_is_refused() -> None:
 def test_bad_paths_are_refused(uri: str, message: str) -> None:
     with pytest.raises(DigitalLinkError, match=message):
         parse(uri)
+
+
+# Compressed URIs and the URIs they stand for, as GS1's DigitalLinkToolkit.js (compressGS1DigitalLink, with and
+# without its optimisation codes) compresses them.
+COMPRESSED = [
+    ("ARFKk4XBoA", "/01/09506000134352"),
+    ("CxFKk4XBwt6JwCSf22m3X2uvwA", "/01/09506000134369/10/ROAST-2026-11-A"),
+    ("ARFKk4XBwiDeicAkn9tpt19rr8A", "/01/09506000134369/10/ROAST-2026-11-A"),
+    ("CxFKk4XBwt6JwCSf22m3X2uvwBCi2AAI", "/01/09506000134369/10/ROAST-2026-11-A/21/B0001"),
+    ("ARFKk4XBwiDeicAkn9tpt19rr8AQotgAC", "/01/09506000134369/10/ROAST-2026-11-A/21/B0001"),
+    ("GhFKk4XBoI1XgkYKMDk_xv", "/01/09506000134352/10/ABC123/21/12345?17=261231"),
+    ("ARFKk4XBoCCNV4JGLn-N5CCjA5", "/01/09506000134352/10/ABC123/21/12345?17=261231"),
+    ("LRFKk4XBoAAXohD4cWNfky5g", "/01/09506000134352/10/abc%2Fdef?3103=000189"),
+    ("ARFKk4XBoCEPhxY1-TLmMQMAC9", "/01/09506000134352/10/abc%2Fdef?3103=000189"),
+    ("ABeRcNWtKMPA", "/00/106141412345678908"),
+    ("nYqJOTrRSFZssK_E", "/414/9520123456788/254/32a%2Fb"),
+    ("JUhWbLCvxIKRUScnWig", "/414/9520123456788/254/32a%2Fb"),
+    ("gAMHCmGwJNAH7Y", "/8003/03870585000552987"),
+]
+
+
+@pytest.mark.parametrize(("compressed", "expanded"), COMPRESSED)
+def test_compressed_uris_are_decompressed(compressed: str, expanded: str) -> None:
+    link = parse(f"https://res.example.com/dl/{compressed}?campaign=qr")
+    assert link.uri == f"https://res.example.com/dl{expanded}"
+    assert link.query["campaign"] == "qr"
+
+
+def test_compressed_non_gs1_parameters_come_back() -> None:
+    link = parse("https://id.gs1.org/ARFKk4XBoeIlinkTypegfPzYuuGng")  # /01/09506000134352?linkType=gs1:pip
+    assert (link.gtin, dict(link.query)) == ("09506000134352", {"linkType": "gs1:pip"})
+
+
+@pytest.mark.parametrize(
+    ("compressed", "message"),
+    [
+        ("ABeRcNWtKNPA", "AI 00 value .*: invalid check digit"),  # one character of an SSCC changed
+        ("__________", "no compression entry starts with FF|compressed data ends"),
+        ("ARFKk4XB", "compressed data ends in the middle of a value"),
+        ("abc", "no GS1 AI starts with|compressed data ends|no primary key"),
+    ],
+)
+def test_bad_compressed_uris_are_refused(compressed: str, message: str) -> None:
+    with pytest.raises(DigitalLinkError, match=message):
+        parse(f"https://id.gs1.org/{compressed}")

@@ -47,3 +47,13 @@ def test_parse_of_any_text_raises_only_digital_link_error(text: str) -> None:
         parse(text)
     except DigitalLinkError:
         pass
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=80))
+def test_any_compressed_segment_parses_or_raises_digital_link_error(segment: str) -> None:
+    try:
+        link = parse(f"https://id.gs1.org/{segment}")
+    except DigitalLinkError:
+        return
+    assert parse(link.uri).path == link.path

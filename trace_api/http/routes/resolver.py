@@ -187,7 +187,6 @@ RESOLVE_RESPONSES: dict[int | str, dict[str, Any]] = {
                          "EPCIS events (application/ld+json), or the linkset (application/linkset+json or "
                          "linkType=linkset)",
           "content": {HTML: _HTML, JSON: _OBJECT, JSONLD: _OBJECT, LINKSET: _OBJECT}},
-    204: {"description": "OPTIONS: the methods and CORS headers"},
     307: {"description": "Redirect to the link of the requested linkType, or to the default link; the query "
                          "string is passed on",
           "headers": {"Location": {"schema": {"type": "string"}}, "Link": {"schema": {"type": "string"}}}},
@@ -196,19 +195,30 @@ RESOLVE_RESPONSES: dict[int | str, dict[str, Any]] = {
                          "possible-counterfeit page or JSON verdict for a batch or unit",
           "content": {HTML: _HTML, JSON: _OBJECT, PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}},
 }
+PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **problem_responses(400),
+    404: {"description": "Not registered, or a serial never issued: the possible-counterfeit page; problem+json "
+                         "without a lot", "content": {HTML: _HTML, PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}},
+}
 
 
-def _also_head_and_options(route: APIRouter, path: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-    """Serve HEAD and OPTIONS on ``path`` with the same function as GET (kept out of the OpenAPI document)."""
+def _also_head_and_options(route: APIRouter, path: str, responses: dict[int | str, dict[str, Any]] | None = None
+                           ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Serve HEAD and OPTIONS on ``path`` with the same function as GET (one route per method, so each has its own
+    operation id). HEAD answers as GET does, without a body; OPTIONS answers 204, or GET's errors."""
+    head = {**(responses or {}), 200: {"description": "As GET, without the body"}}
+    options = {**{k: v for k, v in (responses or {}).items() if str(k)[0] == "4"}, 204: {"description": "No content"}}
+
     def register(func: Callable[..., Response]) -> Callable[..., Response]:
-        route.add_api_route(path, func, methods=["HEAD"], include_in_schema=False, name=f"{func.__name__}_head")
-        route.add_api_route(path, func, methods=["OPTIONS"], include_in_schema=False,
-                            name=f"{func.__name__}_options")
+        route.add_api_route(path, func, methods=["HEAD"], name=f"{func.__name__}_head", summary="Headers only",
+                            responses=head)
+        route.add_api_route(path, func, methods=["OPTIONS"], name=f"{func.__name__}_options", status_code=204,
+                            summary="Allowed methods and CORS", responses=options)
         return func
     return register
 
 
-@_also_head_and_options(router, "/{primary:gs1key}/{rest:path}")
+@_also_head_and_options(router, "/{primary:gs1key}/{rest:path}", RESOLVE_RESPONSES)
 @router.get("/{primary:gs1key}/{rest:path}", summary="Resolve a GS1 Digital Link URI",
                   responses=RESOLVE_RESPONSES)
 def resolve_link(primary: str, rest: str, request: Request, ctx: CtxDep) -> Response:
@@ -218,17 +228,17 @@ def resolve_link(primary: str, rest: str, request: Request, ctx: CtxDep) -> Resp
     return _dl(request, ctx)
 
 
-@_also_head_and_options(compressed_router, "/{blob:gs1compressed}")
+@_also_head_and_options(compressed_router, "/{blob:gs1compressed}", RESOLVE_RESPONSES)
 @compressed_router.get("/{blob:gs1compressed}", responses=RESOLVE_RESPONSES,
                              summary="Resolve a compressed GS1 Digital Link URI")
 def resolve_compressed(blob: str, request: Request, ctx: CtxDep) -> Response:
     return _dl(request, ctx, single_segment=True)
 
 
-@_also_head_and_options(router, "/verify/{primary:gs1key}/{rest:path}")
+@_also_head_and_options(router, "/verify/{primary:gs1key}/{rest:path}", PAGE_RESPONSES)
 @router.get("/verify/{primary:gs1key}/{rest:path}", response_class=HTMLResponse,
                   summary="The verify page of a batch or unit (the default link of its Digital Link URI)",
-                  responses={404: {"description": "Not registered, or a serial never issued"}})
+                  responses=PAGE_RESPONSES)
 def verify_page(primary: str, rest: str, request: Request, ctx: CtxDep) -> Response:
     try:
         link = digital_link.parse(_request_uri(request, strip="/verify"))
@@ -244,7 +254,7 @@ def verify_page(primary: str, rest: str, request: Request, ctx: CtxDep) -> Respo
         return cors.finish(request, problem(400, "BadDigitalLink", str(exc)))
 
 
-@_also_head_and_options(router, "/products/{gtin}")
+@_also_head_and_options(router, "/products/{gtin}", problem_responses(400, 404))
 @router.get("/products/{gtin}", summary="A GTIN's batches registered on chain",
                   responses=problem_responses(400, 404))
 def product(gtin: str, request: Request, ctx: CtxDep) -> Response:
