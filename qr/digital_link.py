@@ -3,9 +3,9 @@
 :func:`parse` reads any GS1 Digital Link URI (every primary key of the URI syntax, its key qualifiers, data
 attributes in the query string, compressed URIs) and raises only :class:`DigitalLinkError`. The builders make the
 URIs of this project's items: a batch is ``{domain}/01/{gtin14}/10/{lot}``, a unit adds ``/21/{serial}``. Lot
-(AI 10) and serial (AI 21) are 1 to 20 characters of GS1 AI encodable character set 82. In the URI path every character outside RFC 3986's unreserved set
-(``A-Z a-z 0-9 - . _ ~``) is percent-encoded, as the GS1 Digital Link URI syntax requires, so ``/`` in a lot becomes
-``%2F`` and cannot be taken for a path separator.
+(AI 10) and serial (AI 21) are 1 to 20 characters of GS1 AI encodable character set 82. In the URI path every
+character outside RFC 3986's unreserved set (``A-Z a-z 0-9 - . _ ~``) is percent-encoded, as the GS1 Digital Link
+URI syntax requires, so ``/`` in a lot becomes ``%2F`` and cannot be taken for a path separator.
 
 The on-chain batch id is ``keccak256(key_path(gtin, lot))``: it depends on neither the resolver domain nor on how the
 GTIN was typed (8, 12, 13 or 14 digits).

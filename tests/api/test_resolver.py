@@ -157,7 +157,8 @@ def test_cors_on_every_response(client: TestClient) -> None:
         client.get(path("09506000134353", "X")),  # 400
         client.get("/.well-known/gs1resolver"),
         client.get(f"/products/{ROASTED[0]}"),
-        client.options(path(*ROASTED), headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "GET"}),
+        client.options(path(*ROASTED), headers={"Origin": "https://shop.example",
+                                                "Access-Control-Request-Method": "GET"}),
     ]
     for response in responses:
         assert response.headers["access-control-allow-origin"] == "*", response.url
@@ -185,7 +186,8 @@ def test_every_gtin_qualifier_is_supported(client: TestClient) -> None:
     # 22 (consumer product variant) and 235 (third-party controlled serial) parse; with no links of their own, the
     # resolver walks up to the batch or the GTIN
     variant = client.get(f"/01/{ROASTED[0]}/22/V1/10/{ROASTED[1]}", params={"linkType": "linkset"}).json()
-    assert variant["linkset"][0][f"{VOC}traceability"][0]["href"].endswith(f"/batches/{ROASTED[0]}/{ROASTED[1]}/history")
+    history = variant["linkset"][0][f"{VOC}traceability"][0]["href"]
+    assert history.endswith(f"/batches/{ROASTED[0]}/{ROASTED[1]}/history")
     tpx = client.get(f"/01/{ROASTED[0]}/235/TPX1", follow_redirects=False)
     assert tpx.status_code == 307 and tpx.headers["location"].endswith(f"/products/{ROASTED[0]}")
 
