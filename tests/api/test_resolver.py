@@ -14,6 +14,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from trace_api.config import Settings
 from trace_api.http.app import create_app
@@ -380,3 +382,29 @@ def test_signature_check_of_other_keys_is_not_a_500(client: TestClient, demo_env
         assert response.status_code == 200 and response.json()["registrant"] is False, response.text
     bad = client.post("/verify/signature", json={"uri": "https://id.gs1.org/01/9506000134352", "signature": fragment})
     assert bad.status_code == 400 and "must have 14 digits" in bad.json()["detail"]
+
+
+_SEGMENTS = st.one_of(
+    st.sampled_from(["01", "10", "21", "22", "235", "00", "414", "254", "8004", "8003", "7040", ROASTED[0], ROASTED[1],
+                     UNITS[0], "9506000134352", "106141412345678908", "9520123456788", "%2F", "%FF", "", "foo"]),
+    st.text(alphabet="ABCDEFabcdef0123456789-_.~%", max_size=24),
+)
+_QUERIES = st.lists(st.tuples(st.sampled_from(["linkType", "17", "99", "89", "01", "10", "context", "x"]),
+                              st.sampled_from(["linkset", "all", "gs1:pip", "gs1:epcis", "gs1:nope", "261231", "",
+                                               "%ZZ", ROASTED[1]])), max_size=3)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(segments=st.lists(_SEGMENTS, min_size=1, max_size=7), query=_QUERIES,
+       accept=st.sampled_from([None, "text/html", "application/json", LINKSET, "application/ld+json", "*/*"]),
+       method=st.sampled_from(["GET", "HEAD", "OPTIONS"]))
+def test_generated_requests_never_fail_the_server(client: TestClient, segments: list[str],
+                                                   query: list[tuple[str, str]], accept: str | None,
+                                                   method: str) -> None:
+    url = "/" + "/".join(segments) + ("?" + "&".join(f"{k}={v}" for k, v in query) if query else "")
+    response = client.request(method, url, headers={"Accept": accept} if accept else {}, follow_redirects=False)
+    assert response.status_code < 500, (method, url, response.text[:300])
+    if len(segments) > 1 and segments[0] in ("01", "00", "414", "8004", "8003"):  # the resolver's routes: CORS
+        assert response.headers.get("access-control-allow-origin") == "*", (method, url, response.status_code)
+    if response.status_code == 200 and response.headers.get("content-type", "").startswith(LINKSET):
+        jsonschema.validate(response.json(), SCHEMA)
