@@ -185,6 +185,8 @@ _CHECK_DIGITS = {
     "8003": (1, 13), "8006": (0, 14), "8017": (0, 18), "8018": (0, 18),
 }
 _AI_SEGMENT = re.compile(r"[0-9]{2,4}")
+_CSET82_ORDER = "".join(sorted(_CSET82))
+_CSET32 = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # the check characters of alphanumeric keys
 
 
 def parse(uri: str) -> DigitalLink:
@@ -296,12 +298,29 @@ def _check_value(ai: str, value: str) -> None:
         GS1ElementString.parse(f"{ai}{value}")
     except (ParseError, ValueError) as exc:
         raise DigitalLinkError(f"AI {ai} value {value[:40]!r} is invalid: {exc}") from None
+    if ai == "8013":
+        expected_pair = _check_pair(value[:-2])
+        if value[-2:] != expected_pair:
+            raise DigitalLinkError(f"AI 8013 value {value!r}: invalid check character pair, expected {expected_pair}")
     if ai in _CHECK_DIGITS:
         start, length = _CHECK_DIGITS[ai]
         digits = value[start:start + length]
         expected = gs1_standard_check_digit(digits[:-1])
         if int(digits[-1]) != expected:
             raise DigitalLinkError(f"AI {ai} value {value!r}: invalid check digit, expected {expected}")
+
+
+def _check_pair(data: str) -> str:
+    """The GS1 check character pair of an alphanumeric key (GMN): the CSET 82 positions of the characters, weighted
+    by the primes 2, 3, 5, ... from the right, summed modulo 1021; the 10 bits as two CSET 32 characters."""
+    primes: list[int] = []
+    candidate = 2
+    while len(primes) < len(data):
+        if all(candidate % p for p in primes):
+            primes.append(candidate)
+        candidate += 1
+    total = sum(_CSET82_ORDER.index(char) * prime for char, prime in zip(reversed(data), primes)) % 1021
+    return _CSET32[total >> 5] + _CSET32[total & 31]
 
 
 def _decode(segment: str) -> str:

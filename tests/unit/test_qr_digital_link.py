@@ -312,3 +312,10 @@ def test_compressed_non_gs1_parameters_come_back() -> None:
 def test_bad_compressed_uris_are_refused(compressed: str, message: str) -> None:
     with pytest.raises(DigitalLinkError, match=message):
         parse(f"https://id.gs1.org/{compressed}")
+
+
+def test_gmn_check_character_pair() -> None:
+    # GS1's example Global Model Number, and the same with one check character changed
+    assert parse("https://id.gs1.org/8013/1987654Ad4X4bL5ttr2310c2K").key == "1987654Ad4X4bL5ttr2310c2K"
+    with pytest.raises(DigitalLinkError, match="invalid check character pair, expected 2K"):
+        parse("https://id.gs1.org/8013/1987654Ad4X4bL5ttr2310cXK")
