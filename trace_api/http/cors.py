@@ -24,8 +24,13 @@ HEADERS = {
 }
 
 
+PRIMARY_KEY = "(?:" + "|".join(sorted(PRIMARY_KEYS, key=len, reverse=True)) + ")"
+# The shortest compressed URI, a GTIN alone, is 10 characters (8 + 47 bits).
+COMPRESSED = "[A-Za-z0-9_-]{10,}"
+
+
 class _PrimaryKey(Convertor[str]):
-    regex = "(?:" + "|".join(sorted(PRIMARY_KEYS, key=len, reverse=True)) + ")"
+    regex = PRIMARY_KEY
 
     def convert(self, value: str) -> str:
         return value
@@ -35,8 +40,7 @@ class _PrimaryKey(Convertor[str]):
 
 
 class _Compressed(_PrimaryKey):
-    # The shortest compressed URI, a GTIN alone, is 10 characters (8 + 47 bits).
-    regex = "[A-Za-z0-9_-]{10,}"
+    regex = COMPRESSED
 
 
 register_url_convertor("gs1key", _PrimaryKey())

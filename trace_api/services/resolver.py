@@ -183,17 +183,14 @@ def check_signature(ctx: TraceContext, *, uri: str, signature: str) -> dict[str,
 class Resolution:
     """The links a GS1-conformant resolver serves for one requested item, walked up from it to its GTIN.
 
-    ``anchor`` is the uncompressed request URI on this resolver (without query string); ``level`` says which level
-    the links come from: ``unit``, ``batch``, or ``gtin`` when the resolver walked up from an unknown lot or serial.
-    ``links`` maps each link type (full ``https://gs1.org/voc/...`` IRI) to its links, ``default`` is the default
-    link (the one a client that names no link type is redirected to).
+    ``anchor`` is the uncompressed request URI on this resolver (without query string). ``links`` maps each link
+    type (full ``https://gs1.org/voc/...`` IRI) to its links, the most specific first; ``gs1:defaultLink`` holds the
+    first ``gs1:pip`` link, where a client that names no link type is redirected.
     """
 
     anchor: str
-    level: str
     description: str
     links: dict[str, list[dict[str, Any]]]
-    default: dict[str, Any]
 
 
 def resolve(ctx: TraceContext, base: str, link: digital_link.DigitalLink) -> Resolution:
@@ -226,9 +223,8 @@ def resolve(ctx: TraceContext, base: str, link: digital_link.DigitalLink) -> Res
     for level in reversed(levels):  # the most specific link of each type first: it is the one redirected to
         for rel, items in level.items():
             links.setdefault(rel, []).extend(items)
-    default = links[f"{GS1_VOC}pip"][0]
-    return Resolution(anchor=anchor, level=("gtin", "batch", "unit")[len(levels) - 1], description=description,
-                      links={**links, f"{GS1_VOC}defaultLink": [_default_of(default)]}, default=default)
+    links[f"{GS1_VOC}defaultLink"] = [_default_of(links[f"{GS1_VOC}pip"][0])]
+    return Resolution(anchor=anchor, description=description, links=links)
 
 
 def linkset(resolution: Resolution) -> dict[str, Any]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
@@ -195,6 +196,8 @@ RESOLVE_RESPONSES: dict[int | str, dict[str, Any]] = {
                          "possible-counterfeit page or JSON verdict for a batch or unit",
           "content": {HTML: _HTML, JSON: _OBJECT, PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}},
 }
+PrimaryKey = Annotated[str, PathParam(pattern=f"^{cors.PRIMARY_KEY}$", description="A GS1 primary key AI, e.g. 01")]
+Compressed = Annotated[str, PathParam(pattern=f"^{cors.COMPRESSED}$", description="A compressed Digital Link URI path")]
 PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     **problem_responses(400),
     404: {"description": "Not registered, or a serial never issued: the possible-counterfeit page; problem+json "
@@ -221,7 +224,7 @@ def _also_head_and_options(route: APIRouter, path: str, responses: dict[int | st
 @_also_head_and_options(router, "/{primary:gs1key}/{rest:path}", RESOLVE_RESPONSES)
 @router.get("/{primary:gs1key}/{rest:path}", summary="Resolve a GS1 Digital Link URI",
                   responses=RESOLVE_RESPONSES)
-def resolve_link(primary: str, rest: str, request: Request, ctx: CtxDep) -> Response:
+def resolve_link(primary: PrimaryKey, rest: str, request: Request, ctx: CtxDep) -> Response:
     """Any GS1 Digital Link URI (all primary keys parse; links exist for GTINs, their lots and serials).
 
     `linkType` (query): `linkset`, or a GS1 link type such as `gs1:pip`, `gs1:traceability`, `gs1:epcis`."""
@@ -231,7 +234,7 @@ def resolve_link(primary: str, rest: str, request: Request, ctx: CtxDep) -> Resp
 @_also_head_and_options(compressed_router, "/{blob:gs1compressed}", RESOLVE_RESPONSES)
 @compressed_router.get("/{blob:gs1compressed}", responses=RESOLVE_RESPONSES,
                              summary="Resolve a compressed GS1 Digital Link URI")
-def resolve_compressed(blob: str, request: Request, ctx: CtxDep) -> Response:
+def resolve_compressed(blob: Compressed, request: Request, ctx: CtxDep) -> Response:
     return _dl(request, ctx, single_segment=True)
 
 
@@ -239,7 +242,7 @@ def resolve_compressed(blob: str, request: Request, ctx: CtxDep) -> Response:
 @router.get("/verify/{primary:gs1key}/{rest:path}", response_class=HTMLResponse,
                   summary="The verify page of a batch or unit (the default link of its Digital Link URI)",
                   responses=PAGE_RESPONSES)
-def verify_page(primary: str, rest: str, request: Request, ctx: CtxDep) -> Response:
+def verify_page(primary: PrimaryKey, rest: str, request: Request, ctx: CtxDep) -> Response:
     try:
         link = digital_link.parse(_request_uri(request, strip="/verify"))
     except DigitalLinkError as exc:
