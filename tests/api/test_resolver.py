@@ -150,7 +150,7 @@ def test_get_head_options(client: TestClient) -> None:
     assert redirect.status_code == 307 and redirect.headers["location"].endswith(f"/verify{url}")
 
 
-def test_cors_on_every_response(client: TestClient) -> None:
+def test_cors_on_every_response(client: TestClient, demo_env) -> None:
     responses = [
         client.get(path(*ROASTED), follow_redirects=False),  # 307
         client.get(path(*ROASTED), params={"linkType": "linkset"}),  # 200 linkset
@@ -162,6 +162,19 @@ def test_cors_on_every_response(client: TestClient) -> None:
         client.options(path(*ROASTED), headers={"Origin": "https://shop.example",
                                                 "Access-Control-Request-Method": "GET"}),
     ]
+    # errors that never reach the route carry them too: a bad body, a preflight, the rate limiter
+    responses.append(client.post("/verify/signature", json={"uri": "x"}))  # 422
+    preflight = client.options("/verify/signature", headers={"Origin": "https://shop.example",
+                                                             "Access-Control-Request-Method": "POST",
+                                                             "Access-Control-Request-Headers": "content-type"})
+    assert preflight.status_code == 204 and "content-type" in preflight.headers["access-control-allow-headers"].lower()
+    responses.append(preflight)
+    env, _ = demo_env
+    limited = Settings(home=Path(env["TRACE_HOME"]), node_port=int(env["TRACE_NODE_PORT"]), resolver_rate_per_minute=1)
+    with TestClient(create_app(limited)) as strict:
+        statuses = [strict.get("/.well-known/gs1resolver") for _ in range(3)]
+    assert statuses[-1].status_code == 429
+    responses.append(statuses[-1])
     for response in responses:
         assert response.headers["access-control-allow-origin"] == "*", response.url
         exposed = {h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")}

@@ -1,4 +1,5 @@
-"""What every resolver response carries: CORS for any origin, the Link header, Vary; HEAD without a body.
+"""What every resolver response carries: CORS for any origin (a middleware, so errors and 429s carry it too), the
+Link header, Vary; HEAD without a body.
 
 Also the path convertors that let the resolver's routes match Digital Link paths only: ``gs1key`` (a primary key
 AI as first segment) and ``gs1compressed`` (one segment of base64url, a compressed Digital Link URI).
@@ -6,9 +7,13 @@ AI as first segment) and ``gs1compressed`` (one segment of base64url, a compress
 
 from __future__ import annotations
 
+import re
+
 from starlette.convertors import Convertor, register_url_convertor
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qr.digital_link import PRIMARY_KEYS
 from trace_api.services.resolver import LINKSET_CONTEXT
@@ -46,6 +51,33 @@ class _Compressed(_PrimaryKey):
 register_url_convertor("gs1key", _PrimaryKey())
 register_url_convertor("gs1compressed", _Compressed())
 
+# The resolver's paths: Digital Link URIs (plain or compressed), the verify pages, products, the description file.
+_RESOLVER_PATH = re.compile(rf"^(?:/verify)?/{PRIMARY_KEY}/|^/{COMPRESSED}$|^/products/|^/verify/signature$"
+                            r"|^/\.well-known/gs1resolver$")
+
+
+class ResolverCORS:
+    """ASGI middleware: CORS headers on every response of the resolver's paths, whatever produced it (the route,
+    a validation error, the rate limiter)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _RESOLVER_PATH.match(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
 
 def link_header(*, linkset: str | None = None, same_as: str | None = None) -> dict[str, str]:
     """The Link header: the item's linkset and the JSON-LD context to read it with; for a compressed request URI,
@@ -60,8 +92,8 @@ def link_header(*, linkset: str | None = None, same_as: str | None = None) -> di
 
 
 def finish(request: Request, response: Response, headers: dict[str, str] | None = None) -> Response:
-    """``response`` with the CORS and Link headers; for HEAD the same status and headers without the body."""
-    response.headers.update({**HEADERS, **(headers or {})})
+    """``response`` with the Link and Vary headers; for HEAD the same status and headers without the body."""
+    response.headers.update({"Vary": HEADERS["Vary"], **(headers or {})})
     if response.status_code == 204:
         response.headers["Allow"] = METHODS
     if request.method == "HEAD":

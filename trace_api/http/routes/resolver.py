@@ -292,6 +292,12 @@ class SignaturePublic(BaseModel):
     detail: str
 
 
+@router.options("/verify/signature", status_code=204, summary="CORS preflight for the signature check",
+                responses={204: {"description": "No content"}})
+def verify_signature_options() -> Response:
+    return Response(status_code=204, headers={"Allow": "POST, OPTIONS"})
+
+
 @router.post("/verify/signature", summary="Check a Digital Link signature (sent in the body, never the URL)",
              response_model=SignaturePublic, responses=problem_responses(400))
 def verify_signature(body: SignatureCheck, ctx: CtxDep) -> Any:
