@@ -184,6 +184,11 @@ _CHECK_DIGITS = {
     "411": (0, 13), "412": (0, 13), "413": (0, 13), "414": (0, 13), "415": (0, 13), "416": (0, 13), "417": (0, 13),
     "8003": (1, 13), "8006": (0, 14), "8017": (0, 18), "8018": (0, 18),
 }
+# Element strings that must not appear together (GS1 General Specifications, "invalid pairs of element strings").
+_INVALID_PAIRS = tuple((re.compile(a), re.compile(b)) for a, b in (
+    ("01", "02|37|255|8006"), ("02", "255"), ("420", "421"), ("426", "42[2-5]"), ("390.", "394.|8111"),
+    ("391.", "390."), ("392.", "393."), ("394.", "8111"), ("8017", "8018"), ("255", "415|8020|8026"),
+))
 _AI_SEGMENT = re.compile(r"[0-9]{2,4}")
 _CSET82_ORDER = "".join(sorted(_CSET82))
 _CSET32 = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # the check characters of alphanumeric keys
@@ -275,6 +280,7 @@ def _parse_path(origin: str, prefix: list[str], segments: list[str], query: list
             raise DigitalLinkError(f"query parameter {name} is not a GS1 data attribute AI")
         _check_value(name, value)
         attributes[name] = value
+    _check_pairs([ai for ai, _ in pairs] + list(attributes))
     domain = origin + "".join(f"/{s}" for s in (*prefix, *segments[:at]))
     return DigitalLink(domain=domain, primary=primary, key=key, qualifiers=qualifiers, query={**attributes, **others})
 
@@ -291,6 +297,14 @@ def _check_qualifiers(primary: str, given: list[str]) -> None:
     allowed = " or ".join("/".join(s) for s in PRIMARY_KEYS[primary]) or "none"
     raise DigitalLinkError(f"key qualifiers {'/'.join(given)} are not allowed after AI {primary} "
                            f"(allowed, in this order: {allowed})")
+
+
+def _check_pairs(ais: list[str]) -> None:
+    for first, second in _INVALID_PAIRS:
+        a = next((ai for ai in ais if first.fullmatch(ai)), None)
+        b = next((ai for ai in ais if second.fullmatch(ai)), None)
+        if a is not None and b is not None:
+            raise DigitalLinkError(f"AI {a} and AI {b} must not appear together")
 
 
 def _check_value(ai: str, value: str) -> None:

@@ -319,3 +319,18 @@ def test_gmn_check_character_pair() -> None:
     assert parse("https://id.gs1.org/8013/1987654Ad4X4bL5ttr2310c2K").key == "1987654Ad4X4bL5ttr2310c2K"
     with pytest.raises(DigitalLinkError, match="invalid check character pair, expected 2K"):
         parse("https://id.gs1.org/8013/1987654Ad4X4bL5ttr2310cXK")
+
+
+@pytest.mark.parametrize(
+    ("uri", "pair"),
+    [
+        (f"https://id.gs1.org/01/{GTIN14}?8006=095201234567880102", "AI 01 and AI 8006"),
+        (f"https://id.gs1.org/01/{GTIN14}?37=12", "AI 01 and AI 37"),
+        ("https://id.gs1.org/255/9520123456788125?01=09506000134352", "AI 01 and AI 255"),
+        ("https://id.gs1.org/8017/952012345678901233?8018=952012345678901233", "AI 8017 and AI 8018"),
+        (f"https://id.gs1.org/01/{GTIN14}?3902=100&3942=0010", "AI 3902 and AI 3942"),
+    ],
+)
+def test_invalid_pairs_of_element_strings_are_refused(uri: str, pair: str) -> None:
+    with pytest.raises(DigitalLinkError, match=f"{pair} must not appear together"):
+        parse(uri)
