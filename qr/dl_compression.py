@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+# biip (pinned) keeps its table of every AI under this one name; its public API looks up one AI at a time.
 from biip.gs1_application_identifiers import _GS1_APPLICATION_IDENTIFIERS as AIS
 
 from qr.errors import DigitalLinkError
