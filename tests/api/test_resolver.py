@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from trace_api.config import Settings
@@ -414,6 +414,7 @@ _QUERIES = st.lists(st.tuples(st.sampled_from(["linkType", "17", "99", "89", "01
 def test_generated_requests_never_fail_the_server(client: TestClient, segments: list[str],
                                                    query: list[tuple[str, str]], accept: str | None,
                                                    method: str) -> None:
+    assume(segments[0] != "")  # "//..." would name a host, not a path
     url = "/" + "/".join(segments) + ("?" + "&".join(f"{k}={v}" for k, v in query) if query else "")
     response = client.request(method, url, headers={"Accept": accept} if accept else {}, follow_redirects=False)
     assert response.status_code < 500, (method, url, response.text[:300])
