@@ -88,6 +88,7 @@ def verify(
 ) -> None:
     """Verify a product code against the chain itself: exit 0 genuine, 6 not verified (with the reason)."""
     uri = decode(Path(code)) if Path(code).is_file() else code
+    verify_service.parse_code(uri)  # a malformed code is a one-line error, before any node is started
     if offline:
         if not producer:
             raise typer.BadParameter("--offline needs --producer ADDRESS", param_hint="--producer")

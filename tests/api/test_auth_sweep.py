@@ -102,7 +102,7 @@ def unauthenticated(client: TestClient, app: FastAPI) -> list[str]:
 
 
 def test_the_routes_seen_are_the_routes_served(app: FastAPI) -> None:
-    served = {(m.lower(), op.path) for op in operations(app) for m in op.methods}
+    served = {(m.lower(), op.path_format) for op in operations(app) for m in op.methods}
     documented = {(m, p) for p, ops in app.openapi()["paths"].items() for m in ops}
     assert served == documented
     routes = mutating_routes(app)

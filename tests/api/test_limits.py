@@ -171,7 +171,7 @@ def test_burst_and_rate_are_configurable(trace_session_settings: Settings) -> No
 
 def test_openapi_declares_the_limits(trace_session_settings: Settings) -> None:
     schema = _client(trace_session_settings).get("/openapi.json").json()["paths"]
-    for path, method in ((WELL_KNOWN, "get"), ("/01/{gtin}/10/{lot}", "get"), ("/verify/signature", "post")):
+    for path, method in ((WELL_KNOWN, "get"), ("/{primary}/{rest}", "get"), ("/verify/signature", "post")):
         declared = schema[path][method]["responses"]["429"]
         assert "Retry-After" in declared["headers"]
         assert "application/problem+json" in declared["content"]

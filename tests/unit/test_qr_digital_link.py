@@ -87,7 +87,7 @@ def test_space_in_a_uri_is_decoded_then_rejected() -> None:
     [
         f"https://id.gs1.org/01/{GTIN14}/10/A%2FB/21/S1",
         f"http://127.0.0.1:8000/01/{GTIN14}/10/A%2FB/21/S1",
-        f"https://shop.example.com/resolver/v1/01/{GTIN13}/10/A%2fB/21/S1?linkType=gs1:pip#sig=0xabc",
+        f"https://shop.example.com/resolver/v1/01/{GTIN14}/10/A%2fB/21/S1/?linkType=gs1:pip#sig=0xabc",
     ],
 )
 def test_parse_any_domain(uri: str) -> None:
@@ -99,16 +99,19 @@ def test_parse_any_domain(uri: str) -> None:
 def test_parse_keeps_domain_prefix_and_query() -> None:
     link = parse(f"https://res.example.com/dl/01/{GTIN14}/10/L1?17=261231&linkType=all")
     assert link == DigitalLink(
-        domain="https://res.example.com/dl", gtin=GTIN14, lot="L1", query={"17": "261231", "linkType": "all"}
+        domain="https://res.example.com/dl", primary="01", key=GTIN14, qualifiers=(("10", "L1"),),
+        query={"17": "261231", "linkType": "all"},
     )
     assert link.uri == f"https://res.example.com/dl/01/{GTIN14}/10/L1?17=261231"
     assert parse(link.uri) == DigitalLink(
-        domain="https://res.example.com/dl", gtin=GTIN14, lot="L1", query={"17": "261231"}
+        domain="https://res.example.com/dl", primary="01", key=GTIN14, qualifiers=(("10", "L1"),),
+        query={"17": "261231"},
     )
 
 
 def test_parse_gtin_alone_and_gtin_with_serial() -> None:
-    assert parse(f"https://id.gs1.org/01/{GTIN14}") == DigitalLink(domain="https://id.gs1.org", gtin=GTIN14)
+    link = parse(f"https://id.gs1.org/01/{GTIN14}")
+    assert link == DigitalLink(domain="https://id.gs1.org", primary="01", key=GTIN14)
     link = parse(f"https://id.gs1.org/01/{GTIN14}/21/S9")
     assert (link.lot, link.serial) == (None, "S9")
 
@@ -120,10 +123,10 @@ def test_parse_gtin_alone_and_gtin_with_serial() -> None:
         (f"ftp://x.example/01/{GTIN14}", "expected an absolute http"),
         (f"/01/{GTIN14}/10/L1", "expected an absolute http"),
         ("https://id.gs1.org/01/09506000134353/10/L1", "invalid check digit, expected 2"),
-        ("https://id.gs1.org/00/106141412345678908", "expected a GTIN"),
-        (f"https://id.gs1.org/01/{GTIN14}/22/V1/10/L1", "qualifier AI 22 is not supported"),
+        ("https://id.gs1.org/00/106141412345678907", "invalid check digit, expected 8"),
+        (f"https://id.gs1.org/01/{GTIN14}/10/L1/22/V1", r"key qualifiers 10/22 are not allowed after AI 01"),
         (f"https://id.gs1.org/01/{GTIN14}/21/S1/10/L1", "not a GS1 Digital Link URI"),
-        (f"https://id.gs1.org/01/{GTIN14}?10=L1", "AI 10 belongs in the path"),
+        (f"https://id.gs1.org/01/{GTIN14}?10=L1", "AI 10 is a key qualifier: it belongs in the path"),
         (f"https://id.gs1.org/01/{GTIN14}/10/L1?17=999999", "not a GS1 Digital Link URI"),
         (f"https://id.gs1.org/01/{GTIN14}/10", "not a GS1 Digital Link URI"),
         ("https://id.gs1.org/", "not a GS1 Digital Link URI"),
@@ -135,7 +138,7 @@ def test_parse_rejects_bad_uris(uri: str, message: str) -> None:
 
 
 def test_canonical_is_independent_of_domain_and_of_non_ai_query() -> None:
-    a = canonical(f"http://127.0.0.1:8000/01/{GTIN13}/10/L1/21/S1?linkType=all&17=261231&11=240101")
+    a = canonical(f"http://127.0.0.1:8000/01/{GTIN14}/10/L1/21/S1?linkType=all&17=261231&11=240101")
     b = canonical(f"https://other.example/x/01/{GTIN14}/10/L1/21/S1?11=240101&17=261231")
     assert a == b == f"{CANONICAL_DOMAIN}/01/{GTIN14}/10/L1/21/S1?11=240101&17=261231"
 
@@ -150,7 +153,7 @@ def test_batch_id_is_keccak_of_the_key_path() -> None:
 
 
 def test_batch_id_does_not_depend_on_the_domain() -> None:
-    link = parse(f"https://any.example/01/{GTIN13}/10/A%2FB/21/S1")
+    link = parse(f"https://any.example/01/{GTIN14}/10/A%2FB/21/S1")
     assert link.lot is not None
     assert batch_id(link.gtin, link.lot) == keccak(text=f"/01/{GTIN14}/10/A%2FB")
 
@@ -168,6 +171,166 @@ def test_errors_are_value_errors() -> None:
 
 def test_errors_never_show_the_fragment() -> None:
     with pytest.raises(DigitalLinkError) as caught:
-        parse(f"https://id.gs1.org/01/{GTIN14}/22/V1#sig=0xsecret")
-    assert "qualifier AI 22" in str(caught.value)
+        parse(f"https://id.gs1.org/01/{GTIN14}/10/L1/22/V1#sig=0xsecret")
+    assert "key qualifiers 10/22" in str(caught.value)
     assert "sig=" not in str(caught.value)
+
+
+# Every primary key of the GS1 Digital Link URI syntax, with its key qualifiers (examples from GS1's URI syntax
+# standard and its syntax-engine test vectors, check digits recomputed).
+@pytest.mark.parametrize(
+    ("path", "primary", "key", "qualifiers"),
+    [
+        (f"/01/{GTIN14}/22/2A/10/ABC/21/12345", "01", GTIN14, (("22", "2A"), ("10", "ABC"), ("21", "12345"))),
+        (f"/01/{GTIN14}/235/TPX-1", "01", GTIN14, (("235", "TPX-1"),)),
+        ("/8006/095201234567880102/10/L1", "8006", "095201234567880102", (("10", "L1"),)),
+        ("/8013/1987654Ad4X4bL5ttr2310c2K", "8013", "1987654Ad4X4bL5ttr2310c2K", ()),
+        ("/8010/95201234ABC/8011/123456", "8010", "95201234ABC", (("8011", "123456"),)),
+        ("/414/9520123456788/254/32a%2Fb", "414", "9520123456788", (("254", "32a/b"),)),
+        ("/414/9520123456788/7040/1ABC", "414", "9520123456788", (("7040", "1ABC"),)),
+        ("/415/9520123456788/8020/INV-1", "415", "9520123456788", (("8020", "INV-1"),)),
+        ("/417/9520123456788", "417", "9520123456788", ()),
+        ("/8017/952012345678901233/8019/42", "8017", "952012345678901233", (("8019", "42"),)),
+        ("/8018/952012345678901233", "8018", "952012345678901233", ()),
+        ("/255/9520123456788125", "255", "9520123456788125", ()),
+        ("/00/106141412345678908", "00", "106141412345678908", ()),
+        ("/253/9520123456788DOC-1", "253", "9520123456788DOC-1", ()),
+        ("/401/9520123ABC", "401", "9520123ABC", ()),
+        ("/402/95201234567890122", "402", "95201234567890122", ()),
+        ("/8003/03870585000552987", "8003", "03870585000552987", ()),
+        ("/8004/9520614141234567", "8004", "9520614141234567", ()),
+    ],
+)
+def test_every_primary_key_parses(path: str, primary: str, key: str, qualifiers: tuple[tuple[str, str], ...]) -> None:
+    link = parse(f"https://example.com/res{path}?linkType=gs1:pip")
+    assert (link.domain, link.primary, link.key) == ("https://example.com/res", primary, key)
+    assert link.qualifiers == qualifiers
+    assert link.path == path
+    assert link.gtin == (key if primary == "01" else None)
+
+
+@pytest.mark.parametrize(
+    ("uri", "attributes"),
+    [
+        # Both crashed the old parser (a bare ValueError from list.index): a non-GTIN key with a GTIN attribute.
+        ("https://example.com/8004/9520614141234567?01=09520123456788", {"01": "09520123456788"}),
+        ("https://id.gs1.org/414/9520123456788?01=09506000134369", {"01": "09506000134369"}),
+        (f"https://id.gs1.org/01/{GTIN14}/10/L1?17=261231&3103=000189&99=internal", {"17": "261231", "3103": "000189",
+                                                                                    "99": "internal"}),
+    ],
+)
+def test_data_attributes_in_the_query(uri: str, attributes: dict[str, str]) -> None:
+    assert {k: v for k, v in parse(uri).query.items() if k.isdigit()} == attributes
+
+
+@pytest.mark.parametrize("gtin", ["96385074", "614141000036", GTIN13])
+def test_short_gtins_in_the_path_are_refused(gtin: str) -> None:
+    with pytest.raises(DigitalLinkError, match=rf"GTIN '{gtin}' in /01/ must have 14 digits"):
+        parse(f"https://id.gs1.org/01/{gtin}/10/L1")
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("99=", "AI 99 value '' is invalid"),
+        ("89=1", "query parameter 89 is not a GS1 data attribute AI"),
+        ("21=S1", "AI 21 is a key qualifier"),
+        ("7040=1ABC", "query parameter 7040 is not a GS1 data attribute AI"),
+        ("17=261231&17=261231", "AI 17 is given more than once"),
+        ("01=09506000134352", "AI 01 is given more than once"),
+        ("3103=12", "AI 3103 value '12' is invalid"),
+        ("00=106141412345678907", "AI 00 value '106141412345678907': invalid check digit"),
+        ("10=%FF", "not valid percent-encoded UTF-8"),
+    ],
+)
+def test_bad_query_attributes_are_refused(query: str, message: str) -> None:
+    with pytest.raises(DigitalLinkError, match=message):
+        parse(f"https://id.gs1.org/01/{GTIN14}?{query}")
+
+
+def test_repeated_qualifier_in_the_query_is_refused() -> None:
+    with pytest.raises(DigitalLinkError, match="AI 10"):
+        parse("https://example.com/8004/9520614141234567?10=A&10=B")
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("https://id.gs1.org/gtin/09506000134352", "use numeric AIs"),
+        (f"https://id.gs1.org/01/{GTIN14}/10/L1/foo", "no primary key in the path"),
+        ("https://id.gs1.org/00/106141412345678908/10/L1", "key qualifiers 10 are not allowed after AI 00"),
+        ("https://id.gs1.org/414/9520123456788/254/A/7040/1ABC", r"allowed, in this order: 254 or 7040"),
+        ("https://id.gs1.org/8004/ABC%C3", "not valid percent-encoded UTF-8"),
+        ("http://[::1/01/09506000134352", "not a GS1 Digital Link URI"),
+    ],
+)
+def test_bad_paths_are_refused(uri: str, message: str) -> None:
+    with pytest.raises(DigitalLinkError, match=message):
+        parse(uri)
+
+
+# Compressed URIs and the URIs they stand for, as GS1's DigitalLinkToolkit.js (compressGS1DigitalLink, with and
+# without its optimisation codes) compresses them.
+COMPRESSED = [
+    ("ARFKk4XBoA", "/01/09506000134352"),
+    ("CxFKk4XBwt6JwCSf22m3X2uvwA", "/01/09506000134369/10/ROAST-2026-11-A"),
+    ("ARFKk4XBwiDeicAkn9tpt19rr8A", "/01/09506000134369/10/ROAST-2026-11-A"),
+    ("CxFKk4XBwt6JwCSf22m3X2uvwBCi2AAI", "/01/09506000134369/10/ROAST-2026-11-A/21/B0001"),
+    ("ARFKk4XBwiDeicAkn9tpt19rr8AQotgAC", "/01/09506000134369/10/ROAST-2026-11-A/21/B0001"),
+    ("GhFKk4XBoI1XgkYKMDk_xv", "/01/09506000134352/10/ABC123/21/12345?17=261231"),
+    ("ARFKk4XBoCCNV4JGLn-N5CCjA5", "/01/09506000134352/10/ABC123/21/12345?17=261231"),
+    ("LRFKk4XBoAAXohD4cWNfky5g", "/01/09506000134352/10/abc%2Fdef?3103=000189"),
+    ("ARFKk4XBoCEPhxY1-TLmMQMAC9", "/01/09506000134352/10/abc%2Fdef?3103=000189"),
+    ("ABeRcNWtKMPA", "/00/106141412345678908"),
+    ("nYqJOTrRSFZssK_E", "/414/9520123456788/254/32a%2Fb"),
+    ("JUhWbLCvxIKRUScnWig", "/414/9520123456788/254/32a%2Fb"),
+    ("gAMHCmGwJNAH7Y", "/8003/03870585000552987"),
+]
+
+
+@pytest.mark.parametrize(("compressed", "expanded"), COMPRESSED)
+def test_compressed_uris_are_decompressed(compressed: str, expanded: str) -> None:
+    link = parse(f"https://res.example.com/dl/{compressed}?campaign=qr")
+    assert link.uri == f"https://res.example.com/dl{expanded}"
+    assert link.query["campaign"] == "qr"
+
+
+def test_compressed_non_gs1_parameters_come_back() -> None:
+    link = parse("https://id.gs1.org/ARFKk4XBoeIlinkTypegfPzYuuGng")  # /01/09506000134352?linkType=gs1:pip
+    assert (link.gtin, dict(link.query)) == ("09506000134352", {"linkType": "gs1:pip"})
+
+
+@pytest.mark.parametrize(
+    ("compressed", "message"),
+    [
+        ("ABeRcNWtKNPA", "AI 00 value .*: invalid check digit"),  # one character of an SSCC changed
+        ("__________", "no compression entry starts with FF|compressed data ends"),
+        ("ARFKk4XB", "compressed data ends in the middle of a value"),
+        ("abc", "no GS1 AI starts with|compressed data ends|no primary key"),
+    ],
+)
+def test_bad_compressed_uris_are_refused(compressed: str, message: str) -> None:
+    with pytest.raises(DigitalLinkError, match=message):
+        parse(f"https://id.gs1.org/{compressed}")
+
+
+def test_gmn_check_character_pair() -> None:
+    # GS1's example Global Model Number, and the same with one check character changed
+    assert parse("https://id.gs1.org/8013/1987654Ad4X4bL5ttr2310c2K").key == "1987654Ad4X4bL5ttr2310c2K"
+    with pytest.raises(DigitalLinkError, match="invalid check character pair, expected 2K"):
+        parse("https://id.gs1.org/8013/1987654Ad4X4bL5ttr2310cXK")
+
+
+@pytest.mark.parametrize(
+    ("uri", "pair"),
+    [
+        (f"https://id.gs1.org/01/{GTIN14}?8006=095201234567880102", "AI 01 and AI 8006"),
+        (f"https://id.gs1.org/01/{GTIN14}?37=12", "AI 01 and AI 37"),
+        ("https://id.gs1.org/255/9520123456788125?01=09506000134352", "AI 01 and AI 255"),
+        ("https://id.gs1.org/8017/952012345678901233?8018=952012345678901233", "AI 8017 and AI 8018"),
+        (f"https://id.gs1.org/01/{GTIN14}?3902=100&3942=0010", "AI 3902 and AI 3942"),
+    ],
+)
+def test_invalid_pairs_of_element_strings_are_refused(uri: str, pair: str) -> None:
+    with pytest.raises(DigitalLinkError, match=f"{pair} must not appear together"):
+        parse(uri)

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from trace_api import __version__
 from trace_api.config import Settings, get_settings
-from trace_api.http import deps, limits, problems, redact
+from trace_api.http import cors, deps, limits, problems, redact
 from trace_api.http.routes import batches, epcis, health, resolver
 from trace_api.http.routes import escrow
 
@@ -37,7 +37,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(epcis.router)
     app.include_router(resolver.router)
     app.include_router(escrow.router)
+    app.include_router(resolver.compressed_router)  # one-segment paths: after every other route
     app.openapi = problems.openapi_with_problems(  # type: ignore[method-assign]
         app, authenticated=deps.get_caller, chain=deps.get_ctx, limited=deps.rate_limit)
     app.add_middleware(limits.BodySizeLimit, **limits.body_limits(settings))
+    app.add_middleware(cors.ResolverCORS)
     return app

@@ -27,6 +27,11 @@ class Operation:
     has_body: bool
 
     @property
+    def path_format(self) -> str:
+        """The path as the OpenAPI document writes it: ``/{primary}/{rest}`` for ``/{primary:gs1key}/{rest:path}``."""
+        return str(compile_path(self.path)[1])
+
+    @property
     def mutating(self) -> bool:
         return bool(self.methods & MUTATING)
 

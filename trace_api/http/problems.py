@@ -205,7 +205,7 @@ def openapi_with_problems(app: FastAPI, *, authenticated: Callable[..., Any], ch
             declared = problem_responses(*sorted(_statuses(op, authenticated=authenticated, chain=chain,
                                                            limited=limited)))
             for method in op.methods:
-                responses = schema["paths"][op.path][method.lower()]["responses"]
+                responses = schema["paths"][op.path_format][method.lower()]["responses"]
                 for status, entry in declared.items():
                     if str(status) not in responses or _is_fastapi_422(responses[str(status)]):
                         responses[str(status)] = entry

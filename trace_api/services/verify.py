@@ -35,12 +35,15 @@ class Verdict:
             raise VerificationFailed(f"{failed[0]['check']}: {failed[0]['detail']}", verdict=self.to_json())
 
 
-def _parse(uri: str) -> tuple[digital_link.DigitalLink, str | None]:
+def parse_code(uri: str) -> tuple[digital_link.DigitalLink, str | None]:
     plain, signature = split_signature(uri.strip())
     try:
         link = digital_link.parse(plain)
     except QRError as exc:
         raise ValidationError(f"not a GS1 Digital Link: {exc}") from exc
+    if link.gtin is None:
+        raise ValidationError(f"the code identifies AI {link.primary} {link.key}, not a trade item (AI 01 GTIN); "
+                              "trace verifies GTIN + lot codes")
     if link.lot is None:
         raise ValidationError("the code names no lot (AI 10); cannot find its batch")
     return link, signature
@@ -48,7 +51,7 @@ def _parse(uri: str) -> tuple[digital_link.DigitalLink, str | None]:
 
 def verify_offline(uri: str, *, producer: str) -> Verdict:
     """Signature only: the code must be signed by the given producer address."""
-    link, signature = _parse(uri)
+    link, signature = parse_code(uri)
     verdict = Verdict(uri.split("#")[0])
     if signature is None:
         verdict.add("signature", False, "the code carries no signature (#sig=…)")
@@ -63,7 +66,7 @@ def verify_offline(uri: str, *, producer: str) -> Verdict:
 
 
 def verify_online(ctx: TraceContext, uri: str) -> Verdict:
-    link, signature = _parse(uri)
+    link, signature = parse_code(uri)
     key = batch_key(link.gtin, link.lot or "")
     verdict = Verdict(uri.split("#")[0])
     exists = bool(ctx.registry.functions.exists(key.id).call())

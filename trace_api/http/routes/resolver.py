@@ -1,19 +1,24 @@
-"""GS1 Digital Link resolver: /01/{gtin}/10/{lot}[/21/{serial}] by Accept header, link sets, description file."""
+"""The GS1-conformant resolver: any Digital Link URI (compressed too), linksets, redirects, the verify page, CORS."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from qr import digital_link
+from qr.errors import DigitalLinkError
 from trace_api.epcis import export_document
 from trace_api.errors import NotFoundError, ValidationError
+from trace_api.http import cors
 from trace_api.http.deps import CtxDep, client_host, rate_limit
 from trace_api.http.problems import PROBLEM_JSON, PROBLEM_REF, problem, problem_responses
 from trace_api.services import history, resolver
@@ -21,6 +26,8 @@ from trace_api.services.context import TraceContext
 
 # Public routes, each request spends one of the client's tokens (429 when they run out).
 router = APIRouter(tags=["resolver"], dependencies=[Depends(rate_limit)])
+# Compressed Digital Link URIs are one path segment: the app includes this router last, after every other route.
+compressed_router = APIRouter(tags=["resolver"], dependencies=[Depends(rate_limit)])
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
 
 
@@ -39,21 +46,21 @@ templates.env.filters["when"] = _when
 
 LINKSET = "application/linkset+json"
 JSONLD = "application/ld+json"
+JSON = "application/json"
+HTML = "text/html"
 
 
 def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def _wanted(request: Request) -> str:
-    """The representation asked for: the first of ours named in Accept (no q-value games), HTML by default."""
-    if request.query_params.get("linkType") == "all":
-        return LINKSET
+def _wanted(request: Request) -> str | None:
+    """The representation asked for: the first of ours named in Accept (no q-value games); None for ``*/*``."""
     accept = request.headers.get("accept", "")
     for media in (part.split(";")[0].strip() for part in accept.split(",")):
-        if media in (LINKSET, JSONLD, "application/json", "text/html"):
+        if media in (LINKSET, JSONLD, JSON, HTML):
             return media
-    return "text/html"
+    return None
 
 
 def _page(request: Request, ctx: TraceContext, data: dict[str, Any], status: int) -> HTMLResponse:
@@ -89,76 +96,187 @@ def _not_found(gtin: str, lot: str, serial: str | None) -> dict[str, Any]:
     }
 
 
-def _resolve(request: Request, ctx: TraceContext, gtin: str, lot: str, serial: str | None) -> Response:
-    wanted = _wanted(request)
-    link_type = request.query_params.get("linkType")
-    if wanted == LINKSET:
-        body = resolver.linkset(_base(request), gtin=gtin, lot=lot, serial=serial)
-        return JSONResponse(body, media_type=LINKSET)
-    if link_type and link_type != "all":
-        return RedirectResponse(resolver.link_target(_base(request), link_type, gtin=gtin, lot=lot, serial=serial),
-                                status_code=307)
-    key, serial = resolver.parse_key(gtin, lot, serial)
-    canonical = f"https://id.gs1.org{digital_link.key_path(key.gtin, key.lot)}" + (f"/21/{serial}" if serial else "")
+def _content(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, wanted: str) -> Response:
+    """What the resolver serves itself for a batch or unit: the verify page, the JSON summary, or the EPCIS events."""
+    key, serial = resolver.parse_key(link.gtin or "", link.lot or "", link.serial)
     if wanted == JSONLD:
         return JSONResponse(export_document(history.events_of(ctx, key)), media_type=JSONLD)
     try:
         data = resolver.summary(ctx, gtin=key.gtin, lot=key.lot, serial=serial,
                                 place=resolver.place_of(client_host(request, ctx.settings)))
     except NotFoundError:
-        if wanted != "text/html":
+        if wanted != HTML:
             raise
         data = _not_found(key.gtin, key.lot, serial)
-    data["canonical_uri"] = canonical
-    counterfeit = data["verdict"]["level"] == "counterfeit"
-    status = 404 if counterfeit else 200
-    if wanted == "text/html":
+    data["canonical_uri"] = f"{digital_link.CANONICAL_DOMAIN}{link.path}"
+    status = 404 if data["verdict"]["level"] == "counterfeit" else 200
+    if wanted == HTML:
         return _page(request, ctx, data, status)
     data.pop("names", None)
     return JSONResponse(data, status_code=status)
 
 
-def _checked(request: Request, ctx: TraceContext, gtin: str, lot: str, serial: str | None) -> Response:
-    """A malformed Digital Link (bad check digit, bad lot) is a bad request, 400, not a missing product."""
+def _request_uri(request: Request, *, strip: str = "") -> str:
+    """The request URI as sent, path still percent-encoded (``/`` inside a lot stays ``%2F``)."""
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    path = raw.decode("latin-1").split("?", 1)[0].removeprefix(strip)
+    query = request.url.query
+    return f"{request.url.scheme}://{request.url.netloc}{path}" + (f"?{query}" if query else "")
+
+
+def _passed_on(href: str, request: Request, link: digital_link.DigitalLink, compressed: bool) -> str:
+    """``href`` with the request's query string appended: every key=value pair is passed on when redirecting."""
+    query = urlencode(list(link.query.items()), quote_via=quote) if compressed else request.url.query
+    if not query:
+        return href
+    target, _, fragment = href.partition("#")
+    return f"{target}{'&' if '?' in target else '?'}{query}" + (f"#{fragment}" if fragment else "")
+
+
+def _dl(request: Request, ctx: TraceContext, *, single_segment: bool = False) -> Response:
+    """Resolve any GS1 Digital Link request (GET, HEAD, OPTIONS) as the GS1-Conformant Resolver standard says."""
+    base = _base(request)
     try:
-        resolver.parse_key(gtin, lot, serial)
+        link = digital_link.parse(_request_uri(request))
+    except DigitalLinkError as exc:
+        if single_segment:  # a one-segment path that does not decompress was not meant for the resolver
+            return cors.finish(request, problem(404, "NotFoundError", f"{request.url.path} not found"))
+        return cors.finish(request, problem(400, "BadDigitalLink", str(exc)))
+    compressed = single_segment
+    headers = cors.link_header(same_as=f"{base}{link.path}" if compressed else None)
+    if request.method == "OPTIONS":
+        return cors.finish(request, Response(status_code=204), headers)
+    try:
+        resolution: resolver.Resolution | None = resolver.resolve(ctx, base, link)
+        missing = ""
+    except NotFoundError as exc:
+        resolution, missing = None, str(exc)
+    if resolution is not None:
+        headers = cors.link_header(linkset=f"{resolution.anchor}?linkType=linkset",
+                                   same_as=f"{base}{link.path}" if compressed else None)
+    link_type = link.query.get("linkType")
+    wanted = _wanted(request)
+    try:
+        if link_type in ("linkset", "all") or (wanted == LINKSET and not link_type):
+            if resolution is None:
+                raise NotFoundError(missing)
+            body = resolver.linkset(resolution)
+            return cors.finish(request, JSONResponse(body, media_type=LINKSET), headers)
+        if link_type:
+            if resolution is None:
+                raise NotFoundError(missing)
+            target = resolver.link_target(resolution, link_type, request.headers.get("accept-language"))
+            return cors.finish(request, RedirectResponse(_passed_on(target, request, link, compressed), 307),
+                               headers)
+        if wanted is not None and wanted != LINKSET and link.gtin is not None and link.lot is not None:
+            return cors.finish(request, _content(request, ctx, link, wanted), headers)
+        if resolution is None:
+            raise NotFoundError(missing)
+        default = resolver.choose(resolution.links[f"{resolver.GS1_VOC}pip"], request.headers.get("accept-language"))
+        return cors.finish(request, RedirectResponse(_passed_on(default["href"], request, link, compressed), 307),
+                           headers)
+    except NotFoundError as exc:
+        return cors.finish(request, problem(404, "NotFoundError", str(exc)), headers)
     except ValidationError as exc:
-        return problem(400, "BadDigitalLink", str(exc))
-    return _resolve(request, ctx, gtin, lot, serial)
+        return cors.finish(request, problem(400, "BadDigitalLink", str(exc)), headers)
 
 
 _OBJECT = {"schema": {"type": "object"}}
 _HTML = {"schema": {"type": "string"}}
 RESOLVE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The verified story: an HTML page (default), a JSON summary, the EPCIS events "
-                         "(JSON-LD) or the link set, by Accept header (or linkType=all)",
-          "content": {"text/html": _HTML, "application/json": _OBJECT, JSONLD: _OBJECT, LINKSET: _OBJECT}},
-    307: {"description": "Redirect to the link of the requested linkType",
-          "headers": {"Location": {"schema": {"type": "string"}}}},
+    200: {"description": "Served directly: the verify page (text/html), the JSON summary (application/json), the "
+                         "EPCIS events (application/ld+json), or the linkset (application/linkset+json or "
+                         "linkType=linkset)",
+          "content": {HTML: _HTML, JSON: _OBJECT, JSONLD: _OBJECT, LINKSET: _OBJECT}},
+    307: {"description": "Redirect to the link of the requested linkType, or to the default link; the query "
+                         "string is passed on",
+          "headers": {"Location": {"schema": {"type": "string"}}, "Link": {"schema": {"type": "string"}}}},
     **problem_responses(400),
-    404: {"description": "Not registered, or a serial never issued: the possible-counterfeit page or JSON "
-                         "verdict; problem+json for the other representations",
-          "content": {"text/html": _HTML, "application/json": _OBJECT,
-                      PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}},
+    404: {"description": "No links: an unknown GTIN, a serial never issued, a link type the item lacks; the "
+                         "possible-counterfeit page or JSON verdict for a batch or unit",
+          "content": {HTML: _HTML, JSON: _OBJECT, PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}},
 }
-LinkType = Annotated[str | None, Query(alias="linkType", max_length=64,
-                                       description="A GS1 link type (gs1:pip, gs1:traceability, ...) or `all`")]
+PrimaryKey = Annotated[str, PathParam(pattern=f"^{cors.PRIMARY_KEY}$", description="A GS1 primary key AI, e.g. 01")]
+Compressed = Annotated[str, PathParam(pattern=f"^{cors.COMPRESSED}$", description="A compressed Digital Link URI path")]
+PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **problem_responses(400),
+    404: {"description": "Not registered, or a serial never issued: the possible-counterfeit page; problem+json "
+                         "without a lot", "content": {HTML: _HTML, PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}},
+}
 
 
-@router.get("/01/{gtin}/10/{lot}", summary="Resolve a batch", responses=RESOLVE_RESPONSES)
-def resolve_batch(gtin: str, lot: str, request: Request, ctx: CtxDep, link_type: LinkType = None) -> Response:
-    return _checked(request, ctx, gtin, lot, None)
+def _also_head_and_options(route: APIRouter, path: str, responses: dict[int | str, dict[str, Any]] | None = None
+                           ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Serve HEAD and OPTIONS on ``path`` with the same function as GET (one route per method, so each has its own
+    operation id). HEAD answers as GET does, without a body; OPTIONS answers 204, or GET's errors."""
+    head = {**(responses or {}), 200: {"description": "As GET, without the body"}}
+    options = {**{k: v for k, v in (responses or {}).items() if str(k)[0] == "4"}, 204: {"description": "No content"}}
+
+    def register(func: Callable[..., Response]) -> Callable[..., Response]:
+        route.add_api_route(path, func, methods=["HEAD"], name=f"{func.__name__}_head", summary="Headers only",
+                            responses=head)
+        route.add_api_route(path, func, methods=["OPTIONS"], name=f"{func.__name__}_options", status_code=204,
+                            summary="Allowed methods and CORS", responses=options)
+        return func
+    return register
 
 
-@router.get("/01/{gtin}/10/{lot}/21/{serial}", summary="Resolve a unit", responses=RESOLVE_RESPONSES)
-def resolve_unit(gtin: str, lot: str, serial: str, request: Request, ctx: CtxDep,
-                 link_type: LinkType = None) -> Response:
-    return _checked(request, ctx, gtin, lot, serial)
+@_also_head_and_options(router, "/{primary:gs1key}/{rest:path}", RESOLVE_RESPONSES)
+@router.get("/{primary:gs1key}/{rest:path}", summary="Resolve a GS1 Digital Link URI",
+                  responses=RESOLVE_RESPONSES)
+def resolve_link(primary: PrimaryKey, rest: str, request: Request, ctx: CtxDep) -> Response:
+    """Any GS1 Digital Link URI (all primary keys parse; links exist for GTINs, their lots and serials).
+
+    `linkType` (query): `linkset`, or a GS1 link type such as `gs1:pip`, `gs1:traceability`, `gs1:epcis`."""
+    return _dl(request, ctx)
 
 
+@_also_head_and_options(compressed_router, "/{blob:gs1compressed}", RESOLVE_RESPONSES)
+@compressed_router.get("/{blob:gs1compressed}", responses=RESOLVE_RESPONSES,
+                             summary="Resolve a compressed GS1 Digital Link URI")
+def resolve_compressed(blob: Compressed, request: Request, ctx: CtxDep) -> Response:
+    return _dl(request, ctx, single_segment=True)
+
+
+@_also_head_and_options(router, "/verify/{primary:gs1key}/{rest:path}", PAGE_RESPONSES)
+@router.get("/verify/{primary:gs1key}/{rest:path}", response_class=HTMLResponse,
+                  summary="The verify page of a batch or unit (the default link of its Digital Link URI)",
+                  responses=PAGE_RESPONSES)
+def verify_page(primary: PrimaryKey, rest: str, request: Request, ctx: CtxDep) -> Response:
+    try:
+        link = digital_link.parse(_request_uri(request, strip="/verify"))
+    except DigitalLinkError as exc:
+        return cors.finish(request, problem(400, "BadDigitalLink", str(exc)))
+    if request.method == "OPTIONS":
+        return cors.finish(request, Response(status_code=204))
+    if link.gtin is None or link.lot is None:
+        return cors.finish(request, problem(404, "NotFoundError", "a verify page needs a GTIN and a lot"))
+    try:
+        return cors.finish(request, _content(request, ctx, link, HTML))
+    except ValidationError as exc:
+        return cors.finish(request, problem(400, "BadDigitalLink", str(exc)))
+
+
+@_also_head_and_options(router, "/products/{gtin}", problem_responses(400, 404))
+@router.get("/products/{gtin}", summary="A GTIN's batches registered on chain",
+                  responses=problem_responses(400, 404))
+def product(gtin: str, request: Request, ctx: CtxDep) -> Response:
+    if request.method == "OPTIONS":
+        return cors.finish(request, Response(status_code=204))
+    try:
+        return cors.finish(request, JSONResponse(resolver.product(ctx, _base(request), gtin)))
+    except ValidationError as exc:
+        return cors.finish(request, problem(400, "ValidationError", str(exc)))
+    except NotFoundError as exc:
+        return cors.finish(request, problem(404, "NotFoundError", str(exc)))
+
+
+@_also_head_and_options(router, "/.well-known/gs1resolver")
 @router.get("/.well-known/gs1resolver", summary="GS1-Conformant Resolver description file")
-def well_known(request: Request) -> dict[str, Any]:
-    return resolver.resolver_description(_base(request))
+def well_known(request: Request) -> Response:
+    if request.method == "OPTIONS":
+        return cors.finish(request, Response(status_code=204))
+    return cors.finish(request, JSONResponse(resolver.resolver_description(_base(request))))
 
 
 class SignatureCheck(BaseModel):
@@ -174,7 +292,17 @@ class SignaturePublic(BaseModel):
     detail: str
 
 
+@router.options("/verify/signature", status_code=204, summary="CORS preflight for the signature check",
+                responses={204: {"description": "No content"}})
+def verify_signature_options() -> Response:
+    return Response(status_code=204, headers={"Allow": "POST, OPTIONS"})
+
+
 @router.post("/verify/signature", summary="Check a Digital Link signature (sent in the body, never the URL)",
-             response_model=SignaturePublic)
-def verify_signature(body: SignatureCheck, ctx: CtxDep) -> dict[str, Any]:
+             response_model=SignaturePublic, responses=problem_responses(400))
+def verify_signature(body: SignatureCheck, ctx: CtxDep) -> Any:
+    try:
+        digital_link.parse(body.uri)
+    except DigitalLinkError as exc:
+        return problem(400, "BadDigitalLink", str(exc))
     return resolver.check_signature(ctx, uri=body.uri, signature=body.signature)
