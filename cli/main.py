@@ -10,7 +10,7 @@ import typer
 from typer._click.exceptions import ClickException
 
 from cli.commands import admin_cmds, chain_cmds, demo_cmds, epcis_cmds, node_cmds, qr_cmds, registry_cmds, serve_cmds
-from cli.commands import escrow_cmds, org_cmds
+from cli.commands import escrow_cmds, org_cmds, token_cmds
 from cli.context import STATE, split_global_options
 from cli.status import ExitStatus, exit_status_for
 from qr.errors import QRError
@@ -67,6 +67,7 @@ admin_cmds.register(app)
 qr_cmds.register(app)
 escrow_cmds.register(app)
 org_cmds.register(app)
+token_cmds.register(app)
 
 
 def _fail(message: str, status: ExitStatus, **detail: object) -> int:

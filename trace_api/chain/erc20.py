@@ -1,4 +1,5 @@
-"""The standard ERC-20 read ABI (EIP-20: name, symbol, decimals, balanceOf, allowance, totalSupply), for any token.
+"""The standard ERC-20 ABI (EIP-20), for any token: the reads (name, symbol, decimals, balanceOf, allowance,
+totalSupply) and `transfer`.
 
 Real tokens are read through this, never through the ABI of a test mock.
 """
@@ -25,4 +26,15 @@ ERC20_READ_ABI: list[dict[str, Any]] = [
     _view("totalSupply", [], "uint256"),
     _view("balanceOf", [("account", "address")], "uint256"),
     _view("allowance", [("owner", "address"), ("spender", "address")], "uint256"),
+]
+
+ERC20_ABI: list[dict[str, Any]] = [
+    *ERC20_READ_ABI,
+    {
+        "type": "function",
+        "name": "transfer",
+        "stateMutability": "nonpayable",
+        "inputs": [{"name": "to", "type": "address"}, {"name": "value", "type": "uint256"}],
+        "outputs": [{"name": "", "type": "bool"}],
+    },
 ]

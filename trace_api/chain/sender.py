@@ -349,7 +349,15 @@ class TxSender:
         call: dict[str, Any] = {"from": self.address, "value": int(built.get("value", 0)), "data": built["data"]}
         if built.get("to"):
             call["to"] = built["to"]
-        data = built["data"] if isinstance(built["data"], str) else _hex(built["data"])
+        return self._submit_call(call, gas)
+
+    def submit_value(self, to: str, value: int) -> HexBytes:
+        """Send ``value`` of the native coin to ``to``, journaled and recovered like any other transaction."""
+        self._ensure_recovered()
+        return self._submit_call({"from": self.address, "to": to, "value": value, "data": "0x"}, None)
+
+    def _submit_call(self, call: dict[str, Any], gas: int | None) -> HexBytes:
+        data = call["data"] if isinstance(call["data"], str) else _hex(call["data"])
         adopted = self._adopt((str(call.get("to") or "").lower(), data, call["value"]))
         if adopted is not None:
             return HexBytes(adopted.hashes[-1])

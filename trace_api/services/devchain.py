@@ -36,7 +36,7 @@ def is_dev_chain(chain: Chain) -> bool:
     return chain.settings.is_local and chain.chain_id == LOCAL_CHAIN_ID
 
 
-def _require_dev(chain: Chain, what: str) -> None:
+def require_dev_chain(chain: Chain, what: str) -> None:
     if not is_dev_chain(chain):
         raise ConfigError(f"{what} works only on the local development chain (chain id {LOCAL_CHAIN_ID}), "
                           f"not on chain {chain.chain_id}")
@@ -55,7 +55,7 @@ def _rpc(chain: Chain, method: str, params: list[Any]) -> None:
 
 def mine(*, chain: Chain, blocks: int = 1) -> ChainClock:
     """Mine ``blocks`` empty blocks on the local chain."""
-    _require_dev(chain, "trace node mine")
+    require_dev_chain(chain, "trace node mine")
     if not 1 <= blocks <= MAX_BLOCKS:
         raise ValidationError(f"--blocks must be between 1 and {MAX_BLOCKS}, got {blocks}")
     _rpc(chain, "anvil_mine", [hex(blocks)])
@@ -64,7 +64,7 @@ def mine(*, chain: Chain, blocks: int = 1) -> ChainClock:
 
 def warp(*, chain: Chain, seconds: int) -> ChainClock:
     """Move the local chain's time ``seconds`` ahead and mine a block at that time."""
-    _require_dev(chain, "trace node warp")
+    require_dev_chain(chain, "trace node warp")
     if not 1 <= seconds <= MAX_WARP_S:
         raise ValidationError(f"warp must be between 1 s and 5 years, got {seconds} s")
     target = clock(chain).timestamp + seconds

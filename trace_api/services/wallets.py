@@ -1,17 +1,22 @@
-"""Who is who on this chain: accounts with their names, registry roles and balances (native coin and tokens)."""
+"""Wallets: accounts with their names, registry roles and balances; token balances, transfers, and mock mints on
+the local chain."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
+from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
-from trace_api.chain.accounts import DEV_ACCOUNTS, account_names, dev_addresses
-from trace_api.chain.client import Chain
-from trace_api.chain.erc20 import ERC20_READ_ABI
-from trace_api.services.devchain import is_dev_chain
+from trace_api.chain.accounts import DEV_ACCOUNTS, account_names, address_of, dev_addresses
+from trace_api.chain.client import Chain, guarded
+from trace_api.chain.erc20 import ERC20_ABI, ERC20_READ_ABI
+from trace_api.errors import ValidationError
+from trace_api.services.context import TraceContext
+from trace_api.services.devchain import is_dev_chain, require_dev_chain
 
 ADMIN_ROLE = "0x" + "00" * 32
 
@@ -62,3 +67,82 @@ def list_accounts(*, chain: Chain) -> list[AccountInfo]:
         balances |= {s: _units(t.functions.balanceOf(checksum).call(), decimals[s]) for s, t in tokens.items()}
         found.append(AccountInfo(name=names[address], address=checksum, roles=held, balances=balances))
     return found
+
+
+@dataclass(frozen=True)
+class TokenBalance:
+    account: str
+    name: str | None
+    token: str  # symbol
+    token_address: str  # the zero address for the native coin
+    amount: str  # in token units
+    units: int  # in the token's smallest unit
+
+
+@dataclass(frozen=True)
+class TokenTransfer:
+    kind: str  # transfer or mint
+    sender: str
+    to: str
+    token: str
+    amount: str
+    tx_hash: str
+    balance_after: str  # the recipient's
+
+
+def _token(ctx: TraceContext, token: str) -> Any:
+    from trace_api.services.escrow import resolve_token
+
+    return resolve_token(ctx, token)
+
+
+def balance(ctx: TraceContext, *, account: str, token: str) -> TokenBalance:
+    """An account's balance of one token (by deployment symbol or address), or of the native coin ("ETH")."""
+    info = _token(ctx, token)
+    holder = address_of(ctx.settings, account)
+    if info.native:
+        units = int(guarded(lambda: ctx.chain.w3.eth.get_balance(holder)))
+    else:
+        contract = ctx.chain.w3.eth.contract(address=Web3.to_checksum_address(info.address), abi=ERC20_ABI)
+        units = int(guarded(lambda: contract.functions.balanceOf(holder).call()))
+    return TokenBalance(account=holder, name=account_names(ctx.settings).get(holder.lower()), token=info.symbol,
+                        token_address=info.address, amount=_units(units, info.decimals), units=units)
+
+
+def transfer(ctx: TraceContext, *, signer: LocalAccount, to: str, amount: str, token: str) -> TokenTransfer:
+    """Send tokens (or the native coin) from the signer to ``to``; refused before sending when the balance is short."""
+    from trace_api.services.escrow import parse_amount
+
+    info = _token(ctx, token)
+    recipient = address_of(ctx.settings, to)
+    units = parse_amount(amount, info.decimals)
+    held = balance(ctx, account=signer.address, token=token)
+    if held.units < units:
+        raise ValidationError(f"{signer.address} holds {held.amount} {info.symbol}, less than {amount}")
+    sender = ctx.sender(signer)
+    if info.native:
+        receipt = sender.wait(sender.submit_value(recipient, units))
+    else:
+        contract = ctx.chain.w3.eth.contract(address=Web3.to_checksum_address(info.address), abi=ERC20_ABI)
+        receipt = sender.transact(contract.functions.transfer(recipient, units))
+    after = balance(ctx, account=recipient, token=token)
+    return TokenTransfer("transfer", signer.address, recipient, info.symbol, _units(units, info.decimals),
+                         "0x" + bytes(receipt["transactionHash"]).hex(), after.amount)
+
+
+def mint(ctx: TraceContext, *, signer: LocalAccount, to: str, amount: str, token: str) -> TokenTransfer:
+    """Mint a mock stablecoin of the local deployment: local chain and our mock tokens only."""
+    from trace_api.services.escrow import parse_amount
+
+    require_dev_chain(ctx.chain, "trace token mint")
+    info = _token(ctx, token)
+    mocks = {d.address.lower() for n, d in ctx.chain.deployment().contracts.items() if n.startswith("MockStablecoin:")}
+    if info.native or info.address.lower() not in mocks:
+        raise ValidationError(f"{info.symbol} is not a mock token of this deployment; only those can be minted")
+    recipient = address_of(ctx.settings, to)
+    units = parse_amount(amount, info.decimals)
+    receipt = ctx.sender(signer).transact(
+        ctx.chain.contract("MockStablecoin", info.address).functions.mint(recipient, units))
+    after = balance(ctx, account=recipient, token=token)
+    return TokenTransfer("mint", signer.address, recipient, info.symbol, _units(units, info.decimals),
+                         "0x" + bytes(receipt["transactionHash"]).hex(), after.amount)

@@ -1,0 +1,57 @@
+"""`trace token balance|transfer|mint`: a wallet's stablecoins (and native coin)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import typer
+
+from cli.context import STATE, emit
+from trace_api.index.store import get_engine
+from trace_api.services import devchain, wallets
+from trace_api.services.context import TraceContext
+
+token_app = typer.Typer(help="Token balances and transfers (USDC, EURC, a token address, or ETH).",
+                        no_args_is_help=True)
+TOKEN = typer.Option(..., "--token", help="USDC, EURC (deployment symbols), a token address, or ETH.")
+
+
+def _ctx() -> TraceContext:
+    return TraceContext(settings=STATE.settings, chain=STATE.chain(), engine=get_engine(STATE.settings))
+
+
+@token_app.command("balance")
+def balance(account: str = typer.Argument(..., help="Address, keystore or dev name."), token: str = TOKEN) -> None:
+    """An account's balance of one token."""
+    found = wallets.balance(_ctx(), account=account, token=token)
+    emit(dataclasses.asdict(found), f"{found.name or found.account} holds {found.amount} {found.token}")
+
+
+@token_app.command("transfer")
+def transfer(
+    to: str = typer.Argument(..., help="Recipient: address, keystore or dev name."),
+    amount: str = typer.Argument(..., help="In token units, e.g. 250.75."),
+    token: str = TOKEN,
+) -> None:
+    """Send tokens from the signer (`--as`) to an account."""
+    done = wallets.transfer(_ctx(), signer=STATE.account("buyer"), to=to, amount=amount, token=token)
+    emit(dataclasses.asdict(done), f"sent {done.amount} {done.token} to {done.to} (tx {done.tx_hash}); "
+                                   f"it now holds {done.balance_after} {done.token}")
+
+
+@token_app.command("mint")
+def mint(
+    to: str = typer.Argument(..., help="Recipient: address, keystore or dev name."),
+    amount: str = typer.Argument(..., help="In token units, e.g. 10000."),
+    token: str = TOKEN,
+) -> None:
+    """Mint a mock stablecoin (local chain only; the deployer owns the mocks)."""
+    ctx = _ctx()
+    devchain.require_dev_chain(ctx.chain, "trace token mint")  # before asking for a signer
+    done = wallets.mint(ctx, signer=STATE.account("admin"), to=to, amount=amount, token=token)
+    emit(dataclasses.asdict(done), f"minted {done.amount} {done.token} to {done.to}; it now holds "
+                                   f"{done.balance_after} {done.token}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(token_app, name="token")
