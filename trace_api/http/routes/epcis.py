@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, update
 from trace_api.epcis import parse_document
 from trace_api.epcis.model import EVENT_TYPES
 from trace_api.errors import NotFoundError, PayloadTooLargeError, TraceError, ValidationError
-from trace_api.http.deps import CallerDep, CtxDep
+from trace_api.http.deps import CallerDep, CtxDep, RateLimited
 from trace_api.index import schema as t
 from trace_api.services import importer
 from trace_api.services.batches import batch_key
@@ -141,7 +141,7 @@ async def capture(request: Request, background: BackgroundTasks, ctx: CtxDep, ca
             "status_url": f"/capture/{capture_id}"}
 
 
-@router.get("/capture/{capture_id}", response_model=CaptureStatus)
+@router.get("/capture/{capture_id}", dependencies=[RateLimited], response_model=CaptureStatus)
 def capture_status(capture_id: str, ctx: CtxDep) -> dict[str, Any]:
     with ctx.engine.connect() as conn:
         row = conn.execute(select(t.captures).where(t.captures.c.capture_id == capture_id)).mappings().first()
@@ -153,7 +153,7 @@ def capture_status(capture_id: str, ctx: CtxDep) -> dict[str, Any]:
             "error": detail if row["status"] == "failed" else None}
 
 
-@router.get("/events", response_model=EventsPage)
+@router.get("/events", dependencies=[RateLimited], response_model=EventsPage)
 def query_events(
     ctx: CtxDep,
     gtin: str | None = None,

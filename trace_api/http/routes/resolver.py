@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
@@ -15,6 +15,7 @@ from qr import digital_link
 from trace_api.epcis import export_document
 from trace_api.errors import NotFoundError, ValidationError
 from trace_api.http.deps import CtxDep, client_host, rate_limit
+from trace_api.http.jsonio import FiniteJSONResponse as JSONResponse  # stored NaN answers null, not 500
 from trace_api.http.problems import PROBLEM_JSON, PROBLEM_REF, problem, problem_responses
 from trace_api.services import history, resolver
 from trace_api.services.context import TraceContext
