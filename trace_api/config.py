@@ -51,7 +51,7 @@ class Settings(BaseModel):
                                 description="Seconds a request body may take to arrive (408 after)")
     header_timeout: float = Field(default=10.0, gt=0, le=600,
                                   description="Seconds a request head may take to arrive (connection dropped)")
-    keep_alive_timeout: float = Field(default=5.0, gt=0, le=600,
+    keep_alive_timeout: int = Field(default=5, gt=0, le=600,
                                       description="Seconds an idle keep-alive connection stays open")
     max_request_bytes: int = Field(default=64 * 1024, gt=0, description="Largest HTTP request body (413 above)")
     max_capture_bytes: int = Field(default=5 * 1024 * 1024, gt=0, description="Largest body of POST /capture")
