@@ -201,3 +201,36 @@ def test_numbers_beyond_the_contract_types_are_422(trace_session_settings: Setti
     huge = 10**80  # above uint256: the route takes it, the contract ABI cannot
     assert "contract" in _problem(client.get(f"/escrow/trades/{huge}"), 422)["detail"]
     _problem(client.post(f"/escrow/trades/{huge}/release", headers=key), 422)
+
+
+# ---- every public read is limited, per client network ----
+NOT_LIMITED = {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def test_every_public_read_route_is_rate_limited(trace_session_settings: Settings) -> None:
+    from trace_api.http.deps import get_caller, rate_limit
+    from trace_api.http.introspect import operations
+
+    app = create_app(trace_session_settings)
+    reads = [op for op in operations(app) if "GET" in op.methods and op.path not in NOT_LIMITED]
+    assert len(reads) >= 9
+    assert [op.path for op in reads if not (op.depends_on(rate_limit) or op.depends_on(get_caller))] == []
+
+
+def test_clients_are_keyed_by_network() -> None:
+    from trace_api.http.limits import client_network
+
+    assert client_network("203.0.113.7") == "203.0.113.7"
+    same = {client_network(f"2001:db8:1:2:{i:x}::1") for i in range(1000)}  # one subscriber's /64
+    assert same == {"2001:db8:1:2::/64"}
+    assert client_network("2001:db8:1:3::1") != client_network("2001:db8:1:2::1")
+    assert client_network("::ffff:203.0.113.7") == "203.0.113.7"
+    assert client_network(None) == "unknown"
+
+
+def test_an_ipv6_client_cannot_rotate_addresses_for_fresh_buckets(trace_session_settings: Settings) -> None:
+    client = _client(trace_session_settings, resolver_rate_per_minute=2, trust_proxy=True)
+    statuses = [client.get(WELL_KNOWN, headers={"X-Forwarded-For": f"2001:db8:5:6::{i + 1:x}"}).status_code
+                for i in range(3)]
+    assert statuses == [200, 200, 429]
+    assert client.get("/batches/09506000134352/L1", headers={"X-Forwarded-For": "2001:db8:5:6::99"}).status_code == 429
