@@ -122,6 +122,25 @@ def load_settings(env_file: Path | str | None = ".env", **overrides: Any) -> Set
         raise ConfigError(f"invalid configuration: {problems}") from exc
 
 
+PRIVATE_UMASK = 0o077  # files 0600, folders 0700
+
+
+def make_private(home: Path) -> None:
+    """Tighten ``home`` and everything under it to its owner: no group or other permission bits.
+
+    ``trace`` runs with umask 077, so what it creates is private already; this fixes a home made before (0644
+    index, journals and documents). Modes are only ever tightened. Symbolic links are not followed.
+    """
+    if not home.is_dir():
+        return
+    for path in (home, *home.rglob("*")):
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode & 0o777
+        if mode & ~0o700:
+            path.chmod(mode & 0o700)
+
+
 @functools.cache
 def get_settings() -> Settings:
     """The process-wide settings; tests call ``get_settings.cache_clear()`` or pass Settings explicitly."""
