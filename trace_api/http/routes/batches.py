@@ -8,6 +8,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
 from trace_api.http.deps import CallerDep, CtxDep, RateLimited
+from trace_api.http.privacy import ViewerDep, shown
 from trace_api.services import batches, history
 
 router = APIRouter(prefix="/batches", tags=["batches"])
@@ -108,5 +109,6 @@ def get_batch(gtin: str, lot: str, ctx: CtxDep) -> dict[str, Any]:
 
 
 @router.get("/{gtin}/{lot}/history", dependencies=[RateLimited], response_model=HistoryPublic)
-def get_history(gtin: str, lot: str, ctx: CtxDep) -> dict[str, Any]:
-    return history.history(ctx, gtin=gtin, lot=lot)
+def get_history(gtin: str, lot: str, ctx: CtxDep, viewer: ViewerDep) -> dict[str, Any]:
+    data = history.history(ctx, gtin=gtin, lot=lot)
+    return shown(ctx.settings, viewer, data["batch_id"], data)  # type: ignore[no-any-return]

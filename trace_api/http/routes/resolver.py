@@ -16,6 +16,7 @@ from trace_api.epcis import export_document
 from trace_api.errors import NotFoundError, ValidationError
 from trace_api.http.deps import CtxDep, client_host, rate_limit
 from trace_api.http.jsonio import FiniteJSONResponse as JSONResponse  # stored NaN answers null, not 500
+from trace_api.http.privacy import get_viewer, hide_private_documents, shown
 from trace_api.http.problems import PROBLEM_JSON, PROBLEM_REF, problem, problem_responses
 from trace_api.services import history, resolver
 from trace_api.services.context import TraceContext
@@ -102,7 +103,8 @@ def _resolve(request: Request, ctx: TraceContext, gtin: str, lot: str, serial: s
     key, serial = resolver.parse_key(gtin, lot, serial)
     canonical = f"https://id.gs1.org{digital_link.key_path(key.gtin, key.lot)}" + (f"/21/{serial}" if serial else "")
     if wanted == JSONLD:
-        return JSONResponse(export_document(history.events_of(ctx, key)), media_type=JSONLD)
+        document = shown(ctx.settings, get_viewer(request), key.id_hex, export_document(history.events_of(ctx, key)))
+        return JSONResponse(document, media_type=JSONLD)
     try:
         data = resolver.summary(ctx, gtin=key.gtin, lot=key.lot, serial=serial,
                                 place=resolver.place_of(client_host(request, ctx.settings)))
@@ -113,10 +115,10 @@ def _resolve(request: Request, ctx: TraceContext, gtin: str, lot: str, serial: s
     data["canonical_uri"] = canonical
     counterfeit = data["verdict"]["level"] == "counterfeit"
     status = 404 if counterfeit else 200
-    if wanted == "text/html":
-        return _page(request, ctx, data, status)
+    if wanted == "text/html":  # the public page: private documents hidden, whoever opens it
+        return _page(request, ctx, hide_private_documents(data), status)
     data.pop("names", None)
-    return JSONResponse(data, status_code=status)
+    return JSONResponse(shown(ctx.settings, get_viewer(request), key.id_hex, data), status_code=status)
 
 
 def _checked(request: Request, ctx: TraceContext, gtin: str, lot: str, serial: str | None) -> Response:
