@@ -1,60 +1,12 @@
-"""JSON in and out with finite numbers only.
-
-Python's ``json`` reads ``NaN``, ``Infinity`` and ``1e999`` (which overflows to infinity) as floats, and then
-refuses to write them back (``allow_nan=False``): one such value stored made every JSON view of its batch answer
-500. Input is therefore decoded strictly (:func:`loads_finite`); output replaces a non-finite float that older
-data may still hold with ``null`` (:class:`FiniteJSONResponse`), so a view shows "no value" rather than failing.
-"""
+"""JSON responses that never fail on a non-finite float (older stored data may hold one): it is written as null."""
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from trace_api.errors import ValidationError
-
-
-class NonFiniteNumberError(ValidationError):
-    """A JSON text holds NaN, Infinity or a number too large for a float."""
-
-
-def _constant(name: str) -> float:
-    raise NonFiniteNumberError(f"numbers must be finite: {name} is not a JSON number")
-
-
-def _float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise NonFiniteNumberError(f"numbers must be finite: {text[:40]} is out of range")
-    return value
-
-
-def loads_finite(data: str | bytes) -> Any:
-    """``json.loads`` that raises :class:`NonFiniteNumberError` (a ValidationError, 422) for a non-finite number."""
-    return json.loads(data, parse_constant=_constant, parse_float=_float)
-
-
-def finite(value: Any) -> Any:
-    """``value`` with every non-finite float replaced by None (iteratively: the value may nest deeply)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if not isinstance(value, dict | list):
-        return value
-    root: Any = dict(value) if isinstance(value, dict) else list(value)
-    stack = [root]
-    while stack:
-        item = stack.pop()
-        pairs = item.items() if isinstance(item, dict) else enumerate(item)
-        for k, v in list(pairs):
-            if isinstance(v, float) and not math.isfinite(v):
-                item[k] = None
-            elif isinstance(v, dict | list):
-                item[k] = copy = dict(v) if isinstance(v, dict) else list(v)
-                stack.append(copy)
-    return root
+from trace_api.finite import finite
 
 
 class FiniteJSONResponse(JSONResponse):
