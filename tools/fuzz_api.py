@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROJECT_PYTHON = ROOT / ".venv" / "bin" / "python"
 TOOLS_ST = ROOT / ".venv-tools" / "bin" / "st"
 HOOKS = ROOT / "tools" / "fuzz_hooks.py"
+CONFIG = ROOT / "tools" / "schemathesis.toml"
 # Every check schemathesis has, except two that judge business rules rather than the HTTP contract:
 # positive_data_acceptance expects every schema-valid body to succeed (a GTIN with a wrong check digit, or a
 # batch that is not registered, cannot), and use_after_free needs resources that can be deleted (none are).
@@ -126,7 +127,7 @@ def count_requests(log_text: str) -> tuple[int, Counter[str], list[str]]:
 
 def schemathesis_args(args: argparse.Namespace, base: str, key: str, report_dir: Path) -> list[str]:
     command = [
-        str(args.st), "run", f"{base}/openapi.json",
+        str(args.st), "--config-file", str(CONFIG), "run", f"{base}/openapi.json",
         "--checks", args.checks,
         "--max-examples", str(args.max_examples),
         "--phases", args.phases,

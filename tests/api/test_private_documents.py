@@ -3,10 +3,9 @@ views showed both to everyone). The public sees "private document" and whether i
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -40,8 +39,6 @@ def batch(trace_session_settings: Settings, tmp_path_factory: pytest.TempPathFac
     batches.record_event(ctx, account=producer, gtin=GTIN, lot=lot, step="commissioning")
     batches.record_event(ctx, account=producer, gtin=GTIN, lot=lot, step="packing", doc=doc, private=True,
                          recipients=[dev_account("processor").address])
-    import hashlib
-
     return lot, "0x" + hashlib.sha256(doc.read_bytes()).hexdigest()
 
 
