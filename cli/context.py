@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +13,7 @@ from rich.console import Console
 
 from trace_api.chain.accounts import load_account
 from trace_api.chain.client import Chain, connect
-from trace_api.config import Settings, load_settings
+from trace_api.config import PRIVATE_UMASK, Settings, load_settings, make_private
 
 # Flags accepted anywhere on the command line, before or after the subcommand.
 GLOBAL_FLAGS = ("--json", "--traceback", "--wide")
@@ -33,6 +34,8 @@ class Globals:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(**self.overrides)
+            os.umask(PRIVATE_UMASK)  # the index, journals, keystores and documents are the owner's alone
+            make_private(self._settings.home)
         return self._settings
 
     def chain(self, *, autostart: bool = True) -> Chain:

@@ -42,11 +42,24 @@ class Settings(BaseModel):
     confirmations: int = Field(default=0, ge=0, description="Blocks before an event counts as final")
     max_document_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     anchor_batch_size: int = Field(default=1024, gt=0)
-    trust_proxy: bool = Field(default=False, description="Take the client address from X-Forwarded-For")
+    trust_proxy: bool = Field(
+        default=False, description="Behind a reverse proxy: take the client address from X-Forwarded-For")
+    public_url: str = Field(
+        default="", pattern=r"^(https?://[^/?#@\s]+/?)?$",
+        description="Public origin of the API (https://trace.example.org): links, redirects and resolverRoot "
+                    "use it, never the Host header; empty means the address the server listens on")
+    body_timeout: float = Field(default=60.0, gt=0, le=3600,
+                                description="Seconds a request body may take to arrive (408 after)")
+    header_timeout: float = Field(default=10.0, gt=0, le=600,
+                                  description="Seconds a request head may take to arrive (connection dropped)")
+    keep_alive_timeout: int = Field(default=5, gt=0, le=600,
+                                      description="Seconds an idle keep-alive connection stays open")
     max_request_bytes: int = Field(default=64 * 1024, gt=0, description="Largest HTTP request body (413 above)")
     max_capture_bytes: int = Field(default=5 * 1024 * 1024, gt=0, description="Largest body of POST /capture")
     resolver_rate_per_minute: int = Field(
-        default=60, ge=0, description="Requests per minute per client on the public resolver routes; 0: no limit")
+        default=60, ge=0,
+        description="Requests per minute per client network (IPv4 address, IPv6 /64) on the public read routes; "
+                    "0: no limit")
     resolver_rate_burst: int = Field(
         default=0, ge=0, description="Requests a client may make at once before the rate applies; 0: one minute's")
 
@@ -108,6 +121,25 @@ def load_settings(env_file: Path | str | None = ".env", **overrides: Any) -> Set
             f"{e['msg']}" for e in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from exc
+
+
+PRIVATE_UMASK = 0o077  # files 0600, folders 0700
+
+
+def make_private(home: Path) -> None:
+    """Tighten ``home`` and everything under it to its owner: no group or other permission bits.
+
+    ``trace`` runs with umask 077, so what it creates is private already; this fixes a home made before (0644
+    index, journals and documents). Modes are only ever tightened. Symbolic links are not followed.
+    """
+    if not home.is_dir():
+        return
+    for path in (home, *home.rglob("*")):
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode & 0o777
+        if mode & ~0o700:
+            path.chmod(mode & 0o700)
 
 
 @functools.cache

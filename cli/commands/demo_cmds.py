@@ -29,9 +29,11 @@ def demo(
         import uvicorn
 
         from trace_api.http.app import create_app
+        from trace_api.http.server import uvicorn_config
 
         console.print(f"serving on {base} (Ctrl-C to stop)")
-        uvicorn.run(create_app(STATE.settings), host=host, port=port, log_level="warning")
+        config = uvicorn_config(create_app(STATE.settings), STATE.settings, host=host, port=port, log_level="warning")
+        uvicorn.Server(config).run()
 
 
 def register(app: typer.Typer) -> None:

@@ -12,10 +12,16 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /docs) and the consumer verify pages."""
-    from trace_api.http.app import create_app
+    """Serve the HTTP API (OpenAPI at /docs) and the consumer verify pages.
 
-    uvicorn.run(create_app(STATE.settings), host=host, port=port, log_level="info")
+    Behind a reverse proxy set TRACE_TRUST_PROXY=true (client address from X-Forwarded-For) and TRACE_PUBLIC_URL
+    (the origin links and redirects use); without them neither proxy headers nor the Host header are used.
+    """
+    from trace_api.http.app import create_app
+    from trace_api.http.server import uvicorn_config
+
+    settings = STATE.settings
+    uvicorn.Server(uvicorn_config(create_app(settings), settings, host=host, port=port)).run()
 
 
 def register(app: typer.Typer) -> None:

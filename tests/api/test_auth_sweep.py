@@ -16,8 +16,10 @@ server cannot sign with (no such account or keystore), which is the operator's t
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -212,3 +214,56 @@ def test_a_key_whose_account_cannot_sign_is_403_without_server_details(
     body = response.json()
     assert body["title"] == "ForbiddenError" and "nobody" in body["detail"]
     assert str(trace_session_settings.home) not in response.text
+
+
+# ---- the README's table of who may change what ----
+README = Path(__file__).resolve().parents[2] / "README.md"
+# CLI commands that change nothing the project keeps (chain, index, TRACE_HOME): they only read, or write a file
+# the user names, or serve. A command added later must be put in the table or here.
+READ_ONLY_COMMANDS = {
+    "trace apikey list", "trace batch show", "trace compile", "trace epcis export", "trace epcis hash",
+    "trace escrow balance", "trace escrow list", "trace escrow show", "trace keys list", "trace node status",
+    "trace qr make", "trace qr sheet", "trace serve", "trace verify",
+}
+
+
+def _readme_table() -> list[list[str]]:
+    text = README.read_text()
+    section = text[text.index("### Who may change what"):].splitlines()
+    start = next(i for i, line in enumerate(section) if line.startswith("|"))
+    end = next(i for i in range(start, len(section)) if not section[i].startswith("|"))
+    rows = section[start:end]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]]
+
+
+def cli_commands() -> set[str]:
+    import typer
+
+    from cli.main import app as cli_app
+
+    def walk(command: Any, prefix: str) -> Iterator[str]:
+        if hasattr(command, "commands"):
+            for name, sub in command.commands.items():
+                yield from walk(sub, f"{prefix} {name}")
+        else:
+            yield prefix
+
+    return set(walk(typer.main.get_command(cli_app), "trace"))
+
+
+def test_the_readme_lists_every_mutating_route_and_who_may_call_it(app: FastAPI) -> None:
+    rows = _readme_table()
+    assert all(len(row) == 4 and row[3] for row in rows), "every row names who may"
+    routes = {tuple(m.split(" ", 1)) for row in rows for m in re.findall(r"`([A-Z]+ /[^`]*)`", row[1])}
+    served = {(m, op.path) for op in operations(app) if op.mutating for m in op.methods & {"POST", "PUT", "PATCH",
+                                                                                               "DELETE"}}
+    assert routes == served
+
+
+def test_the_readme_lists_every_mutating_cli_command() -> None:
+    rows = _readme_table()
+    listed = {c for row in rows for c in re.findall(r"`(trace [a-z -]+?)`", row[2])}
+    commands = cli_commands()
+    assert listed <= commands, f"not commands: {listed - commands}"
+    assert listed.isdisjoint(READ_ONLY_COMMANDS)
+    assert commands - READ_ONLY_COMMANDS == listed, f"unlisted: {sorted(commands - READ_ONLY_COMMANDS - listed)}"

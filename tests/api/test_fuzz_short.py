@@ -1,5 +1,6 @@
 """A short schemathesis run against the served API: about 150 generated requests, no 5xx, every response as its
-OpenAPI schema declares (status, content type, body, headers). The long run is `make fuzz-api`.
+OpenAPI schema declares (status, content type, body, headers), with non-finite numbers and non-GTIN Digital Links
+among the inputs. The long run is `make fuzz-api`.
 
 schemathesis lives in the tools venv (.venv-tools, `make tools`). Without it this test is skipped locally and
 fails under CI=true, so CI cannot pass it silently.
@@ -49,4 +50,8 @@ def test_short_fuzz_finds_no_server_error_and_no_schema_violation(tmp_path: Path
     assert summary["server_errors"] == [], output
     assert summary["schemathesis_exit"] == 0, output
     assert summary["requests"] >= MIN_REQUESTS, output
+    # The inputs the schema cannot describe were sent too (tools/fuzz_hooks.py).
+    added = summary["added_inputs"]
+    assert added.get("non-finite body", 0) >= 10 and added.get("digital link", 0) >= 1, added
+    assert added.get("non-finite query", 0) >= 5, added
     assert proc.returncode == 0, output

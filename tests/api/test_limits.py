@@ -46,11 +46,13 @@ def test_defaults() -> None:
     assert settings.resolver_rate_per_minute == 60
 
 
-def test_a_body_over_the_limit_is_413_before_auth_or_parsing(trace_session_settings: Settings) -> None:
+def test_a_body_over_the_limit_is_413_before_parsing(trace_session_settings: Settings, key: dict[str, str]) -> None:
     client = _client(trace_session_settings)
     body = json.dumps({"gtin": GTIN, "lot": "L1", "product": "x" * (64 * 1024)})
-    response = client.post("/batches", content=body, headers={"Content-Type": "application/json"})
-    problem = _problem(response, 413)  # no key was sent: the size is refused before anything else runs
+    # Without a key the answer is 401 whatever the size: the key is checked before the body is read.
+    assert _problem(client.post("/batches", content=body), 401)["title"] == "UnauthorizedError"
+    response = client.post("/batches", content=body, headers={**key, "Content-Type": "application/json"})
+    problem = _problem(response, 413)
     assert problem["title"] == "PayloadTooLargeError" and problem["limit"] == 64 * 1024
     assert "65536" in problem["detail"]
 
@@ -143,9 +145,9 @@ def test_resolver_routes_answer_429_per_client(trace_session_settings: Settings)
     # Every public resolver route spends the same client's tokens ...
     _problem(client.get(f"/01/{GTIN}/10/L1"), 429)
     _problem(client.post("/verify/signature", json={"uri": "x", "signature": "0x00"}), 429)
-    # ... and only those: the rest of the API is not rate limited.
+    # ... and so does every other public read; /health is not limited.
     assert client.get("/health").status_code == 200
-    assert client.get("/events", params={"limit": 1}).status_code == 200
+    _problem(client.get("/events", params={"limit": 1}), 429)
     # X-Forwarded-For is ignored unless the proxy is trusted: it cannot buy a fresh bucket.
     _problem(client.get(WELL_KNOWN, headers={"X-Forwarded-For": "203.0.113.9"}), 429)
 
@@ -199,3 +201,36 @@ def test_numbers_beyond_the_contract_types_are_422(trace_session_settings: Setti
     huge = 10**80  # above uint256: the route takes it, the contract ABI cannot
     assert "contract" in _problem(client.get(f"/escrow/trades/{huge}"), 422)["detail"]
     _problem(client.post(f"/escrow/trades/{huge}/release", headers=key), 422)
+
+
+# ---- every public read is limited, per client network ----
+NOT_LIMITED = {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def test_every_public_read_route_is_rate_limited(trace_session_settings: Settings) -> None:
+    from trace_api.http.deps import get_caller, rate_limit
+    from trace_api.http.introspect import operations
+
+    app = create_app(trace_session_settings)
+    reads = [op for op in operations(app) if "GET" in op.methods and op.path not in NOT_LIMITED]
+    assert len(reads) >= 9
+    assert [op.path for op in reads if not (op.depends_on(rate_limit) or op.depends_on(get_caller))] == []
+
+
+def test_clients_are_keyed_by_network() -> None:
+    from trace_api.http.limits import client_network
+
+    assert client_network("203.0.113.7") == "203.0.113.7"
+    same = {client_network(f"2001:db8:1:2:{i:x}::1") for i in range(1000)}  # one subscriber's /64
+    assert same == {"2001:db8:1:2::/64"}
+    assert client_network("2001:db8:1:3::1") != client_network("2001:db8:1:2::1")
+    assert client_network("::ffff:203.0.113.7") == "203.0.113.7"
+    assert client_network(None) == "unknown"
+
+
+def test_an_ipv6_client_cannot_rotate_addresses_for_fresh_buckets(trace_session_settings: Settings) -> None:
+    client = _client(trace_session_settings, resolver_rate_per_minute=2, trust_proxy=True)
+    statuses = [client.get(WELL_KNOWN, headers={"X-Forwarded-For": f"2001:db8:5:6::{i + 1:x}"}).status_code
+                for i in range(3)]
+    assert statuses == [200, 200, 429]
+    assert client.get("/batches/09506000134352/L1", headers={"X-Forwarded-For": "2001:db8:5:6::99"}).status_code == 429

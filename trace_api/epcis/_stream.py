@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from trace_api import finite
 from trace_api.errors import ValidationError
 
 __all__ = ["DEFAULT_CHUNK", "read_header", "stream_events"]
@@ -22,7 +23,7 @@ DEFAULT_CHUNK = 1 << 20
 _WS = re.compile(r"[ \t\n\r]*")
 _STRUCTURE = re.compile(r'[{}\[\]"]')
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_DECODER = json.JSONDecoder()
+_DECODER = finite.decoder()  # NaN, Infinity and 1e999 are refused, not stored
 
 
 class _Reader:

@@ -32,6 +32,7 @@ from trace_api.epcis.model import (
     TransformationEvent,
 )
 from trace_api.errors import PayloadTooLargeError, ValidationError
+from trace_api.finite import loads_finite
 
 __all__ = ["export_document", "iter_event_dicts", "iter_events", "parse_document", "parse_event"]
 
@@ -145,7 +146,7 @@ def parse_document(data: Mapping[str, Any] | str | bytes, *, max_bytes: int | No
             raise PayloadTooLargeError(f"EPCIS document is {size} bytes, over the limit of {max_bytes}",
                                        size=size, limit=max_bytes)  # fmt: skip
         try:
-            data = json.loads(data)
+            data = loads_finite(data)  # NaN, Infinity and 1e999 are refused (422), not stored
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValidationError(f"EPCIS document is not valid JSON: {exc}") from None
     if not isinstance(data, Mapping):

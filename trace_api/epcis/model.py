@@ -9,6 +9,7 @@ Field names follow EPCIS (camelCase), so a model reads like the standard.
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -81,11 +82,12 @@ def _number(value: Any) -> Any:
     """A JSON number, or a string holding one; kept as given, since the hash reads it as written."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"{value!r} is not a number")
-    if isinstance(value, str):
-        try:
-            float(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not a number") from None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):  # OverflowError: an int too large for a float
+        raise ValueError(f"{value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{str(value)[:40]!r} is not a finite number (NaN and Infinity are refused)")
     return value
 
 

@@ -14,7 +14,7 @@ from trace_api.chain.accounts import load_account
 from trace_api.chain.client import Chain
 from trace_api.config import Settings
 from trace_api.errors import ConfigError, ForbiddenError, UnauthorizedError
-from trace_api.http.limits import TokenBuckets
+from trace_api.http.limits import TokenBuckets, client_network
 from trace_api.index.store import get_engine
 from trace_api.services import apikeys
 from trace_api.services.context import TraceContext
@@ -63,6 +63,19 @@ bearer_scheme = HTTPBearer(auto_error=False, description="An organisation's API 
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same API key, another header")
 
 
+def api_key_from(headers: Any) -> str | None:
+    """The API key of a request: ``Authorization: Bearer <key>``, else ``X-API-Key``.
+
+    An ``Authorization`` header that is not a bearer token counts as no key, even beside ``X-API-Key``.
+    """
+    authorization = headers.get("authorization")
+    if authorization is not None:
+        scheme, _, credentials = authorization.strip().partition(" ")
+        return (credentials.strip() or None) if scheme.lower() == "bearer" else None
+    key: str | None = headers.get("x-api-key")
+    return key
+
+
 def get_caller(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None,
@@ -70,15 +83,11 @@ def get_caller(
 ) -> Caller:
     """The organisation behind the request's API key, and the account its writes are signed with.
 
-    An ``Authorization`` header that is not a bearer token counts as no key, even beside ``X-API-Key``.
+    The request guard has checked the key before the body was read; this names the caller for the route. The
+    two security parameters are there for the OpenAPI document.
     """
     settings: Settings = request.app.state.settings
-    if bearer is not None:
-        key: str | None = bearer.credentials.strip()
-    elif "authorization" in request.headers:
-        key = None
-    else:
-        key = x_api_key
+    key = api_key_from(request.headers)
     organisation, account_name = apikeys.authenticate(get_engine(settings), key)
     try:
         account = load_account(settings, account_name)
@@ -95,7 +104,10 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
 def client_host(request: Request, settings: Settings) -> str | None:
-    """The client's address; behind a reverse proxy (TRACE_TRUST_PROXY) the last X-Forwarded-For entry."""
+    """The client's address; behind a reverse proxy (TRACE_TRUST_PROXY) the last X-Forwarded-For entry.
+
+    The HTTP server does not read proxy headers (``trace serve`` turns uvicorn's off): this is the only place.
+    """
     forwarded = request.headers.get("x-forwarded-for")
     if settings.trust_proxy and forwarded:
         # The rightmost entry is the one our proxy appended; anything left of it the client could have written.
@@ -104,6 +116,9 @@ def client_host(request: Request, settings: Settings) -> str | None:
 
 
 def rate_limit(request: Request) -> None:
-    """Spend one of the client's tokens on the public resolver routes (429 problem+json when none is left)."""
-    buckets: TokenBuckets = request.app.state.resolver_buckets
-    buckets.check(client_host(request, request.app.state.settings) or "unknown")
+    """Spend one of the client network's tokens on a public read route (429 problem+json when none is left)."""
+    buckets: TokenBuckets = request.app.state.read_buckets
+    buckets.check(client_network(client_host(request, request.app.state.settings)))
+
+
+RateLimited = Depends(rate_limit)

@@ -1,4 +1,7 @@
-"""Request limits: body size (413) for every route, and a per-client token bucket (429) for the public ones."""
+"""Per-client rate limits (429 with Retry-After) for the public read routes, keyed per client network.
+
+Body size, body time and the API key check before the body are the request guard's (``guard.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
-
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from ipaddress import IPv6Address, ip_address, ip_network
 
 from trace_api.config import Settings
-from trace_api.http.problems import RateLimitedError, problem
+from trace_api.http.problems import RateLimitedError
 
-CAPTURE_PATH = "/capture"
+IPV6_PREFIX = 64  # one IPv6 subscriber usually holds a whole /64: per address, it could mint endless buckets
 
 
 class TokenBuckets:
@@ -62,80 +63,20 @@ class TokenBuckets:
             raise RateLimitedError(max(1, math.ceil(wait)))
 
 
-def resolver_buckets(settings: Settings) -> TokenBuckets:
+def read_buckets(settings: Settings) -> TokenBuckets:
     return TokenBuckets(per_minute=settings.resolver_rate_per_minute, burst=settings.resolver_rate_burst)
 
 
-class BodySizeLimit:
-    """Refuse request bodies over the limit with 413 problem+json, before the route reads them.
-
-    A declared Content-Length over the limit is refused at once; a body without one (chunked) is read up to the
-    limit and refused as soon as it passes it. A body within the limit is handed on as it was received.
-    """
-
-    def __init__(self, app: ASGIApp, *, default: int, per_route: dict[tuple[str, str], int] | None = None) -> None:
-        self.app = app
-        self.default = default
-        self.per_route = per_route or {}
-
-    def limit_for(self, scope: Scope) -> int:
-        return self.per_route.get((scope["method"], scope["path"]), self.default)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.limit_for(scope)
-        declared = _content_length(scope)
-        if declared is not None and declared > limit:
-            await _too_large(scope, receive, send, limit, declared)
-            return
-        if declared == 0 or (declared is None and not _has_body(scope)):
-            await self.app(scope, receive, send)
-            return
-        messages: list[Message] = []
-        size = 0
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            size += len(message.get("body", b""))
-            if size > limit:
-                await _too_large(scope, receive, send, limit)
-                return
-            if not message.get("more_body", False):
-                break
-
-        async def replay() -> Message:
-            return messages.pop(0) if messages else await receive()
-
-        await self.app(scope, replay, send)
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
-def _has_body(scope: Scope) -> bool:
-    return any(name == b"transfer-encoding" for name, _ in scope["headers"])
-
-
-async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int, declared: int | None = None) -> None:
-    size = f" of {declared} bytes" if declared is not None else ""
-    detail = f"request body{size} is over the limit of {limit} bytes for {scope['method']} {scope['path']}"
-    response = problem(413, "PayloadTooLargeError", detail, limit=limit)
-    response.headers["Connection"] = "close"  # the rest of the body is not read
-    await response(scope, receive, send)
-
-
-def body_limits(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments of :class:`BodySizeLimit` for these settings."""
-    return {"default": settings.max_request_bytes,
-            "per_route": {("POST", CAPTURE_PATH): settings.max_capture_bytes}}
+def client_network(host: str | None) -> str:
+    """The rate-limit key of a client address: an IPv4 address as is, an IPv6 address as its /64."""
+    if not host:
+        return "unknown"
+    try:
+        address = ip_address(host.strip("[]"))
+    except ValueError:
+        return host  # not an address (a test client's name): itself
+    if isinstance(address, IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ip_network(f"{address}/{IPV6_PREFIX}", strict=False))
+    return str(address)

@@ -46,6 +46,7 @@ DESCRIPTIONS = {
     401: "Missing or invalid API key (problem+json)",
     403: "The API key does not allow this (problem+json)",
     404: "Not found (problem+json)",
+    408: "The request body did not arrive in time (problem+json)",
     409: "Refused by the contract or by existing state; `error` names the contract error (problem+json)",
     413: "Request body over the limit (problem+json)",
     422: "Invalid input; `errors` lists the fields for request validation (problem+json)",
@@ -177,6 +178,8 @@ def _statuses(op: Operation, *, authenticated: Callable[..., Any], chain: Callab
         statuses.add(429)
     if op.mutating or op.has_body:
         statuses.add(413)
+    if op.has_body:  # the body may not arrive in time
+        statuses.add(408)
     if op.has_body:  # not decodable at all (bad UTF-8): FastAPI's "error parsing the body"
         statuses.add(400)
     return statuses

@@ -94,6 +94,9 @@ api_keys = Table(
     Column("organisation", String(120), nullable=False),
     Column("account", String(120), nullable=False),  # dev account name or keystore name it signs with
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),  # NULL: does not expire
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),
 )
 
 captures = Table(

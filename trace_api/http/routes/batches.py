@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
-from trace_api.http.deps import CallerDep, CtxDep
+from trace_api.http.deps import CallerDep, CtxDep, RateLimited
+from trace_api.http.privacy import ViewerDep, shown
 from trace_api.services import batches, history
 
 router = APIRouter(prefix="/batches", tags=["batches"])
@@ -101,12 +102,13 @@ def recall_batch(gtin: str, lot: str, body: RecallCreate, ctx: CtxDep, caller: C
     return batches.recall_batch(ctx, account=caller.account, gtin=gtin, lot=lot, reason=body.reason)
 
 
-@router.get("/{gtin}/{lot}", response_model=BatchSummaryPublic)
+@router.get("/{gtin}/{lot}", dependencies=[RateLimited], response_model=BatchSummaryPublic)
 def get_batch(gtin: str, lot: str, ctx: CtxDep) -> dict[str, Any]:
     data = history.history(ctx, gtin=gtin, lot=lot)
     return {k: v for k, v in data.items() if k != "timeline"} | {"events": len(data["timeline"])}
 
 
-@router.get("/{gtin}/{lot}/history", response_model=HistoryPublic)
-def get_history(gtin: str, lot: str, ctx: CtxDep) -> dict[str, Any]:
-    return history.history(ctx, gtin=gtin, lot=lot)
+@router.get("/{gtin}/{lot}/history", dependencies=[RateLimited], response_model=HistoryPublic)
+def get_history(gtin: str, lot: str, ctx: CtxDep, viewer: ViewerDep) -> dict[str, Any]:
+    data = history.history(ctx, gtin=gtin, lot=lot)
+    return shown(ctx.settings, viewer, data["batch_id"], data)  # type: ignore[no-any-return]

@@ -17,7 +17,8 @@ from sqlalchemy import insert, select, update
 from trace_api.epcis import parse_document
 from trace_api.epcis.model import EVENT_TYPES
 from trace_api.errors import NotFoundError, PayloadTooLargeError, TraceError, ValidationError
-from trace_api.http.deps import CallerDep, CtxDep
+from trace_api.http.deps import CallerDep, CtxDep, RateLimited
+from trace_api.http.privacy import ViewerDep, shown
 from trace_api.index import schema as t
 from trace_api.services import importer
 from trace_api.services.batches import batch_key
@@ -141,7 +142,7 @@ async def capture(request: Request, background: BackgroundTasks, ctx: CtxDep, ca
             "status_url": f"/capture/{capture_id}"}
 
 
-@router.get("/capture/{capture_id}", response_model=CaptureStatus)
+@router.get("/capture/{capture_id}", dependencies=[RateLimited], response_model=CaptureStatus)
 def capture_status(capture_id: str, ctx: CtxDep) -> dict[str, Any]:
     with ctx.engine.connect() as conn:
         row = conn.execute(select(t.captures).where(t.captures.c.capture_id == capture_id)).mappings().first()
@@ -153,9 +154,10 @@ def capture_status(capture_id: str, ctx: CtxDep) -> dict[str, Any]:
             "error": detail if row["status"] == "failed" else None}
 
 
-@router.get("/events", response_model=EventsPage)
+@router.get("/events", dependencies=[RateLimited], response_model=EventsPage)
 def query_events(
     ctx: CtxDep,
+    viewer: ViewerDep,
     gtin: str | None = None,
     lot: str | None = None,
     biz_step: Annotated[str | None, Query(alias="bizStep")] = None,
@@ -166,10 +168,12 @@ def query_events(
 ) -> dict[str, Any]:
     """EPCIS query subset: by batch (gtin + lot), bizStep, event-time range; paginated."""
     query = select(t.epcis_events.c.body, t.epcis_events.c.event_hash)
+    batch_id = None  # private documents are shown to the parties of the one batch asked for
     if gtin or lot:
         if not (gtin and lot):
             raise ValidationError("give both gtin and lot")
         key = batch_key(gtin, lot)
+        batch_id = key.id_hex
         query = query.join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash).where(
             t.event_batches.c.batch_id == key.id_hex)
     if biz_step:
@@ -183,5 +187,5 @@ def query_events(
         rows = conn.execute(query).all()
     more = len(rows) > limit
     items = [json.loads(r.body) | {"eventID": r.event_hash} for r in rows[:limit]]
-    return {"events": items, "count": len(items),
+    return {"events": shown(ctx.settings, viewer, batch_id, items), "count": len(items),
             "next_offset": offset + limit if more else None}

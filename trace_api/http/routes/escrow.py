@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from trace_api.http.deps import CallerDep, CtxDep
+from trace_api.http.deps import CallerDep, CtxDep, RateLimited
 from trace_api.services import escrow
 
 router = APIRouter(prefix="/escrow", tags=["escrow"])
@@ -112,7 +112,7 @@ class WithdrawalsPublic(BaseModel):
     withdrawals: list[dict[str, Any]]
 
 
-@router.get("/trades", response_model=TradesPublic)
+@router.get("/trades", dependencies=[RateLimited], response_model=TradesPublic)
 def list_trades(
     ctx: CtxDep,
     account: Annotated[str | None, Query(max_length=42)] = None,
@@ -124,13 +124,13 @@ def list_trades(
     return {"trades": trades, "count": len(trades)}
 
 
-@router.get("/trades/{trade_id}", response_model=TradePublic)
+@router.get("/trades/{trade_id}", dependencies=[RateLimited], response_model=TradePublic)
 def get_trade(trade_id: TradeId, ctx: CtxDep) -> dict[str, Any]:
     """A trade with its milestones and what can be released now."""
     return escrow.show_trade(ctx, trade_id=trade_id)
 
 
-@router.get("/balances/{account}")
+@router.get("/balances/{account}", dependencies=[RateLimited])
 def get_balances(account: str, ctx: CtxDep) -> dict[str, Any]:
     """What `account` can withdraw, per token."""
     return {"account": account, "balances": escrow.balances(ctx, account=account)}

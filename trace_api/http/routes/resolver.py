@@ -10,7 +10,7 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
@@ -20,6 +20,8 @@ from trace_api.epcis import export_document
 from trace_api.errors import NotFoundError, ValidationError
 from trace_api.http import cors
 from trace_api.http.deps import CtxDep, client_host, rate_limit
+from trace_api.http.jsonio import FiniteJSONResponse as JSONResponse  # stored NaN answers null, not 500
+from trace_api.http.privacy import get_viewer, hide_private_documents, shown
 from trace_api.http.problems import PROBLEM_JSON, PROBLEM_REF, problem, problem_responses
 from trace_api.services import history, resolver
 from trace_api.services.context import TraceContext
@@ -100,7 +102,8 @@ def _content(request: Request, ctx: TraceContext, link: digital_link.DigitalLink
     """What the resolver serves itself for a batch or unit: the verify page, the JSON summary, or the EPCIS events."""
     key, serial = resolver.parse_key(link.gtin or "", link.lot or "", link.serial)
     if wanted == JSONLD:
-        return JSONResponse(export_document(history.events_of(ctx, key)), media_type=JSONLD)
+        document = shown(ctx.settings, get_viewer(request), key.id_hex, export_document(history.events_of(ctx, key)))
+        return JSONResponse(document, media_type=JSONLD)
     try:
         data = resolver.summary(ctx, gtin=key.gtin, lot=key.lot, serial=serial,
                                 place=resolver.place_of(client_host(request, ctx.settings)))
@@ -110,10 +113,10 @@ def _content(request: Request, ctx: TraceContext, link: digital_link.DigitalLink
         data = _not_found(key.gtin, key.lot, serial)
     data["canonical_uri"] = f"{digital_link.CANONICAL_DOMAIN}{link.path}"
     status = 404 if data["verdict"]["level"] == "counterfeit" else 200
-    if wanted == HTML:
-        return _page(request, ctx, data, status)
+    if wanted == HTML:  # the public page: private documents hidden, whoever opens it
+        return _page(request, ctx, hide_private_documents(data), status)
     data.pop("names", None)
-    return JSONResponse(data, status_code=status)
+    return JSONResponse(shown(ctx.settings, get_viewer(request), key.id_hex, data), status_code=status)
 
 
 def _request_uri(request: Request, *, strip: str = "") -> str:
