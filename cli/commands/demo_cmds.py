@@ -26,14 +26,10 @@ def demo(
     }
     emit(summary, "\n".join(f"  {k}: {v}" for k, v in summary["urls"].items()))
     if serve:
-        import uvicorn
-
-        from trace_api.http.app import create_app
-        from trace_api.http.server import uvicorn_config
+        from trace_api.http.server import serve as run_server
 
         console.print(f"serving on {base} (Ctrl-C to stop)")
-        config = uvicorn_config(create_app(STATE.settings), STATE.settings, host=host, port=port, log_level="warning")
-        uvicorn.Server(config).run()
+        run_server(STATE.settings, host=host, port=port, log_level="warning")
 
 
 def register(app: typer.Typer) -> None:

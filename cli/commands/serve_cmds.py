@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-import uvicorn
 
 from cli.context import STATE
 
@@ -17,11 +16,9 @@ def serve(
     Behind a reverse proxy set TRACE_TRUST_PROXY=true (client address from X-Forwarded-For) and TRACE_PUBLIC_URL
     (the origin links and redirects use); without them neither proxy headers nor the Host header are used.
     """
-    from trace_api.http.app import create_app
-    from trace_api.http.server import uvicorn_config
+    from trace_api.http.server import serve as run_server
 
-    settings = STATE.settings
-    uvicorn.Server(uvicorn_config(create_app(settings), settings, host=host, port=port)).run()
+    run_server(STATE.settings, host=host, port=port)
 
 
 def register(app: typer.Typer) -> None:

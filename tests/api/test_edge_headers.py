@@ -19,8 +19,26 @@ GTIN = "09506000134352"
 EVIL = {"Host": "evil.example"}
 
 
+HTML = {"Accept": "text/html"}
+
+
 @pytest.fixture(scope="module")
-def client(trace_session_settings: Settings) -> Iterator[TestClient]:
+def lot(trace_session_settings: Settings) -> str:
+    """A batch of GTIN registered for this module, so the resolver has links to redirect to."""
+    import uuid
+
+    from trace_api.chain.accounts import dev_account
+    from trace_api.services import batches
+    from trace_api.services.context import TraceContext
+
+    name = "EDGE" + uuid.uuid4().hex[:8].upper()
+    batches.register_batch(TraceContext.open(trace_session_settings), account=dev_account("producer"), gtin=GTIN,
+                           lot=name)
+    return name
+
+
+@pytest.fixture(scope="module")
+def client(trace_session_settings: Settings, lot: str) -> Iterator[TestClient]:
     with TestClient(create_app(trace_session_settings)) as c:
         yield c
 
@@ -39,7 +57,7 @@ def _assert_secure(response: object, what: str) -> None:
 def test_every_kind_of_response_carries_the_security_headers(client: TestClient) -> None:
     responses = {
         "health": client.get("/health"),
-        "html page": client.get(f"/01/{GTIN}/10/NOPE"),
+        "html page": client.get(f"/01/{GTIN}/10/NOPE", headers=HTML),
         "problem 404": client.get(f"/batches/{GTIN}/NOPE"),
         "problem 401 from the guard": client.post("/capture", content=b"{}"),
         "problem 400": client.get("/01/09506000134353/10/X"),
@@ -55,7 +73,7 @@ def test_every_kind_of_response_carries_the_security_headers(client: TestClient)
 
 
 def test_the_verify_page_has_no_inline_script_or_style(client: TestClient) -> None:
-    page = client.get(f"/01/{GTIN}/10/NOPE").text
+    page = client.get(f"/01/{GTIN}/10/NOPE", headers=HTML).text
     assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", page) == []
     assert "<style" not in page and " style=" not in page
     assert re.search(r'<script src="/static/verify\.js"', page)
@@ -65,24 +83,24 @@ def test_the_verify_page_has_no_inline_script_or_style(client: TestClient) -> No
     assert re.findall(r"<[^>]*\son[a-z]+\s*=", template) == []  # no inline event handlers either
 
 
-def test_the_host_header_is_never_reflected(client: TestClient) -> None:
-    redirect = client.get(f"/01/{GTIN}/10/L1", params={"linkType": "gs1:traceability"}, headers=EVIL,
+def test_the_host_header_is_never_reflected(client: TestClient, lot: str) -> None:
+    redirect = client.get(f"/01/{GTIN}/10/{lot}", params={"linkType": "gs1:traceability"}, headers=EVIL,
                           follow_redirects=False)
     assert redirect.status_code == 307 and "evil.example" not in redirect.headers["location"]
     described = client.get("/.well-known/gs1resolver", headers=EVIL)
     assert "evil.example" not in described.text
-    linkset = client.get(f"/01/{GTIN}/10/L1", params={"linkType": "all"}, headers=EVIL)
+    linkset = client.get(f"/01/{GTIN}/10/{lot}", params={"linkType": "all"}, headers=EVIL)
     assert "evil.example" not in linkset.text
     slash = client.get("/health/", headers=EVIL, follow_redirects=False)  # the router's trailing-slash redirect
     assert "evil.example" not in slash.headers.get("location", "")
 
 
-def test_the_public_url_is_used_for_links(trace_session_settings: Settings) -> None:
+def test_the_public_url_is_used_for_links(trace_session_settings: Settings, lot: str) -> None:
     settings = trace_session_settings.model_copy(update={"public_url": "https://trace.example.org"})
     with TestClient(create_app(settings)) as client:
         described = client.get("/.well-known/gs1resolver", headers=EVIL).json()
         assert described["resolverRoot"].startswith("https://trace.example.org")
-        redirect = client.get(f"/01/{GTIN}/10/L1", params={"linkType": "gs1:traceability"}, headers=EVIL,
+        redirect = client.get(f"/01/{GTIN}/10/{lot}", params={"linkType": "gs1:traceability"}, headers=EVIL,
                               follow_redirects=False)
         assert redirect.headers["location"].startswith("https://trace.example.org/batches/")
         assert client.get("/health").headers["strict-transport-security"].startswith("max-age=")

@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 ORDER = {"qr": 0, "core": 1, "services": 2, "http": 3, "cli": 3}
-SANCTIONED = {("cli", "trace_api.http.app")}  # `trace serve` / `trace demo` start the service by its factory
+SANCTIONED = {("cli", "trace_api.http.server")}  # `trace serve` / `trace demo` start the service through it
 
 
 def room(module: str) -> str | None:

@@ -76,3 +76,10 @@ def uvicorn_config(app: Any, settings: Settings, *, host: str, port: int, **opti
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         **{"log_level": "info", **options},
     )
+
+
+def serve(settings: Settings, *, host: str, port: int, **options: Any) -> None:
+    """Serve the app for ``settings`` until interrupted: what `trace serve` and `trace demo` run."""
+    from trace_api.http.app import create_app
+
+    uvicorn.Server(uvicorn_config(create_app(settings), settings, host=host, port=port, **options)).run()
