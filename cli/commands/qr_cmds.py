@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import typer
 
@@ -11,16 +13,38 @@ from cli.context import STATE, emit
 from qr import digital_link, render, sheet, signing
 from qr.decode import decode
 from trace_api.chain.accounts import address_of
+from trace_api.errors import ConfigError
 from trace_api.services import units, verify as verify_service
 from trace_api.services.context import TraceContext
 
 qr_app = typer.Typer(help="GS1 Digital Link QR codes for batches and units.", no_args_is_help=True)
 
-DOMAIN_HELP = "Resolver domain printed in the code (default: the local server)."
+DOMAIN_HELP = "Resolver printed in the code, e.g. https://id.example.com (default: TRACE_PUBLIC_URL)."
+ALLOW_LOCAL_HELP = "Allow a code that points at this machine (testing only: no phone can reach it)."
 
 
 def _signing_key(sign: bool) -> str | None:
     return STATE.account("producer").key.hex() if sign else None
+
+
+def _domain(domain: str | None, allow_local: bool) -> str:
+    """The resolver a label points at: --domain, else TRACE_PUBLIC_URL; the local server only when asked for,
+    since a printed code that points at 127.0.0.1 works on no phone."""
+    chosen = domain or STATE.settings.public_url.rstrip("/") or digital_link.DEFAULT_DOMAIN
+    if domain is None and not allow_local and is_loopback(chosen):
+        raise ConfigError(f"labels would point at {chosen}, which no phone can reach: set TRACE_PUBLIC_URL or give "
+                          "--domain https://your-resolver (or --allow-local for a test print)")
+    return chosen
+
+
+def is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @qr_app.command("make")
@@ -31,9 +55,11 @@ def qr_make(
     out: Path = typer.Option(..., "-o", "--output", help="Output file: .png or .svg."),
     sign: bool = typer.Option(False, "--sign", help="Add the producer's signature (in the URI fragment)."),
     logo: Path = typer.Option(None, "--logo", help="Brand logo in the centre (PNG output)."),
-    domain: str = typer.Option(digital_link.DEFAULT_DOMAIN, "--domain", help=DOMAIN_HELP),
+    domain: str = typer.Option(None, "--domain", help=DOMAIN_HELP, show_default=False),
+    allow_local: bool = typer.Option(False, "--allow-local", help=ALLOW_LOCAL_HELP),
 ) -> None:
     """Make one QR code (error correction H)."""
+    domain = _domain(domain, allow_local)
     uri = (digital_link.unit_uri(gtin, lot, serial, domain=domain) if serial
            else digital_link.batch_uri(gtin, lot, domain=domain))
     key = _signing_key(sign)
@@ -45,7 +71,8 @@ def qr_make(
         render.render_png(uri, out, logo=logo)
     else:
         raise typer.BadParameter("output must end in .png or .svg", param_hint="-o")
-    emit({"uri": uri.split("#")[0], "signed": bool(key), "file": str(out)}, f"wrote {out} for {uri.split('#')[0]}")
+    emit({"uri": uri.split("#")[0], "signed": bool(key), "signed_uri": uri if key else None, "file": str(out)},
+         f"wrote {out} for {uri}")
 
 
 @qr_app.command("sheet")
@@ -55,10 +82,12 @@ def qr_sheet(
     serials: str = typer.Option(..., "--serials", help="Serial range or list, e.g. 1-1000 or A1,A2,5-9."),
     out: Path = typer.Option(..., "-o", "--output", help="A .pdf file, or a folder for one image per label."),
     sign: bool = typer.Option(False, "--sign"),
-    domain: str = typer.Option(digital_link.DEFAULT_DOMAIN, "--domain", help=DOMAIN_HELP),
+    domain: str = typer.Option(None, "--domain", help=DOMAIN_HELP, show_default=False),
+    allow_local: bool = typer.Option(False, "--allow-local", help=ALLOW_LOCAL_HELP),
     image_format: str = typer.Option("png", "--format", help="png or svg, for a folder."),
 ) -> None:
     """Bulk labels: a printable A4 PDF or a folder of images."""
+    domain = _domain(domain, allow_local)
     fmt = "pdf" if out.suffix.lower() == ".pdf" else "dir"
     path = sheet.make_sheet(gtin, lot, serials, out, domain=domain, sign_key=_signing_key(sign), fmt=fmt,
                             image_format=image_format)  # type: ignore[arg-type]

@@ -58,17 +58,25 @@ def test_verify_failures_exit_6_with_a_reason(demo_env, tmp_path: Path) -> None:
 def test_qr_make_and_sheet(demo_env, tmp_path: Path) -> None:
     env, _ = demo_env
     png, svg = tmp_path / "bag.png", tmp_path / "bag.svg"
-    made = run_trace("qr", "make", *ROASTED, UNITS[2], "-o", str(png), "--sign", "--as", "processor", env=env)
+    # A label for this machine's server is refused unless asked for: no phone can reach 127.0.0.1.
+    local = run_trace("qr", "make", *ROASTED, UNITS[2], "-o", str(png), env=env)
+    assert local.code == 3 and "no phone can reach" in local.stderr and not png.exists()
+    made = run_trace("qr", "make", *ROASTED, UNITS[2], "-o", str(png), "--sign", "--as", "processor",
+                     "--allow-local", "--json", env=env)
     assert made.code == 0, made.stderr
     scanned = decode(png)
     assert scanned.startswith(digital_link.unit_uri(*ROASTED, UNITS[2]) + "#sig=0x")
+    assert json.loads(made.stdout)["signed_uri"] == scanned  # the signed link, without decoding the image
     assert _verify(env, str(png)).code == 0
-    assert run_trace("qr", "make", *GREEN, "-o", str(svg), env=env).code == 0
+    public = run_trace("qr", "make", *GREEN, "-o", str(svg), "--json",
+                       env={**env, "TRACE_PUBLIC_URL": "https://id.example.com"})
+    assert public.code == 0 and json.loads(public.stdout)["uri"].startswith("https://id.example.com/01/")
     assert svg.read_text().lstrip().startswith("<svg")
     sheet = tmp_path / "labels.pdf"
-    result = run_trace("qr", "sheet", *ROASTED, "--serials", "B0001-B0024", "-o", str(sheet), "--json", env=env)
+    result = run_trace("qr", "sheet", *ROASTED, "--serials", "B0001-B0024", "-o", str(sheet), "--json",
+                       "--domain", "https://id.example.com", env=env)
     assert result.code == 0, result.stderr
     assert json.loads(result.stdout)["labels"] == 24
     assert sheet.read_bytes().count(b"/Type /Page\n") + sheet.read_bytes().count(b"/Type /Page ") >= 1
-    bad = run_trace("qr", "make", "09506000134353", "L", "-o", str(png), env=env)
+    bad = run_trace("qr", "make", "09506000134353", "L", "-o", str(png), "--allow-local", env=env)
     assert bad.code == 1 and "invalid check digit" in bad.stderr
