@@ -22,7 +22,12 @@ DEFAULT_CHUNK = 1 << 20
 _WS = re.compile(r"[ \t\n\r]*")
 _STRUCTURE = re.compile(r'[{}\[\]"]')
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_DECODER = json.JSONDecoder()
+def refuse_constant(name: str) -> Any:
+    """JSON has no NaN or Infinity; Python's decoder accepts them unless told not to."""
+    raise ValidationError(f"EPCIS document: {name} is not a JSON number; EPCIS values must be finite")
+
+
+_DECODER = json.JSONDecoder(parse_constant=refuse_constant)
 
 
 class _Reader:

@@ -145,7 +145,7 @@ def parse_document(data: Mapping[str, Any] | str | bytes, *, max_bytes: int | No
             raise PayloadTooLargeError(f"EPCIS document is {size} bytes, over the limit of {max_bytes}",
                                        size=size, limit=max_bytes)  # fmt: skip
         try:
-            data = json.loads(data)
+            data = json.loads(data, parse_constant=_stream.refuse_constant)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValidationError(f"EPCIS document is not valid JSON: {exc}") from None
     if not isinstance(data, Mapping):

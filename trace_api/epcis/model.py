@@ -9,6 +9,7 @@ Field names follow EPCIS (camelCase), so a model reads like the standard.
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -81,11 +82,12 @@ def _number(value: Any) -> Any:
     """A JSON number, or a string holding one; kept as given, since the hash reads it as written."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"{value!r} is not a number")
-    if isinstance(value, str):
-        try:
-            float(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not a number") from None
+    try:
+        finite = math.isfinite(float(value))
+    except (ValueError, OverflowError):
+        raise ValueError(f"{value!r} is not a number") from None
+    if not finite:
+        raise ValueError(f"{value!r} is not a finite number")
     return value
 
 
@@ -230,6 +232,7 @@ class SensorReport(_Element):
     percValue: Number | None = None
     uom: str | None = None
     coordinateReferenceSystem: Uri | None = None
+    bizRules: Uri | None = None  # in the official JSON Schema's sensorReport, though not in the hash's order
 
 
 class SensorElement(_Element):
