@@ -72,3 +72,16 @@ def test_entities_are_not_expanded(tmp_path: Path) -> None:
 
 def test_is_xml() -> None:
     assert is_xml(b"\xef\xbb\xbf  <?xml") and is_xml("<a/>") and not is_xml(b'{"type"')
+
+
+def test_capture_reads_xml_by_content_type_and_refuses_non_finite_json() -> None:
+    from trace_api.http.routes.epcis import _capture_events
+
+    body = (XML / "Example_9.6.1-ObjectEvent-2020_06_18a.xml").read_bytes()
+    events = _capture_events(body, 10**7, "application/xml; charset=utf-8")
+    assert [e["type"] for e in events] == ["ObjectEvent", "ObjectEvent"]
+    assert event_hash_id(events[0]) == next(event_hash_id(e) for e in iter_events(JSON / "Example_9.6.1-ObjectEvent.jsonld"))
+    with pytest.raises(ValidationError):
+        _capture_events(body, 10**7, "application/json")  # XML sent as JSON: refused, not guessed
+    with pytest.raises(ValidationError, match="finite"):
+        _capture_events(b'{"type": "EPCISDocument", "x": NaN}', 10**7, "application/ld+json")
