@@ -13,11 +13,11 @@ from cli.context import STATE, console, emit
 from trace_api.epcis import event_hash_id, export_document, iter_events
 from trace_api.services import batches, history, importer
 
-epcis_app = typer.Typer(help="EPCIS 2.0 documents: CBV 2.0 event hashes, export.", no_args_is_help=True)
+epcis_app = typer.Typer(help="EPCIS documents (2.0 JSON-LD, 1.2/2.0 XML): CBV 2.0 event hashes, export.", no_args_is_help=True)
 
 
 def import_(
-    file: Path = typer.Argument(..., help="CSV (gtin,lot,step,event_time[,location,to,...]) or EPCIS JSON-LD."),
+    file: Path = typer.Argument(..., help="CSV (gtin,lot,step,event_time[,location,to,...]), EPCIS 2.0 JSON-LD or EPCIS 1.2/2.0 XML."),
     batch_size: int = typer.Option(None, "--batch-size", help="Events per Merkle root (TRACE_ANCHOR_BATCH_SIZE)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate everything, write nothing."),
 ) -> None:
