@@ -227,7 +227,7 @@ class _Fast:
 def _source(event: EventLike, namespaces: Mapping[str, str] | None) -> tuple[Mapping[str, Any], Mapping[str, str]]:
     if isinstance(event, Mapping):
         own = namespaces_from_context(event.get("@context"))
-        return event, ({**own, **namespaces} if namespaces else own)
+        return event, ({**namespaces, **own} if namespaces else own)  # the event's own context is the inner one
     data, declared = event.hash_source()
     return data, ({**declared, **namespaces} if namespaces else declared)
 
