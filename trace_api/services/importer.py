@@ -28,7 +28,7 @@ from trace_api.errors import TraceError, ValidationError
 from trace_api.index import schema as t
 from trace_api.index.store import lock
 from trace_api.services import events as ev
-from trace_api.services.batches import BatchKey, batch_key, build_event, parse_gln, resolve_account
+from trace_api.services.batches import EXT, BatchKey, batch_key, build_event, parse_gln, resolve_account
 from trace_api.services.context import TraceContext
 
 DIRECT_STEPS = frozenset({"shipping", "receiving", "arriving"})
@@ -184,9 +184,12 @@ Rows = Callable[[bool], Iterator[tuple[int, Callable[[], dict[str, Any]]]]]  # c
 def _mode(event: dict[str, Any], keys: list[BatchKey], known: set[str]) -> str:
     """"direct": a lifecycle step of one batch registered here, recorded on chain as such; "anchor": any other
     valid event (other steps, several batches, batches or items no one registered here), under a Merkle root."""
-    if ev.biz_step_of(event) in DIRECT_STEPS and len(keys) == 1 and keys[0].id_hex in known:
-        return "direct"
-    return "anchor"
+    step = ev.biz_step_of(event)
+    if step not in DIRECT_STEPS or len(keys) != 1 or keys[0].id_hex not in known:
+        return "anchor"
+    if step == "shipping" and not event.get(f"{EXT}consignee"):
+        return "anchor"  # custody moves on chain only to a named account; a partner's shipment is anchored
+    return "direct"
 
 
 def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder) -> tuple[int, set[str], set[str]]:
@@ -214,7 +217,7 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder) -> 
                 raise ValidationError("eventTime is missing")
             ev.parse_time(event["eventTime"])
             keys = finder.keys(event)
-            if ev.biz_step_of(event) in DIRECT_STEPS and len(keys) == 1:
+            if len(keys) == 1 and _mode(event, keys, {keys[0].id_hex}) == "direct":
                 lifecycle.append((number, event, keys[0]))
             batches.update(k.id_hex for k in keys)
         except TraceError as exc:
