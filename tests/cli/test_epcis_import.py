@@ -66,6 +66,19 @@ def test_every_gs1_json_example_is_accepted_and_anchored(chain_env: dict[str, st
     assert anchored["roots_built"] == 0  # imports anchored their own roots; nothing left pending
     again = _ok(chain_env, "import", str(JSON_EXAMPLES[0]))
     assert again["new_events"] == 0  # keyed by hash: nothing twice
+    for path in (JSON_EXAMPLES[0], EXAMPLES / "json" / "Example_9.6.1-ObjectEvent.jsonld"):
+        verdicts = _ok(chain_env, "epcis", "verify", str(path))  # no batch registered: proofs against roots
+        assert [v["status"] for v in verdicts] == ["verified"] * _events_in(path)
+        assert {v["how"] for v in verdicts} == {"merkle"}
+
+
+def test_verify_refuses_an_event_never_captured(chain_env: dict[str, str], tmp_path: Path) -> None:
+    other = tmp_path / "other.jsonld"
+    other.write_text('{"type":"ObjectEvent","eventTime":"2031-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00",'
+                     '"action":"OBSERVE","epcList":["urn:epc:id:sgtin:4012345.011111.99"]}')
+    result = run_trace("epcis", "verify", str(other), env=chain_env)
+    assert result.code == 6, result.stderr
+    assert "1 of 1 events not verified" in result.stderr
 
 
 def test_every_gs1_xml_example_is_accepted_and_anchored(chain_env: dict[str, str]) -> None:
@@ -107,3 +120,19 @@ def test_refused_file_leaves_the_store_as_it_was(chain_env: dict[str, str], tmp_
     assert len(lines) == 1 and lines[0].startswith("trace: error: "), result.stderr
     assert _snapshot(chain_env) == before
     assert run_trace("anchor", env=chain_env).code == 0
+
+
+def test_export_json_and_xml_rehash_to_the_anchored_hashes(chain_env: dict[str, str], tmp_path: Path) -> None:
+    from trace_api.epcis import event_hash_bytes, iter_events
+
+    gtin, lot = "09506000134352", "EXPORT1"
+    _ok(chain_env, "batch", "register", "--gtin", gtin, "--lot", lot, "--quantity", "10", "--uom", "KGM")
+    _ok(chain_env, "event", "add", gtin, lot, "--step", "inspecting", "--location", "9506000134000")
+    timeline = _ok(chain_env, "batch", "show", gtin, lot)["timeline"]
+    anchored = [e["event_hash"] for e in timeline]
+    assert anchored and all(e["status"] == "verified" for e in timeline)
+    for fmt in ("json", "xml"):
+        out = tmp_path / f"export.{fmt}"
+        _ok(chain_env, "epcis", "export", gtin, lot, "--format", fmt, "-o", str(out))
+        assert ["0x" + event_hash_bytes(e).hex() for e in iter_events(out)] == anchored, fmt
+    assert run_trace("epcis", "export", gtin, lot, "--format", "csv", env=chain_env).code == 1

@@ -149,7 +149,12 @@ class _Writer:
         return key + "=" + self.text(raw, key, terms)
 
     def name(self, key: str) -> str:
-        """An extension's key: ``{namespace}local`` (rules 20-21)."""
+        """An extension's key: ``{namespace}local`` (rules 20-21), from a CURIE or a full IRI (split after its
+        last ``/`` or ``#``, as the XML form of the same element names it)."""
+        if key.startswith(("http://", "https://")):
+            cut = max(key.rfind("/"), key.rfind("#")) + 1
+            if 0 < cut < len(key):
+                return "{" + key[:cut] + "}" + key[cut:]
         if ":" in key:
             prefix, local = key.split(":", 1)
             if prefix in self.prefixes:

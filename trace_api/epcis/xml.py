@@ -146,7 +146,10 @@ def _events(body: Any) -> list[Any]:
 
 
 def read_xml(source: Path | bytes) -> tuple[list[dict[str, Any]], dict[str, str], str]:
-    """(events as JSON-LD dicts, the prefixes their extension members use, the EPCIS version "1.2"/"2.0")."""
+    """(events as JSON-LD dicts, the document's prefixes, the EPCIS version "1.2"/"2.0").
+
+    An event whose element declares prefixes of its own, or uses a namespace the root does not declare, carries
+    them in its own ``@context`` (which wins over the document's, as in JSON-LD)."""
     data = source.read_bytes() if isinstance(source, Path) else source
     if len(data) > _MAX_BYTES:
         raise ValidationError(f"EPCIS XML document is {len(data)} bytes, over {_MAX_BYTES}")
@@ -168,8 +171,17 @@ def read_xml(source: Path | bytes) -> tuple[list[dict[str, Any]], dict[str, str]
     if not schema.validate(root):
         error = schema.error_log.last_error
         raise ValidationError(f"EPCIS {version} XML does not match GS1's schema: line {error.line}: {error.message}")
-    reader = _Reader()
-    reader.namespaces.update({p: ns for p, ns in root.nsmap.items() if p and ns not in EPCIS_NS
-                              and ns != "http://www.w3.org/2001/XMLSchema-instance"})  # fmt: skip
-    events = [reader.event(element) for element in _events(root)]
-    return events, reader.namespaces, version
+    document = _prefixes(root)
+    events = []
+    for element in _events(root):
+        reader = _Reader()  # each event with the prefixes in scope at its element, as its own @context
+        reader.namespaces.update(_prefixes(element))
+        event = reader.event(element)
+        own = {p: ns for p, ns in reader.namespaces.items() if document.get(p) != ns}
+        events.append({"@context": [own], **event} if own else event)
+    return events, document, version
+
+
+def _prefixes(element: Any) -> dict[str, str]:
+    return {p: ns for p, ns in element.nsmap.items() if p and ns not in EPCIS_NS and ns not in _QUERY_NS
+            and ns != "http://www.w3.org/2001/XMLSchema-instance"}
