@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from trace_api import __version__
 from trace_api.config import Settings, get_settings
 from trace_api.http import deps, limits, problems, redact
-from trace_api.http.routes import batches, epcis, health, resolver
+from trace_api.http.routes import batches, epcis, epcis_rest, health, resolver
 from trace_api.http.routes import escrow
 
 
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(batches.router)
     app.include_router(epcis.router)
+    app.include_router(epcis_rest.router)
     app.include_router(resolver.router)
     app.include_router(escrow.router)
     app.openapi = problems.openapi_with_problems(  # type: ignore[method-assign]

@@ -110,6 +110,15 @@ captures = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+epcis_queries = Table(  # EPCIS 2.0 named queries (POST /queries)
+    "epcis_queries",
+    metadata,
+    Column("name", String(120), primary_key=True),
+    Column("query", Text, nullable=False),  # JSON: the EPCIS query parameters
+    Column("organisation", String(120), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 scans = Table(
     "scans",
     metadata,

@@ -20,6 +20,7 @@ from trace_api.epcis.xml import read_xml
 from trace_api.epcis.model import EVENT_TYPES
 from trace_api.errors import NotFoundError, PayloadTooLargeError, TraceError, ValidationError
 from trace_api.http.deps import CallerDep, CtxDep
+from trace_api.http.routes.epcis_rest import capture_error_behaviour
 from trace_api.index import schema as t
 from trace_api.services import importer
 from trace_api.services.batches import batch_key
@@ -139,6 +140,7 @@ async def capture(request: Request, background: BackgroundTasks, ctx: CtxDep, ca
 
     The body is at most ``TRACE_MAX_CAPTURE_BYTES`` (413 above; checked before it is read).
     """
+    capture_error_behaviour(request)
     body = await request.body()
     # Parsing and validating up to 5 MiB takes a while: off the event loop, so other requests go on.
     events = await run_in_threadpool(_capture_events, body, ctx.settings.max_capture_bytes,
