@@ -136,3 +136,21 @@ def test_export_json_and_xml_rehash_to_the_anchored_hashes(chain_env: dict[str, 
         _ok(chain_env, "epcis", "export", gtin, lot, "--format", fmt, "-o", str(out))
         assert ["0x" + event_hash_bytes(e).hex() for e in iter_events(out)] == anchored, fmt
     assert run_trace("epcis", "export", gtin, lot, "--format", "csv", env=chain_env).code == 1
+
+
+def test_step_the_chain_would_refuse_is_refused_before_anything_is_written(chain_env: dict[str, str],
+                                                                           tmp_path: Path) -> None:
+    """A partner's receiving event for a batch registered here that is not in transit to the importer: the
+    contract refuses it (TraceNotInTransit). It must be refused in validation, not after the write."""
+    gtin, lot = "09506000134352", "NOTSHIPPED1"
+    _ok(chain_env, "batch", "register", "--gtin", gtin, "--lot", lot)
+    receipt = tmp_path / "receipt.jsonld"
+    receipt.write_text('{"type":"ObjectEvent","eventTime":"2024-05-01T00:00:00Z","eventTimeZoneOffset":"+00:00",'
+                       '"action":"OBSERVE","bizStep":"receiving","readPoint":{"id":"urn:epc:id:sgln:9506000.13400.0"},'
+                       f'"quantityList":[{{"epcClass":"https://id.gs1.org/01/{gtin}/10/{lot}"}}]}}')
+    before = _snapshot(chain_env)
+    result = run_trace("import", str(receipt), env=chain_env)
+    assert result.code == 1, (result.stdout, result.stderr)
+    assert "nothing imported" in result.stderr and "TraceNotInTransit" in result.stderr
+    assert _snapshot(chain_env) == before
+    assert run_trace("anchor", env=chain_env).code == 0

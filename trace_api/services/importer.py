@@ -22,10 +22,11 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 
-from trace_api.epcis import iter_event_dicts, iter_events, parse_event
+from trace_api.epcis import event_hash_bytes, iter_event_dicts, iter_events, parse_event
 from trace_api.epcis.identifiers import subjects
-from trace_api.errors import TraceError, ValidationError
+from trace_api.errors import ContractRevert, TraceError, ValidationError
 from trace_api.index import schema as t
+from trace_api.index.indexer import hx
 from trace_api.index.store import lock
 from trace_api.services import events as ev
 from trace_api.services.batches import EXT, BatchKey, batch_key, build_event, parse_gln, resolve_account
@@ -112,7 +113,7 @@ def _parent_sscc(event: dict[str, Any]) -> str | None:
         {"parentID": parent}).ssccs else None
 
 
-def unknown_batch_names(keys: list[BatchKey]) -> str:
+def batch_names(keys: list[BatchKey]) -> str:
     """Batches as people know them: ``GTIN 09520123456788 lot L1``."""
     return ", ".join(f"GTIN {k.gtin} lot {k.lot}" for k in keys)
 
@@ -192,9 +193,11 @@ def _mode(event: dict[str, Any], keys: list[BatchKey], known: set[str]) -> str:
     return "direct"
 
 
-def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder) -> tuple[int, set[str], set[str]]:
-    """Pass 1: validate every row, including what pass 2 would send on chain; raise one ValidationError naming
-    the bad rows. Returns the row count, the batches named and those of them registered on chain."""
+def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder,
+           account: LocalAccount | None = None) -> tuple[int, set[str], set[str]]:  # fmt: skip
+    """Pass 1: validate every row, including what pass 2 would send on chain (simulated with ``eth_call`` as
+    ``account``, in file order); raise one ValidationError naming the bad rows. Returns the row count, the
+    batches named and those of them registered on chain."""
     errors: list[str] = []
     bad = 0
     rows = 0
@@ -205,7 +208,7 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder) -> 
         nonlocal bad
         bad += 1
         if len(errors) < MAX_REPORTED_ERRORS:
-            errors.append(f"row {number}: {message}")
+            errors.append(f"row {number}: {message}" if number else message)
 
     for number, make in rows_of(True):
         rows += 1
@@ -227,16 +230,37 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder) -> 
     with ctx.engine.connect() as conn:
         known = set(conn.execute(select(t.chain_batches.c.batch_id).where(
             t.chain_batches.c.batch_id.in_(list(batches)))).scalars()) if batches else set()
+    sends: list[tuple[str, BatchKey, tuple[Any, ...]]] = []
     for number, event, key in lifecycle:
         if key.id_hex in known:
+            event_hash = hx(event_hash_bytes(event))
             try:
-                ev.direct_input(event, key.id_hex, "0x" + "00" * 32)  # what pass 2 sends, checked before any write
+                sends.append((event_hash, key, ev.direct_input(event, key.id_hex, event_hash)))
             except TraceError as exc:
-                fail(number, f"{unknown_batch_names([key])}: {exc}")
+                fail(number, f"{batch_names([key])}: {exc}")
+    if sends and not bad and account is not None:
+        _simulate(ctx, account, sends, fail)
     if bad:
         more = f" (first {len(errors)} shown)" if bad > len(errors) else ""
         raise ValidationError(f"{name}: {bad} invalid row(s), nothing imported{more}: " + "; ".join(errors))
     return rows, batches, known
+
+
+def _simulate(ctx: TraceContext, account: LocalAccount, sends: list[tuple[str, BatchKey, tuple[Any, ...]]],
+              fail: Callable[[int, str], None]) -> None:  # fmt: skip
+    """The lifecycle steps pass 2 would record, tried on chain without sending: a step the contract refuses
+    (not the custodian, not in transit ...) refuses the file now, not after its events were written."""
+    with ctx.engine.connect() as conn:
+        done = set(conn.execute(select(t.chain_events.c.event_hash).where(
+            t.chain_events.c.event_hash.in_([h for h, _, _ in sends]))).scalars())
+    todo = [(key, inputs) for h, key, inputs in sends if h not in done]
+    if not todo:
+        return
+    try:
+        ctx.sender(account).call(ctx.registry.functions.recordEvents([inputs for _, inputs in todo]))
+    except ContractRevert as exc:
+        keys = list({k.id_hex: k for k, _ in todo}.values())
+        fail(0, f"the chain would refuse these lifecycle steps ({exc}); batches: {batch_names(keys[:3])}")
 
 
 def import_file(
@@ -279,7 +303,7 @@ def import_rows(
     size = batch_size or ctx.settings.anchor_batch_size
     ctx.sync()
     finder = BatchFinder(ctx)
-    rows, batches, known = _check(ctx, rows_of, name, finder)
+    rows, batches, known = _check(ctx, rows_of, name, finder, account)
     report = ImportReport(rows=rows, batches=batches, dry_run=dry_run)
     if dry_run:
         return report
