@@ -127,7 +127,7 @@ def test_export_json_and_xml_rehash_to_the_anchored_hashes(chain_env: dict[str, 
 
     gtin, lot = "09506000134352", "EXPORT1"
     _ok(chain_env, "batch", "register", "--gtin", gtin, "--lot", lot, "--quantity", "10", "--uom", "KGM")
-    _ok(chain_env, "event", "add", gtin, lot, "--step", "inspecting", "--location", "9506000134000")
+    _ok(chain_env, "event", "add", gtin, lot, "--step", "storing", "--location", "9506000134000")
     timeline = _ok(chain_env, "batch", "show", gtin, lot)["timeline"]
     anchored = [e["event_hash"] for e in timeline]
     assert anchored and all(e["status"] == "verified" for e in timeline)

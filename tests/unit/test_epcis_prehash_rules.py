@@ -141,3 +141,9 @@ def test_fields_left_out() -> None:
     noisy = _event(eventID="ni:///sha-256;00?ver=CBV2.0", recordTime="2024-03-02T00:00:00Z", comment="x",
                    errorDeclaration={"declarationTime": "2024-03-02T00:00:00Z", "reason": "incorrect_data"})
     assert _pre(noisy) == _pre(_event())
+
+
+def test_rules_19_20_full_iri_key_hashes_as_its_curie_and_xml_forms() -> None:
+    curie = _pre(_event(**{"example:note": "x"}))
+    assert _pre(_event(**{"http://ns.example.com/epcis/note": "x"})) == curie
+    assert curie.endswith("{http://ns.example.com/epcis/}note=x")
