@@ -24,6 +24,7 @@ property order table); ``tests/unit/test_epcis_prehash_rules.py`` pins each one.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -105,24 +106,46 @@ def canonical_time(text: str) -> str:
     if match is None:
         return text
     whole, fraction, zone = match.groups()
+    digits = (fraction or "").ljust(4, "0")
+    millis = int(digits[:3]) + (1 if digits[3] >= "5" else 0)
+    if zone in (None, "Z", "+00:00", "-00:00") and millis < 1000:  # already UTC, no carry: no date arithmetic
+        try:
+            datetime.fromisoformat(whole)  # still a real date and time
+        except ValueError:
+            return text
+        return f"{whole}.{millis:03d}Z"
     try:
         moment = datetime.fromisoformat(whole + (zone or "Z").replace("Z", "+00:00"))
     except ValueError:
         return text
-    digits = (fraction or "").ljust(4, "0")
-    millis = int(digits[:3]) + (1 if digits[3] >= "5" else 0)
     moment = moment.astimezone(UTC) + timedelta(milliseconds=millis)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+_TEXTS: dict[tuple[Any, ...], str] = {}
+_TEXTS_LIMIT = 200_000
+
+
 class _Writer:
-    __slots__ = ("prefixes",)
+    __slots__ = ("prefixes", "signature")
 
     def __init__(self, namespaces: Mapping[str, str]) -> None:
         self.prefixes = {**_DEFAULT_PREFIXES, **namespaces}
+        self.signature = tuple(sorted(namespaces.items()))
 
     def text(self, raw: Any, key: str = "", terms: _Terms | None = None) -> str:
-        """One value as it enters the pre-hash string."""
+        """One value as it enters the pre-hash string (cached: classes, places and steps repeat)."""
+        if not isinstance(raw, str) or key in TIME_FIELDS:
+            return self._text(raw, key, terms)
+        cache_key = (raw, key, terms[1] if terms else "", self.signature)
+        found = _TEXTS.get(cache_key)
+        if found is None:
+            if len(_TEXTS) >= _TEXTS_LIMIT:
+                _TEXTS.clear()
+            found = _TEXTS[cache_key] = self._text(raw, key, terms)
+        return found
+
+    def _text(self, raw: Any, key: str, terms: _Terms | None) -> str:
         if isinstance(raw, bool):
             return "true" if raw else "false"
         if isinstance(raw, int | float) or key in DECIMAL_FIELDS:
@@ -141,7 +164,7 @@ class _Writer:
             prefix, rest = text.split(":", 1)
             if prefix in self.prefixes and not rest.startswith("//"):
                 text = self.prefixes[prefix] + rest  # rule 15
-        return to_digital_link(text) or text  # rules 17 and 18
+        return _as_link(text)  # rules 17 and 18
 
     def pair(self, key: str, raw: Any, terms: _Terms | None = None) -> str:
         if raw is None or raw == "" or raw == [] or raw == {}:
@@ -258,6 +281,11 @@ class _Writer:
             out.append("ilmd" + inner if inner else "")
         out.append(self.extensions(data, _KNOWN))
         return "".join(out)
+
+
+@functools.lru_cache(maxsize=65536)  # classes, GLNs and locations repeat across the events of a file
+def _as_link(text: str) -> str:
+    return to_digital_link(text) or text
 
 
 def _skipped(key: str) -> bool:

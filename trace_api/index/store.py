@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.schema import CreateColumn
 
 from trace_api.config import Settings
 from trace_api.index.schema import metadata
@@ -46,10 +47,8 @@ def _add_new_columns(engine: Engine) -> None:
             have = {c["name"] for c in existing.get_columns(table.name)}
             for column in table.columns:
                 if column.name not in have and column.server_default is not None:
-                    kind = column.type.compile(dialect=engine.dialect)
-                    default = column.server_default.arg  # type: ignore[attr-defined]
-                    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind} "
-                                         f"NOT NULL DEFAULT {default}")
+                    ddl = CreateColumn(column).compile(dialect=engine.dialect)
+                    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
 
 
 @functools.cache

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 
 from trace_api.epcis import EPCIS_CONTEXT, EVENT_TYPES, HASH_VERSION
 from trace_api.epcis._canon import to_digital_link
@@ -27,6 +28,7 @@ __all__ = ["PARAMETERS", "event_id", "query_document", "run_query"]
 PARAMETERS = frozenset({"eventType", "EQ_bizStep", "EQ_disposition", "EQ_bizLocation", "EQ_readPoint", "MATCH_epc",
                         "GE_eventTime", "LT_eventTime", "EQ_eventID"})  # fmt: skip
 MAX_SCAN = 100_000
+_HASH_ID = re.compile(r"ni:///sha-256;([0-9a-fA-F]{64})\?ver=CBV\d+\.\d+(?:\.\d+)?|0x([0-9a-fA-F]{64})")
 _EPC_FIELDS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
 _CLASS_FIELDS = ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")
 
@@ -34,6 +36,12 @@ _CLASS_FIELDS = ("quantityList", "childQuantityList", "inputQuantityList", "outp
 def event_id(event_hash: str) -> str:
     """The Event Hash ID (a URI, as eventID must be) of a stored event's hash."""
     return f"ni:///sha-256;{event_hash[2:]}?ver={HASH_VERSION}"
+
+
+def _hash_of(event_id_text: str) -> str | None:
+    """The stored hash an Event Hash ID (``ni:///sha-256;<hex>?ver=…``) or a ``0x`` hash names, else None."""
+    found = _HASH_ID.fullmatch(event_id_text)
+    return "0x" + (found.group(1) or found.group(2)).lower() if found else None
 
 
 def _canonical(uri: str) -> str:
@@ -114,6 +122,11 @@ def run_query(engine: Engine, query: Mapping[str, Any], *, limit: int, offset: i
     statement = select(t.epcis_events.c.body, t.epcis_events.c.event_hash)
     if types := _values(query, "eventType"):
         statement = statement.where(t.epcis_events.c.event_type.in_(types))
+    if ids := _values(query, "EQ_eventID"):  # by hash through the key, a partner's own eventID by its text
+        hashes = [h for h in map(_hash_of, ids) if h]
+        others = [i for i in ids if not _hash_of(i)]
+        statement = statement.where(or_(t.epcis_events.c.event_hash.in_(hashes),
+                                        *(t.epcis_events.c.body.contains(json.dumps(i)) for i in others)))
     if steps := _values(query, "EQ_bizStep"):
         statement = statement.where(t.epcis_events.c.biz_step.in_([biz_step_name(s) or s[:64] for s in steps]))
     if (start := _time(query, "GE_eventTime")) is not None:
