@@ -11,7 +11,10 @@ Typical use::
 
 from trace_api.epcis.document import export_document, iter_event_dicts, iter_events, parse_document, parse_event
 from trace_api.epcis.hashing import (
+    HASH_ALGORITHM,
+    HASH_ALGORITHMS,
     HASH_VERSION,
+    LEGACY_ALGORITHM,
     event_hash_bytes,
     event_hash_id,
     namespaces_from_context,
@@ -36,7 +39,10 @@ __all__ = [
     "DISPOSITIONS",
     "EPCIS_CONTEXT",
     "EVENT_TYPES",
+    "HASH_ALGORITHM",
+    "HASH_ALGORITHMS",
     "HASH_VERSION",
+    "LEGACY_ALGORITHM",
     "STEP_CODES",
     "AggregationEvent",
     "AssociationEvent",

@@ -6,6 +6,7 @@ field, e.g. ``epcisBody.eventList[3].eventTimeZoneOffset: '+25:00' is not a time
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from typing import Any
 import pydantic
 from pydantic import TypeAdapter
 
-from trace_api.epcis import _stream
+from trace_api.epcis import _stream, xml
 from trace_api.epcis._prehash import namespaces_from_context
 from trace_api.epcis.model import (
     EPCIS_CONTEXT,
@@ -111,7 +112,7 @@ def parse_event(data: Mapping[str, Any], *, namespaces: Mapping[str, str] | None
         event = model.model_validate(data)
     except pydantic.ValidationError as exc:
         raise _invalid(exc, where) from None
-    event.with_namespaces({**own, **(namespaces or {})}).with_source(dict(data))
+    event.with_namespaces({**(namespaces or {}), **own}).with_source(dict(data))  # the inner context wins
     return event  # type: ignore[return-value]
 
 
@@ -159,12 +160,22 @@ def parse_document(data: Mapping[str, Any] | str | bytes, *, max_bytes: int | No
     namespaces = namespaces_from_context(document.context)
     sources = document_dict["epcisBody"]["eventList"]
     for event, source in zip(document.events, sources, strict=True):
-        event.with_namespaces(namespaces).with_source(source)
+        own = namespaces_from_context(source.get("@context")) if isinstance(source, Mapping) else {}
+        if "@context" in source:
+            source = {k: v for k, v in source.items() if k != "@context"}
+        event.with_namespaces({**namespaces, **own}).with_source(source)  # the event's own context wins
     return document
 
 
 def _streamed(path: Path, chunk: int) -> Iterator[tuple[dict[str, Any], dict[str, str] | None, str]]:
     """(raw event, document prefixes, where) for each event of a file; None prefixes for a bare-event file."""
+    with path.open("rb") as handle:
+        head = handle.read(64)
+    if xml.is_xml(head):  # EPCIS 1.2 or 2.0 XML, validated against GS1's XSD as a whole first
+        events, prefixes, _ = xml.read_xml(path)
+        for index, raw in enumerate(events):
+            yield raw, prefixes, f"EventList[{index}]"
+        return
     header: dict[str, Any] = {}
     namespaces: dict[str, str] | None = None
     for index, raw in enumerate(_stream.stream_events(path, header, chunk)):
@@ -196,7 +207,7 @@ def iter_event_dicts(path: str | Path, *, chunk: int = _stream.DEFAULT_CHUNK) ->
     for raw, namespaces, _ in _streamed(Path(path), chunk):
         own = namespaces_from_context(raw.get("@context"))
         event = {k: v for k, v in raw.items() if k != "@context"}
-        merged = {**own, **(namespaces or {})}
+        merged = {**(namespaces or {}), **own}  # the event's own context is the inner one: it wins
         if merged:
             event["@context"] = [merged]
         yield event
@@ -220,6 +231,41 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+@functools.cache
+def _epcis_terms() -> dict[str, Any]:
+    """The terms of GS1's EPCIS 2.0 JSON-LD context (shipped with the package), all of them ``@protected``."""
+    path = Path(__file__).parent / "schemas" / "epcis-context.jsonld"
+    terms: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))["@context"]
+    return terms
+
+
+def _renamed(value: Any, old: str, new: str) -> Any:
+    """``value`` with the prefix ``old:`` written ``new:`` in every key and CURIE value."""
+    if isinstance(value, dict):
+        return {(new + k[len(old):] if k.startswith(old + ":") else k): _renamed(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_renamed(v, old, new) for v in value]
+    if isinstance(value, str) and value.startswith(old + ":") and not value.startswith(old + "://"):
+        return new + value[len(old):]
+    return value
+
+
+def _own_context(data: dict[str, Any], own: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The event and the prefixes of its own ``@context`` that JSON-LD accepts under GS1's protected context:
+    a prefix the EPCIS context already binds the same way is left out, one it binds otherwise is renamed (the
+    hash reads full IRIs, so a renamed prefix hashes the same)."""
+    terms = _epcis_terms()
+    kept: dict[str, str] = {}
+    for prefix, uri in sorted(own.items()):
+        if prefix not in terms:
+            kept[prefix] = uri
+        elif terms[prefix] != uri:
+            new = next(f"{prefix}{n}" for n in range(1, 1000) if f"{prefix}{n}" not in terms and f"{prefix}{n}" not in own)
+            data = _renamed(data, prefix, new)
+            kept[new] = uri
+    return data, kept
+
+
 def export_document(
     events: Iterable[Event | Mapping[str, Any]],
     *,
@@ -229,21 +275,22 @@ def export_document(
 ) -> dict[str, Any]:
     """An EPCISDocument 2.0 JSON-LD dict holding ``events`` as they were parsed or built.
 
-    The ``@context`` declares every prefix the events were parsed with (plus ``namespaces``), so each event
-    hashes the same in the exported document as it did on import; two events that bind one prefix to two
-    namespaces cannot share a document. ``header`` adds top-level fields (``sender``, ``instanceIdentifier``).
+    Each event keeps the prefixes it was read with in its own ``@context`` (JSON-LD scopes an embedded context
+    to its node), so it hashes in the exported document exactly as it did on import, and events whose documents
+    bound one prefix to different namespaces share a document. ``namespaces`` go in the document's context;
+    ``header`` adds top-level fields (``sender``, ``instanceIdentifier``).
     """
-    declared: dict[str, str] = dict(namespaces or {})
     out = []
     for index, item in enumerate(events):
         event = item if isinstance(item, EventBase) else parse_event(item, where=f"events[{index}]")
-        for prefix, uri in event.namespaces.items():
-            if declared.setdefault(prefix, uri) != uri:
-                raise ValidationError(f"events[{index}]: prefix {prefix!r} is bound to {uri!r} here and to "
-                                      f"{declared[prefix]!r} elsewhere; export them in separate documents")  # fmt: skip
-        out.append(event.to_jsonld())
+        data = event.to_jsonld()
+        own = {**namespaces_from_context(data.pop("@context", None)), **event.namespaces}
+        for prefix in [p for p, uri in own.items() if (namespaces or {}).get(p) == uri]:
+            del own[prefix]  # the document already says so
+        data, own = _own_context(data, own)
+        out.append({"@context": [own], **data} if own else data)
     context: list[Any] = [EPCIS_CONTEXT]
-    if declared:
-        context.append(dict(sorted(declared.items())))
+    if namespaces:
+        context.append(dict(sorted(namespaces.items())))
     return {"@context": context, "type": "EPCISDocument", "schemaVersion": "2.0",
             "creationDate": creation_date or _now(), **header, "epcisBody": {"eventList": out}}  # fmt: skip

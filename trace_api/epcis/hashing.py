@@ -1,6 +1,14 @@
 """GS1 CBV 2.0 EPCIS Event Hash ID (CBV 2.0 section 8.9): ``ni:///sha-256;<hex>?ver=CBV2.0``.
 
-The pre-hash string is built the way GS1's exemplary implementation (``epcis-event-hash-generator`` 1.9.3,
+Two hash algorithms, both CBV 2.0 Event Hash IDs; each stored event records which one its anchored hash used
+(``epcis_events.hash_algorithm``), so events anchored before keep verifying:
+
+- **2** (:data:`HASH_ALGORITHM`, the default): the standard's own text, see :mod:`trace_api.epcis._standard`.
+  Where implementations disagree it follows the standard; ``docs/epcis-hash.md`` lists the disagreements.
+- **1** (:data:`LEGACY_ALGORITHM`): what this project anchored first, byte for byte GS1's exemplary generator
+  1.9.3, described below.
+
+Algorithm 1: the pre-hash string is built the way GS1's exemplary implementation (``epcis-event-hash-generator`` 1.9.3,
 the PyPI release) builds it from a JSON-LD document, so a hash computed here can be checked with GS1's tool:
 
 1. Bare CBV terms are expanded by JSON-LD (``shipping`` -> ``https://ref.gs1.org/cbv/BizStep-shipping``). The
@@ -29,6 +37,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from trace_api.epcis import _standard
 from trace_api.epcis._canon import canonical_time, canonical_value
 from trace_api.epcis._prehash import (
     SENSOR_METADATA_FIELDS,
@@ -42,9 +51,21 @@ from trace_api.epcis._prehash import (
     tree_prehash,
 )
 
-__all__ = ["HASH_VERSION", "event_hash_bytes", "event_hash_id", "namespaces_from_context", "prehash_string"]
+__all__ = [
+    "HASH_ALGORITHM",
+    "HASH_ALGORITHMS",
+    "HASH_VERSION",
+    "LEGACY_ALGORITHM",
+    "event_hash_bytes",
+    "event_hash_id",
+    "namespaces_from_context",
+    "prehash_string",
+]
 
-HASH_VERSION = "CBV2.0"
+HASH_VERSION = "CBV2.0"  # the ``ver`` of the Event Hash ID, for both algorithms
+HASH_ALGORITHM = 2
+LEGACY_ALGORITHM = 1
+HASH_ALGORITHMS = frozenset({LEGACY_ALGORITHM, HASH_ALGORITHM})
 
 
 class HashSource(Protocol):
@@ -206,18 +227,25 @@ class _Fast:
 def _source(event: EventLike, namespaces: Mapping[str, str] | None) -> tuple[Mapping[str, Any], Mapping[str, str]]:
     if isinstance(event, Mapping):
         own = namespaces_from_context(event.get("@context"))
-        return event, ({**own, **namespaces} if namespaces else own)
+        return event, ({**namespaces, **own} if namespaces else own)  # the event's own context is the inner one
     data, declared = event.hash_source()
     return data, ({**declared, **namespaces} if namespaces else declared)
 
 
-def prehash_string(event: EventLike, *, namespaces: Mapping[str, str] | None = None) -> str:
+def prehash_string(
+    event: EventLike, *, namespaces: Mapping[str, str] | None = None, algorithm: int = HASH_ALGORITHM
+) -> str:
     """The canonical pre-hash string of one event (a JSON-LD dict or a parsed event model).
 
     ``namespaces`` are the prefixes declared by the enclosing document's ``@context``
-    (see :func:`namespaces_from_context`); a parsed model carries its own.
+    (see :func:`namespaces_from_context`); a parsed model carries its own. ``algorithm`` is 2 (the standard's
+    text) or 1 (the exemplary generator 1.9.3, for events anchored with it).
     """
     data, ns = _source(event, namespaces)
+    if algorithm == HASH_ALGORITHM:
+        return _standard.prehash(data, ns)
+    if algorithm != LEGACY_ALGORITHM:
+        raise ValueError(f"unknown event hash algorithm {algorithm!r}")
     candidates: set[str] = set()
     collect(data, "", ns, candidates)
     builder = Builder(suffix_index(candidates) if candidates else {}, ns)
@@ -227,11 +255,17 @@ def prehash_string(event: EventLike, *, namespaces: Mapping[str, str] | None = N
         return tree_prehash(data, builder)
 
 
-def event_hash_bytes(event: EventLike, *, namespaces: Mapping[str, str] | None = None) -> bytes:
+def event_hash_bytes(
+    event: EventLike, *, namespaces: Mapping[str, str] | None = None, algorithm: int = HASH_ALGORITHM
+) -> bytes:
     """The 32-byte SHA-256 of the pre-hash string: the ``bytes32`` recorded on chain."""
-    return hashlib.sha256(prehash_string(event, namespaces=namespaces).encode("utf-8")).digest()
+    text = prehash_string(event, namespaces=namespaces, algorithm=algorithm)
+    return hashlib.sha256(text.encode("utf-8")).digest()
 
 
-def event_hash_id(event: EventLike, *, namespaces: Mapping[str, str] | None = None) -> str:
+def event_hash_id(
+    event: EventLike, *, namespaces: Mapping[str, str] | None = None, algorithm: int = HASH_ALGORITHM
+) -> str:
     """The EPCIS Event Hash ID, ``ni:///sha-256;<64 hex>?ver=CBV2.0``."""
-    return f"ni:///sha-256;{event_hash_bytes(event, namespaces=namespaces).hex()}?ver={HASH_VERSION}"
+    digest = event_hash_bytes(event, namespaces=namespaces, algorithm=algorithm)
+    return f"ni:///sha-256;{digest.hex()}?ver={HASH_VERSION}"

@@ -232,6 +232,7 @@ class SensorReport(_Element):
     percValue: Number | None = None
     uom: str | None = None
     coordinateReferenceSystem: Uri | None = None
+    bizRules: Uri | None = None  # in the official JSON Schema's sensorReport, though not in the hash's order
 
 
 class SensorElement(_Element):

@@ -15,7 +15,7 @@ from trace_api.http import cors, deps, limits, problems, redact
 from trace_api.http.edge import EdgeHeaders
 from trace_api.http.guard import RequestGuard
 from trace_api.http.jsonio import FiniteJSONResponse
-from trace_api.http.routes import batches, epcis, escrow, health, resolver
+from trace_api.http.routes import batches, epcis, epcis_rest, escrow, health, resolver
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(batches.router)
     app.include_router(epcis.router)
+    app.include_router(epcis_rest.router)
     app.include_router(resolver.router)
     app.include_router(escrow.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -20,7 +20,8 @@ MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 @dataclass(frozen=True)
 class Operation:
-    path: str
+    path: str  # as the OpenAPI document writes it: ``/epcs/{epc}/events``, without converters
+    route_path: str  # as it is routed: ``/epcs/{epc:path}/events``
     methods: frozenset[str]
     dependant: Dependant
     include_in_schema: bool
@@ -58,8 +59,10 @@ def operations(app: FastAPI) -> list[Operation]:
     for context in iter_route_contexts(app.routes):
         if not isinstance(context.original_route, APIRoute):
             continue
+        route_path = str(context.path)
         found.append(Operation(
-            path=str(context.path), methods=frozenset(context.methods or ()), dependant=context.dependant,
+            path=compile_path(route_path)[1], route_path=route_path, methods=frozenset(context.methods or ()),
+            dependant=context.dependant,
             include_in_schema=bool(context.include_in_schema),
             has_body=context.body_field is not None or "requestBody" in (context.openapi_extra or {})))
     return found
@@ -69,7 +72,7 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
     """The methods some route serves at ``path`` (HEAD wherever GET is), for a 405's Allow header."""
     patterns: list[tuple[Any, frozenset[str]]] | None = getattr(app.state, "method_patterns", None)
     if patterns is None:
-        patterns = [(compile_path(op.path)[0], op.methods) for op in operations(app)]
+        patterns = [(compile_path(op.route_path)[0], op.methods) for op in operations(app)]
         app.state.method_patterns = patterns
     methods: set[str] = set()
     for regex, served in patterns:

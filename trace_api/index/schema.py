@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -53,6 +54,8 @@ epcis_events = Table(
     Column("proof", Text),  # JSON list of 0x hashes
     Column("source", String(64), nullable=False, default=""),
     Column("created_seq", BigInteger, nullable=False),  # insertion order, for stable anchoring order
+    # event hash algorithm of event_hash (trace_api.epcis.hashing): 1 for rows stored before algorithm 2 existed
+    Column("hash_algorithm", SmallInteger, nullable=False, server_default="1"),
     Index("ix_epcis_events_pending", "mode", "root"),
     Index("ix_epcis_events_biz_step", "biz_step", "event_time"),
     Index("ix_epcis_events_time", "event_time"),
@@ -107,6 +110,15 @@ captures = Table(
     Column("status", String(16), nullable=False),  # accepted, running, done, failed
     Column("event_count", Integer, nullable=False),
     Column("detail", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+epcis_queries = Table(  # EPCIS 2.0 named queries (POST /queries)
+    "epcis_queries",
+    metadata,
+    Column("name", String(120), primary_key=True),
+    Column("query", Text, nullable=False),  # JSON: the EPCIS query parameters
+    Column("organisation", String(120), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, inspect, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.schema import CreateColumn
 
 from trace_api.config import Settings
 from trace_api.index.schema import metadata
@@ -33,20 +34,21 @@ def make_engine(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     metadata.create_all(engine)
-    _add_missing_columns(engine)
+    _add_new_columns(engine)
     return engine
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    """Columns added to an existing table since an index was made (nullable ones only) are added to it."""
-    tables = inspect(engine)
+def _add_new_columns(engine: Engine) -> None:
+    """Columns added to an existing table since the database was made (create_all only makes missing tables):
+    nullable ones, or ones with a server default, which the rows already there take."""
+    existing = inspect(engine)
     with engine.begin() as conn:
         for table in metadata.sorted_tables:
-            present = {c["name"] for c in tables.get_columns(table.name)}
+            have = {c["name"] for c in existing.get_columns(table.name)}
             for column in table.columns:
-                if column.name not in present and column.nullable:
-                    kind = column.type.compile(dialect=engine.dialect)
-                    conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+                if column.name not in have and (column.nullable or column.server_default is not None):
+                    ddl = CreateColumn(column).compile(dialect=engine.dialect)
+                    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
 
 
 @functools.cache

@@ -175,9 +175,12 @@ def _save_key(ctx: TraceContext, key: BatchKey, meta: dict[str, Any]) -> None:
 
 def build_event(
     *, key: BatchKey, step: str, gln: str | None = None, to: str | None = None,
-    docs: list[dict[str, Any]] | None = None, when: str | None = None,
+    docs: list[dict[str, Any]] | None = None, when: str | None = None, shipper: str | None = None,
 ) -> dict[str, Any]:
-    """An EPCIS 2.0 ObjectEvent for one lifecycle step of a batch."""
+    """An EPCIS 2.0 ObjectEvent for one lifecycle step of a batch.
+
+    A shipment says what CBV 2.0 expects of one: where it leaves from and who possesses the goods before and
+    after (``sourceList``/``destinationList``; accounts as ``ethereum:`` URIs, places as GLN Digital Links)."""
     event: dict[str, Any] = {
         "type": "ObjectEvent",
         "eventTime": when or now_utc(),
@@ -191,6 +194,14 @@ def build_event(
         event["bizLocation"] = {"id": f"https://id.gs1.org/414/{gln}"}
     if to and int(to, 16):
         event[f"{EXT}consignee"] = to.lower()
+    if step == "shipping":
+        sources = [{"type": "possessing_party", "source": f"ethereum:{shipper.lower()}"}] if shipper else []
+        if gln:
+            sources.append({"type": "location", "source": f"https://id.gs1.org/414/{gln}"})
+        if sources:
+            event["sourceList"] = sources
+        if to and int(to, 16):
+            event["destinationList"] = [{"type": "possessing_party", "destination": f"ethereum:{to.lower()}"}]
     if docs:
         event[f"{EXT}documents"] = [{"sha256": d["sha256"], "name": d["name"], "private": d["private"]} for d in docs]
     return event
@@ -209,7 +220,7 @@ def record_event(
     consignee = resolve_account(to, dev_names=ctx.dev_chain)
     prepared = documents.prepare(ctx.settings, path=doc, private=private, recipients=recipients or []) if doc else None
     event = build_event(key=key, step=step, gln=gln, to=consignee, docs=[prepared.info] if prepared else None,
-                        when=when)
+                        when=when, shipper=account.address)
     parse_event(event)
     event_hash = event_hash_bytes(event)
     fn = ctx.registry.functions.recordEvent(key.id, code, event_hash, location, consignee)

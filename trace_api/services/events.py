@@ -12,7 +12,8 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
-from trace_api.epcis import event_hash_bytes
+from trace_api.epcis import HASH_ALGORITHM, event_hash_bytes
+from trace_api.epcis.identifiers import gln_of
 from trace_api.epcis.vocab import biz_step_name, step_code
 from trace_api.errors import ContractRevert, ValidationError
 from trace_api.index import schema as t
@@ -57,7 +58,7 @@ def capture(event: dict[str, Any], batch_ids: Iterable[str], *, mode: str, sourc
     row = {
         "event_hash": event_hash, "event_type": event["type"], "biz_step": biz_step_of(event),
         "event_time": when, "body": json.dumps(event, separators=(",", ":")), "mode": mode, "root": None,
-        "proof": None, "source": source, "created_seq": seq,
+        "proof": None, "source": source, "created_seq": seq, "hash_algorithm": HASH_ALGORITHM,
     }
     links = [{"batch_id": b, "event_time": when, "event_hash": event_hash} for b in dict.fromkeys(batch_ids)]
     return Captured(event_hash, row, links)
@@ -227,7 +228,7 @@ def direct_input(event: dict[str, Any], batch_id: str, event_hash: str) -> tuple
     code = step_code(event.get("bizStep") or "")
     if code is None:
         raise ValidationError(f"bizStep {event.get('bizStep')!r} has no on-chain step")
-    gln = (event.get("readPoint") or {}).get("id", "").rsplit("/414/", 1)[-1] if event.get("readPoint") else None
+    gln = gln_of(event.get("readPoint"))  # SGLN URN or Digital Link; any other location id is not a GLN
     to = resolve_account(event.get(f"{EXT}consignee"))
     return (bytes.fromhex(batch_id[2:]), code, bytes.fromhex(event_hash[2:]), parse_gln(gln or None), to)
 

@@ -30,7 +30,7 @@ MAX_LINEAGE_DEPTH = 16
 
 
 def _event_status(event: dict[str, Any], row: Any, on_chain: dict[str, Any], roots: dict[str, Any]) -> dict[str, Any]:
-    recomputed = hx(event_hash_bytes(event))
+    recomputed = hx(event_hash_bytes(event, algorithm=row.hash_algorithm))
     if recomputed != row.event_hash:
         return {"status": "mismatch", "reason": "stored event does not match its recorded hash"}
     if row.mode == "direct":

@@ -12,7 +12,7 @@ event is never put under a second root, and roots that were built but not anchor
 from __future__ import annotations
 
 import csv
-import re
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,12 +22,14 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 
-from trace_api.epcis import iter_event_dicts, iter_events, parse_event
-from trace_api.errors import TraceError, ValidationError
+from trace_api.epcis import event_hash_bytes, iter_event_dicts, iter_events, parse_event
+from trace_api.epcis.identifiers import subjects
+from trace_api.errors import ContractRevert, TraceError, ValidationError
 from trace_api.index import schema as t
+from trace_api.index.indexer import hx
 from trace_api.index.store import lock
 from trace_api.services import events as ev
-from trace_api.services.batches import BatchKey, batch_key, build_event, parse_gln, resolve_account
+from trace_api.services.batches import EXT, BatchKey, batch_key, build_event, parse_gln, resolve_account
 from trace_api.services.context import TraceContext
 
 DIRECT_STEPS = frozenset({"shipping", "receiving", "arriving"})
@@ -36,8 +38,6 @@ CSV_REQUIRED = ("gtin", "lot", "step", "event_time")
 CSV_OPTIONAL = ("location", "to", "disposition", "sensor_type", "sensor_value", "sensor_uom")
 Progress = Callable[[int], None]
 
-_DL_BATCH = re.compile(r"/01/(\d{14})/10/([^/?#]+)")
-_LGTIN = re.compile(r"^urn:epc:(?:class:lgtin|id:sgtin):(\d+)\.(\d+)\.([^.]+)")
 
 
 @dataclass
@@ -54,36 +54,68 @@ class ImportReport:
                 "direct_events": self.direct_events, "batches": len(self.batches), "dry_run": self.dry_run}
 
 
-def _gtin_from_epc(company: str, item: str) -> str:
-    body = item[0] + company + item[1:]
-    digits = [int(c) for c in body]
-    check = (10 - sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits))) % 10) % 10
-    return body + str(check)
+class BatchFinder:
+    """The batches an event is about: the batches it names (LGTIN, lot-level Digital Link), and the batches its
+    serialised items (SGTIN) and SSCCs belong to, when the index knows them from earlier events. One finder serves
+    both passes of an import, so both see the same answer."""
+
+    def __init__(self, ctx: TraceContext | None) -> None:
+        self.ctx = ctx
+        self._found: dict[tuple[str, str], list[BatchKey]] = {}
+
+    def keys(self, event: dict[str, Any]) -> list[BatchKey]:
+        named = subjects(event)
+        found: dict[str, BatchKey] = {}
+        for gtin, lot in named.batches:
+            try:
+                key = batch_key(gtin, lot)
+            except ValidationError:
+                continue  # a valid EPC whose GTIN or lot this registry cannot hold: anchored, not tracked
+            found[key.id_hex] = key
+        for gtin, serial in named.items:
+            found.update((k.id_hex, k) for k in self._lookup("item", gtin + "/" + serial))
+        for sscc in named.ssccs:
+            found.update((k.id_hex, k) for k in self._lookup("sscc", sscc))
+        return list(found.values())
+
+    def _lookup(self, kind: str, ref: str) -> list[BatchKey]:
+        cached = self._found.get((kind, ref))
+        if cached is None:
+            cached = self._found[(kind, ref)] = self._query(kind, ref) if self.ctx is not None else []
+        return cached
+
+    def _query(self, kind: str, ref: str) -> list[BatchKey]:
+        assert self.ctx is not None
+        e, b, k = t.epcis_events, t.event_batches, t.batch_keys
+        query = select(k.c.gtin, k.c.lot, e.c.body).select_from(
+            b.join(e, e.c.event_hash == b.c.event_hash).join(k, k.c.batch_id == b.c.batch_id))
+        if kind == "item":  # an event about the batch that named this serial: its commissioning, as a rule
+            gtin, serial = ref.split("/", 1)
+            query = query.where(k.c.gtin == gtin, e.c.body.contains(serial))
+        else:  # an aggregation that packed the batch into this SSCC; the last serial digits stand together in
+            # every form of the SSCC (URN or Digital Link)
+            query = query.where(e.c.event_type == "AggregationEvent", e.c.body.contains(ref[-5:-1]))
+        keys: dict[str, BatchKey] = {}
+        with self.ctx.engine.connect() as conn:
+            for gtin, lot, body in conn.execute(query.limit(1000)):
+                named = subjects(json.loads(body))
+                hit = tuple(ref.split("/", 1)) in named.items if kind == "item" else (
+                    ref in named.ssccs and _parent_sscc(json.loads(body)) == ref)
+                if hit:
+                    key = batch_key(gtin, lot)
+                    keys[key.id_hex] = key
+        return list(keys.values())
 
 
-def batch_keys_of(event: dict[str, Any]) -> list[BatchKey]:
-    """The batches (GTIN + lot) an EPCIS event is about, from its EPC classes and EPCs."""
-    from urllib.parse import unquote
+def _parent_sscc(event: dict[str, Any]) -> str | None:
+    parent = event.get("parentID")
+    return subjects({"parentID": parent}).ssccs[0] if isinstance(parent, str) and subjects(
+        {"parentID": parent}).ssccs else None
 
-    found: dict[str, BatchKey] = {}
-    ids: list[str] = []
-    for name in ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList"):
-        ids += [q.get("epcClass", "") for q in event.get(name) or [] if isinstance(q, dict)]
-    for name in ("epcList", "childEPCs", "inputEPCList", "outputEPCList"):
-        ids += [e for e in event.get(name) or [] if isinstance(e, str)]
-    if isinstance(event.get("parentID"), str):
-        ids.append(event["parentID"])
-    for value in ids:
-        match = _DL_BATCH.search(value)
-        if match:
-            key = batch_key(match.group(1), unquote(match.group(2)))
-        else:
-            urn = _LGTIN.match(value)
-            if not urn or value.startswith("urn:epc:id:sgtin"):
-                continue
-            key = batch_key(_gtin_from_epc(urn.group(1), urn.group(2)), unquote(urn.group(3)))
-        found[key.id_hex] = key
-    return list(found.values())
+
+def batch_names(keys: list[BatchKey]) -> str:
+    """Batches as people know them: ``GTIN 09520123456788 lot L1``."""
+    return ", ".join(f"GTIN {k.gtin} lot {k.lot}" for k in keys)
 
 
 def _csv_events(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -150,12 +182,34 @@ def _rows(path: Path, *, dev_names: bool, validate: bool) -> Iterator[tuple[int,
 Rows = Callable[[bool], Iterator[tuple[int, Callable[[], dict[str, Any]]]]]  # called with validate
 
 
-def _check(ctx: TraceContext, rows_of: Rows, name: str) -> tuple[int, set[str]]:
-    """Pass 1: validate every row; raise one ValidationError naming the bad rows."""
+def _mode(event: dict[str, Any], keys: list[BatchKey], known: set[str]) -> str:
+    """"direct": a lifecycle step of one batch registered here, recorded on chain as such; "anchor": any other
+    valid event (other steps, several batches, batches or items no one registered here), under a Merkle root."""
+    step = ev.biz_step_of(event)
+    if step not in DIRECT_STEPS or len(keys) != 1 or keys[0].id_hex not in known:
+        return "anchor"
+    if step == "shipping" and not event.get(f"{EXT}consignee"):
+        return "anchor"  # custody moves on chain only to a named account; a partner's shipment is anchored
+    return "direct"
+
+
+def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder,
+           account: LocalAccount | None = None) -> tuple[int, set[str], set[str]]:  # fmt: skip
+    """Pass 1: validate every row, including what pass 2 would send on chain (simulated with ``eth_call`` as
+    ``account``, in file order); raise one ValidationError naming the bad rows. Returns the row count, the
+    batches named and those of them registered on chain."""
     errors: list[str] = []
     bad = 0
     rows = 0
     batches: set[str] = set()
+    lifecycle: list[tuple[int, dict[str, Any], BatchKey]] = []
+
+    def fail(number: int, message: str) -> None:
+        nonlocal bad
+        bad += 1
+        if len(errors) < MAX_REPORTED_ERRORS:
+            errors.append(f"row {number}: {message}" if number else message)
+
     for number, make in rows_of(True):
         rows += 1
         try:
@@ -165,27 +219,48 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str) -> tuple[int, set[str]]:
             if "eventTime" not in event:
                 raise ValidationError("eventTime is missing")
             ev.parse_time(event["eventTime"])
-            keys = batch_keys_of(event)
-            if ev.biz_step_of(event) in DIRECT_STEPS and len(keys) != 1:
-                raise ValidationError("a shipping/receiving event must name exactly one batch")
+            keys = finder.keys(event)
+            if len(keys) == 1 and _mode(event, keys, {keys[0].id_hex}) == "direct":
+                lifecycle.append((number, event, keys[0]))
             batches.update(k.id_hex for k in keys)
         except TraceError as exc:
-            bad += 1
-            if len(errors) < MAX_REPORTED_ERRORS:
-                errors.append(f"row {number}: {exc}")
+            fail(number, str(exc))
     if rows == 0:
         raise ValidationError(f"{name}: no events")
     with ctx.engine.connect() as conn:
         known = set(conn.execute(select(t.chain_batches.c.batch_id).where(
             t.chain_batches.c.batch_id.in_(list(batches)))).scalars()) if batches else set()
-    unknown = batches - known
-    if unknown:
-        bad += 1
-        errors.append(f"unknown batch(es): {', '.join(sorted(unknown)[:5])}; register them first")
+    sends: list[tuple[str, BatchKey, tuple[Any, ...]]] = []
+    for number, event, key in lifecycle:
+        if key.id_hex in known:
+            event_hash = hx(event_hash_bytes(event))
+            try:
+                sends.append((event_hash, key, ev.direct_input(event, key.id_hex, event_hash)))
+            except TraceError as exc:
+                fail(number, f"{batch_names([key])}: {exc}")
+    if sends and not bad and account is not None:
+        _simulate(ctx, account, sends, fail)
     if bad:
         more = f" (first {len(errors)} shown)" if bad > len(errors) else ""
         raise ValidationError(f"{name}: {bad} invalid row(s), nothing imported{more}: " + "; ".join(errors))
-    return rows, batches
+    return rows, batches, known
+
+
+def _simulate(ctx: TraceContext, account: LocalAccount, sends: list[tuple[str, BatchKey, tuple[Any, ...]]],
+              fail: Callable[[int, str], None]) -> None:  # fmt: skip
+    """The lifecycle steps pass 2 would record, tried on chain without sending: a step the contract refuses
+    (not the custodian, not in transit ...) refuses the file now, not after its events were written."""
+    with ctx.engine.connect() as conn:
+        done = set(conn.execute(select(t.chain_events.c.event_hash).where(
+            t.chain_events.c.event_hash.in_([h for h, _, _ in sends]))).scalars())
+    todo = [(key, inputs) for h, key, inputs in sends if h not in done]
+    if not todo:
+        return
+    try:
+        ctx.sender(account).call(ctx.registry.functions.recordEvents([inputs for _, inputs in todo]))
+    except ContractRevert as exc:
+        keys = list({k.id_hex: k for k, _ in todo}.values())
+        fail(0, f"the chain would refuse these lifecycle steps ({exc}); batches: {batch_names(keys[:3])}")
 
 
 def import_file(
@@ -227,7 +302,8 @@ def import_rows(
 ) -> ImportReport:
     size = batch_size or ctx.settings.anchor_batch_size
     ctx.sync()
-    rows, batches = _check(ctx, rows_of, name)
+    finder = BatchFinder(ctx)
+    rows, batches, known = _check(ctx, rows_of, name, finder, account)
     report = ImportReport(rows=rows, batches=batches, dry_run=dry_run)
     if dry_run:
         return report
@@ -257,8 +333,8 @@ def import_rows(
 
     for number, make in rows_of(False):
         event = make()
-        mode = "direct" if ev.biz_step_of(event) in DIRECT_STEPS else "anchor"
-        keys = batch_keys_of(event)
+        keys = finder.keys(event)
+        mode = _mode(event, keys, known)
         captured = ev.capture(event, [k.id_hex for k in keys], mode=mode, source=name[:64], seq=seq0 + number)
         if mode == "direct":
             direct_hashes.add(captured.event_hash)

@@ -14,11 +14,14 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import insert, select, update
 
-from trace_api.epcis import parse_document
+from trace_api.epcis import parse_document, parse_event
+from trace_api.epcis.xml import read_xml
 from trace_api.epcis.model import EVENT_TYPES
 from trace_api.errors import NotFoundError, PayloadTooLargeError, TraceError, ValidationError
+from trace_api.finite import loads_finite
 from trace_api.http.deps import CallerDep, CtxDep, RateLimited
 from trace_api.http.privacy import ViewerDep, shown
+from trace_api.http.routes.epcis_rest import capture_error_behaviour
 from trace_api.index import schema as t
 from trace_api.services import importer
 from trace_api.services.batches import batch_key
@@ -44,7 +47,8 @@ _DOCUMENT_SCHEMA: dict[str, Any] = {
     },
 }
 CAPTURE_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": _DOCUMENT_SCHEMA}, "application/ld+json": {"schema": _DOCUMENT_SCHEMA}}}}
+    "application/json": {"schema": _DOCUMENT_SCHEMA}, "application/ld+json": {"schema": _DOCUMENT_SCHEMA},
+    "application/xml": {"schema": {"type": "string", "description": "EPCIS 1.2 or 2.0 XML"}}}}}
 
 
 def _iso_only(value: Any) -> Any:
@@ -108,12 +112,20 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def _capture_events(body: bytes, max_bytes: int) -> list[dict[str, Any]]:
-    """The events of a captured document as JSON-LD dicts; ValidationError (422) for anything invalid."""
+XML_TYPES = ("application/xml", "text/xml")
+
+
+def _capture_events(body: bytes, max_bytes: int, content_type: str = "") -> list[dict[str, Any]]:
+    """The events of a captured document as JSON-LD dicts; ValidationError (422) for anything invalid.
+    EPCIS 1.2/2.0 XML when the Content-Type says XML (validated against GS1's XSD), JSON-LD otherwise."""
     if len(body) > max_bytes:
         raise PayloadTooLargeError(f"EPCIS document is {len(body)} bytes, over the limit of {max_bytes}")
+    if content_type.split(";")[0].strip().lower() in XML_TYPES:
+        events, namespaces, _ = read_xml(body)
+        return [importer.event_dict(parse_event(e, namespaces=namespaces, where=f"EventList[{i}]"))
+                for i, e in enumerate(events)]
     try:
-        raw = json.loads(body)
+        raw = loads_finite(body)  # NaN, Infinity and 1e999 are refused (422), not stored
     except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the decoder goes
         raise ValidationError(f"EPCIS document is not valid JSON: {str(exc)[:200]}") from None
     if _depth(raw) > MAX_DEPTH:
@@ -129,9 +141,11 @@ async def capture(request: Request, background: BackgroundTasks, ctx: CtxDep, ca
 
     The body is at most ``TRACE_MAX_CAPTURE_BYTES`` (413 above; checked before it is read).
     """
+    capture_error_behaviour(request)
     body = await request.body()
     # Parsing and validating up to 5 MiB takes a while: off the event loop, so other requests go on.
-    events = await run_in_threadpool(_capture_events, body, ctx.settings.max_capture_bytes)
+    events = await run_in_threadpool(_capture_events, body, ctx.settings.max_capture_bytes,
+                                     request.headers.get("content-type", ""))
     capture_id = str(uuid.uuid4())
     with ctx.engine.begin() as conn:
         conn.execute(insert(t.captures).values(
