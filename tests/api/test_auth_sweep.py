@@ -221,7 +221,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 # CLI commands that change nothing the project keeps (chain, index, TRACE_HOME): they only read, or write a file
 # the user names, or serve. A command added later must be put in the table or here.
 READ_ONLY_COMMANDS = {
-    "trace accounts", "trace org list", "trace org show", "trace token balance",
+    "trace accounts", "trace epcis verify", "trace org list", "trace org show", "trace token balance",
     "trace apikey list", "trace batch show", "trace compile", "trace epcis export", "trace epcis hash",
     "trace escrow balance", "trace escrow list", "trace escrow show", "trace keys list", "trace node status",
     "trace qr make", "trace qr sheet", "trace serve", "trace verify",
