@@ -53,6 +53,12 @@ epcis_events = Table(
     Column("proof", Text),  # JSON list of 0x hashes
     Column("source", String(64), nullable=False, default=""),
     Column("created_seq", BigInteger, nullable=False),  # insertion order, for stable anchoring order
+    # The account that captured the event: only it anchors or records it, and its verification counts only when
+    # the chain names that account as the event's actor. "" in indexes made before attribution.
+    Column("capturer", ADDRESS, nullable=False, default=""),
+    # Write-ahead: set while the transaction this event belongs to (derive:<batch id>, recall:<batch id>) is not
+    # confirmed; such an event is neither anchored nor shown until recovery finds the transaction's effect on chain.
+    Column("awaits", String(80)),
     Index("ix_epcis_events_pending", "mode", "root"),
     Index("ix_epcis_events_biz_step", "biz_step", "event_time"),
     Index("ix_epcis_events_time", "event_time"),
@@ -74,6 +80,7 @@ anchor_roots = Table(
     Column("meta_hash", HASH, nullable=False),
     Column("tx_hash", HASH),
     Column("status", String(12), nullable=False),  # built, sent, anchored
+    Column("anchorer", ADDRESS, nullable=False, default=""),  # the capturer of its events, who alone sends it
 )
 
 documents = Table(
@@ -85,6 +92,7 @@ documents = Table(
     Column("media_type", String(127), nullable=False),
     Column("private", Boolean, nullable=False),
     Column("recipients", Text, nullable=False, default="[]"),  # JSON: accounts the key is shared with
+    Column("owner", ADDRESS, nullable=False, default=""),  # the account that attached it; its badge needs that actor
 )
 
 api_keys = Table(

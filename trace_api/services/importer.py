@@ -23,12 +23,13 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 
 from trace_api.epcis import iter_event_dicts, iter_events, parse_event
-from trace_api.errors import TraceError, ValidationError
+from trace_api.errors import ForbiddenError, TraceError, ValidationError
 from trace_api.index import schema as t
 from trace_api.index.store import lock
 from trace_api.services import events as ev
 from trace_api.services.batches import BatchKey, batch_key, build_event, parse_gln, resolve_account
 from trace_api.services.context import TraceContext
+from trace_api.services.policy import Policy, consignee_of
 
 DIRECT_STEPS = frozenset({"shipping", "receiving", "arriving"})
 MAX_REPORTED_ERRORS = 20
@@ -150,12 +151,16 @@ def _rows(path: Path, *, dev_names: bool, validate: bool) -> Iterator[tuple[int,
 Rows = Callable[[bool], Iterator[tuple[int, Callable[[], dict[str, Any]]]]]  # called with validate
 
 
-def _check(ctx: TraceContext, rows_of: Rows, name: str) -> tuple[int, set[str]]:
-    """Pass 1: validate every row; raise one ValidationError naming the bad rows."""
+def _check(ctx: TraceContext, rows_of: Rows, name: str, *, account: str) -> tuple[int, set[str]]:
+    """Pass 1: validate every row and apply the registry's rules for ``account`` to it (see policy); raise one
+    ValidationError naming the bad rows, or ForbiddenError when every bad row is one the chain would refuse."""
     errors: list[str] = []
     bad = 0
+    refused = 0
     rows = 0
     batches: set[str] = set()
+    rules = Policy(ctx, account)
+    rules.check_account()
     for number, make in rows_of(True):
         rows += 1
         try:
@@ -169,8 +174,13 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str) -> tuple[int, set[str]]:
             if ev.biz_step_of(event) in DIRECT_STEPS and len(keys) != 1:
                 raise ValidationError("a shipping/receiving event must name exactly one batch")
             batches.update(k.id_hex for k in keys)
+            ids = [k.id_hex for k in keys]
+            if all(rules.state(i) is not None for i in ids):  # unknown batches are reported together below
+                rules.check(ev.biz_step_of(event), ids, to=consignee_of(event),
+                            names={k.id_hex: f"{k.gtin}/{k.lot}" for k in keys})
         except TraceError as exc:
             bad += 1
+            refused += isinstance(exc, ForbiddenError)
             if len(errors) < MAX_REPORTED_ERRORS:
                 errors.append(f"row {number}: {exc}")
     if rows == 0:
@@ -184,6 +194,9 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str) -> tuple[int, set[str]]:
         errors.append(f"unknown batch(es): {', '.join(sorted(unknown)[:5])}; register them first")
     if bad:
         more = f" (first {len(errors)} shown)" if bad > len(errors) else ""
+        if refused == bad:
+            raise ForbiddenError(f"{name}: {bad} row(s) the registry would refuse, nothing imported{more}: "
+                                 + "; ".join(errors))
         raise ValidationError(f"{name}: {bad} invalid row(s), nothing imported{more}: " + "; ".join(errors))
     return rows, batches
 
@@ -221,13 +234,19 @@ def import_events(
     return import_rows(ctx, account=account, rows_of=rows_of, name=name, batch_size=batch_size)
 
 
+def check_events(ctx: TraceContext, *, account: str, events: list[dict[str, Any]], name: str) -> None:
+    """Pass 1 alone, for `/capture` to refuse (4xx, nothing written) before it accepts a document."""
+    ctx.sync()
+    _check(ctx, lambda validate: ((i, lambda e=e: e) for i, e in enumerate(events, start=1)), name, account=account)
+
+
 def import_rows(
     ctx: TraceContext, *, account: LocalAccount, rows_of: Rows, name: str, batch_size: int | None = None,
     dry_run: bool = False, progress: Progress | None = None,
 ) -> ImportReport:
     size = batch_size or ctx.settings.anchor_batch_size
     ctx.sync()
-    rows, batches = _check(ctx, rows_of, name)
+    rows, batches = _check(ctx, rows_of, name, account=account.address)
     report = ImportReport(rows=rows, batches=batches, dry_run=dry_run)
     if dry_run:
         return report
@@ -249,7 +268,7 @@ def import_rows(
             fresh = list({c.event_hash: c for c in chunk if c.event_hash not in existing}.values())
             ev.insert_captured(conn, fresh)
             anchored = [c.event_hash for c in fresh if c.row["mode"] == "anchor"]
-            root = ev.build_root(conn, anchored) if anchored else None
+            root = ev.build_root(conn, anchored, anchorer=account.address) if anchored else None
         report.new_events += len(fresh)
         if root is not None:
             pending.append((root, ev.submit_root(ctx, sender=sender, root=root, count=len(anchored))))
@@ -259,7 +278,8 @@ def import_rows(
         event = make()
         mode = "direct" if ev.biz_step_of(event) in DIRECT_STEPS else "anchor"
         keys = batch_keys_of(event)
-        captured = ev.capture(event, [k.id_hex for k in keys], mode=mode, source=name[:64], seq=seq0 + number)
+        captured = ev.capture(event, [k.id_hex for k in keys], mode=mode, source=name[:64], seq=seq0 + number,
+                              capturer=account.address)
         if mode == "direct":
             direct_hashes.add(captured.event_hash)
         chunk.append(captured)

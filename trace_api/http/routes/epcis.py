@@ -19,7 +19,7 @@ from trace_api.epcis.model import EVENT_TYPES
 from trace_api.errors import NotFoundError, PayloadTooLargeError, TraceError, ValidationError
 from trace_api.http.deps import CallerDep, CtxDep
 from trace_api.index import schema as t
-from trace_api.services import importer
+from trace_api.services import events as ev, importer
 from trace_api.services.batches import batch_key
 from trace_api.services.context import TraceContext
 
@@ -90,10 +90,20 @@ def _run_capture(ctx: TraceContext, capture_id: str, account: Any, events: list[
         report = importer.import_events(ctx, account=account, events=events, name=f"capture:{capture_id}")
         _set_status(ctx, capture_id, "done", json.dumps(report.to_json()))
     except TraceError as exc:
+        _discard(ctx, capture_id)
         _set_status(ctx, capture_id, "failed", str(exc))
     except Exception:  # a bug must not leave the capture "running" for ever
         log.exception("capture %s failed", capture_id)
+        _discard(ctx, capture_id)
         _set_status(ctx, capture_id, "failed", "internal error; the server log has the details")
+
+
+def _discard(ctx: TraceContext, capture_id: str) -> None:
+    """A failed capture leaves nothing pending: what it stored and never got on chain is dropped."""
+    try:
+        ev.discard_unsent(ctx, source=f"capture:{capture_id}"[:64])
+    except Exception:  # noqa: BLE001 - the failure itself is what the status reports
+        log.exception("capture %s: could not drop its unsent events", capture_id)
 
 
 def _depth(value: Any) -> int:
@@ -124,7 +134,9 @@ def _capture_events(body: bytes, max_bytes: int) -> list[dict[str, Any]]:
 @router.post("/capture", status_code=status.HTTP_202_ACCEPTED, response_model=CaptureAccepted,
              openapi_extra=CAPTURE_BODY)
 async def capture(request: Request, background: BackgroundTasks, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
-    """Capture an EPCIS 2.0 document. Validated at once (422, nothing written); anchored in the background.
+    """Capture an EPCIS 2.0 document. Validated at once (422, nothing written) and checked against the registry's
+    rules for the key's account (403 for an event the chain would refuse from it, nothing written); anchored in the
+    background, attributed to that account.
 
     The body is at most ``TRACE_MAX_CAPTURE_BYTES`` (413 above; checked before it is read).
     """
@@ -132,6 +144,10 @@ async def capture(request: Request, background: BackgroundTasks, ctx: CtxDep, ca
     # Parsing and validating up to 5 MiB takes a while: off the event loop, so other requests go on.
     events = await run_in_threadpool(_capture_events, body, ctx.settings.max_capture_bytes)
     capture_id = str(uuid.uuid4())
+    # The registry's rules, for this caller's account, before anything is stored: what the chain would refuse is
+    # refused now (403), not left pending for someone else's `trace anchor` to sign.
+    await run_in_threadpool(importer.check_events, ctx, account=caller.account.address, events=events,
+                            name="capture")
     with ctx.engine.begin() as conn:
         conn.execute(insert(t.captures).values(
             capture_id=capture_id, organisation=caller.organisation, status="accepted",
