@@ -293,8 +293,15 @@ def _store_events(
     account: LocalAccount, awaits: str | None = None,
 ) -> list[str]:
     """Write captured events (and their batch links) to the index, attributed to ``account``; an event already
-    there is skipped."""
-    from trace_api.services.events import insert_events
+    there is skipped. Events an earlier attempt of the same transaction wrote ahead are replaced: its dry run has
+    just passed, so that attempt never reached the chain (or, still pending, is adopted by the sender)."""
+    from trace_api.services.events import discard, insert_events
+
+    if awaits is not None:
+        with ctx.engine.connect() as conn:
+            stale = list(conn.execute(select(t.epcis_events.c.event_hash).where(
+                t.epcis_events.c.awaits == awaits, t.epcis_events.c.capturer == account.address.lower())).scalars())
+        discard(ctx.engine, stale)
 
     return insert_events(ctx.engine, [(e, [k.id_hex for k in keys]) for e, keys in items], mode=mode, source=source,
                          capturer=account.address, awaits=awaits)
