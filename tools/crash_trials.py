@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="seed of the first round (then seed+1, ...)")
     parser.add_argument("--rows", type=int, default=None, help="rows per imported CSV (CRASH_ROWS)")
     parser.add_argument("--anchor-events", type=int, default=None, help="events per anchor trial")
+    parser.add_argument("--recover-every", type=int, default=None,
+                        help="with --write: trials between two `trace anchor` recoveries")
     parser.add_argument("--write", action="store_true",
                         help="kill every write command (event add, register, derive, recall, units) instead")
     args = parser.parse_args(argv)
@@ -46,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     for number in range(args.rounds):
         seed = first + number
         env = {**os.environ, f"{prefix}_TRIALS": str(args.trials), f"{prefix}_SEED": str(seed)}
+        if args.recover_every:
+            env["WRITE_CRASH_RECOVER_EVERY"] = str(args.recover_every)
         if args.rows:
             env["CRASH_ROWS"] = str(args.rows)
         if args.anchor_events:
