@@ -197,7 +197,7 @@ def events_of(ctx: TraceContext, key: BatchKey) -> list[dict[str, Any]]:
         bodies = conn.execute(
             select(t.epcis_events.c.body)
             .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
-            .where(t.event_batches.c.batch_id == key.id_hex)
+            .where(t.event_batches.c.batch_id == key.id_hex, t.epcis_events.c.awaits.is_(None))
             .order_by(t.event_batches.c.event_time, t.epcis_events.c.created_seq)
         ).scalars().all()
         if not bodies and not _known(conn, key.id_hex):

@@ -181,7 +181,8 @@ def query_events(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """EPCIS query subset: by batch (gtin + lot), bizStep, event-time range; paginated."""
-    query = select(t.epcis_events.c.body, t.epcis_events.c.event_hash)
+    # Events written ahead of a transaction that is not indexed yet are not part of any story.
+    query = select(t.epcis_events.c.body, t.epcis_events.c.event_hash).where(t.epcis_events.c.awaits.is_(None))
     if gtin or lot:
         if not (gtin and lot):
             raise ValidationError("give both gtin and lot")
