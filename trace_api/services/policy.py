@@ -6,7 +6,8 @@ receipt by someone who is not the consignee, anything on a recalled batch, any c
 role) is refused here, per named batch and in file order, so that nothing is written. Two rules go further than
 the contract, because an anchored event is only as trustworthy as the party who captured it:
 
-- commissioning (which issues unit serials) is for the batch's registrant only;
+- commissioning (which issues unit serials) is for the batch's registrant only, whoever holds the batch now (the
+  chain's own rule, producer role and custody, still applies to a commissioning recorded on chain);
 - an event that is no lifecycle step (a TransformationEvent, an AggregationEvent, a step without an on-chain
   code) may only name batches the account is a party to: their registrant, custodian or consignee.
 """
@@ -119,8 +120,13 @@ class Policy:
                                      f"{step or 'events without a business step'} about it")
             return
         roles, custody = rule
-        if step == "commissioning" and me != s.registrant:
-            raise ForbiddenError(f"batch {name}: only its registrant {s.registrant} may commission it or its units")
+        if step == "commissioning":
+            # Issuing serials is the brand owner's act, whoever holds the goods now: the registrant alone, with
+            # whatever role registered the batch (a processor derives and commissions its own batches).
+            if me != s.registrant:
+                raise ForbiddenError(f"batch {name}: only its registrant {s.registrant} may commission it or its "
+                                     "units")
+            return
         if step == "receiving":
             if not s.in_transit:
                 raise ForbiddenError(f"batch {name} is not in transit; nothing to receive")
