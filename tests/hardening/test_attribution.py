@@ -244,3 +244,28 @@ def test_one_unrecordable_pending_item_blocks_nobody(ctx: TraceContext, story: d
     with ctx.engine.connect() as conn:
         left = conn.execute(select(t.epcis_events.c.event_hash).where(t.epcis_events.c.event_hash == stuck)).first()
     assert left is None, "an item the chain refuses is dropped, not left pending for ever"
+
+
+def test_trace_import_refuses_what_the_chain_would_refuse(ctx: TraceContext, trace_session_env: dict[str, str],
+                                                         story: dict[str, Any], tmp_path: Path) -> None:
+    """The CLI path of the same attack: a carrier's import of the producer's steps exits 1, nothing written."""
+    lot = story["lot"]
+    csv = tmp_path / "foreign.csv"
+    csv.write_text("gtin,lot,step,event_time\n"
+                   f"{GTIN},{lot},sensor_reporting,2026-11-22T10:00:00Z\n"
+                   f"{GTIN},{lot},storing,2026-11-22T10:01:00Z\n")
+    result = run_trace("--as", "carrier", "import", str(csv), env=trace_session_env)
+    assert result.code == 1, result.stdout + result.stderr
+    assert "row 3" in result.stderr and "custodian" in result.stderr and "nothing imported" in result.stderr
+    assert _stored_with(ctx, "2026-11-22T10:0") == 0
+
+
+@pytest.mark.parametrize("value", ["nan", "1e999", "-inf"])
+def test_trace_import_refuses_non_finite_numbers(ctx: TraceContext, trace_session_env: dict[str, str],
+                                                 story: dict[str, Any], tmp_path: Path, value: str) -> None:
+    csv = tmp_path / "readings.csv"
+    csv.write_text("gtin,lot,step,event_time,sensor_type,sensor_value,sensor_uom\n"
+                   f"{GTIN},{story['lot']},sensor_reporting,2026-11-23T10:00:00Z,Temperature,{value},CEL\n")
+    result = run_trace("import", str(csv), env=trace_session_env)
+    assert result.code == 1 and "finite" in result.stderr, result.stderr
+    assert _stored_with(ctx, "2026-11-23T10:00") == 0

@@ -12,6 +12,8 @@ event is never put under a second root, and roots that were built but not anchor
 from __future__ import annotations
 
 import csv
+import json
+import math
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -113,6 +115,8 @@ def _event_from_row(row: dict[str, Any], *, dev_names: bool) -> dict[str, Any]:
             value = float(row.get("sensor_value") or "")
         except ValueError as exc:
             raise ValidationError(f"sensor_value {row.get('sensor_value')!r} is not a number") from exc
+        if not math.isfinite(value):
+            raise ValidationError(f"sensor_value {row.get('sensor_value')!r} is not a finite number")
         report = {"type": row["sensor_type"].strip(), "value": value}
         if row.get("sensor_uom"):
             report["uom"] = row["sensor_uom"].strip()
@@ -151,6 +155,14 @@ def _rows(path: Path, *, dev_names: bool, validate: bool) -> Iterator[tuple[int,
 Rows = Callable[[bool], Iterator[tuple[int, Callable[[], dict[str, Any]]]]]  # called with validate
 
 
+def _finite(event: dict[str, Any]) -> None:
+    """NaN and infinities have no JSON form: an event holding one could be stored but never served again."""
+    try:
+        json.dumps(event, allow_nan=False)
+    except ValueError as exc:
+        raise ValidationError("the event holds a number that is not finite (NaN or infinity)") from exc
+
+
 def _check(ctx: TraceContext, rows_of: Rows, name: str, *, account: str) -> tuple[int, set[str]]:
     """Pass 1: validate every row and apply the registry's rules for ``account`` to it (see policy); raise one
     ValidationError naming the bad rows, or ForbiddenError when every bad row is one the chain would refuse."""
@@ -170,6 +182,7 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str, *, account: str) -> tupl
             if "eventTime" not in event:
                 raise ValidationError("eventTime is missing")
             ev.parse_time(event["eventTime"])
+            _finite(event)
             keys = batch_keys_of(event)
             if ev.biz_step_of(event) in DIRECT_STEPS and len(keys) != 1:
                 raise ValidationError("a shipping/receiving event must name exactly one batch")
