@@ -37,7 +37,8 @@ def test_verify_image_of_the_signed_label(demo_env) -> None:
     assert result.code == 0, result.stderr
     verdict = json.loads(result.stdout)
     assert verdict["genuine"] is True
-    assert {c["check"] for c in verdict["checks"]} == {"batch", "hash chain", "events", "recall", "unit", "signature"}
+    assert {c["check"] for c in verdict["checks"]} == {"batch", "hash chain", "events", "timeline", "recall", "unit",
+                                                           "signature"}
 
 
 def test_verify_failures_exit_6_with_a_reason(demo_env, tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ def test_get_engine_is_one_engine_per_url(tmp_path: Path) -> None:
 
 
 def test_an_index_made_before_attribution_gains_the_new_columns(db_url: str) -> None:
-    """An existing TRACE_HOME keeps working: capturer, awaits, anchorer and owner are added in place."""
+    """An existing TRACE_HOME keeps working: capturer, awaits, anchorer and owners are added in place."""
     from sqlalchemy import Column, MetaData, String, Table, create_engine
 
     old = MetaData()
@@ -89,7 +89,7 @@ def test_an_index_made_before_attribution_gains_the_new_columns(db_url: str) -> 
     try:
         found = inspect(upgraded)
         assert {"capturer", "awaits"} <= {c["name"] for c in found.get_columns("epcis_events")}
-        assert "owner" in {c["name"] for c in found.get_columns("documents")}
+        assert "owners" in {c["name"] for c in found.get_columns("documents")}
         with upgraded.connect() as conn:
             row = conn.execute(select(t.epcis_events.c.capturer, t.epcis_events.c.awaits)).one()
         assert tuple(row) == ("", None)  # unknown capturer, nothing awaited

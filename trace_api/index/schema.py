@@ -92,7 +92,8 @@ documents = Table(
     Column("media_type", String(127), nullable=False),
     Column("private", Boolean, nullable=False),
     Column("recipients", Text, nullable=False, default="[]"),  # JSON: accounts the key is shared with
-    Column("owner", ADDRESS, nullable=False, default=""),  # the account that attached it; its badge needs that actor
+    # JSON list of the accounts that attached it: an event's document badge needs its actor among them
+    Column("owners", Text, nullable=False, default="[]"),
 )
 
 api_keys = Table(

@@ -38,7 +38,7 @@ def make_engine(url: str) -> Engine:
 
 
 def _add_missing_columns(engine: Engine) -> None:
-    """Columns added to a table after an index was made (capturer, awaits, anchorer, owner): added in place,
+    """Columns added to a table after an index was made (capturer, awaits, anchorer, owners): added in place,
     nullable or with their default, so an existing TRACE_HOME keeps working."""
     from sqlalchemy import inspect, text
 

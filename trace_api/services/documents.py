@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from trace_api.config import Settings
 from trace_api.errors import ForbiddenError, NotFoundError, PayloadTooLargeError, ValidationError
@@ -74,8 +74,14 @@ def commit(ctx: Any, prepared: Prepared, *, owner: str) -> None:
         insert_ignore(conn, t.documents, [{
             "sha256": digest, "name": prepared.info["name"], "size": len(prepared.stored),
             "media_type": prepared.media_type, "private": prepared.info["private"],
-            "recipients": json.dumps(prepared.recipients), "owner": owner.lower(),
+            "recipients": json.dumps(prepared.recipients), "owners": "[]",
         }])
+        # Whoever attached the same content first, this account attaches it too.
+        owners = json.loads(conn.execute(select(t.documents.c.owners).where(t.documents.c.sha256 == digest)).scalar()
+                            or "[]")
+        if owner.lower() not in owners:
+            conn.execute(update(t.documents).where(t.documents.c.sha256 == digest).values(
+                owners=json.dumps([*owners, owner.lower()])))
 
 
 def verify(ctx: Any, sha256: str, *, actor: str | None) -> dict[str, Any]:
@@ -88,7 +94,7 @@ def verify(ctx: Any, sha256: str, *, actor: str | None) -> dict[str, Any]:
         return {"sha256": sha256, "available": False, "verified": False, "private": False}
     data = _plaintext(ctx.settings, sha256, private=row["private"])
     intact = data is not None and "0x" + hashlib.sha256(data).hexdigest() == sha256
-    own = actor is not None and row["owner"] == actor.lower()
+    own = actor is not None and actor.lower() in json.loads(row["owners"] or "[]")
     return {"sha256": sha256, "name": row["name"], "available": data is not None, "verified": intact and own,
             "intact": intact, "attached_by_actor": own, "private": row["private"]}
 
