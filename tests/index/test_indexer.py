@@ -29,7 +29,7 @@ GTIN = "09506000134352"
 BAD_GTIN = "09506000134353"  # wrong check digit: 2 is right
 GLN = "9506000134352"
 ROOT_ANCHORED = Web3.keccak(text="RootAnchored(bytes32,address,uint32,bytes32)")
-ANCHORED_STEPS = ("inspecting", "storing", "packing", "sensor_reporting", "loading", "picking")
+ANCHORED_STEPS = ("holding", "storing", "packing", "sensor_reporting", "loading", "picking")
 PRODUCER = dev_account("producer")
 
 

@@ -24,9 +24,10 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 
-from trace_api.epcis import iter_event_dicts, iter_events, parse_event
+from trace_api.epcis import event_hash_bytes, iter_event_dicts, iter_events, parse_event
 from trace_api.errors import ForbiddenError, TraceError, ValidationError
 from trace_api.index import schema as t
+from trace_api.index.indexer import hx
 from trace_api.index.store import lock
 from trace_api.services import events as ev
 from trace_api.services.batches import BatchKey, batch_key, build_event, parse_gln, resolve_account
@@ -163,6 +164,14 @@ def _finite(event: dict[str, Any]) -> None:
         raise ValidationError("the event holds a number that is not finite (NaN or infinity)") from exc
 
 
+def _captured_by(ctx: TraceContext, event: dict[str, Any], account: str) -> bool:
+    """Whether ``account`` already captured this very event (importing a file again, or resuming a run)."""
+    event_hash = hx(event_hash_bytes(event))
+    with ctx.engine.connect() as conn:
+        return conn.execute(select(t.epcis_events.c.event_hash).where(
+            t.epcis_events.c.event_hash == event_hash, t.epcis_events.c.capturer == account.lower())).first() is not None
+
+
 def _check(ctx: TraceContext, rows_of: Rows, name: str, *, account: str) -> tuple[int, set[str]]:
     """Pass 1: validate every row and apply the registry's rules for ``account`` to it (see policy); raise one
     ValidationError naming the bad rows, or ForbiddenError when every bad row is one the chain would refuse."""
@@ -189,8 +198,12 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str, *, account: str) -> tupl
             batches.update(k.id_hex for k in keys)
             ids = [k.id_hex for k in keys]
             if all(rules.state(i) is not None for i in ids):  # unknown batches are reported together below
-                rules.check(ev.biz_step_of(event), ids, to=consignee_of(event),
-                            names={k.id_hex: f"{k.gtin}/{k.lot}" for k in keys})
+                try:
+                    rules.check(ev.biz_step_of(event), ids, to=consignee_of(event),
+                                names={k.id_hex: f"{k.gtin}/{k.lot}" for k in keys})
+                except ForbiddenError:
+                    if not _captured_by(ctx, event, account):  # else a re-run or resumed run: already accepted
+                        raise
         except TraceError as exc:
             bad += 1
             refused += isinstance(exc, ForbiddenError)
