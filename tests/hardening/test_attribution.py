@@ -269,3 +269,28 @@ def test_trace_import_refuses_non_finite_numbers(ctx: TraceContext, trace_sessio
     result = run_trace("import", str(csv), env=trace_session_env)
     assert result.code == 1 and "finite" in result.stderr, result.stderr
     assert _stored_with(ctx, "2026-11-23T10:00") == 0
+
+
+def test_a_capture_that_fails_later_leaves_nothing_pending(ctx: TraceContext, story: dict[str, Any],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Accepted, then refused while anchoring (a role revoked meanwhile, say): its events do not stay pending."""
+    from trace_api.errors import ContractRevert
+    from trace_api.http.routes import epcis
+
+    def refused(*_: Any, **__: Any) -> Any:
+        raise ContractRevert("TraceNoRole", ())
+
+    monkeypatch.setattr(events, "submit_root", refused)
+    capture_id = str(uuid.uuid4())
+    with ctx.engine.begin() as conn:
+        conn.execute(insert(t.captures).values(capture_id=capture_id, organisation="Farm Co", status="accepted",
+                                               event_count=1, detail="", created_at=dt.datetime.now(dt.UTC)))
+    reading = _event(story["lot"], "sensor_reporting", eventTime="2026-11-24T10:00:00.000Z")
+    epcis._run_capture(ctx, capture_id, dev_account("producer"), [reading])
+    with ctx.engine.connect() as conn:
+        status = conn.execute(select(t.captures.c.status).where(t.captures.c.capture_id == capture_id)).scalar()
+        left = conn.execute(select(func.count()).where(t.epcis_events.c.source == f"capture:{capture_id}")).scalar()
+        roots = conn.execute(select(func.count()).where(t.anchor_roots.c.status != "anchored",
+                                                        t.anchor_roots.c.anchorer == dev_account("producer")
+                                                        .address.lower())).scalar()
+    assert status == "failed" and left == 0 and roots == 0
