@@ -31,6 +31,7 @@ from trace_api.index import schema as t
 from trace_api.index.indexer import hx
 from trace_api.index.store import get_engine
 from trace_api.services import apikeys, batches, events, history, resolver, units, verify
+from trace_api.services import captures as captures_service
 from trace_api.services.context import TraceContext
 
 GTIN = "09506000134369"
@@ -275,18 +276,16 @@ def test_a_capture_that_fails_later_leaves_nothing_pending(ctx: TraceContext, st
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Accepted, then refused while anchoring (a role revoked meanwhile, say): its events do not stay pending."""
     from trace_api.errors import ContractRevert
-    from trace_api.http.routes import epcis
+    from trace_api.services import captures
 
     def refused(*_: Any, **__: Any) -> Any:
         raise ContractRevert("TraceNoRole", ())
 
     monkeypatch.setattr(events, "submit_root", refused)
-    capture_id = str(uuid.uuid4())
-    with ctx.engine.begin() as conn:
-        conn.execute(insert(t.captures).values(capture_id=capture_id, organisation="Farm Co", status="accepted",
-                                               event_count=1, detail="", created_at=dt.datetime.now(dt.UTC)))
     reading = _event(story["lot"], "sensor_reporting", eventTime="2026-11-24T10:00:00.000Z")
-    epcis._run_capture(ctx, capture_id, dev_account("producer"), [reading])
+    producer = dev_account("producer")
+    capture_id = captures.accept(ctx, organisation="Farm Co", account=producer.address, events=[reading])
+    captures.run(ctx, capture_id, producer, [reading])
     with ctx.engine.connect() as conn:
         status = conn.execute(select(t.captures.c.status).where(t.captures.c.capture_id == capture_id)).scalar()
         left = conn.execute(select(func.count()).where(t.epcis_events.c.source == f"capture:{capture_id}")).scalar()
@@ -294,3 +293,20 @@ def test_a_capture_that_fails_later_leaves_nothing_pending(ctx: TraceContext, st
                                                         t.anchor_roots.c.anchorer == dev_account("producer")
                                                         .address.lower())).scalar()
     assert status == "failed" and left == 0 and roots == 0
+
+
+def test_a_capture_the_server_never_ran_is_resumed_by_its_accounts_anchor(ctx: TraceContext,
+                                                                          story: dict[str, Any]) -> None:
+    """The 202 promised it: the document is written down with the capture, and `trace anchor` finishes it."""
+    reading = _event(story["lot"], "sensor_reporting", eventTime="2026-11-25T10:00:00.000Z")
+    producer = dev_account("producer")
+    capture_id = captures_service.accept(ctx, organisation="Farm Co", account=producer.address, events=[reading])
+    # ... and the server dies before its background task runs.
+    assert events.anchor(ctx, account=dev_account("carrier"))["captures_resumed"] == 0  # not the carrier's
+    assert events.anchor(ctx, account=producer)["captures_resumed"] == 1
+    with ctx.engine.connect() as conn:
+        status, document = conn.execute(select(t.captures.c.status, t.captures.c.document).where(
+            t.captures.c.capture_id == capture_id)).one()
+    assert status == "done" and document is None
+    timeline = history.history(ctx, gtin=GTIN, lot=story["lot"])["timeline"]
+    assert [e["status"] for e in timeline if e["event_time"] == "2026-11-25T10:00:00.000Z"] == ["verified"]

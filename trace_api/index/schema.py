@@ -114,6 +114,8 @@ captures = Table(
     Column("event_count", Integer, nullable=False),
     Column("detail", Text, nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("account", ADDRESS, nullable=False, default=""),  # the account that signs its anchoring
+    Column("document", Text),  # its events (JSON) until it has ended: written before the 202, resumed after a crash
 )
 
 scans = Table(

@@ -333,11 +333,15 @@ def resolve_awaiting(ctx: TraceContext) -> int:
 
 
 def anchor(ctx: TraceContext, *, account: LocalAccount, batch_size: int | None = None) -> dict[str, Any]:
-    """`trace anchor`: finish what ``account`` left pending: lifecycle events, roots to build, roots to send."""
+    """`trace anchor`: finish what ``account`` left pending: captures a dead server accepted, lifecycle events,
+    events whose transaction is now indexed, roots to build, roots to send."""
+    from trace_api.services.captures import resume  # captures import this module
+
+    resumed = resume(ctx, account=account)
     direct = send_direct(ctx, account=account)
     resolve_awaiting(ctx)
     built = build_pending_roots(ctx, account=account.address,
                                 batch_size=batch_size or ctx.settings.anchor_batch_size)
     sent = send_roots(ctx, account=account)
     ctx.sync()
-    return {"direct_events": direct, "roots_built": built, "roots_anchored": sent}
+    return {"captures_resumed": resumed, "direct_events": direct, "roots_built": built, "roots_anchored": sent}

@@ -4,27 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import re
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, BeforeValidator, Field
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 
 from trace_api.epcis import parse_document
 from trace_api.epcis.model import EVENT_TYPES
-from trace_api.errors import NotFoundError, PayloadTooLargeError, TraceError, ValidationError
+from trace_api.errors import NotFoundError, PayloadTooLargeError, ValidationError
 from trace_api.http.deps import CallerDep, CtxDep
 from trace_api.index import schema as t
-from trace_api.services import events as ev, importer
+from trace_api.services import captures
 from trace_api.services.batches import batch_key
-from trace_api.services.context import TraceContext
 
 router = APIRouter(tags=["epcis"])
-log = logging.getLogger("trace_api.http")
 
 MAX_PAGE = 1000
 MAX_OFFSET = 1_000_000_000
@@ -78,34 +74,6 @@ class EventsPage(BaseModel):
     next_offset: int | None
 
 
-def _set_status(ctx: TraceContext, capture_id: str, status_: str, detail: str = "") -> None:
-    with ctx.engine.begin() as conn:
-        conn.execute(update(t.captures).where(t.captures.c.capture_id == capture_id).values(
-            status=status_, detail=detail[:2000]))
-
-
-def _run_capture(ctx: TraceContext, capture_id: str, account: Any, events: list[dict[str, Any]]) -> None:
-    _set_status(ctx, capture_id, "running")
-    try:
-        report = importer.import_events(ctx, account=account, events=events, name=f"capture:{capture_id}")
-        _set_status(ctx, capture_id, "done", json.dumps(report.to_json()))
-    except TraceError as exc:
-        _discard(ctx, capture_id)
-        _set_status(ctx, capture_id, "failed", str(exc))
-    except Exception:  # a bug must not leave the capture "running" for ever
-        log.exception("capture %s failed", capture_id)
-        _discard(ctx, capture_id)
-        _set_status(ctx, capture_id, "failed", "internal error; the server log has the details")
-
-
-def _discard(ctx: TraceContext, capture_id: str) -> None:
-    """A failed capture leaves nothing pending: what it stored and never got on chain is dropped."""
-    try:
-        ev.discard_unsent(ctx, source=f"capture:{capture_id}"[:64])
-    except Exception:  # noqa: BLE001 - the failure itself is what the status reports
-        log.exception("capture %s: could not drop its unsent events", capture_id)
-
-
 def _depth(value: Any) -> int:
     """How deeply a parsed JSON value nests (iteratively: the value may nest deeper than Python recurses)."""
     deepest, stack = 0, [(value, 1)]
@@ -143,16 +111,12 @@ async def capture(request: Request, background: BackgroundTasks, ctx: CtxDep, ca
     body = await request.body()
     # Parsing and validating up to 5 MiB takes a while: off the event loop, so other requests go on.
     events = await run_in_threadpool(_capture_events, body, ctx.settings.max_capture_bytes)
-    capture_id = str(uuid.uuid4())
     # The registry's rules, for this caller's account, before anything is stored: what the chain would refuse is
-    # refused now (403), not left pending for someone else's `trace anchor` to sign.
-    await run_in_threadpool(importer.check_events, ctx, account=caller.account.address, events=events,
-                            name="capture")
-    with ctx.engine.begin() as conn:
-        conn.execute(insert(t.captures).values(
-            capture_id=capture_id, organisation=caller.organisation, status="accepted",
-            event_count=len(events), detail="", created_at=dt.datetime.now(dt.UTC)))
-    background.add_task(_run_capture, ctx, capture_id, caller.account, events)
+    # refused now (403), not left pending for someone else's `trace anchor` to sign. Then the document is written
+    # down with the capture, so a crash after the 202 loses nothing (`trace anchor` of that account resumes it).
+    capture_id = await run_in_threadpool(captures.accept, ctx, organisation=caller.organisation,
+                                         account=caller.account.address, events=events)
+    background.add_task(captures.run, ctx, capture_id, caller.account, events)
     return {"capture_id": capture_id, "status": "accepted", "events": len(events),
             "status_url": f"/capture/{capture_id}"}
 
