@@ -9,7 +9,8 @@ the contract, because an anchored event is only as trustworthy as the party who 
 - commissioning (which issues unit serials) is for the batch's registrant only, whoever holds the batch now (the
   chain's own rule, producer role and custody, still applies to a commissioning recorded on chain);
 - an event that is no lifecycle step (a TransformationEvent, an AggregationEvent, a step without an on-chain
-  code) may only name batches the account is a party to: their registrant, custodian or consignee.
+  code) may only name batches the account is a party to: their registrant, custodian or consignee, or a carrier
+  while the batch is in transit (as the chain allows for arriving and departing).
 """
 
 from __future__ import annotations
@@ -115,9 +116,10 @@ class Policy:
             raise ForbiddenError(f"batch {name} is recalled; no further events are accepted")
         rule = STEP_RULES.get(step or "")
         if rule is None:
-            if me not in (s.registrant, s.custodian) and not (s.in_transit and me == s.consignee):
-                raise ForbiddenError(f"batch {name}: only its registrant, custodian or consignee may capture "
-                                     f"{step or 'events without a business step'} about it")
+            moving = s.in_transit and (me == s.consignee or "carrier" in self.roles)  # as for arriving/departing
+            if me not in (s.registrant, s.custodian) and not moving:
+                raise ForbiddenError(f"batch {name}: only its registrant, custodian, consignee or (in transit) a "
+                                     f"carrier may capture {step or 'events without a business step'} about it")
             return
         roles, custody = rule
         if step == "commissioning":
