@@ -56,7 +56,7 @@ class Trial:
     number: int
     command: str
     lot: str
-    when: str  # "mined" or "random"
+    when: str  # "mined", "written" (its write-ahead is in the index) or "random"
     delay: float = 0.0
     killed: bool = False
     outcome: str = ""
@@ -80,8 +80,21 @@ def _block(env: dict[str, str]) -> int:
     return int(httpx.post(f"http://127.0.0.1:{env['TRACE_NODE_PORT']}", json=body, timeout=5).json()["result"], 16)
 
 
-def _run_killed(trial: Trial, env: dict[str, str], log: Path) -> None:
-    """Run the trial's command; SIGKILL it after ``trial.delay`` s, or the moment a new block appears."""
+def _written(ctx: TraceContext, trial: Trial) -> bool:
+    """Whether the trial's command has written ahead: its batch key, or an event of its batch."""
+    key = batches.batch_key(GTIN, trial.lot)
+    with ctx.engine.connect() as conn:
+        if trial.command in ("register", "derive"):
+            table, column = t.batch_keys, t.batch_keys.c.batch_id
+        else:
+            table, column = t.event_batches, t.event_batches.c.batch_id
+        return conn.execute(select(column).select_from(table).where(column == key.id_hex).limit(1)).first() \
+            is not None
+
+
+def _run_killed(trial: Trial, env: dict[str, str], log: Path, ctx: TraceContext) -> None:
+    """Run the trial's command; SIGKILL it after ``trial.delay`` s, the moment a new block appears, or the moment
+    its write-ahead is in the index (before its transaction is sent)."""
     start_block = _block(env)
     with open(log, "wb") as err:
         proc = subprocess.Popen([*TRACE, *AS, *_args(trial)], env={**os.environ, **env}, cwd=ROOT,
@@ -91,6 +104,8 @@ def _run_killed(trial: Trial, env: dict[str, str], log: Path) -> None:
             if trial.when == "mined" and _block(env) > start_block:
                 break
             if trial.when == "random" and time.monotonic() - started >= trial.delay:
+                break
+            if trial.when == "written" and _written(ctx, trial):
                 break
             time.sleep(0.002)
         if proc.poll() is None:
@@ -180,7 +195,7 @@ def test_kill_9_every_write_command_then_recover(trace_env: dict[str, str], tmp_
     # How long a whole run takes: random kills land anywhere in it.
     probe = Trial(0, "register", "W-PROBE", "random", delay=1e9)
     began = time.monotonic()
-    _run_killed(probe, env, tmp_path / "probe.stderr")
+    _run_killed(probe, env, tmp_path / "probe.stderr", ctx)
     full = time.monotonic() - began
 
     trials: list[Trial] = []
@@ -189,22 +204,24 @@ def test_kill_9_every_write_command_then_recover(trace_env: dict[str, str], tmp_
         number += 1
         assert number <= 3 * TRIALS, "runs kept finishing before their kill"
         command = COMMANDS[(number - 1) % len(COMMANDS)]
-        trial = Trial(number, command, f"W{number:03d}{command[:2].upper()}", "mined" if number % 2 else "random",
+        when = ("mined", "written", "random")[(number - 1) % 3]
+        trial = Trial(number, command, f"W{number:03d}{command[:2].upper()}", when,
                       delay=round(rng.uniform(0.3 * full, 1.1 * full), 3))
         _setup(ctx, trial)
-        _run_killed(trial, env, tmp_path / f"trial-{number:03d}.stderr")
+        _run_killed(trial, env, tmp_path / f"trial-{number:03d}.stderr", ctx)
         if number % RECOVER_EVERY == 0:  # later commands also run over what earlier ones left pending
             _recover(env)
         trials.append(trial)
         print(f"trial {number:3d} {command:8s} {'killed' if trial.killed else 'finished'} at {trial.when}"
-              f"{'' if trial.when == 'mined' else f' {trial.delay:.2f} s'}", flush=True)
+              f"{f' {trial.delay:.2f} s' if trial.when == 'random' else ''}", flush=True)
 
     _recover(env)
     _check(ctx, env, trials)
     killed = [tr for tr in trials if tr.killed]
     per_command = collections.Counter(tr.command for tr in killed)
-    after_mined = sum(1 for tr in killed if tr.when == "mined")
-    lines = [f"seed {SEED}: {len(killed)} kills ({after_mined} right after the transaction was mined) in "
+    moments = collections.Counter(tr.when for tr in killed)
+    lines = [f"seed {SEED}: {len(killed)} kills ({moments['mined']} right after the transaction was mined, "
+             f"{moments['written']} right after the write-ahead, {moments['random']} at random) in "
              f"{len(trials)} trials, {time.monotonic() - started:.0f} s; kills per command: "
              + ", ".join(f"{c} {per_command[c]}" for c in COMMANDS) + "; nothing lost, nothing sent twice",
              *(f"{tr.number:3d} {tr.command:8s} {'killed' if tr.killed else 'finished'} {tr.when:6s} "
