@@ -203,7 +203,9 @@ def test_kill_9_every_write_command_then_recover(trace_env: dict[str, str], tmp_
     while sum(tr.killed for tr in trials) < TRIALS:
         number += 1
         assert number <= 3 * TRIALS, "runs kept finishing before their kill"
-        command = COMMANDS[(number - 1) % len(COMMANDS)]
+        # The command with the fewest kills so far: a run that finished before its kill is tried again.
+        kills = collections.Counter(tr.command for tr in trials if tr.killed)
+        command = min(COMMANDS, key=lambda c: (kills[c], sum(tr.command == c for tr in trials), COMMANDS.index(c)))
         when = ("mined", "written", "random")[(number - 1) % 3]
         trial = Trial(number, command, f"W{number:03d}{command[:2].upper()}", when,
                       delay=round(rng.uniform(0.3 * full, 1.1 * full), 3))
