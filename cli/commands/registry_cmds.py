@@ -104,6 +104,11 @@ def _timeline_table(data: dict[str, Any]) -> Table:
     chain = data["hash_chain"]
     caption = (f"hash chain {'ok' if chain['ok'] else 'BROKEN'}: {chain['events_on_chain']} events on chain; "
                f"custodian {data['custodian']}")
+    if data["undisclosed"]:
+        caption += "\n[bold red]INCOMPLETE: " + history.undisclosed_note(len(data["undisclosed"])) + "[/bold red] (seq " \
+            + ", ".join(str(u["seq"]) for u in data["undisclosed"][:10]) + ")"
+    if data["pending"]:
+        caption += f"\n{data['pending']} event(s) pending: captured, not on chain yet (run `trace anchor`)"
     table = Table(title=title, caption=caption)
     for col in ("", "when", "step", "type", "where", "proof", "documents"):
         table.add_column(col)
@@ -111,6 +116,8 @@ def _timeline_table(data: dict[str, Any]) -> Table:
         docs = ", ".join(("🔒 " if d["private"] else "") + ("hash verified" if d["verified"] else "UNVERIFIED")
                          for d in ev["documents"])
         proof = ev.get("how", ev.get("reason", ev["status"]))
+        if ev["status"] == "verified":
+            proof += f" by {ev['actor']}"
         table.add_row(MARKS[ev["status"]], ev["event_time"], ev["biz_step"] or "", ev["type"], ev["where"] or "",
                       proof, docs)
     return table
@@ -134,7 +141,8 @@ def event_add(
 
 
 def anchor(batch_size: int = typer.Option(None, "--batch-size", help="Events per Merkle root.")) -> None:
-    """Anchor pending events under Merkle roots and record pending lifecycle events."""
+    """Finish what this account left pending: record its lifecycle events, anchor its captured events under
+    Merkle roots. Never another account's: those are theirs to sign."""
     result = events.anchor(ctx(), account=STATE.account("producer"), batch_size=batch_size)
     emit(result, f"recorded {result['direct_events']} lifecycle events, anchored {len(result['roots_anchored'])} roots")
 

@@ -37,7 +37,8 @@ def test_verify_image_of_the_signed_label(demo_env) -> None:
     assert result.code == 0, result.stderr
     verdict = json.loads(result.stdout)
     assert verdict["genuine"] is True
-    assert {c["check"] for c in verdict["checks"]} == {"batch", "hash chain", "events", "recall", "unit", "signature"}
+    assert {c["check"] for c in verdict["checks"]} == {"batch", "hash chain", "events", "timeline", "recall", "unit",
+                                                           "signature"}
 
 
 def test_verify_failures_exit_6_with_a_reason(demo_env, tmp_path: Path) -> None:
@@ -46,7 +47,7 @@ def test_verify_failures_exit_6_with_a_reason(demo_env, tmp_path: Path) -> None:
     assert unknown.code == 6 and unknown.stderr.strip() == "trace: error: unit: serial B9999 was never issued"
     forged = sign_uri(digital_link.unit_uri(*ROASTED, UNITS[0]), dev_account("buyer").key)
     bad_sig = _verify(env, forged)
-    assert bad_sig.code == 6 and "signature" in bad_sig.stderr and "neither registered" in bad_sig.stderr
+    assert bad_sig.code == 6 and "signature" in bad_sig.stderr and "did not register this batch" in bad_sig.stderr
     never = _verify(env, digital_link.batch_uri("09506000134376", "NOPE"))
     assert never.code == 6 and "is not on chain" in never.stderr
     offline_ok = _verify(env, summary["label"]["signed_uri"], "--offline", "--producer", dev_account("processor").address)

@@ -202,8 +202,8 @@ def test_two_runs_sending_the_same_pending_roots_both_succeed(
     batches.register_batch(contexts[0], account=producer, gtin=GTIN, lot="PENDING")
     docs = _overlap_events("PENDING", 200)
     ev.insert_events(contexts[0].engine, [(d, [batches.batch_key(GTIN, "PENDING").id_hex]) for d in docs],
-                     mode="anchor", source="capture")
-    assert ev.build_pending_roots(contexts[0], batch_size=100) == 2
+                     mode="anchor", source="capture", capturer=producer.address)
+    assert ev.build_pending_roots(contexts[0], account=producer.address, batch_size=100) == 2
     # Both runs have checked rootInfo before either sends.
     monkeypatch.setattr(ev, "submit_root", _after_both(ev.submit_root))
     errors = _in_threads(*(lambda ctx=ctx: ev.send_roots(ctx, account=producer) for ctx in contexts))

@@ -94,7 +94,8 @@ def _seed_pending(ctx: TraceContext, day: int, source: str) -> set[str]:
         key = batches.batch_key(GTIN, LOTS[r % len(LOTS)])
         when = (start + dt.timedelta(seconds=r)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         items.append((batches.build_event(key=key, step="storing", gln=GLN, when=when), [key.id_hex]))
-    return set(events.insert_events(ctx.engine, items, mode="anchor", source=source))
+    return set(events.insert_events(ctx.engine, items, mode="anchor", source=source,
+                                    capturer=dev_account("producer").address))
 
 
 def _run_killed(args: list[str], env: dict[str, str], delay: float, log: Path,

@@ -29,7 +29,7 @@ GTIN = "09506000134352"
 BAD_GTIN = "09506000134353"  # wrong check digit: 2 is right
 GLN = "9506000134352"
 ROOT_ANCHORED = Web3.keccak(text="RootAnchored(bytes32,address,uint32,bytes32)")
-ANCHORED_STEPS = ("inspecting", "storing", "packing", "sensor_reporting", "loading", "picking")
+ANCHORED_STEPS = ("holding", "storing", "packing", "sensor_reporting", "loading", "picking")
 PRODUCER = dev_account("producer")
 
 
@@ -239,7 +239,7 @@ def test_reorg_replacing_blocks_at_the_same_heights(env: IndexEnv) -> None:
     assert data["hash_chain"] == {"ok": True, "events_on_chain": 3, "head": data["hash_chain"]["head"]}
 
     events.insert_events(env.engine, [(json.loads(b), [batch_key(GTIN, "REORG-1").id_hex]) for b in bodies],
-                         mode="direct", source="cli")
+                         mode="direct", source="cli", capturer=PRODUCER.address)
     assert statuses(ctx, "REORG-1") == {
         first: "verified", dropped[0]: "pending", dropped[1]: "pending", replaced[0]: "verified",
         replaced[1]: "verified"}
@@ -347,7 +347,7 @@ def test_an_event_hash_is_stored_once(env: IndexEnv) -> None:
     batch_id = batch_key(GTIN, "ONCE-1").id_hex
     before = count(env.engine, t.epcis_events), count(env.engine, t.event_batches)
     again = events.insert_events(env.engine, [(event, [batch_id]), (event, [batch_id, batch_id])],
-                                 mode="anchor", source="again")
+                                 mode="anchor", source="again", capturer=PRODUCER.address)
     assert again == [event_hash, event_hash]
     assert (count(env.engine, t.epcis_events), count(env.engine, t.event_batches)) == before
     with env.engine.connect() as conn:

@@ -71,3 +71,27 @@ def test_get_engine_is_one_engine_per_url(tmp_path: Path) -> None:
     assert get_engine(first) is get_engine(Settings(home=tmp_path / "a"))
     assert get_engine(first) is not get_engine(Settings(home=tmp_path / "b"))
     assert (tmp_path / "a" / "index.sqlite").is_file()
+
+
+def test_an_index_made_before_attribution_gains_the_new_columns(db_url: str) -> None:
+    """An existing TRACE_HOME keeps working: capturer, awaits, anchorer and owners are added in place."""
+    from sqlalchemy import Column, MetaData, String, Table, create_engine
+
+    old = MetaData()
+    Table("epcis_events", old, Column("event_hash", String(66), primary_key=True), Column("body", String(10)))
+    Table("documents", old, Column("sha256", String(66), primary_key=True))
+    engine = create_engine(db_url)
+    old.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(old.tables["epcis_events"].insert().values(event_hash=_hash(1), body="{}"))
+    engine.dispose()
+    upgraded = make_engine(db_url)
+    try:
+        found = inspect(upgraded)
+        assert {"capturer", "awaits"} <= {c["name"] for c in found.get_columns("epcis_events")}
+        assert "owners" in {c["name"] for c in found.get_columns("documents")}
+        with upgraded.connect() as conn:
+            row = conn.execute(select(t.epcis_events.c.capturer, t.epcis_events.c.awaits)).one()
+        assert tuple(row) == ("", None)  # unknown capturer, nothing awaited
+    finally:
+        upgraded.dispose()

@@ -56,6 +56,12 @@ epcis_events = Table(
     Column("created_seq", BigInteger, nullable=False),  # insertion order, for stable anchoring order
     # event hash algorithm of event_hash (trace_api.epcis.hashing): 1 for rows stored before algorithm 2 existed
     Column("hash_algorithm", SmallInteger, nullable=False, server_default="1"),
+    # The account that captured the event: only it anchors or records it, and its verification counts only when
+    # the chain names that account as the event's actor. "" in indexes made before attribution.
+    Column("capturer", ADDRESS, nullable=False, default="", server_default=""),
+    # Write-ahead: set while the transaction this event belongs to (derive:<batch id>, recall:<batch id>) is not
+    # confirmed; such an event is neither anchored nor shown until recovery finds the transaction's effect on chain.
+    Column("awaits", String(80)),
     Index("ix_epcis_events_pending", "mode", "root"),
     Index("ix_epcis_events_biz_step", "biz_step", "event_time"),
     Index("ix_epcis_events_time", "event_time"),
@@ -77,6 +83,8 @@ anchor_roots = Table(
     Column("meta_hash", HASH, nullable=False),
     Column("tx_hash", HASH),
     Column("status", String(12), nullable=False),  # built, sent, anchored
+    # the capturer of its events, who alone sends it
+    Column("anchorer", ADDRESS, nullable=False, default="", server_default=""),
 )
 
 documents = Table(
@@ -88,6 +96,8 @@ documents = Table(
     Column("media_type", String(127), nullable=False),
     Column("private", Boolean, nullable=False),
     Column("recipients", Text, nullable=False, default="[]"),  # JSON: accounts the key is shared with
+    # JSON list of the accounts that attached it: an event's document badge needs its actor among them
+    Column("owners", Text, nullable=False, default="[]", server_default="[]"),
 )
 
 api_keys = Table(
@@ -111,6 +121,9 @@ captures = Table(
     Column("event_count", Integer, nullable=False),
     Column("detail", Text, nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # the account that signs its anchoring
+    Column("account", ADDRESS, nullable=False, default="", server_default=""),
+    Column("document", Text),  # its events (JSON) until it has ended: written before the 202, resumed after a crash
 )
 
 epcis_queries = Table(  # EPCIS 2.0 named queries (POST /queries)

@@ -1,5 +1,12 @@
-"""Batches: register, derive, record lifecycle events, recall, roles; each write is checked by a dry run of
-the transaction first, and the index is written only after the chain accepted it."""
+"""Batches: register, derive, record lifecycle events, recall, roles.
+
+Each write is checked by a dry run of the transaction first. Then, write-ahead: whatever the index needs after
+the transaction (the batch's metadata, the EPCIS event, its documents) is written before it is sent, marked
+pending where it must not count yet (a direct event is pending until the chain records it; a derive's or recall's
+event waits on ``awaits`` until the indexer sees the transaction's effect). A crash at any moment therefore loses
+nothing that reached the chain, and recovery (`trace anchor`) finishes what was written: it records a direct event
+the chain does not have, and releases awaiting events once their transaction is indexed. A transaction the chain
+refuses takes its pending rows with it."""
 
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from web3 import Web3
 
 from qr import digital_link
@@ -128,8 +135,10 @@ def register_batch(
     key = batch_key(gtin, lot)
     meta = {"gtin": key.gtin, "lot": key.lot, **(metadata or {})}
     fn = ctx.registry.functions.registerBatch(key.id, metadata_hash(meta), _quantity(quantity), _uom(uom))
-    receipt = ctx.sender(account).transact(fn)
+    sender = ctx.sender(account)
+    sender.call(fn)  # refused (already registered, no role) before anything is written
     _save_key(ctx, key, meta)
+    receipt = sender.transact(fn)
     ctx.sync()
     return {"batch_id": key.id_hex, "gtin": key.gtin, "lot": key.lot, "tx_hash": hx(receipt["transactionHash"]),
             "block": receipt["blockNumber"], "gas_used": receipt["gasUsed"]}
@@ -148,9 +157,11 @@ def derive_batch(
     fn = ctx.registry.functions.deriveBatch(
         key.id, [p.id for p in parent_keys], metadata_hash(meta), _quantity(quantity), _uom(uom)
     )
-    receipt = ctx.sender(account).transact(fn)
+    sender = ctx.sender(account)
+    sender.call(fn)
     _save_key(ctx, key, meta)
-    # The transformation itself, as EPCIS describes it: inputs consumed, output produced.
+    # The transformation itself, as EPCIS describes it: inputs consumed, output produced. Written ahead, it waits
+    # for the derive to be indexed before it is anchored or shown.
     event = {
         "type": "TransformationEvent", "eventTime": when or now_utc(), "eventTimeZoneOffset": "+00:00",
         "inputQuantityList": [{"epcClass": p.epc_class} for p in parent_keys],
@@ -158,19 +169,41 @@ def derive_batch(
     }
     if process:  # CBV 2.0 has no bizStep for a transformation; say what it was in our extension
         event[f"{EXT}process"] = process
-    _store_events(ctx, [(event, [key, *parent_keys])], mode="anchor", source="derive")
-    ctx.sync()
+    hashes = _store_events(ctx, [(event, [key, *parent_keys])], mode="anchor", source="derive", account=account,
+                           awaits=f"derive:{key.id_hex}")
+    receipt = _send(ctx, sender, fn, hashes)
+    _released(ctx)
     return {"batch_id": key.id_hex, "gtin": key.gtin, "lot": key.lot, "parents": [p.id_hex for p in parent_keys],
             "tx_hash": hx(receipt["transactionHash"]), "block": receipt["blockNumber"]}
 
 
 def _save_key(ctx: TraceContext, key: BatchKey, meta: dict[str, Any]) -> None:
+    """Write the batch's key and metadata ahead of its registration. The dry run passed, so the batch is not on
+    chain: metadata an earlier, unfinished attempt left is replaced."""
     with ctx.engine.begin() as conn:
-        exists = conn.execute(select(t.batch_keys.c.batch_id).where(t.batch_keys.c.batch_id == key.id_hex)).first()
-        if not exists:
-            conn.execute(insert(t.batch_keys).values(
-                batch_id=key.id_hex, gtin=key.gtin, lot=key.lot, metadata=canonical_json(meta)
-            ))
+        conn.execute(delete(t.batch_keys).where(t.batch_keys.c.batch_id == key.id_hex))
+        conn.execute(insert(t.batch_keys).values(
+            batch_id=key.id_hex, gtin=key.gtin, lot=key.lot, metadata=canonical_json(meta)
+        ))
+
+
+def _send(ctx: TraceContext, sender: Any, fn: Any, hashes: list[str]) -> Any:
+    """Send a transaction whose events were written ahead; if the chain refuses it, they go too."""
+    from trace_api.errors import ContractRevert
+    from trace_api.services.events import discard
+
+    try:
+        return sender.transact(fn)
+    except ContractRevert:
+        discard(ctx.engine, hashes)
+        raise
+
+
+def _released(ctx: TraceContext) -> None:
+    from trace_api.services.events import resolve_awaiting
+
+    ctx.sync()
+    resolve_awaiting(ctx)
 
 
 def build_event(
@@ -224,10 +257,13 @@ def record_event(
     parse_event(event)
     event_hash = event_hash_bytes(event)
     fn = ctx.registry.functions.recordEvent(key.id, code, event_hash, location, consignee)
-    receipt = ctx.sender(account).transact(fn)
+    sender = ctx.sender(account)
+    sender.call(fn)
     if prepared:
-        documents.commit(ctx, prepared)
-    _store_events(ctx, [(event, [key])], mode="direct", source="cli")
+        documents.commit(ctx, prepared, owner=account.address)
+    # Pending until the chain has it: `trace anchor` records it if this process dies before sending.
+    hashes = _store_events(ctx, [(event, [key])], mode="direct", source="cli", account=account)
+    receipt = _send(ctx, sender, fn, hashes)
     ctx.sync()
     return {"batch_id": key.id_hex, "step": step, "event_hash": hx(event_hash),
             "tx_hash": hx(receipt["transactionHash"]), "block": receipt["blockNumber"],
@@ -239,12 +275,16 @@ def recall_batch(ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: st
     if not reason.strip():
         raise ValidationError("a recall needs a reason")
     reason_hash = hashlib.sha256(reason.encode()).digest()
-    receipt = ctx.sender(account).transact(ctx.registry.functions.recall(key.id, reason_hash))
+    fn = ctx.registry.functions.recall(key.id, reason_hash)
+    sender = ctx.sender(account)
+    sender.call(fn)
     event = build_event(key=key, step="holding")
     event["disposition"] = "recalled"
     event[f"{EXT}recallReason"] = reason
-    _store_events(ctx, [(event, [key])], mode="anchor", source="recall")
-    ctx.sync()
+    hashes = _store_events(ctx, [(event, [key])], mode="anchor", source="recall", account=account,
+                           awaits=f"recall:{key.id_hex}")
+    receipt = _send(ctx, sender, fn, hashes)
+    _released(ctx)
     return {"batch_id": key.id_hex, "recalled": True, "reason_hash": hx(reason_hash),
             "tx_hash": hx(receipt["transactionHash"])}
 
@@ -260,12 +300,22 @@ def set_role(ctx: TraceContext, *, account: LocalAccount, role: str, member: str
 
 
 def _store_events(
-    ctx: TraceContext, items: list[tuple[dict[str, Any], list[BatchKey]]], *, mode: str, source: str
+    ctx: TraceContext, items: list[tuple[dict[str, Any], list[BatchKey]]], *, mode: str, source: str,
+    account: LocalAccount, awaits: str | None = None,
 ) -> list[str]:
-    """Write captured events (and their batch links) to the index; an event already there is skipped."""
-    from trace_api.services.events import insert_events
+    """Write captured events (and their batch links) to the index, attributed to ``account``; an event already
+    there is skipped. Events an earlier attempt of the same transaction wrote ahead are replaced: its dry run has
+    just passed, so that attempt never reached the chain (or, still pending, is adopted by the sender)."""
+    from trace_api.services.events import discard, insert_events
 
-    return insert_events(ctx.engine, [(e, [k.id_hex for k in keys]) for e, keys in items], mode=mode, source=source)
+    if awaits is not None:
+        with ctx.engine.connect() as conn:
+            stale = list(conn.execute(select(t.epcis_events.c.event_hash).where(
+                t.epcis_events.c.awaits == awaits, t.epcis_events.c.capturer == account.address.lower())).scalars())
+        discard(ctx.engine, stale)
+
+    return insert_events(ctx.engine, [(e, [k.id_hex for k in keys]) for e, keys in items], mode=mode, source=source,
+                         capturer=account.address, awaits=awaits)
 
 
 def require_batch(ctx: TraceContext, key: BatchKey) -> None:

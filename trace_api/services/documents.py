@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from trace_api.config import Settings
 from trace_api.errors import ForbiddenError, NotFoundError, PayloadTooLargeError, ValidationError
@@ -56,7 +56,8 @@ def prepare(settings: Settings, *, path: Path, private: bool, recipients: list[s
     return Prepared({"sha256": digest, "name": path.name, "private": private}, stored, key, recipients, media_type)
 
 
-def commit(ctx: Any, prepared: Prepared) -> None:
+def commit(ctx: Any, prepared: Prepared, *, owner: str) -> None:
+    """Store a prepared document, attached by ``owner``; written before the event that cites it is sent."""
     folder = _folder(ctx.settings)
     folder.mkdir(parents=True, exist_ok=True)
     digest = prepared.info["sha256"]
@@ -73,20 +74,29 @@ def commit(ctx: Any, prepared: Prepared) -> None:
         insert_ignore(conn, t.documents, [{
             "sha256": digest, "name": prepared.info["name"], "size": len(prepared.stored),
             "media_type": prepared.media_type, "private": prepared.info["private"],
-            "recipients": json.dumps(prepared.recipients),
+            "recipients": json.dumps(prepared.recipients), "owners": "[]",
         }])
+        # Whoever attached the same content first, this account attaches it too.
+        owners = json.loads(conn.execute(select(t.documents.c.owners).where(t.documents.c.sha256 == digest)).scalar()
+                            or "[]")
+        if owner.lower() not in owners:
+            conn.execute(update(t.documents).where(t.documents.c.sha256 == digest).values(
+                owners=json.dumps([*owners, owner.lower()])))
 
 
-def verify(ctx: Any, sha256: str) -> dict[str, Any]:
-    """Whether the stored document still hashes to its name; private ones are checked after decryption."""
+def verify(ctx: Any, sha256: str, *, actor: str | None) -> dict[str, Any]:
+    """Whether the stored document still hashes to its name (private ones are checked after decryption) and was
+    attached by ``actor``, the account the chain names for the citing event (None: not on chain, never verified).
+    Anyone can cite a hash; only the party that attached the document vouches for it."""
     with ctx.engine.connect() as conn:
         row = conn.execute(select(t.documents).where(t.documents.c.sha256 == sha256)).mappings().first()
     if row is None:
         return {"sha256": sha256, "available": False, "verified": False, "private": False}
     data = _plaintext(ctx.settings, sha256, private=row["private"])
-    ok = data is not None and "0x" + hashlib.sha256(data).hexdigest() == sha256
-    return {"sha256": sha256, "name": row["name"], "available": data is not None, "verified": ok,
-            "private": row["private"]}
+    intact = data is not None and "0x" + hashlib.sha256(data).hexdigest() == sha256
+    own = actor is not None and actor.lower() in json.loads(row["owners"] or "[]")
+    return {"sha256": sha256, "name": row["name"], "available": data is not None, "verified": intact and own,
+            "intact": intact, "attached_by_actor": own, "private": row["private"]}
 
 
 def _plaintext(settings: Settings, sha256: str, *, private: bool) -> bytes | None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, select, update
 
 from trace_api.epcis import HASH_ALGORITHM, event_hash_bytes
 from trace_api.epcis.identifiers import gln_of
@@ -22,6 +23,7 @@ from trace_api.index.store import insert_ignore, lock
 from trace_api.merkle import MerkleTree
 from trace_api.services.context import TraceContext
 
+log = logging.getLogger("trace_api.events")
 ANCHOR_META = b"\0" * 32
 ANCHOR_LOCK = "anchoring"
 DIRECT_CHUNK = 100  # lifecycle events per recordEvents transaction
@@ -52,13 +54,15 @@ class Captured:
     links: list[dict[str, Any]]
 
 
-def capture(event: dict[str, Any], batch_ids: Iterable[str], *, mode: str, source: str, seq: int) -> Captured:
+def capture(event: dict[str, Any], batch_ids: Iterable[str], *, mode: str, source: str, seq: int,
+            capturer: str, awaits: str | None = None) -> Captured:
     event_hash = hx(event_hash_bytes(event))
     when = parse_time(event["eventTime"])
     row = {
         "event_hash": event_hash, "event_type": event["type"], "biz_step": biz_step_of(event),
-        "event_time": when, "body": json.dumps(event, separators=(",", ":")), "mode": mode, "root": None,
-        "proof": None, "source": source, "created_seq": seq, "hash_algorithm": HASH_ALGORITHM,
+        "event_time": when, "body": json.dumps(event, separators=(",", ":"), allow_nan=False), "mode": mode,
+        "root": None, "proof": None, "source": source, "created_seq": seq, "hash_algorithm": HASH_ALGORITHM,
+        "capturer": capturer.lower(), "awaits": awaits,
     }
     links = [{"batch_id": b, "event_time": when, "event_hash": event_hash} for b in dict.fromkeys(batch_ids)]
     return Captured(event_hash, row, links)
@@ -70,17 +74,61 @@ def insert_captured(conn: Connection, captured: list[Captured]) -> None:
 
 
 def insert_events(
-    engine: Engine, items: list[tuple[dict[str, Any], list[str]]], *, mode: str, source: str
+    engine: Engine, items: list[tuple[dict[str, Any], list[str]]], *, mode: str, source: str, capturer: str,
+    awaits: str | None = None,
 ) -> list[str]:
     seq = time.time_ns()
-    captured = [capture(e, ids, mode=mode, source=source, seq=seq + i) for i, (e, ids) in enumerate(items)]
+    captured = [capture(e, ids, mode=mode, source=source, seq=seq + i, capturer=capturer, awaits=awaits)
+                for i, (e, ids) in enumerate(items)]
     with engine.begin() as conn:
         insert_captured(conn, captured)
     return [c.event_hash for c in captured]
 
 
+def discard(engine: Engine, hashes: Iterable[str]) -> None:
+    """Forget captured events that never reached the chain (their transaction was refused): nothing stays pending."""
+    hashes = list(hashes)
+    if not hashes:
+        return
+    with engine.begin() as conn:
+        conn.execute(delete(t.event_batches).where(t.event_batches.c.event_hash.in_(hashes)))
+        conn.execute(delete(t.epcis_events).where(t.epcis_events.c.event_hash.in_(hashes)))
+
+
+def discard_unsent(ctx: TraceContext, *, source: str) -> int:
+    """After a failed capture: drop its events that are on chain neither directly nor under an anchored root,
+    and the roots of them that were never anchored. Returns how many events were dropped."""
+    registry = ctx.registry
+    e = t.epcis_events
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(select(e.c.event_hash, e.c.mode, e.c.root).where(e.c.source == source)).all()
+    recorded = _recorded_hashes(ctx, [r.event_hash for r in rows if r.mode == "direct"])
+    anchored: dict[str, bool] = {}
+    for root in {r.root for r in rows if r.root}:
+        anchorer, _, _ = registry.functions.rootInfo(bytes.fromhex(root[2:])).call()
+        anchored[root] = bool(int(anchorer, 16))
+    drop = [r.event_hash for r in rows if (r.event_hash not in recorded if r.mode == "direct"
+                                           else not anchored.get(r.root or "", False))]
+    discard(ctx.engine, drop)
+    dead = [root for root, ok in anchored.items() if not ok]
+    if dead:
+        with ctx.engine.begin() as conn:
+            conn.execute(delete(t.anchor_roots).where(t.anchor_roots.c.root.in_(dead)))
+    return len(drop)
+
+
+def _recorded_hashes(ctx: TraceContext, hashes: list[str]) -> set[str]:
+    """Which of these event hashes the chain has recorded, confirmed (indexed) or not yet."""
+    if not hashes:
+        return set()
+    with ctx.engine.connect() as conn:
+        found = set(conn.execute(select(t.chain_events.c.event_hash).where(
+            t.chain_events.c.event_hash.in_(hashes))).scalars())
+    return found | (_unconfirmed_hashes(ctx) & set(hashes))
+
+
 # ---- anchoring ----
-def build_root(conn: Connection, hashes: list[str]) -> str:
+def build_root(conn: Connection, hashes: list[str], *, anchorer: str) -> str:
     """Put events under one Merkle root: store the root (status built) and each event's proof, atomically."""
     tree = MerkleTree.from_event_hashes([bytes.fromhex(h[2:]) for h in hashes])
     root = hx(tree.root)
@@ -92,32 +140,36 @@ def build_root(conn: Connection, hashes: list[str]) -> str:
     )
     insert_ignore(conn, t.anchor_roots, [{
         "root": root, "count": len(hashes), "meta_hash": hx(ANCHOR_META), "tx_hash": None, "status": "built",
+        "anchorer": anchorer.lower(),
     }])
     return root
 
 
-def build_pending_roots(ctx: TraceContext, *, batch_size: int) -> int:
-    """Group events waiting for anchoring into roots of up to batch_size leaves."""
+def build_pending_roots(ctx: TraceContext, *, account: str, batch_size: int) -> int:
+    """Group the events ``account`` captured that wait for anchoring into roots of up to batch_size leaves."""
     built = 0
     while True:
         with ctx.engine.begin() as conn:
             lock(conn, ANCHOR_LOCK)  # two runs must never put one event under two roots
             hashes = list(conn.execute(
                 select(t.epcis_events.c.event_hash)
-                .where(t.epcis_events.c.mode == "anchor", t.epcis_events.c.root.is_(None))
+                .where(t.epcis_events.c.mode == "anchor", t.epcis_events.c.root.is_(None),
+                       t.epcis_events.c.capturer == account.lower(), t.epcis_events.c.awaits.is_(None))
                 .order_by(t.epcis_events.c.created_seq, t.epcis_events.c.event_hash)
                 .limit(batch_size)
             ).scalars())
             if not hashes:
                 return built
-            build_root(conn, hashes)
+            build_root(conn, hashes, anchorer=account)
             built += 1
 
 
 def send_roots(ctx: TraceContext, *, account: LocalAccount) -> list[str]:
-    """Anchor every built root not yet on chain. Safe to repeat: a root already anchored is only marked."""
+    """Anchor every root ``account`` built that is not on chain yet. Safe to repeat: a root already anchored is only
+    marked. Roots of other accounts are theirs to send: anchoring them would vouch for what they captured."""
     registry = ctx.registry
     sender = ctx.sender(account)
+    mine = t.anchor_roots.c.anchorer == account.address.lower()
     with ctx.engine.begin() as conn:
         # Not "status != anchored": a reorg can drop an anchored root; the index says what the chain has.
         conn.execute(update(t.anchor_roots).where(
@@ -125,7 +177,7 @@ def send_roots(ctx: TraceContext, *, account: LocalAccount) -> list[str]:
         ).values(status="anchored"))
         pending = conn.execute(
             select(t.anchor_roots.c.root, t.anchor_roots.c.count, t.anchor_roots.c.meta_hash)
-            .where(t.anchor_roots.c.root.not_in(select(t.chain_roots.c.root)))
+            .where(t.anchor_roots.c.root.not_in(select(t.chain_roots.c.root)), mine)
         ).all()
     sent: list[tuple[str, Any]] = []
     for root, count, meta in pending:
@@ -186,22 +238,25 @@ def _unconfirmed_hashes(ctx: TraceContext) -> set[str]:
 
 
 def send_direct(ctx: TraceContext, *, account: LocalAccount, only: set[str] | None = None) -> int:
-    """Record on chain the captured lifecycle events (mode direct) the chain does not have yet, in order.
+    """Record on chain the lifecycle events (mode direct) that ``account`` captured and the chain does not have
+    yet, in order. Never another account's: the chain would record them as this account's steps.
 
     ``only`` limits it to the events of one import run. An event is left alone when it is already on chain,
-    confirmed or not, or when its batch is not (a reorg dropped the registration): those are not this
-    caller's to re-send.
+    confirmed or not, or when its batch is not (a reorg dropped the registration). An event the chain now refuses
+    (its dry run reverts: custody moved, the batch was recalled) is discarded, so it neither stays pending nor
+    holds back the others.
     """
     ctx.sync()
+    e = t.epcis_events
     with ctx.engine.connect() as conn:
         on_chain = select(t.chain_events.c.event_hash)
         known_batches = select(t.chain_batches.c.batch_id)
         query = (
-            select(t.epcis_events.c.event_hash, t.epcis_events.c.body, t.event_batches.c.batch_id)
-            .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
-            .where(t.epcis_events.c.mode == "direct", t.epcis_events.c.event_hash.not_in(on_chain),
-                   t.event_batches.c.batch_id.in_(known_batches))
-            .order_by(t.epcis_events.c.created_seq)
+            select(e.c.event_hash, e.c.body, t.event_batches.c.batch_id)
+            .join(t.event_batches, t.event_batches.c.event_hash == e.c.event_hash)
+            .where(e.c.mode == "direct", e.c.event_hash.not_in(on_chain), e.c.capturer == account.address.lower(),
+                   e.c.awaits.is_(None), t.event_batches.c.batch_id.in_(known_batches))
+            .order_by(e.c.created_seq)
         )
         rows = conn.execute(query).all()
     if only is not None:
@@ -211,15 +266,37 @@ def send_direct(ctx: TraceContext, *, account: LocalAccount, only: set[str] | No
         rows = [r for r in rows if r.event_hash not in recent]
     if not rows:
         return 0
-    inputs = [direct_input(json.loads(body), batch_id, event_hash) for event_hash, body, batch_id in rows]
+    inputs = [(event_hash, direct_input(json.loads(body), batch_id, event_hash)) for event_hash, body, batch_id in rows]
+    functions = ctx.registry.functions
+    try:
+        functions.recordEvents([i for _, i in inputs]).call({"from": account.address})
+    except Exception:  # noqa: BLE001 - some event is refused: find which, one by one, in order
+        inputs = _recordable(ctx, account, inputs)
+    if not inputs:
+        return 0
     sender = ctx.sender(account)
     pending = []
     for i in range(0, len(inputs), DIRECT_CHUNK):
-        pending.append(sender.submit(ctx.registry.functions.recordEvents(inputs[i:i + DIRECT_CHUNK])))
+        pending.append(sender.submit(functions.recordEvents([x for _, x in inputs[i:i + DIRECT_CHUNK]])))
     for tx_hash in pending:
         sender.wait(tx_hash)
     ctx.sync()
     return len(inputs)
+
+
+def _recordable(ctx: TraceContext, account: LocalAccount, inputs: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """The inputs whose own dry run passes; the others are discarded (logged by hash)."""
+    keep, refused = [], []
+    for event_hash, item in inputs:
+        try:
+            ctx.registry.functions.recordEvents([item]).call({"from": account.address})
+            keep.append((event_hash, item))
+        except Exception:  # noqa: BLE001 - the chain refuses this one now
+            refused.append(event_hash)
+    log.warning("discarded %d captured lifecycle event(s) the chain refuses: %s", len(refused),
+                ", ".join(refused[:5]))
+    discard(ctx.engine, refused)
+    return keep
 
 
 def direct_input(event: dict[str, Any], batch_id: str, event_hash: str) -> tuple[Any, ...]:
@@ -233,10 +310,39 @@ def direct_input(event: dict[str, Any], batch_id: str, event_hash: str) -> tuple
     return (bytes.fromhex(batch_id[2:]), code, bytes.fromhex(event_hash[2:]), parse_gln(gln or None), to)
 
 
+def resolve_awaiting(ctx: TraceContext) -> int:
+    """Write-ahead recovery: events written before a transaction (derive:<id>, recall:<id>) join the story once
+    the transaction's effect is indexed. Returns how many were released."""
+    e = t.epcis_events
+    with ctx.engine.connect() as conn:
+        waiting = conn.execute(select(e.c.event_hash, e.c.awaits, e.c.capturer).where(e.c.awaits.is_not(None))).all()
+        if not waiting:
+            return 0
+        derived = {(r.batch_id, r.producer) for r in conn.execute(select(t.chain_batches.c.batch_id,
+                                                                        t.chain_batches.c.producer))}
+        recalled = {(r.batch_id, r.actor) for r in conn.execute(select(t.chain_recalls.c.batch_id,
+                                                                       t.chain_recalls.c.actor))}
+    done = []
+    for row in waiting:
+        kind, _, batch_id = row.awaits.partition(":")
+        if (batch_id, row.capturer) in (derived if kind == "derive" else recalled):
+            done.append(row.event_hash)
+    if done:
+        with ctx.engine.begin() as conn:
+            conn.execute(update(e).where(e.c.event_hash.in_(done)).values(awaits=None))
+    return len(done)
+
+
 def anchor(ctx: TraceContext, *, account: LocalAccount, batch_size: int | None = None) -> dict[str, Any]:
-    """`trace anchor`: finish anything pending: lifecycle events, roots to build, roots to send."""
+    """`trace anchor`: finish what ``account`` left pending: captures a dead server accepted, lifecycle events,
+    events whose transaction is now indexed, roots to build, roots to send."""
+    from trace_api.services.captures import resume  # captures import this module
+
+    resumed = resume(ctx, account=account)
     direct = send_direct(ctx, account=account)
-    built = build_pending_roots(ctx, batch_size=batch_size or ctx.settings.anchor_batch_size)
+    resolve_awaiting(ctx)
+    built = build_pending_roots(ctx, account=account.address,
+                                batch_size=batch_size or ctx.settings.anchor_batch_size)
     sent = send_roots(ctx, account=account)
     ctx.sync()
-    return {"direct_events": direct, "roots_built": built, "roots_anchored": sent}
+    return {"captures_resumed": resumed, "direct_events": direct, "roots_built": built, "roots_anchored": sent}

@@ -5,7 +5,14 @@ Status of an event:
   proof holds (only confirmed blocks are indexed, so nothing below the confirmation depth counts);
 - pending: captured, not on chain yet;
 - mismatch: the index disagrees with the chain (the stored event no longer hashes to its recorded hash,
-  or its proof fails).
+  or its proof fails), or the chain names another account than the one that captured the event.
+
+Verified events carry ``actor``, the account the chain names (the recorder, or the root's anchorer). A document
+cited by an event is "verified" only when it is intact and was attached by that actor.
+
+Complete timelines: each on-chain step of the batch whose EPCIS body the index does not hold is listed under
+``undisclosed``, so nobody can record steps it never discloses, and a crash that lost a body shows.
+Events written ahead of their transaction (``awaits``) are not part of the story until recovery releases them.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from sqlalchemy import select
 from eth_utils import keccak
 
 from trace_api.epcis import event_hash_bytes
+from trace_api.epcis.vocab import STEP_CODES
 from trace_api.errors import NotFoundError
 from trace_api.index import schema as t
 from trace_api.index.indexer import hx
@@ -37,6 +45,9 @@ def _event_status(event: dict[str, Any], row: Any, on_chain: dict[str, Any], roo
         chain_row = on_chain.get(row.event_hash)
         if chain_row is None:
             return {"status": "pending"}
+        if row.capturer and chain_row.actor != row.capturer:
+            return {"status": "mismatch", "reason": f"recorded on chain by {chain_row.actor}, not by the account "
+                    "that captured it"}
         return {"status": "verified", "how": "recorded", "seq": chain_row.seq, "block": chain_row.block_number,
                 "tx_hash": chain_row.tx_hash, "actor": chain_row.actor}
     if row.root is None or row.root not in roots:
@@ -45,6 +56,8 @@ def _event_status(event: dict[str, Any], row: Any, on_chain: dict[str, Any], roo
     if not verify_proof(bytes.fromhex(row.root[2:]), bytes.fromhex(row.event_hash[2:]), proof):
         return {"status": "mismatch", "reason": "Merkle proof does not hold"}
     root = roots[row.root]
+    if row.capturer and root.anchorer != row.capturer:
+        return {"status": "mismatch", "reason": f"anchored by {root.anchorer}, not by the account that captured it"}
     return {"status": "verified", "how": "merkle", "root": row.root, "block": root.block_number,
             "actor": root.anchorer}
 
@@ -98,7 +111,7 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
         rows = conn.execute(
             select(t.epcis_events)
             .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
-            .where(t.event_batches.c.batch_id == bid)
+            .where(t.event_batches.c.batch_id == bid, t.epcis_events.c.awaits.is_(None))
             .order_by(t.event_batches.c.event_time, t.epcis_events.c.created_seq)
         ).all()
         chain_rows = conn.execute(
@@ -118,7 +131,8 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
     for row in rows:
         event = json.loads(row.body)
         status = _event_status(event, row, on_chain, roots)
-        docs = [documents.verify(ctx, d["sha256"]) for d in event.get(f"{EXT}documents", [])]
+        actor = status.get("actor") if status["status"] == "verified" else None
+        docs = [documents.verify(ctx, d["sha256"], actor=actor) for d in _cited(event)]
         read_point = (event.get("readPoint") or {}).get("id")
         timeline.append({
             "event_hash": row.event_hash, "type": row.event_type, "biz_step": row.biz_step,
@@ -128,6 +142,9 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
             "documents": docs, **status,
         })
 
+    shown = {row.event_hash for row in rows if row.mode == "direct"}
+    undisclosed = [{"seq": r.seq, "step": step_name(r.step), "event_hash": r.event_hash, "actor": r.actor,
+                    "block": r.block_number, "tx_hash": r.tx_hash} for r in chain_rows if r.event_hash not in shown]
     # The hash chain recomputed from the indexed on-chain events must equal the head the contract holds.
     head = bytes.fromhex(bid[2:])
     for r in chain_rows:
@@ -152,9 +169,26 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
         "hash_chain": {"ok": head_ok, "events_on_chain": len(chain_rows),
                        "head": hx(bytes(live[12])) if live else None},
         "timeline": timeline,
+        "undisclosed": undisclosed,
+        "pending": sum(1 for e in timeline if e["status"] == "pending"),
+        "complete": not undisclosed,
         "parents": parents,
         "children": children,
     }
+
+
+def step_name(code: int) -> str:
+    return next((name for name, value in STEP_CODES.items() if value == code), str(code))
+
+
+def _cited(event: dict[str, Any]) -> list[dict[str, Any]]:
+    docs = event.get(f"{EXT}documents")
+    return [d for d in docs if isinstance(d, dict) and isinstance(d.get("sha256"), str)] if isinstance(docs, list) \
+        else []
+
+
+def undisclosed_note(count: int) -> str:
+    return f"{count} step{'s' if count != 1 else ''} recorded on chain without details"
 
 
 def events_of(ctx: TraceContext, key: BatchKey) -> list[dict[str, Any]]:
@@ -163,7 +197,7 @@ def events_of(ctx: TraceContext, key: BatchKey) -> list[dict[str, Any]]:
         bodies = conn.execute(
             select(t.epcis_events.c.body)
             .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
-            .where(t.event_batches.c.batch_id == key.id_hex)
+            .where(t.event_batches.c.batch_id == key.id_hex, t.epcis_events.c.awaits.is_(None))
             .order_by(t.event_batches.c.event_time, t.epcis_events.c.created_seq)
         ).scalars().all()
         if not bodies and not _known(conn, key.id_hex):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,13 +25,14 @@ from sqlalchemy import select
 
 from trace_api.epcis import event_hash_bytes, iter_event_dicts, iter_events, parse_event
 from trace_api.epcis.identifiers import subjects
-from trace_api.errors import ContractRevert, TraceError, ValidationError
+from trace_api.errors import ContractRevert, ForbiddenError, TraceError, ValidationError
 from trace_api.index import schema as t
 from trace_api.index.indexer import hx
 from trace_api.index.store import lock
 from trace_api.services import events as ev
 from trace_api.services.batches import EXT, BatchKey, batch_key, build_event, parse_gln, resolve_account
 from trace_api.services.context import TraceContext
+from trace_api.services.policy import Policy, consignee_of
 
 DIRECT_STEPS = frozenset({"shipping", "receiving", "arriving"})
 MAX_REPORTED_ERRORS = 20
@@ -144,6 +146,8 @@ def _event_from_row(row: dict[str, Any], *, dev_names: bool) -> dict[str, Any]:
             value = float(row.get("sensor_value") or "")
         except ValueError as exc:
             raise ValidationError(f"sensor_value {row.get('sensor_value')!r} is not a number") from exc
+        if not math.isfinite(value):
+            raise ValidationError(f"sensor_value {row.get('sensor_value')!r} is not a finite number")
         report = {"type": row["sensor_type"].strip(), "value": value}
         if row.get("sensor_uom"):
             report["uom"] = row["sensor_uom"].strip()
@@ -193,13 +197,31 @@ def _mode(event: dict[str, Any], keys: list[BatchKey], known: set[str]) -> str:
     return "direct"
 
 
-def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder,
-           account: LocalAccount | None = None) -> tuple[int, set[str], set[str]]:  # fmt: skip
-    """Pass 1: validate every row, including what pass 2 would send on chain (simulated with ``eth_call`` as
-    ``account``, in file order); raise one ValidationError naming the bad rows. Returns the row count, the
-    batches named and those of them registered on chain."""
+def _finite(event: dict[str, Any]) -> None:
+    """NaN and infinities have no JSON form: an event holding one could be stored but never served again."""
+    try:
+        json.dumps(event, allow_nan=False)
+    except ValueError as exc:
+        raise ValidationError("the event holds a number that is not finite (NaN or infinity)") from exc
+
+
+def _captured_by(ctx: TraceContext, event: dict[str, Any], account: str) -> bool:
+    """Whether ``account`` already captured this very event (importing a file again, or resuming a run)."""
+    event_hash = hx(event_hash_bytes(event))
+    with ctx.engine.connect() as conn:
+        return conn.execute(select(t.epcis_events.c.event_hash).where(
+            t.epcis_events.c.event_hash == event_hash, t.epcis_events.c.capturer == account.lower())).first() is not None
+
+
+def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder, *,
+           account: LocalAccount) -> tuple[int, set[str], set[str]]:  # fmt: skip
+    """Pass 1: validate every row and apply the registry's rules for ``account`` to it (see policy), including
+    what pass 2 would send on chain (simulated with ``eth_call`` as ``account``, in file order); raise one
+    ValidationError naming the bad rows, or ForbiddenError when every bad row is one the chain would refuse.
+    Returns the row count, the batches named and those of them registered on chain."""
     errors: list[str] = []
     bad = 0
+    refused = 0
     rows = 0
     batches: set[str] = set()
     lifecycle: list[tuple[int, dict[str, Any], BatchKey]] = []
@@ -210,6 +232,8 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder,
         if len(errors) < MAX_REPORTED_ERRORS:
             errors.append(f"row {number}: {message}" if number else message)
 
+    rules = Policy(ctx, account.address)
+    rules.check_account()
     for number, make in rows_of(True):
         rows += 1
         try:
@@ -219,11 +243,21 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder,
             if "eventTime" not in event:
                 raise ValidationError("eventTime is missing")
             ev.parse_time(event["eventTime"])
+            _finite(event)
             keys = finder.keys(event)
             if len(keys) == 1 and _mode(event, keys, {keys[0].id_hex}) == "direct":
                 lifecycle.append((number, event, keys[0]))
             batches.update(k.id_hex for k in keys)
+            ids = [k.id_hex for k in keys]
+            if all(rules.state(i) is not None for i in ids):  # events about unregistered batches are anchored
+                try:
+                    rules.check(ev.biz_step_of(event), ids, to=consignee_of(event),
+                                names={k.id_hex: f"{k.gtin}/{k.lot}" for k in keys})
+                except ForbiddenError:
+                    if not _captured_by(ctx, event, account.address):  # else a re-run or resumed run: accepted
+                        raise
         except TraceError as exc:
+            refused += isinstance(exc, ForbiddenError)
             fail(number, str(exc))
     if rows == 0:
         raise ValidationError(f"{name}: no events")
@@ -242,6 +276,9 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder,
         _simulate(ctx, account, sends, fail)
     if bad:
         more = f" (first {len(errors)} shown)" if bad > len(errors) else ""
+        if refused == bad:
+            raise ForbiddenError(f"{name}: {bad} row(s) the registry would refuse, nothing imported{more}: "
+                                 + "; ".join(errors))
         raise ValidationError(f"{name}: {bad} invalid row(s), nothing imported{more}: " + "; ".join(errors))
     return rows, batches, known
 
@@ -296,6 +333,13 @@ def import_events(
     return import_rows(ctx, account=account, rows_of=rows_of, name=name, batch_size=batch_size)
 
 
+def check_events(ctx: TraceContext, *, account: LocalAccount, events: list[dict[str, Any]], name: str) -> None:
+    """Pass 1 alone, for `/capture` to refuse (4xx, nothing written) before it accepts a document."""
+    ctx.sync()
+    _check(ctx, lambda validate: ((i, lambda e=e: e) for i, e in enumerate(events, start=1)), name,
+           BatchFinder(ctx), account=account)
+
+
 def import_rows(
     ctx: TraceContext, *, account: LocalAccount, rows_of: Rows, name: str, batch_size: int | None = None,
     dry_run: bool = False, progress: Progress | None = None,
@@ -303,7 +347,7 @@ def import_rows(
     size = batch_size or ctx.settings.anchor_batch_size
     ctx.sync()
     finder = BatchFinder(ctx)
-    rows, batches, known = _check(ctx, rows_of, name, finder, account)
+    rows, batches, known = _check(ctx, rows_of, name, finder, account=account)
     report = ImportReport(rows=rows, batches=batches, dry_run=dry_run)
     if dry_run:
         return report
@@ -325,7 +369,7 @@ def import_rows(
             fresh = list({c.event_hash: c for c in chunk if c.event_hash not in existing}.values())
             ev.insert_captured(conn, fresh)
             anchored = [c.event_hash for c in fresh if c.row["mode"] == "anchor"]
-            root = ev.build_root(conn, anchored) if anchored else None
+            root = ev.build_root(conn, anchored, anchorer=account.address) if anchored else None
         report.new_events += len(fresh)
         if root is not None:
             pending.append((root, ev.submit_root(ctx, sender=sender, root=root, count=len(anchored))))
@@ -335,7 +379,8 @@ def import_rows(
         event = make()
         keys = finder.keys(event)
         mode = _mode(event, keys, known)
-        captured = ev.capture(event, [k.id_hex for k in keys], mode=mode, source=name[:64], seq=seq0 + number)
+        captured = ev.capture(event, [k.id_hex for k in keys], mode=mode, source=name[:64], seq=seq0 + number,
+                              capturer=account.address)
         if mode == "direct":
             direct_hashes.add(captured.event_hash)
         chunk.append(captured)

@@ -40,21 +40,30 @@ def parse_key(gtin: str, lot: str, serial: str | None = None) -> tuple[BatchKey,
     return key, serial
 
 
-def unit_event(ctx: TraceContext, key: BatchKey, serial: str) -> dict[str, Any] | None:
-    """The commissioning event of a unit serial, if the index has one (serials live under Merkle roots)."""
+def unit_status(ctx: TraceContext, key: BatchKey, serial: str, data: dict[str, Any]) -> str:
+    """"known" when a verified commissioning event by the batch's registrant lists the serial; "pending" when such
+    an event is captured but not verified yet; else "unknown". ``data`` is the batch's history: only its verified
+    facts count, so nobody else's capture (pending, refused or anchored under their own root) issues a serial."""
     uri = f"https://id.gs1.org{digital_link.key_path(key.gtin, key.lot)}/21/{serial}"
     with ctx.engine.connect() as conn:
         rows = conn.execute(
-            select(t.epcis_events.c.body, t.epcis_events.c.root)
+            select(t.epcis_events.c.event_hash, t.epcis_events.c.body)
             .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
             .where(t.event_batches.c.batch_id == key.id_hex, t.epcis_events.c.biz_step == "commissioning",
                    t.epcis_events.c.body.contains(json.dumps(uri)))
         ).all()
-    for body, _root in rows:
-        event = json.loads(body)
-        if uri in (event.get("epcList") or []):
-            return event
-    return None
+    status = {e["event_hash"]: e for e in data["timeline"]}
+    registrant = data.get("producer")
+    found = "unknown"
+    for event_hash, body in rows:
+        entry = status.get(event_hash)
+        if entry is None or uri not in (json.loads(body).get("epcList") or []):
+            continue
+        if entry["status"] == "verified" and registrant and entry.get("actor") == registrant:
+            return "known"
+        if entry["status"] == "pending":
+            found = "pending"
+    return found
 
 
 def record_scan(ctx: TraceContext, key: BatchKey, serial: str, place: str) -> dict[str, Any]:
@@ -94,8 +103,8 @@ def summary(ctx: TraceContext, *, gtin: str, lot: str, serial: str | None = None
     data["names"] = names_for(ctx)
     data["unit"] = None
     if serial is not None:
-        event = unit_event(ctx, key, serial)
-        data["unit"] = {"serial": serial, "known": event is not None,
+        state = unit_status(ctx, key, serial, data)
+        data["unit"] = {"serial": serial, "known": state == "known", "pending": state == "pending",
                         "scans": record_scan(ctx, key, serial, place or "unknown")}
     verified = [e for e in data["timeline"] if e["status"] == "verified"]
     # On a phone: the journey's steps; one line for the unit serials issued; readings condensed below.
@@ -136,17 +145,29 @@ def sensor_summary(ctx: TraceContext, key: BatchKey, readings: list[dict[str, An
 
 
 def verdict(data: dict[str, Any]) -> dict[str, Any]:
-    """The one-line answer the consumer sees first."""
+    """The one-line answer the consumer sees first. "verified" only when every fact shown is verified on chain:
+    nothing pending, no on-chain step without its details, the unit issued by a verified commissioning."""
     if data["recalled"]:
         return {"level": "recalled", "title": "RECALLED — do not consume",
                 "detail": "This batch, or a batch it was made from, has been recalled by its producer."}
     unit = data.get("unit")
-    if unit is not None and not unit["known"]:
+    if unit is not None and not unit["known"] and not unit.get("pending"):
         return {"level": "counterfeit", "title": "Could not verify — possible counterfeit",
                 "detail": f"Serial {unit['serial']} was never issued for this batch."}
     if any(e["status"] == "mismatch" for e in data["timeline"]) or not data["hash_chain"]["ok"]:
         return {"level": "mismatch", "title": "Record does not match the chain",
                 "detail": "Some steps shown here differ from what is recorded on chain."}
+    if data.get("undisclosed"):
+        note = history.undisclosed_note(len(data["undisclosed"]))
+        return {"level": "incomplete", "title": "Not fully verified: " + note,
+                "detail": f"The chain holds {note}; this history cannot show what they were."}
+    if unit is not None and not unit["known"]:
+        return {"level": "pending", "title": "Not verified yet",
+                "detail": f"Serial {unit['serial']} is captured but its commissioning is not on chain yet."}
+    if data.get("pending"):
+        count = data["pending"]
+        return {"level": "pending", "title": f"Not verified yet: {count} step{'s' if count != 1 else ''} pending",
+                "detail": "Some steps below are captured but not on chain yet; the others are verified."}
     if unit is not None and unit["scans"]["anomaly"]:
         return {"level": "warning", "title": "Verified, but scanned in many places",
                 "detail": unit["scans"]["message"]}
@@ -155,8 +176,9 @@ def verdict(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_signature(ctx: TraceContext, *, uri: str, signature: str) -> dict[str, Any]:
-    """Recover who signed a Digital Link; trusted when the signer registered the batch on chain (its producer,
-    or the processor that derived it) or holds the producer role."""
+    """Recover who signed a Digital Link; trusted ("producer") only when the signer registered the batch on chain
+    (its producer, or the processor that derived it). Holding the producer role for some other batch is not
+    enough. (The registry has no on-chain delegation yet; a delegate would be checked here.)"""
     try:
         signer = recover_address(uri, signature)
         link = digital_link.parse(uri)
@@ -168,14 +190,10 @@ def check_signature(ctx: TraceContext, *, uri: str, signature: str) -> dict[str,
         with ctx.engine.connect() as conn:
             registrant = conn.execute(select(t.chain_batches.c.producer).where(
                 t.chain_batches.c.batch_id == key.id_hex)).scalar()
-    role = ctx.registry.functions.PRODUCER_ROLE().call()
-    is_producer = bool(ctx.registry.functions.hasRole(role, signer).call())
     is_registrant = registrant is not None and registrant == signer.lower()
-    trusted = is_registrant or is_producer
     detail = f"signed by {signer}, " + ("who registered this batch" if is_registrant else
-                                        "a producer" if is_producer else "who neither registered this batch nor "
-                                        "holds the producer role")
-    return {"signer": signer, "producer": trusted, "trusted": trusted, "registrant": is_registrant,
+                                        "who did not register this batch")
+    return {"signer": signer, "producer": is_registrant, "trusted": is_registrant, "registrant": is_registrant,
             "detail": detail}
 
 

@@ -78,14 +78,25 @@ def verify_online(ctx: TraceContext, uri: str) -> Verdict:
     verdict.add("hash chain", chain["ok"], f"{chain['events_on_chain']} events recomputed to the on-chain head"
                 if chain["ok"] else "the indexed events do not recompute to the on-chain head")
     bad = [e for e in data["timeline"] if e["status"] == "mismatch"]
+    pending = [e for e in data["timeline"] if e["status"] == "pending"]
     merkle = [e for e in data["timeline"] if e.get("how") == "merkle"]
-    verdict.add("events", not bad, f"{len(data['timeline']) - len(bad)} of {len(data['timeline'])} events match "
-                f"the chain ({len(merkle)} by Merkle proof)" if not bad else bad[0].get("reason", "mismatch"))
+    total = len(data["timeline"])
+    if bad:
+        verdict.add("events", False, bad[0].get("reason", "mismatch"))
+    elif pending:
+        verdict.add("events", False, f"{len(pending)} of {total} events are pending: captured, not on chain yet")
+    else:
+        verdict.add("events", True, f"{total} of {total} events match the chain ({len(merkle)} by Merkle proof)")
+    undisclosed = data["undisclosed"]
+    verdict.add("timeline", not undisclosed, "every on-chain step has its details" if not undisclosed
+                else history.undisclosed_note(len(undisclosed)))
     verdict.add("recall", not data["recalled"], "not recalled" if not data["recalled"]
                 else "RECALLED (the batch or a batch it was made from)")
     if link.serial is not None:
-        known = resolver.unit_event(ctx, key, link.serial) is not None
-        verdict.add("unit", known, f"serial {link.serial} " + ("was commissioned" if known else "was never issued"))
+        state = resolver.unit_status(ctx, key, link.serial, data)
+        verdict.add("unit", state == "known", f"serial {link.serial} " + {
+            "known": "was commissioned by the batch's registrant (verified on chain)",
+            "pending": "is captured, but its commissioning is not on chain yet"}.get(state, "was never issued"))
     if signature is not None:
         try:
             checked = resolver.check_signature(ctx, uri=uri.split("#")[0], signature=signature)

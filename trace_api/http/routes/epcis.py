@@ -4,31 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import re
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, BeforeValidator, Field
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 
 from trace_api.epcis import parse_document, parse_event
 from trace_api.epcis.xml import read_xml
 from trace_api.epcis.model import EVENT_TYPES
-from trace_api.errors import NotFoundError, PayloadTooLargeError, TraceError, ValidationError
+from trace_api.errors import NotFoundError, PayloadTooLargeError, ValidationError
 from trace_api.finite import loads_finite
 from trace_api.http.deps import CallerDep, CtxDep, RateLimited
 from trace_api.http.privacy import ViewerDep, shown
 from trace_api.http.routes.epcis_rest import capture_error_behaviour
 from trace_api.index import schema as t
-from trace_api.services import importer
+from trace_api.services import captures, importer
 from trace_api.services.batches import batch_key
-from trace_api.services.context import TraceContext
 
 router = APIRouter(tags=["epcis"])
-log = logging.getLogger("trace_api.http")
 
 MAX_PAGE = 1000
 MAX_OFFSET = 1_000_000_000
@@ -83,24 +79,6 @@ class EventsPage(BaseModel):
     next_offset: int | None
 
 
-def _set_status(ctx: TraceContext, capture_id: str, status_: str, detail: str = "") -> None:
-    with ctx.engine.begin() as conn:
-        conn.execute(update(t.captures).where(t.captures.c.capture_id == capture_id).values(
-            status=status_, detail=detail[:2000]))
-
-
-def _run_capture(ctx: TraceContext, capture_id: str, account: Any, events: list[dict[str, Any]]) -> None:
-    _set_status(ctx, capture_id, "running")
-    try:
-        report = importer.import_events(ctx, account=account, events=events, name=f"capture:{capture_id}")
-        _set_status(ctx, capture_id, "done", json.dumps(report.to_json()))
-    except TraceError as exc:
-        _set_status(ctx, capture_id, "failed", str(exc))
-    except Exception:  # a bug must not leave the capture "running" for ever
-        log.exception("capture %s failed", capture_id)
-        _set_status(ctx, capture_id, "failed", "internal error; the server log has the details")
-
-
 def _depth(value: Any) -> int:
     """How deeply a parsed JSON value nests (iteratively: the value may nest deeper than Python recurses)."""
     deepest, stack = 0, [(value, 1)]
@@ -137,7 +115,9 @@ def _capture_events(body: bytes, max_bytes: int, content_type: str = "") -> list
 @router.post("/capture", status_code=status.HTTP_202_ACCEPTED, response_model=CaptureAccepted,
              openapi_extra=CAPTURE_BODY)
 async def capture(request: Request, background: BackgroundTasks, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
-    """Capture an EPCIS 2.0 document. Validated at once (422, nothing written); anchored in the background.
+    """Capture an EPCIS 2.0 document. Validated at once (422, nothing written) and checked against the registry's
+    rules for the key's account (403 for an event the chain would refuse from it, nothing written); anchored in the
+    background, attributed to that account.
 
     The body is at most ``TRACE_MAX_CAPTURE_BYTES`` (413 above; checked before it is read).
     """
@@ -146,12 +126,12 @@ async def capture(request: Request, background: BackgroundTasks, ctx: CtxDep, ca
     # Parsing and validating up to 5 MiB takes a while: off the event loop, so other requests go on.
     events = await run_in_threadpool(_capture_events, body, ctx.settings.max_capture_bytes,
                                      request.headers.get("content-type", ""))
-    capture_id = str(uuid.uuid4())
-    with ctx.engine.begin() as conn:
-        conn.execute(insert(t.captures).values(
-            capture_id=capture_id, organisation=caller.organisation, status="accepted",
-            event_count=len(events), detail="", created_at=dt.datetime.now(dt.UTC)))
-    background.add_task(_run_capture, ctx, capture_id, caller.account, events)
+    # The registry's rules, for this caller's account, before anything is stored: what the chain would refuse is
+    # refused now (403), not left pending for someone else's `trace anchor` to sign. Then the document is written
+    # down with the capture, so a crash after the 202 loses nothing (`trace anchor` of that account resumes it).
+    capture_id = await run_in_threadpool(captures.accept, ctx, organisation=caller.organisation,
+                                         account=caller.account, events=events)
+    background.add_task(captures.run, ctx, capture_id, caller.account, events)
     return {"capture_id": capture_id, "status": "accepted", "events": len(events),
             "status_url": f"/capture/{capture_id}"}
 
@@ -181,7 +161,8 @@ def query_events(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """EPCIS query subset: by batch (gtin + lot), bizStep, event-time range; paginated."""
-    query = select(t.epcis_events.c.body, t.epcis_events.c.event_hash)
+    # Events written ahead of a transaction that is not indexed yet are not part of any story.
+    query = select(t.epcis_events.c.body, t.epcis_events.c.event_hash).where(t.epcis_events.c.awaits.is_(None))
     batch_id = None  # private documents are shown to the parties of the one batch asked for
     if gtin or lot:
         if not (gtin and lot):
