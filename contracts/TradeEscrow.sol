@@ -42,6 +42,13 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
     uint32 public constant MAX_RULING_PERIOD = 90 days;
     /// @notice Latest `deliverBy` a trade may set, counted from its opening; catches milliseconds given as seconds.
     uint64 public constant MAX_DELIVERY_WINDOW = 730 days;
+    /// @notice The shortest time a buyer can be given to dispute a delivery it did not record itself (a carrier's
+    /// Arriving). One day: a carrier's word pays the seller only after the buyer had a full day, in every time
+    /// zone, to see the arrival in its own records and dispute it; any shorter and a colluding carrier's false
+    /// arrival pays before a person or a watcher polling once a day could react. Zero would mean paying on the
+    /// carrier's word alone. Buyers who cannot watch over weekends choose more (the CLI and API default to three
+    /// days).
+    uint32 public constant MIN_DISPUTE_WINDOW = 1 days;
     /// @notice The longest a buyer can be given to dispute a delivery it did not record itself.
     uint32 public constant MAX_DISPUTE_WINDOW = 30 days;
 
@@ -96,14 +103,14 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
     /// @inheritdoc ITradeEscrow
     function release(uint256 tradeId) external nonReentrant returns (uint256 amount) {
         Trade storage t = _openTrade(tradeId);
-        bytes32 batchId = t.batchId;
-        if (registry.isRecalled(batchId)) return 0;
+        (ITraceRegistry.Shipment memory sh, bool recalled) = registry.latestShipment(t.batchId, t.buyer);
+        if (recalled) return 0;
 
-        bool delivered = _deliveryFinal(t);
-        amount = _payShippedDue(tradeId, t, delivered);
+        bool own = _isOwn(t, sh);
+        amount = _payShippedDue(tradeId, t, own);
         // A schedule of 100% on shipment is fully paid there, before delivery.
         if (_remainder(t) == 0) t.state = State.Closed;
-        if (delivered) {
+        if (own && _deliveryFinal(t, sh)) {
             uint256 rest = _remainder(t);
             if (rest != 0) {
                 amount += rest;
@@ -131,13 +138,13 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         Trade storage t = _openTrade(tradeId);
         if (block.timestamp <= t.deliverBy) revert EscrowDeliveryDeadlineNotPassed(tradeId, t.deliverBy);
         address buyer = t.buyer;
-        bytes32 batchId = t.batchId;
-        uint64 deliveredAt = registry.deliveredTo(batchId, buyer);
-        if (deliveredAt != 0) revert EscrowAlreadyDelivered(tradeId, deliveredAt);
+        (ITraceRegistry.Shipment memory sh, bool recalled) = registry.latestShipment(t.batchId, buyer);
+        bool own = _isOwn(t, sh);
+        if (own && sh.deliveredAt != 0) revert EscrowAlreadyDelivered(tradeId, sh.deliveredAt);
 
         // What release would pay first: the Shipped milestone, if the seller earned it and the goods are not
         // recalled. Refund returns only what no milestone earned, whichever of the two is called first.
-        if (!registry.isRecalled(batchId)) _payShippedDue(tradeId, t, false);
+        if (!recalled) _payShippedDue(tradeId, t, own);
         uint256 rest = _remainder(t);
         t.state = State.Closed;
         _balances[buyer][t.token] += rest;
@@ -280,7 +287,9 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         if (p.rulingPeriod < MIN_RULING_PERIOD || p.rulingPeriod > MAX_RULING_PERIOD) {
             revert EscrowInvalidRulingPeriod(p.rulingPeriod);
         }
-        if (p.disputeWindow > MAX_DISPUTE_WINDOW) revert EscrowInvalidDisputeWindow(p.disputeWindow);
+        if (p.disputeWindow < MIN_DISPUTE_WINDOW || p.disputeWindow > MAX_DISPUTE_WINDOW) {
+            revert EscrowInvalidDisputeWindow(p.disputeWindow);
+        }
         (uint16 shippedBps, uint16 deliveredBps) = (p.shippedBps, p.deliveredBps);
         if (shippedBps == 0 && deliveredBps == 0) {
             deliveredBps = uint16(_BPS);
@@ -372,45 +381,67 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         emit DisputeResolved(tradeId, msg.sender, toSeller, toBuyer, fee, byTimeout);
     }
 
-    /// @dev The default ruling: what release and refund would have paid had there been no dispute.
+    /// @dev The default ruling: what release and refund would have paid had there been no dispute, with the
+    /// dispute itself standing for the buyer's objection to a carrier's delivery it raised inside the window.
     function _defaultSellerShare(uint256 tradeId, Trade storage t, uint256 rest) private view returns (uint256) {
-        bytes32 batchId = t.batchId;
+        (ITraceRegistry.Shipment memory sh, bool recalled) = registry.latestShipment(t.batchId, t.buyer);
         // Recalled goods are not paid for: release would pay nothing more, so the buyer gets the rest.
-        if (registry.isRecalled(batchId)) return 0;
-        // The buyer holds the goods: release would pay the seller everything.
-        if (registry.deliveredTo(batchId, t.buyer) != 0) return rest;
+        if (recalled) return 0;
+        bool own = _isOwn(t, sh);
+        if (own && sh.deliveredAt != 0) {
+            // The buyer's own receipt, or a carrier's delivery whose window had closed before the dispute: the
+            // buyer holds the goods, and release would pay the seller everything.
+            if (sh.received || t.disputedAt >= _windowEnd(t, sh)) return rest;
+            // A carrier's delivery disputed inside its window (or after the dispute) counts as not delivered: a
+            // carrier's word alone never outweighs the buyer's timely dispute.
+        }
         // Neither delivered nor late yet: the facts are not in.
         if (block.timestamp <= t.deliverBy) revert EscrowOutcomePending(tradeId, t.deliverBy);
         // Undelivered past the deadline: refund would pay a Shipped milestone earned by shipping, and return the
         // rest.
-        return _shippedDue(t, false);
+        return _shippedDue(t, own);
     }
 
-    /// @dev True once the Delivered milestone's condition holds: the buyer recorded receipt of the batch itself,
-    /// or a delivery to the buyer that it did not record (a carrier's Arriving) is `disputeWindow` old, and the
-    /// buyer has not disputed it in that time. Any delivery still bars {refund} at once.
-    function _deliveryFinal(Trade storage t) private view returns (bool) {
-        bytes32 batchId = t.batchId;
-        address buyer = t.buyer;
-        uint256 deliveredAt = registry.deliveredTo(batchId, buyer);
-        if (deliveredAt == 0) return false;
-        if (block.timestamp >= deliveredAt + t.disputeWindow) return true;
-        return registry.receivedBy(batchId, buyer) != 0;
+    /// @dev True if `sh`, the latest shipment of the trade's batch to its buyer, belongs to this trade: it is the
+    /// seller's, and it was not completed before the trade opened. Completed means received by the buyer itself,
+    /// or handed on by the buyer (shipped on, e.g. returned); a carrier's delivery to a buyer that still holds the
+    /// goods is not completed, so a shipment already under way, or even delivered by a carrier, when the trade
+    /// opens still counts, with its dispute window starting at the opening (see {_windowEnd}).
+    function _isOwn(Trade storage t, ITraceRegistry.Shipment memory sh) private view returns (bool) {
+        if (sh.shipper != t.seller) return false;
+        uint256 openedAt = t.openedAt;
+        if (sh.received && sh.deliveredAt < openedAt) return false;
+        return sh.handedOnAt == 0 || sh.handedOnAt >= openedAt;
     }
 
-    /// @dev The unpaid part of the Shipped milestone if its condition holds: the seller shipped the batch to the
-    /// buyer (a shipment to anyone else earns nothing), or the batch was delivered to the buyer.
-    function _shippedDue(Trade storage t, bool delivered) private view returns (uint256) {
+    /// @dev When the buyer's time to dispute a carrier's delivery ends: `disputeWindow` after the delivery, or after
+    /// the opening if the carrier delivered before it.
+    function _windowEnd(Trade storage t, ITraceRegistry.Shipment memory sh) private view returns (uint256) {
+        uint256 start = sh.deliveredAt;
+        uint256 openedAt = t.openedAt;
+        return (start > openedAt ? start : openedAt) + t.disputeWindow;
+    }
+
+    /// @dev True once the Delivered milestone's condition holds for the trade's own shipment `sh`: the buyer
+    /// recorded receipt itself, or a carrier's delivery has passed its dispute window. Any own delivery still bars
+    /// {refund} at once.
+    function _deliveryFinal(Trade storage t, ITraceRegistry.Shipment memory sh) private view returns (bool) {
+        if (sh.deliveredAt == 0) return false;
+        return sh.received || block.timestamp >= _windowEnd(t, sh);
+    }
+
+    /// @dev The unpaid part of the Shipped milestone if the trade has its own shipment (`own`): shipped by the
+    /// seller to the buyer, in transit or delivered. A shipment to anyone else, or by anyone else, earns nothing.
+    function _shippedDue(Trade storage t, bool own) private view returns (uint256) {
+        if (!own) return 0;
         uint256 shippedShare = _shippedShare(t);
         uint256 released = t.released;
-        if (released >= shippedShare) return 0;
-        if (!delivered && registry.shippedTo(t.batchId, t.seller, t.buyer) == 0) return 0;
-        return shippedShare - released;
+        return released >= shippedShare ? 0 : shippedShare - released;
     }
 
     /// @dev Pays the Shipped milestone's due part, if any, to the seller and says so.
-    function _payShippedDue(uint256 tradeId, Trade storage t, bool delivered) private returns (uint256 due) {
-        due = _shippedDue(t, delivered);
+    function _payShippedDue(uint256 tradeId, Trade storage t, bool own) private returns (uint256 due) {
+        due = _shippedDue(t, own);
         if (due != 0) {
             uint256 fee = _paySeller(t, due);
             emit MilestoneReleased(tradeId, Milestone.Shipped, due, fee);

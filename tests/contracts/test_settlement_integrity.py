@@ -100,6 +100,7 @@ def test_attack_b_returned_goods_do_not_pay_a_new_trade(env):
     step(env, RECEIVING, env.buyer)
     step(env, SHIPPING, env.buyer, env.seller)  # the return
     step(env, RECEIVING, env.seller)
+    mine_at(latest_timestamp() + DAY)
     trade_id, deliver_by, _ = open_trade(env, shipped_bps=3000, delivered_bps=7000)
 
     assert env.escrow.release(trade_id, {"from": env.seller}).return_value == 0  # neither milestone
@@ -113,6 +114,7 @@ def test_attack_b_returned_goods_lose_the_default_ruling_too(env):
     step(env, RECEIVING, env.buyer)
     step(env, SHIPPING, env.buyer, env.seller)
     step(env, RECEIVING, env.seller)
+    mine_at(latest_timestamp() + DAY)
     trade_id, deliver_by, _ = open_trade(env, shipped_bps=3000, delivered_bps=7000)
     disputed_at = env.escrow.dispute(trade_id, EVIDENCE, {"from": env.buyer}).timestamp
     mine_at(max(disputed_at + RULING, deliver_by) + 1)
@@ -127,6 +129,7 @@ def test_attack_b_a_carrier_delivered_return_does_not_pay_a_new_trade(env):
     step(env, ARRIVING, env.carrier)
     step(env, SHIPPING, env.buyer, env.seller)
     step(env, ARRIVING, env.carrier)
+    mine_at(latest_timestamp() + DAY)
     trade_id, _, opened_at = open_trade(env, shipped_bps=3000, delivered_bps=7000)
     mine_at(opened_at + WINDOW + 1)
     assert env.escrow.release(trade_id, {"from": env.seller}).return_value == 0
@@ -174,7 +177,7 @@ def test_anchoring_cannot_be_hijacked_by_copying_a_pending_root(env):
 
 def test_open_refuses_a_zero_dispute_window(env):
     deliver_by = latest_timestamp() + 30 * DAY
-    zero_filled = terms(env.seller, env.arbiter, env.usdc, BATCH, PRICE, deliver_by, ruling=RULING)
+    zero_filled = terms(env.seller, env.arbiter, env.usdc, BATCH, PRICE, deliver_by, ruling=RULING, dispute_window=0)
     with reverts("EscrowInvalidDisputeWindow", 0):
         env.escrow.open(zero_filled, {"from": env.buyer})
     min_window = env.escrow.MIN_DISPUTE_WINDOW()
@@ -198,6 +201,7 @@ def test_a_shipment_under_way_when_the_trade_opens_counts(env):
 def test_a_receipt_before_the_trade_does_not_pay_it(env):
     step(env, SHIPPING, env.seller, env.buyer)
     step(env, RECEIVING, env.buyer)
+    mine_at(latest_timestamp() + DAY)
     trade_id, deliver_by, _ = open_trade(env, shipped_bps=3000, delivered_bps=7000)
     assert env.escrow.release(trade_id, {"from": env.seller}).return_value == 0
     mine_at(deliver_by + 1)
