@@ -298,6 +298,7 @@ def test_open_warns_when_the_buyer_already_holds_the_batch(chain_env: Env) -> No
     # once the buyer has shipped it on, the warning says the delivery does not pay this trade either
     e.ok("role", "grant", "retailer", "buyer")  # a buyer that sells on ships with a role
     e.ok("event", "add", GTIN, lot, "--step", "shipping", "--to", "seller", "--as", "buyer")
+    e.ok("event", "add", GTIN, lot, "--step", "arriving", "--as", "carrier")
     again = e.trace("escrow", "open", "--gtin", GTIN, "--lot", lot, "--seller", "seller", "--arbiter", "arbiter",
                     "--amount", "10", "--token", "USDC")
     assert again.code == 0 and "was already delivered to the buyer" in again.stderr

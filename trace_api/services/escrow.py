@@ -633,11 +633,11 @@ def open_trade(
 def _open_warnings(registry: Contract, key: BatchKey, buyer: str) -> list[str]:
     """What the buyer should know before funding: goods it already holds, or that were delivered to it before,
     never pay this trade (the escrow pays only for a shipment from the seller that the buyer had not completed
-    when the trade opened), so such a trade ends by `trade escrow confirm` or a refund."""
+    when the trade opened), so such a trade ends by `trace escrow confirm` or a refund."""
     label = f"batch {key.gtin}/{key.lot}"
     if str(_read(registry.functions.custodian(key.id))).lower() == buyer.lower():
         return [f"{label} is already in the buyer's custody: only a new shipment from the seller to the buyer can "
-                f"pay this trade; for goods already received, pay with `trade escrow confirm`"]
+                f"pay this trade; for goods already received, pay with `trace escrow confirm`"]
     shipment, _ = _read(registry.functions.latestShipment(key.id, buyer))
     if shipment[1]:  # delivered to the buyer, which no longer holds it
         return [f"{label} was already delivered to the buyer ({_iso(int(shipment[1]))}) and has left it since: "
