@@ -220,16 +220,16 @@ interface ITraceRegistry {
     /// @notice When batch `id`'s latest shipment was delivered, 0 if not (yet).
     function deliveredAt(bytes32 id) external view returns (uint64);
 
-    /// @notice The latest shipment of batch `id` to `consignee` (all zero if there was none), and whether the batch
+    /// @notice The latest shipment of batch `id` to `account` (all zero if there was none), and whether the batch
     /// is recalled, transitively: everything an escrow reads to settle a trade, in one call.
-    /// @dev A shipment to `consignee` is the batch's current one until `consignee` ships the batch on; then it is
-    /// kept, with `handedOnAt`, until the next shipment to `consignee` replaces it. A shipment by whoever held the
+    /// @dev A shipment to `account` is the batch's current one until `account` ships the batch on; then it is
+    /// kept, with `handedOnAt`, until the next shipment to `account` replaces it. A shipment by whoever held the
     /// batch is recorded: an escrow must check `shipper` and the times against its trade.
     /// @param id the batch
-    /// @param consignee the account shipped to
-    /// @return shipment the latest shipment to `consignee`
+    /// @param account the consignee
+    /// @return shipment the latest shipment to `account`
     /// @return recalled as {isRecalled}
-    function latestShipment(bytes32 id, address consignee)
+    function latestShipment(bytes32 id, address account)
         external
         view
         returns (Shipment memory shipment, bool recalled);

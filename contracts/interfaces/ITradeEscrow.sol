@@ -95,7 +95,7 @@ interface ITradeEscrow {
     error EscrowTokenNotAllowed(address token);
     /// @dev `token` cannot be used here: not a contract, or the native coin where an ERC-20 is needed.
     error EscrowInvalidToken(address token);
-    /// @dev The amount is zero or does not fit in 128 bits.
+    /// @dev The amount is zero or does not fit in 96 bits (about 7.9e28 of the token's smallest unit).
     error EscrowInvalidAmount(uint256 amount);
     /// @dev `deliverBy` is not after `timestamp`, or further than {MAX_DELIVERY_WINDOW} from it.
     error EscrowInvalidDeadline(uint64 deliverBy, uint256 timestamp);

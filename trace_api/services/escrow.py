@@ -62,7 +62,7 @@ MAX_DISPUTE_WINDOW_S = 30 * DAY  # TradeEscrow.MAX_DISPUTE_WINDOW
 # How long a buyer has to dispute a delivery it did not record itself (a carrier's); its own receipt pays at once.
 DEFAULT_DISPUTE_WINDOW = "3d"
 MAX_DELIVERY_WINDOW_S = 730 * DAY
-MAX_AMOUNT = 2**128 - 1
+MAX_AMOUNT = 2**96 - 1  # TradeEscrow stores amounts in 96 bits
 PERMIT_TTL_S = 3600  # the permit only has to outlive the one transaction that carries it
 DEFAULT_LIST_LIMIT = 100
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": DAY, "w": 7 * DAY}
@@ -98,7 +98,7 @@ def parse_amount(value: str | int | Decimal, decimals: int) -> int:
         exponent += 1
     if -exponent > decimals:
         raise ValidationError(f"amount {text} has more than {decimals} decimals, the token's precision")
-    if len(coefficient) + exponent + decimals > 39:  # ≥ 10**39 cannot fit in uint128
+    if len(coefficient) + exponent + decimals > 29:  # ≥ 10**29 cannot fit in uint96
         raise ValidationError(f"amount {text} is too large")
     units = int("".join(map(str, coefficient))) * 10 ** (exponent + decimals)
     if units > MAX_AMOUNT:
