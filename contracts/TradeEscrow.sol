@@ -18,8 +18,11 @@ import {ITradeEscrow} from "./interfaces/ITradeEscrow.sol";
 ///   in a trade is the agreed price; escrowing less would silently shrink every milestone the seller ships against.
 ///   Tokens that take a fee on the way out still settle: the escrow debits what it credited, the recipient gets what
 ///   the token delivers.
-/// - Milestones are cumulative: delivery to the buyer also satisfies the Shipped milestone (the goods were shipped,
-///   e.g. drop-shipped by the producer for a seller that never held custody).
+/// - Trade-scoped facts: a trade is paid only by its own shipment, the seller's latest to the buyer that the buyer
+///   had not completed (received or shipped on) before the opening; so goods returned, or received before the
+///   trade, never pay it, and a carrier's arrival before the opening gets a full dispute window from the opening.
+///   A batch someone other than the seller shipped to the buyer (a producer's drop shipment) is paid by
+///   {confirmReceipt}, not by the registry. Milestones are cumulative: a delivered own shipment pays both.
 /// - Recall: once the batch or any ancestor is recalled, {release} pays nothing further. The remainder goes back to
 ///   the buyer by {refund} (after `deliverBy`, if undelivered) or through a dispute, whose default favours the buyer.
 ///   Milestones already paid stay paid.
@@ -27,7 +30,9 @@ import {ITradeEscrow} from "./interfaces/ITradeEscrow.sol";
 ///   registry (see {resolveByTimeout}), not "pay the seller" as in Kleros v2: with that rule a seller who never
 ///   shipped is paid whenever the arbiter stalls, which rewards the seller for stalling or bribing the arbiter into
 ///   silence. Here a stalled ruling only delays the outcome the registry facts already determine, so neither side
-///   gains by raising a dispute in bad faith or by keeping the arbiter from ruling.
+///   gains by raising a dispute in bad faith or by keeping the arbiter from ruling; and since a carrier-only
+///   delivery the buyer disputed inside its window does not count for that default, a carrier colluding with the
+///   seller gains nothing from a silent arbiter either.
 /// - Fees are charged on amounts paid to the seller only: milestones, confirmations and the seller's share of a
 ///   ruling. Refunds and the buyer's share of a ruling are fee-free. The rate is snapshotted at open; the recipient
 ///   credited is the one current at payout.
