@@ -14,7 +14,8 @@ from rich.table import Table
 from bench.common import bench_env
 
 # Modules with `run(env) -> rows`; each measures its baseline in the same run.
-MODULES = ["bench.foundation", "bench.trace_bench", "bench.escrow_bench", "bench.qr_bench", "bench.cli_bench", "bench.http_bench"]
+MODULES = ["bench.foundation", "bench.trace_bench", "bench.custody_bench", "bench.escrow_bench", "bench.qr_bench",
+           "bench.cli_bench", "bench.http_bench"]
 OUT = Path(__file__).with_name("out") / "results.json"
 
 

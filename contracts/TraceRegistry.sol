@@ -12,10 +12,11 @@ import {ITraceRegistry} from "./interfaces/ITraceRegistry.sol";
 /// | bits    | field         |
 /// | 0-159   | custodian     | nonzero exactly when the batch exists
 /// | 160-191 | eventCount    |
-/// | 192-231 | registeredAt  |
+/// | 192-231 | deliveredAt   | the latest shipment's delivery; 0 before the first one and while in transit
 /// | 232-239 | ancestorCount | <= TraceRegistry.MAX_ANCESTORS
 /// | 240     | recalled      | the batch itself, not its ancestors
 /// | 241     | inTransit     |
+/// | 242     | received      | the latest delivery was recorded by its consignee (its Receiving)
 type BatchState is uint256;
 
 using BatchStateLibrary for BatchState global;
@@ -23,16 +24,15 @@ using BatchStateLibrary for BatchState global;
 library BatchStateLibrary {
     uint256 private constant _ADDRESS_MASK = type(uint160).max;
     uint256 private constant _COUNT_SHIFT = 160;
-    uint256 private constant _REGISTERED_SHIFT = 192;
+    uint256 private constant _DELIVERED_SHIFT = 192;
     uint256 private constant _ANCESTORS_SHIFT = 232;
     uint256 private constant _RECALLED_BIT = 1 << 240;
     uint256 private constant _IN_TRANSIT_BIT = 1 << 241;
+    uint256 private constant _RECEIVED_BIT = 1 << 242;
+    uint256 private constant _DELIVERY_MASK = (uint256(type(uint40).max) << _DELIVERED_SHIFT) | _RECEIVED_BIT;
 
-    function create(address holder, uint40 registeredAt, uint8 ancestorCount) internal pure returns (BatchState) {
-        return BatchState.wrap(
-            uint256(uint160(holder)) | (uint256(registeredAt) << _REGISTERED_SHIFT)
-                | (uint256(ancestorCount) << _ANCESTORS_SHIFT)
-        );
+    function create(address holder, uint8 ancestors) internal pure returns (BatchState) {
+        return BatchState.wrap(uint256(uint160(holder)) | (uint256(ancestors) << _ANCESTORS_SHIFT));
     }
 
     function custodian(BatchState s) internal pure returns (address) {
@@ -43,8 +43,8 @@ library BatchStateLibrary {
         return uint32(BatchState.unwrap(s) >> _COUNT_SHIFT);
     }
 
-    function registeredAt(BatchState s) internal pure returns (uint40) {
-        return uint40(BatchState.unwrap(s) >> _REGISTERED_SHIFT);
+    function deliveredAt(BatchState s) internal pure returns (uint40) {
+        return uint40(BatchState.unwrap(s) >> _DELIVERED_SHIFT);
     }
 
     function ancestorCount(BatchState s) internal pure returns (uint8) {
@@ -65,8 +65,12 @@ library BatchStateLibrary {
         return BatchState.unwrap(s) & _IN_TRANSIT_BIT != 0;
     }
 
+    function received(BatchState s) internal pure returns (bool) {
+        return BatchState.unwrap(s) & _RECEIVED_BIT != 0;
+    }
+
     /// @dev Adds one to the event count and returns the new count. 2**32 events on one batch would cost over
-    /// 10**14 gas, so the count never carries into `registeredAt`.
+    /// 10**14 gas, so the count never carries into `deliveredAt`.
     function withNextEvent(BatchState s) internal pure returns (BatchState next, uint32 count) {
         unchecked {
             uint256 x = BatchState.unwrap(s) + (1 << _COUNT_SHIFT);
@@ -74,17 +78,96 @@ library BatchStateLibrary {
         }
     }
 
-    function withCustodian(BatchState s, address holder) internal pure returns (BatchState) {
-        return BatchState.wrap((BatchState.unwrap(s) & ~_ADDRESS_MASK) | uint256(uint160(holder)));
-    }
-
     function withRecalled(BatchState s) internal pure returns (BatchState) {
         return BatchState.wrap(BatchState.unwrap(s) | _RECALLED_BIT);
     }
 
-    function withInTransit(BatchState s, bool value) internal pure returns (BatchState) {
-        uint256 x = BatchState.unwrap(s);
-        return BatchState.wrap(value ? x | _IN_TRANSIT_BIT : x & ~_IN_TRANSIT_BIT);
+    /// @dev In transit, with the previous delivery's time and receipt cleared.
+    function shipped(BatchState s) internal pure returns (BatchState) {
+        return BatchState.wrap((BatchState.unwrap(s) & ~_DELIVERY_MASK) | _IN_TRANSIT_BIT);
+    }
+
+    /// @dev Delivered to `holder` at `time`: custody moves, the transit ends.
+    function delivered(BatchState s, address holder, uint40 time, bool byConsignee)
+        internal
+        pure
+        returns (BatchState)
+    {
+        uint256 x = BatchState.unwrap(s) & ~(_ADDRESS_MASK | _IN_TRANSIT_BIT | _DELIVERY_MASK);
+        x |= uint256(uint160(holder)) | (uint256(time) << _DELIVERED_SHIFT);
+        return BatchState.wrap(byConsignee ? x | _RECEIVED_BIT : x);
+    }
+}
+
+/// @dev Slot 2 of a batch: its latest shipment, written at registration so that no shipment writes a zero slot.
+///
+/// | bits    | field        |
+/// | 0-159   | party        | shipper XOR consignee of the latest shipment; 0 before the first one
+/// | 160-199 | shippedAt    | 0 before the first shipment
+/// | 200-239 | registeredAt |
+///
+/// One of the two parties is always the custodian (the shipper until delivery, the consignee after it), so the
+/// XOR gives the other one back and a delivery, which moves custody, need not rewrite this slot.
+type ShipmentSlot is uint256;
+
+using ShipmentSlotLibrary for ShipmentSlot global;
+
+library ShipmentSlotLibrary {
+    uint256 private constant _SHIPPED_SHIFT = 160;
+    uint256 private constant _REGISTERED_SHIFT = 200;
+    uint256 private constant _REGISTERED_MASK = uint256(type(uint40).max) << _REGISTERED_SHIFT;
+
+    function create(uint40 registered) internal pure returns (ShipmentSlot) {
+        return ShipmentSlot.wrap(uint256(registered) << _REGISTERED_SHIFT);
+    }
+
+    /// @dev The party that is not `holder` (the custodian).
+    function other(ShipmentSlot x, address holder) internal pure returns (address) {
+        return address(uint160(ShipmentSlot.unwrap(x)) ^ uint160(holder));
+    }
+
+    function shippedAt(ShipmentSlot x) internal pure returns (uint40) {
+        return uint40(ShipmentSlot.unwrap(x) >> _SHIPPED_SHIFT);
+    }
+
+    function registeredAt(ShipmentSlot x) internal pure returns (uint40) {
+        return uint40(ShipmentSlot.unwrap(x) >> _REGISTERED_SHIFT);
+    }
+
+    function shipping(ShipmentSlot x, address shipper, address consignee, uint40 time)
+        internal
+        pure
+        returns (ShipmentSlot)
+    {
+        return ShipmentSlot.wrap(
+            (ShipmentSlot.unwrap(x) & _REGISTERED_MASK) | uint256(uint160(shipper) ^ uint160(consignee))
+                | (uint256(time) << _SHIPPED_SHIFT)
+        );
+    }
+}
+
+/// @dev A shipment whose consignee has shipped the batch on, kept per (batch, consignee) for escrows.
+///
+/// | bits    | field       |
+/// | 0-159   | shipper     |
+/// | 160-199 | deliveredAt |
+/// | 200-239 | handedOnAt  |
+/// | 240     | received    |
+library HandedOnLibrary {
+    function pack(address shipper, uint40 deliveredAt, uint40 handedOnAt, bool received)
+        internal
+        pure
+        returns (uint256)
+    {
+        return uint256(uint160(shipper)) | (uint256(deliveredAt) << 160) | (uint256(handedOnAt) << 200)
+            | (received ? 1 << 240 : 0);
+    }
+
+    function unpack(uint256 x) internal pure returns (ITraceRegistry.Shipment memory r) {
+        r.shipper = address(uint160(x));
+        r.deliveredAt = uint40(x >> 160);
+        r.handedOnAt = uint40(x >> 200);
+        r.received = x & (1 << 240) != 0;
     }
 }
 
@@ -145,10 +228,8 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
         BatchState state;
         // slot 1: written by every event; starts at the id so that no event writes a zero slot
         bytes32 head;
-        // slot 2: touched by shipping and delivery only
-        address consignee;
-        uint40 shippedAt;
-        uint40 deliveredAt;
+        // slot 2: read by shipping and delivery, written by shipping; nonzero from registration
+        ShipmentSlot shipment;
         // slots 3-5: written once, at registration
         address producer;
         bytes8 uom;
@@ -156,23 +237,16 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
         bytes32 metadataHash;
     }
 
-    /// @dev First deliveries of a batch to an account, in one slot: by anyone, and by the account's own Receiving.
-    struct Delivery {
-        uint64 deliveredAt;
-        uint64 receivedAt;
-    }
-
     struct Root {
-        address anchorer;
         uint64 anchoredAt;
         uint32 count;
     }
 
     mapping(bytes32 id => Batch) private _batches;
     mapping(bytes32 id => bytes32[]) private _parents;
-    mapping(bytes32 id => mapping(address shipper => mapping(address consignee => uint64))) private _shippedTo;
-    mapping(bytes32 id => mapping(address account => Delivery)) private _deliveries;
-    mapping(bytes32 root => Root) private _roots;
+    /// @dev Shipments whose consignee shipped the batch on (see {HandedOnLibrary}); the current one is in `_batches`.
+    mapping(bytes32 id => mapping(address consignee => uint256)) private _handedOn;
+    mapping(address anchorer => mapping(bytes32 root => Root)) private _roots;
     mapping(address account => uint256) private _roleBits;
 
     constructor(address admin) {
@@ -284,8 +358,9 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
     function anchorRoot(bytes32 root, uint32 count, bytes32 metaHash) external {
         if (_roleBits[msg.sender] == 0) revert TraceNoRole(msg.sender);
         if (root == 0) revert TraceInvalidRoot();
-        if (_roots[root].anchoredAt != 0) revert TraceRootExists(root);
-        _roots[root] = Root({anchorer: msg.sender, anchoredAt: uint64(block.timestamp), count: count});
+        Root storage r = _roots[msg.sender][root];
+        if (r.anchoredAt != 0) revert TraceRootExists(root);
+        (r.anchoredAt, r.count) = (uint64(block.timestamp), count);
         emit RootAnchored(root, msg.sender, count, metaHash);
     }
 
@@ -301,12 +376,13 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
         Batch storage b = _batches[id];
         BatchState s = b.state;
         if (s.custodian() == address(0)) revert TraceUnknownBatch(id);
+        ShipmentSlot sh = b.shipment;
         v.producer = b.producer;
         v.custodian = s.custodian();
-        v.consignee = b.consignee;
-        v.registeredAt = s.registeredAt();
-        v.shippedAt = b.shippedAt;
-        v.deliveredAt = b.deliveredAt;
+        v.consignee = _consignee(s, sh);
+        v.registeredAt = sh.registeredAt();
+        v.shippedAt = sh.shippedAt();
+        v.deliveredAt = s.deliveredAt();
         v.eventCount = s.eventCount();
         v.inTransit = s.inTransit();
         v.recalled = s.recalled();
@@ -323,32 +399,39 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
 
     /// @inheritdoc ITraceRegistry
     function consignee(bytes32 id) external view returns (address) {
-        return _batches[id].consignee;
+        Batch storage b = _batches[id];
+        return _consignee(b.state, b.shipment);
     }
 
     /// @inheritdoc ITraceRegistry
     function shippedAt(bytes32 id) external view returns (uint64) {
-        return _batches[id].shippedAt;
+        return _batches[id].shipment.shippedAt();
     }
 
     /// @inheritdoc ITraceRegistry
     function deliveredAt(bytes32 id) external view returns (uint64) {
-        return _batches[id].deliveredAt;
+        return _batches[id].state.deliveredAt();
     }
 
     /// @inheritdoc ITraceRegistry
-    function shippedTo(bytes32 id, address shipper, address to) external view returns (uint64) {
-        return _shippedTo[id][shipper][to];
-    }
-
-    /// @inheritdoc ITraceRegistry
-    function deliveredTo(bytes32 id, address account) external view returns (uint64) {
-        return _deliveries[id][account].deliveredAt;
-    }
-
-    /// @inheritdoc ITraceRegistry
-    function receivedBy(bytes32 id, address account) external view returns (uint64) {
-        return _deliveries[id][account].receivedAt;
+    function latestShipment(bytes32 id, address to)
+        external
+        view
+        returns (Shipment memory shipment, bool recalled)
+    {
+        Batch storage b = _batches[id];
+        BatchState s = b.state;
+        recalled = _isRecalled(id, s);
+        ShipmentSlot sh = b.shipment;
+        if (to != address(0) && _consignee(s, sh) == to) {
+            bool moving = s.inTransit();
+            shipment.shipper = moving ? s.custodian() : sh.other(to);
+            shipment.deliveredAt = s.deliveredAt();
+            shipment.received = s.received();
+            shipment.inTransit = moving;
+        } else {
+            shipment = HandedOnLibrary.unpack(_handedOn[id][to]);
+        }
     }
 
     /// @inheritdoc ITraceRegistry
@@ -372,14 +455,18 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
     }
 
     /// @inheritdoc ITraceRegistry
-    function rootInfo(bytes32 root) external view returns (address anchorer, uint64 anchoredAt, uint32 count) {
-        Root storage r = _roots[root];
-        return (r.anchorer, r.anchoredAt, r.count);
+    function rootInfo(address anchorer, bytes32 root) external view returns (uint64 anchoredAt, uint32 count) {
+        Root storage r = _roots[anchorer][root];
+        return (r.anchoredAt, r.count);
     }
 
     /// @inheritdoc ITraceRegistry
-    function verifyEvent(bytes32 root, bytes32 eventHash, bytes32[] calldata proof) external view returns (bool) {
-        if (_roots[root].anchoredAt == 0) return false;
+    function verifyEvent(address anchorer, bytes32 root, bytes32 eventHash, bytes32[] calldata proof)
+        external
+        view
+        returns (bool)
+    {
+        if (_roots[anchorer][root].anchoredAt == 0) return false;
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(eventHash))));
         return MerkleProof.verifyCalldata(proof, root, leaf);
     }
@@ -417,8 +504,9 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
         Batch storage b = _batches[id];
         if (b.state.custodian() != address(0)) revert TraceBatchExists(id);
         // ancestors <= MAX_ANCESTORS (checked by the caller) fits in uint8
-        b.state = BatchStateLibrary.create(msg.sender, uint40(block.timestamp), uint8(ancestors));
+        b.state = BatchStateLibrary.create(msg.sender, uint8(ancestors));
         b.head = id;
+        b.shipment = ShipmentSlotLibrary.create(uint40(block.timestamp));
         b.producer = msg.sender;
         b.uom = uom;
         b.quantity = quantity;
@@ -486,32 +574,33 @@ contract TraceRegistry is ITraceRegistry, AccessControl {
         if (rule & _MOVES == 0) return s;
         if (!s.inTransit()) revert TraceNotInTransit(id);
         if (step == Step.Departing) return s;
-        address named = b.consignee;
+        address named = b.shipment.other(holder);
         if (step == Step.Receiving && named != msg.sender) revert TraceNotConsignee(id, msg.sender, named);
-        return _deliver(b, s, id, named);
+        emit CustodyTransferred(id, holder, named);
+        return s.delivered(named, uint40(block.timestamp), named == msg.sender);
     }
 
+    /// @dev A shipment by the custodian (the caller). When the batch was delivered before, the caller was that
+    /// delivery's consignee: the delivery is kept per (batch, caller) before the batch's slots move on to the new
+    /// shipment, so an escrow can still settle a trade on it.
     function _ship(Batch storage b, BatchState s, bytes32 id, address to) private returns (BatchState) {
         if (s.inTransit()) revert TraceAlreadyInTransit(id);
         if (to == address(0) || to == msg.sender) revert TraceInvalidConsignee(to);
-        b.consignee = to;
-        b.shippedAt = uint40(block.timestamp);
-        b.deliveredAt = 0;
-        if (_shippedTo[id][msg.sender][to] == 0) _shippedTo[id][msg.sender][to] = uint64(block.timestamp);
+        ShipmentSlot sh = b.shipment;
+        if (sh.shippedAt() != 0) {
+            _handedOn[id][msg.sender] =
+                HandedOnLibrary.pack(sh.other(msg.sender), s.deliveredAt(), uint40(block.timestamp), s.received());
+        }
+        b.shipment = sh.shipping(msg.sender, to, uint40(block.timestamp));
         emit BatchShipped(id, msg.sender, to);
-        return s.withInTransit(true);
+        return s.shipped();
     }
 
-    function _deliver(Batch storage b, BatchState s, bytes32 id, address to) private returns (BatchState) {
-        b.deliveredAt = uint40(block.timestamp);
-        Delivery memory d = _deliveries[id][to];
-        bool firstTime = d.deliveredAt == 0;
-        bool firstReceipt = d.receivedAt == 0 && msg.sender == to; // the consignee's own Receiving
-        if (firstTime) d.deliveredAt = uint64(block.timestamp);
-        if (firstReceipt) d.receivedAt = uint64(block.timestamp);
-        if (firstTime || firstReceipt) _deliveries[id][to] = d;
-        emit CustodyTransferred(id, s.custodian(), to);
-        return s.withCustodian(to).withInTransit(false);
+    /// @dev The consignee of the latest shipment, zero if there was none: while in transit the party that is not
+    /// the custodian, after delivery the custodian itself (custody moves only by delivery).
+    function _consignee(BatchState s, ShipmentSlot sh) private pure returns (address) {
+        if (sh.shippedAt() == 0) return address(0);
+        return s.inTransit() ? sh.other(s.custodian()) : s.custodian();
     }
 
     function _isRecalled(bytes32 id) private view returns (bool) {

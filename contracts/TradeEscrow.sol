@@ -5,6 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {ITraceRegistry} from "./interfaces/ITraceRegistry.sol";
@@ -17,8 +18,11 @@ import {ITradeEscrow} from "./interfaces/ITradeEscrow.sol";
 ///   in a trade is the agreed price; escrowing less would silently shrink every milestone the seller ships against.
 ///   Tokens that take a fee on the way out still settle: the escrow debits what it credited, the recipient gets what
 ///   the token delivers.
-/// - Milestones are cumulative: delivery to the buyer also satisfies the Shipped milestone (the goods were shipped,
-///   e.g. drop-shipped by the producer for a seller that never held custody).
+/// - Trade-scoped facts: a trade is paid only by its own shipment, the seller's latest to the buyer that the buyer
+///   had not completed (received or shipped on) before the opening; so goods returned, or received before the
+///   trade, never pay it, and a carrier's arrival before the opening gets a full dispute window from the opening.
+///   A batch someone other than the seller shipped to the buyer (a producer's drop shipment) is paid by
+///   {confirmReceipt}, not by the registry. Milestones are cumulative: a delivered own shipment pays both.
 /// - Recall: once the batch or any ancestor is recalled, {release} pays nothing further. The remainder goes back to
 ///   the buyer by {refund} (after `deliverBy`, if undelivered) or through a dispute, whose default favours the buyer.
 ///   Milestones already paid stay paid.
@@ -26,7 +30,9 @@ import {ITradeEscrow} from "./interfaces/ITradeEscrow.sol";
 ///   registry (see {resolveByTimeout}), not "pay the seller" as in Kleros v2: with that rule a seller who never
 ///   shipped is paid whenever the arbiter stalls, which rewards the seller for stalling or bribing the arbiter into
 ///   silence. Here a stalled ruling only delays the outcome the registry facts already determine, so neither side
-///   gains by raising a dispute in bad faith or by keeping the arbiter from ruling.
+///   gains by raising a dispute in bad faith or by keeping the arbiter from ruling; and since a carrier-only
+///   delivery the buyer disputed inside its window does not count for that default, a carrier colluding with the
+///   seller gains nothing from a silent arbiter either.
 /// - Fees are charged on amounts paid to the seller only: milestones, confirmations and the seller's share of a
 ///   ruling. Refunds and the buyer's share of a ruling are fee-free. The rate is snapshotted at open; the recipient
 ///   credited is the one current at payout.
@@ -42,15 +48,50 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
     uint32 public constant MAX_RULING_PERIOD = 90 days;
     /// @notice Latest `deliverBy` a trade may set, counted from its opening; catches milliseconds given as seconds.
     uint64 public constant MAX_DELIVERY_WINDOW = 730 days;
+    /// @notice The shortest time a buyer can be given to dispute a delivery it did not record itself (a carrier's
+    /// Arriving). One day: a carrier's word pays the seller only after the buyer had a full day, in every time
+    /// zone, to see the arrival in its own records and dispute it; any shorter and a colluding carrier's false
+    /// arrival pays before a person or a watcher polling once a day could react. Zero would mean paying on the
+    /// carrier's word alone. Buyers who cannot watch over weekends choose more (the CLI and API default to three
+    /// days).
+    uint32 public constant MIN_DISPUTE_WINDOW = 1 days;
     /// @notice The longest a buyer can be given to dispute a delivery it did not record itself.
     uint32 public constant MAX_DISPUTE_WINDOW = 30 days;
 
     uint256 private constant _BPS = 10_000;
 
+    /// @dev A trade as stored: five slots, all written by {open} (a sixth would cost every trade 22,100 gas more).
+    /// The terms that {getTrade} returns are rebuilt from it: `deliverBy` and `disputedAt` are kept as offsets from
+    /// `openedAt`, `deliveredBps` is `10000 - shippedBps`. The bounds that make the narrow types safe are checked
+    /// at open: amounts fit in 96 bits, `deliverBy` is at most {MAX_DELIVERY_WINDOW} away, the dispute window and
+    /// the ruling period at most 90 days; a dispute more than 136 years after the opening reverts (SafeCast).
+    struct TradeRecord {
+        // slot 0
+        address buyer;
+        uint40 openedAt;
+        uint32 deliverIn; // deliverBy - openedAt
+        uint16 shippedBps;
+        State state;
+        // slot 1
+        address seller;
+        uint32 disputedIn; // disputedAt - openedAt + 1, 0 if never disputed
+        uint16 feeBps; // platform fee snapshotted at open
+        uint24 disputeWindow;
+        uint24 rulingPeriod;
+        // slot 2
+        address arbiter;
+        uint96 released; // paid towards the seller so far, fee included
+        // slot 3
+        address token;
+        uint96 amount; // escrowed at open
+        // slot 4
+        bytes32 batchId;
+    }
+
     /// @inheritdoc ITradeEscrow
     ITraceRegistry public immutable registry;
 
-    mapping(uint256 tradeId => Trade) private _trades;
+    mapping(uint256 tradeId => TradeRecord) private _trades;
     mapping(address account => mapping(address token => uint256)) private _balances;
     mapping(address token => bool) private _allowedTokens;
     uint256 private _tradeCount;
@@ -95,15 +136,15 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
 
     /// @inheritdoc ITradeEscrow
     function release(uint256 tradeId) external nonReentrant returns (uint256 amount) {
-        Trade storage t = _openTrade(tradeId);
-        bytes32 batchId = t.batchId;
-        if (registry.isRecalled(batchId)) return 0;
+        TradeRecord storage t = _openTrade(tradeId);
+        (ITraceRegistry.Shipment memory sh, bool recalled) = registry.latestShipment(t.batchId, t.buyer);
+        if (recalled) return 0;
 
-        bool delivered = _deliveryFinal(t);
-        amount = _payShippedDue(tradeId, t, delivered);
+        bool own = _isOwn(t, sh);
+        amount = _payShippedDue(tradeId, t, own);
         // A schedule of 100% on shipment is fully paid there, before delivery.
         if (_remainder(t) == 0) t.state = State.Closed;
-        if (delivered) {
+        if (own && _deliveryFinal(t, sh)) {
             uint256 rest = _remainder(t);
             if (rest != 0) {
                 amount += rest;
@@ -116,7 +157,7 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
 
     /// @inheritdoc ITradeEscrow
     function confirmReceipt(uint256 tradeId) external nonReentrant {
-        Trade storage t = _trade(tradeId);
+        TradeRecord storage t = _trade(tradeId);
         if (msg.sender != t.buyer) revert EscrowNotBuyer(tradeId, msg.sender);
         if (t.state == State.Closed) revert EscrowTradeClosed(tradeId);
 
@@ -128,16 +169,17 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
 
     /// @inheritdoc ITradeEscrow
     function refund(uint256 tradeId) external nonReentrant {
-        Trade storage t = _openTrade(tradeId);
-        if (block.timestamp <= t.deliverBy) revert EscrowDeliveryDeadlineNotPassed(tradeId, t.deliverBy);
+        TradeRecord storage t = _openTrade(tradeId);
+        uint64 deliverBy = _deliverBy(t);
+        if (block.timestamp <= deliverBy) revert EscrowDeliveryDeadlineNotPassed(tradeId, deliverBy);
         address buyer = t.buyer;
-        bytes32 batchId = t.batchId;
-        uint64 deliveredAt = registry.deliveredTo(batchId, buyer);
-        if (deliveredAt != 0) revert EscrowAlreadyDelivered(tradeId, deliveredAt);
+        (ITraceRegistry.Shipment memory sh, bool recalled) = registry.latestShipment(t.batchId, buyer);
+        bool own = _isOwn(t, sh);
+        if (own && sh.deliveredAt != 0) revert EscrowAlreadyDelivered(tradeId, sh.deliveredAt);
 
         // What release would pay first: the Shipped milestone, if the seller earned it and the goods are not
         // recalled. Refund returns only what no milestone earned, whichever of the two is called first.
-        if (!registry.isRecalled(batchId)) _payShippedDue(tradeId, t, false);
+        if (!recalled) _payShippedDue(tradeId, t, own);
         uint256 rest = _remainder(t);
         t.state = State.Closed;
         _balances[buyer][t.token] += rest;
@@ -146,18 +188,18 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
 
     /// @inheritdoc ITradeEscrow
     function dispute(uint256 tradeId, bytes32 evidenceHash) external nonReentrant {
-        Trade storage t = _trade(tradeId);
+        TradeRecord storage t = _trade(tradeId);
         _checkParty(t, tradeId);
         if (t.state != State.Open) revert EscrowTradeNotOpen(tradeId, t.state);
 
         t.state = State.Disputed;
-        t.disputedAt = uint64(block.timestamp);
+        t.disputedIn = SafeCast.toUint32(block.timestamp - t.openedAt + 1);
         emit DisputeOpened(tradeId, msg.sender, evidenceHash, _rulingDeadline(t));
     }
 
     /// @inheritdoc ITradeEscrow
     function addEvidence(uint256 tradeId, bytes32 evidenceHash) external {
-        Trade storage t = _trade(tradeId);
+        TradeRecord storage t = _trade(tradeId);
         _checkParty(t, tradeId);
         if (t.state == State.Closed) revert EscrowTradeClosed(tradeId);
         emit EvidenceAdded(tradeId, msg.sender, evidenceHash);
@@ -165,7 +207,7 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
 
     /// @inheritdoc ITradeEscrow
     function resolve(uint256 tradeId, uint16 sellerBps) external nonReentrant {
-        Trade storage t = _trade(tradeId);
+        TradeRecord storage t = _trade(tradeId);
         if (msg.sender != t.arbiter) revert EscrowNotArbiter(tradeId, msg.sender);
         if (t.state != State.Disputed) revert EscrowTradeNotDisputed(tradeId, t.state);
         uint64 deadline = _rulingDeadline(t);
@@ -179,7 +221,7 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
 
     /// @inheritdoc ITradeEscrow
     function resolveByTimeout(uint256 tradeId) external nonReentrant {
-        Trade storage t = _trade(tradeId);
+        TradeRecord storage t = _trade(tradeId);
         if (t.state != State.Disputed) revert EscrowTradeNotDisputed(tradeId, t.state);
         uint64 deadline = _rulingDeadline(t);
         if (block.timestamp <= deadline) revert EscrowRulingDeadlineNotPassed(tradeId, deadline);
@@ -229,8 +271,25 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
     // ---- views ----
 
     /// @inheritdoc ITradeEscrow
-    function getTrade(uint256 tradeId) external view returns (Trade memory) {
-        return _trades[tradeId];
+    function getTrade(uint256 tradeId) external view returns (Trade memory v) {
+        TradeRecord storage t = _trades[tradeId];
+        if (t.state == State.None) return v;
+        v.buyer = t.buyer;
+        v.deliverBy = _deliverBy(t);
+        v.shippedBps = t.shippedBps;
+        v.deliveredBps = uint16(_BPS - t.shippedBps);
+        v.seller = t.seller;
+        v.openedAt = t.openedAt;
+        v.feeBps = t.feeBps;
+        v.state = t.state;
+        v.disputeWindow = t.disputeWindow;
+        v.arbiter = t.arbiter;
+        v.disputedAt = _disputedAt(t);
+        v.rulingPeriod = t.rulingPeriod;
+        v.token = t.token;
+        v.batchId = t.batchId;
+        v.amount = t.amount;
+        v.released = t.released;
     }
 
     /// @inheritdoc ITradeEscrow
@@ -273,14 +332,16 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         if (p.arbiter == address(0) || p.arbiter == msg.sender || p.arbiter == p.seller) {
             revert EscrowInvalidArbiter(p.arbiter);
         }
-        if (p.amount == 0 || p.amount > type(uint128).max) revert EscrowInvalidAmount(p.amount);
+        if (p.amount == 0 || p.amount > type(uint96).max) revert EscrowInvalidAmount(p.amount);
         if (p.deliverBy <= block.timestamp || p.deliverBy > block.timestamp + MAX_DELIVERY_WINDOW) {
             revert EscrowInvalidDeadline(p.deliverBy, block.timestamp);
         }
         if (p.rulingPeriod < MIN_RULING_PERIOD || p.rulingPeriod > MAX_RULING_PERIOD) {
             revert EscrowInvalidRulingPeriod(p.rulingPeriod);
         }
-        if (p.disputeWindow > MAX_DISPUTE_WINDOW) revert EscrowInvalidDisputeWindow(p.disputeWindow);
+        if (p.disputeWindow < MIN_DISPUTE_WINDOW || p.disputeWindow > MAX_DISPUTE_WINDOW) {
+            revert EscrowInvalidDisputeWindow(p.disputeWindow);
+        }
         (uint16 shippedBps, uint16 deliveredBps) = (p.shippedBps, p.deliveredBps);
         if (shippedBps == 0 && deliveredBps == 0) {
             deliveredBps = uint16(_BPS);
@@ -298,41 +359,36 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         unchecked {
             tradeId = ++_tradeCount;
         }
-        Trade storage t = _trades[tradeId];
-        t.buyer = msg.sender;
-        t.deliverBy = p.deliverBy;
-        t.shippedBps = shippedBps;
-        t.deliveredBps = deliveredBps;
-        t.seller = p.seller;
-        t.openedAt = uint40(block.timestamp);
+        TradeRecord storage t = _trades[tradeId];
         uint16 fee = _feeBps;
-        t.feeBps = fee;
-        t.state = State.Open;
-        t.disputeWindow = p.disputeWindow;
+        // One struct literal per slot, so that each slot is written once.
+        (t.buyer, t.openedAt, t.deliverIn, t.shippedBps, t.state) =
+            (msg.sender, uint40(block.timestamp), uint32(p.deliverBy - block.timestamp), shippedBps, State.Open);
+        (t.seller, t.feeBps, t.disputeWindow, t.rulingPeriod) =
+            (p.seller, fee, uint24(p.disputeWindow), uint24(p.rulingPeriod));
         t.arbiter = p.arbiter;
-        t.rulingPeriod = p.rulingPeriod;
-        t.token = p.token;
+        (t.token, t.amount) = (p.token, uint96(p.amount));
         t.batchId = p.batchId;
-        t.amount = uint128(p.amount);
-        _emitOpened(tradeId, t);
+        _emitOpened(tradeId, p, shippedBps, fee);
     }
 
-    /// @dev The trade's terms as stored, read here so that {_open} stays within the stack.
-    function _emitOpened(uint256 tradeId, Trade storage t) private {
+    /// @dev The trade's terms, from the call rather than read back from storage; separate so that {_open} stays
+    /// within the stack.
+    function _emitOpened(uint256 tradeId, OpenParams calldata p, uint16 shippedBps, uint16 fee) private {
         emit TradeOpened(
             tradeId,
-            t.buyer,
-            t.seller,
-            t.batchId,
-            t.token,
-            t.amount,
-            t.arbiter,
-            t.deliverBy,
-            t.rulingPeriod,
-            t.shippedBps,
-            t.deliveredBps,
-            t.feeBps,
-            t.disputeWindow
+            msg.sender,
+            p.seller,
+            p.batchId,
+            p.token,
+            p.amount,
+            p.arbiter,
+            p.deliverBy,
+            p.rulingPeriod,
+            shippedBps,
+            uint16(_BPS - shippedBps),
+            fee,
+            p.disputeWindow
         );
     }
 
@@ -351,19 +407,19 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
     }
 
     /// @dev Credits `gross` towards the seller: the fee to the fee recipient, the rest to the seller.
-    function _paySeller(Trade storage t, uint256 gross) private returns (uint256 fee) {
+    function _paySeller(TradeRecord storage t, uint256 gross) private returns (uint256 fee) {
         if (gross == 0) return 0;
         fee = gross * t.feeBps / _BPS;
         address token = t.token;
         // Cannot overflow: `released + gross <= amount`, and `amount` fits in uint128.
         unchecked {
-            t.released += uint128(gross);
+            t.released += uint96(gross);
         }
         _balances[t.seller][token] += gross - fee;
         if (fee != 0) _balances[_feeRecipient][token] += fee;
     }
 
-    function _settleDispute(uint256 tradeId, Trade storage t, uint256 toSeller, uint256 toBuyer, bool byTimeout)
+    function _settleDispute(uint256 tradeId, TradeRecord storage t, uint256 toSeller, uint256 toBuyer, bool byTimeout)
         private
     {
         t.state = State.Closed;
@@ -372,45 +428,68 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         emit DisputeResolved(tradeId, msg.sender, toSeller, toBuyer, fee, byTimeout);
     }
 
-    /// @dev The default ruling: what release and refund would have paid had there been no dispute.
-    function _defaultSellerShare(uint256 tradeId, Trade storage t, uint256 rest) private view returns (uint256) {
-        bytes32 batchId = t.batchId;
+    /// @dev The default ruling: what release and refund would have paid had there been no dispute, with the
+    /// dispute itself standing for the buyer's objection to a carrier's delivery it raised inside the window.
+    function _defaultSellerShare(uint256 tradeId, TradeRecord storage t, uint256 rest) private view returns (uint256) {
+        (ITraceRegistry.Shipment memory sh, bool recalled) = registry.latestShipment(t.batchId, t.buyer);
         // Recalled goods are not paid for: release would pay nothing more, so the buyer gets the rest.
-        if (registry.isRecalled(batchId)) return 0;
-        // The buyer holds the goods: release would pay the seller everything.
-        if (registry.deliveredTo(batchId, t.buyer) != 0) return rest;
+        if (recalled) return 0;
+        bool own = _isOwn(t, sh);
+        if (own && sh.deliveredAt != 0) {
+            // The buyer's own receipt, or a carrier's delivery whose window had closed before the dispute: the
+            // buyer holds the goods, and release would pay the seller everything.
+            if (sh.received || _disputedAt(t) >= _windowEnd(t, sh)) return rest;
+            // A carrier's delivery disputed inside its window (or after the dispute) counts as not delivered: a
+            // carrier's word alone never outweighs the buyer's timely dispute.
+        }
         // Neither delivered nor late yet: the facts are not in.
-        if (block.timestamp <= t.deliverBy) revert EscrowOutcomePending(tradeId, t.deliverBy);
+        uint64 deliverBy = _deliverBy(t);
+        if (block.timestamp <= deliverBy) revert EscrowOutcomePending(tradeId, deliverBy);
         // Undelivered past the deadline: refund would pay a Shipped milestone earned by shipping, and return the
         // rest.
-        return _shippedDue(t, false);
+        return _shippedDue(t, own);
     }
 
-    /// @dev True once the Delivered milestone's condition holds: the buyer recorded receipt of the batch itself,
-    /// or a delivery to the buyer that it did not record (a carrier's Arriving) is `disputeWindow` old, and the
-    /// buyer has not disputed it in that time. Any delivery still bars {refund} at once.
-    function _deliveryFinal(Trade storage t) private view returns (bool) {
-        bytes32 batchId = t.batchId;
-        address buyer = t.buyer;
-        uint256 deliveredAt = registry.deliveredTo(batchId, buyer);
-        if (deliveredAt == 0) return false;
-        if (block.timestamp >= deliveredAt + t.disputeWindow) return true;
-        return registry.receivedBy(batchId, buyer) != 0;
+    /// @dev True if `sh`, the latest shipment of the trade's batch to its buyer, belongs to this trade: it is the
+    /// seller's, and it was not completed before the trade opened. Completed means received by the buyer itself,
+    /// or handed on by the buyer (shipped on, e.g. returned); a carrier's delivery to a buyer that still holds the
+    /// goods is not completed, so a shipment already under way, or even delivered by a carrier, when the trade
+    /// opens still counts, with its dispute window starting at the opening (see {_windowEnd}).
+    function _isOwn(TradeRecord storage t, ITraceRegistry.Shipment memory sh) private view returns (bool) {
+        if (sh.shipper != t.seller) return false;
+        uint256 openedAt = t.openedAt;
+        if (sh.received && sh.deliveredAt < openedAt) return false;
+        return sh.handedOnAt == 0 || sh.handedOnAt >= openedAt;
     }
 
-    /// @dev The unpaid part of the Shipped milestone if its condition holds: the seller shipped the batch to the
-    /// buyer (a shipment to anyone else earns nothing), or the batch was delivered to the buyer.
-    function _shippedDue(Trade storage t, bool delivered) private view returns (uint256) {
+    /// @dev When the buyer's time to dispute a carrier's delivery ends: `disputeWindow` after the delivery, or after
+    /// the opening if the carrier delivered before it.
+    function _windowEnd(TradeRecord storage t, ITraceRegistry.Shipment memory sh) private view returns (uint256) {
+        uint256 start = sh.deliveredAt;
+        uint256 openedAt = t.openedAt;
+        return (start > openedAt ? start : openedAt) + t.disputeWindow;
+    }
+
+    /// @dev True once the Delivered milestone's condition holds for the trade's own shipment `sh`: the buyer
+    /// recorded receipt itself, or a carrier's delivery has passed its dispute window. Any own delivery still bars
+    /// {refund} at once.
+    function _deliveryFinal(TradeRecord storage t, ITraceRegistry.Shipment memory sh) private view returns (bool) {
+        if (sh.deliveredAt == 0) return false;
+        return sh.received || block.timestamp >= _windowEnd(t, sh);
+    }
+
+    /// @dev The unpaid part of the Shipped milestone if the trade has its own shipment (`own`): shipped by the
+    /// seller to the buyer, in transit or delivered. A shipment to anyone else, or by anyone else, earns nothing.
+    function _shippedDue(TradeRecord storage t, bool own) private view returns (uint256) {
+        if (!own) return 0;
         uint256 shippedShare = _shippedShare(t);
         uint256 released = t.released;
-        if (released >= shippedShare) return 0;
-        if (!delivered && registry.shippedTo(t.batchId, t.seller, t.buyer) == 0) return 0;
-        return shippedShare - released;
+        return released >= shippedShare ? 0 : shippedShare - released;
     }
 
     /// @dev Pays the Shipped milestone's due part, if any, to the seller and says so.
-    function _payShippedDue(uint256 tradeId, Trade storage t, bool delivered) private returns (uint256 due) {
-        due = _shippedDue(t, delivered);
+    function _payShippedDue(uint256 tradeId, TradeRecord storage t, bool own) private returns (uint256 due) {
+        due = _shippedDue(t, own);
         if (due != 0) {
             uint256 fee = _paySeller(t, due);
             emit MilestoneReleased(tradeId, Milestone.Shipped, due, fee);
@@ -439,33 +518,42 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         emit FeeUpdated(newFeeBps, recipient);
     }
 
-    function _trade(uint256 tradeId) private view returns (Trade storage t) {
+    function _trade(uint256 tradeId) private view returns (TradeRecord storage t) {
         t = _trades[tradeId];
         if (t.state == State.None) revert EscrowUnknownTrade(tradeId);
     }
 
-    function _openTrade(uint256 tradeId) private view returns (Trade storage t) {
+    function _openTrade(uint256 tradeId) private view returns (TradeRecord storage t) {
         t = _trade(tradeId);
         if (t.state != State.Open) revert EscrowTradeNotOpen(tradeId, t.state);
     }
 
-    function _checkParty(Trade storage t, uint256 tradeId) private view {
+    function _checkParty(TradeRecord storage t, uint256 tradeId) private view {
         if (msg.sender != t.buyer && msg.sender != t.seller) revert EscrowNotParty(tradeId, msg.sender);
     }
 
     /// @dev The Shipped milestone; rounding goes to the Delivered one, so the two always sum to `amount`.
-    function _shippedShare(Trade storage t) private view returns (uint256) {
+    function _shippedShare(TradeRecord storage t) private view returns (uint256) {
         return uint256(t.amount) * t.shippedBps / _BPS;
     }
 
-    function _remainder(Trade storage t) private view returns (uint256) {
+    function _remainder(TradeRecord storage t) private view returns (uint256) {
         // Cannot underflow: `released` only grows by parts of the remainder.
         unchecked {
             return uint256(t.amount) - t.released;
         }
     }
 
-    function _rulingDeadline(Trade storage t) private view returns (uint64) {
-        return t.disputedAt + t.rulingPeriod;
+    function _rulingDeadline(TradeRecord storage t) private view returns (uint64) {
+        return _disputedAt(t) + t.rulingPeriod;
+    }
+
+    function _deliverBy(TradeRecord storage t) private view returns (uint64) {
+        return uint64(t.openedAt) + t.deliverIn;
+    }
+
+    function _disputedAt(TradeRecord storage t) private view returns (uint64) {
+        uint32 disputedIn = t.disputedIn;
+        return disputedIn == 0 ? 0 : uint64(t.openedAt) + disputedIn - 1;
     }
 }

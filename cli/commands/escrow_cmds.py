@@ -6,6 +6,7 @@ and resolve-timeout sign as ``buyer``; release and withdraw as ``seller``; resol
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ def open_(
                                         "or shipped:30%,delivered:70%; default 100% on delivery."),
     dispute_window: str = typer.Option(
         escrow.DEFAULT_DISPUTE_WINDOW, "--dispute-window",
-        help="After a carrier's delivery, the buyer's time to dispute before payment (0 to 30d); the buyer's own "
+        help="After a carrier's delivery, the buyer's time to dispute before payment (1d to 30d); the buyer's own "
              "receiving pays at once."),
     permit: bool = typer.Option(True, "--permit/--no-permit", help="Use EIP-2612 permit when the token has it."),
 ) -> None:
@@ -62,6 +63,8 @@ def open_(
                                amount=amount, gtin=gtin, lot=lot, deliver_by=deliver_by,
                                ruling_period=ruling_period, milestones=milestones, dispute_window=dispute_window,
                                use_permit=permit)
+    for warning in result["warnings"]:
+        sys.stderr.write(f"trace: warning: {warning}\n")
     emit(result, f"opened trade {result['trade_id']}: {_money(result, 'amount')} for {result['gtin']}/"
                  f"{result['lot']}, deliver by {result['deliver_by']} (funded by {result['funding']}, "
                  f"{len(result['tx_hashes'])} tx, gas {result['gas_used']})")

@@ -32,6 +32,16 @@ interface ITraceRegistry {
         address to; // consignee of a Shipping step, zero otherwise
     }
 
+    /// @notice The latest shipment of a batch to one consignee, as {latestShipment} returns it: what an escrow
+    /// needs to tell whether a shipment and its delivery belong to a trade.
+    struct Shipment {
+        address shipper; // zero if the batch was never shipped to the consignee
+        uint40 deliveredAt; // 0 while in transit
+        uint40 handedOnAt; // when the consignee shipped the batch on after this delivery, 0 if it has not
+        bool received; // delivered by the consignee's own event (its Receiving), not a carrier's Arriving
+        bool inTransit; // the shipment has not been delivered yet
+    }
+
     /// @notice Everything stored about a batch.
     struct BatchView {
         address producer;
@@ -39,7 +49,7 @@ interface ITraceRegistry {
         address consignee; // consignee of the latest shipment
         uint64 registeredAt;
         uint64 shippedAt; // latest shipment, 0 if never shipped
-        uint64 deliveredAt; // latest shipment's delivery, 0 if not delivered
+        uint64 deliveredAt; // latest shipment's delivery, 0 if not delivered (yet)
         uint32 eventCount;
         bool inTransit;
         bool recalled; // recalled itself; see isRecalled for the transitive answer
@@ -174,8 +184,14 @@ interface ITraceRegistry {
     /// @param reasonHash hash of the off-chain recall notice
     function recall(bytes32 id, bytes32 reasonHash) external;
 
-    /// @notice Anchors `root`, the Merkle root of `count` events kept off-chain (see {verifyEvent}).
-    /// @dev Requirements: the caller holds any role (else {TraceNoRole}); `root` is nonzero and not anchored yet.
+    /// @notice Anchors `root`, the Merkle root of `count` events kept off-chain (see {verifyEvent}), as the
+    /// caller's.
+    /// @dev A root belongs to whoever anchored it: anchors are keyed by (anchorer, root), so an account that copies
+    /// a pending root from the mempool anchors only its own copy, and the original anchorer's transaction still
+    /// succeeds and is the one attributed to it.
+    ///
+    /// Requirements: the caller holds any role (else {TraceNoRole}); `root` is nonzero and not anchored by the
+    /// caller yet (else {TraceRootExists}).
     ///
     /// Emits a {RootAnchored} event.
     /// @param root the root
@@ -204,15 +220,19 @@ interface ITraceRegistry {
     /// @notice When batch `id`'s latest shipment was delivered, 0 if not (yet).
     function deliveredAt(bytes32 id) external view returns (uint64);
 
-    /// @notice When `shipper` first shipped batch `id` to the consignee `to`, 0 if never.
-    function shippedTo(bytes32 id, address shipper, address to) external view returns (uint64);
-
-    /// @notice When batch `id` was first delivered to `account` (received, or delivered by a carrier), 0 if never.
-    function deliveredTo(bytes32 id, address account) external view returns (uint64);
-
-    /// @notice When `account` first recorded Receiving of batch `id` itself, 0 if never: its own acknowledgement
-    /// of delivery, as opposed to a carrier's Arriving.
-    function receivedBy(bytes32 id, address account) external view returns (uint64);
+    /// @notice The latest shipment of batch `id` to `account` (all zero if there was none), and whether the batch
+    /// is recalled, transitively: everything an escrow reads to settle a trade, in one call.
+    /// @dev A shipment to `account` is the batch's current one until `account` ships the batch on; then it is
+    /// kept, with `handedOnAt`, until the next shipment to `account` replaces it. A shipment by whoever held the
+    /// batch is recorded: an escrow must check `shipper` and the times against its trade.
+    /// @param id the batch
+    /// @param account the consignee
+    /// @return shipment the latest shipment to `account`
+    /// @return recalled as {isRecalled}
+    function latestShipment(bytes32 id, address account)
+        external
+        view
+        returns (Shipment memory shipment, bool recalled);
 
     /// @notice True if the batch or any batch it was derived from, transitively, is recalled.
     /// @dev A depth-first walk over the lineage that visits at most MAX_ANCESTORS batches, as deriveBatch bounds
@@ -228,11 +248,15 @@ interface ITraceRegistry {
     /// @notice The batches `id` was derived from, empty for a registered batch.
     function parentsOf(bytes32 id) external view returns (bytes32[] memory);
 
-    /// @notice Who anchored `root`, when, and how many events it holds; all zero if not anchored.
-    function rootInfo(bytes32 root) external view returns (address anchorer, uint64 anchoredAt, uint32 count);
+    /// @notice When `anchorer` anchored `root`, and how many events it said the root holds; zero if it did not.
+    function rootInfo(address anchorer, bytes32 root) external view returns (uint64 anchoredAt, uint32 count);
 
-    /// @notice True if `root` is anchored and `proof` proves leaf `keccak256(keccak256(abi.encode(eventHash)))`.
+    /// @notice True if `anchorer` anchored `root` and `proof` proves leaf
+    /// `keccak256(keccak256(abi.encode(eventHash)))` under it.
     /// @dev The leaf of OpenZeppelin's StandardMerkleTree with leaf encoding `["bytes32"]`; pairs are hashed
     /// sorted, as MerkleProof does.
-    function verifyEvent(bytes32 root, bytes32 eventHash, bytes32[] calldata proof) external view returns (bool);
+    function verifyEvent(address anchorer, bytes32 root, bytes32 eventHash, bytes32[] calldata proof)
+        external
+        view
+        returns (bool);
 }

@@ -20,8 +20,8 @@ interface ITradeEscrow {
 
     /// @notice Registry conditions that a milestone is keyed to.
     enum Milestone {
-        Shipped, // shippedTo(batch, seller, buyer) != 0, or the batch was delivered to the buyer
-        Delivered // receivedBy(batch, buyer) != 0, or deliveredTo(batch, buyer) at least disputeWindow ago
+        Shipped, // the trade's own shipment exists: the seller's to the buyer, not completed before the opening
+        Delivered // that shipment was received by the buyer, or delivered by a carrier and its window passed
     }
 
     /// @notice The terms a buyer opens a trade with.
@@ -95,7 +95,7 @@ interface ITradeEscrow {
     error EscrowTokenNotAllowed(address token);
     /// @dev `token` cannot be used here: not a contract, or the native coin where an ERC-20 is needed.
     error EscrowInvalidToken(address token);
-    /// @dev The amount is zero or does not fit in 128 bits.
+    /// @dev The amount is zero or does not fit in 96 bits (about 7.9e28 of the token's smallest unit).
     error EscrowInvalidAmount(uint256 amount);
     /// @dev `deliverBy` is not after `timestamp`, or further than {MAX_DELIVERY_WINDOW} from it.
     error EscrowInvalidDeadline(uint64 deliverBy, uint256 timestamp);
@@ -183,7 +183,8 @@ interface ITradeEscrow {
     /// - `p.batchId` exists in the registry and is not recalled;
     /// - `p.deliverBy` is in the future, at most {MAX_DELIVERY_WINDOW} away;
     /// - `p.rulingPeriod` is within [{MIN_RULING_PERIOD}, {MAX_RULING_PERIOD}];
-    /// - `p.disputeWindow` is at most {MAX_DISPUTE_WINDOW} (0: a carrier's delivery pays at once);
+    /// - `p.disputeWindow` is within [{MIN_DISPUTE_WINDOW}, {MAX_DISPUTE_WINDOW}]: a zero-filled `OpenParams`
+    ///   never means "a carrier's delivery pays at once";
     /// - the schedule sums to 10000, or is (0, 0) for 100% on delivery.
     ///
     /// Emits a {TradeOpened} event.
@@ -209,10 +210,13 @@ interface ITradeEscrow {
     /// @notice Pays every milestone whose registry condition holds now and was not paid yet. Anyone may call.
     /// @dev Idempotent: when nothing new is due, or the batch is recalled, it changes nothing and returns 0.
     /// The seller is credited the milestone minus the trade's fee; the fee recipient is credited the fee.
-    /// Shipped holds once the seller shipped the batch to the buyer (a shipment to anyone else earns nothing).
-    /// Delivered holds once the buyer recorded its own Receiving of the batch, or once a delivery to the buyer
-    /// that the buyer did not record (a carrier's Arriving) is `disputeWindow` old: in that window the buyer can
-    /// {dispute} a delivery it denies. Delivered also satisfies Shipped. The trade closes once nothing remains.
+    /// Only the trade's own facts pay, read with {ITraceRegistry-latestShipment}: the latest shipment of the batch
+    /// to the buyer, if the seller shipped it and the buyer had not completed it (recorded its receipt, or shipped
+    /// the batch on) before the trade opened. A shipment under way at the opening counts; one to anyone else, by
+    /// anyone else, or completed before the opening earns nothing. Shipped holds once that shipment exists.
+    /// Delivered holds once the buyer recorded its own Receiving of it, or once a carrier's Arriving of it is
+    /// `disputeWindow` old, counted from the opening if the carrier delivered before it: in that window the buyer
+    /// can {dispute} a delivery it denies. The trade closes once nothing remains.
     ///
     /// Requirements:
     /// - the trade is `Open` (not disputed, not closed).
@@ -243,7 +247,7 @@ interface ITradeEscrow {
     /// Requirements:
     /// - the trade is `Open`;
     /// - `block.timestamp > deliverBy`;
-    /// - the registry shows no delivery of the batch to the buyer.
+    /// - the registry shows no delivery of the trade's own shipment (see {release}) to the buyer.
     ///
     /// Emits a {MilestoneReleased} event if a Shipped milestone was due, and a {TradeRefunded} event.
     /// @param tradeId The trade.
@@ -253,7 +257,7 @@ interface ITradeEscrow {
     /// @dev Anyone may {release} once the Delivered condition holds, so a buyer who wants to contest the goods
     /// disputes before recording its own receipt, or within `disputeWindow` of a carrier's delivery it denies.
     /// The arbiter must rule within the trade's `rulingPeriod`; after that, {resolveByTimeout} applies the default
-    /// rule, which follows the registry (a recorded delivery counts).
+    /// rule, which follows the registry's facts for the trade (see {resolveByTimeout}).
     ///
     /// Requirements:
     /// - the caller is the buyer or the seller;
@@ -291,9 +295,12 @@ interface ITradeEscrow {
 
     /// @notice After the ruling deadline, anyone may settle a dispute by the default rule: the result the trade
     /// would have reached without the dispute, as the registry shows it.
-    /// @dev In order: if the batch is recalled, the buyer gets the remainder; if it was delivered to the buyer, the
-    /// seller gets it; if `deliverBy` passed without delivery, the seller gets any unpaid Shipped milestone it
-    /// earned by shipping and the buyer the rest. Otherwise the outcome is not known yet and the call reverts.
+    /// @dev In order: if the batch is recalled, the buyer gets the remainder; if the trade's own shipment was
+    /// received by the buyer, or delivered by a carrier whose dispute window had closed before the dispute, the
+    /// seller gets it (a carrier-only delivery disputed inside its window counts as not delivered: a carrier's word
+    /// never outweighs the buyer's timely dispute); if `deliverBy` passed without such a delivery, the seller gets
+    /// any unpaid Shipped milestone it earned by shipping and the buyer the rest. Otherwise the outcome is not
+    /// known yet and the call reverts.
     ///
     /// Requirements:
     /// - the trade is `Disputed`;

@@ -1,35 +1,45 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {ITraceRegistry} from "../interfaces/ITraceRegistry.sol";
+
 /// @title MockTraceRegistry
-/// @notice Test double for the five {ITraceRegistry} views that {TradeEscrow} reads, with setters.
-/// @dev Not an ITraceRegistry: it implements only `exists`, `shippedTo`, `deliveredTo`, `receivedBy` and `isRecalled`.
+/// @notice Test double for the three {ITraceRegistry} views that {TradeEscrow} reads, with setters.
+/// @dev Not an ITraceRegistry: it implements only `exists`, `latestShipment` and `isRecalled`. The setters write
+/// the latest shipment per (batch, consignee) directly, so a test can put any history behind a trade.
 contract MockTraceRegistry {
     mapping(bytes32 id => bool) private _exists;
     mapping(bytes32 id => bool) private _recalled;
-    mapping(bytes32 id => mapping(address seller => mapping(address buyer => uint64))) private _shippedTo;
-    mapping(bytes32 id => mapping(address buyer => uint64)) private _deliveredTo;
-    mapping(bytes32 id => mapping(address buyer => uint64)) private _receivedBy;
+    mapping(bytes32 id => mapping(address consignee => ITraceRegistry.Shipment)) private _shipments;
 
     /// @notice Marks batch `id` as registered or not.
     function setExists(bytes32 id, bool value) external {
         _exists[id] = value;
     }
 
-    /// @notice Sets when `seller` first shipped batch `id` to `buyer`; 0 clears it.
-    function setShipped(bytes32 id, address seller, address buyer, uint64 timestamp) external {
-        _shippedTo[id][seller][buyer] = timestamp;
+    /// @notice A new shipment of batch `id` by `shipper` to `consignee`, in transit; it replaces the latest one.
+    /// The time is not kept: an escrow reads only delivery times.
+    function setShipped(bytes32 id, address shipper, address consignee, uint64) external {
+        _shipments[id][consignee] = ITraceRegistry.Shipment({
+            shipper: shipper, deliveredAt: 0, handedOnAt: 0, received: false, inTransit: true
+        });
     }
 
-    /// @notice Sets when batch `id` was first delivered to `buyer`; 0 clears it.
-    function setDelivered(bytes32 id, address buyer, uint64 timestamp) external {
-        _deliveredTo[id][buyer] = timestamp;
+    /// @notice The latest shipment to `consignee` was delivered at `timestamp` by a carrier (its Arriving).
+    function setDelivered(bytes32 id, address consignee, uint64 timestamp) external {
+        ITraceRegistry.Shipment storage s = _shipments[id][consignee];
+        (s.deliveredAt, s.received, s.inTransit) = (uint40(timestamp), false, false);
     }
 
-    /// @notice Sets when `buyer` itself first recorded Receiving of batch `id` (also a delivery); 0 clears it.
-    function setReceived(bytes32 id, address buyer, uint64 timestamp) external {
-        _receivedBy[id][buyer] = timestamp;
-        if (timestamp != 0 && _deliveredTo[id][buyer] == 0) _deliveredTo[id][buyer] = timestamp;
+    /// @notice The latest shipment to `consignee` was delivered at `timestamp` by its own Receiving.
+    function setReceived(bytes32 id, address consignee, uint64 timestamp) external {
+        ITraceRegistry.Shipment storage s = _shipments[id][consignee];
+        (s.deliveredAt, s.received, s.inTransit) = (uint40(timestamp), true, false);
+    }
+
+    /// @notice `consignee` shipped batch `id` on at `timestamp`, after the latest shipment to it was delivered.
+    function setHandedOn(bytes32 id, address consignee, uint64 timestamp) external {
+        _shipments[id][consignee].handedOnAt = uint40(timestamp);
     }
 
     /// @notice Marks batch `id` as recalled or not.
@@ -42,19 +52,13 @@ contract MockTraceRegistry {
         return _exists[id];
     }
 
-    /// @notice Same meaning as {ITraceRegistry-shippedTo}.
-    function shippedTo(bytes32 id, address shipper, address consignee) external view returns (uint64) {
-        return _shippedTo[id][shipper][consignee];
-    }
-
-    /// @notice Same meaning as {ITraceRegistry-deliveredTo}.
-    function deliveredTo(bytes32 id, address account) external view returns (uint64) {
-        return _deliveredTo[id][account];
-    }
-
-    /// @notice Same meaning as {ITraceRegistry-receivedBy}.
-    function receivedBy(bytes32 id, address account) external view returns (uint64) {
-        return _receivedBy[id][account];
+    /// @notice Same meaning as {ITraceRegistry-latestShipment}.
+    function latestShipment(bytes32 id, address consignee)
+        external
+        view
+        returns (ITraceRegistry.Shipment memory shipment, bool recalled)
+    {
+        return (_shipments[id][consignee], _recalled[id]);
     }
 
     /// @notice Same meaning as {ITraceRegistry-isRecalled}.

@@ -128,6 +128,7 @@ def test_bad_input_is_422_and_sends_nothing(api: Api) -> None:
     assert "more than 6 decimals" in problem["detail"]
     _problem(_open(api, lot, milestones={"shipped_bps": 5000, "delivered_bps": 4000}), 422)
     _problem(_open(api, lot, deliver_by="2020-01-01"), 422)
+    assert "must be between 1 and 30 days" in _problem(_open(api, lot, dispute_window="0"), 422)["detail"]
     _problem(api.post("/escrow/trades/1/resolve", "arbiter", {"seller_bps": 1, "seller_percent": 1}), 422)
     _problem(api.post("/escrow/trades/1/dispute", "buyer", {}), 422)
     _problem(_open(api, "API-NEVER-REGISTERED"), 404)

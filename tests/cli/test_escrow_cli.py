@@ -246,24 +246,59 @@ def test_carrier_delivery_pays_after_the_dispute_window(chain_env: Env) -> None:
     too_long = e.trace("escrow", "open", "--gtin", GTIN, "--lot", lot, "--seller", "seller", "--arbiter", "arbiter",
                        "--amount", "10", "--token", "USDC", "--dispute-window", "31d")
     assert too_long.code != 0 and "dispute window 31d" in _one_error_line(too_long)
+    for short in ("0", "23h"):  # a carrier's word alone would pay the seller
+        refused = e.trace("escrow", "open", "--gtin", GTIN, "--lot", lot, "--seller", "seller", "--arbiter",
+                          "arbiter", "--amount", "10", "--token", "USDC", "--dispute-window", short)
+        assert refused.code == 1 and f"dispute window {short}: must be between 1 and 30 days" in _one_error_line(
+            refused)
     assert e.nonce(BUYER) == buyer_nonce  # nothing sent
 
     opened = e.ok("escrow", "open", "--gtin", GTIN, "--lot", lot, "--seller", "seller", "--arbiter", "arbiter",
-                  "--amount", "10", "--token", "USDC", "--dispute-window", "1h")
+                  "--amount", "10", "--token", "USDC", "--dispute-window", "1d")
     trade_id = str(opened["trade_id"])
-    assert opened["dispute_window_s"] == 3600
+    assert opened["dispute_window_s"] == 86_400 and opened["warnings"] == []
     e.ok("event", "add", GTIN, lot, "--step", "shipping", "--to", "buyer", "--as", "seller")
     e.ok("event", "add", GTIN, lot, "--step", "arriving", "--as", "carrier")  # not the buyer's own receipt
 
     shown = e.ok("escrow", "show", trade_id)
-    assert shown["state"] == "open" and shown["dispute_window_s"] == 3600 and shown["received_by_buyer_at"] is None
+    assert shown["state"] == "open" and shown["dispute_window_s"] == 86_400 and shown["received_by_buyer_at"] is None
     assert shown["delivered_at"] is not None
     [milestone] = shown["milestones"]
-    assert milestone["condition_met"] is False and milestone["met_at"] is not None  # due an hour after delivery
+    assert milestone["condition_met"] is False and milestone["met_at"] is not None  # due a day after delivery
     assert shown["releasable_now_units"] == "0" and shown["refundable_now"] is False
     early = e.ok("escrow", "release", trade_id)
     assert early["tx_hash"] is None and early["released_units"] == "0"
 
-    e.time_travel(3600)
+    e.time_travel(86_400)
     paid = e.ok("escrow", "release", trade_id)
     assert paid["released_units"] == "10000000" and paid["state"] == "closed"
+
+
+def test_open_warns_when_the_buyer_already_holds_the_batch(chain_env: Env) -> None:
+    e, lot = chain_env, "HELD-1"
+    _register(e, lot)
+    e.ok("event", "add", GTIN, lot, "--step", "shipping", "--to", "buyer", "--as", "seller")
+    e.ok("event", "add", GTIN, lot, "--step", "receiving", "--as", "buyer")
+    e.time_travel(60)
+    opened = e.trace("escrow", "open", "--gtin", GTIN, "--lot", lot, "--seller", "seller", "--arbiter", "arbiter",
+                     "--amount", "10", "--token", "USDC", "--milestones", "shipped:3000,delivered:7000", "--json")
+    assert opened.code == 0, opened.stderr
+    [warning] = opened.stderr.strip().splitlines()
+    assert warning.startswith("trace: warning: ") and "already in the buyer's custody" in warning
+    trade_id = str(json.loads(opened.stdout)["trade_id"])
+
+    # the receipt before the trade pays nothing, and show says so instead of promising it
+    shown = e.ok("escrow", "show", trade_id)
+    assert shown["shipped_by_seller"] is False and shown["delivered_at"] is None
+    assert [m["condition_met"] for m in shown["milestones"]] == [False, False]
+    assert shown["releasable_now_units"] == "0"
+    idle = e.ok("escrow", "release", trade_id)
+    assert idle["tx_hash"] is None
+
+    # once the buyer has shipped it on, the warning says the delivery does not pay this trade either
+    e.ok("role", "grant", "retailer", "buyer")  # a buyer that sells on ships with a role
+    e.ok("event", "add", GTIN, lot, "--step", "shipping", "--to", "seller", "--as", "buyer")
+    e.ok("event", "add", GTIN, lot, "--step", "arriving", "--as", "carrier")
+    again = e.trace("escrow", "open", "--gtin", GTIN, "--lot", lot, "--seller", "seller", "--arbiter", "arbiter",
+                    "--amount", "10", "--token", "USDC")
+    assert again.code == 0 and "was already delivered to the buyer" in again.stderr

@@ -51,7 +51,7 @@ def terms(
     ruling: int = RULING,
     shipped_bps: int = 0,
     delivered_bps: int = 0,
-    dispute_window: int = 0,
+    dispute_window: int = DAY,
 ) -> tuple:
     """OpenParams as the tuple the ABI expects, in declaration order."""
     return (str(seller), str(arbiter), str(token), batch, amount, deliver_by, ruling, shipped_bps, delivered_bps,

@@ -290,6 +290,12 @@ def test_stranger_can_record_no_step(registry: Any, stranger: Any, producer: Any
 # ---- shipping, receiving, arriving, departing ----
 
 
+def shipment_to(registry: Any, batch: bytes, consignee: Any) -> tuple:
+    """latestShipment's Shipment as (shipper, deliveredAt, handedOnAt, received, inTransit)."""
+    shipment, _ = registry.latestShipment(batch, consignee)
+    return tuple(shipment)
+
+
 def test_shipping(registry: Any, producer: Any, retailer: Any, batch: bytes) -> None:
     tx = record(registry, batch, Step.Shipping, producer, to=retailer)
     assert [e.name for e in tx.events] == ["BatchShipped", "EventRecorded"]
@@ -299,9 +305,8 @@ def test_shipping(registry: Any, producer: Any, retailer: Any, batch: bytes) -> 
     assert v["inTransit"] and v["consignee"] == retailer and v["shippedAt"] == tx.timestamp
     assert v["deliveredAt"] == 0 and v["custodian"] == producer  # custody moves only on delivery
     assert registry.consignee(batch) == retailer and registry.shippedAt(batch) == tx.timestamp
-    assert registry.shippedTo(batch, producer, retailer) == tx.timestamp
-    assert registry.shippedTo(batch, producer, producer) == 0  # keyed by the consignee too
-    assert registry.shippedTo(batch, retailer, producer) == 0
+    assert shipment_to(registry, batch, retailer) == (producer, 0, 0, False, True)
+    assert shipment_to(registry, batch, producer) == (ZERO, 0, 0, False, False)  # keyed by the consignee
 
 
 def test_shipping_reverts(registry: Any, producer: Any, retailer: Any, processor: Any, batch: bytes) -> None:
@@ -323,9 +328,9 @@ def test_receiving_moves_custody_to_the_consignee(registry: Any, producer: Any, 
     v = registry.getBatch(batch)
     assert v["custodian"] == retailer and not v["inTransit"] and v["deliveredAt"] == tx.timestamp
     assert registry.custodian(batch) == retailer and registry.deliveredAt(batch) == tx.timestamp
-    assert registry.deliveredTo(batch, retailer) == tx.timestamp
-    assert registry.receivedBy(batch, retailer) == tx.timestamp  # the consignee's own acknowledgement
-    assert registry.deliveredTo(batch, producer) == 0
+    # the consignee's own acknowledgement
+    assert shipment_to(registry, batch, retailer) == (producer, tx.timestamp, 0, True, False)
+    assert shipment_to(registry, batch, producer) == (ZERO, 0, 0, False, False)
 
 
 def test_a_consignee_without_a_role_may_receive(registry: Any, producer: Any, stranger: Any, batch: bytes) -> None:
@@ -349,18 +354,18 @@ def test_arriving_delivers_to_the_consignee(registry: Any, producer: Any, carrie
     assert e["from"] == producer and e["to"] == retailer
     assert tx.events["EventRecorded"]["actor"] == carrier
     assert registry.custodian(batch) == retailer and not registry.getBatch(batch)["inTransit"]
-    assert registry.deliveredTo(batch, retailer) == tx.timestamp
-    assert registry.receivedBy(batch, retailer) == 0  # a carrier's delivery is not the consignee's receipt
-    assert registry.deliveredTo(batch, carrier) == 0
+    # a carrier's delivery is not the consignee's receipt
+    assert shipment_to(registry, batch, retailer) == (producer, tx.timestamp, 0, False, False)
+    assert shipment_to(registry, batch, carrier) == (ZERO, 0, 0, False, False)
     with brownie.reverts(err("TraceNotInTransit", batch)):
         record(registry, batch, Step.Arriving, carrier)
-    # a later shipment the consignee receives itself keeps the first delivery time and adds its receipt
+    # a later shipment the consignee receives itself replaces it: the latest shipment per consignee is kept
     hand_over(registry, batch, retailer, producer)
     brownie.chain.sleep(10)
     record(registry, batch, Step.Shipping, producer, to=retailer)
     received = record(registry, batch, Step.Receiving, retailer)
-    assert registry.deliveredTo(batch, retailer) == tx.timestamp
-    assert registry.receivedBy(batch, retailer) == received.timestamp > tx.timestamp
+    assert shipment_to(registry, batch, retailer) == (producer, received.timestamp, 0, True, False)
+    assert received.timestamp > tx.timestamp
 
 
 def test_departing_needs_transit_and_moves_nothing(
@@ -374,21 +379,38 @@ def test_departing_needs_transit_and_moves_nothing(
     assert registry.custodian(batch) == producer and registry.getBatch(batch)["inTransit"]
 
 
-def test_first_shipment_and_delivery_times_are_kept(
-    registry: Any, producer: Any, retailer: Any, batch: bytes, chain: Any
+def test_a_shipment_handed_on_is_kept_per_consignee_until_the_next_one(
+    registry: Any, producer: Any, retailer: Any, carrier: Any, batch: bytes, chain: Any
 ) -> None:
     first_ship = record(registry, batch, Step.Shipping, producer, to=retailer)
     first_receive = record(registry, batch, Step.Receiving, retailer)
     chain.sleep(100)
-    hand_over(registry, batch, retailer, producer)
+    handed_on = record(registry, batch, Step.Shipping, retailer, to=producer)  # e.g. a return
+    # the retailer's delivery outlives the batch's move: an escrow can still settle a trade on it
+    assert shipment_to(registry, batch, retailer) == (producer, first_receive.timestamp, handed_on.timestamp, True,
+                                                      False)
+    assert shipment_to(registry, batch, producer) == (retailer, 0, 0, False, True)
+    arrived = record(registry, batch, Step.Arriving, carrier)
+    assert shipment_to(registry, batch, producer) == (retailer, arrived.timestamp, 0, False, False)
     chain.sleep(100)
     second_ship = record(registry, batch, Step.Shipping, producer, to=retailer)
     assert registry.deliveredAt(batch) == 0  # the new shipment is not delivered yet
     assert registry.shippedAt(batch) == second_ship.timestamp > first_ship.timestamp
-    record(registry, batch, Step.Receiving, retailer)
-    assert registry.shippedTo(batch, producer, retailer) == first_ship.timestamp
-    assert registry.deliveredTo(batch, retailer) == first_receive.timestamp
-    assert registry.shippedTo(batch, retailer, producer) > 0 and registry.deliveredTo(batch, producer) > 0
+    assert shipment_to(registry, batch, retailer) == (producer, 0, 0, False, True)  # the latest one replaces it
+    assert shipment_to(registry, batch, producer) == (retailer, arrived.timestamp, second_ship.timestamp, False,
+                                                      False)
+    assert registry.getBatch(batch)["registeredAt"] > 0  # registration time survives every shipment
+
+
+def test_latest_shipment_reports_recalls_transitively(
+    registry: Any, producer: Any, retailer: Any, batch: bytes
+) -> None:
+    record(registry, batch, Step.Shipping, producer, to=retailer)
+    assert not registry.latestShipment(batch, retailer)[1]
+    registry.recall(batch, ev("why"), {"from": producer})
+    assert registry.latestShipment(batch, retailer)[1]
+    shipment, recalled = registry.latestShipment(batch, ZERO)
+    assert tuple(shipment) == (ZERO, 0, 0, False, False) and recalled
 
 
 # ---- recordEvents ----
@@ -622,8 +644,9 @@ def test_anchor_root(registry: Any, carrier: Any) -> None:
     tx = registry.anchorRoot(root, 7, ev("meta"), {"from": carrier})
     e = tx.events["RootAnchored"]
     assert same(e["root"], root) and e["anchorer"] == carrier and e["count"] == 7 and same(e["metaHash"], ev("meta"))
-    assert tuple(registry.rootInfo(root)) == (carrier, tx.timestamp, 7)
-    assert tuple(registry.rootInfo(ev("other"))) == (ZERO, 0, 0)
+    assert tuple(registry.rootInfo(carrier, root)) == (tx.timestamp, 7)
+    assert tuple(registry.rootInfo(carrier, ev("other"))) == (0, 0)
+    assert tuple(registry.rootInfo(ZERO, root)) == (0, 0)  # keyed by the anchorer
 
 
 def test_anchor_root_reverts(registry: Any, admin: Any, inspector: Any, stranger: Any) -> None:
@@ -633,25 +656,27 @@ def test_anchor_root_reverts(registry: Any, admin: Any, inspector: Any, stranger
         registry.anchorRoot(ZERO32, 1, ZERO32, {"from": inspector})
     registry.anchorRoot(ev("root"), 1, ZERO32, {"from": admin})  # the admin role counts as a role
     with brownie.reverts(err("TraceRootExists", ev("root"))):
-        registry.anchorRoot(ev("root"), 1, ZERO32, {"from": inspector})
+        registry.anchorRoot(ev("root"), 1, ZERO32, {"from": admin})
+    registry.anchorRoot(ev("root"), 1, ZERO32, {"from": inspector})  # another anchorer's own copy
 
 
 def test_verify_event_with_a_real_proof(registry: Any, producer: Any) -> None:
     hashes = [ev(f"e{i}") for i in range(5)]  # odd count: the last leaf is promoted a level
     root, proofs = _merkle([_leaf(h) for h in hashes])
-    assert not registry.verifyEvent(root, hashes[0], proofs[0])  # not anchored yet
+    assert not registry.verifyEvent(producer, root, hashes[0], proofs[0])  # not anchored yet
     registry.anchorRoot(root, len(hashes), ZERO32, {"from": producer})
     for h, proof in zip(hashes, proofs):
-        assert registry.verifyEvent(root, h, proof)
-    assert not registry.verifyEvent(root, ev("absent"), proofs[0])
-    assert not registry.verifyEvent(root, hashes[1], proofs[0])
-    assert not registry.verifyEvent(root, hashes[0], [])
+        assert registry.verifyEvent(producer, root, h, proof)
+    assert not registry.verifyEvent(ZERO, root, hashes[0], proofs[0])  # not anchored by that account
+    assert not registry.verifyEvent(producer, root, ev("absent"), proofs[0])
+    assert not registry.verifyEvent(producer, root, hashes[1], proofs[0])
+    assert not registry.verifyEvent(producer, root, hashes[0], [])
 
 
 def test_verify_event_single_leaf_tree(registry: Any, producer: Any) -> None:
     h = ev("only")
     registry.anchorRoot(_leaf(h), 1, ZERO32, {"from": producer})
-    assert registry.verifyEvent(_leaf(h), h, [])
+    assert registry.verifyEvent(producer, _leaf(h), h, [])
 
 
 # ---- views on unknown batches ----

@@ -85,7 +85,7 @@ def open_trade(
     buyer=None,
     seller=None,
     value=None,
-    dispute_window=0,
+    dispute_window=DAY,
 ):
     """Open a trade and return (trade id, deliverBy, tx)."""
     token = env.usdc if token is None else token
@@ -110,14 +110,20 @@ def ship(env, batch=BATCH, seller=None, buyer=None):
     env.registry.setShipped(batch, seller or env.seller, buyer or env.buyer, latest_timestamp(), {"from": env.admin})
 
 
-def deliver(env, batch=BATCH, buyer=None):
-    """A delivery the buyer did not record itself (a carrier's Arriving)."""
+def deliver(env, batch=BATCH, buyer=None, shipper=None):
+    """A shipment to the buyer, by the seller unless `shipper` is given, delivered by a carrier (its Arriving),
+    which the buyer did not record itself. Returns the delivery time."""
+    ship(env, batch, shipper or env.seller, buyer)
     env.registry.setDelivered(batch, buyer or env.buyer, latest_timestamp(), {"from": env.admin})
+    return latest_timestamp()
 
 
-def receive(env, batch=BATCH, buyer=None):
-    """The buyer's own Receiving."""
+def receive(env, batch=BATCH, buyer=None, shipper=None):
+    """A shipment to the buyer, by the seller unless `shipper` is given, received by the buyer itself. Returns the
+    delivery time."""
+    ship(env, batch, shipper or env.seller, buyer)
     env.registry.setReceived(batch, buyer or env.buyer, latest_timestamp(), {"from": env.admin})
+    return latest_timestamp()
 
 
 def dispute(env, trade_id, by=None):
@@ -199,7 +205,7 @@ def test_set_token_allowed_rejects_non_contract_and_non_admin(env):
 def test_disallowing_a_token_does_not_affect_open_trades(env):
     trade_id, _, _ = open_trade(env)
     env.escrow.setTokenAllowed(env.usdc, False, {"from": env.admin})
-    deliver(env)
+    receive(env)
     env.escrow.release(trade_id, {"from": env.stranger})
     env.escrow.withdraw(env.usdc, {"from": env.seller})
     assert trade(env, trade_id)["state"] == State.CLOSED
@@ -225,7 +231,7 @@ def test_fee_is_snapshotted_at_open_and_recipient_is_current(env):
     trade_id, _, _ = open_trade(env)
     env.escrow.setFee(500, env.stranger, {"from": env.admin})
     assert trade(env, trade_id)["feeBps"] == FEE_BPS
-    deliver(env)
+    receive(env)
     env.escrow.release(trade_id, {"from": env.stranger})
     fee = fee_of(PRICE, FEE_BPS)
     assert env.escrow.withdrawable(env.stranger, env.usdc) == fee
@@ -297,7 +303,7 @@ def test_open_erc20_pulls_funds_and_records_trade(env):
     assert t["deliverBy"] == deliver_by and t["rulingPeriod"] == RULING
     assert (t["shippedBps"], t["deliveredBps"], t["feeBps"]) == (3000, 7000, FEE_BPS)
     assert t["state"] == State.OPEN and t["openedAt"] == tx.timestamp and t["disputedAt"] == 0
-    assert t["disputeWindow"] == 0
+    assert t["disputeWindow"] == DAY
     event = tx.events["TradeOpened"]
     assert event["tradeId"] == 1 and event["buyer"] == env.buyer and event["seller"] == env.seller
     assert event["amount"] == PRICE and event["token"] == env.usdc and event["feeBps"] == FEE_BPS
@@ -358,7 +364,7 @@ def test_open_rejects_bad_parties(env):
 
 def test_open_rejects_bad_amount(env):
     now = latest_timestamp()
-    for amount in (0, 2**128):
+    for amount in (0, 2**96):  # stored in 96 bits
         with reverts("EscrowInvalidAmount", amount):
             env.escrow.open(terms(env.seller, env.arbiter, env.usdc, BATCH, amount, now + DAY), {"from": env.buyer})
 
@@ -394,15 +400,19 @@ def test_open_ruling_period_bounds(env):
         )
 
 
-def test_open_dispute_window_bound(env):
-    now, high = latest_timestamp(), env.escrow.MAX_DISPUTE_WINDOW()
-    with reverts("EscrowInvalidDisputeWindow", high + 1):
-        env.escrow.open(terms(env.seller, env.arbiter, env.usdc, BATCH, PRICE, now + DAY, dispute_window=high + 1),
-                        {"from": env.buyer})
-    tx = env.escrow.open(terms(env.seller, env.arbiter, env.usdc, BATCH, PRICE, now + DAY, dispute_window=high),
-                         {"from": env.buyer})
-    assert tx.events["TradeOpened"]["disputeWindow"] == high
-    assert trade(env, tx.return_value)["disputeWindow"] == high
+def test_open_dispute_window_bounds(env):
+    now = latest_timestamp()
+    low, high = env.escrow.MIN_DISPUTE_WINDOW(), env.escrow.MAX_DISPUTE_WINDOW()
+    assert low == DAY
+    for window in (0, low - 1, high + 1):
+        with reverts("EscrowInvalidDisputeWindow", window):
+            env.escrow.open(terms(env.seller, env.arbiter, env.usdc, BATCH, PRICE, now + DAY, dispute_window=window),
+                            {"from": env.buyer})
+    for window in (low, high):
+        tx = env.escrow.open(terms(env.seller, env.arbiter, env.usdc, BATCH, PRICE, now + DAY, dispute_window=window),
+                             {"from": env.buyer})
+        assert tx.events["TradeOpened"]["disputeWindow"] == window
+        assert trade(env, tx.return_value)["disputeWindow"] == window
 
 
 # ---------------------------------------------------------------- dispute window after a carrier's delivery
@@ -410,19 +420,19 @@ def test_open_dispute_window_bound(env):
 
 def test_carrier_delivery_pays_only_after_the_dispute_window(env):
     trade_id, _, _ = open_trade(env, shipped_bps=3000, delivered_bps=7000, dispute_window=3 * DAY)
-    deliver(env)
-    delivered_at = env.registry.deliveredTo(BATCH, env.buyer)
+    delivered_at = deliver(env, shipper=env.seller)
     shipped = PRICE * 3000 // BPS
     warp(delivered_at + 3 * DAY - 1)  # the next transaction lands 1 s before the window ends
     tx = env.escrow.release(trade_id, {"from": env.stranger})
-    assert tx.return_value == 0 and "MilestoneReleased" not in tx.events  # nor Shipped: shipped to nobody yet
+    paid = [(e["milestone"], e["amount"]) for e in tx.events["MilestoneReleased"]]
+    assert paid == [(Milestone.SHIPPED, shipped)]  # the shipment pays at once, its delivery waits
     assert tx.timestamp == delivered_at + 3 * DAY - 1
     warp(delivered_at + 3 * DAY)
     tx = env.escrow.release(trade_id, {"from": env.stranger})
     assert tx.timestamp == delivered_at + 3 * DAY
     paid = [(e["milestone"], e["amount"]) for e in tx.events["MilestoneReleased"]]
-    assert paid == [(Milestone.SHIPPED, shipped), (Milestone.DELIVERED, PRICE - shipped)]
-    assert tx.return_value == PRICE and trade(env, trade_id)["state"] == State.CLOSED
+    assert paid == [(Milestone.DELIVERED, PRICE - shipped)]
+    assert tx.return_value == PRICE - shipped and trade(env, trade_id)["state"] == State.CLOSED
 
 
 def test_buyer_disputes_a_carrier_delivery_inside_the_window(env):
@@ -470,7 +480,7 @@ def test_fee_on_transfer_switched_on_later_still_settles(env):
     """A token that starts charging on transfer (like USDT could) after open: the escrow pays what it credited."""
     trade_id, _, _ = open_trade(env, token=env.fot)
     env.fot.setFeeBps(200, {"from": env.admin})
-    deliver(env)
+    receive(env)
     env.escrow.release(trade_id, {"from": env.stranger})
     seller_credit = PRICE - fee_of(PRICE, FEE_BPS)
     before = env.fot.balanceOf(env.seller)
@@ -557,7 +567,7 @@ def test_release_pays_shipped_then_delivered(env):
     again = env.escrow.release(trade_id, {"from": env.stranger})  # idempotent
     assert again.return_value == 0 and "MilestoneReleased" not in again.events
 
-    deliver(env)
+    receive(env)
     tx = env.escrow.release(trade_id, {"from": env.buyer})
     rest = PRICE - first
     assert tx.return_value == rest
@@ -574,17 +584,20 @@ def test_release_default_schedule_waits_for_delivery(env):
     trade_id, _, _ = open_trade(env)
     ship(env)
     assert env.escrow.release(trade_id, {"from": env.stranger}).return_value == 0
-    deliver(env)
+    receive(env)
     tx = env.escrow.release(trade_id, {"from": env.stranger})
     assert tx.return_value == PRICE
     assert len(tx.events["MilestoneReleased"]) == 1
     assert tx.events["MilestoneReleased"]["milestone"] == Milestone.DELIVERED
 
 
-def test_release_delivery_without_shipment_pays_both_milestones(env):
-    """Drop shipping: the producer shipped to the buyer, the seller never held custody."""
+def test_release_delivery_of_someone_elses_shipment_pays_nothing(env):
+    """Only the seller's own shipment is the trade's: a batch someone else shipped to the buyer (a producer's drop
+    shipment, say) is settled by the buyer's confirmReceipt, not by release."""
     trade_id, _, _ = open_trade(env, shipped_bps=2500, delivered_bps=7500)
-    deliver(env)
+    receive(env, shipper=env.stranger)
+    assert env.escrow.release(trade_id, {"from": env.stranger}).return_value == 0
+    receive(env, shipper=env.seller)
     tx = env.escrow.release(trade_id, {"from": env.stranger})
     events = tx.events["MilestoneReleased"]
     assert [e["milestone"] for e in events] == [Milestone.SHIPPED, Milestone.DELIVERED]
@@ -605,7 +618,7 @@ def test_release_rounding_goes_to_last_milestone(env):
     trade_id, _, _ = open_trade(env, amount=amount, shipped_bps=3333, delivered_bps=6667)
     ship(env)
     first = env.escrow.release(trade_id, {"from": env.stranger}).return_value
-    deliver(env)
+    receive(env)
     second = env.escrow.release(trade_id, {"from": env.stranger}).return_value
     assert first == amount * 3333 // BPS and first + second == amount
 
@@ -736,12 +749,14 @@ def test_refund_pays_no_milestone_for_a_recalled_batch_or_a_shipment_elsewhere(e
 
 def test_refund_rejects_delivered_trade(env):
     trade_id, deliver_by, _ = open_trade(env)
+    ship(env)
     warp(deliver_by - 5)
     env.registry.setDelivered(BATCH, env.buyer, deliver_by - 5, {"from": env.admin})
     warp(deliver_by + 1)
     with reverts("EscrowAlreadyDelivered", trade_id, deliver_by - 5):
         env.escrow.refund(trade_id, {"from": env.stranger})
-    # a late release still pays the seller
+    # a late release still pays the seller, once the carrier's delivery has passed its dispute window
+    warp(deliver_by - 5 + DAY)
     env.escrow.release(trade_id, {"from": env.stranger})
     assert trade(env, trade_id)["state"] == State.CLOSED
 
@@ -888,7 +903,7 @@ def test_resolve_by_timeout_ruling_deadline_edges(env):
 def test_resolve_by_timeout_pays_seller_when_delivered(env):
     trade_id, _, _ = open_trade(env, shipped_bps=3000, delivered_bps=7000)
     deadline, _ = dispute(env, trade_id)
-    deliver(env)
+    receive(env)
     warp(deadline + 1)
     tx = env.escrow.resolveByTimeout(trade_id, {"from": env.stranger})
     assert same(tx.events["DisputeResolved"], [trade_id, env.stranger, PRICE, 0, fee_of(PRICE, FEE_BPS), True])
@@ -931,7 +946,7 @@ def test_resolve_by_timeout_pending_trade_settles_on_later_delivery(env):
     warp(deadline + 1)
     with reverts("EscrowOutcomePending"):
         env.escrow.resolveByTimeout(trade_id, {"from": env.stranger})
-    deliver(env)
+    receive(env)
     env.escrow.resolveByTimeout(trade_id, {"from": env.buyer})
     assert balances(env, env.usdc)[0] == PRICE - fee_of(PRICE, FEE_BPS)
 
@@ -950,8 +965,8 @@ def test_resolve_by_timeout_reverts(env):
 def test_withdraw_erc20_and_native(env):
     erc20, _, _ = open_trade(env)
     native, _, _ = open_trade(env, token=NATIVE, amount=10**18, batch=OTHER_BATCH)
-    deliver(env)
-    deliver(env, OTHER_BATCH)
+    receive(env)
+    receive(env, OTHER_BATCH)
     env.escrow.release(erc20, {"from": env.stranger})
     env.escrow.release(native, {"from": env.stranger})
 
@@ -1000,7 +1015,7 @@ def test_blocklisted_seller_freezes_nobody_else(env):
 
     # the fee recipient, and another seller paid in the same token, still withdraw
     env.escrow.withdraw(blk, {"from": env.treasury})
-    deliver(env, OTHER_BATCH, buyer=env.seller)
+    receive(env, OTHER_BATCH, buyer=env.seller, shipper=env.stranger)
     env.escrow.release(other_trade, {"from": env.buyer})
     env.escrow.withdraw(blk, {"from": env.stranger})
     assert blk.balanceOf(env.stranger) == PRICE - fee_of(PRICE, FEE_BPS)
@@ -1020,7 +1035,7 @@ def test_blocklisted_escrow_only_freezes_that_token(env):
     env.escrow.confirmReceipt(blk_trade, {"from": env.buyer})
     with reverts("BlocklistTokenBlocked", env.escrow):
         env.escrow.withdraw(env.blk, {"from": env.seller})
-    deliver(env, OTHER_BATCH)
+    receive(env, OTHER_BATCH)
     env.escrow.release(usd_trade, {"from": env.stranger})
     env.escrow.release(native_trade, {"from": env.stranger})
     env.escrow.withdraw(env.usdc, {"from": env.seller})
@@ -1126,9 +1141,9 @@ def test_gas_report(env):
     direct, _, _ = open_trade(env, shipped_bps=3000, delivered_bps=7000, batch=OTHER_BATCH)
     ship(env)
     tx_shipped = env.escrow.release(staged, {"from": env.stranger})
-    deliver(env)
+    receive(env)
     tx_delivered = env.escrow.release(staged, {"from": env.stranger})
-    deliver(env, OTHER_BATCH)
+    receive(env, OTHER_BATCH)
     tx_both = env.escrow.release(direct, {"from": env.stranger})
     tx_withdraw = env.escrow.withdraw(env.usdc, {"from": env.seller})
     report = {
@@ -1182,7 +1197,8 @@ def test_integration_register_ship_receive_release(env, traced):
     assert first.return_value == PRICE * 3000 // BPS
 
     registry.recordEvent(BATCH, RECEIVING, b"\x02" * 32, 0, ZERO, {"from": env.buyer})
-    assert registry.deliveredTo(BATCH, env.buyer) != 0
+    shipment, recalled = registry.latestShipment(BATCH, env.buyer)
+    assert shipment[0] == env.seller and shipment[1] != 0 and shipment[3] and not recalled
     second = escrow.release(trade_id, {"from": env.stranger})
     assert second.return_value == PRICE - first.return_value
     assert escrow.getTrade(trade_id).dict()["state"] == State.CLOSED

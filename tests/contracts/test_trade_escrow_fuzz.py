@@ -5,6 +5,10 @@ After every step one batched RPC reads the chain and checks:
 
 - conservation, per token: the escrow's balance equals what open trades still hold plus every credited balance;
 - no trade paid out more than it was funded, and the chain agrees with the model on every trade and balance;
+- no milestone is paid by a registry fact that is not the trade's own: every payment the registry triggers is
+  checked against the history of shipments, replayed independently of the model's latest-shipment records (the
+  seller's shipment to the buyer, not completed by the buyer's receipt or handing-on before the trade opened;
+  for Delivered, the buyer's receipt or a carrier's delivery past its window counted from max(arrival, opening));
 - liveness: every trade that is not closed can still be closed, shown by simulating its closing call (`eth_call`
   with the block time moved past its deadlines).
 
@@ -72,6 +76,7 @@ class TradeModel:
     ruling: int
     fee_bps: int
     dispute_window: int
+    opened_at: int
     state: State = State.OPEN
     released: int = 0  # towards the seller, fee included
     refunded: int = 0
@@ -90,6 +95,17 @@ class TradeModel:
         return self.disputed_at + self.ruling
 
 
+@dataclass
+class Record:
+    """The latest shipment of a batch to one consignee (ITraceRegistry.Shipment, as the mock holds it)."""
+
+    shipper: str
+    delivered_at: int = 0
+    handed_on_at: int = 0
+    received: bool = False
+    in_transit: bool = True
+
+
 def _word(data: str, index: int) -> int:
     start = 2 + 64 * index
     return int(data[start : start + 64], 16)
@@ -104,7 +120,7 @@ class EscrowStateMachine:
     st_schedule = st.sampled_from(SCHEDULES)
     st_window = st.integers(1, 20 * DAY)
     st_ruling = st.sampled_from([DAY, DAY + 1, 3 * DAY])
-    st_dispute_window = st.sampled_from([0, 0, 3_600, 3 * DAY])
+    st_dispute_window = st.sampled_from([0, DAY - 1, DAY, DAY, DAY + 1, 3 * DAY, 3 * DAY, 3 * DAY])
     st_batch = st.integers(0, len(BATCHES) - 1)
     st_trade = st.integers(0, 255)
     st_bps = st.integers(0, BPS)
@@ -145,8 +161,9 @@ class EscrowStateMachine:
         self.now = latest_timestamp()
         self.trades: list[TradeModel] = []
         self.balances = {(a, t): 0 for a in self.accounts for t in self.tokens}
-        self.shipped: set[tuple[bytes, str, str]] = set()  # (batch, shipper, consignee)
-        self.delivered: dict[tuple[bytes, str], tuple[int, int]] = {}  # (batch, buyer) -> (delivered, received at)
+        # the latest shipment per (batch, consignee), as MockTraceRegistry holds it; and every fact in order
+        self.records: dict[tuple[bytes, str], Record] = {}
+        self.history: list[tuple[int, str, bytes, str, str]] = []  # (time, kind, batch, consignee, shipper)
         self.recalled: set[bytes] = set()
         self.fee_bps = FEE_BPS
         self.fee_recipient = self.treasuries[0]
@@ -217,30 +234,69 @@ class EscrowStateMachine:
         self._credit(self.fee_recipient, t.token, fee)
         return fee
 
-    def _is_shipped(self, t: TradeModel) -> bool:
-        return (t.batch, t.seller, t.buyer) in self.shipped
+    def _record(self, t: TradeModel) -> Record | None:
+        return self.records.get((t.batch, t.buyer))
+
+    def _own(self, t: TradeModel) -> bool:
+        """The latest shipment to the buyer is the trade's: the seller's, not completed before the opening."""
+        r = self._record(t)
+        if r is None or r.shipper != t.seller:
+            return False
+        if r.received and r.delivered_at < t.opened_at:
+            return False
+        return r.handed_on_at == 0 or r.handed_on_at >= t.opened_at
 
     def _shipped_due(self, t: TradeModel) -> int:
         """The unpaid Shipped milestone refund and the default ruling pay (undelivered, not recalled)."""
-        if t.batch in self.recalled or t.released >= t.shipped_share or not self._is_shipped(t):
+        if t.batch in self.recalled or t.released >= t.shipped_share or not self._own(t):
             return 0
         return t.shipped_share - t.released
 
     def _is_delivered(self, t: TradeModel) -> bool:
-        """Any recorded delivery to the buyer: it bars refunds, and the default ruling pays the seller."""
-        return (t.batch, t.buyer) in self.delivered
+        """A delivery of the trade's own shipment: it bars refunds."""
+        r = self._record(t)
+        return self._own(t) and r is not None and r.delivered_at != 0
+
+    def _window_end(self, t: TradeModel) -> int:
+        return max(self._record(t).delivered_at, t.opened_at) + t.dispute_window
 
     def _final_at(self, t: TradeModel) -> int:
-        """When the Delivered milestone is due (0: not delivered): at the buyer's own receipt, or a dispute
-        window after a carrier's delivery."""
-        delivered_at, received_at = self.delivered.get((t.batch, t.buyer), (0, 0))
-        if not delivered_at:
+        """When the Delivered milestone is due (0: not delivered): at the buyer's own receipt, or when the dispute
+        window after a carrier's delivery, counted from no earlier than the opening, closes."""
+        if not self._is_delivered(t):
             return 0
-        return min(received_at or delivered_at + t.dispute_window, delivered_at + t.dispute_window)
+        r = self._record(t)
+        return r.delivered_at if r.received else self._window_end(t)
 
     def _delivery_final(self, t: TradeModel, at: int) -> bool:
         final_at = self._final_at(t)
         return bool(final_at) and at >= final_at
+
+    def _facts_from_history(self, t: TradeModel) -> tuple[bool, int, bool]:
+        """(own shipment, its delivery time, received by the buyer itself), replayed from the history of facts,
+        independently of `records`: the trade's shipment is the latest one to the buyer, if the seller's and not
+        received or handed on by the buyer before the trade opened."""
+        latest: list[tuple[int, str, bytes, str, str]] = []
+        for fact in self.history:
+            if fact[2] == t.batch and fact[3] == t.buyer:
+                latest = [fact] if fact[1] == "ship" else [*latest, fact]
+        if not latest or latest[0][4] != t.seller:
+            return False, 0, False
+        delivered = next(((at, kind == "receive") for at, kind, *_ in latest if kind in ("arrive", "receive")),
+                         (0, False))
+        completed_before = any(at < t.opened_at for at, kind, *_ in latest if kind in ("receive", "hand_on"))
+        return not completed_before, delivered[0], delivered[1]
+
+    def _check_own_facts(self, t: TradeModel, paid: list[tuple[int, int, int]], at: int) -> None:
+        """Invariant: no milestone is paid by a registry fact that is not the trade's own."""
+        own, delivered_at, received = self._facts_from_history(t)
+        for milestone, _, _ in paid:
+            assert own, f"trade {t.id}: milestone {milestone} paid without the trade's own shipment"
+            if milestone == 1:
+                assert delivered_at, f"trade {t.id}: Delivered paid without a delivery of its shipment"
+                window_end = max(delivered_at, t.opened_at) + t.dispute_window
+                assert received or at >= window_end, f"trade {t.id}: Delivered paid inside the dispute window"
+        STATS["own-fact checks"] += len(paid)
 
     def _party(self, t: TradeModel, st_caller: int) -> str:
         """Mostly the buyer or the seller; sometimes someone else."""
@@ -254,8 +310,8 @@ class EscrowStateMachine:
         self, st_trader, st_token, st_amount, st_schedule, st_window, st_ruling, st_dispute_window, st_batch, st_flag
     ):
         """Every sequence starts with a trade; one in four starts with it disputed, so rulings get exercised."""
-        self.rule_open(st_trader, 1, st_token, st_amount, st_schedule, st_window, st_ruling, st_dispute_window,
-                       st_batch)
+        self.rule_open(st_trader, 1, st_token, st_amount, st_schedule, st_window, st_ruling,
+                       max(st_dispute_window, DAY), st_batch)
         if st_flag == 0:
             self.rule_dispute(0, 1 + st_trader % 2)
 
@@ -271,6 +327,8 @@ class EscrowStateMachine:
         value = st_amount if token == NATIVE else 0
         if self.paused:
             self._send(self.escrow, "open", [params], buyer, "EnforcedPause", value)
+        elif st_dispute_window < DAY:  # below MIN_DISPUTE_WINDOW: a carrier's word would pay at once
+            self._send(self.escrow, "open", [params], buyer, "EscrowInvalidDisputeWindow", value)
         elif batch in self.recalled:
             self._send(self.escrow, "open", [params], buyer, "EscrowBatchRecalled", value)
         else:
@@ -291,34 +349,51 @@ class EscrowStateMachine:
                     st_ruling,
                     self.fee_bps,
                     st_dispute_window,
+                    self.now,
                 )
             )
 
     def rule_ship(self, st_trade, st_flag):
-        """The seller ships the batch: mostly to the trade's buyer; sometimes to someone else, which earns the
-        Shipped milestone nothing."""
+        """A new shipment of a trade's batch: mostly by the seller to the buyer; sometimes to someone else, or by
+        someone else, which earns the trade nothing. It replaces the latest shipment to that consignee."""
         t = self._pick(st_trade)
         if t is None:
             return
-        consignee = t.buyer if st_flag else self.stranger
-        if (t.batch, t.seller, consignee) not in self.shipped:
-            self._send(self.registry, "setShipped", [t.batch, t.seller, consignee, self.now + 1], self.admin)
-            self.shipped.add((t.batch, t.seller, consignee))
+        consignee = self.stranger if st_flag == 0 else t.buyer
+        shipper = self.stranger if st_flag == 3 else t.seller
+        at = self.now + 1
+        self._send(self.registry, "setShipped", [t.batch, shipper, consignee, at], self.admin)
+        self.records[(t.batch, consignee)] = Record(shipper)
+        self.history.append((at, "ship", t.batch, consignee, shipper))
 
     def rule_deliver(self, st_trade, st_flag):
-        """A carrier delivers to the buyer (even flag), or the buyer records its own receipt (odd flag)."""
+        """A carrier delivers the latest shipment to the buyer (even flag), or the buyer records its own receipt
+        (odd flag). With nothing in transit to the buyer, flags 2 and 3 ship from the seller first."""
         t = self._pick(st_trade)
         if t is None:
             return
-        key = (t.batch, t.buyer)
-        delivered_at, received_at = self.delivered.get(key, (0, 0))
+        r = self._record(t)
+        if (r is None or not r.in_transit) and st_flag >= 2:
+            self.rule_ship(st_trade, 1)
+            r = self._record(t)
+        if r is None or not r.in_transit:
+            return
         at = self.now + 1
-        if st_flag % 2 == 0 and not delivered_at:
-            self._send(self.registry, "setDelivered", [t.batch, t.buyer, at], self.admin)
-            self.delivered[key] = (at, 0)
-        elif st_flag % 2 and not received_at:
-            self._send(self.registry, "setReceived", [t.batch, t.buyer, at], self.admin)
-            self.delivered[key] = (delivered_at or at, at)
+        received = bool(st_flag % 2)
+        self._send(self.registry, "setReceived" if received else "setDelivered", [t.batch, t.buyer, at], self.admin)
+        r.delivered_at, r.received, r.in_transit = at, received, False
+        self.history.append((at, "receive" if received else "arrive", t.batch, t.buyer, ""))
+
+    def rule_hand_on(self, st_trade):
+        """The buyer ships a batch delivered to it on (sells it on, or returns it)."""
+        t = self._pick(st_trade)
+        r = None if t is None else self._record(t)
+        if r is None or not r.delivered_at or r.handed_on_at:
+            return
+        at = self.now + 1
+        self._send(self.registry, "setHandedOn", [t.batch, t.buyer, at], self.admin)
+        r.handed_on_at = at
+        self.history.append((at, "hand_on", t.batch, t.buyer, ""))
 
     def rule_recall(self, st_batch, st_flag):
         batch = BATCHES[st_batch]
@@ -337,7 +412,7 @@ class EscrowStateMachine:
         expected = []
         if t.batch not in self.recalled:
             delivered = self._delivery_final(t, self.now + 1)
-            if t.released < t.shipped_share and (delivered or self._is_shipped(t)):
+            if t.released < t.shipped_share and self._own(t):
                 gross = t.shipped_share - t.released
                 expected.append((0, gross, self._pay_seller(t, gross)))
             if delivered and t.remainder:
@@ -348,6 +423,7 @@ class EscrowStateMachine:
         events = self._send(self.escrow, "release", [t.id], caller)
         paid = [(e["milestone"], e["amount"], e["fee"]) for e in events.get("MilestoneReleased", [])]
         assert paid == expected
+        self._check_own_facts(t, paid, self.now)
 
     def rule_confirm(self, st_trade, st_caller):
         t = self._pick(st_trade, State.OPEN)
@@ -385,7 +461,9 @@ class EscrowStateMachine:
             t.state = State.CLOSED
             events = self._send(self.escrow, "refund", [t.id], caller)
             assert events["TradeRefunded"][0]["amount"] == amount
-            assert [(e["milestone"], e["amount"], e["fee"]) for e in events.get("MilestoneReleased", [])] == expected
+            paid = [(e["milestone"], e["amount"], e["fee"]) for e in events.get("MilestoneReleased", [])]
+            assert paid == expected
+            self._check_own_facts(t, paid, self.now)
 
     def rule_dispute(self, st_trade, st_caller):
         t = self._pick(st_trade, State.OPEN)
@@ -446,10 +524,13 @@ class EscrowStateMachine:
             self._send(self.escrow, "resolveByTimeout", args, caller, "EscrowRulingDeadlineNotPassed")
         elif t.batch in self.recalled:
             self._settle(t, 0, t.remainder, "resolveByTimeout", args, caller)
-        elif self._is_delivered(t):
+        elif self._is_delivered(t) and (self._record(t).received or t.disputed_at >= self._window_end(t)):
+            # the buyer's receipt, or a carrier's delivery whose window closed before the dispute
+            self._check_own_facts(t, [(1, 0, 0)], t.disputed_at if not self._record(t).received else at)
             self._settle(t, t.remainder, 0, "resolveByTimeout", args, caller)
-        elif at > t.deliver_by:
+        elif at > t.deliver_by:  # a carrier's delivery disputed inside its window counts as not delivered
             to_seller = self._shipped_due(t)
+            self._check_own_facts(t, [(0, 0, 0)] if to_seller else [], at)
             self._settle(t, to_seller, t.remainder - to_seller, "resolveByTimeout", args, caller)
         else:
             self._send(self.escrow, "resolveByTimeout", args, caller, "EscrowOutcomePending")

@@ -73,7 +73,7 @@ class Node:
         return self.registry.functions.anchorRoot(bytes.fromhex(root[2:]), 1, META)
 
     def anchored(self, root: str) -> bool:
-        return int(self.registry.functions.rootInfo(bytes.fromhex(root[2:])).call()[1]) != 0
+        return int(self.registry.functions.rootInfo(self.address, bytes.fromhex(root[2:])).call()[0]) != 0
 
     def crashed_process(self, roots: list[str]) -> list[str]:
         """Send anchorRoot(root) for each root from a real process, without waiting; SIGKILL it; its tx hashes."""

@@ -215,7 +215,7 @@ chain_roots = Table(
     "chain_roots",
     metadata,
     Column("root", HASH, primary_key=True),
-    Column("anchorer", ADDRESS, nullable=False),
+    Column("anchorer", ADDRESS, primary_key=True),  # a root is anchored per anchorer: copies never collide
     Column("count", Integer, nullable=False),
     Column("meta_hash", HASH, nullable=False),
     Column("block_number", BigInteger, nullable=False, index=True),

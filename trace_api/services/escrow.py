@@ -38,7 +38,7 @@ from trace_api.config import LOCAL_CHAIN_ID
 from trace_api.errors import NotFoundError, ValidationError
 from trace_api.index import schema as t
 from trace_api.index.indexer import hx
-from trace_api.services.batches import batch_key, resolve_account
+from trace_api.services.batches import BatchKey, batch_key, resolve_account
 from trace_api.services.context import TraceContext
 
 __all__ = [
@@ -57,11 +57,12 @@ DAY = 86_400
 # Mirrors of the contract's limits, checked here so that a bad value is a ValidationError and nothing is sent.
 MIN_RULING_PERIOD_S = 1 * DAY
 MAX_RULING_PERIOD_S = 90 * DAY
+MIN_DISPUTE_WINDOW_S = 1 * DAY  # TradeEscrow.MIN_DISPUTE_WINDOW
 MAX_DISPUTE_WINDOW_S = 30 * DAY  # TradeEscrow.MAX_DISPUTE_WINDOW
 # How long a buyer has to dispute a delivery it did not record itself (a carrier's); its own receipt pays at once.
 DEFAULT_DISPUTE_WINDOW = "3d"
 MAX_DELIVERY_WINDOW_S = 730 * DAY
-MAX_AMOUNT = 2**128 - 1
+MAX_AMOUNT = 2**96 - 1  # TradeEscrow stores amounts in 96 bits
 PERMIT_TTL_S = 3600  # the permit only has to outlive the one transaction that carries it
 DEFAULT_LIST_LIMIT = 100
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": DAY, "w": 7 * DAY}
@@ -97,7 +98,7 @@ def parse_amount(value: str | int | Decimal, decimals: int) -> int:
         exponent += 1
     if -exponent > decimals:
         raise ValidationError(f"amount {text} has more than {decimals} decimals, the token's precision")
-    if len(coefficient) + exponent + decimals > 39:  # ≥ 10**39 cannot fit in uint128
+    if len(coefficient) + exponent + decimals > 29:  # ≥ 10**29 cannot fit in uint96
         raise ValidationError(f"amount {text} is too large")
     units = int("".join(map(str, coefficient))) * 10 ** (exponent + decimals)
     if units > MAX_AMOUNT:
@@ -363,18 +364,16 @@ def _describe(ctx: TraceContext, escrow: Contract, trade: _Trade, token: TokenIn
     }
     if not detail:
         return summary
-    registry = ctx.registry
-    recalled = bool(_read(registry.functions.isRecalled(trade.batch_id)))
-    delivered_at = int(_read(registry.functions.deliveredTo(trade.batch_id, trade.buyer)))
-    received_at = int(_read(registry.functions.receivedBy(trade.batch_id, trade.buyer)))
-    shipped_at = int(_read(registry.functions.shippedTo(trade.batch_id, trade.seller, trade.buyer)))
-    # Delivered is due at the buyer's own receipt, or a dispute window after a delivery it did not record.
-    final_at = min(received_at or 2**64, delivered_at + trade.dispute_window) if delivered_at else 0
+    facts = _facts(ctx, trade)
+    own, delivered_at = facts.own, facts.delivered_at if facts.own else 0
+    received_at = delivered_at if own and facts.received else 0
+    # Delivered is due at the buyer's own receipt, or when the window after a carrier's delivery closes.
+    final_at = (received_at or facts.window_end(trade)) if delivered_at else 0
     closed = STATES[trade.state] == "closed"
     in_escrow = 0 if closed else trade.amount - trade.released
     milestones = []
     for name, bps, cumulative, due_at in (
-        ("shipped", trade.shipped_bps, trade.shipped_share, shipped_at or (final_at if final_at <= now else 0)),
+        ("shipped", trade.shipped_bps, trade.shipped_share, facts.shipped_since(trade) if own else 0),
         ("delivered", trade.delivered_bps, trade.amount, final_at),
     ):
         if bps == 0:
@@ -393,17 +392,56 @@ def _describe(ctx: TraceContext, escrow: Contract, trade: _Trade, token: TokenIn
         "refunded_to_buyer": amount(trade.amount - trade.released) if closed else None,
         "fee_bps": trade.fee_bps, "opened_at": _iso(trade.opened_at), "deliver_by_unix": trade.deliver_by,
         "overdue": now > trade.deliver_by and not delivered_at,
+        "shipped_by_seller": own,
         "delivered_at": _iso(delivered_at), "received_by_buyer_at": _iso(received_at),
         "dispute_window_s": trade.dispute_window,
         "ruling_period_s": trade.ruling_period, "disputed_at": _iso(trade.disputed_at),
         "ruling_deadline": _iso(ruling_deadline),
         "milestones": milestones,
-        "batch_recalled": recalled,
+        "batch_recalled": facts.recalled,
         "releasable_now": amount(releasable), "releasable_now_units": str(releasable),
         "refundable_now": STATES[trade.state] == "open" and now > trade.deliver_by and not delivered_at,
         "resolvable_by_timeout": STATES[trade.state] == "disputed" and now > ruling_deadline,
         "chain_time": _iso(now),
     }
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """The latest shipment of a trade's batch to its buyer (``ITraceRegistry.Shipment``), judged for the trade the
+    way ``TradeEscrow`` judges it: ``own`` mirrors its ``_isOwn``, ``window_end`` its ``_windowEnd``."""
+
+    shipper: str
+    delivered_at: int
+    handed_on_at: int
+    received: bool
+    in_transit: bool
+    recalled: bool
+    own: bool
+    shipped_at: int  # of the batch's current shipment if it is this one, else 0
+
+    def window_end(self, trade: _Trade) -> int:
+        return max(self.delivered_at, trade.opened_at) + trade.dispute_window
+
+    def shipped_since(self, trade: _Trade) -> int:
+        """When the Shipped condition started to hold for the trade: the shipment's start, or the opening for a
+        shipment already under way then (or one the buyer has handed on, whose start the registry no longer
+        keeps)."""
+        return max(self.shipped_at, trade.opened_at)
+
+
+def _facts(ctx: TraceContext, trade: _Trade) -> _Facts:
+    """One registry call: the same facts, read the same way, as the escrow's release, refund and default ruling."""
+    shipment, recalled = _read(ctx.registry.functions.latestShipment(trade.batch_id, trade.buyer))
+    shipper, delivered_at, handed_on_at, received, in_transit = shipment
+    own = (shipper.lower() == trade.seller.lower()
+           and not (received and delivered_at < trade.opened_at)
+           and (handed_on_at == 0 or handed_on_at >= trade.opened_at))
+    current = own and handed_on_at == 0
+    shipped_at = int(_read(ctx.registry.functions.shippedAt(trade.batch_id))) if current else 0
+    return _Facts(shipper=shipper, delivered_at=int(delivered_at), handed_on_at=int(handed_on_at),
+                  received=bool(received), in_transit=bool(in_transit), recalled=bool(recalled), own=own,
+                  shipped_at=shipped_at)
 
 
 def show_trade(ctx: TraceContext, *, trade_id: int) -> dict[str, Any]:
@@ -532,8 +570,9 @@ def open_trade(
     if not MIN_RULING_PERIOD_S <= ruling <= MAX_RULING_PERIOD_S:
         raise ValidationError(f"ruling period {ruling_period}: must be between 1 and 90 days")
     window = parse_duration(dispute_window)
-    if window > MAX_DISPUTE_WINDOW_S:
-        raise ValidationError(f"dispute window {dispute_window}: must be at most 30 days")
+    if not MIN_DISPUTE_WINDOW_S <= window <= MAX_DISPUTE_WINDOW_S:
+        raise ValidationError(f"dispute window {dispute_window}: must be between 1 and 30 days (the buyer's time to "
+                              f"dispute a carrier's delivery before it pays)")
     info = resolve_token(ctx, token)
     units = parse_amount(amount, info.decimals)
     now = _chain_now(ctx)
@@ -547,6 +586,7 @@ def open_trade(
         raise ValidationError(f"batch {key.gtin}/{key.lot} is recalled; it cannot be traded")
     params = (seller_address, arbiter_address, info.address, key.id, units, deadline, ruling, shipped_bps,
               delivered_bps, window)
+    warnings = _open_warnings(registry, key, buyer)
 
     sender = ctx.sender(account)
     shown = f"{format_amount(units, info.decimals)} {info.symbol}"
@@ -586,8 +626,23 @@ def open_trade(
         "amount_units": str(units), "batch_id": key.id_hex, "gtin": key.gtin, "lot": key.lot,
         "deliver_by": _iso(deadline), "ruling_period_s": ruling, "dispute_window_s": window,
         "milestones": {"shipped_bps": shipped_bps, "delivered_bps": delivered_bps},
-        "fee_bps": int(opened["feeBps"]),
+        "fee_bps": int(opened["feeBps"]), "warnings": warnings,
     }
+
+
+def _open_warnings(registry: Contract, key: BatchKey, buyer: str) -> list[str]:
+    """What the buyer should know before funding: goods it already holds, or that were delivered to it before,
+    never pay this trade (the escrow pays only for a shipment from the seller that the buyer had not completed
+    when the trade opened), so such a trade ends by `trace escrow confirm` or a refund."""
+    label = f"batch {key.gtin}/{key.lot}"
+    if str(_read(registry.functions.custodian(key.id))).lower() == buyer.lower():
+        return [f"{label} is already in the buyer's custody: only a new shipment from the seller to the buyer can "
+                f"pay this trade; for goods already received, pay with `trace escrow confirm`"]
+    shipment, _ = _read(registry.functions.latestShipment(key.id, buyer))
+    if shipment[1]:  # delivered to the buyer, which no longer holds it
+        return [f"{label} was already delivered to the buyer ({_iso(int(shipment[1]))}) and has left it since: "
+                f"that delivery does not pay this trade, only a new shipment from the seller does"]
+    return []
 
 
 def _prepare(ctx: TraceContext, trade_id: int) -> tuple[Contract, _Trade, TokenInfo]:

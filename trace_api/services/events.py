@@ -170,19 +170,22 @@ def send_roots(ctx: TraceContext, *, account: LocalAccount) -> list[str]:
     registry = ctx.registry
     sender = ctx.sender(account)
     mine = t.anchor_roots.c.anchorer == account.address.lower()
+    # Roots are anchored per anchorer: only this account's anchoring of a root counts as ours, so a copy of it
+    # anchored first by someone else neither stops nor replaces ours.
+    ours = select(t.chain_roots.c.root).where(t.chain_roots.c.anchorer == account.address.lower())
     with ctx.engine.begin() as conn:
         # Not "status != anchored": a reorg can drop an anchored root; the index says what the chain has.
         conn.execute(update(t.anchor_roots).where(
-            t.anchor_roots.c.root.in_(select(t.chain_roots.c.root)), t.anchor_roots.c.status != "anchored"
+            t.anchor_roots.c.root.in_(ours), mine, t.anchor_roots.c.status != "anchored"
         ).values(status="anchored"))
         pending = conn.execute(
             select(t.anchor_roots.c.root, t.anchor_roots.c.count, t.anchor_roots.c.meta_hash)
-            .where(t.anchor_roots.c.root.not_in(select(t.chain_roots.c.root)), mine)
+            .where(t.anchor_roots.c.root.not_in(ours), mine)
         ).all()
     sent: list[tuple[str, Any]] = []
     for root, count, meta in pending:
-        anchorer, _, _ = registry.functions.rootInfo(bytes.fromhex(root[2:])).call()
-        if int(anchorer, 16):
+        anchored_at, _ = registry.functions.rootInfo(account.address, bytes.fromhex(root[2:])).call()
+        if anchored_at:
             _mark_root(ctx, root, None, "anchored")
             continue
         sent.append((root, submit_root(ctx, sender=sender, root=root, count=count, meta=meta)))

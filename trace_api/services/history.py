@@ -62,6 +62,26 @@ def _event_status(event: dict[str, Any], row: Any, on_chain: dict[str, Any], roo
             "actor": root.anchorer}
 
 
+def _attributed_roots(ctx: TraceContext, conn: Any, root_ids: list[str]) -> dict[str, Any]:
+    """The on-chain anchoring of each root that the events under it are attributed to. Roots are anchored per
+    anchorer, so anyone may anchor a copy of a root; when there are several, the one this index sent (its
+    `anchor_roots` transaction) is the one shown, else the earliest."""
+    rows = conn.execute(select(t.chain_roots).where(t.chain_roots.c.root.in_(root_ids))
+                        .order_by(t.chain_roots.c.block_number)).all()
+    by_root: dict[str, list[Any]] = {}
+    for r in rows:
+        by_root.setdefault(r.root, []).append(r)
+    chosen = {root: found[0] for root, found in by_root.items()}
+    contested = [root for root, found in by_root.items() if len(found) > 1]
+    sent = dict(conn.execute(select(t.anchor_roots.c.root, t.anchor_roots.c.tx_hash)
+                             .where(t.anchor_roots.c.root.in_(contested))).all()) if contested else {}
+    for root, tx_hash in sent.items():
+        if tx_hash:
+            sender = str(ctx.chain.w3.eth.get_transaction(tx_hash)["from"]).lower()
+            chosen[root] = next((r for r in by_root[root] if r.anchorer == sender), chosen[root])
+    return chosen
+
+
 def _keys_of(conn: Any, ids: list[str]) -> dict[str, dict[str, str]]:
     if not ids:
         return {}
@@ -118,7 +138,7 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
             select(t.chain_events).where(t.chain_events.c.batch_id == bid).order_by(t.chain_events.c.seq)
         ).all()
         root_ids = list({r.root for r in rows if r.root})
-        roots = {r.root: r for r in conn.execute(select(t.chain_roots).where(t.chain_roots.c.root.in_(root_ids)))}
+        roots = _attributed_roots(ctx, conn, root_ids)
         recall = conn.execute(select(t.chain_recalls).where(t.chain_recalls.c.batch_id == bid)).first()
         parents = lineage(conn, bid, upstream=True)
         children = lineage(conn, bid, upstream=False)

@@ -39,7 +39,7 @@ class TradeCreate(BaseModel):
     ruling_period: str = Field(default="7d", max_length=10, examples=["7d"])
     dispute_window: str = Field(default=escrow.DEFAULT_DISPUTE_WINDOW, max_length=10, examples=["3d"],
                                 description="After a carrier's delivery, the buyer's time to dispute before payment "
-                                            "(0 to 30d); the buyer's own receiving pays at once")
+                                            "(1d to 30d); the buyer's own receiving pays at once")
     milestones: MilestonesIn | None = Field(default=None, description="Default: 100% on delivery")
     use_permit: bool = True
 
@@ -73,6 +73,11 @@ class TradeTxPublic(BaseModel):
     model_config = ConfigDict(extra="allow")
     trade_id: int
     tx_hash: str | None
+
+
+class TradeOpenedPublic(TradeTxPublic):
+    warnings: list[str] = Field(description="e.g. the batch is already in the buyer's custody, so only a new "
+                                            "shipment from the seller can pay this trade")
 
 
 class EvidenceCreate(BaseModel):
@@ -136,7 +141,7 @@ def get_balances(account: str, ctx: CtxDep) -> dict[str, Any]:
     return {"account": account, "balances": escrow.balances(ctx, account=account)}
 
 
-@router.post("/trades", status_code=status.HTTP_201_CREATED, response_model=TradeTxPublic)
+@router.post("/trades", status_code=status.HTTP_201_CREATED, response_model=TradeOpenedPublic)
 def open_trade(body: TradeCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
     """Open and fund a trade; the caller's account is the buyer."""
     milestones = (f"shipped:{body.milestones.shipped_bps},delivered:{body.milestones.delivered_bps}"
