@@ -109,6 +109,8 @@ MESSAGES: dict[str, str] = {
     "EnforcedPause": "the contract is paused by its admin; nothing can be opened or moved until it is unpaused.",
     "ExpectedPause": "the contract is not paused, so it cannot be unpaused.",
     "ReentrancyGuardReentrantCall": "a call tried to re-enter the contract and was stopped. Nothing was moved.",
+    "SafeCastOverflowedUintDowncast": "the value {value} is too large for the contract (it holds {bits} bits). "
+    "Give a smaller amount or an earlier date.",
     "SafeERC20FailedOperation": "the token {token} refused the transfer (balance, allowance or a blocklist). "
     "Check the balance and allowance, then try again.",
 }
