@@ -132,3 +132,24 @@ def test_mine_and_warp_are_refused_off_the_local_chain(trace_env: dict[str, str]
         result = run_trace(*args, env=remote)
         assert result.code == 3, result.stderr
         assert "only on the local development chain" in result.stderr
+
+
+def test_idle_local_chain_follows_the_wall_clock(trace_env: dict[str, str]) -> None:
+    """Deadlines are judged by the latest block's time; on an idle chain that time stands still unless a block is
+    mined, so escrow reads and preflights mine one first (a 1-minute deadline passes after a minute)."""
+    from pathlib import Path
+
+    from trace_api.chain.client import connect
+    from trace_api.config import Settings
+    from trace_api.services.devchain import clock, follow_wall_clock
+
+    assert run_trace("node", "start", env=trace_env).code == 0
+    chain = connect(Settings(home=Path(trace_env["TRACE_HOME"]), node_port=int(trace_env["TRACE_NODE_PORT"])),
+                    autostart=False)
+    before = clock(chain)
+    time.sleep(2.5)
+    follow_wall_clock(chain)
+    after = clock(chain)
+    assert after.block == before.block + 1 and after.timestamp >= int(time.time()) - 2
+    follow_wall_clock(chain)  # fresh enough: nothing mined
+    assert clock(chain).block == after.block

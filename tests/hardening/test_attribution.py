@@ -300,7 +300,7 @@ def test_a_capture_the_server_never_ran_is_resumed_by_its_accounts_anchor(ctx: T
     """The 202 promised it: the document is written down with the capture, and `trace anchor` finishes it."""
     reading = _event(story["lot"], "sensor_reporting", eventTime="2026-11-25T10:00:00.000Z")
     producer = dev_account("producer")
-    capture_id = captures_service.accept(ctx, organisation="Farm Co", account=producer.address, events=[reading])
+    capture_id = captures_service.accept(ctx, organisation="Farm Co", account=producer, events=[reading])
     # ... and the server dies before its background task runs.
     assert events.anchor(ctx, account=dev_account("carrier"))["captures_resumed"] == 0  # not the carrier's
     assert events.anchor(ctx, account=producer)["captures_resumed"] == 1

@@ -21,6 +21,9 @@ __all__ = ["EventSubjects", "gln_of", "subjects"]
 _BATCH = re.compile(r"https://id\.gs1\.org/01/(\d{14})/10/([^/]+)$")
 _ITEM = re.compile(r"https://id\.gs1\.org/01/(\d{14})/21/([^/]+)$")
 _SSCC = re.compile(r"https://id\.gs1\.org/00/(\d{18})$")
+# A Digital Link of a unit that states its lot (/01/…/10/…/21/…) names the batch too, before the lot is dropped
+# from the constrained (hashed) form.
+_UNIT_OF_LOT = re.compile(r"^https?://[^?#]*?/01/(\d{14})/10/([^/?#]+)/21/[^/?#]+(?:[?#].*)?$")
 _GLN = re.compile(r"https://id\.gs1\.org/414/(\d{13})(?:/254/[^/]+)?$")
 _EPC_LISTS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
 _QUANTITY_LISTS = ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")
@@ -52,6 +55,8 @@ def subjects(event: Mapping[str, Any]) -> EventSubjects:
     items: dict[tuple[str, str], None] = {}
     ssccs: dict[str, None] = {}
     for raw in _identifiers(event):
+        if stated := _UNIT_OF_LOT.match(raw.strip()):
+            batches[(stated.group(1), unquote(stated.group(2)))] = None
         link = to_digital_link(raw.strip())
         if link is None:
             continue

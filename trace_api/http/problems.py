@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -110,17 +111,31 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return declared
 
 
+def _for_people(request: Request, exc: errors.ContractRevert) -> str:
+    """The revert as a sentence (batches by GTIN/lot, accounts by name, dates, amounts); `error` and `args` keep
+    the raw custom error for programs."""
+    from trace_api.services.explain import explain_revert
+
+    ctx = getattr(request.app.state, "ctx", None)
+    try:
+        return explain_revert(exc, settings=request.app.state.settings, chain=ctx.chain if ctx else None)
+    except Exception:  # noqa: BLE001 - naming things is best effort; the raw error is still true
+        return exc.message
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.TraceError)
-    async def _trace_error(_: Request, exc: errors.TraceError) -> JSONResponse:
+    async def _trace_error(request: Request, exc: errors.TraceError) -> JSONResponse:
         status = status_for(exc)
         extra: dict[str, Any] = {}
+        detail = exc.message
         if isinstance(exc, errors.ContractRevert) and exc.error:
             extra["error"] = exc.error
             extra["args"] = [str(a) for a in exc.args_]
+            detail = await run_in_threadpool(_for_people, request, exc)
         if status >= 500:
             log.error("%s: %s", type(exc).__name__, exc.message)
-        return problem(status, type(exc).__name__, exc.message, **extra)
+        return problem(status, type(exc).__name__, detail, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

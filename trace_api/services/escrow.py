@@ -39,6 +39,7 @@ from trace_api.errors import NotFoundError, ValidationError
 from trace_api.index import schema as t
 from trace_api.index.indexer import hx
 from trace_api.services.batches import BatchKey, batch_key, resolve_account
+from trace_api.services.devchain import follow_wall_clock
 from trace_api.services.context import TraceContext
 
 __all__ = [
@@ -293,7 +294,9 @@ def _erc20(ctx: TraceContext, address: str) -> Contract:
 
 
 def _chain_now(ctx: TraceContext) -> int:
-    """The latest block's timestamp: deadlines are judged by chain time, which tests (and anvil) can move."""
+    """The latest block's timestamp: deadlines are judged by chain time, which tests (and anvil) can move. On the
+    idle local chain a block is mined first, so chain time follows the clock (a 1-minute deadline passes)."""
+    follow_wall_clock(ctx.chain)
     return int(guarded(lambda: ctx.chain.w3.eth.get_block("latest"))["timestamp"])
 
 
@@ -646,6 +649,7 @@ def _open_warnings(registry: Contract, key: BatchKey, buyer: str) -> list[str]:
 
 
 def _prepare(ctx: TraceContext, trade_id: int) -> tuple[Contract, _Trade, TokenInfo]:
+    follow_wall_clock(ctx.chain)  # the preflight call judges deadlines by the latest block's time
     escrow = _escrow(ctx)
     trade = _get_trade(escrow, trade_id)
     return escrow, trade, _token_at(ctx, trade.token, {})

@@ -12,6 +12,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Connection, Engine, bindparam, delete, select, update
+from web3 import Web3
 
 from trace_api.epcis import HASH_ALGORITHM, event_hash_bytes
 from trace_api.epcis.identifiers import gln_of
@@ -103,10 +104,16 @@ def discard_unsent(ctx: TraceContext, *, source: str) -> int:
     with ctx.engine.connect() as conn:
         rows = conn.execute(select(e.c.event_hash, e.c.mode, e.c.root).where(e.c.source == source)).all()
     recorded = _recorded_hashes(ctx, [r.event_hash for r in rows if r.mode == "direct"])
+    roots = {r.root for r in rows if r.root}
+    with ctx.engine.connect() as conn:
+        anchorers = dict(conn.execute(select(t.anchor_roots.c.root, t.anchor_roots.c.anchorer).where(
+            t.anchor_roots.c.root.in_(roots))).all()) if roots else {}
     anchored: dict[str, bool] = {}
-    for root in {r.root for r in rows if r.root}:
-        anchorer, _, _ = registry.functions.rootInfo(bytes.fromhex(root[2:])).call()
-        anchored[root] = bool(int(anchorer, 16))
+    for root in roots:  # roots are anchored per anchorer: only the capturer's own anchoring counts
+        anchorer = anchorers.get(root) or "0x" + "00" * 20
+        anchored_at, _ = registry.functions.rootInfo(Web3.to_checksum_address(anchorer),
+                                                     bytes.fromhex(root[2:])).call()
+        anchored[root] = anchored_at != 0
     drop = [r.event_hash for r in rows if (r.event_hash not in recorded if r.mode == "direct"
                                            else not anchored.get(r.root or "", False))]
     discard(ctx.engine, drop)

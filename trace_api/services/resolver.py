@@ -233,7 +233,9 @@ def resolve(ctx: TraceContext, base: str, link: digital_link.DigitalLink) -> Res
         levels.append(_batch_links(base, gtin, lot))
         description = f"{product[lot] or name}, lot {lot}"
         if serial is not None:
-            if unit_event(ctx, batch_key(gtin, lot), serial) is None:
+            key = batch_key(gtin, lot)
+            data = history.history(ctx, gtin=key.gtin, lot=key.lot, sync=False)
+            if unit_status(ctx, key, serial, data) == "unknown":
                 raise NotFoundError(f"serial {serial} was never issued for batch {gtin}/{lot}")
             levels.append(_unit_links(base, gtin, lot, serial))
             description += f", serial {serial}"

@@ -18,7 +18,7 @@ from sqlalchemy import delete, insert, select
 
 from trace_api.epcis import EPCIS_CONTEXT, EVENT_TYPES
 from trace_api.errors import ConflictError, NotFoundError, ValidationError
-from trace_api.http.deps import CallerDep, CtxDep
+from trace_api.http.deps import CallerDep, CtxDep, RateLimited
 from trace_api.index import schema as t
 from trace_api.services import epcis_query
 
@@ -32,7 +32,7 @@ def _versions(response: Response) -> None:
     response.headers["GS1-CBV-Version"] = CBV_VERSION
 
 
-router = APIRouter(tags=["epcis-rest"], dependencies=[Depends(_versions)])
+router = APIRouter(tags=["epcis-rest"], dependencies=[Depends(_versions), RateLimited])
 PerPage = Annotated[int, Query(alias="perPage", ge=1, le=MAX_PER_PAGE)]
 PageToken = Annotated[str | None, Query(alias="nextPageToken", pattern=r"^\d{1,9}$")]
 
