@@ -151,6 +151,6 @@ def test_step_the_chain_would_refuse_is_refused_before_anything_is_written(chain
     before = _snapshot(chain_env)
     result = run_trace("import", str(receipt), env=chain_env)
     assert result.code == 1, (result.stdout, result.stderr)
-    assert "nothing imported" in result.stderr and "TraceNotInTransit" in result.stderr
+    assert "nothing imported" in result.stderr and f"batch {gtin}/{lot} is not in transit" in result.stderr
     assert _snapshot(chain_env) == before
     assert run_trace("anchor", env=chain_env).code == 0

@@ -117,7 +117,7 @@ def register(
     fn = ctx.chain.contract("OrgDirectory").functions.setOrganisation(member, bytes.fromhex(digest[2:]))
     ctx.sender(signer).call(fn)  # refused (not an admin) before anything is written
     if prepared is not None:
-        documents.commit(ctx, prepared)
+        documents.commit(ctx, prepared, owner=signer.address)
     row = {"account": member.lower(), "profile": profile.canonical().decode(), "profile_hash": digest,
            "status": "pending", "tx_hash": None, "updated_at": dt.datetime.now(dt.UTC)}
     with ctx.engine.begin() as conn:  # write-ahead: the profile exists before its hash is sent
