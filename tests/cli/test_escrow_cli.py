@@ -202,7 +202,7 @@ def test_dispute_then_resolve_70_30(chain_env: Env, tmp_path: Path) -> None:
     assert frozen.code == 5
     assert "is disputed, not open" in _one_error_line(frozen)
     not_arbiter = e.trace("escrow", "resolve", trade_id, "--seller-share", "70%", "--as", "seller")
-    assert not_arbiter.code == 5 and "only the arbiter of trade" in _one_error_line(not_arbiter)
+    assert not_arbiter.code == 5 and "Only the arbiter of trade" in _one_error_line(not_arbiter)
     assert e.nonce(SELLER) == seller_nonce
 
     seller_before = e.escrow.functions.withdrawable(SELLER, e.usdc.address).call()

@@ -77,15 +77,18 @@ class _Writer:
             raise ValidationError(f"extension {key!r}: its prefix is not declared, so it has no XML namespace")
         return "{" + self.namespaces[prefix] + "}" + local
 
-    def extension(self, parent: Any, key: str, value: Any) -> None:
+    def extension(self, parent: Any, key: str, value: Any, *, nested: bool = False) -> None:
+        # Inside an extension element, a member without a prefix is an unqualified child (the XSD's lax ##any
+        # content allows it), as the JSON-LD binding writes such members without one.
+        name = key if nested and ":" not in key and not key.startswith(("http://", "https://")) else self.qname(key)
         for item in value if isinstance(value, list) else [value]:
-            child = etree.SubElement(parent, self.qname(key))
+            child = etree.SubElement(parent, name)
             if isinstance(item, dict):
                 for k, v in item.items():
                     if k == "#text":
                         child.text = _text(v)
                     else:
-                        self.extension(child, k, v)
+                        self.extension(child, k, v, nested=True)
             else:
                 child.text = _text(item)
 
