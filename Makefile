@@ -51,9 +51,9 @@ bench: setup
 	@./.ci/sysdeps bench
 	$(PY) -m bench
 
-## fuzz: the long stateful escrow fuzz (10,000 sequences)
+## fuzz: the long escrow fuzz: Foundry's invariant suite (tests/foundry), 10,000 sequences of 30 calls
 fuzz: setup
-	ESCROW_FUZZ_EXAMPLES=10000 $(VENV)/bin/brownie test tests/contracts/test_trade_escrow_fuzz.py --network anvil
+	FOUNDRY_PROFILE=fuzz $(PY) tools/forge.py test
 
 ## fuzz-api: schemathesis against the served API (tools venv): ≥ 1,000 requests, no 5xx, responses as declared
 fuzz-api: setup tools
