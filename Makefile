@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(PY) -m pytest -p no:pytest-brownie -p no:cacheprovider
 
-.PHONY: setup tools sysdeps demo test test-py test-contracts bench fuzz fuzz-api slither clean
+.PHONY: setup tools sysdeps demo test test-py test-contracts test-forge bench fuzz fuzz-api slither clean
 
 ## setup: venv + `pip install -e '.[dev]'`, `npm ci`, and the solc-js bridge; fast when nothing changed
 setup: $(VENV)/.stamp node_modules/.stamp
@@ -37,8 +37,8 @@ sysdeps:
 demo: setup
 	$(VENV)/bin/trace demo
 
-## test: every test: pytest (unit, CLI, API, index on SQLite and PostgreSQL, browser) and brownie contract tests
-test: setup tools sysdeps test-py test-contracts
+## test: every test: pytest (unit, CLI, API, index on SQLite and PostgreSQL, browser), brownie contract tests, forge
+test: setup tools sysdeps test-py test-contracts test-forge
 
 test-py: setup
 	$(PYTEST) tests --ignore=tests/contracts -q -n 2 --dist loadfile
@@ -46,14 +46,18 @@ test-py: setup
 test-contracts: setup
 	$(VENV)/bin/brownie test --network anvil
 
+## test-forge: the Foundry escrow suite in short form (200 invariant sequences of 30 calls, the issue 11 scenarios)
+test-forge: setup
+	$(PY) tools/forge.py test
+
 ## bench: benchmark table with same-run baselines; writes bench/out/results.json
 bench: setup
 	@./.ci/sysdeps bench
 	$(PY) -m bench
 
-## fuzz: the long stateful escrow fuzz (10,000 sequences)
+## fuzz: the long escrow fuzz: Foundry's invariant suite (tests/foundry), 10,000 sequences of 30 calls
 fuzz: setup
-	ESCROW_FUZZ_EXAMPLES=10000 $(VENV)/bin/brownie test tests/contracts/test_trade_escrow_fuzz.py --network anvil
+	FOUNDRY_PROFILE=fuzz $(PY) tools/forge.py test
 
 ## fuzz-api: schemathesis against the served API (tools venv): ≥ 1,000 requests, no 5xx, responses as declared
 fuzz-api: setup tools

@@ -16,7 +16,8 @@ At the end of every sequence, teardown closes every trade for real and withdraws
 the escrow empty.
 
 Volume: ESCROW_FUZZ_EXAMPLES sequences (default 1000), each of at most ESCROW_FUZZ_STEPS steps (default 10) after
-an opening trade. `make fuzz` sets ESCROW_FUZZ_EXAMPLES=10000.
+an opening trade. `make test` runs the default; the 10,000-sequence run of `make fuzz` is the Foundry invariant
+suite (tests/foundry), since this runner takes about a second per sequence.
 
 Speed: transactions go to anvil as raw `eth_sendTransaction` (unlocked dev accounts, explicit gas) instead of
 through brownie's per-transaction bookkeeping, and predicted reverts are checked with `eth_call` at the exact next
