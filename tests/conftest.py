@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +32,24 @@ def run_trace(*args: str, env: dict[str, str], timeout: float = 180) -> CliResul
         [*TRACE, *args], env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def trace_ok(env: dict[str, str], *args: str) -> Any:
+    """Run `trace ... --json`, assert it exits 0, return its JSON output."""
+    import json
+
+    result = run_trace(*args, "--json", env=env)
+    assert result.code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def trace_fails(env: dict[str, str], code: int, *args: str) -> str:
+    """Run `trace ...`, assert it exits ``code`` with one `trace: error:` line on stderr; return that line."""
+    result = run_trace(*args, env=env)
+    assert result.code == code, (result.code, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("trace: error: "), result.stderr
+    return lines[0]
 
 
 STATE_INTERVAL_S = 2  # for tests that time kills against the node's state dumps

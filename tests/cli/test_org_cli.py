@@ -5,21 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import ROOT, run_trace
+from tests.conftest import ROOT
+from tests.conftest import trace_fails as fails
+from tests.conftest import trace_ok as ok
 from trace_api.chain.accounts import dev_account
-
-
-def ok(env: dict[str, str], *args: str) -> dict | list:
-    result = run_trace(*args, "--json", env=env)
-    assert result.code == 0, result.stderr
-    return json.loads(result.stdout)
-
-
-def fails(env: dict[str, str], code: int, *args: str) -> str:
-    result = run_trace(*args, env=env)
-    assert result.code == code, (result.code, result.stdout, result.stderr)
-    (line,) = result.stderr.strip().splitlines()
-    return line
 
 
 def test_register_show_list_revoke(trace_session_env: dict[str, str]) -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_trace
+from tests.conftest import trace_fails as fails
+from tests.conftest import trace_ok as ok
 
 GTIN = "09506000134352"
 GTIN2 = "09506000134369"
@@ -14,20 +16,6 @@ GTIN2 = "09506000134369"
 
 def lot() -> str:
     return "L" + uuid.uuid4().hex[:10].upper()
-
-
-def ok(env: dict[str, str], *args: str) -> dict:
-    result = run_trace(*args, "--json", env=env)
-    assert result.code == 0, result.stderr
-    return json.loads(result.stdout)
-
-
-def fails(env: dict[str, str], code: int, *args: str) -> str:
-    result = run_trace(*args, env=env)
-    assert result.code == code, (result.code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("trace: error: "), result.stderr
-    return lines[0]
 
 
 def show(env: dict[str, str], gtin: str, lot_: str) -> dict:

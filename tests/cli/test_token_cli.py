@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
-from tests.conftest import run_trace
+from tests.conftest import trace_fails as fails
+from tests.conftest import trace_ok as ok
 from trace_api.chain.accounts import dev_account
-
-
-def ok(env: dict[str, str], *args: str) -> dict:
-    result = run_trace(*args, "--json", env=env)
-    assert result.code == 0, result.stderr
-    return json.loads(result.stdout)
-
-
-def fails(env: dict[str, str], code: int, *args: str) -> str:
-    result = run_trace(*args, env=env)
-    assert result.code == code, (result.code, result.stdout, result.stderr)
-    (line,) = result.stderr.strip().splitlines()
-    return line
 
 
 def amount(env: dict[str, str], who: str, token: str) -> Decimal:

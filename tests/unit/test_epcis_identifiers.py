@@ -10,7 +10,9 @@ from trace_api.services.importer import BatchFinder, _mode
 
 @pytest.mark.parametrize(("field", "value", "batches", "items", "ssccs"), [
     ("epcList", ["urn:epc:id:sgtin:4012345.011111.1001"], (), (("04012345111118", "1001"),), ()),
-    ("epcList", ["https://example.com/01/04012345111118/10/L1/21/1001"], (), (("04012345111118", "1001"),), ()),
+    # a unit's Digital Link that states its lot names the batch too (the lot is dropped only from the hashed form)
+    ("epcList", ["https://example.com/01/04012345111118/10/L1/21/1001"], (("04012345111118", "L1"),),
+     (("04012345111118", "1001"),), ()),
     ("epcList", ["urn:epc:id:sscc:4012345.0000000001"], (), (), ("040123450000000016",)),
     ("epcList", ["urn:epc:id:grai:4012345.00001.7", "urn:epc:id:giai:4012345.A1", "https://acme.example/x"], (), (), ()),
     ("quantityList", [{"epcClass": "urn:epc:class:lgtin:4012345.011111.L%2F1", "quantity": 3}],
