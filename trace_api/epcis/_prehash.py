@@ -31,16 +31,6 @@ __all__ = [
 # --- step 1: the JSON-LD view of the event -------------------------------------------------------------------
 
 _CANDIDATE_PREFIXES = ("https://ref.gs1.org/cbv", "https://gs1.org/voc")
-_CONTEXT_PREFIXES = {
-    "epcis": "https://ref.gs1.org/epcis/",
-    "cbv": vocab.CBV_URI,
-    "cbvmda": "urn:epcglobal:cbv:mda:",
-    "gs1": vocab.GS1_VOC_URI,
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "owl": "http://www.w3.org/2002/07/owl#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-    "dcterms": "http://purl.org/dc/terms/",
-}
 _Terms = tuple[frozenset[str], str]
 _BIZ_STEP: _Terms = (vocab.BIZ_STEPS, vocab.CBV_URI + "BizStep-")
 _DISPOSITION: _Terms = (vocab.DISPOSITIONS, vocab.CBV_URI + "Disp-")
@@ -93,7 +83,7 @@ def _add_string(value: str, scope: str, key: str, namespaces: Mapping[str, str],
         out.add(value)
     elif (terms is not None or key in _IRI_KEYS) and ":" in value:
         prefix, rest = value.split(":", 1)
-        base = namespaces.get(prefix) or _CONTEXT_PREFIXES.get(prefix)
+        base = namespaces.get(prefix) or vocab.CONTEXT_PREFIXES.get(prefix)
         if base is not None and not rest.startswith("//") and (base + rest).startswith(_CANDIDATE_PREFIXES):
             out.add(base + rest)
 

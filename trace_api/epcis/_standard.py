@@ -36,16 +36,6 @@ from trace_api.epcis._canon import to_digital_link
 
 __all__ = ["canonical_decimal", "canonical_time", "prehash"]
 
-_DEFAULT_PREFIXES = {
-    "epcis": "https://ref.gs1.org/epcis/",
-    "cbv": vocab.CBV_URI,
-    "cbvmda": "urn:epcglobal:cbv:mda:",
-    "gs1": vocab.GS1_VOC_URI,
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "owl": "http://www.w3.org/2002/07/owl#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-    "dcterms": "http://purl.org/dc/terms/",
-}
 _URNS = (
     ("urn:epcglobal:cbv:bizstep:", vocab.CBV_URI + "BizStep-"),
     ("urn:epcglobal:cbv:disp:", vocab.CBV_URI + "Disp-"),
@@ -130,7 +120,7 @@ class _Writer:
     __slots__ = ("prefixes", "signature")
 
     def __init__(self, namespaces: Mapping[str, str]) -> None:
-        self.prefixes = {**_DEFAULT_PREFIXES, **namespaces}
+        self.prefixes = {**vocab.CONTEXT_PREFIXES, **namespaces}
         self.signature = tuple(sorted(namespaces.items()))
 
     def text(self, raw: Any, key: str = "", terms: _Terms | None = None) -> str:

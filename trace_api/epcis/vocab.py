@@ -14,6 +14,7 @@ __all__ = [
     "BIZ_STEPS",
     "BIZ_TRANSACTION_TYPES",
     "CBV_URI",
+    "CONTEXT_PREFIXES",
     "DISPOSITIONS",
     "ERROR_REASONS",
     "GS1_VOC_URI",
@@ -122,3 +123,16 @@ def step_code(bizstep: str) -> int | None:
     if name is None and bizstep in STEP_CODES:
         name = bizstep
     return STEP_CODES.get(name) if name is not None else None
+
+
+# The prefixes GS1's EPCIS 2.0 JSON-LD context declares, which an event may use without declaring them itself.
+CONTEXT_PREFIXES: Mapping[str, str] = MappingProxyType({
+    "epcis": "https://ref.gs1.org/epcis/",
+    "cbv": CBV_URI,
+    "cbvmda": "urn:epcglobal:cbv:mda:",
+    "gs1": GS1_VOC_URI,
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "dcterms": "http://purl.org/dc/terms/",
+})

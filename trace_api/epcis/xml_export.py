@@ -13,7 +13,6 @@ from typing import Any
 from lxml import etree
 
 from trace_api.epcis import vocab
-from trace_api.epcis._standard import _DEFAULT_PREFIXES
 from trace_api.epcis.hashing import namespaces_from_context
 from trace_api.errors import ValidationError
 
@@ -65,7 +64,7 @@ def _text(value: Any, terms: tuple[frozenset[str], str] | None = None) -> str:
 
 class _Writer:
     def __init__(self, namespaces: Mapping[str, str]) -> None:
-        self.namespaces = {**_DEFAULT_PREFIXES, **namespaces}
+        self.namespaces = {**vocab.CONTEXT_PREFIXES, **namespaces}
 
     def qname(self, key: str) -> str:
         """The Clark name of an extension member: ``prefix:local`` through the context, or a full IRI."""
