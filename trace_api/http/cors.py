@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 
 from starlette.convertors import Convertor, register_url_convertor
-from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qr.digital_link import PRIMARY_KEYS
+from trace_api.http.edge import with_headers
 from trace_api.services.resolver import LINKSET_CONTEXT
 
 METHODS = "GET, HEAD, OPTIONS"
@@ -68,15 +68,7 @@ class ResolverCORS:
             await self.app(scope, receive, send)
             return
 
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in HEADERS.items():
-                    if name not in headers:
-                        headers[name] = value
-            await send(message)
-
-        await self.app(scope, receive, send_with_cors)
+        await self.app(scope, receive, with_headers(send, HEADERS))
 
 
 def link_header(*, linkset: str | None = None, same_as: str | None = None) -> dict[str, str]:

@@ -71,12 +71,18 @@ class EdgeHeaders:
         scope = {**scope, "scheme": scheme, "headers": [(b"host", netloc.encode("latin-1")), *headers]}
         extra = security_headers(self.settings, scope["path"])
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                response_headers = MutableHeaders(scope=message)
-                for name, value in extra.items():
-                    if name not in response_headers:
-                        response_headers[name] = value
-            await send(message)
+        await self.app(scope, receive, with_headers(send, extra))
 
-        await self.app(scope, receive, send_with_headers)
+
+def with_headers(send: Send, headers: dict[str, str]) -> Send:
+    """``send``, adding each of ``headers`` to the response unless the route set it already."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            present = MutableHeaders(scope=message)
+            for name, value in headers.items():
+                if name not in present:
+                    present[name] = value
+        await send(message)
+
+    return sending
