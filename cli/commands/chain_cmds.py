@@ -9,24 +9,32 @@ import typer
 from rich.table import Table
 
 from cli.context import STATE, emit
+from trace_api.errors import ConfigError
 from trace_api.chain import node
-from trace_api.chain.compiler import compile_contracts, compiler_settings
+from trace_api.chain.compiler import compiler_settings, is_source_checkout, refresh_packaged
 from trace_api.services.deploy import deploy as deploy_service
 from trace_api.services.wallets import list_accounts
 
 
 def compile_(force: bool = typer.Option(False, "--force", help="Recompile even if nothing changed.")) -> None:
-    """Compile contracts/ with the pinned solc; artifacts are cached in build/trace."""
+    """Compile contracts/ with the pinned solc (cached in build/trace) and refresh the ABI and bytecode the package
+    ships (trace_api/chain/contracts.json). Needs a source checkout."""
+    if not is_source_checkout():
+        raise ConfigError("trace compile needs a source checkout with contracts/; this package ships compiled contracts")
     started = time.perf_counter()
-    artifacts = compile_contracts(force=force)
+    artifacts, changed = refresh_packaged(force=force)
     elapsed = time.perf_counter() - started
-    data = {"solc": compiler_settings().version, "seconds": round(elapsed, 3), "contracts": sorted(artifacts)}
-    emit(data, f"compiled {len(artifacts)} contracts with solc {data['solc']} in {elapsed:.2f} s")
+    data = {"solc": compiler_settings().version, "seconds": round(elapsed, 3), "contracts": sorted(artifacts),
+            "packaged_changed": changed}
+    emit(data, f"compiled {len(artifacts)} contracts with solc {data['solc']} in {elapsed:.2f} s"
+               + ("; updated trace_api/chain/contracts.json" if changed else ""))
 
 
 def deploy(force: bool = typer.Option(False, "--force", help="Deploy again even if the live deployment matches.")) -> None:
     """Deploy TraceRegistry and TradeEscrow (plus mock stablecoins on the local chain); starts the local node."""
     node.allow_autostart(STATE.settings)
+    if is_source_checkout():
+        refresh_packaged()  # a source checkout deploys what contracts/ says today
     chain = STATE.chain()
     result = deploy_service(chain=chain, account=STATE.account("admin"), force=force)
     record = result.deployment

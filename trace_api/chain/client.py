@@ -17,7 +17,7 @@ from web3.exceptions import Web3Exception
 from web3.types import RPCEndpoint, RPCResponse
 
 from trace_api.chain import node
-from trace_api.chain.compiler import Artifact, compile_contracts
+from trace_api.chain.artifacts import Artifact, load_artifacts
 from trace_api.chain.reverts import ErrorDecoder
 from trace_api.config import Settings
 from trace_api.deployments import Deployment, deployment_path, load_deployment
@@ -154,4 +154,4 @@ def connect(settings: Settings, *, autostart: bool = True) -> Chain:
         raise ChainUnavailableError(f"chain unavailable: {exc}") from exc
     if chain_id != settings.chain_id:
         raise ConfigError(f"the node at the RPC URL has chain id {chain_id}, but TRACE_CHAIN_ID is {settings.chain_id}")
-    return Chain(w3=w3, settings=settings, chain_id=chain_id, artifacts=compile_contracts())
+    return Chain(w3=w3, settings=settings, chain_id=chain_id, artifacts=load_artifacts())

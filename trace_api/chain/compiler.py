@@ -1,5 +1,8 @@
 """Compile ``contracts/`` through py-solc-x's ``compile_standard``, with artifacts cached in ``build/trace``.
 
+Only ``trace compile``, ``trace deploy`` on a source checkout, brownie and the tests compile; connecting to a chain
+reads the artifacts shipped in the package (``trace_api/chain/artifacts.py``), which ``refresh_packaged`` writes.
+
 When no native solc of the pinned version is installed, a bridge over the npm ``solc`` package (solc-js) is
 registered as ``solc-v<version>`` in py-solc-x's binary folder, so py-solc-x and brownie both find it.
 """
@@ -11,13 +14,13 @@ import json
 import os
 import shutil
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import solcx
 from solcx.exceptions import SolcError
 
+from trace_api.chain.artifacts import Artifact, packaged_record, write_packaged
 from trace_api.chain.toolchain import (
     BRIDGE_SCRIPT,
     BUILD_DIR,
@@ -30,18 +33,6 @@ from trace_api.errors import CompileError, ConfigError
 
 ARTIFACTS_FILE = "artifacts.json"
 
-
-@dataclass(frozen=True)
-class Artifact:
-    name: str
-    source: str
-    abi: list[dict[str, Any]]
-    bytecode: str
-    deployed_bytecode: str
-
-    @property
-    def bytecode_hash(self) -> str:
-        return "0x" + hashlib.sha256(bytes.fromhex(self.deployed_bytecode)).hexdigest()
 
 
 def _bridge_text() -> str:
@@ -168,6 +159,19 @@ def compile_contracts(
     tmp.write_text(json.dumps(record))
     os.replace(tmp, cache)
     return artifacts
+
+
+def is_source_checkout() -> bool:
+    """True when running from a checkout with ``contracts/`` (not from an installed package)."""
+    return CONTRACTS_DIR.is_dir() and (PROJECT_ROOT / "brownie-config.yaml").is_file()
+
+
+def refresh_packaged(*, force: bool = False) -> tuple[dict[str, Artifact], bool]:
+    """Compile ``contracts/`` and write the artifacts the package ships; returns them and whether the file changed."""
+    artifacts = compile_contracts(force=force)
+    hashes = {n: "0x" + hashlib.sha256(t.encode()).hexdigest() for n, t in _sources(CONTRACTS_DIR).items()}
+    text = packaged_record(artifacts, solc_version=compiler_settings().version, source_hashes=hashes)
+    return artifacts, write_packaged(text)
 
 
 def get_artifact(name: str) -> Artifact:

@@ -15,7 +15,7 @@ from web3 import Web3
 from trace_api.chain import node
 from trace_api.chain.accounts import dev_account
 from trace_api.chain.client import Chain, connect, guarded
-from trace_api.chain.compiler import Artifact
+from trace_api.chain.artifacts import Artifact
 from trace_api.chain.sender import TxSender
 from trace_api.config import LOCAL_CHAIN_ID, Settings
 from trace_api.deployments import Deployed, Deployment, load_deployment, save_deployment
