@@ -6,14 +6,14 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
-from trace_api.chain.accounts import load_account
-from trace_api.chain.client import Chain, connect
-from trace_api.config import PRIVATE_UMASK, Settings, load_settings, make_private
+if TYPE_CHECKING:  # imported when used: `trace --help` must not pay for web3 and pydantic
+    from trace_api.chain.client import Chain
+    from trace_api.config import Settings
 
 # Flags accepted anywhere on the command line, before or after the subcommand.
 GLOBAL_FLAGS = ("--json", "--traceback", "--wide")
@@ -33,6 +33,8 @@ class Globals:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from trace_api.config import PRIVATE_UMASK, load_settings, make_private
+
             self._settings = load_settings(**self.overrides)
             os.umask(PRIVATE_UMASK)  # the index, journals, keystores and documents are the owner's alone
             make_private(self._settings.home)
@@ -40,6 +42,8 @@ class Globals:
 
     def chain(self, *, autostart: bool = True) -> Chain:
         if self._chain is None:
+            from trace_api.chain.client import connect
+
             self._chain = connect(self.settings, autostart=autostart)
         return self._chain
 
@@ -60,6 +64,8 @@ class Globals:
         """The signer, by the one rule every command follows: `--as NAME` (or TRACE_ACCOUNT); then
         TRACE_PRIVATE_KEY (local chain only); then the role the command needs, on the local chain. Says who signs
         (human output only) before anything is sent."""
+        from trace_api.chain.accounts import load_account
+
         name = self.as_ or self.settings.account or (None if self.settings.private_key else default)
         account = load_account(self.settings, name, prompt=_prompt_password)
         if not self.json:

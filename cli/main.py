@@ -2,22 +2,81 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import traceback
+from typing import Any
 
 import typer
-from typer._click.exceptions import ClickException
+from typer.core import TyperCommand, TyperGroup
 
-from cli.commands import admin_cmds, chain_cmds, demo_cmds, epcis_cmds, node_cmds, qr_cmds, registry_cmds, serve_cmds
-from cli.commands import escrow_cmds, org_cmds, token_cmds
 from cli.context import STATE, split_global_options
 from cli.status import ExitStatus, exit_status_for
 from qr.errors import QRError
 from trace_api.errors import ContractRevert, TraceError
-from trace_api.services.explain import explain_revert
+
+# Every top-level command: the modules that build it, and its one-line help for `trace --help`. A command's module
+# (and web3, the index, ...) is imported only when that command runs, so `trace --help` and `trace node status`
+# do not pay for the whole tool. tests/unit/test_cli_commands.py checks this table against the commands themselves.
+COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "node": (("node_cmds",), "Start, stop and steer the local chain (anvil)."),
+    "deploy": (("chain_cmds",), "Deploy the contracts (and local mock tokens)."),
+    "accounts": (("chain_cmds",), "Accounts you can sign with: names, roles, balances."),
+    "compile": (("chain_cmds",), "Compile contracts/ and refresh the shipped ABI."),
+    "batch": (("registry_cmds", "qr_cmds"), "Register, derive, recall and show batches."),
+    "event": (("registry_cmds",), "Record lifecycle events."),
+    "role": (("registry_cmds",), "Grant and revoke registry roles."),
+    "anchor": (("registry_cmds",), "Record and anchor this account's pending events."),
+    "import": (("epcis_cmds",), "Import events from CSV or EPCIS (JSON-LD, XML)."),
+    "epcis": (("epcis_cmds",), "EPCIS documents: event hashes, verify, export."),
+    "qr": (("qr_cmds",), "GS1 Digital Link QR codes for batches and units."),
+    "verify": (("qr_cmds",), "Verify a product code against the chain."),
+    "org": (("org_cmds",), "Organisations behind accounts, vouched for on chain."),
+    "escrow": (("escrow_cmds",), "Trade escrow: open, release, dispute, resolve."),
+    "token": (("token_cmds",), "Token balances and transfers."),
+    "serve": (("serve_cmds",), "Serve the HTTP API and the consumer pages."),
+    "demo": (("demo_cmds",), "Local chain, deploy, the coffee story, and serve."),
+    "keys": (("admin_cmds",), "Encrypted keystores for real networks."),
+    "apikey": (("admin_cmds",), "API keys for the HTTP API's write routes."),
+}
+
+
+def build_command(name: str) -> Any:
+    """The click command ``name``, built by registering its modules' commands on a scratch Typer app."""
+    modules, _ = COMMANDS[name]
+    scratch = typer.Typer()
+    for module in modules:
+        importlib.import_module(f"cli.commands.{module}").register(scratch)
+    return typer.main.get_group(scratch).commands[name]
+
+
+class LazyGroup(TyperGroup):
+    """The root group: lists COMMANDS, builds a command when it is run (or its own help is asked for)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        if getattr(ctx, "_trace_listing", False):  # the root help only needs the one-line help
+            return TyperCommand(name=cmd_name, help=COMMANDS[cmd_name][1])
+        if cmd_name not in self.commands:
+            self.commands[cmd_name] = build_command(cmd_name)
+        return self.commands[cmd_name]
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        ctx._trace_listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            ctx._trace_listing = False
+
 
 app = typer.Typer(
+    cls=LazyGroup,
+    rich_markup_mode=None,  # plain help: the rich renderer (markdown-it, pygments) costs more than the rest of start-up
     name="trace",
     help="Supply-chain traceability and trade settlement on an EVM chain (GS1 EPCIS 2.0, Digital Link, escrow).",
     no_args_is_help=True,
@@ -57,17 +116,6 @@ def _root(
     STATE.as_ = STATE.as_ or as_
 
 
-node_cmds.register(app)
-chain_cmds.register(app)
-registry_cmds.register(app)
-epcis_cmds.register(app)
-serve_cmds.register(app)
-demo_cmds.register(app)
-admin_cmds.register(app)
-qr_cmds.register(app)
-escrow_cmds.register(app)
-org_cmds.register(app)
-token_cmds.register(app)
 
 
 def _fail(message: str, status: ExitStatus, **detail: object) -> int:
@@ -82,6 +130,8 @@ def _fail(message: str, status: ExitStatus, **detail: object) -> int:
 def _describe(exc: TraceError | QRError) -> tuple[str, dict[str, object]]:
     """The message for people, and the raw facts for --json (a revert's custom error and its arguments)."""
     if isinstance(exc, ContractRevert) and exc.error:
+        from trace_api.services.explain import explain_revert
+
         try:
             message = explain_revert(exc, settings=STATE.settings, chain=STATE.connected_chain)
         except Exception:  # noqa: BLE001 - naming things is best effort; the raw error is still true
@@ -98,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(result) if isinstance(result, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code)
-    except ClickException as exc:  # typer's bundled click: bad options, unknown commands, bad parameters
+    except typer.TyperException as exc:  # bad options, unknown commands, bad parameters
         return _fail(exc.format_message(), ExitStatus.USAGE if exc.exit_code == 2 else ExitStatus.ERROR)
     except (typer.Abort, KeyboardInterrupt):
         return _fail("interrupted", ExitStatus.INTERRUPTED)
