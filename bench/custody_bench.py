@@ -40,7 +40,7 @@ def _naive_step_gas(env: BenchEnv) -> int:
 
 def _step(ctx: TraceContext, lot: str, step: str, actor: str, n: int) -> int:
     to = "buyer" if step == "shipping" else None
-    done = batches.record_event(ctx, account=dev_account(actor), gtin=GTIN, lot=lot, step=step,
+    done = batches.record_event(ctx, source="bench", account=dev_account(actor), gtin=GTIN, lot=lot, step=step,
                                 gln=READ_POINTS[n % len(READ_POINTS)], to=to)
     return int(done["gas_used"])
 

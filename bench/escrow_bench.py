@@ -44,15 +44,15 @@ def run(env: BenchEnv) -> list[dict[str, Any]]:
     # warm-up, so the measured release still credits a seller balance that starts at zero.
     seller = dev_account("seller")
     warmup, _ = _trade(ctx, "BENCH-ESCROW-WARMUP", use_permit=True)
-    batches.record_event(ctx, account=seller, gtin=GTIN, lot="BENCH-ESCROW-WARMUP", step="shipping", to="buyer")
-    batches.record_event(ctx, account=dev_account("buyer"), gtin=GTIN, lot="BENCH-ESCROW-WARMUP", step="receiving")
+    batches.record_event(ctx, source="bench", account=seller, gtin=GTIN, lot="BENCH-ESCROW-WARMUP", step="shipping", to="buyer")
+    batches.record_event(ctx, source="bench", account=dev_account("buyer"), gtin=GTIN, lot="BENCH-ESCROW-WARMUP", step="receiving")
     escrow.release(ctx, account=seller, trade_id=warmup)
     escrow.withdraw(ctx, account=seller, token="USDC")
     trade_id, permit_gas = _trade(ctx, "BENCH-ESCROW-PERMIT", use_permit=True)
     _, approve_gas = _trade(ctx, "BENCH-ESCROW-APPROVE", use_permit=False)
 
-    batches.record_event(ctx, account=seller, gtin=GTIN, lot="BENCH-ESCROW-PERMIT", step="shipping", to="buyer")
-    batches.record_event(ctx, account=dev_account("buyer"), gtin=GTIN, lot="BENCH-ESCROW-PERMIT", step="receiving")
+    batches.record_event(ctx, source="bench", account=seller, gtin=GTIN, lot="BENCH-ESCROW-PERMIT", step="shipping", to="buyer")
+    batches.record_event(ctx, source="bench", account=dev_account("buyer"), gtin=GTIN, lot="BENCH-ESCROW-PERMIT", step="receiving")
     released = escrow.release(ctx, account=seller, trade_id=trade_id)
     withdrawn = escrow.withdraw(ctx, account=seller, token="USDC")["withdrawals"][0]
 

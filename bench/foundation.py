@@ -12,11 +12,11 @@ from typing import Any
 
 from bench.common import BenchEnv, row
 from trace_api.chain import node
+from trace_api.chain.accounts import dev_account
 from trace_api.chain.compiler import compile_contracts
 from trace_api.chain.sender import TxSender
 from trace_api.chain.toolchain import PROJECT_ROOT, anvil_binary
 from trace_api.config import Settings
-from trace_api.chain.accounts import dev_account
 
 
 def _compile_rows() -> list[dict[str, Any]]:

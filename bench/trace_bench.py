@@ -43,12 +43,13 @@ from bench.import_1m import READ_POINTS, with_check_digit, write_csv
 from trace_api.chain.accounts import dev_account
 from trace_api.chain.sender import TxSender
 from trace_api.chain.toolchain import PROJECT_ROOT
+from trace_api.domain import BatchKey, canonical_json, metadata_hash
 from trace_api.epcis import EPCIS_CONTEXT, event_hash_bytes
 from trace_api.epcis.vocab import STEP_CODES
 from trace_api.index import schema as t
 from trace_api.index.store import get_engine
 from trace_api.merkle import MerkleTree
-from trace_api.services.batches import BatchKey, build_event, canonical_json, metadata_hash
+from trace_api.services.batches import build_event
 from trace_api.services.context import TraceContext
 from trace_api.services.events import ANCHOR_META
 from trace_api.services.history import history_of

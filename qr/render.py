@@ -22,9 +22,9 @@ from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import BinaryIO
 
-import qrcode  # type: ignore[import-untyped]
-import qrcode.constants  # type: ignore[import-untyped]
-import qrcode.exceptions  # type: ignore[import-untyped]
+import qrcode
+import qrcode.constants
+import qrcode.exceptions
 import zxingcpp
 from PIL import Image
 

@@ -81,6 +81,12 @@ class Settings(BaseModel):
         """True when the RPC URL is the embedded local node, which commands may start on demand."""
         return not self.rpc_url or self.rpc_url.rstrip("/") == self.local_rpc_url
 
+    def is_dev_chain(self, chain_id: int | None = None) -> bool:
+        """The one rule for "the local development chain", where named dev accounts (whose keys are public) may
+        sign and time may be steered: the embedded node's URL and the local chain id (the connected chain's when
+        given, else the configured one)."""
+        return self.is_local and (self.chain_id if chain_id is None else chain_id) == LOCAL_CHAIN_ID
+
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'index.sqlite'}"

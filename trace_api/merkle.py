@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from trace_api.domain import hx
 from trace_api.errors import NotFoundError, ValidationError
 
 __all__ = [
@@ -176,7 +177,7 @@ class MerkleTree:
                 self._index.setdefault(value, i)
         found = self._index.get(bytes(event_hash))
         if found is None:
-            raise NotFoundError(f"event hash 0x{bytes(event_hash).hex()} is not in this tree")
+            raise NotFoundError(f"event hash {hx(event_hash)} is not in this tree")
         return found
 
     def proof_at(self, index: int) -> list[bytes]:
@@ -222,9 +223,9 @@ class MerkleTree:
         return {
             "format": "standard-v1",
             "leafEncoding": ["bytes32"],
-            "tree": ["0x" + node.hex() for node in self._tree],
+            "tree": [hx(node) for node in self._tree],
             "values": [
-                {"value": ["0x" + v.hex()], "treeIndex": p} for v, p in zip(self._values, self._positions, strict=True)
+                {"value": [hx(v)], "treeIndex": p} for v, p in zip(self._values, self._positions, strict=True)
             ],
         }
 

@@ -12,8 +12,8 @@ from rich.table import Column, Table
 
 from cli.context import STATE, emit
 from trace_api.chain.accounts import write_keystore
-from trace_api.index.store import get_engine
 from trace_api.errors import ValidationError
+from trace_api.index.store import get_engine
 from trace_api.services import apikeys
 from trace_api.services.escrow import parse_duration
 

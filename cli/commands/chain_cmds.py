@@ -9,9 +9,10 @@ import typer
 from rich.table import Table
 
 from cli.context import STATE, emit
-from trace_api.errors import ConfigError
 from trace_api.chain import node
-from trace_api.chain.compiler import compiler_settings, is_source_checkout, refresh_packaged
+from trace_api.chain.compiler import is_source_checkout, refresh_packaged
+from trace_api.chain.toolchain import compiler_settings
+from trace_api.errors import ConfigError
 from trace_api.services.deploy import deploy as deploy_service
 from trace_api.services.wallets import list_accounts
 

@@ -10,10 +10,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cli.commands.registry_cmds import ctx
 from cli.context import STATE, console, emit
+from trace_api import domain
 from trace_api.epcis import event_hash_id, export_document, iter_events
 from trace_api.epcis.xml_export import export_xml
 from trace_api.errors import ValidationError, VerificationFailed
-from trace_api.services import batches, event_proofs, history, importer
+from trace_api.services import event_proofs, history, importer
 
 epcis_app = typer.Typer(help="EPCIS documents (2.0 JSON-LD, 1.2/2.0 XML): CBV 2.0 event hashes, export.", no_args_is_help=True)
 
@@ -76,7 +77,7 @@ def epcis_export(
     if fmt not in ("json", "xml"):
         raise ValidationError(f"--format {fmt!r}: use json or xml")
     data = history.history(ctx(), gtin=gtin, lot=lot)
-    document = export_document(history.events_of(ctx(), batches.batch_key(gtin, lot)))
+    document = export_document(history.events_of(ctx(), domain.batch_key(gtin, lot)))
     if fmt == "xml":
         text = export_xml(document["epcisBody"]["eventList"], creation_date=document["creationDate"]).decode("utf-8")
     else:

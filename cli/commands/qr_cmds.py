@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 import typer
@@ -14,7 +15,8 @@ from qr import digital_link, render, sheet, signing
 from qr.decode import decode
 from trace_api.chain.accounts import address_of
 from trace_api.errors import ConfigError
-from trace_api.services import units, verify as verify_service
+from trace_api.services import units
+from trace_api.services import verify as verify_service
 from trace_api.services.context import TraceContext
 
 qr_app = typer.Typer(help="GS1 Digital Link QR codes for batches and units.", no_args_is_help=True)
@@ -88,7 +90,7 @@ def qr_sheet(
 ) -> None:
     """Bulk labels: a printable A4 PDF or a folder of images."""
     domain = _domain(domain, allow_local)
-    fmt = "pdf" if out.suffix.lower() == ".pdf" else "dir"
+    fmt: Literal["pdf", "dir"] = "pdf" if out.suffix.lower() == ".pdf" else "dir"
     path = sheet.make_sheet(gtin, lot, serials, out, domain=domain, sign_key=_signing_key(sign), fmt=fmt,
                             image_format=image_format)  # type: ignore[arg-type]
     count = len(sheet.parse_serial_range(serials))

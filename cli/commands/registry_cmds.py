@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from cli.context import STATE, emit
-from trace_api.services import batches, events, history
+from trace_api.services import anchoring, batches, history
 from trace_api.services.context import TraceContext
 
 role_app = typer.Typer(help="Grant and revoke registry roles.", no_args_is_help=True)
@@ -135,7 +135,7 @@ def event_add(
     share: list[str] = typer.Option([], "--share", help="Counterparty allowed to read a private document."),
 ) -> None:
     """Record one lifecycle step of a batch on chain."""
-    result = batches.record_event(ctx(), account=STATE.account("producer"), gtin=gtin, lot=lot, step=step,
+    result = batches.record_event(ctx(), source="cli", account=STATE.account("producer"), gtin=gtin, lot=lot, step=step,
                                   gln=location, to=to, doc=doc, private=private, recipients=share)
     emit(result, f"recorded {step} for {gtin}/{lot}: {result['event_hash']} (gas {result['gas_used']})")
 
@@ -143,7 +143,7 @@ def event_add(
 def anchor(batch_size: int = typer.Option(None, "--batch-size", help="Events per Merkle root.")) -> None:
     """Finish what this account left pending: record its lifecycle events, anchor its captured events under
     Merkle roots. Never another account's: those are theirs to sign."""
-    result = events.anchor(ctx(), account=STATE.account("producer"), batch_size=batch_size)
+    result = anchoring.anchor(ctx(), account=STATE.account("producer"), batch_size=batch_size)
     emit(result, f"recorded {result['direct_events']} lifecycle events, anchored {len(result['roots_anchored'])} roots")
 
 

@@ -111,3 +111,20 @@ def test_capture_is_async_and_all_or_nothing(client: TestClient, farm_key: dict[
     assert ranged.json()["count"] == 10
     assert client.get("/events", params={"limit": 5000}).status_code == 422  # pagination is capped
     assert client.get("/capture/nope").status_code == 404
+
+
+def test_an_event_recorded_over_http_is_recorded_as_coming_from_http(
+    client: TestClient, farm_key: dict[str, str], trace_session_settings: Settings
+) -> None:
+    from sqlalchemy import select
+
+    from trace_api.index import schema as t
+
+    l1 = lot()
+    assert client.post("/batches", json={"gtin": GTIN, "lot": l1}, headers=farm_key).status_code == 201
+    ev = client.post(f"/batches/{GTIN}/{l1}/events", json={"step": "packing"}, headers=farm_key)
+    assert ev.status_code == 201, ev.text
+    with get_engine(trace_session_settings).connect() as conn:
+        source = conn.execute(select(t.epcis_events.c.source)
+                              .where(t.epcis_events.c.event_hash == ev.json()["event_hash"])).scalar()
+    assert source == "http"

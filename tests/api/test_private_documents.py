@@ -36,8 +36,8 @@ def batch(trace_session_settings: Settings, tmp_path_factory: pytest.TempPathFac
     ctx = TraceContext.open(trace_session_settings, autostart=False)
     producer = dev_account("producer")
     batches.register_batch(ctx, account=producer, gtin=GTIN, lot=lot)
-    batches.record_event(ctx, account=producer, gtin=GTIN, lot=lot, step="commissioning")
-    batches.record_event(ctx, account=producer, gtin=GTIN, lot=lot, step="packing", doc=doc, private=True,
+    batches.record_event(ctx, source="test", account=producer, gtin=GTIN, lot=lot, step="commissioning")
+    batches.record_event(ctx, source="test", account=producer, gtin=GTIN, lot=lot, step="packing", doc=doc, private=True,
                          recipients=[dev_account("processor").address])
     return lot, "0x" + hashlib.sha256(doc.read_bytes()).hexdigest()
 

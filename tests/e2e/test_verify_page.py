@@ -20,6 +20,7 @@ import uvicorn
 
 from qr import decode, digital_link, render_png, sign_uri
 from tests.conftest import ROOT, free_port
+from trace_api import domain
 from trace_api.chain import node
 from trace_api.chain.accounts import dev_account
 from trace_api.config import Settings
@@ -140,7 +141,7 @@ def test_tampered_index_row_shows_a_cross(served: dict[str, Any], browser: Any) 
     from trace_api.index.store import get_engine
 
     engine = get_engine(served["settings"])
-    key = batches.batch_key(*ROASTED)
+    key = domain.batch_key(*ROASTED)
     with engine.begin() as conn:
         row = conn.execute(
             select(t.epcis_events.c.event_hash, t.epcis_events.c.body)

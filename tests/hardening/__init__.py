@@ -16,7 +16,7 @@ from eth_utils import keccak
 
 from tests.conftest import ROOT, TRACE, free_port, run_trace
 from trace_api.config import Settings
-from trace_api.index.indexer import hx
+from trace_api.domain import hx
 from trace_api.index.store import get_engine
 from trace_api.services import apikeys
 

@@ -23,14 +23,15 @@ from sqlalchemy import func, insert, inspect, select, update
 
 from qr import digital_link, signing
 from tests.conftest import run_trace
+from trace_api import domain
 from trace_api.chain.accounts import dev_account
 from trace_api.config import Settings
+from trace_api.domain import hx
 from trace_api.epcis import event_hash_bytes
 from trace_api.http.app import create_app
 from trace_api.index import schema as t
-from trace_api.index.indexer import hx
 from trace_api.index.store import get_engine
-from trace_api.services import apikeys, batches, events, history, resolver, units, verify
+from trace_api.services import anchoring, apikeys, batches, events, history, resolver, units, verify
 from trace_api.services import captures as captures_service
 from trace_api.services.context import TraceContext
 
@@ -66,11 +67,11 @@ def story(ctx: TraceContext, tmp_path: Path) -> dict[str, Any]:
     lot = _lot()
     producer = dev_account("producer")
     batches.register_batch(ctx, account=producer, gtin=GTIN, lot=lot, metadata={"product": "Roast"})
-    batches.record_event(ctx, account=producer, gtin=GTIN, lot=lot, step="commissioning")
+    batches.record_event(ctx, source="test", account=producer, gtin=GTIN, lot=lot, step="commissioning")
     units.commission_units(ctx, account=producer, gtin=GTIN, lot=lot, serials=SERIALS)
     cert = tmp_path / "certificate.txt"
     cert.write_text(f"organic certificate for {lot}\n")
-    batches.record_event(ctx, account=dev_account("inspector"), gtin=GTIN, lot=lot, step="inspecting", doc=cert)
+    batches.record_event(ctx, source="test", account=dev_account("inspector"), gtin=GTIN, lot=lot, step="inspecting", doc=cert)
     data = history.history(ctx, gtin=GTIN, lot=lot)
     sha = next(d["sha256"] for e in data["timeline"] for d in e["documents"])
     assert data["timeline"][-1]["documents"][0]["verified"], "the inspector's own certificate is verified"
@@ -82,7 +83,7 @@ def _uri(lot: str, serial: str) -> str:
 
 
 def _event(lot: str, step: str, **extra: Any) -> dict[str, Any]:
-    key = batches.batch_key(GTIN, lot)
+    key = domain.batch_key(GTIN, lot)
     event = {"type": "ObjectEvent", "eventTime": "2026-11-20T10:00:00.000Z", "eventTimeZoneOffset": "+00:00",
              "action": "OBSERVE", "bizStep": step, "quantityList": [{"epcClass": key.epc_class}]}
     return event | extra
@@ -128,15 +129,15 @@ def test_a_carrier_cannot_move_custody_through_the_producers_anchor(
         client: TestClient, ctx: TraceContext, keys: dict[str, Any], story: dict[str, Any]) -> None:
     lot = story["lot"]
     carrier = dev_account("carrier").address.lower()
-    shipping = _event(lot, "shipping", **{f"{batches.EXT}consignee": carrier})
+    shipping = _event(lot, "shipping", **{f"{domain.EXT}consignee": carrier})
     response = _capture(client, keys["carrier"], shipping)
     assert response.status_code == 403, response.text
     assert "shipping needs one of the roles" in response.json()["detail"]
-    result = events.anchor(ctx, account=dev_account("producer"))  # "anchor anything pending", as the README says
+    result = anchoring.anchor(ctx, account=dev_account("producer"))  # "anchor anything pending", as the README says
     assert result["direct_events"] == 0
     receiving = _capture(client, keys["carrier"], _event(lot, "receiving"))
     assert receiving.status_code == 403, receiving.text
-    view = ctx.registry.functions.getBatch(batches.batch_key(GTIN, lot).id).call()
+    view = ctx.registry.functions.getBatch(domain.batch_key(GTIN, lot).id).call()
     assert view[1].lower() == dev_account("producer").address.lower() and not view[7]
 
 
@@ -146,7 +147,7 @@ def test_a_foreign_event_cannot_borrow_a_certificate_badge(
     certificate does not make it vouch for it."""
     lot = story["lot"]
     docs = [{"sha256": story["certificate"], "name": "organic.txt", "private": False}]
-    reading = _event(lot, "sensor_reporting", **{f"{batches.EXT}documents": docs})
+    reading = _event(lot, "sensor_reporting", **{f"{domain.EXT}documents": docs})
     response = _capture(client, keys["carrier"], reading)
     assert response.status_code == 202, response.text
     assert client.get(response.json()["status_url"]).json()["status"] == "done"
@@ -177,7 +178,7 @@ def _insert_raw(ctx: TraceContext, event: dict[str, Any], lot: str, *, mode: str
            "created_seq": time.time_ns()}
     with ctx.engine.begin() as conn:
         conn.execute(insert(t.epcis_events).values(**row))
-        conn.execute(insert(t.event_batches).values(batch_id=batches.batch_key(GTIN, lot).id_hex, event_time=when,
+        conn.execute(insert(t.event_batches).values(batch_id=domain.batch_key(GTIN, lot).id_hex, event_time=when,
                                                     event_hash=event_hash))
         if "capturer" in {c["name"] for c in inspect(conn).get_columns("epcis_events")}:
             conn.execute(update(t.epcis_events).where(t.epcis_events.c.event_hash == event_hash).values(
@@ -201,14 +202,14 @@ def test_pending_events_never_read_as_verified(client: TestClient, ctx: TraceCon
                                                               domain=digital_link.CANONICAL_DOMAIN))
     assert not verdict.ok and any(c["check"] == "events" and "pending" in c["detail"] for c in verdict.checks)
     # Its capturer's anchor makes it verified, and only then does the unit count.
-    events.anchor(ctx, account=dev_account("producer"))
+    anchoring.anchor(ctx, account=dev_account("producer"))
     assert verify.verify_online(ctx, _uri(lot, "PEND1")).ok
 
 
 def test_an_on_chain_step_without_details_is_shown(client: TestClient, ctx: TraceContext,
                                                    trace_session_env: dict[str, str], story: dict[str, Any]) -> None:
     lot = story["lot"]
-    key = batches.batch_key(GTIN, lot)
+    key = domain.batch_key(GTIN, lot)
     secret = os.urandom(32)  # a step recorded on chain whose EPCIS body was never disclosed
     ctx.sender(dev_account("producer")).transact(ctx.registry.functions.recordEvent(key.id, 6, secret, 0,
                                                                                     "0x" + "00" * 20))
@@ -234,13 +235,13 @@ def test_one_unrecordable_pending_item_blocks_nobody(ctx: TraceContext, story: d
     carrier = dev_account("carrier")
     # A carrier shipping a batch it does not hold: the chain refuses it from anybody but the custodian.
     stuck = _insert_raw(ctx, _event(lot, "shipping", eventTime="2026-11-21T10:00:00.000Z",
-                                    **{f"{batches.EXT}consignee": carrier.address.lower()}),
+                                    **{f"{domain.EXT}consignee": carrier.address.lower()}),
                         lot, mode="direct", capturer=carrier.address)
-    before = ctx.registry.functions.eventCount(batches.batch_key(GTIN, lot).id).call()
-    producer_run = events.anchor(ctx, account=dev_account("producer"))  # raised TraceUnauthorizedStep before
+    before = ctx.registry.functions.eventCount(domain.batch_key(GTIN, lot).id).call()
+    producer_run = anchoring.anchor(ctx, account=dev_account("producer"))  # raised TraceUnauthorizedStep before
     assert producer_run["direct_events"] == 0
-    assert ctx.registry.functions.eventCount(batches.batch_key(GTIN, lot).id).call() == before
-    carrier_run = events.anchor(ctx, account=carrier)
+    assert ctx.registry.functions.eventCount(domain.batch_key(GTIN, lot).id).call() == before
+    carrier_run = anchoring.anchor(ctx, account=carrier)
     assert carrier_run["direct_events"] == 0
     with ctx.engine.connect() as conn:
         left = conn.execute(select(t.epcis_events.c.event_hash).where(t.epcis_events.c.event_hash == stuck)).first()
@@ -302,8 +303,8 @@ def test_a_capture_the_server_never_ran_is_resumed_by_its_accounts_anchor(ctx: T
     producer = dev_account("producer")
     capture_id = captures_service.accept(ctx, organisation="Farm Co", account=producer, events=[reading])
     # ... and the server dies before its background task runs.
-    assert events.anchor(ctx, account=dev_account("carrier"))["captures_resumed"] == 0  # not the carrier's
-    assert events.anchor(ctx, account=producer)["captures_resumed"] == 1
+    assert anchoring.anchor(ctx, account=dev_account("carrier"))["captures_resumed"] == 0  # not the carrier's
+    assert anchoring.anchor(ctx, account=producer)["captures_resumed"] == 1
     with ctx.engine.connect() as conn:
         status, document = conn.execute(select(t.captures.c.status, t.captures.c.document).where(
             t.captures.c.capture_id == capture_id)).one()

@@ -20,14 +20,15 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qr import digital_link
+from trace_api import domain
 from trace_api.chain.accounts import dev_account
 from trace_api.config import Settings
 from trace_api.epcis.vocab import BIZ_STEPS
@@ -49,11 +50,11 @@ def world(trace_session_settings: Settings, tmp_path_factory: pytest.TempPathFac
     lot = "VF-" + uuid.uuid4().hex[:8].upper()
     producer = dev_account("producer")
     batches.register_batch(ctx, account=producer, gtin=GTIN, lot=lot)
-    batches.record_event(ctx, account=producer, gtin=GTIN, lot=lot, step="commissioning")
+    batches.record_event(ctx, source="test", account=producer, gtin=GTIN, lot=lot, step="commissioning")
     units.commission_units(ctx, account=producer, gtin=GTIN, lot=lot, serials=ISSUED)
     cert = tmp_path_factory.mktemp("cert") / "certificate.txt"
     cert.write_text(f"certificate of {lot}\n")
-    batches.record_event(ctx, account=dev_account("inspector"), gtin=GTIN, lot=lot, step="inspecting", doc=cert)
+    batches.record_event(ctx, source="test", account=dev_account("inspector"), gtin=GTIN, lot=lot, step="inspecting", doc=cert)
     sha = next(d["sha256"] for e in history.history(ctx, gtin=GTIN, lot=lot)["timeline"] for d in e["documents"])
     engine = get_engine(trace_session_settings)
     keys = {name: {"Authorization": "Bearer " + apikeys.create_key(engine, organisation=f"fuzz {name}",
@@ -64,7 +65,7 @@ def world(trace_session_settings: Settings, tmp_path_factory: pytest.TempPathFac
 
 def _event(world: dict[str, Any], kind: str, step: str | None, serials: list[str], cite: bool, to: str | None,
            second: int) -> dict[str, Any]:
-    key = batches.batch_key(GTIN, world["lot"])
+    key = domain.batch_key(GTIN, world["lot"])
     uris = [digital_link.unit_uri(GTIN, world["lot"], s, domain=digital_link.CANONICAL_DOMAIN) for s in serials]
     event: dict[str, Any] = {"type": kind, "eventTime": f"2026-11-21T10:{second // 60:02d}:{second % 60:02d}.000Z",
                              "eventTimeZoneOffset": "+00:00"}
@@ -79,9 +80,9 @@ def _event(world: dict[str, Any], kind: str, step: str | None, serials: list[str
     if step:
         event["bizStep"] = step
     if cite:
-        event[f"{batches.EXT}documents"] = [{"sha256": world["sha"], "name": "cert.txt", "private": False}]
+        event[f"{domain.EXT}documents"] = [{"sha256": world["sha"], "name": "cert.txt", "private": False}]
     if to:
-        event[f"{batches.EXT}consignee"] = dev_account(to).address.lower()
+        event[f"{domain.EXT}consignee"] = dev_account(to).address.lower()
     return event
 
 
@@ -107,7 +108,7 @@ def test_random_captures_never_verify_anything_foreign(world: dict[str, Any], at
 
     ctx: TraceContext = world["ctx"]
     lot = world["lot"]
-    key = batches.batch_key(GTIN, lot)
+    key = domain.batch_key(GTIN, lot)
     data = history.history(ctx, gtin=GTIN, lot=lot)
     producer = dev_account("producer").address.lower()
     for serial in {s for spec in specs for s in spec[2]} - set(ISSUED):

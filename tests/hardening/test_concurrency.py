@@ -26,12 +26,13 @@ from sqlalchemy import select
 from tests.conftest import run_trace
 from tests.hardening import GTIN, logs_of, ok, rpc, settings_of, trace_server
 from tests.pg import create_database, postgres_server  # noqa: F401 - fixture
+from trace_api import domain
 from trace_api.chain.accounts import dev_account
 from trace_api.chain.client import connect
+from trace_api.domain import hx
 from trace_api.index import schema as t
-from trace_api.index.indexer import hx
 from trace_api.index.store import make_engine
-from trace_api.services import batches, importer
+from trace_api.services import anchoring, batches, importer
 from trace_api.services import events as ev
 from trace_api.services.context import TraceContext
 
@@ -108,7 +109,7 @@ def test_eight_api_writers_and_the_cli_share_one_account(trace_env: dict[str, st
 
 # ---- two imports of overlapping events at once (an HTTP capture and a CLI import, two captures) ----
 def _overlap_events(lot: str, count: int) -> list[dict[str, Any]]:
-    key = batches.batch_key(GTIN, lot)
+    key = domain.batch_key(GTIN, lot)
     start = dt.datetime(2028, 1, 1, tzinfo=dt.UTC)
     return [batches.build_event(key=key, step="storing",
                                 when=(start + dt.timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%S.000Z"))
@@ -189,7 +190,7 @@ def test_overlapping_imports_at_once_anchor_each_event_once(
                                                           batch_size=size)
         for ctx, size in zip(contexts, (100, 150), strict=True)))
     assert not errors, f"an import failed: {errors[0]!r}"
-    ev.anchor(contexts[0], account=producer)
+    anchoring.anchor(contexts[0], account=producer)
     _exactly_once(env, contexts[0], len(docs))
 
 
@@ -201,7 +202,7 @@ def test_two_runs_sending_the_same_pending_roots_both_succeed(
     producer = dev_account("producer")
     batches.register_batch(contexts[0], account=producer, gtin=GTIN, lot="PENDING")
     docs = _overlap_events("PENDING", 200)
-    ev.insert_events(contexts[0].engine, [(d, [batches.batch_key(GTIN, "PENDING").id_hex]) for d in docs],
+    ev.insert_events(contexts[0].engine, [(d, [domain.batch_key(GTIN, "PENDING").id_hex]) for d in docs],
                      mode="anchor", source="capture", capturer=producer.address)
     assert ev.build_pending_roots(contexts[0], account=producer.address, batch_size=100) == 2
     # Both runs have checked rootInfo before either sends.

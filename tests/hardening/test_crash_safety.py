@@ -36,9 +36,10 @@ from sqlalchemy import func, select
 
 from tests.conftest import ROOT, TRACE, run_trace
 from tests.hardening import GTIN, settings_of
+from trace_api import domain
 from trace_api.chain.accounts import dev_account
+from trace_api.domain import hx
 from trace_api.index import schema as t
-from trace_api.index.indexer import hx
 from trace_api.merkle import MerkleTree, verify
 from trace_api.services import batches, events, history
 from trace_api.services.context import TraceContext
@@ -91,7 +92,7 @@ def _seed_pending(ctx: TraceContext, day: int, source: str) -> set[str]:
     start = dt.datetime(2027, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=day)
     items = []
     for r in range(ANCHOR_EVENTS):
-        key = batches.batch_key(GTIN, LOTS[r % len(LOTS)])
+        key = domain.batch_key(GTIN, LOTS[r % len(LOTS)])
         when = (start + dt.timedelta(seconds=r)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         items.append((batches.build_event(key=key, step="storing", gln=GLN, when=when), [key.id_hex]))
     return set(events.insert_events(ctx.engine, items, mode="anchor", source=source,
@@ -168,7 +169,7 @@ def _anchored_roots(ctx: TraceContext) -> list[tuple[str, int]]:
 
 
 def _check_exactly_once(ctx: TraceContext, row_keys: dict[tuple[str, str], None], seeded: set[str]) -> dict[str, int]:
-    epc_lot = {batches.batch_key(GTIN, lot).epc_class: lot for lot in LOTS}
+    epc_lot = {domain.batch_key(GTIN, lot).epc_class: lot for lot in LOTS}
     with ctx.engine.connect() as conn:
         rows = conn.execute(select(t.epcis_events.c.event_hash, t.epcis_events.c.root, t.epcis_events.c.proof,
                                    t.epcis_events.c.body, t.epcis_events.c.mode)).all()
@@ -217,7 +218,7 @@ def _check_exactly_once(ctx: TraceContext, row_keys: dict[tuple[str, str], None]
                                   for h in inputs)
     verified = 0
     for lot in LOTS:
-        timeline = history.history_of(ctx, batches.batch_key(GTIN, lot))["timeline"]
+        timeline = history.history_of(ctx, domain.batch_key(GTIN, lot))["timeline"]
         assert len(timeline) == per_lot[lot], f"{lot}: {len(timeline)} events in its history, {per_lot[lot]} input"
         bad = [(e["event_hash"], e["status"]) for e in timeline if e["status"] != "verified"]
         assert not bad, f"{len(bad)} events of {lot} are not verified, e.g. {bad[:3]} (seed {SEED})"

@@ -25,7 +25,7 @@ from trace_api.chain.accounts import dev_account
 from trace_api.chain.client import Chain
 from trace_api.chain.sender import TxSender, bump
 from trace_api.config import Settings
-from trace_api.index.indexer import hx
+from trace_api.domain import hx
 from trace_api.services.deploy import scratch_chain
 
 ACCOUNT = "producer"
@@ -273,7 +273,7 @@ def test_a_forgotten_tx_whose_nonce_was_taken_is_sent_with_the_next_one(manual: 
 
 
 def test_journal_survives_a_torn_line_and_compacts(anvil: Node, monkeypatch: pytest.MonkeyPatch) -> None:
-    from trace_api.chain import sender as sender_module
+    from trace_api.chain import journal as journal_module
 
     sender = anvil.sender()
     sender.transact(anvil.anchor(new_root()))
@@ -282,7 +282,7 @@ def test_journal_survives_a_torn_line_and_compacts(anvil: Node, monkeypatch: pyt
     with open(journal.path, "a") as fh:
         fh.write('{"op":"sent","nonce":')  # a crash in the middle of a write
     assert anvil.sender().recover() == []
-    monkeypatch.setattr(sender_module, "JOURNAL_COMPACT_BYTES", 1)
+    monkeypatch.setattr(journal_module, "JOURNAL_COMPACT_BYTES", 1)
     sender.transact(anvil.anchor(new_root()))
     assert journal.path.read_text() == ""  # everything settled: nothing left to keep
     assert not journal.path.with_suffix(".tmp").exists()

@@ -36,9 +36,10 @@ from sqlalchemy import select
 
 from tests.conftest import ROOT, TRACE, run_trace
 from tests.hardening import GTIN, logs_of, roots_on_chain, settings_of
+from trace_api import domain
 from trace_api.chain.accounts import dev_account
+from trace_api.domain import hx
 from trace_api.index import schema as t
-from trace_api.index.indexer import hx
 from trace_api.services import batches, history
 from trace_api.services.context import TraceContext
 
@@ -82,7 +83,7 @@ def _block(env: dict[str, str]) -> int:
 
 def _written(ctx: TraceContext, trial: Trial) -> bool:
     """Whether the trial's command has written ahead: its batch key, or an event of its batch."""
-    key = batches.batch_key(GTIN, trial.lot)
+    key = domain.batch_key(GTIN, trial.lot)
     with ctx.engine.connect() as conn:
         if trial.command in ("register", "derive"):
             table, column = t.batch_keys, t.batch_keys.c.batch_id
@@ -130,7 +131,7 @@ def _setup(ctx: TraceContext, trial: Trial) -> None:
 
 
 def _events_of(ctx: TraceContext, lot: str) -> list[dict]:
-    return history.history_of(ctx, batches.batch_key(GTIN, lot))["timeline"]
+    return history.history_of(ctx, domain.batch_key(GTIN, lot))["timeline"]
 
 
 def _check(ctx: TraceContext, env: dict[str, str], trials: list[Trial]) -> dict[str, int]:
@@ -144,7 +145,7 @@ def _check(ctx: TraceContext, env: dict[str, str], trials: list[Trial]) -> dict[
     assert len(roots) == len(set(roots)), f"a root was anchored twice (seed {SEED})"
     done = collections.Counter()
     for trial in trials:
-        key = batches.batch_key(GTIN, trial.lot)
+        key = domain.batch_key(GTIN, trial.lot)
         on_chain = bool(registry.functions.exists(key.id).call())
         where = f"trial {trial.number} ({trial.command}, killed {trial.when}, seed {SEED})"
         if trial.command in ("register", "derive"):
@@ -156,7 +157,7 @@ def _check(ctx: TraceContext, env: dict[str, str], trials: list[Trial]) -> dict[
                                     ).scalar()
             assert meta is not None, f"{where}: the batch is on chain, its metadata is lost"
             view = registry.functions.getBatch(key.id).call()
-            assert batches.metadata_hash(json.loads(meta)) == bytes(view[11]), f"{where}: metadata does not hash"
+            assert domain.metadata_hash(json.loads(meta)) == bytes(view[11]), f"{where}: metadata does not hash"
         data = history.history_of(ctx, key)
         assert not data["undisclosed"], f"{where}: {history.undisclosed_note(len(data['undisclosed']))}"
         assert data["hash_chain"]["ok"], f"{where}: hash chain broken"

@@ -15,7 +15,6 @@ from sqlalchemy import Engine, Table, func, select
 from web3 import Web3
 
 from tests.pg import PostgresServer, create_database, postgres_server  # noqa: F401 - fixture re-export
-from trace_api.chain import node
 from trace_api.chain.client import Chain
 from trace_api.config import Settings
 from trace_api.index import schema as t

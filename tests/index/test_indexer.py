@@ -16,12 +16,12 @@ from web3 import Web3
 
 from tests.index.conftest import IndexEnv, chain_state, count
 from trace_api.chain.accounts import dev_account
+from trace_api.domain import batch_key
 from trace_api.errors import ValidationError
 from trace_api.index import schema as t
 from trace_api.index.indexer import Indexer, hx
 from trace_api.index.store import make_engine
-from trace_api.services import batches, events, importer
-from trace_api.services.batches import batch_key
+from trace_api.services import anchoring, batches, events, importer
 from trace_api.services.context import TraceContext
 from trace_api.services.history import history_of
 
@@ -39,7 +39,7 @@ def register(ctx: TraceContext, lot: str) -> dict[str, Any]:
 
 
 def record(ctx: TraceContext, lot: str, step: str) -> str:
-    return str(batches.record_event(ctx, account=PRODUCER, gtin=GTIN, lot=lot, step=step)["event_hash"])
+    return str(batches.record_event(ctx, source="cli", account=PRODUCER, gtin=GTIN, lot=lot, step=step)["event_hash"])
 
 
 def statuses(ctx: TraceContext, lot: str) -> dict[str, str]:
@@ -255,9 +255,9 @@ def test_reorg_to_a_chain_shorter_than_the_checkpoint(env: IndexEnv, replacement
     # Dropped blocks that fill every chain table: events, a derived batch (lineage), a shipment, a recall, a root.
     dropped = [record(ctx, "REORG-2", step) for step in ("packing", "storing")]
     batches.derive_batch(ctx, account=PRODUCER, gtin=GTIN, lot="REORG-2B", parents=[(GTIN, "REORG-2")])
-    batches.record_event(ctx, account=PRODUCER, gtin=GTIN, lot="REORG-2B", step="shipping", to="retailer")
+    batches.record_event(ctx, source="cli", account=PRODUCER, gtin=GTIN, lot="REORG-2B", step="shipping", to="retailer")
     batches.recall_batch(ctx, account=PRODUCER, gtin=GTIN, lot="REORG-2B", reason="test")
-    events.anchor(ctx, account=PRODUCER)
+    anchoring.anchor(ctx, account=PRODUCER)
     old = chain_state(env.engine)
     assert all(old[table.name] for table in t.CHAIN_TABLES)
     assert old["checkpoint"] == env.node.head() >= fork + 6
@@ -302,7 +302,7 @@ def test_anchor_rerecords_a_direct_event_a_reorg_dropped(env: IndexEnv) -> None:
     ctx = env.context()
     ctx.sync()
     assert statuses(ctx, "REORG-3") == {first: "verified", dropped: "pending"}
-    assert events.anchor(ctx, account=PRODUCER)["direct_events"] == 1
+    assert anchoring.anchor(ctx, account=PRODUCER)["direct_events"] == 1
     assert statuses(ctx, "REORG-3") == {first: "verified", dropped: "verified"}
     assert history_of(ctx, batch_key(GTIN, "REORG-3"))["hash_chain"]["ok"] is True
 
@@ -318,7 +318,7 @@ def test_anchor_reanchors_a_root_a_reorg_dropped(env: IndexEnv) -> None:
     ctx = env.context()
     ctx.sync()
     assert set(statuses(ctx, "REORG-4").values()) == {"pending"}
-    events.anchor(ctx, account=PRODUCER)  # `trace anchor`: finish anything pending
+    anchoring.anchor(ctx, account=PRODUCER)  # `trace anchor`: finish anything pending
     assert set(statuses(ctx, "REORG-4").values()) == {"verified"}
 
 
@@ -420,7 +420,7 @@ def test_anchor_does_not_rerecord_an_event_awaiting_confirmation(env: IndexEnv) 
     ctx.sync()
     event_hash = record(ctx, "ONCE-2", "commissioning")
     assert event_count_on_chain(ctx, "ONCE-2") == 1
-    events.anchor(ctx, account=PRODUCER)  # `trace anchor`: finish anything pending
+    anchoring.anchor(ctx, account=PRODUCER)  # `trace anchor`: finish anything pending
     env.node.mine(3)
     ctx.sync()
     assert event_count_on_chain(ctx, "ONCE-2") == 1

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from trace_api import domain
 from trace_api.chain.accounts import dev_account
 from trace_api.index import schema as t
 from trace_api.index.store import get_engine
@@ -22,7 +23,7 @@ def test_a_copied_root_does_not_take_the_producers_events(tmp_path: Path) -> Non
     with scratch_chain(tmp_path / "home") as (chain, _):
         ctx = TraceContext(settings=chain.settings, chain=chain, engine=get_engine(chain.settings))
         producer, copier = dev_account("producer"), dev_account("carrier")
-        key = batches.batch_key(GTIN, "ROOT-COPY")
+        key = domain.batch_key(GTIN, "ROOT-COPY")
         batches.register_batch(ctx, account=producer, gtin=GTIN, lot="ROOT-COPY")
         reading = batches.build_event(key=key, step="sensor_reporting", when="2026-11-30T08:00:00Z")
         events.insert_events(ctx.engine, [(reading, [key.id_hex])], mode="anchor", source="test",

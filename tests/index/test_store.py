@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from sqlalchemy import inspect, insert, select
+from sqlalchemy import insert, inspect, select
 
 from tests.index.conftest import count
 from trace_api.config import Settings
 from trace_api.index import schema as t
-from trace_api.index.store import get_engine, make_engine
-from trace_api.index.store import insert_ignore
+from trace_api.index.store import get_engine, insert_ignore, make_engine
 
 WHEN = dt.datetime(2025, 3, 1, 8, 0, tzinfo=dt.UTC)
 

@@ -27,6 +27,7 @@ def imports(path: Path) -> list[str]:
             found += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.append(node.module)
+            found += [f"{node.module}.{alias.name}" for alias in node.names if node.module == "trace_api.services"]
     return found
 
 
@@ -65,3 +66,23 @@ def test_every_room_on_disk_is_in_the_architecture() -> None:
     rooms = [p for p in (ROOT / "trace_api").iterdir() if p.is_dir() and not p.name.startswith("__")]
     missing = [f"trace_api/{p.name}/" for p in rooms if f"trace_api/{p.name}/" not in text]
     assert not missing, f"rooms missing from ARCHITECTURE.md: {missing}"
+
+
+def test_no_import_cycle_between_services() -> None:
+    """Not even through imports inside function bodies: a cycle means shared code lives in the wrong room."""
+    graph: dict[str, set[str]] = {}
+    for path in sources("trace_api/services"):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        graph[module] = {name for name in imports(path) if name.startswith("trace_api.services.") and name != module}
+    cycles = []
+
+    def visit(node: str, trail: list[str]) -> None:
+        for nxt in sorted(graph.get(node, ())):
+            if nxt in trail:
+                cycles.append(" -> ".join([*trail[trail.index(nxt):], nxt]))
+            elif len(trail) < len(graph):
+                visit(nxt, [*trail, nxt])
+
+    for start in sorted(graph):
+        visit(start, [start])
+    assert not cycles, "\n".join(sorted(set(cycles))[:10])

@@ -58,7 +58,8 @@ def test_export_expands_as_json_ld(exported: tuple[list[dict[str, Any]], dict[st
 
 def test_own_shipping_events_name_source_and_destination() -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    from trace_api.services.batches import batch_key, build_event
+    from trace_api.domain import batch_key
+    from trace_api.services.batches import build_event
 
     shipper, consignee = "0x" + "cd" * 20, "0x" + "AB" * 20
     event = build_event(key=batch_key("09506000134352", "L1"), step="shipping", gln="9506000134000", to=consignee,

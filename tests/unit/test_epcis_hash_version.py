@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 from sqlalchemy import select
 
+from trace_api.domain import hx
 from trace_api.epcis import HASH_ALGORITHM, LEGACY_ALGORITHM, event_hash_bytes
 from trace_api.index import schema as t
-from trace_api.index.indexer import hx
 from trace_api.index.store import make_engine
 from trace_api.services.history import _event_status
 

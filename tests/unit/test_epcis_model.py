@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 import tracemalloc
 from pathlib import Path
@@ -9,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import ROOT
 from trace_api.epcis import (
     EPCIS_CONTEXT,
     LEGACY_ALGORITHM,
@@ -324,12 +327,14 @@ def test_export_keeps_each_events_prefixes_even_when_documents_disagree() -> Non
 # --- vocabulary -----------------------------------------------------------------------------------------------------
 
 
-def test_step_codes_match_the_contract() -> None:
-    assert dict(STEP_CODES) == {
-        "commissioning": 0, "inspecting": 1, "packing": 2, "shipping": 3, "receiving": 4, "transforming": 5,
-        "storing": 6, "retail_selling": 7, "arriving": 8, "departing": 9, "sensor_reporting": 10, "holding": 11,
-        "destroying": 12,
-    }  # fmt: skip
+def test_step_codes_come_from_the_contracts_enum() -> None:
+    members = re.search(r"enum Step \{(.*?)\}", (ROOT / "contracts/interfaces/ITraceRegistry.sol").read_text(), re.S)
+    assert members is not None
+    declared = [line.split("//")[0].strip(" ,") for line in members.group(1).splitlines()]
+    declared = [name for name in declared if name]
+    assert list(STEP_CODES.values()) == list(range(len(declared)))
+    assert [name.replace("_", "") for name in STEP_CODES] == [name.lower() for name in declared]
+    assert set(STEP_CODES) - {"transforming"} <= BIZ_STEPS  # every other on-chain step is a CBV 2.0 business step
     assert step_code("https://ref.gs1.org/cbv/BizStep-destroying") == 12
     assert step_code("urn:epcglobal:cbv:bizstep:holding") == 11
     assert step_code("cbv:BizStep-retail_selling") == 7

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 
-from trace_api.config import DEV_MNEMONIC, LOCAL_CHAIN_ID, Settings
+from trace_api.config import DEV_MNEMONIC, Settings
 from trace_api.errors import ConfigError, UnauthorizedError
 
 Account.enable_unaudited_hdwallet_features()
@@ -37,7 +38,8 @@ PasswordPrompt = Callable[[str], str]
 def dev_account(name: str) -> LocalAccount:
     if name not in DEV_ACCOUNTS:
         raise ConfigError(f"unknown dev account {name!r}; choose one of {', '.join(DEV_ACCOUNTS)}")
-    return Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{DEV_ACCOUNTS[name]}")
+    account: LocalAccount = Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{DEV_ACCOUNTS[name]}")
+    return account
 
 
 @functools.cache
@@ -48,7 +50,7 @@ def dev_addresses() -> dict[str, str]:
 def account_names(settings: Settings) -> dict[str, str]:
     """Lowercase address -> the name a user knows it by: keystore names, and dev names on the local chain."""
     names: dict[str, str] = {}
-    if _is_dev_chain(settings):
+    if settings.is_dev_chain():
         names.update({address.lower(): name for name, address in dev_addresses().items()})
     folder = settings.effective_keystore_dir
     if folder.is_dir():
@@ -71,12 +73,8 @@ def address_of(settings: Settings, value: str) -> str:
     for address, name in account_names(settings).items():
         if name == value:
             return Web3.to_checksum_address(address)
-    known = "a keystore name" + (" or a dev account name" if _is_dev_chain(settings) else "")
+    known = "a keystore name" + (" or a dev account name" if settings.is_dev_chain() else "")
     raise ConfigError(f"{value!r} is neither an address nor {known}")
-
-
-def _is_dev_chain(settings: Settings) -> bool:
-    return settings.is_local and settings.chain_id == LOCAL_CHAIN_ID
 
 
 def _keystore_file(folder: Path, name: str) -> Path | None:
@@ -114,13 +112,16 @@ def load_account(
             key = Account.decrypt(json.loads(path.read_text()), password)
         except ValueError as exc:
             raise UnauthorizedError(f"cannot decrypt keystore {path.name}: wrong password") from exc
-        return Account.from_key(key)
-    if not _is_dev_chain(settings):
+        decrypted: LocalAccount = Account.from_key(key)
+        return decrypted
+    if not settings.is_dev_chain():
         if settings.private_key:
             raise ConfigError("plaintext keys are accepted only on the local dev chain; use an encrypted keystore")
-        raise ConfigError(f"no keystore named {name or '(none given)'} in {folder}; create one with `trace keys import`")
+        raise ConfigError(f"no keystore named {name or '(none given)'} in {folder}; "
+                          "create one with `trace keys import`")
     if settings.private_key and name is None:
-        return Account.from_key(settings.private_key)
+        plain: LocalAccount = Account.from_key(settings.private_key)
+        return plain
     return dev_account(name or "admin")
 
 
@@ -130,7 +131,7 @@ def write_keystore(folder: Path, name: str, private_key: str, password: str) -> 
     path = folder / f"{name}.json"
     if path.exists():
         raise ConfigError(f"keystore {path} already exists")
-    data = Account.encrypt(private_key, password)
+    data = Account.encrypt(HexStr(private_key), password)
     path.write_text(json.dumps(data))
     path.chmod(0o600)
     return path

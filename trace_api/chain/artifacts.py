@@ -49,12 +49,28 @@ def _read(path: Path, stamp: int) -> dict[str, Artifact]:
     return {name: Artifact(**data) for name, data in record["contracts"].items()}
 
 
-def packaged_record(artifacts: dict[str, Artifact], *, solc_version: str, source_hashes: dict[str, str]) -> str:
+def load_enums(path: Path = PACKAGED) -> dict[str, tuple[str, ...]]:
+    """The contracts' enums by canonical name (``ITraceRegistry.Step``), members in on-chain order."""
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        raise ConfigError(f"{path.name} is missing from the package: run `trace compile` on a source checkout")
+    return _read_enums(path, stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_enums(path: Path, stamp: int) -> dict[str, tuple[str, ...]]:
+    return {name: tuple(members) for name, members in json.loads(path.read_text())["enums"].items()}
+
+
+def packaged_record(artifacts: dict[str, Artifact], *, enums: dict[str, list[str]], solc_version: str,
+                    source_hashes: dict[str, str]) -> str:
     """The text of ``contracts.json`` for these artifacts: stable (sorted), so unchanged sources change no byte."""
     record = {
         "generated_by": "trace compile",
         "solc_version": solc_version,
         "source_hashes": dict(sorted(source_hashes.items())),
+        "enums": dict(sorted(enums.items())),
         "contracts": {name: asdict(artifacts[name]) for name in sorted(artifacts)},
     }
     return json.dumps(record, indent=1, sort_keys=True) + "\n"

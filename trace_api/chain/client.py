@@ -8,19 +8,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import function_abi_to_4byte_selector, get_abi_input_types, get_abi_output_types
+from hexbytes import HexBytes
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
-from web3.exceptions import Web3Exception
-from web3.types import RPCEndpoint, RPCResponse
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3Exception, Web3RPCError
+from web3.types import RPCEndpoint, RPCResponse, TxReceipt
 
 from trace_api.chain import node
 from trace_api.chain.artifacts import Artifact, load_artifacts
 from trace_api.chain.reverts import ErrorDecoder
 from trace_api.config import Settings
 from trace_api.deployments import Deployment, deployment_path, load_deployment
+from trace_api.domain import hx
 from trace_api.errors import ChainUnavailableError, ConfigError, ContractRevert, NotFoundError
 
 RPC_TIMEOUT_S = 30
@@ -64,14 +66,14 @@ class Chain:
         return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=self.artifacts[artifact].abi)
 
     def block_number(self) -> int:
-        return guarded(lambda: self.w3.eth.block_number)
+        return int(guarded(lambda: self.w3.eth.block_number))
 
     def view(self, contract: Contract, name: str, *args: Any, block: int | None = None) -> Any:
         """A view call on the hot read paths: one ``eth_call`` with the ABI coded here, without web3's contract
         machinery (which costs several milliseconds a call in Python). One output comes back bare, several as a
-        tuple, as ``contract.functions.name(*args).call()`` would return them; a revert raises ContractRevert.
+        tuple, one struct as a dict of its named fields; a revert raises ContractRevert.
         """
-        selector, inputs, outputs = _view_abi(contract, name)
+        selector, inputs, outputs, fields = _view_abi(contract, name)
         data = "0x" + (selector + abi_encode(inputs, list(args))).hex()
         response = self.w3.provider.make_request(
             RPCEndpoint("eth_call"), [{"to": contract.address, "data": data}, "latest" if block is None else hex(block)]
@@ -84,17 +86,37 @@ class Chain:
             message = error.get("message") if isinstance(error, dict) else error
             raise ContractRevert("", (), f"eth_call {name} failed: {message}")
         decoded = abi_decode(outputs, bytes.fromhex(str(response["result"])[2:]))
+        if fields is not None:  # one struct: by the names the contract gives its fields
+            return dict(zip(fields, decoded[0], strict=True))
         return decoded[0] if len(decoded) == 1 else decoded
+
+    def failure_of(self, tx_hash: HexBytes, receipt: TxReceipt) -> ContractRevert:
+        """Why a mined transaction failed: its call replayed on the state before its block."""
+        tx: dict[str, Any] = dict(self.w3.eth.get_transaction(tx_hash))
+        call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
+        if "input" in tx and "data" not in call:
+            call["data"] = tx["input"]
+        try:
+            self.w3.eth.call(call, receipt["blockNumber"] - 1)  # type: ignore[arg-type]
+        except (ContractCustomError, ContractLogicError, Web3RPCError) as exc:
+            return self.errors.from_exception(exc)
+        return ContractRevert("", (), f"transaction {hx(tx_hash)} failed (out of gas?)")
+
+
+ViewAbi = tuple[bytes, tuple[str, ...], tuple[str, ...], tuple[str, ...] | None]
 
 
 @functools.lru_cache(maxsize=256)
-def _abi_of(address: str, name: str, abi_json: str) -> tuple[bytes, tuple[str, ...], tuple[str, ...]]:
+def _abi_of(address: str, name: str, abi_json: str) -> ViewAbi:
     [entry] = [e for e in json.loads(abi_json) if e.get("type") == "function" and e.get("name") == name]
+    outputs = entry.get("outputs", [])
+    fields = (tuple(c["name"] for c in outputs[0]["components"])
+              if len(outputs) == 1 and outputs[0].get("type") == "tuple" else None)
     return (function_abi_to_4byte_selector(entry), tuple(get_abi_input_types(entry)),
-            tuple(get_abi_output_types(entry)))
+            tuple(get_abi_output_types(entry)), fields)
 
 
-def _view_abi(contract: Contract, name: str) -> tuple[bytes, tuple[str, ...], tuple[str, ...]]:
+def _view_abi(contract: Contract, name: str) -> ViewAbi:
     cached = getattr(contract, "_trace_abi_json", None)
     if cached is None:
         cached = json.dumps(contract.abi, sort_keys=True)

@@ -102,6 +102,32 @@ def compile_contracts(
     *, force: bool = False, contracts_dir: Path = CONTRACTS_DIR, build_dir: Path = BUILD_DIR
 ) -> dict[str, Artifact]:
     """Compile every contract under ``contracts/``; reuse ``build/trace`` when no source changed."""
+    return _compile(force=force, contracts_dir=contracts_dir, build_dir=build_dir)[0]
+
+
+def _enums(output: dict[str, Any], folder: str) -> dict[str, list[str]]:
+    """Every enum declared under ``contracts/``, by canonical name (``ITraceRegistry.Step``), members in order."""
+    found: dict[str, list[str]] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("nodeType") == "EnumDefinition":
+                found[node["canonicalName"]] = [member["name"] for member in node["members"]]
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for source, data in output.get("sources", {}).items():
+        if source.startswith(f"{folder}/"):
+            walk(data.get("ast"))
+    return dict(sorted(found.items()))
+
+
+def _compile(
+    *, force: bool, contracts_dir: Path, build_dir: Path
+) -> tuple[dict[str, Artifact], dict[str, list[str]]]:
     sources = _sources(contracts_dir)
     key = _cache_key(sources)
     cache = build_dir / ARTIFACTS_FILE
@@ -111,7 +137,7 @@ def compile_contracts(
         except ValueError:
             cached = {}
         if cached.get("cache_key") == key:
-            return {name: Artifact(**data) for name, data in cached["contracts"].items()}
+            return {name: Artifact(**data) for name, data in cached["contracts"].items()}, cached["enums"]
 
     solc_path = ensure_solc()
     settings = compiler_settings()
@@ -147,6 +173,7 @@ def compile_contracts(
                 bytecode=data["evm"]["bytecode"]["object"],
                 deployed_bytecode=data["evm"]["deployedBytecode"]["object"],
             )
+    enums = _enums(output, contracts_dir.name)
     build_dir.mkdir(parents=True, exist_ok=True)
     record = {
         "cache_key": key,
@@ -154,11 +181,12 @@ def compile_contracts(
         "evm_version": settings.evm_version,
         "source_hashes": {n: "0x" + hashlib.sha256(t.encode()).hexdigest() for n, t in sources.items()},
         "contracts": {name: a.__dict__ for name, a in artifacts.items()},
+        "enums": enums,
     }
     tmp = cache.with_suffix(".tmp")
     tmp.write_text(json.dumps(record))
     os.replace(tmp, cache)
-    return artifacts
+    return artifacts, enums
 
 
 def is_source_checkout() -> bool:
@@ -168,9 +196,9 @@ def is_source_checkout() -> bool:
 
 def refresh_packaged(*, force: bool = False) -> tuple[dict[str, Artifact], bool]:
     """Compile ``contracts/`` and write the artifacts the package ships; returns them and whether the file changed."""
-    artifacts = compile_contracts(force=force)
+    artifacts, enums = _compile(force=force, contracts_dir=CONTRACTS_DIR, build_dir=BUILD_DIR)
     hashes = {n: "0x" + hashlib.sha256(t.encode()).hexdigest() for n, t in _sources(CONTRACTS_DIR).items()}
-    text = packaged_record(artifacts, solc_version=compiler_settings().version, source_hashes=hashes)
+    text = packaged_record(artifacts, enums=enums, solc_version=compiler_settings().version, source_hashes=hashes)
     return artifacts, write_packaged(text)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_utils import keccak
+from eth_abi.abi import decode as abi_decode
+from eth_utils.crypto import keccak
 
+from trace_api.domain import hx
 from trace_api.errors import ContractRevert
 
 _ERROR_STRING = bytes.fromhex("08c379a0")  # Error(string)
@@ -33,6 +34,19 @@ class ErrorDecoder:
                 selector = keccak(text=f"{item['name']}({','.join(types)})")[:4]
                 self._errors[selector] = (item["name"], types)
 
+    def from_exception(self, exc: Exception) -> ContractRevert:
+        """The revert inside an exception web3 raised for a call or a send (its revert data, wherever web3 put it)."""
+        data = getattr(exc, "data", None)
+        if isinstance(data, dict):
+            data = data.get("data")
+        if data is None:
+            response = getattr(exc, "rpc_response", None) or {}
+            err = response.get("error", {}) if isinstance(response, dict) else {}
+            data = err.get("data") if isinstance(err, dict) else None
+        if isinstance(data, str) and data.startswith("0x"):
+            return self.decode(data)
+        return ContractRevert("", (), f"transaction reverted: {exc}")
+
     def decode(self, data: bytes | str | None) -> ContractRevert:
         if isinstance(data, str):
             data = bytes.fromhex(data.removeprefix("0x")) if data.startswith("0x") else b""
@@ -57,7 +71,7 @@ class ErrorDecoder:
 
 def _pretty(value: Any) -> Any:
     if isinstance(value, bytes):
-        return "0x" + value.hex()
+        return hx(value)
     if isinstance(value, (list, tuple)):
         return type(value)(_pretty(v) for v in value)
     return value

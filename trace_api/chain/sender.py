@@ -6,11 +6,9 @@ senders never pick the same nonce, a transaction still pending from a dead proce
 restarted from an older state dump has forgotten transactions, their nonces are used again instead of leaving a
 gap that would hold every later transaction back for good.
 
-Journal. Before a transaction goes to the node it is appended to ``TRACE_HOME/txs/<chain id>-<address>.jsonl``.
-Before its first send a sender reads the journal back (:meth:`TxSender.recover`): it re-checks the receipts of what
-earlier processes sent but never saw mined, keeps what is still pending (``wait`` follows it, ``replace_stuck``
-replaces it), and when asked to send the very call that a dead process left pending, it adopts that transaction
-instead of sending the call twice.
+Journal. Every transaction is journaled before it is sent (:mod:`trace_api.chain.journal`); a sender first reads
+back what earlier processes sent and never saw mined, and adopts a dead process's pending call instead of sending it
+twice.
 
 Stuck and lost transactions. ``wait`` replaces a transaction still pending after ``replace_after`` seconds: same
 call, same nonce, fees at the current price and at least 10 % + 1 wei above the last version (what nodes require of
@@ -22,18 +20,13 @@ nonce has been taken meanwhile.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
 import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import psutil
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3.contract.contract import ContractConstructor, ContractFunction
@@ -41,7 +34,9 @@ from web3.exceptions import ContractCustomError, ContractLogicError, Transaction
 from web3.types import TxReceipt
 
 from trace_api.chain.client import Chain, guarded
-from trace_api.errors import ContractRevert, TraceError
+from trace_api.chain.journal import JOURNAL_DIR, Journal, PendingTx, alive
+from trace_api.domain import hx
+from trace_api.errors import TraceError
 
 GAS_MARGIN = 1.2
 RECEIPT_TIMEOUT_S = 120.0
@@ -52,8 +47,6 @@ MAX_POLL_S = 1.0
 FEE_CACHE_S = 5.0
 SEND_ATTEMPTS = 4
 MAX_RESENDS = 3
-JOURNAL_DIR = "txs"
-JOURNAL_COMPACT_BYTES = 1 << 20
 SETTLED_KEPT = 4096
 
 Callable_ = ContractFunction | ContractConstructor
@@ -65,115 +58,9 @@ def bump(fee: int) -> int:
     return fee + fee // 10 + 1
 
 
-def _hex(value: bytes | str) -> str:
-    return value.lower() if isinstance(value, str) else "0x" + bytes(value).hex()
-
-
-def _alive(pid: int, since: float) -> bool:
-    """True if process ``pid`` runs and is the one that wrote a journal line at ``since`` (not a reused pid)."""
-    if pid == os.getpid():
-        return True
-    try:
-        return psutil.Process(pid).create_time() <= since + 1
-    except psutil.Error:
-        return False
-
-
 def _nonce_clash(exc: Exception) -> bool:
     text = str(exc).lower()
     return any(s in text for s in ("nonce too low", "nonce too high", "replacement transaction underpriced", "nonce"))
-
-
-@dataclass
-class PendingTx:
-    """The transaction sent with one nonce, and every version of it (replacements), oldest first."""
-
-    nonce: int
-    fields: dict[str, Any]  # what the latest version signed: to, data, value, chainId, gas, fees, nonce
-    hashes: list[str]
-    sent_at: float  # wall-clock time of the latest version
-    pid: int
-    resends: int = 0
-
-    @property
-    def call(self) -> tuple[str, str, int]:
-        return str(self.fields.get("to") or "").lower(), str(self.fields.get("data") or ""), int(self.fields["value"])
-
-    def describe(self) -> dict[str, Any]:
-        return {"nonce": self.nonce, "hash": self.hashes[-1], "versions": len(self.hashes), "pid": self.pid,
-                "age_s": round(time.time() - self.sent_at, 3)}
-
-
-class Journal:
-    """An account's transactions, one JSON object a line: ``sent`` (nonce, hash, fields), ``done``, ``dropped``."""
-
-    def __init__(self, folder: Path, chain_id: int, address: str) -> None:
-        self.path = folder / f"{chain_id}-{address.lower()}.jsonl"
-        self._lock_path = folder / f"{chain_id}-{address.lower()}.lock"
-        self._fd: int | None = None
-
-    def lock(self) -> None:
-        if self._fd is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-
-    def unlock(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def __del__(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-
-    def append(self, *records: dict[str, Any]) -> None:
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records))
-
-    def read(self) -> dict[int, PendingTx]:
-        """The transactions still open (sent, neither mined nor dropped), by nonce."""
-        records: dict[int, PendingTx] = {}
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return records
-        for line in lines:
-            try:
-                entry = json.loads(line)
-                op, nonce, tx_hash = entry["op"], int(entry["nonce"]), str(entry["hash"])
-            except (ValueError, KeyError, TypeError):
-                continue  # a line torn by a crash mid-write
-            record = records.get(nonce)
-            if op == "sent":
-                if record is None:
-                    records[nonce] = PendingTx(nonce, entry["tx"], [tx_hash], float(entry["at"]), int(entry["pid"]))
-                elif tx_hash not in record.hashes:
-                    record.hashes.append(tx_hash)
-                    record.fields, record.sent_at, record.pid = entry["tx"], float(entry["at"]), int(entry["pid"])
-            elif op == "done":
-                records.pop(nonce, None)
-            elif op == "dropped" and record is not None and tx_hash in record.hashes:
-                record.hashes.remove(tx_hash)
-                if not record.hashes:
-                    del records[nonce]
-        return records
-
-    def compact(self) -> None:
-        """Rewrite the journal with only the open transactions once it has grown large (call under the lock)."""
-        try:
-            if self.path.stat().st_size < JOURNAL_COMPACT_BYTES:
-                return
-        except FileNotFoundError:
-            return
-        lines = [
-            json.dumps({"op": "sent", "nonce": r.nonce, "hash": h, "tx": r.fields, "at": r.sent_at, "pid": r.pid},
-                       separators=(",", ":"))
-            for r in self.read().values() for h in r.hashes
-        ]
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        os.replace(tmp, self.path)
 
 
 class TxSender:
@@ -239,28 +126,17 @@ class TxSender:
         return fields
 
     # ---- reverts ----
-    def _revert_from(self, exc: Exception) -> ContractRevert:
-        data = getattr(exc, "data", None)
-        if isinstance(data, dict):
-            data = data.get("data")
-        if isinstance(exc, Web3RPCError) and data is None:
-            err = (exc.rpc_response or {}).get("error", {}) if hasattr(exc, "rpc_response") else {}
-            data = err.get("data") if isinstance(err, dict) else None
-        if isinstance(data, str) and data.startswith("0x"):
-            return self.chain.errors.decode(data)
-        return ContractRevert("", (), f"transaction reverted: {exc}")
-
     def estimate(self, tx: dict[str, Any]) -> int:
         try:
             return int(guarded(lambda: self.chain.w3.eth.estimate_gas(tx)))  # type: ignore[arg-type]
         except (ContractCustomError, ContractLogicError, Web3RPCError) as exc:
-            raise self._revert_from(exc) from exc
+            raise self.chain.errors.from_exception(exc) from exc
 
     def call(self, fn: ContractFunction) -> Any:
         try:
             return guarded(lambda: fn.call({"from": self.address}))
         except (ContractCustomError, ContractLogicError, Web3RPCError) as exc:
-            raise self._revert_from(exc) from exc
+            raise self.chain.errors.from_exception(exc) from exc
 
     # ---- recovery ----
     def recover(self) -> list[dict[str, Any]]:
@@ -282,11 +158,11 @@ class TxSender:
             receipt = self._first_receipt(record.hashes)
             if receipt is not None:
                 self._settle(record, receipt)
-                report.append({**record.describe(), "hash": _hex(receipt["transactionHash"]),
+                report.append({**record.describe(), "hash": hx(receipt["transactionHash"]),
                                "status": "mined" if receipt["status"] == 1 else "failed",
                                "block": int(receipt["blockNumber"])})
             elif self._known(record.hashes):
-                if not _alive(record.pid, record.sent_at):
+                if not alive(record.pid, record.sent_at):
                     self._track(record)  # an orphan: this sender follows it from now on
                 report.append({**record.describe(), "status": "pending"})
             else:
@@ -311,7 +187,7 @@ class TxSender:
             self._by_hash[h] = record.nonce
 
     def _settle(self, record: PendingTx | None, receipt: TxReceipt) -> None:
-        mined = _hex(receipt["transactionHash"])
+        mined = hx(receipt["transactionHash"])
         with self._lock:
             if record is None:
                 return
@@ -332,7 +208,7 @@ class TxSender:
         """A transaction of a dead process, still pending, that makes exactly this call."""
         with self._lock:
             for record in self._pending.values():
-                if record.call == call and not _alive(record.pid, record.sent_at):
+                if record.call == call and not alive(record.pid, record.sent_at):
                     record.pid = os.getpid()
                     return record
         return None
@@ -357,7 +233,7 @@ class TxSender:
         return self._submit_call({"from": self.address, "to": to, "value": value, "data": "0x"}, None)
 
     def _submit_call(self, call: dict[str, Any], gas: int | None) -> HexBytes:
-        data = call["data"] if isinstance(call["data"], str) else _hex(call["data"])
+        data = call["data"] if isinstance(call["data"], str) else hx(call["data"])
         adopted = self._adopt((str(call.get("to") or "").lower(), data, call["value"]))
         if adopted is not None:
             return HexBytes(adopted.hashes[-1])
@@ -378,7 +254,7 @@ class TxSender:
                 except Web3RPCError as exc:
                     if attempt < SEND_ATTEMPTS - 1 and _nonce_clash(exc):
                         continue  # another host with the same key: read the count again
-                    raise self._revert_from(exc) from exc
+                    raise self.chain.errors.from_exception(exc) from exc
                 self._track(record)
                 return record
         raise TraceError("could not find a free nonce")
@@ -387,7 +263,7 @@ class TxSender:
         """Sign ``record.fields``, journal it, send it (call under the lock); the journal is written first, so a
         crash in between leaves a record that recovery finds unknown to the node and drops."""
         signed = self.account.sign_transaction({k: record.fields[k] for k in _SIGNED_KEYS if k in record.fields})
-        tx_hash = _hex(signed.hash)
+        tx_hash = hx(signed.hash)
         record.sent_at = time.time()
         self._log_sent(record, tx_hash)
         try:
@@ -405,7 +281,7 @@ class TxSender:
         self, tx_hash: HexBytes, *, timeout: float = RECEIPT_TIMEOUT_S, replace_after: float | None = REPLACE_AFTER_S
     ) -> TxReceipt:
         """The receipt of ``tx_hash``, or of the version that replaced it; ContractRevert if it failed."""
-        key = _hex(tx_hash)
+        key = hx(tx_hash)
         now = time.monotonic()
         deadline, next_replace, unknown_since = now + timeout, now + (replace_after or float("inf")), None
         poll = POLL_S
@@ -416,7 +292,7 @@ class TxSender:
             if receipt is not None:
                 self._settle(record, receipt)
                 if receipt["status"] != 1:
-                    raise self._replay_failure(HexBytes(receipt["transactionHash"]), receipt)
+                    raise self.chain.failure_of(HexBytes(receipt["transactionHash"]), receipt)
                 return receipt
             now = time.monotonic()
             if record is not None:
@@ -496,8 +372,8 @@ class TxSender:
             record.resends += 1
             nonce = self._pending_count()
             if nonce != record.nonce:
-                call = {"from": self.address, **{k: record.fields[k] for k in ("to", "data", "value")
-                                                 if k in record.fields}}
+                call: dict[str, Any] = {"from": self.address, **{k: record.fields[k] for k in ("to", "data", "value")
+                                                                  if k in record.fields}}
                 self.estimate(call)  # the state moved on: it may revert now, and then the caller hears so
                 self._log(*({"op": "dropped", "nonce": record.nonce, "hash": h} for h in record.hashes))
                 del self._pending[record.nonce]
@@ -509,20 +385,8 @@ class TxSender:
             try:
                 self._send_version(record)
             except Web3RPCError as exc:
-                raise self._revert_from(exc) from exc
+                raise self.chain.errors.from_exception(exc) from exc
             self._track(record)
-
-    def _replay_failure(self, tx_hash: HexBytes, receipt: TxReceipt) -> ContractRevert:
-        w3 = self.chain.w3
-        tx = w3.eth.get_transaction(tx_hash)
-        call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}  # type: ignore[literal-required]
-        if "input" in tx and "data" not in call:
-            call["data"] = tx["input"]  # type: ignore[typeddict-item]
-        try:
-            w3.eth.call(call, receipt["blockNumber"] - 1)  # type: ignore[arg-type]
-        except (ContractCustomError, ContractLogicError, Web3RPCError) as exc:
-            return self._revert_from(exc)
-        return ContractRevert("", (), f"transaction {tx_hash.hex()} failed (out of gas?)")
 
     def transact(self, fn: Callable_, *, value: int = 0, gas: int | None = None) -> TxReceipt:
         return self.wait(self.submit(fn, value=value, gas=gas))

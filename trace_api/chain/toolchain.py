@@ -33,7 +33,8 @@ class CompilerSettings:
             "optimizer": {"enabled": self.optimizer_enabled, "runs": self.optimizer_runs},
             "remappings": list(self.remappings),
             "outputSelection": {
-                "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "evm.methodIdentifiers"]}
+                "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "evm.methodIdentifiers"],
+                      "": ["ast"]}  # the AST names each enum's members, which the ABI does not
             },
         }
 

@@ -7,8 +7,11 @@ have a step on chain (``ITraceRegistry.Step``); any other valid step is anchored
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
+
+from trace_api.chain.artifacts import load_enums
 
 __all__ = [
     "BIZ_STEPS",
@@ -72,24 +75,15 @@ SENSOR_COMPONENTS: frozenset[str] = frozenset(
     "longitude altitude".split()
 )
 
+def _snake(member: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", member).lower()
+
+
 STEP_CODES: Mapping[str, int] = MappingProxyType(
-    {
-        "commissioning": 0,
-        "inspecting": 1,
-        "packing": 2,
-        "shipping": 3,
-        "receiving": 4,
-        "transforming": 5,
-        "storing": 6,
-        "retail_selling": 7,
-        "arriving": 8,
-        "departing": 9,
-        "sensor_reporting": 10,
-        "holding": 11,
-        "destroying": 12,
-    }
+    {_snake(member): code for code, member in enumerate(load_enums()["ITraceRegistry.Step"])}
 )
-"""bizStep name -> ``ITraceRegistry.Step`` (uint8). ``transforming`` is this project's name for the step of a
+"""bizStep name -> ``ITraceRegistry.Step`` (uint8), read from the compiled contract's enum (``RetailSelling`` is
+``retail_selling``). ``transforming`` is this project's name for the step of a
 TransformationEvent; it is not a CBV 2.0 term, so it is only accepted where a step is looked up, never as bizStep."""
 
 _BIZ_STEP_FORMS = ("cbv:BizStep-", CBV_URI + "BizStep-", "urn:epcglobal:cbv:bizstep:")

@@ -67,7 +67,7 @@ class _Reader:
         """An extension's member name, ``prefix:local``, declaring the prefix for its namespace."""
         qname = etree.QName(tag_or_attr)
         if qname.namespace is None:
-            return qname.localname
+            return str(qname.localname)
         prefix = prefix_hint or next((p for p, ns in self.namespaces.items() if ns == qname.namespace), None)
         if prefix is None or self.namespaces.get(prefix, qname.namespace) != qname.namespace:
             prefix = f"ns{len(self.namespaces) + 1}"

@@ -25,9 +25,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trace_api.config import Settings
 from trace_api.errors import UnauthorizedError
+from trace_api.finite import NonFiniteNumberError, loads_finite
 from trace_api.http.deps import api_key_from, get_caller
 from trace_api.http.introspect import operations
-from trace_api.finite import NonFiniteNumberError, loads_finite
 from trace_api.http.problems import problem
 from trace_api.index.store import get_engine
 from trace_api.services import apikeys

@@ -40,10 +40,10 @@ def _address(settings: Settings, account: str) -> str | None:
     folder = settings.effective_keystore_dir
     for path in (folder / f"{account}.json",) if folder.is_dir() else ():
         if path.is_file():
-            return "0x" + json.loads(path.read_text()).get("address", "").lower()
+            return "0x" + str(json.loads(path.read_text()).get("address", "")).lower()
     if account.lower().startswith("0x") and len(account) == 42:
         return account.lower()
-    if account in DEV_ACCOUNTS and settings.is_local:
+    if account in DEV_ACCOUNTS and settings.is_dev_chain():
         return dev_account(account).address.lower()
     return None
 

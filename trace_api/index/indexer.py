@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils import event_abi_to_log_topic
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from eth_utils.abi import event_abi_to_log_topic
+from sqlalchemy import Connection, Engine, delete, insert, select
 from web3.contract import Contract
 
 from trace_api.chain.client import Chain, guarded
+from trace_api.domain import hx
 from trace_api.errors import ChainUnavailableError
 from trace_api.index import schema as t
 from trace_api.index.store import lock
@@ -23,12 +24,6 @@ from trace_api.index.store import lock
 CHECKPOINT = "registry"
 CHUNK_BLOCKS = 2000
 KEEP_BLOCK_HASHES = 512
-
-
-def hx(value: bytes | str) -> str:
-    if isinstance(value, str):
-        return value.lower() if value.startswith("0x") else "0x" + value.lower()
-    return "0x" + bytes(value).hex()
 
 
 @dataclass(frozen=True)
@@ -46,9 +41,10 @@ class Indexer:
         record = chain.deployment()
         self.registry: Contract = chain.contract("TraceRegistry")
         self.start_block = record.contracts["TraceRegistry"].block
+        abi: list[dict[str, Any]] = list(self.registry.abi)  # type: ignore[arg-type]
         self._events = {
-            event_abi_to_log_topic(item): getattr(self.registry.events, item["name"])()
-            for item in self.registry.abi
+            event_abi_to_log_topic(item): getattr(self.registry.events, item["name"])()  # type: ignore[arg-type]
+            for item in abi
             if item.get("type") == "event" and hasattr(self.registry.events, item["name"])
         }
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, inspect

@@ -10,12 +10,7 @@ refuses takes its pending rows with it."""
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import hashlib
-import json
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -23,108 +18,28 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import delete, insert, select
 from web3 import Web3
 
-from qr import digital_link
-from qr.errors import DigitalLinkError
-from trace_api.chain.accounts import DEV_ACCOUNTS, dev_account
+from trace_api.domain import (
+    EXT,
+    BatchKey,
+    batch_key,
+    canonical_json,
+    hx,
+    metadata_hash,
+    now_utc,
+    parse_gln,
+    parse_quantity,
+    parse_uom,
+    resolve_account,
+)
 from trace_api.epcis import event_hash_bytes, parse_event
 from trace_api.epcis.vocab import step_code
-from trace_api.errors import NotFoundError, ValidationError
+from trace_api.errors import ContractRevert, NotFoundError, ValidationError
 from trace_api.index import schema as t
-from trace_api.index.indexer import hx
-from trace_api.services.context import TraceContext
 from trace_api.services import documents
+from trace_api.services.context import TraceContext
+from trace_api.services.events import discard, insert_events, resolve_awaiting
 
 ROLES = ("producer", "processor", "carrier", "inspector", "retailer", "admin")
-QUANTITY_SCALE = 1000  # quantities go on chain in thousandths of the unit of measure
-CBV = "https://ref.gs1.org/cbv/"
-EXT = "https://trace.example.org/ns/"  # our EPCIS extension namespace (a URI, never fetched)
-
-
-@dataclass(frozen=True)
-class BatchKey:
-    gtin: str
-    lot: str
-
-    @functools.cached_property
-    def id(self) -> bytes:
-        return digital_link.batch_id(self.gtin, self.lot)
-
-    @functools.cached_property
-    def id_hex(self) -> str:
-        return hx(self.id)
-
-    @functools.cached_property
-    def epc_class(self) -> str:
-        return f"https://id.gs1.org{digital_link.key_path(self.gtin, self.lot)}"
-
-
-@functools.lru_cache(maxsize=65536)
-def batch_key(gtin: str, lot: str) -> BatchKey:
-    """Validate a GTIN (check digit) and a lot (GS1 AI 10 rules). Cached: an import names few batches, often."""
-    try:
-        return BatchKey(digital_link.normalize_gtin(gtin), digital_link.validate_lot(lot))
-    except DigitalLinkError as exc:
-        raise ValidationError(str(exc)) from exc
-
-
-def parse_gln(gln: str | None) -> int:
-    """A GLN (13 digits, GS1 check digit) as the uint64 that goes on chain; 0 when absent."""
-    if not gln:
-        return 0
-    if len(gln) != 13 or not gln.isdigit():
-        raise ValidationError(f"GLN {gln!r}: must be 13 digits")
-    digits = [int(c) for c in gln[:12]]
-    check = (10 - sum(d * (3 if i % 2 else 1) for i, d in enumerate(digits)) % 10) % 10
-    if check != int(gln[12]):
-        raise ValidationError(f"GLN {gln}: invalid check digit, expected {check}")
-    return int(gln)
-
-
-def resolve_account(value: str | None, *, dev_names: bool = False) -> str:
-    """An address from a 0x address, or a dev account name where ``dev_names`` (the local dev chain only: those
-    keys are public); the zero address when empty."""
-    if not value:
-        return "0x" + "00" * 20
-    if value in DEV_ACCOUNTS:
-        if not dev_names:
-            raise ValidationError(f"{value!r}: dev account names exist only on the local chain; give an address")
-        return dev_account(value).address
-    if Web3.is_address(value):
-        return Web3.to_checksum_address(value)
-    raise ValidationError(f"{value!r} is neither an address nor a dev account name")
-
-
-def _quantity(value: str | Decimal | int | None) -> int:
-    if value is None:
-        return 0
-    try:
-        qty = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise ValidationError(f"quantity {value!r} is not a number") from exc
-    scaled = qty * QUANTITY_SCALE
-    if qty < 0 or scaled != scaled.to_integral_value() or scaled >= 2**128:
-        raise ValidationError(f"quantity {value}: must be ≥ 0 with at most 3 decimals")
-    return int(scaled)
-
-
-def _uom(uom: str | None) -> bytes:
-    if not uom:
-        return b"\0" * 8
-    if not (1 <= len(uom) <= 8 and uom.isalnum() and uom.isupper()):
-        raise ValidationError(f"unit of measure {uom!r}: use a UN/ECE Rec 20 code such as KGM, LTR, H87")
-    return uom.encode().ljust(8, b"\0")
-
-
-def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def metadata_hash(metadata: dict[str, Any]) -> bytes:
-    return hashlib.sha256(canonical_json(metadata).encode()).digest()
-
-
-def now_utc() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # ---- writes ----
@@ -134,7 +49,7 @@ def register_batch(
 ) -> dict[str, Any]:
     key = batch_key(gtin, lot)
     meta = {"gtin": key.gtin, "lot": key.lot, **(metadata or {})}
-    fn = ctx.registry.functions.registerBatch(key.id, metadata_hash(meta), _quantity(quantity), _uom(uom))
+    fn = ctx.registry.functions.registerBatch(key.id, metadata_hash(meta), parse_quantity(quantity), parse_uom(uom))
     sender = ctx.sender(account)
     sender.call(fn)  # refused (already registered, no role) before anything is written
     _save_key(ctx, key, meta)
@@ -155,7 +70,7 @@ def derive_batch(
         raise ValidationError("a derived batch needs at least one parent (--from GTIN LOT)")
     meta = {"gtin": key.gtin, "lot": key.lot, "parents": [p.id_hex for p in parent_keys], **(metadata or {})}
     fn = ctx.registry.functions.deriveBatch(
-        key.id, [p.id for p in parent_keys], metadata_hash(meta), _quantity(quantity), _uom(uom)
+        key.id, [p.id for p in parent_keys], metadata_hash(meta), parse_quantity(quantity), parse_uom(uom)
     )
     sender = ctx.sender(account)
     sender.call(fn)
@@ -189,8 +104,6 @@ def _save_key(ctx: TraceContext, key: BatchKey, meta: dict[str, Any]) -> None:
 
 def _send(ctx: TraceContext, sender: Any, fn: Any, hashes: list[str]) -> Any:
     """Send a transaction whose events were written ahead; if the chain refuses it, they go too."""
-    from trace_api.errors import ContractRevert
-    from trace_api.services.events import discard
 
     try:
         return sender.transact(fn)
@@ -200,7 +113,6 @@ def _send(ctx: TraceContext, sender: Any, fn: Any, hashes: list[str]) -> Any:
 
 
 def _released(ctx: TraceContext) -> None:
-    from trace_api.services.events import resolve_awaiting
 
     ctx.sync()
     resolve_awaiting(ctx)
@@ -243,8 +155,9 @@ def build_event(
 def record_event(
     ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: str, step: str, gln: str | None = None,
     to: str | None = None, doc: Path | None = None, private: bool = False, recipients: list[str] | None = None,
-    when: str | None = None,
+    when: str | None = None, source: str,
 ) -> dict[str, Any]:
+    """Record a lifecycle event on chain; ``source`` names the channel it came through (cli, http, demo)."""
     key = batch_key(gtin, lot)
     code = step_code(step)
     if code is None:
@@ -262,7 +175,7 @@ def record_event(
     if prepared:
         documents.commit(ctx, prepared, owner=account.address)
     # Pending until the chain has it: `trace anchor` records it if this process dies before sending.
-    hashes = _store_events(ctx, [(event, [key])], mode="direct", source="cli", account=account)
+    hashes = _store_events(ctx, [(event, [key])], mode="direct", source=source, account=account)
     receipt = _send(ctx, sender, fn, hashes)
     ctx.sync()
     return {"batch_id": key.id_hex, "step": step, "event_hash": hx(event_hash),
@@ -306,7 +219,6 @@ def _store_events(
     """Write captured events (and their batch links) to the index, attributed to ``account``; an event already
     there is skipped. Events an earlier attempt of the same transaction wrote ahead are replaced: its dry run has
     just passed, so that attempt never reached the chain (or, still pending, is adopted by the sender)."""
-    from trace_api.services.events import discard, insert_events
 
     if awaits is not None:
         with ctx.engine.connect() as conn:

@@ -12,7 +12,7 @@ from web3.contract import Contract
 
 from trace_api.chain.client import Chain, connect
 from trace_api.chain.sender import TxSender
-from trace_api.config import LOCAL_CHAIN_ID, Settings
+from trace_api.config import Settings
 from trace_api.index.indexer import Indexer, SyncResult
 from trace_api.index.store import get_engine
 
@@ -39,7 +39,7 @@ class TraceContext:
     @property
     def dev_chain(self) -> bool:
         """The embedded local chain, where named dev accounts (with public keys) may be used."""
-        return self.settings.is_local and self.chain.chain_id == LOCAL_CHAIN_ID
+        return self.settings.is_dev_chain(self.chain.chain_id)
 
     @functools.cached_property
     def registry(self) -> Contract:

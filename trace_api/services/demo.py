@@ -7,13 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from trace_api.chain.accounts import dev_account
+from qr import digital_link, render, signing
 from trace_api.chain import node
+from trace_api.chain.accounts import dev_account
 from trace_api.chain.client import connect
 from trace_api.config import Settings
+from trace_api.domain import batch_key
 from trace_api.index.store import get_engine
-from qr import digital_link, render, signing
-from trace_api.services import batches, escrow, events, history, importer, orgs, units
+from trace_api.services import anchoring, batches, escrow, history, importer, orgs, units
 from trace_api.services.context import TraceContext
 from trace_api.services.deploy import deploy
 
@@ -50,7 +51,7 @@ def _certificate(settings: Settings) -> Path:
 
 
 def _readings(start: dt.datetime) -> list[dict[str, Any]]:
-    key = batches.batch_key(*GREEN)
+    key = batch_key(*GREEN)
     events = []
     for i in range(READINGS):
         when = (start + dt.timedelta(minutes=5 * i)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -75,7 +76,7 @@ def run_story(settings: Settings, *, say: Say = lambda _: None, domain: str = di
     producer, processor = dev_account("producer"), dev_account("processor")
     inspector, retailer = dev_account("inspector"), dev_account("retailer")
     g, l = GREEN
-    if ctx.registry.functions.exists(batches.batch_key(g, l).id).call():
+    if ctx.registry.functions.exists(batch_key(g, l).id).call():
         say("the story already ran on this chain; showing it again")
     else:
         # The story spans the last two weeks: event times are when things happened (EPCIS eventTime).
@@ -91,13 +92,13 @@ def run_story(settings: Settings, *, say: Say = lambda _: None, domain: str = di
         batches.register_batch(ctx, account=producer, gtin=g, lot=l, quantity="1200", uom="KGM", metadata={
             "product": "Arabica green coffee", "origin": "Finca La Esperanza, Huila, Colombia", "places": PLACES})
         say(f"registered green coffee {g}/{l} at the farm")
-        batches.record_event(ctx, account=producer, gtin=g, lot=l, step="commissioning", gln=FARM_GLN, when=at(0))
-        batches.record_event(ctx, account=inspector, gtin=g, lot=l, step="inspecting", gln=LAB_GLN,
+        batches.record_event(ctx, source="demo", account=producer, gtin=g, lot=l, step="commissioning", gln=FARM_GLN, when=at(0))
+        batches.record_event(ctx, source="demo", account=inspector, gtin=g, lot=l, step="inspecting", gln=LAB_GLN,
                              doc=_certificate(settings), when=at(1))
         say("commissioned; inspected with an organic certificate (SHA-256 in the event)")
-        batches.record_event(ctx, account=producer, gtin=g, lot=l, step="shipping", gln=FARM_GLN, to="processor",
+        batches.record_event(ctx, source="demo", account=producer, gtin=g, lot=l, step="shipping", gln=FARM_GLN, to="processor",
                              when=at(2))
-        batches.record_event(ctx, account=processor, gtin=g, lot=l, step="receiving", gln=ROASTERY_GLN, when=at(9))
+        batches.record_event(ctx, source="demo", account=processor, gtin=g, lot=l, step="receiving", gln=ROASTERY_GLN, when=at(9))
         say("shipped to the roastery and received there")
         report = importer.import_events(ctx, account=processor, events=_readings(t0 + dt.timedelta(days=9, hours=1)),
                                         name="demo-readings", batch_size=READINGS)
@@ -114,19 +115,19 @@ def run_story(settings: Settings, *, say: Say = lambda _: None, domain: str = di
                                   milestones="shipped:3000,delivered:7000")
         trade_id = int(trade["trade_id"])
         say(f"the shop locked {TRADE_AMOUNT} USDC in escrow (trade {trade_id}, {trade['funding']})")
-        batches.record_event(ctx, account=processor, gtin=rg, lot=rl, step="shipping", gln=ROASTERY_GLN,
+        batches.record_event(ctx, source="demo", account=processor, gtin=rg, lot=rl, step="shipping", gln=ROASTERY_GLN,
                              to="retailer", when=at(13))
         shipped = escrow.release(ctx, account=processor, trade_id=trade_id)
-        batches.record_event(ctx, account=retailer, gtin=rg, lot=rl, step="receiving", gln=SHOP_GLN, when=at(13.5))
+        batches.record_event(ctx, source="demo", account=retailer, gtin=rg, lot=rl, step="receiving", gln=SHOP_GLN, when=at(13.5))
         delivered = escrow.release(ctx, account=processor, trade_id=trade_id)
         paid = escrow.withdraw(ctx, account=processor, token="USDC")
         say(f"escrow released {shipped['released']} USDC on shipment and {delivered['released']} on delivery; "
             f"the roaster withdrew {paid['withdrawals'][0]['amount']} USDC")
-        batches.record_event(ctx, account=retailer, gtin=rg, lot=rl, step="retail_selling", gln=SHOP_GLN,
+        batches.record_event(ctx, source="demo", account=retailer, gtin=rg, lot=rl, step="retail_selling", gln=SHOP_GLN,
                              when=at(13.6))
         units.commission_units(ctx, account=processor, gtin=rg, lot=rl, serials=UNITS, gln=ROASTERY_GLN,
                                when=at(12.7))
-        events.anchor(ctx, account=processor)
+        anchoring.anchor(ctx, account=processor)
         say(f"roasted into {rg}/{rl} ({len(UNITS)} bags with serials), shipped to the shop, on the shelf")
     label = settings.home / "demo" / "bag-1.png"
     uri = signing.sign_uri(digital_link.unit_uri(*ROASTED, UNITS[0], domain=domain), processor.key)

@@ -14,11 +14,12 @@ from web3 import Web3
 
 from trace_api.chain import node
 from trace_api.chain.accounts import dev_account
-from trace_api.chain.client import Chain, connect, guarded
 from trace_api.chain.artifacts import Artifact
+from trace_api.chain.client import Chain, connect, guarded
 from trace_api.chain.sender import TxSender
-from trace_api.config import LOCAL_CHAIN_ID, Settings
+from trace_api.config import Settings
 from trace_api.deployments import Deployed, Deployment, load_deployment, save_deployment
+from trace_api.domain import hx
 
 # Mock stablecoins on the local chain: symbol -> name. 6 decimals, EIP-2612 permit.
 DEV_TOKENS = {"USDC": "USD Coin (local mock)", "EURC": "Euro Coin (local mock)"}
@@ -43,7 +44,7 @@ class DeployResult:
 
 def _code_hash(chain: Chain, address: str) -> str:
     code = guarded(lambda: chain.w3.eth.get_code(Web3.to_checksum_address(address)))
-    return "0x" + Web3.keccak(code).hex().removeprefix("0x")
+    return hx(Web3.keccak(code))
 
 
 REQUIRED = ("TraceRegistry", "OrgDirectory", "TradeEscrow")
@@ -70,11 +71,11 @@ def _deploy_one(chain: Chain, sender: TxSender, artifact: Artifact, *args: Any) 
     assert address is not None
     return Deployed(
         address=address,
-        tx_hash="0x" + receipt["transactionHash"].hex().removeprefix("0x"),
+        tx_hash=hx(receipt["transactionHash"]),
         block=receipt["blockNumber"],
         bytecode_hash=artifact.bytecode_hash,
         code_hash=_code_hash(chain, address),
-        args=[a if not isinstance(a, bytes) else "0x" + a.hex() for a in args],
+        args=[hx(a) if isinstance(a, bytes) else a for a in args],
     )
 
 
@@ -85,7 +86,7 @@ def deploy(*, chain: Chain, account: LocalAccount, force: bool = False) -> Deplo
         return DeployResult(existing, deployed=False)
 
     sender = TxSender(chain, account)
-    dev = chain.chain_id == LOCAL_CHAIN_ID and chain.settings.is_local
+    dev = chain.settings.is_dev_chain(chain.chain_id)
     contracts: dict[str, Deployed] = {}
     contracts["TraceRegistry"] = _deploy_one(chain, sender, chain.artifacts["TraceRegistry"], account.address)
     contracts["OrgDirectory"] = _deploy_one(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
 from typing import Any
 
 from web3.types import RPCEndpoint
@@ -33,7 +32,7 @@ class ChainClock:
 
 
 def is_dev_chain(chain: Chain) -> bool:
-    return chain.settings.is_local and chain.chain_id == LOCAL_CHAIN_ID
+    return chain.settings.is_dev_chain(chain.chain_id)
 
 
 def require_dev_chain(chain: Chain, what: str) -> None:

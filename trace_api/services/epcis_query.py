@@ -86,7 +86,7 @@ def check_query(query: Mapping[str, Any]) -> None:
 
 def _identifiers(event: Mapping[str, Any]) -> set[str]:
     found = {e for name in _EPC_FIELDS for e in event.get(name) or [] if isinstance(e, str)}
-    found |= {q.get("epcClass") for name in _CLASS_FIELDS for q in event.get(name) or [] if isinstance(q, dict)
+    found |= {str(q["epcClass"]) for name in _CLASS_FIELDS for q in event.get(name) or [] if isinstance(q, dict)
               and isinstance(q.get("epcClass"), str)}  # fmt: skip
     if isinstance(event.get("parentID"), str):
         found.add(event["parentID"])

@@ -34,13 +34,11 @@ from web3.types import TxReceipt
 
 from trace_api.chain.accounts import DEV_ACCOUNTS
 from trace_api.chain.client import guarded
-from trace_api.config import LOCAL_CHAIN_ID
+from trace_api.domain import BatchKey, batch_key, hx, resolve_account
 from trace_api.errors import NotFoundError, ValidationError
 from trace_api.index import schema as t
-from trace_api.index.indexer import hx
-from trace_api.services.batches import BatchKey, batch_key, resolve_account
-from trace_api.services.devchain import follow_wall_clock
 from trace_api.services.context import TraceContext
+from trace_api.services.devchain import follow_wall_clock
 
 __all__ = [
     "STATES", "TokenInfo", "add_evidence", "balances", "confirm", "dispute", "evidence_hash", "format_amount",
@@ -543,7 +541,7 @@ def _sign_permit(account: LocalAccount, token: Contract, domain: dict[str, Any],
 def _party(ctx: TraceContext, value: str, role: str) -> str:
     """A trade party's address. Dev account names stand for keys anyone can read, so off the local chain they
     are refused: money escrowed for such an address could be taken by anyone."""
-    if value in DEV_ACCOUNTS and not (ctx.settings.is_local and ctx.chain.chain_id == LOCAL_CHAIN_ID):
+    if value in DEV_ACCOUNTS and not ctx.dev_chain:
         raise ValidationError(f"{role} {value!r}: dev account names are accepted on the local chain only; "
                               "give an address")
     return resolve_account(value, dev_names=ctx.dev_chain)

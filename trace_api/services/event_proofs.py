@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from trace_api.domain import hx
 from trace_api.epcis import HASH_ALGORITHM, LEGACY_ALGORITHM, event_hash_bytes, event_hash_id
 from trace_api.index import schema as t
-from trace_api.index.indexer import hx
 from trace_api.services.context import TraceContext
 from trace_api.services.history import _event_status
 

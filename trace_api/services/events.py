@@ -14,12 +14,12 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Connection, Engine, bindparam, delete, select, update
 from web3 import Web3
 
+from trace_api.domain import hx
 from trace_api.epcis import HASH_ALGORITHM, event_hash_bytes
 from trace_api.epcis.identifiers import gln_of
 from trace_api.epcis.vocab import biz_step_name, step_code
 from trace_api.errors import ContractRevert, ValidationError
 from trace_api.index import schema as t
-from trace_api.index.indexer import hx
 from trace_api.index.store import insert_ignore, lock
 from trace_api.merkle import MerkleTree
 from trace_api.services.context import TraceContext
@@ -310,7 +310,7 @@ def _recordable(ctx: TraceContext, account: LocalAccount, inputs: list[tuple[str
 
 
 def direct_input(event: dict[str, Any], batch_id: str, event_hash: str) -> tuple[Any, ...]:
-    from trace_api.services.batches import EXT, parse_gln, resolve_account
+    from trace_api.domain import EXT, parse_gln, resolve_account
 
     code = step_code(event.get("bizStep") or "")
     if code is None:
@@ -341,18 +341,3 @@ def resolve_awaiting(ctx: TraceContext) -> int:
         with ctx.engine.begin() as conn:
             conn.execute(update(e).where(e.c.event_hash.in_(done)).values(awaits=None))
     return len(done)
-
-
-def anchor(ctx: TraceContext, *, account: LocalAccount, batch_size: int | None = None) -> dict[str, Any]:
-    """`trace anchor`: finish what ``account`` left pending: captures a dead server accepted, lifecycle events,
-    events whose transaction is now indexed, roots to build, roots to send."""
-    from trace_api.services.captures import resume  # captures import this module
-
-    resumed = resume(ctx, account=account)
-    direct = send_direct(ctx, account=account)
-    resolve_awaiting(ctx)
-    built = build_pending_roots(ctx, account=account.address,
-                                batch_size=batch_size or ctx.settings.anchor_batch_size)
-    sent = send_roots(ctx, account=account)
-    ctx.sync()
-    return {"captures_resumed": resumed, "direct_events": direct, "roots_built": built, "roots_anchored": sent}

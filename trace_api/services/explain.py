@@ -127,7 +127,7 @@ def placeholders(template: str) -> set[str]:
 
 def role_names(abis: Iterable[list[dict[str, Any]]]) -> dict[str, str]:
     """Role id -> name, for every `*_ROLE` constant of the ABIs (AccessControl ids are keccak256 of the name)."""
-    from eth_utils import keccak
+    from eth_utils.crypto import keccak
 
     names = {"0x" + "00" * 32: "admin"}
     for abi in abis:

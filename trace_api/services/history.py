@@ -21,17 +21,16 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from eth_utils.crypto import keccak
 from sqlalchemy import select
-from eth_utils import keccak
 
+from trace_api.domain import EXT, QUANTITY_SCALE, BatchKey, batch_key, hx
 from trace_api.epcis import event_hash_bytes
 from trace_api.epcis.vocab import STEP_CODES
 from trace_api.errors import NotFoundError
 from trace_api.index import schema as t
-from trace_api.index.indexer import hx
 from trace_api.merkle import verify as verify_proof
 from trace_api.services import documents
-from trace_api.services.batches import EXT, QUANTITY_SCALE, BatchKey, batch_key
 from trace_api.services.context import TraceContext
 
 MAX_LINEAGE_DEPTH = 16
@@ -108,7 +107,7 @@ def lineage(conn: Any, batch_id: str, *, upstream: bool) -> list[dict[str, Any]]
 
 
 def _quantity(scaled: str) -> str:
-    """On chain in thousandths of the unit (see batches.QUANTITY_SCALE); shown as a decimal."""
+    """On chain in thousandths of the unit (see domain.QUANTITY_SCALE); shown as a decimal."""
     value = Decimal(scaled) / QUANTITY_SCALE
     return f"{value.normalize():f}"
 
@@ -173,7 +172,7 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
     # nor make the hash chain look broken.
     at = ctx.indexer.checkpoint()
     live = ctx.chain.view(registry, "getBatch", bytes.fromhex(bid[2:]), block=at) if batch is not None else None
-    head_ok = live is not None and bytes(live[12]) == head and int(live[6]) == len(chain_rows)
+    head_ok = live is not None and bytes(live["head"]) == head and int(live["eventCount"]) == len(chain_rows)
     # The index knows the recalls (its own and, through the lineage, upstream) up to the same height.
     recalled = recall is not None or bool(upstream_recalls)
     meta = json.loads(meta_row) if meta_row else {}
@@ -181,13 +180,13 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
         "batch_id": bid, "gtin": key.gtin, "lot": key.lot, "metadata": meta,
         "registered": batch is not None,
         "producer": batch.producer if batch else None,
-        "custodian": live[1].lower() if live else None,
+        "custodian": live["custodian"].lower() if live else None,
         "quantity": _quantity(batch.quantity) if batch else None, "uom": batch.uom if batch else None,
         "recalled": recalled,
         "recall": {"self": recall is not None, "upstream": list(upstream_recalls),
                    "reason_hash": recall.reason_hash if recall else None},
         "hash_chain": {"ok": head_ok, "events_on_chain": len(chain_rows),
-                       "head": hx(bytes(live[12])) if live else None},
+                       "head": hx(bytes(live["head"])) if live else None},
         "timeline": timeline,
         "undisclosed": undisclosed,
         "pending": sum(1 for e in timeline if e["status"] == "pending"),

@@ -23,14 +23,14 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 
+from trace_api.domain import EXT, BatchKey, batch_key, hx, parse_gln, resolve_account
 from trace_api.epcis import event_hash_bytes, iter_event_dicts, iter_events, parse_event
 from trace_api.epcis.identifiers import subjects
 from trace_api.errors import ContractRevert, ForbiddenError, TraceError, ValidationError
 from trace_api.index import schema as t
-from trace_api.index.indexer import hx
 from trace_api.index.store import lock
 from trace_api.services import events as ev
-from trace_api.services.batches import EXT, BatchKey, batch_key, build_event, parse_gln, resolve_account
+from trace_api.services.batches import build_event
 from trace_api.services.context import TraceContext
 from trace_api.services.policy import Policy, consignee_of
 

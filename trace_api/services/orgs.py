@@ -20,16 +20,16 @@ from sqlalchemy import select, update
 from web3 import Web3
 
 from trace_api.chain.accounts import address_of
+from trace_api.domain import hx, parse_gln
 from trace_api.errors import NotFoundError, ValidationError
 from trace_api.index import schema as t
 from trace_api.index.store import insert_ignore
 from trace_api.services import documents
-from trace_api.services.batches import parse_gln
 from trace_api.services.context import TraceContext
 
 # CLDR territories that are not ISO 3166-1 countries (regions, reserved and private-use codes).
 _NOT_COUNTRIES = frozenset({"AC", "CP", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "ZZ"})
-COUNTRIES = frozenset(c for c in Locale("en").territories if len(c) == 2 and c.isalpha()) - _NOT_COUNTRIES
+COUNTRIES = frozenset(c for c in map(str, Locale("en").territories) if len(c) == 2 and c.isalpha()) - _NOT_COUNTRIES
 
 
 class OrgProfile(BaseModel):
@@ -124,7 +124,7 @@ def register(
         conn.execute(t.organisations.delete().where(t.organisations.c.account == row["account"]))
         insert_ignore(conn, t.organisations, [row])
     receipt = ctx.sender(signer).transact(fn)
-    tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
+    tx_hash = hx(receipt["transactionHash"])
     with ctx.engine.begin() as conn:
         conn.execute(update(t.organisations).where(t.organisations.c.account == row["account"])
                      .values(status="set", tx_hash=tx_hash))
@@ -144,7 +144,7 @@ def revoke(ctx: TraceContext, *, signer: LocalAccount, account: str) -> Organisa
 def _on_chain(ctx: TraceContext, account: str) -> tuple[str, int, int]:
     profile_hash, updated_at, version = ctx.chain.contract("OrgDirectory").functions.organisationOf(
         Web3.to_checksum_address(account)).call()
-    return "0x" + bytes(profile_hash).hex(), int(updated_at), int(version)
+    return hx(profile_hash), int(updated_at), int(version)
 
 
 def _resolve(ctx: TraceContext, row: dict) -> Organisation:  # type: ignore[type-arg]

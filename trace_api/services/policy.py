@@ -21,8 +21,8 @@ from typing import Any
 
 from web3 import Web3
 
-from trace_api.errors import ForbiddenError
 from trace_api.epcis.vocab import STEP_CODES
+from trace_api.errors import ForbiddenError
 from trace_api.services.context import TraceContext
 
 ZERO = "0x" + "00" * 20
@@ -70,11 +70,12 @@ def roles_of(ctx: TraceContext, account: str) -> frozenset[str]:
 def batch_state(ctx: TraceContext, batch_id: str) -> BatchState | None:
     registry = ctx.registry
     raw = bytes.fromhex(batch_id[2:])
-    if not registry.functions.exists(raw).call():
+    if not ctx.chain.view(registry, "exists", raw):
         return None
-    view = registry.functions.getBatch(raw).call()
-    return BatchState(registrant=view[0].lower(), custodian=view[1].lower(), consignee=view[2].lower(),
-                      in_transit=bool(view[7]), recalled=bool(registry.functions.isRecalled(raw).call()))
+    view = ctx.chain.view(registry, "getBatch", raw)
+    return BatchState(registrant=view["producer"].lower(), custodian=view["custodian"].lower(),
+                      consignee=view["consignee"].lower(), in_transit=bool(view["inTransit"]),
+                      recalled=bool(ctx.chain.view(registry, "isRecalled", raw)))
 
 
 class Policy:
@@ -157,7 +158,7 @@ class Policy:
 
 
 def consignee_of(event: dict[str, Any]) -> str | None:
-    from trace_api.services.batches import EXT
+    from trace_api.domain import EXT
 
     value = event.get(f"{EXT}consignee")
     return value if isinstance(value, str) and Web3.is_address(value) else None

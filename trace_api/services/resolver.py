@@ -15,11 +15,10 @@ from qr import digital_link
 from qr.errors import DigitalLinkError, SignatureError
 from qr.signing import recover_address
 from trace_api.chain.accounts import DEV_ACCOUNTS, dev_addresses
-from trace_api.config import LOCAL_CHAIN_ID
+from trace_api.domain import BatchKey, batch_key
 from trace_api.errors import NotFoundError, ValidationError, VerificationFailed
 from trace_api.index import schema as t
 from trace_api.services import history
-from trace_api.services.batches import BatchKey, batch_key
 from trace_api.services.context import TraceContext
 
 ANOMALY_PLACES = 3  # one serial scanned from this many distinct places looks cloned
@@ -90,7 +89,7 @@ def place_of(client_host: str | None) -> str:
 
 def names_for(ctx: TraceContext) -> dict[str, str]:
     """Display names for known accounts (the dev accounts on the local chain)."""
-    if ctx.chain.chain_id != LOCAL_CHAIN_ID:
+    if not ctx.dev_chain:
         return {}
     return {address.lower(): name for name, address in dev_addresses().items() if name in DEV_ACCOUNTS}
 

@@ -9,9 +9,9 @@ from eth_account.signers.local import LocalAccount
 
 from qr import digital_link
 from qr.errors import DigitalLinkError
+from trace_api.domain import batch_key, now_utc
 from trace_api.errors import ValidationError
 from trace_api.services import importer
-from trace_api.services.batches import batch_key, now_utc
 from trace_api.services.context import TraceContext
 
 

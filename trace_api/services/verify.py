@@ -8,9 +8,9 @@ from typing import Any
 from qr import digital_link
 from qr.errors import QRError
 from qr.signing import recover_signer, split_signature
+from trace_api.domain import batch_key
 from trace_api.errors import ValidationError, VerificationFailed
 from trace_api.services import history, resolver
-from trace_api.services.batches import batch_key
 from trace_api.services.context import TraceContext
 
 

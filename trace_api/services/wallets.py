@@ -8,12 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 from web3 import Web3
 
 from trace_api.chain.accounts import DEV_ACCOUNTS, account_names, address_of, dev_addresses
 from trace_api.chain.client import Chain, guarded
 from trace_api.chain.erc20 import ERC20_ABI, ERC20_READ_ABI
+from trace_api.domain import hx
 from trace_api.errors import ValidationError
 from trace_api.services.context import TraceContext
 from trace_api.services.devchain import is_dev_chain, require_dev_chain
@@ -101,7 +102,7 @@ def balance(ctx: TraceContext, *, account: str, token: str) -> TokenBalance:
     info = _token(ctx, token)
     holder = address_of(ctx.settings, account)
     if info.native:
-        units = int(guarded(lambda: ctx.chain.w3.eth.get_balance(holder)))
+        units = int(guarded(lambda: ctx.chain.w3.eth.get_balance(Web3.to_checksum_address(holder))))
     else:
         contract = ctx.chain.w3.eth.contract(address=Web3.to_checksum_address(info.address), abi=ERC20_ABI)
         units = int(guarded(lambda: contract.functions.balanceOf(holder).call()))
@@ -127,7 +128,7 @@ def transfer(ctx: TraceContext, *, signer: LocalAccount, to: str, amount: str, t
         receipt = sender.transact(contract.functions.transfer(recipient, units))
     after = balance(ctx, account=recipient, token=token)
     return TokenTransfer("transfer", signer.address, recipient, info.symbol, _units(units, info.decimals),
-                         "0x" + bytes(receipt["transactionHash"]).hex(), after.amount)
+                         hx(receipt["transactionHash"]), after.amount)
 
 
 def mint(ctx: TraceContext, *, signer: LocalAccount, to: str, amount: str, token: str) -> TokenTransfer:
@@ -145,4 +146,4 @@ def mint(ctx: TraceContext, *, signer: LocalAccount, to: str, amount: str, token
         ctx.chain.contract("MockStablecoin", info.address).functions.mint(recipient, units))
     after = balance(ctx, account=recipient, token=token)
     return TokenTransfer("mint", signer.address, recipient, info.symbol, _units(units, info.decimals),
-                         "0x" + bytes(receipt["transactionHash"]).hex(), after.amount)
+                         hx(receipt["transactionHash"]), after.amount)

@@ -93,7 +93,7 @@ def derive_batch(body: BatchDerive, ctx: CtxDep, caller: CallerDep) -> dict[str,
 
 @router.post("/{gtin}/{lot}/events", status_code=status.HTTP_201_CREATED, response_model=TxPublic)
 def record_event(gtin: str, lot: str, body: EventCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
-    return batches.record_event(ctx, account=caller.account, gtin=gtin, lot=lot, step=body.step,
+    return batches.record_event(ctx, source="http", account=caller.account, gtin=gtin, lot=lot, step=body.step,
                                 gln=body.location, to=body.to)
 
 

@@ -12,9 +12,10 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import select
 
+from trace_api.domain import batch_key
 from trace_api.epcis import parse_document, parse_event
-from trace_api.epcis.xml import read_xml
 from trace_api.epcis.model import EVENT_TYPES
+from trace_api.epcis.xml import read_xml
 from trace_api.errors import NotFoundError, PayloadTooLargeError, ValidationError
 from trace_api.finite import loads_finite
 from trace_api.http.deps import CallerDep, CtxDep, RateLimited
@@ -22,7 +23,6 @@ from trace_api.http.privacy import ViewerDep, shown
 from trace_api.http.routes.epcis_rest import capture_error_behaviour
 from trace_api.index import schema as t
 from trace_api.services import captures, importer
-from trace_api.services.batches import batch_key
 
 router = APIRouter(tags=["epcis"])
 
