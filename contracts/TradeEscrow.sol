@@ -3,11 +3,13 @@ pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {AggregatorV3Interface} from "./interfaces/AggregatorV3Interface.sol";
 import {ITraceRegistry} from "./interfaces/ITraceRegistry.sol";
 import {ITradeEscrow} from "./interfaces/ITradeEscrow.sol";
 
@@ -37,6 +39,10 @@ import {ITradeEscrow} from "./interfaces/ITradeEscrow.sol";
 ///   ruling. Refunds and the buyer's share of a ruling are fee-free. The rate is snapshotted at open; the recipient
 ///   credited is the one current at payout.
 /// - Pause stops new trades only; settlement, disputes and withdrawals never stop.
+/// - Terms: the Incoterms rule and place, and an invoice's currency, amount and rate, live beside the trade record
+///   (one slot, two with an invoice) and are written only by trades that name them, so a plain trade pays nothing
+///   for them. The rule only sets the default schedule; settlement logic never reads it again. An invoice is
+///   converted once, at open, at the feed's latest round; settlement then stays in the token and nothing swaps.
 contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -92,6 +98,8 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
     ITraceRegistry public immutable registry;
 
     mapping(uint256 tradeId => TradeRecord) private _trades;
+    mapping(uint256 tradeId => Terms) private _terms;
+    mapping(bytes3 currency => mapping(address token => PriceFeed)) private _feeds;
     mapping(address account => mapping(address token => uint256)) private _balances;
     mapping(address token => bool) private _allowedTokens;
     uint256 private _tradeCount;
@@ -259,6 +267,26 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
     }
 
     /// @inheritdoc ITradeEscrow
+    function setPriceFeed(bytes3 currency, address token, address feed, uint32 maxAge, uint8 currencyDecimals)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        if (token == address(0) || token.code.length == 0) revert EscrowInvalidToken(token);
+        if (feed == address(0)) {
+            delete _feeds[currency][token];
+        } else {
+            if (feed.code.length == 0 || maxAge < 1 minutes || currencyDecimals > 4) {
+                revert EscrowInvalidPriceFeed(feed);
+            }
+            uint8 feedDecimals = AggregatorV3Interface(feed).decimals();
+            uint8 tokenDecimals = IERC20Metadata(token).decimals();
+            if (feedDecimals > 18 || tokenDecimals > 18) revert EscrowInvalidPriceFeed(feed);
+            _feeds[currency][token] = PriceFeed(feed, maxAge, feedDecimals, tokenDecimals, currencyDecimals);
+        }
+        emit PriceFeedUpdated(currency, token, feed, maxAge);
+    }
+
+    /// @inheritdoc ITradeEscrow
     function pause() external onlyRole(DEFAULT_ADMIN_ROLE) {
         _pause();
     }
@@ -290,6 +318,27 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         v.batchId = t.batchId;
         v.amount = t.amount;
         v.released = t.released;
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function getTerms(uint256 tradeId) external view returns (Terms memory) {
+        return _terms[tradeId];
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function priceFeed(bytes3 currency, address token) external view returns (PriceFeed memory) {
+        return _feeds[currency][token];
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function quote(bytes3 currency, address token, uint256 invoiceAmount)
+        external
+        view
+        returns (uint256 amount, uint256 rate, uint80 roundId, uint256 updatedAt)
+    {
+        PriceFeed memory f = _feeds[currency][token];
+        (rate, roundId, updatedAt) = _latestRate(currency, token, f);
+        amount = _convert(invoiceAmount, rate, f);
     }
 
     /// @inheritdoc ITradeEscrow
@@ -332,7 +381,8 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         if (p.arbiter == address(0) || p.arbiter == msg.sender || p.arbiter == p.seller) {
             revert EscrowInvalidArbiter(p.arbiter);
         }
-        if (p.amount == 0 || p.amount > type(uint96).max) revert EscrowInvalidAmount(p.amount);
+        uint256 amount = _recordTerms(_tradeCount + 1, p);
+        if (amount == 0 || amount > type(uint96).max) revert EscrowInvalidAmount(amount);
         if (p.deliverBy <= block.timestamp || p.deliverBy > block.timestamp + MAX_DELIVERY_WINDOW) {
             revert EscrowInvalidDeadline(p.deliverBy, block.timestamp);
         }
@@ -344,7 +394,7 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         }
         (uint16 shippedBps, uint16 deliveredBps) = (p.shippedBps, p.deliveredBps);
         if (shippedBps == 0 && deliveredBps == 0) {
-            deliveredBps = uint16(_BPS);
+            shippedBps = _defaultShippedBps(p.incoterm);
         } else if (uint256(shippedBps) + deliveredBps != _BPS) {
             revert EscrowInvalidSchedule(shippedBps, deliveredBps);
         }
@@ -353,7 +403,7 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
 
         // Pull before recording: the trade must hold what actually arrived, which only the balance delta tells.
         // nonReentrant on the callers covers tokens with transfer hooks.
-        _collect(p.token, p.amount);
+        _collect(p.token, amount);
 
         // Cannot overflow: one trade per transaction.
         unchecked {
@@ -367,9 +417,89 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         (t.seller, t.feeBps, t.disputeWindow, t.rulingPeriod) =
             (p.seller, fee, uint24(p.disputeWindow), uint24(p.rulingPeriod));
         t.arbiter = p.arbiter;
-        (t.token, t.amount) = (p.token, uint96(p.amount));
+        (t.token, t.amount) = (p.token, uint96(amount));
         t.batchId = p.batchId;
         _emitOpened(tradeId, p, shippedBps, fee);
+        if (p.incoterm != Incoterm.None || p.invoice.currency != bytes3(0)) _emitTerms(tradeId);
+    }
+
+    /// @dev Validates and stores the trade's Incoterms rule, place and invoice, and returns the amount to escrow:
+    /// `p.amount`, or the invoice converted at the feed's latest round. Writes nothing for a plain trade.
+    function _recordTerms(uint256 tradeId, OpenParams calldata p) private returns (uint256 amount) {
+        Incoterm rule = p.incoterm;
+        bytes5 place = p.place;
+        if (rule == Incoterm.None ? place != bytes5(0) : !_isLocode(place)) revert EscrowInvalidPlace(place);
+        bytes3 currency = p.invoice.currency;
+        if (currency == bytes3(0)) {
+            if (rule != Incoterm.None) (_terms[tradeId].incoterm, _terms[tradeId].place) = (rule, place);
+            return p.amount;
+        }
+        uint256 invoiced = p.invoice.amount;
+        if (p.amount != 0) revert EscrowInvalidAmount(p.amount);
+        if (invoiced == 0 || invoiced > type(uint96).max) revert EscrowInvalidInvoice(invoiced, currency);
+        PriceFeed memory f = _feeds[currency][p.token];
+        (uint256 rate, uint80 roundId, uint256 updatedAt) = _latestRate(currency, p.token, f);
+        uint256 quoted = p.invoice.quotedRate;
+        uint256 moved = rate > quoted ? rate - quoted : quoted - rate;
+        // A zero quote never matches: the buyer always states the rate it agreed to.
+        if (quoted == 0 || moved * _BPS > quoted * p.invoice.maxSlippageBps) {
+            revert EscrowRateSlipped(quoted, rate, p.invoice.maxSlippageBps);
+        }
+        amount = _convert(invoiced, rate, f);
+        // Cannot truncate: the rate was checked to fit in 128 bits, the invoice in 96, and the round time is a
+        // past block time.
+        _terms[tradeId] = Terms(
+            rule, place, currency, f.feedDecimals, uint40(updatedAt), uint96(invoiced), uint128(rate), roundId
+        );
+    }
+
+    /// @dev The feed's latest rate for `currency` in `token`, checked for presence, sign, size and age.
+    function _latestRate(bytes3 currency, address token, PriceFeed memory f)
+        private
+        view
+        returns (uint256 rate, uint80 roundId, uint256 updatedAt)
+    {
+        if (f.feed == address(0)) revert EscrowNoPriceFeed(currency, token);
+        int256 answer;
+        (roundId, answer,, updatedAt,) = AggregatorV3Interface(f.feed).latestRoundData();
+        if (answer <= 0 || uint256(answer) > type(uint128).max) revert EscrowInvalidRate(answer);
+        // A round stamped in the future is as untrustworthy as an old one.
+        if (updatedAt == 0 || updatedAt > block.timestamp || block.timestamp - updatedAt > f.maxAge) {
+            revert EscrowStaleRate(currency, roundId, updatedAt, f.maxAge);
+        }
+        rate = uint256(answer);
+    }
+
+    /// @dev `invoiced` minor units of the currency in the token's smallest unit at `rate`, rounded down.
+    function _convert(uint256 invoiced, uint256 rate, PriceFeed memory f) private pure returns (uint256) {
+        // Cannot overflow: invoice < 2^96, rate < 2^128, 10^18 < 2^60.
+        return invoiced * rate * 10 ** f.tokenDecimals / 10 ** (uint256(f.feedDecimals) + f.currencyDecimals);
+    }
+
+    /// @dev The share paid on shipment by default: all of it where risk passes to the buyer at the seller's
+    /// premises or at the hand-over to the carrier (EXW, F and C rules); none where it passes at destination (D
+    /// rules), or without a rule.
+    function _defaultShippedBps(Incoterm rule) private pure returns (uint16) {
+        if (rule == Incoterm.None || rule == Incoterm.DAP || rule == Incoterm.DPU || rule == Incoterm.DDP) return 0;
+        return uint16(_BPS);
+    }
+
+    /// @dev The shape of a UN/LOCODE: an ISO 3166 alpha-2 country code (two capitals), then three capitals or
+    /// digits 2-9. Whether the code is assigned, and whether it is a port, is checked off-chain.
+    function _isLocode(bytes5 place) private pure returns (bool) {
+        for (uint256 i; i < 5; ++i) {
+            bytes1 c = place[i];
+            bool letter = c >= "A" && c <= "Z";
+            if (!(letter || (i >= 2 && c >= "2" && c <= "9"))) return false;
+        }
+        return true;
+    }
+
+    function _emitTerms(uint256 tradeId) private {
+        Terms storage x = _terms[tradeId];
+        emit TradeTermsRecorded(
+            tradeId, x.incoterm, x.place, x.invoiceAmount, x.currency, x.rate, x.rateDecimals, x.roundId, x.roundTime
+        );
     }
 
     /// @dev The trade's terms, from the call rather than read back from storage; separate so that {_open} stays
@@ -381,7 +511,7 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
             p.seller,
             p.batchId,
             p.token,
-            p.amount,
+            _trades[tradeId].amount, // warm: {_open} just wrote it; may differ from `p.amount` with an invoice
             p.arbiter,
             p.deliverBy,
             p.rulingPeriod,
