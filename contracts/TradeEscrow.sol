@@ -129,7 +129,7 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
     }
 
     /// @inheritdoc ITradeEscrow
-    function openWithPermit(OpenParams calldata p, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+    function openWithPermit(OpenParams calldata p, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
         external
         whenNotPaused
         nonReentrant
@@ -138,7 +138,7 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         if (p.token == address(0)) revert EscrowInvalidToken(address(0));
         // A failed permit is not fatal: someone may have submitted the same signature first. The transfer in
         // _open is the real check of the allowance.
-        try IERC20Permit(p.token).permit(msg.sender, address(this), p.amount, deadline, v, r, s) {} catch {}
+        try IERC20Permit(p.token).permit(msg.sender, address(this), value, deadline, v, r, s) {} catch {}
         return _open(p);
     }
 

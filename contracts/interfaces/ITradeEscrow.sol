@@ -284,16 +284,19 @@ interface ITradeEscrow {
 
     /// @notice Like {open}, for an ERC-20 with EIP-2612, approving through `permit` in the same call.
     /// @dev A failing permit is ignored, so a permit that a front-runner already submitted does not block the open;
-    /// the transfer then fails if the allowance is short. The native coin is not accepted here.
+    /// the transfer then fails if the allowance is short. The native coin is not accepted here. `value` is the
+    /// allowance the permit grants: `p.amount`, or for an invoice the most the buyer accepts to pay (the quote plus
+    /// its slippage); whatever the open does not take stays approved to the escrow.
     ///
     /// Emits a {TradeOpened} event.
     /// @param p The trade terms.
+    /// @param value The permit's value.
     /// @param deadline The permit's deadline.
     /// @param v The permit signature's `v`.
     /// @param r The permit signature's `r`.
     /// @param s The permit signature's `s`.
     /// @return tradeId The new trade's id.
-    function openWithPermit(OpenParams calldata p, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+    function openWithPermit(OpenParams calldata p, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
         external
         returns (uint256 tradeId);
 

@@ -34,6 +34,7 @@ from web3.types import TxReceipt
 
 from trace_api.chain.accounts import DEV_ACCOUNTS
 from trace_api.chain.client import guarded
+from trace_api.chain.sender import TxSender
 from trace_api.config import LOCAL_CHAIN_ID
 from trace_api.errors import NotFoundError, ValidationError
 from trace_api.index import schema as t
@@ -41,6 +42,9 @@ from trace_api.index.indexer import hx
 from trace_api.services.batches import BatchKey, batch_key, resolve_account
 from trace_api.services.devchain import follow_wall_clock
 from trace_api.services.context import TraceContext
+from trace_api.services.trade_terms import (
+    Invoice, default_schedule, describe_terms, parse_incoterm, parse_invoice, parse_place, parse_slippage, quote,
+)
 
 __all__ = [
     "STATES", "TokenInfo", "add_evidence", "balances", "confirm", "dispute", "evidence_hash", "format_amount",
@@ -387,9 +391,16 @@ def _describe(ctx: TraceContext, escrow: Contract, trade: _Trade, token: TokenIn
                            "paid": trade.released >= cumulative})
     ruling_deadline = trade.disputed_at + trade.ruling_period if trade.disputed_at else 0
     releasable = _releasable(escrow, trade)
+    batch = _batch_label(ctx, trade.batch_id)
+    # A trade covers one batch today: one purchase-order line, with the trade's amount and milestones.
+    lines = [{"batch_id": hx(trade.batch_id), "batch": batch, "amount": amount(trade.amount),
+              "amount_units": str(trade.amount), "released": amount(trade.released),
+              "released_units": str(trade.released), "state": STATES[trade.state], "milestones": milestones}]
     return {
         **summary,
-        "batch": _batch_label(ctx, trade.batch_id),
+        **describe_terms(_read(escrow.functions.getTerms(trade.id)), iso=_iso),
+        "lines": lines,
+        "batch": batch,
         "amount_units": str(trade.amount), "released_units": str(trade.released),
         "in_escrow": amount(in_escrow), "in_escrow_units": str(in_escrow),
         "refunded_to_buyer": amount(trade.amount - trade.released) if closed else None,
@@ -550,11 +561,18 @@ def _party(ctx: TraceContext, value: str, role: str) -> str:
 
 
 def open_trade(
-    ctx: TraceContext, *, account: LocalAccount, seller: str, arbiter: str, token: str, amount: str,
+    ctx: TraceContext, *, account: LocalAccount, seller: str, arbiter: str, token: str, amount: str | None,
     gtin: str, lot: str, deliver_by: str, ruling_period: str = "7d", milestones: str | None = None,
-    dispute_window: str = DEFAULT_DISPUTE_WINDOW, use_permit: bool = True,
+    dispute_window: str = DEFAULT_DISPUTE_WINDOW, use_permit: bool = True, incoterm: str | None = None,
+    place: str | None = None, port: bool = False, invoice_amount: str | None = None,
+    invoice_currency: str | None = None, max_slippage: str | int | None = None,
 ) -> dict[str, Any]:
     """Open and fund a trade as ``account`` (the buyer).
+
+    The price is either ``amount`` in the token, or an invoice (``invoice_amount`` in ``invoice_currency``) that
+    the escrow converts at its price feed's latest round, refusing a round that moved more than ``max_slippage``
+    from the quote read here. ``incoterm`` and ``place`` (a UN/LOCODE; ``port`` confirms a sea rule's port) are
+    recorded on chain; the rule sets the schedule unless ``milestones`` are given.
 
     ERC-20s with EIP-2612 are approved by a permit signed here and carried in the one ``openWithPermit``
     transaction; other ERC-20s get an ``approve`` first when the allowance is short; the native coin is sent as
@@ -568,7 +586,17 @@ def open_trade(
         raise ValidationError("the seller must be an account other than the buyer")
     if int(arbiter_address, 16) == 0 or arbiter_address in (buyer, seller_address):
         raise ValidationError("the arbiter must be an account other than the buyer and the seller")
-    shipped_bps, delivered_bps = parse_milestones(milestones)
+    rule = parse_incoterm(incoterm)
+    place_code = parse_place(place, incoterm=rule, port=port)
+    # Without explicit milestones a rule's default applies on chain: (0, 0) asks the contract for it.
+    explicit = milestones is not None and bool(milestones.strip())
+    shipped_bps, delivered_bps = parse_milestones(milestones) if explicit or not rule else default_schedule(rule)
+    sent_schedule = (shipped_bps, delivered_bps) if explicit or not rule else (0, 0)
+    if (amount is None) == (invoice_amount is None):
+        raise ValidationError("give the price either in the token (amount) or as an invoice (amount and currency), "
+                              "not both")
+    invoice = parse_invoice(invoice_amount, invoice_currency or "") if invoice_amount is not None else None
+    slippage = parse_slippage(max_slippage)
     ruling = parse_duration(ruling_period)
     if not MIN_RULING_PERIOD_S <= ruling <= MAX_RULING_PERIOD_S:
         raise ValidationError(f"ruling period {ruling_period}: must be between 1 and 90 days")
@@ -577,22 +605,27 @@ def open_trade(
         raise ValidationError(f"dispute window {dispute_window}: must be between 1 and 30 days (the buyer's time to "
                               f"dispute a carrier's delivery before it pays)")
     info = resolve_token(ctx, token)
-    units = parse_amount(amount, info.decimals)
     now = _chain_now(ctx)
     deadline = parse_deliver_by(deliver_by, now=now)
     registry, escrow = ctx.registry, _escrow(ctx)
     if not _read(escrow.functions.isTokenAllowed(info.address)):
         raise ValidationError(f"{info.symbol} ({info.address}) is not allowed by the escrow")
+    sender = ctx.sender(account)
+    quoted = _quote(escrow, invoice, info, sender)
+    # With an invoice the escrow computes the amount; the buyer funds up to the quote plus its slippage.
+    units = parse_amount(amount, info.decimals) if invoice is None else quoted["amount_units"]
+    funds = units if invoice is None else units * (BPS + slippage) // BPS + 1
     if not _read(registry.functions.exists(key.id)):
         raise NotFoundError(f"batch {key.gtin}/{key.lot} is not registered")
     if _read(registry.functions.isRecalled(key.id)):
         raise ValidationError(f"batch {key.gtin}/{key.lot} is recalled; it cannot be traded")
-    params = (seller_address, arbiter_address, info.address, key.id, units, deadline, ruling, shipped_bps,
-              delivered_bps, window)
+    invoice_terms = ((invoice.amount, invoice.code, quoted["rate"], slippage) if invoice is not None
+                     else (0, b"\0" * 3, 0, 0))
+    params = (seller_address, arbiter_address, info.address, key.id, 0 if invoice else units, deadline, ruling,
+              *sent_schedule, window, rule, place_code, invoice_terms)
     warnings = _open_warnings(registry, key, buyer)
 
-    sender = ctx.sender(account)
-    shown = f"{format_amount(units, info.decimals)} {info.symbol}"
+    shown = f"{format_amount(funds, info.decimals)} {info.symbol}"
     sent: list[dict[str, Any]] = []
     if info.native:
         balance = int(guarded(lambda: ctx.chain.w3.eth.get_balance(buyer)))
@@ -602,26 +635,28 @@ def open_trade(
     else:
         erc20 = _erc20(ctx, info.address)
         balance = int(_read(erc20.functions.balanceOf(buyer)))
-        if balance < units:
+        if balance < funds:
             raise ValidationError(
                 f"the buyer holds {format_amount(balance, info.decimals)} {info.symbol}, needs {shown}"
             )
         allowance = int(_read(erc20.functions.allowance(buyer, escrow.address)))
-        domain = _permit_domain(ctx, erc20) if use_permit and allowance < units else None
+        domain = _permit_domain(ctx, erc20) if use_permit and allowance < funds else None
         value = 0
-        if allowance >= units:
+        if allowance >= funds:
             funding, fn = "allowance", escrow.functions.open(params)
         elif domain is not None:
-            v, r, s = _sign_permit(account, erc20, domain, spender=escrow.address, value=units,
+            v, r, s = _sign_permit(account, erc20, domain, spender=escrow.address, value=funds,
                                    deadline=now + PERMIT_TTL_S)
-            funding, fn = "permit", escrow.functions.openWithPermit(params, now + PERMIT_TTL_S, v, r, s)
+            funding, fn = "permit", escrow.functions.openWithPermit(params, funds, now + PERMIT_TTL_S, v, r, s)
         else:
             funding = "approve"
-            sent.append(_tx(sender.transact(erc20.functions.approve(escrow.address, units))))
+            sent.append(_tx(sender.transact(erc20.functions.approve(escrow.address, funds))))
             fn = escrow.functions.open(params)
     receipt = sender.transact(fn, value=value)
     sent.append(_tx(receipt))
     (opened,) = _events(escrow, receipt, "TradeOpened")
+    units = int(opened["amount"])  # with an invoice, what the escrow converted at the round it read
+    terms = describe_terms(_read(escrow.functions.getTerms(int(opened["tradeId"]))), iso=_iso)
     return {
         "trade_id": int(opened["tradeId"]), **_tx(receipt), "funding": funding,
         "tx_hashes": [s["tx_hash"] for s in sent], "buyer": buyer, "seller": seller_address,
@@ -629,8 +664,18 @@ def open_trade(
         "amount_units": str(units), "batch_id": key.id_hex, "gtin": key.gtin, "lot": key.lot,
         "deliver_by": _iso(deadline), "ruling_period_s": ruling, "dispute_window_s": window,
         "milestones": {"shipped_bps": shipped_bps, "delivered_bps": delivered_bps},
-        "fee_bps": int(opened["feeBps"]), "warnings": warnings,
+        "fee_bps": int(opened["feeBps"]), "warnings": warnings, **terms,
     }
+
+
+def _quote(escrow: Contract, invoice: Invoice | None, info: TokenInfo, sender: TxSender) -> dict[str, Any]:
+    """The feed's quote for an invoice, read before anything is signed; an empty quote without one."""
+    if invoice is None:
+        return {}
+    if info.native:
+        raise ValidationError(f"an invoice in {invoice.currency} is settled in a stablecoin: give --token (e.g. "
+                              f"USDC), not the native coin")
+    return quote(escrow, invoice, token_address=info.address, token_symbol=info.symbol, call=sender.call)
 
 
 def _open_warnings(registry: Contract, key: BatchKey, buyer: str) -> list[str]:
