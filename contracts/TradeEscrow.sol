@@ -43,6 +43,10 @@ import {ITradeEscrow} from "./interfaces/ITradeEscrow.sol";
 ///   (one slot, two with an invoice) and are written only by trades that name them, so a plain trade pays nothing
 ///   for them. The rule only sets the default schedule; settlement logic never reads it again. An invoice is
 ///   converted once, at open, at the feed's latest round; settlement then stays in the token and nothing swaps.
+/// - Orders of several lines: each line (batch, share of the price) is opened as its own trade, with consecutive ids,
+///   in one call funded by one transfer. A line's milestones are paid by that line's own shipment and delivery
+///   facts, and refunds, disputes and rulings work per line through the same per-trade rules; conservation holds
+///   per line and so over the order. The lines' terms record their place in the order.
 contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -64,7 +68,18 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
     /// @notice The longest a buyer can be given to dispute a delivery it did not record itself.
     uint32 public constant MAX_DISPUTE_WINDOW = 30 days;
 
+    /// @notice Most lines (batches) one order may have.
+    uint256 public constant MAX_LINES = 20;
+
     uint256 private constant _BPS = 10_000;
+
+    /// @dev A feed's rate as read at open.
+    struct Rate {
+        uint256 rate;
+        uint80 roundId;
+        uint256 updatedAt;
+        PriceFeed feed;
+    }
 
     /// @dev A trade as stored: five slots, all written by {open} (a sixth would cost every trade 22,100 gas more).
     /// The terms that {getTrade} returns are rebuilt from it: `deliverBy` and `disputedAt` are kept as offsets from
@@ -376,13 +391,44 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
     // ---- internals ----
 
     function _open(OpenParams calldata p) private returns (uint256 tradeId) {
+        _checkParams(p);
+        (uint16 shippedBps, uint16 deliveredBps) = (p.shippedBps, p.deliveredBps);
+        if (shippedBps == 0 && deliveredBps == 0) {
+            shippedBps = _defaultShippedBps(p.incoterm);
+        } else if (uint256(shippedBps) + deliveredBps != _BPS) {
+            revert EscrowInvalidSchedule(shippedBps, deliveredBps);
+        }
+        Rate memory r = _rateFor(p);
+        (bytes32[] memory batches, uint256[] memory amounts, uint256[] memory invoiced) = _lines(p, r);
+
+        // Pull before recording: the trade must hold what actually arrived, which only the balance delta tells.
+        // nonReentrant on the callers covers tokens with transfer hooks.
+        uint256 total;
+        for (uint256 i; i < amounts.length; ++i) {
+            total += amounts[i];
+        }
+        _collect(p.token, total);
+
+        // Cannot overflow: at most MAX_LINES trades per transaction.
+        unchecked {
+            tradeId = _tradeCount + 1;
+            _tradeCount += amounts.length;
+        }
+        bool recordTerms = p.incoterm != Incoterm.None || r.rate != 0 || amounts.length > 1;
+        for (uint256 i; i < amounts.length; ++i) {
+            uint256 id = tradeId + i;
+            _create(id, p, batches[i], amounts[i], shippedBps);
+            if (recordTerms) _recordTerms(id, p, r, invoiced[i], i, amounts.length);
+        }
+    }
+
+    /// @dev Everything about the parties, times and place that needs no registry or feed.
+    function _checkParams(OpenParams calldata p) private view {
         if (!_allowedTokens[p.token]) revert EscrowTokenNotAllowed(p.token);
         if (p.seller == address(0) || p.seller == msg.sender) revert EscrowInvalidSeller(p.seller);
         if (p.arbiter == address(0) || p.arbiter == msg.sender || p.arbiter == p.seller) {
             revert EscrowInvalidArbiter(p.arbiter);
         }
-        uint256 amount = _recordTerms(_tradeCount + 1, p);
-        if (amount == 0 || amount > type(uint96).max) revert EscrowInvalidAmount(amount);
         if (p.deliverBy <= block.timestamp || p.deliverBy > block.timestamp + MAX_DELIVERY_WINDOW) {
             revert EscrowInvalidDeadline(p.deliverBy, block.timestamp);
         }
@@ -392,23 +438,49 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         if (p.disputeWindow < MIN_DISPUTE_WINDOW || p.disputeWindow > MAX_DISPUTE_WINDOW) {
             revert EscrowInvalidDisputeWindow(p.disputeWindow);
         }
-        (uint16 shippedBps, uint16 deliveredBps) = (p.shippedBps, p.deliveredBps);
-        if (shippedBps == 0 && deliveredBps == 0) {
-            shippedBps = _defaultShippedBps(p.incoterm);
-        } else if (uint256(shippedBps) + deliveredBps != _BPS) {
-            revert EscrowInvalidSchedule(shippedBps, deliveredBps);
-        }
-        if (!registry.exists(p.batchId)) revert EscrowUnknownBatch(p.batchId);
-        if (registry.isRecalled(p.batchId)) revert EscrowBatchRecalled(p.batchId);
+        bytes5 place = p.place;
+        if (p.incoterm == Incoterm.None ? place != bytes5(0) : !_isLocode(place)) revert EscrowInvalidPlace(place);
+    }
 
-        // Pull before recording: the trade must hold what actually arrived, which only the balance delta tells.
-        // nonReentrant on the callers covers tokens with transfer hooks.
-        _collect(p.token, amount);
-
-        // Cannot overflow: one trade per transaction.
-        unchecked {
-            tradeId = ++_tradeCount;
+    /// @dev The batch, token amount and invoice amount of each line: the one line of `p.batchId` and `p.amount`
+    /// (or the invoice), or the lines of `p.lines`, which must add up to `p.amount` (or the invoice's amount).
+    /// Each invoiced line is converted on its own, rounded down, so the lines' token amounts are what is escrowed.
+    function _lines(OpenParams calldata p, Rate memory r)
+        private
+        view
+        returns (bytes32[] memory batches, uint256[] memory amounts, uint256[] memory invoiced)
+    {
+        bool fx = r.rate != 0;
+        uint256 n = p.lines.length;
+        uint256 expected = fx ? p.invoice.amount : p.amount;
+        if (n == 0) {
+            (batches, amounts, invoiced) = (new bytes32[](1), new uint256[](1), new uint256[](1));
+            (batches[0], invoiced[0]) = (p.batchId, fx ? expected : 0);
+            amounts[0] = fx ? _convert(expected, r.rate, r.feed) : expected;
+        } else {
+            if (n < 2 || n > MAX_LINES || p.batchId != bytes32(0)) revert EscrowInvalidLines(n, p.batchId);
+            (batches, amounts, invoiced) = (new bytes32[](n), new uint256[](n), new uint256[](n));
+            uint256 sum;
+            for (uint256 i; i < n; ++i) {
+                uint256 share = p.lines[i].amount;
+                if (share > type(uint96).max) revert EscrowInvalidAmount(share);
+                sum += share;
+                (batches[i], invoiced[i]) = (p.lines[i].batchId, fx ? share : 0);
+                amounts[i] = fx ? _convert(share, r.rate, r.feed) : share;
+            }
+            if (sum != expected) revert EscrowLinesMismatch(sum, expected);
         }
+        for (uint256 i; i < batches.length; ++i) {
+            if (amounts[i] == 0 || amounts[i] > type(uint96).max) revert EscrowInvalidAmount(amounts[i]);
+            if (!registry.exists(batches[i])) revert EscrowUnknownBatch(batches[i]);
+            if (registry.isRecalled(batches[i])) revert EscrowBatchRecalled(batches[i]);
+        }
+    }
+
+    /// @dev Writes trade `tradeId`, one line of the order, and emits its {TradeOpened}.
+    function _create(uint256 tradeId, OpenParams calldata p, bytes32 batchId, uint256 amount, uint16 shippedBps)
+        private
+    {
         TradeRecord storage t = _trades[tradeId];
         uint16 fee = _feeBps;
         // One struct literal per slot, so that each slot is written once.
@@ -418,39 +490,54 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
             (p.seller, fee, uint24(p.disputeWindow), uint24(p.rulingPeriod));
         t.arbiter = p.arbiter;
         (t.token, t.amount) = (p.token, uint96(amount));
-        t.batchId = p.batchId;
+        t.batchId = batchId;
         _emitOpened(tradeId, p, shippedBps, fee);
-        if (p.incoterm != Incoterm.None || p.invoice.currency != bytes3(0)) _emitTerms(tradeId);
     }
 
-    /// @dev Validates and stores the trade's Incoterms rule, place and invoice, and returns the amount to escrow:
-    /// `p.amount`, or the invoice converted at the feed's latest round. Writes nothing for a plain trade.
-    function _recordTerms(uint256 tradeId, OpenParams calldata p) private returns (uint256 amount) {
-        Incoterm rule = p.incoterm;
-        bytes5 place = p.place;
-        if (rule == Incoterm.None ? place != bytes5(0) : !_isLocode(place)) revert EscrowInvalidPlace(place);
+    /// @dev The feed's rate for an invoiced trade, checked against the buyer's quote; all zero without an invoice.
+    function _rateFor(OpenParams calldata p) private view returns (Rate memory r) {
         bytes3 currency = p.invoice.currency;
-        if (currency == bytes3(0)) {
-            if (rule != Incoterm.None) (_terms[tradeId].incoterm, _terms[tradeId].place) = (rule, place);
-            return p.amount;
-        }
-        uint256 invoiced = p.invoice.amount;
+        if (currency == bytes3(0)) return r;
         if (p.amount != 0) revert EscrowInvalidAmount(p.amount);
+        uint256 invoiced = p.invoice.amount;
         if (invoiced == 0 || invoiced > type(uint96).max) revert EscrowInvalidInvoice(invoiced, currency);
-        PriceFeed memory f = _feeds[currency][p.token];
-        (uint256 rate, uint80 roundId, uint256 updatedAt) = _latestRate(currency, p.token, f);
+        r.feed = _feeds[currency][p.token];
+        (r.rate, r.roundId, r.updatedAt) = _latestRate(currency, p.token, r.feed);
         uint256 quoted = p.invoice.quotedRate;
-        uint256 moved = rate > quoted ? rate - quoted : quoted - rate;
+        uint256 moved = r.rate > quoted ? r.rate - quoted : quoted - r.rate;
         // A zero quote never matches: the buyer always states the rate it agreed to.
         if (quoted == 0 || moved * _BPS > quoted * p.invoice.maxSlippageBps) {
-            revert EscrowRateSlipped(quoted, rate, p.invoice.maxSlippageBps);
+            revert EscrowRateSlipped(quoted, r.rate, p.invoice.maxSlippageBps);
         }
-        amount = _convert(invoiced, rate, f);
-        // Cannot truncate: the rate was checked to fit in 128 bits, the invoice in 96, and the round time is a
-        // past block time.
-        _terms[tradeId] = Terms(
-            rule, place, currency, f.feedDecimals, uint40(updatedAt), uint96(invoiced), uint128(rate), roundId
+    }
+
+    /// @dev Stores and announces trade `tradeId`'s terms: rule, place, its line of the invoice and the rate, and its
+    /// place `line` (0-based) among the `lineCount` lines of one order.
+    function _recordTerms(
+        uint256 tradeId,
+        OpenParams calldata p,
+        Rate memory r,
+        uint256 invoiced,
+        uint256 line,
+        uint256 lineCount
+    ) private {
+        bool fx = r.rate != 0;
+        // Cannot truncate: the rate was checked to fit in 128 bits, invoices in 96, lines are at most MAX_LINES,
+        // and the round time is a past block time.
+        Terms memory x = Terms(
+            p.incoterm,
+            p.place,
+            fx ? p.invoice.currency : bytes3(0),
+            fx ? r.feed.feedDecimals : 0,
+            uint40(r.updatedAt),
+            uint96(invoiced),
+            uint16(lineCount == 1 ? 0 : line + 1),
+            uint16(lineCount == 1 ? 0 : lineCount),
+            uint128(r.rate),
+            r.roundId
         );
+        _terms[tradeId] = x;
+        emit TradeTermsRecorded(tradeId, x);
     }
 
     /// @dev The feed's latest rate for `currency` in `token`, checked for presence, sign, size and age.
@@ -495,12 +582,6 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         return true;
     }
 
-    function _emitTerms(uint256 tradeId) private {
-        Terms storage x = _terms[tradeId];
-        emit TradeTermsRecorded(
-            tradeId, x.incoterm, x.place, x.invoiceAmount, x.currency, x.rate, x.rateDecimals, x.roundId, x.roundTime
-        );
-    }
 
     /// @dev The trade's terms, from the call rather than read back from storage; separate so that {_open} stays
     /// within the stack.
@@ -509,7 +590,7 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
             tradeId,
             msg.sender,
             p.seller,
-            p.batchId,
+            _trades[tradeId].batchId, // warm, as the amount: a line's own batch and amount
             p.token,
             _trades[tradeId].amount, // warm: {_open} just wrote it; may differ from `p.amount` with an invoice
             p.arbiter,

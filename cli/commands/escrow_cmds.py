@@ -16,7 +16,9 @@ from rich.table import Table
 from cli.context import STATE, emit
 from trace_api.index.store import get_engine
 from trace_api.services import escrow
+from trace_api.errors import ValidationError
 from trace_api.services.context import TraceContext
+from trace_api.services.trade_terms import OrderLine, parse_line, parse_lines_csv
 
 escrow_app = typer.Typer(help="Trade escrow: fund, release by milestones, dispute, resolve, withdraw.",
                          no_args_is_help=True)
@@ -41,8 +43,12 @@ def _money(data: dict[str, Any], field: str) -> str:
 
 @escrow_app.command("open")
 def open_(
-    gtin: str = typer.Option(..., "--gtin", help="GTIN of the traded batch."),
-    lot: str = typer.Option(..., "--lot", help="Lot of the traded batch."),
+    gtin: str = typer.Option(None, "--gtin", help="GTIN of the traded batch (with one --lot LOT)."),
+    lot: list[str] = typer.Option(
+        None, "--lot", help="The lot (with --gtin), or GTIN/LOT; repeat as GTIN/LOT=AMOUNT for an order of several "
+                            "lines, each paid, refunded or disputed on its own."),
+    lines_file: Path = typer.Option(None, "--lines", exists=True, dir_okay=False,
+                                    help="Order lines from a CSV with the columns gtin, lot, amount."),
     seller: str = typer.Option(..., "--seller", help="Seller: address or dev account name."),
     arbiter: str = typer.Option(..., "--arbiter", help="Arbiter of disputes: address or dev account name."),
     amount: str = typer.Option(None, "--amount", help="Price in the token's unit, e.g. 1250.50 (or --invoice)."),
@@ -71,8 +77,9 @@ def open_(
 ) -> None:
     """Open and fund a trade for a batch (signed by the buyer)."""
     invoice_amount, invoice_currency = invoice or (None, None)
+    batch, lines = _batch_or_lines(gtin, lot or [], lines_file)
     result = escrow.open_trade(_ctx(), account=STATE.account("buyer"), seller=seller, arbiter=arbiter, token=token,
-                               amount=amount, gtin=gtin, lot=lot, deliver_by=deliver_by,
+                               amount=amount, gtin=batch[0], lot=batch[1], lines=lines, deliver_by=deliver_by,
                                ruling_period=ruling_period, milestones=milestones, dispute_window=dispute_window,
                                use_permit=permit, incoterm=incoterm, place=place, port=port,
                                invoice_amount=invoice_amount, invoice_currency=invoice_currency,
@@ -80,9 +87,30 @@ def open_(
     for warning in result["warnings"]:
         sys.stderr.write(f"trace: warning: {warning}\n")
     terms = _terms_line(result)
-    emit(result, f"opened trade {result['trade_id']}: {_money(result, 'amount')} for {result['gtin']}/"
-                 f"{result['lot']}{', ' + terms if terms else ''}, deliver by {result['deliver_by']} (funded by "
-                 f"{result['funding']}, {len(result['tx_hashes'])} tx, gas {result['gas_used']})")
+    ids = result["trade_ids"]
+    what = (f"trade {ids[0]}" if len(ids) == 1 else f"trades {', '.join(map(str, ids))} (one per line)")
+    goods = ", ".join(f"{line['gtin']}/{line['lot']}" + (f" {line['amount']}" if len(ids) > 1 else "")
+                      for line in result["lines"])
+    emit(result, f"opened {what}: {_money(result, 'amount')} for {goods}{', ' + terms if terms else ''}, deliver "
+                 f"by {result['deliver_by']} (funded by {result['funding']}, {len(result['tx_hashes'])} tx, gas "
+                 f"{result['gas_used']})")
+
+
+def _batch_or_lines(gtin: str | None, lots: list[str], lines_file: Path | None
+                    ) -> tuple[tuple[str | None, str | None], list[OrderLine] | None]:
+    """--gtin G --lot L (one batch), --lot G/L[=AMOUNT] repeated, or --lines FILE."""
+    if lines_file is not None:
+        if gtin or lots:
+            raise ValidationError("give the order lines either with --lines or with --lot, not both")
+        return (None, None), parse_lines_csv(lines_file)
+    if gtin is not None:
+        if len(lots) != 1:
+            raise ValidationError("--gtin goes with exactly one --lot LOT; for several lines write "
+                                  "--lot GTIN/LOT=AMOUNT")
+        return (gtin, lots[0]), None
+    if not lots:
+        raise ValidationError("name the batch: --gtin GTIN --lot LOT, --lot GTIN/LOT, or order lines")
+    return (None, None), [parse_line(value, need_amount=len(lots) > 1) for value in lots]
 
 
 def _terms_line(data: dict[str, Any]) -> str:

@@ -62,7 +62,9 @@ interface ITradeEscrow {
         bytes3 currency;
         uint8 rateDecimals;
         uint40 roundTime; // the feed round's update time
-        uint96 invoiceAmount; // in the currency's minor unit
+        uint96 invoiceAmount; // in the currency's minor unit; a line's own share of the invoice
+        uint16 line; // 1-based place among the lines of one order, 0 for a single-batch trade
+        uint16 lineCount; // lines of the order (trades `tradeId - line + 1` to `tradeId - line + lineCount`), or 0
         uint128 rate; // token units of the currency, scaled by 10^rateDecimals
         uint80 roundId;
     }
@@ -74,6 +76,13 @@ interface ITradeEscrow {
         uint8 feedDecimals;
         uint8 tokenDecimals;
         uint8 currencyDecimals; // ISO 4217 minor unit
+    }
+
+    /// @notice One line of an order: a batch and its share of the price (in the token, or in the invoice's minor
+    /// units when the order is invoiced).
+    struct Line {
+        bytes32 batchId;
+        uint256 amount;
     }
 
     /// @notice The terms a buyer opens a trade with.
@@ -93,6 +102,7 @@ interface ITradeEscrow {
         Incoterm incoterm;
         bytes5 place; // UN/LOCODE, e.g. "CNSHA"; required with a rule, zero without
         Invoice invoice;
+        Line[] lines; // empty for one batch (`batchId`, `amount`); else 2 to MAX_LINES lines, `batchId` zero
     }
 
     /// @notice Everything stored about a trade.
@@ -191,6 +201,10 @@ interface ITradeEscrow {
     error EscrowRateSlipped(uint256 quotedRate, uint256 rate, uint16 maxSlippageBps);
     /// @dev The feed answered a rate that is not positive or does not fit in 128 bits.
     error EscrowInvalidRate(int256 answer);
+    /// @dev An order has `count` lines, not between 2 and {MAX_LINES}, or names `batchId` beside its lines.
+    error EscrowInvalidLines(uint256 count, bytes32 batchId);
+    /// @dev The lines add up to `sum`, not to the order's amount (or invoice amount) `expected`.
+    error EscrowLinesMismatch(uint256 sum, uint256 expected);
     /// @dev The invoice amount is zero or does not fit in 96 bits, or the token amount it converts to is invalid.
     error EscrowInvalidInvoice(uint256 amount, bytes3 currency);
     /// @dev `feed` is not a contract, or a decimals or age setting is out of range.
@@ -213,20 +227,12 @@ interface ITradeEscrow {
         uint16 feeBps,
         uint32 disputeWindow
     );
-    /// @notice The trade `tradeId`, opened in the same transaction, names an Incoterms rule or an invoice currency.
-    /// @dev `rate` is token units per unit of `currency`, scaled by 10^`rateDecimals`; `roundId` and `roundTime`
-    /// identify the feed round it was read from. The invoice fields are zero for a trade priced in the token.
-    event TradeTermsRecorded(
-        uint256 indexed tradeId,
-        Incoterm incoterm,
-        bytes5 place,
-        uint256 invoiceAmount,
-        bytes3 currency,
-        uint256 rate,
-        uint8 rateDecimals,
-        uint80 roundId,
-        uint64 roundTime
-    );
+    /// @notice The trade `tradeId`, opened in the same transaction, names an Incoterms rule or an invoice currency,
+    /// or is one line of an order.
+    /// @dev `terms.rate` is token units per unit of `terms.currency`, scaled by 10^`terms.rateDecimals`; `roundId`
+    /// and `roundTime` identify the feed round it was read from. The invoice fields are zero for a trade priced in
+    /// the token; `line` and `lineCount` are zero for a trade of one batch.
+    event TradeTermsRecorded(uint256 indexed tradeId, Terms terms);
     /// @notice A milestone was paid: `amount` towards the seller, of which `fee` went to the fee recipient.
     event MilestoneReleased(uint256 indexed tradeId, Milestone indexed milestone, uint256 amount, uint256 fee);
     /// @notice The buyer released the remainder early: `amount` towards the seller, `fee` of it to the platform.
@@ -275,11 +281,15 @@ interface ITradeEscrow {
     /// - with a rule, `p.place` has the shape of a UN/LOCODE; without one it is zero;
     /// - with an invoice, `p.amount` is zero, a price feed converts its currency into `p.token`, the feed's latest
     ///   round is at most the feed's `maxAge` old and within `maxSlippageBps` of `quotedRate`; the escrow takes
-    ///   the converted amount, rounded down.
+    ///   the converted amount, rounded down;
+    /// - with `p.lines`: 2 to {MAX_LINES} lines, `p.batchId` zero, the lines' amounts adding up to `p.amount` (or
+    ///   the invoice's amount); each line opens its own trade, ids consecutive from the one returned, and each
+    ///   batch must exist and not be recalled. An invoiced line is converted on its own, rounded down.
     ///
-    /// Emits a {TradeOpened} event, then a {TradeTermsRecorded} event if the trade names a rule or an invoice.
+    /// Emits a {TradeOpened} event per trade (line), each followed by a {TradeTermsRecorded} event if the trade
+    /// names a rule or an invoice, or is a line of an order.
     /// @param p The trade terms.
-    /// @return tradeId The new trade's id.
+    /// @return tradeId The new trade's id (the first line's, for an order of several lines).
     function open(OpenParams calldata p) external payable returns (uint256 tradeId);
 
     /// @notice Like {open}, for an ERC-20 with EIP-2612, approving through `permit` in the same call.

@@ -4,7 +4,7 @@ currency converted at a price feed's round (stale and slipped rounds refused by 
 from types import SimpleNamespace
 
 import pytest
-from brownie import accounts
+from brownie import accounts, chain
 from escrow_helpers import (
     BPS,
     DAY,
@@ -21,6 +21,8 @@ from escrow_helpers import (
 USD = 10**6
 PRICE = 10_000 * USD
 BATCH = batch_id("LOT-T")
+BATCH_2 = batch_id("LOT-T2")
+ZERO_BATCH = b"\0" * 32
 EUR, CNY = b"EUR", b"CNY"
 EUR_USD = 108_000_000  # 1.08 USD per EUR, 8 decimals as Chainlink's fiat feeds
 MAX_AGE = 3600
@@ -36,6 +38,7 @@ def env(module_isolation, TradeEscrow, MockTraceRegistry, EscrowTestToken, MockV
     admin, buyer, seller, arbiter, treasury = accounts[:5]
     registry = MockTraceRegistry.deploy({"from": admin})
     registry.setExists(BATCH, True, {"from": admin})
+    registry.setExists(BATCH_2, True, {"from": admin})
     escrow = TradeEscrow.deploy(admin, registry, 100, treasury, {"from": admin})
     usdc = EscrowTestToken.deploy("Test USD", "tUSD", 6, {"from": admin})
     escrow.setTokenAllowed(usdc, True, {"from": admin})
@@ -53,10 +56,10 @@ def isolate(env, fn_isolation):
 
 
 def params(env, *, amount=PRICE, incoterm=Incoterm.NONE, place="", invoice=NO_INVOICE, shipped_bps=0,
-           delivered_bps=0, token=None):
-    return terms(env.seller, env.arbiter, token or env.usdc, BATCH, amount, latest_timestamp() + 30 * DAY,
+           delivered_bps=0, token=None, batch=BATCH, lines=(), deliver_in=30 * DAY):
+    return terms(env.seller, env.arbiter, token or env.usdc, batch, amount, latest_timestamp() + deliver_in,
                  shipped_bps=shipped_bps, delivered_bps=delivered_bps, incoterm=incoterm, place=place,
-                 invoice=invoice)
+                 invoice=invoice, lines=lines)
 
 
 def open_(env, **kwargs):
@@ -67,12 +70,12 @@ def eur_invoice(cents, quoted=EUR_USD, slippage_bps=50):
     return (cents, EUR, quoted, slippage_bps)
 
 
-def ship(env):
-    env.registry.setShipped(BATCH, env.seller, env.buyer, latest_timestamp(), {"from": env.admin})
+def ship(env, batch=BATCH):
+    env.registry.setShipped(batch, env.seller, env.buyer, latest_timestamp(), {"from": env.admin})
 
 
-def receive(env):
-    env.registry.setReceived(BATCH, env.buyer, latest_timestamp(), {"from": env.admin})
+def receive(env, batch=BATCH):
+    env.registry.setReceived(batch, env.buyer, latest_timestamp(), {"from": env.admin})
 
 
 # ---------------------------------------------------------------- Incoterms
@@ -107,8 +110,8 @@ def test_rule_and_place_are_recorded_in_terms_and_event(env):
     assert terms_["incoterm"] == Incoterm.FOB and bytes(terms_["place"]) == b"CNSHA"
     assert bytes(terms_["currency"]) == b"\0" * 3 and terms_["rate"] == 0 and terms_["invoiceAmount"] == 0
     (event,) = tx.events["TradeTermsRecorded"]
-    assert event["tradeId"] == tx.return_value and event["incoterm"] == Incoterm.FOB
-    assert bytes(event["place"]) == b"CNSHA" and event["roundId"] == 0
+    assert event["tradeId"] == tx.return_value
+    assert list(event["terms"]) == [Incoterm.FOB, "0x" + b"CNSHA".hex(), "0x000000", 0, 0, 0, 0, 0, 0, 0]
 
 
 def test_explicit_schedule_wins_over_the_rules_default(env):
@@ -163,9 +166,9 @@ def test_invoice_is_converted_at_the_feed_rate_and_recorded(env):
     round_id, _, _, updated_at, _ = env.feed.latestRoundData()
     assert (bytes(recorded["currency"]), recorded["invoiceAmount"], recorded["rate"], recorded["rateDecimals"],
             recorded["roundId"], recorded["roundTime"]) == (EUR, 1_150_000, EUR_USD, 8, round_id, updated_at)
-    event = tx.events["TradeTermsRecorded"]
-    assert (event["invoiceAmount"], bytes(event["currency"]), event["rate"], event["roundId"],
-            event["roundTime"]) == (1_150_000, EUR, EUR_USD, round_id, updated_at)
+    event = tx.events["TradeTermsRecorded"]["terms"]
+    assert (event[5], event[2], event[8], event[9], event[4]) == (1_150_000, "0x" + EUR.hex(), EUR_USD, round_id,
+                                                                  updated_at)
 
 
 def test_quote_matches_what_open_takes(env):
@@ -274,3 +277,123 @@ def test_set_price_feed_rejects_bad_input_and_non_admin(env):
         env.escrow.setPriceFeed(CNY, env.usdc, env.feed, MAX_AGE, 5, {"from": env.admin})
     with reverts("EscrowInvalidToken"):
         env.escrow.setPriceFeed(CNY, NATIVE, env.feed, MAX_AGE, 2, {"from": env.admin})
+
+
+# ---------------------------------------------------------------- orders of several lines
+
+A_SHARE, B_SHARE = 6_000 * USD, 4_000 * USD
+TWO_LINES = ((BATCH, A_SHARE), (BATCH_2, B_SHARE))
+
+
+def open_order(env, **kwargs):
+    kwargs.setdefault("lines", TWO_LINES)
+    return env.escrow.open(params(env, batch=ZERO_BATCH, **kwargs), {"from": env.buyer})
+
+
+def in_escrow(env):
+    """What the escrow owes: every trade's unreleased remainder (open or disputed) plus every credited balance."""
+    owed = 0
+    for trade_id in range(1, env.escrow.tradeCount() + 1):
+        t = env.escrow.getTrade(trade_id).dict()
+        if t["state"] != State.CLOSED:
+            owed += t["amount"] - t["released"]
+    for account in (env.buyer, env.seller, accounts[4]):
+        owed += env.escrow.withdrawable(account, env.usdc)
+    return owed
+
+
+def test_two_lines_open_two_trades_funded_by_one_transfer(env):
+    before = env.usdc.balanceOf(env.buyer)
+    tx = open_order(env, amount=PRICE, incoterm=Incoterm.DAP, place="CNSHA")
+    first = tx.return_value
+    assert first == 1 and env.escrow.tradeCount() == 2
+    assert before - env.usdc.balanceOf(env.buyer) == PRICE
+    assert len(tx.events["Transfer"]) == 1
+    opened = tx.events["TradeOpened"]
+    assert [(e["tradeId"], e["batchId"], e["amount"]) for e in opened] == [
+        (1, "0x" + BATCH.hex(), A_SHARE), (2, "0x" + BATCH_2.hex(), B_SHARE)]
+    for trade_id, line in ((1, 1), (2, 2)):
+        recorded = env.escrow.getTerms(trade_id).dict()
+        assert (recorded["line"], recorded["lineCount"], recorded["incoterm"]) == (line, 2, Incoterm.DAP)
+        assert env.escrow.getTrade(trade_id).dict()["batchId"] == "0x" + (BATCH if line == 1 else BATCH_2).hex()
+
+
+def test_lines_that_do_not_add_up_are_refused(env):
+    before = env.usdc.balanceOf(env.buyer)
+    with reverts("EscrowLinesMismatch", A_SHARE + B_SHARE, PRICE + 1):
+        open_order(env, amount=PRICE + 1)
+    assert env.escrow.tradeCount() == 0 and env.usdc.balanceOf(env.buyer) == before
+
+
+def test_an_order_needs_two_to_max_lines_and_no_batch_beside_them(env):
+    with reverts("EscrowInvalidLines"):
+        open_order(env, amount=A_SHARE, lines=((BATCH, A_SHARE),))
+    with reverts("EscrowInvalidLines"):
+        env.escrow.open(params(env, amount=PRICE, lines=TWO_LINES), {"from": env.buyer})  # batchId given too
+    many = tuple((BATCH, USD) for _ in range(env.escrow.MAX_LINES() + 1))
+    with reverts("EscrowInvalidLines"):
+        open_order(env, amount=len(many) * USD, lines=many)
+
+
+def test_a_line_of_an_unknown_batch_opens_nothing(env):
+    with reverts("EscrowUnknownBatch"):
+        open_order(env, amount=PRICE, lines=((BATCH, A_SHARE), (batch_id("NOPE"), B_SHARE)))
+    assert env.escrow.tradeCount() == 0
+
+
+def test_a_zero_line_is_refused(env):
+    with reverts("EscrowInvalidAmount", 0):
+        open_order(env, amount=A_SHARE, lines=((BATCH, A_SHARE), (BATCH_2, 0)))
+
+
+def test_each_line_is_paid_by_its_own_delivery_and_refunded_on_its_own(env):
+    open_order(env, amount=PRICE, deliver_in=10 * DAY)
+    total = in_escrow(env)
+    ship(env, BATCH)
+    receive(env, BATCH)
+    assert env.escrow.release(1, {"from": env.seller}).return_value == A_SHARE
+    assert env.escrow.release(2, {"from": env.seller}).return_value == 0  # line B not shipped: nothing
+    assert in_escrow(env) == total
+    env.registry.setShipped(BATCH_2, env.seller, env.buyer, latest_timestamp(), {"from": env.admin})
+    chain_sleep(11 * DAY)
+    # Line B shipped but never delivered: its refund is its own; line A stays paid.
+    with reverts("EscrowTradeNotOpen"):
+        env.escrow.refund(1, {"from": env.buyer})
+    tx = env.escrow.refund(2, {"from": env.buyer})
+    assert tx.events["TradeRefunded"]["amount"] == B_SHARE
+    assert [env.escrow.getTrade(i).dict()["state"] for i in (1, 2)] == [State.CLOSED, State.CLOSED]
+    assert in_escrow(env) == total
+    assert env.usdc.balanceOf(env.escrow) == total
+
+
+def test_a_disputed_line_freezes_only_itself(env):
+    open_order(env, amount=PRICE)
+    total = in_escrow(env)
+    env.escrow.dispute(2, b"\x22" * 32, {"from": env.buyer})
+    ship(env, BATCH)
+    receive(env, BATCH)
+    assert env.escrow.release(1, {"from": env.seller}).return_value == A_SHARE
+    with reverts("EscrowTradeNotOpen"):
+        env.escrow.release(2, {"from": env.seller})
+    ruled = env.escrow.resolve(2, 2_500, {"from": env.arbiter})
+    assert (ruled.events["DisputeResolved"]["toSeller"], ruled.events["DisputeResolved"]["toBuyer"]) == (
+        B_SHARE // 4, B_SHARE - B_SHARE // 4)
+    assert env.escrow.withdrawable(env.buyer, env.usdc) == B_SHARE - B_SHARE // 4
+    assert in_escrow(env) == total == env.usdc.balanceOf(env.escrow)
+
+
+def test_an_invoiced_order_converts_each_line(env):
+    lines = ((BATCH, 333), (BATCH_2, 667))  # 3.33 and 6.67 EUR
+    env.feed.updateAnswer(108_333_333, {"from": env.admin})
+    tx = open_order(env, amount=0, lines=lines, invoice=(1_000, EUR, 108_333_333, 50))
+    amounts = [e["amount"] for e in tx.events["TradeOpened"]]
+    assert amounts == [333 * 108_333_333 * USD // 10**10, 667 * 108_333_333 * USD // 10**10]
+    assert env.usdc.balanceOf(env.escrow) == sum(amounts)
+    assert [env.escrow.getTerms(i).dict()["invoiceAmount"] for i in (1, 2)] == [333, 667]
+    with reverts("EscrowLinesMismatch", 1_000, 1_001):
+        open_order(env, amount=0, lines=lines, invoice=(1_001, EUR, 108_333_333, 50))
+
+
+def chain_sleep(seconds):
+    chain.sleep(seconds)
+    chain.mine()

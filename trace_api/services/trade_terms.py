@@ -18,10 +18,12 @@ round, and ``open`` refuses a stale round or one that moved beyond the buyer's s
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 from babel import Locale
@@ -32,8 +34,8 @@ from web3.contract.contract import ContractFunction
 from trace_api.chain.client import guarded
 from trace_api.errors import ValidationError
 
-__all__ = ["INCOTERMS", "SEA_RULES", "Invoice", "default_schedule", "describe_terms", "parse_incoterm",
-           "parse_invoice", "parse_place", "parse_slippage", "quote"]
+__all__ = ["INCOTERMS", "MAX_LINES", "SEA_RULES", "Invoice", "OrderLine", "default_schedule", "describe_terms",
+           "parse_incoterm", "parse_invoice", "parse_line", "parse_lines_csv", "parse_place", "parse_slippage", "quote"]
 
 # ITradeEscrow.Incoterm, by value (0 is "none").
 INCOTERMS = ("NONE", "EXW", "FCA", "CPT", "CIP", "DAP", "DPU", "DDP", "FAS", "FOB", "CFR", "CIF")
@@ -48,6 +50,46 @@ _NOT_COUNTRIES = frozenset({"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"})
 _COUNTRIES = frozenset(code for code in Locale("en").territories
                        if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES)
 _ZERO3 = b"\0" * 3
+MAX_LINES = 20  # TradeEscrow.MAX_LINES
+_LINE = re.compile(r"^\s*(\d{8,14})\s*/\s*([^=]+?)\s*(?:=\s*(\S+))?\s*$")
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """One purchase-order line: a batch (GTIN and lot) and its share of the price, as written (in the token, or in
+    the invoice's currency)."""
+
+    gtin: str
+    lot: str
+    amount: str
+
+
+def parse_line(value: str, *, need_amount: bool) -> OrderLine:
+    """"GTIN/LOT=AMOUNT" as an order line; "GTIN/LOT" alone (one batch, the whole price) when not ``need_amount``."""
+    match = _LINE.match(value)
+    if not match or (need_amount and not match.group(3)):
+        raise ValidationError(f"order line {value!r}: write GTIN/LOT=AMOUNT, e.g. 09506000134352/L1=5000")
+    return OrderLine(match.group(1), match.group(2), match.group(3) or "")
+
+
+def parse_lines_csv(path: Path) -> list[OrderLine]:
+    """Order lines from a CSV with the columns gtin, lot and amount (a header row, UTF-8)."""
+    if not path.is_file():
+        raise ValidationError(f"lines file {path} does not exist")
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or not {"gtin", "lot", "amount"} <= {f.strip().lower() for f in
+                                                                            reader.fieldnames}:
+            raise ValidationError(f"lines file {path}: needs the columns gtin, lot and amount")
+        rows = [{k.strip().lower(): (v or "").strip() for k, v in row.items() if k} for row in reader]
+    if not rows:
+        raise ValidationError(f"lines file {path} has no lines")
+    lines = []
+    for number, row in enumerate(rows, start=2):
+        if not row["gtin"] or not row["lot"] or not row["amount"]:
+            raise ValidationError(f"lines file {path}, row {number}: gtin, lot and amount are all needed")
+        lines.append(OrderLine(row["gtin"], row["lot"], row["amount"]))
+    return lines
 
 
 def parse_incoterm(value: str | None) -> int:
@@ -172,9 +214,10 @@ def quote(escrow: Contract, invoice: Invoice, *, token_address: str, token_symbo
             "round_id": int(round_id), "round_time": int(updated_at)}
 
 
-def describe_terms(raw: Any, *, iso: Any) -> dict[str, Any]:
-    """``getTerms`` as the read model's fields: ``incoterm``, ``place`` and ``invoice`` (None without one)."""
-    incoterm, place, currency, rate_decimals, round_time, invoice_amount, rate, round_id = raw
+def describe_terms(raw: Any, *, trade_id: int, iso: Any) -> dict[str, Any]:
+    """``getTerms`` as the read model's fields: ``incoterm``, ``place``, ``invoice`` (None without one; for a line
+    of an order, that line's share) and ``order`` (None for a trade of one batch)."""
+    incoterm, place, currency, rate_decimals, round_time, invoice_amount, line, line_count, rate, round_id = raw
     invoice = None
     if bytes(currency) != _ZERO3:
         code = bytes(currency).decode("ascii")
@@ -182,8 +225,12 @@ def describe_terms(raw: Any, *, iso: Any) -> dict[str, Any]:
         invoice = {"amount": format_minor(invoice_amount, decimals), "amount_minor_units": str(invoice_amount),
                    "currency": code, "rate": _rate_text(int(rate), int(rate_decimals)), "rate_units": str(rate),
                    "rate_decimals": int(rate_decimals), "round_id": str(round_id), "round_time": iso(int(round_time))}
+    order = None
+    if line_count:
+        first = trade_id - line + 1
+        order = {"line": int(line), "lines": int(line_count), "trade_ids": list(range(first, first + line_count))}
     return {"incoterm": INCOTERMS[incoterm] if incoterm else None,
-            "place": bytes(place).decode("ascii") if incoterm else None, "invoice": invoice}
+            "place": bytes(place).decode("ascii") if incoterm else None, "invoice": invoice, "order": order}
 
 
 def _rate_text(rate: int, decimals: int) -> str:
