@@ -86,7 +86,7 @@ def test_dap_shanghai_invoiced_in_cny(chain_env: Env) -> None:
     assert (invoice["amount"], invoice["currency"], invoice["rate"], invoice["rate_units"], invoice["rate_decimals"],
             invoice["round_id"]) == ("86250.00", "CNY", "0.138", str(answer), 8, str(round_id))
     on_chain = e.escrow.functions.getTerms(opened["trade_id"]).call()
-    assert tuple(on_chain) == (5, b"CNSHA", b"CNY", 8, updated_at, 8_625_000, CNY_USD, round_id)
+    assert tuple(on_chain) == (5, b"CNSHA", b"CNY", 8, updated_at, 8_625_000, 0, 0, CNY_USD, round_id)
 
     shown = e.ok("escrow", "show", str(opened["trade_id"]))
     assert (shown["incoterm"], shown["place"], shown["invoice"]) == ("DAP", "CNSHA", invoice)
@@ -153,3 +153,36 @@ def test_stale_feed_is_refused_by_name_and_opens_nothing(chain_env: Env) -> None
     assert e.usdc.functions.balanceOf(BUYER).call() == balance
     opened = e.ok(*_open_args(lot, "--invoice", "11500.00", "EUR", "--max-slippage", "1%"))
     assert opened["amount_units"] == "12420000000"
+
+
+def test_two_lines_each_settled_on_its_own(chain_env: Env, tmp_path: Any) -> None:
+    e = chain_env
+    for lot in ("TERMS-L1", "TERMS-L2"):
+        e.ok("batch", "register", "--gtin", GTIN, "--lot", lot, "--as", "seller")
+    opened = e.ok("escrow", "open", "--seller", "seller", "--arbiter", "arbiter", "--token", "USDC",
+                  "--lot", f"{GTIN}/TERMS-L1=600", "--lot", f"{GTIN}/TERMS-L2=400", "--deliver-by", "10d")
+    first, second = opened["trade_ids"]
+    assert opened["amount_units"] == "1000000000"
+    assert [(x["lot"], x["amount"]) for x in opened["lines"]] == [("TERMS-L1", "600"), ("TERMS-L2", "400")]
+    e.ok("event", "add", GTIN, "TERMS-L1", "--step", "shipping", "--to", "buyer", "--as", "seller")
+    e.ok("event", "add", GTIN, "TERMS-L1", "--step", "receiving", "--as", "buyer")
+    assert e.ok("escrow", "release", str(first))["released_units"] == "600000000"
+    assert e.ok("escrow", "release", str(second))["released_units"] == "0"
+    shown = e.ok("escrow", "show", str(second))
+    assert [x["state"] for x in shown["lines"]] == ["closed", "open"]
+    disputed = e.ok("escrow", "dispute", str(second), "--text", "lot 2 never left the roastery")
+    assert disputed["state"] == "disputed"
+
+    csv_file = tmp_path / "lines.csv"
+    csv_file.write_text(f"gtin,lot,amount\n{GTIN},TERMS-L1,10\n{GTIN},TERMS-L2,5\n")
+    count = e.escrow.functions.tradeCount().call()
+    wrong = e.trace("escrow", "open", "--seller", "seller", "--arbiter", "arbiter", "--token", "USDC",
+                    "--lines", str(csv_file), "--amount", "16")
+    assert wrong.code == 1 and "the lines add up to 15 USDC, not to the amount 16 USDC" in _one_error_line(wrong)
+    missing = e.trace(*("escrow", "open", "--seller", "seller", "--arbiter", "arbiter", "--token", "USDC",
+                        "--lot", f"{GTIN}/TERMS-L1=1", "--lot", f"{GTIN}/TERMS-L2"))
+    assert missing.code == 1 and "GTIN/LOT=AMOUNT" in _one_error_line(missing)
+    assert e.escrow.functions.tradeCount().call() == count
+    from_csv = e.ok("escrow", "open", "--seller", "seller", "--arbiter", "arbiter", "--token", "USDC",
+                    "--lines", str(csv_file))
+    assert from_csv["amount_units"] == "15000000" and len(from_csv["trade_ids"]) == 2

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from trace_api.http.deps import CallerDep, CtxDep, RateLimited
 from trace_api.services import escrow
+from trace_api.services.trade_terms import OrderLine
 
 router = APIRouter(prefix="/escrow", tags=["escrow"])
 
@@ -39,9 +40,19 @@ class TermsIn(BaseModel):
     port: bool = Field(default=False, description="The place is a port (needed by FAS, FOB, CFR and CIF)")
 
 
-class TradeCreate(BaseModel):
+class LineIn(BaseModel):
     gtin: str = Field(min_length=8, max_length=14, pattern=r"^\d+$", examples=["09506000134352"])
     lot: str = Field(min_length=1, max_length=20, examples=["LOT-2026-001"])
+    amount: str = Field(max_length=40, description="The line's share: in the token, or in the invoice's currency",
+                        examples=["5000.00"])
+
+
+class TradeCreate(BaseModel):
+    gtin: str | None = Field(default=None, min_length=8, max_length=14, pattern=r"^\d+$",
+                             examples=["09506000134352"], description="One batch; or `lines`")
+    lot: str | None = Field(default=None, min_length=1, max_length=20, examples=["LOT-2026-001"])
+    lines: list[LineIn] | None = Field(default=None, min_length=2, max_length=20,
+                                       description="An order of several batches; each line becomes its own trade")
     seller: str = ACCOUNT
     arbiter: str = ACCOUNT
     token: str = Field(max_length=42, description="Deployment symbol (USDC), token address, or ETH",
@@ -63,8 +74,12 @@ class TradeCreate(BaseModel):
 
     @model_validator(mode="after")
     def _one_price(self) -> TradeCreate:
-        if (self.amount is None) == (self.invoice is None):
-            raise ValueError("give exactly one of amount and invoice")
+        if self.amount is not None and self.invoice is not None:
+            raise ValueError("give at most one of amount and invoice")
+        if self.lines is None and (self.amount is None and self.invoice is None):
+            raise ValueError("give the price: amount or invoice")
+        if (self.lines is None) == (self.gtin is None or self.lot is None):
+            raise ValueError("give either gtin and lot, or lines")
         return self
 
 
@@ -186,6 +201,7 @@ def open_trade(body: TradeCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, A
                   if body.milestones else None)
     return escrow.open_trade(ctx, account=caller.account, seller=body.seller, arbiter=body.arbiter,
                              token=body.token, amount=body.amount, gtin=body.gtin, lot=body.lot,
+                             lines=[OrderLine(x.gtin, x.lot, x.amount) for x in body.lines] if body.lines else None,
                              deliver_by=body.deliver_by, ruling_period=body.ruling_period, milestones=milestones,
                              dispute_window=body.dispute_window, use_permit=body.use_permit,
                              incoterm=body.terms.incoterm if body.terms else None,
