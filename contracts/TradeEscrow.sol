@@ -399,6 +399,7 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
             revert EscrowInvalidSchedule(shippedBps, deliveredBps);
         }
         Rate memory r = _rateFor(p);
+        if (p.lines.length == 0) return _openOne(p, r, shippedBps);
         (bytes32[] memory batches, uint256[] memory amounts, uint256[] memory invoiced) = _lines(p, r);
 
         // Pull before recording: the trade must hold what actually arrived, which only the balance delta tells.
@@ -414,12 +415,34 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
             tradeId = _tradeCount + 1;
             _tradeCount += amounts.length;
         }
-        bool recordTerms = p.incoterm != Incoterm.None || r.rate != 0 || amounts.length > 1;
+        // Every line records its terms: at least its place in the order.
         for (uint256 i; i < amounts.length; ++i) {
             uint256 id = tradeId + i;
             _create(id, p, batches[i], amounts[i], shippedBps);
-            if (recordTerms) _recordTerms(id, p, r, invoiced[i], i, amounts.length);
+            _recordTerms(id, p, r, invoiced[i], i, amounts.length);
         }
+    }
+
+    /// @dev {_open} for one batch, without the arrays an order needs: most trades take this path.
+    function _openOne(OpenParams calldata p, Rate memory r, uint16 shippedBps) private returns (uint256 tradeId) {
+        bool fx = r.rate != 0;
+        uint256 amount = fx ? _convert(p.invoice.amount, r.rate, r.feed) : p.amount;
+        _checkLine(p.batchId, amount);
+        // Pull before recording, as in {_open}.
+        _collect(p.token, amount);
+        // Cannot overflow: one trade per transaction.
+        unchecked {
+            tradeId = ++_tradeCount;
+        }
+        _create(tradeId, p, p.batchId, amount, shippedBps);
+        if (fx || p.incoterm != Incoterm.None) _recordTerms(tradeId, p, r, fx ? p.invoice.amount : 0, 0, 1);
+    }
+
+    /// @dev A line's amount fits, and its batch exists and is not recalled.
+    function _checkLine(bytes32 batchId, uint256 amount) private view {
+        if (amount == 0 || amount > type(uint96).max) revert EscrowInvalidAmount(amount);
+        if (!registry.exists(batchId)) revert EscrowUnknownBatch(batchId);
+        if (registry.isRecalled(batchId)) revert EscrowBatchRecalled(batchId);
     }
 
     /// @dev Everything about the parties, times and place that needs no registry or feed.
@@ -442,9 +465,9 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         if (p.incoterm == Incoterm.None ? place != bytes5(0) : !_isLocode(place)) revert EscrowInvalidPlace(place);
     }
 
-    /// @dev The batch, token amount and invoice amount of each line: the one line of `p.batchId` and `p.amount`
-    /// (or the invoice), or the lines of `p.lines`, which must add up to `p.amount` (or the invoice's amount).
-    /// Each invoiced line is converted on its own, rounded down, so the lines' token amounts are what is escrowed.
+    /// @dev The batch, token amount and invoice amount of each line of an order: 2 to {MAX_LINES} lines, adding up
+    /// to `p.amount` (or the invoice's amount). Each invoiced line is converted on its own, rounded down, so the
+    /// lines' token amounts are what is escrowed.
     function _lines(OpenParams calldata p, Rate memory r)
         private
         view
@@ -452,29 +475,19 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
     {
         bool fx = r.rate != 0;
         uint256 n = p.lines.length;
+        if (n < 2 || n > MAX_LINES || p.batchId != bytes32(0)) revert EscrowInvalidLines(n, p.batchId);
+        (batches, amounts, invoiced) = (new bytes32[](n), new uint256[](n), new uint256[](n));
+        uint256 sum;
+        for (uint256 i; i < n; ++i) {
+            uint256 share = p.lines[i].amount;
+            if (share > type(uint96).max) revert EscrowInvalidAmount(share);
+            sum += share;
+            (batches[i], invoiced[i]) = (p.lines[i].batchId, fx ? share : 0);
+            amounts[i] = fx ? _convert(share, r.rate, r.feed) : share;
+            _checkLine(batches[i], amounts[i]);
+        }
         uint256 expected = fx ? p.invoice.amount : p.amount;
-        if (n == 0) {
-            (batches, amounts, invoiced) = (new bytes32[](1), new uint256[](1), new uint256[](1));
-            (batches[0], invoiced[0]) = (p.batchId, fx ? expected : 0);
-            amounts[0] = fx ? _convert(expected, r.rate, r.feed) : expected;
-        } else {
-            if (n < 2 || n > MAX_LINES || p.batchId != bytes32(0)) revert EscrowInvalidLines(n, p.batchId);
-            (batches, amounts, invoiced) = (new bytes32[](n), new uint256[](n), new uint256[](n));
-            uint256 sum;
-            for (uint256 i; i < n; ++i) {
-                uint256 share = p.lines[i].amount;
-                if (share > type(uint96).max) revert EscrowInvalidAmount(share);
-                sum += share;
-                (batches[i], invoiced[i]) = (p.lines[i].batchId, fx ? share : 0);
-                amounts[i] = fx ? _convert(share, r.rate, r.feed) : share;
-            }
-            if (sum != expected) revert EscrowLinesMismatch(sum, expected);
-        }
-        for (uint256 i; i < batches.length; ++i) {
-            if (amounts[i] == 0 || amounts[i] > type(uint96).max) revert EscrowInvalidAmount(amounts[i]);
-            if (!registry.exists(batches[i])) revert EscrowUnknownBatch(batches[i]);
-            if (registry.isRecalled(batches[i])) revert EscrowBatchRecalled(batches[i]);
-        }
+        if (sum != expected) revert EscrowLinesMismatch(sum, expected);
     }
 
     /// @dev Writes trade `tradeId`, one line of the order, and emits its {TradeOpened}.
