@@ -203,8 +203,8 @@ interface ITradeEscrow {
     error EscrowInvalidRate(int256 answer);
     /// @dev An order has `count` lines, not between 2 and {MAX_LINES}, or names `batchId` beside its lines.
     error EscrowInvalidLines(uint256 count, bytes32 batchId);
-    /// @dev The lines add up to `sum`, not to the order's amount (or invoice amount) `expected`.
-    error EscrowLinesMismatch(uint256 sum, uint256 expected);
+    /// @dev The lines add up to `linesTotal`, not to the order's amount (or invoice amount) `orderTotal`.
+    error EscrowLinesMismatch(uint256 linesTotal, uint256 orderTotal);
     /// @dev The invoice amount is zero or does not fit in 96 bits, or the token amount it converts to is invalid.
     error EscrowInvalidInvoice(uint256 amount, bytes3 currency);
     /// @dev `feed` is not a contract, or a decimals or age setting is out of range.

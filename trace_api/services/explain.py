@@ -107,6 +107,10 @@ MESSAGES: dict[str, str] = {
     "(`--max-slippage`).",
     "EscrowInvalidRate": "the price feed answered an unusable rate ({answer}); nothing was opened. Ask the escrow "
     "admin to check the feed.",
+    "EscrowInvalidLines": "an order has {count} lines: give 2 to 20 lines (`--lot GTIN/LOT=AMOUNT` repeated), and no "
+    "separate batch beside them.",
+    "EscrowLinesMismatch": "the order's lines add up to {linesTotal}, not to the order's total {orderTotal} (smallest "
+    "units of the token, or of the invoice's currency). Correct the lines' amounts or the total.",
     "EscrowInvalidInvoice": "an invoice of {amount} (minor units of {currency}) is zero or too large.",
     "EscrowInvalidPriceFeed": "{feed} cannot be used as a price feed here (not a feed contract, or a maximum age "
     "under one minute, or more than 4 currency decimals).",
