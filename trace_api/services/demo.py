@@ -177,7 +177,7 @@ def _export(ctx: TraceContext, at: Callable[[float], str], say: Say) -> None:
         lines=[OrderLine(g, lot, share) for g, lot, share in EXPORT_LOTS], invoice_amount=amount,
         invoice_currency=currency, incoterm="DAP", place="CNSHA", deliver_by="45d")
     for gtin, lot, _ in EXPORT_LOTS:
-        batches.record_event(ctx, source="demo", account=processor, gtin=gtin, lot=lot, step="shipping",
+        batches.record_event(ctx, account=processor, gtin=gtin, lot=lot, step="shipping",
                              gln=ROASTERY_GLN, to="buyer", when=at(13.2))
     say(f"a Shanghai importer bought two roasted lots DAP CNSHA for {amount} {currency} = {trade['amount']} USDC at "
         f"{trade['invoice']['rate']} (trades {', '.join(map(str, trade['trade_ids']))}); both lots shipped")
