@@ -132,9 +132,9 @@ def run_story(settings: Settings, *, say: Say = lambda _: None, domain: str = di
                              when=at(13.6))
         units.commission_units(ctx, account=processor, gtin=rg, lot=rl, serials=UNITS, gln=ROASTERY_GLN,
                                when=at(12.7))
-        events.anchor(ctx, account=processor)
-        say(f"roasted into {rg}/{rl} ({len(UNITS)} bags with serials), shipped to the shop, on the shelf")
         _export(ctx, at, say)
+        events.anchor(ctx, account=processor)  # the export lots' events too
+        say(f"roasted into {rg}/{rl} ({len(UNITS)} bags with serials), shipped to the shop, on the shelf")
     label = settings.home / "demo" / "bag-1.png"
     uri = signing.sign_uri(digital_link.unit_uri(*ROASTED, UNITS[0], domain=domain), processor.key)
     render.render_png(uri, label)
