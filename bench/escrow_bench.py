@@ -1,7 +1,10 @@
-"""Escrow gas rows: open (with a permit), release, refund, dispute + resolve, withdraw.
+"""Escrow gas rows: open (with a permit), release, refund, dispute + resolve, withdraw; an order of two lines and an
+open invoiced in EUR.
 
 Baselines, measured in the same run:
 - open with permit against the two-transaction path a token without EIP-2612 needs (approve, then open);
+- an order of two lines against two single-batch opens; an invoiced open (feed read, terms recorded) against a
+  plain open;
 - every payout (release, refund, dispute + resolve, withdraw) against a plain ERC-20 transfer of the same amount,
   what paying the other side directly, with no escrow, would cost.
 """
@@ -15,6 +18,7 @@ from trace_api.chain.accounts import dev_account
 from trace_api.index.store import get_engine
 from trace_api.services import batches, escrow
 from trace_api.services.context import TraceContext
+from trace_api.services.trade_terms import OrderLine
 
 GTIN = "09506000134352"
 AMOUNT = "1250.50"
@@ -28,6 +32,24 @@ def _trade(ctx: TraceContext, lot: str, *, use_permit: bool) -> tuple[int, int]:
     w3 = ctx.chain.w3
     gas = sum(int(w3.eth.get_transaction_receipt(h)["gasUsed"]) for h in opened["tx_hashes"])
     return opened["trade_id"], gas
+
+
+def _order(ctx: TraceContext, lots: tuple[str, ...]) -> int:
+    """Open one order of a line per lot (new batches), with a permit; returns its gas."""
+    for lot in lots:
+        batches.register_batch(ctx, account=dev_account("seller"), gtin=GTIN, lot=lot)
+    opened = escrow.open_trade(ctx, account=dev_account("buyer"), seller="seller", arbiter="arbiter", token="USDC",
+                               amount=None, lines=[OrderLine(GTIN, lot, AMOUNT) for lot in lots], deliver_by="30d")
+    return int(opened["gas_used"])
+
+
+def _invoiced(ctx: TraceContext, lot: str) -> int:
+    """Open a trade invoiced in EUR at the local EUR/USD feed, DAP Shanghai, with a permit; returns its gas."""
+    batches.register_batch(ctx, account=dev_account("seller"), gtin=GTIN, lot=lot)
+    opened = escrow.open_trade(ctx, account=dev_account("buyer"), seller="seller", arbiter="arbiter", token="USDC",
+                               amount=None, invoice_amount="1157.87", invoice_currency="EUR", incoterm="DAP",
+                               place="CNSHA", gtin=GTIN, lot=lot, deliver_by="30d")
+    return int(opened["gas_used"])
 
 
 def _later(ctx: TraceContext, seconds: int) -> None:
@@ -60,6 +82,8 @@ def run(env: BenchEnv) -> list[dict[str, Any]]:
     disputed, _ = _trade(ctx, "BENCH-ESCROW-DISPUTE", use_permit=True)
     opened_dispute = escrow.dispute(ctx, account=buyer, trade_id=disputed, text="the roast is not as agreed")
     ruled = escrow.resolve(ctx, account=arbiter, trade_id=disputed, seller_share="60%")
+    order_gas = _order(ctx, ("BENCH-ESCROW-LINE-1", "BENCH-ESCROW-LINE-2"))
+    fx_gas = _invoiced(ctx, "BENCH-ESCROW-FX")
     late, _ = _trade(ctx, "BENCH-ESCROW-REFUND", use_permit=True)
     _later(ctx, 31 * 86_400)  # past deliverBy (30 days)
     refunded = escrow.refund(ctx, account=buyer, trade_id=late)
@@ -72,6 +96,8 @@ def run(env: BenchEnv) -> list[dict[str, Any]]:
     withdraw_gas = int(w3.eth.get_transaction_receipt(withdrawn["tx_hash"])["gasUsed"])
     return [
         row("gas.escrow.open", permit_gas, "gas", approve_gas),
+        row("gas.escrow.open_2_lines", order_gas, "gas", 2 * permit_gas),
+        row("gas.escrow.open_fx", fx_gas, "gas", permit_gas),
         row("gas.escrow.release", int(released["gas_used"]), "gas", transfer),
         row("gas.escrow.refund", int(refunded["gas_used"]), "gas", transfer),
         row("gas.escrow.dispute_resolve", int(opened_dispute["gas_used"]) + int(ruled["gas_used"]), "gas", transfer),

@@ -3,11 +3,13 @@ pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {AggregatorV3Interface} from "./interfaces/AggregatorV3Interface.sol";
 import {ITraceRegistry} from "./interfaces/ITraceRegistry.sol";
 import {ITradeEscrow} from "./interfaces/ITradeEscrow.sol";
 
@@ -37,6 +39,14 @@ import {ITradeEscrow} from "./interfaces/ITradeEscrow.sol";
 ///   ruling. Refunds and the buyer's share of a ruling are fee-free. The rate is snapshotted at open; the recipient
 ///   credited is the one current at payout.
 /// - Pause stops new trades only; settlement, disputes and withdrawals never stop.
+/// - Terms: the Incoterms rule and place, and an invoice's currency, amount and rate, live beside the trade record
+///   (one slot, two with an invoice) and are written only by trades that name them, so a plain trade pays nothing
+///   for them. The rule only sets the default schedule; settlement logic never reads it again. An invoice is
+///   converted once, at open, at the feed's latest round; settlement then stays in the token and nothing swaps.
+/// - Orders of several lines: each line (batch, share of the price) is opened as its own trade, with consecutive ids,
+///   in one call funded by one transfer. A line's milestones are paid by that line's own shipment and delivery
+///   facts, and refunds, disputes and rulings work per line through the same per-trade rules; conservation holds
+///   per line and so over the order. The lines' terms record their place in the order.
 contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -58,7 +68,18 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
     /// @notice The longest a buyer can be given to dispute a delivery it did not record itself.
     uint32 public constant MAX_DISPUTE_WINDOW = 30 days;
 
+    /// @notice Most lines (batches) one order may have.
+    uint256 public constant MAX_LINES = 20;
+
     uint256 private constant _BPS = 10_000;
+
+    /// @dev A feed's rate as read at open.
+    struct Rate {
+        uint256 rate;
+        uint80 roundId;
+        uint256 updatedAt;
+        PriceFeed feed;
+    }
 
     /// @dev A trade as stored: five slots, all written by {open} (a sixth would cost every trade 22,100 gas more).
     /// The terms that {getTrade} returns are rebuilt from it: `deliverBy` and `disputedAt` are kept as offsets from
@@ -92,6 +113,8 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
     ITraceRegistry public immutable registry;
 
     mapping(uint256 tradeId => TradeRecord) private _trades;
+    mapping(uint256 tradeId => Terms) private _terms;
+    mapping(bytes3 currency => mapping(address token => PriceFeed)) private _feeds;
     mapping(address account => mapping(address token => uint256)) private _balances;
     mapping(address token => bool) private _allowedTokens;
     uint256 private _tradeCount;
@@ -121,7 +144,7 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
     }
 
     /// @inheritdoc ITradeEscrow
-    function openWithPermit(OpenParams calldata p, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+    function openWithPermit(OpenParams calldata p, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
         external
         whenNotPaused
         nonReentrant
@@ -130,7 +153,7 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         if (p.token == address(0)) revert EscrowInvalidToken(address(0));
         // A failed permit is not fatal: someone may have submitted the same signature first. The transfer in
         // _open is the real check of the allowance.
-        try IERC20Permit(p.token).permit(msg.sender, address(this), p.amount, deadline, v, r, s) {} catch {}
+        try IERC20Permit(p.token).permit(msg.sender, address(this), value, deadline, v, r, s) {} catch {}
         return _open(p);
     }
 
@@ -259,6 +282,26 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
     }
 
     /// @inheritdoc ITradeEscrow
+    function setPriceFeed(bytes3 currency, address token, address feed, uint32 maxAge, uint8 currencyDecimals)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        if (token == address(0) || token.code.length == 0) revert EscrowInvalidToken(token);
+        if (feed == address(0)) {
+            delete _feeds[currency][token];
+        } else {
+            if (feed.code.length == 0 || maxAge < 1 minutes || currencyDecimals > 4) {
+                revert EscrowInvalidPriceFeed(feed);
+            }
+            uint8 feedDecimals = AggregatorV3Interface(feed).decimals();
+            uint8 tokenDecimals = IERC20Metadata(token).decimals();
+            if (feedDecimals > 18 || tokenDecimals > 18) revert EscrowInvalidPriceFeed(feed);
+            _feeds[currency][token] = PriceFeed(feed, maxAge, feedDecimals, tokenDecimals, currencyDecimals);
+        }
+        emit PriceFeedUpdated(currency, token, feed, maxAge);
+    }
+
+    /// @inheritdoc ITradeEscrow
     function pause() external onlyRole(DEFAULT_ADMIN_ROLE) {
         _pause();
     }
@@ -290,6 +333,27 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         v.batchId = t.batchId;
         v.amount = t.amount;
         v.released = t.released;
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function getTerms(uint256 tradeId) external view returns (Terms memory) {
+        return _terms[tradeId];
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function priceFeed(bytes3 currency, address token) external view returns (PriceFeed memory) {
+        return _feeds[currency][token];
+    }
+
+    /// @inheritdoc ITradeEscrow
+    function quote(bytes3 currency, address token, uint256 invoiceAmount)
+        external
+        view
+        returns (uint256 amount, uint256 rate, uint80 roundId, uint256 updatedAt)
+    {
+        PriceFeed memory f = _feeds[currency][token];
+        (rate, roundId, updatedAt) = _latestRate(currency, token, f);
+        amount = _convert(invoiceAmount, rate, f);
     }
 
     /// @inheritdoc ITradeEscrow
@@ -327,12 +391,67 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
     // ---- internals ----
 
     function _open(OpenParams calldata p) private returns (uint256 tradeId) {
+        _checkParams(p);
+        (uint16 shippedBps, uint16 deliveredBps) = (p.shippedBps, p.deliveredBps);
+        if (shippedBps == 0 && deliveredBps == 0) {
+            shippedBps = _defaultShippedBps(p.incoterm);
+        } else if (uint256(shippedBps) + deliveredBps != _BPS) {
+            revert EscrowInvalidSchedule(shippedBps, deliveredBps);
+        }
+        Rate memory r = _rateFor(p);
+        if (p.lines.length == 0) return _openOne(p, r, shippedBps);
+        (bytes32[] memory batches, uint256[] memory amounts, uint256[] memory invoiced) = _lines(p, r);
+
+        // Pull before recording: the trade must hold what actually arrived, which only the balance delta tells.
+        // nonReentrant on the callers covers tokens with transfer hooks.
+        uint256 total;
+        for (uint256 i; i < amounts.length; ++i) {
+            total += amounts[i];
+        }
+        _collect(p.token, total);
+
+        // Cannot overflow: at most MAX_LINES trades per transaction.
+        unchecked {
+            tradeId = _tradeCount + 1;
+            _tradeCount += amounts.length;
+        }
+        // Every line records its terms: at least its place in the order.
+        for (uint256 i; i < amounts.length; ++i) {
+            uint256 id = tradeId + i;
+            _create(id, p, batches[i], amounts[i], shippedBps);
+            _recordTerms(id, p, r, invoiced[i], i, amounts.length);
+        }
+    }
+
+    /// @dev {_open} for one batch, without the arrays an order needs: most trades take this path.
+    function _openOne(OpenParams calldata p, Rate memory r, uint16 shippedBps) private returns (uint256 tradeId) {
+        bool fx = r.rate != 0;
+        uint256 amount = fx ? _convert(p.invoice.amount, r.rate, r.feed) : p.amount;
+        _checkLine(p.batchId, amount);
+        // Pull before recording, as in {_open}.
+        _collect(p.token, amount);
+        // Cannot overflow: one trade per transaction.
+        unchecked {
+            tradeId = ++_tradeCount;
+        }
+        _create(tradeId, p, p.batchId, amount, shippedBps);
+        if (fx || p.incoterm != Incoterm.None) _recordTerms(tradeId, p, r, fx ? p.invoice.amount : 0, 0, 1);
+    }
+
+    /// @dev A line's amount fits, and its batch exists and is not recalled.
+    function _checkLine(bytes32 batchId, uint256 amount) private view {
+        if (amount == 0 || amount > type(uint96).max) revert EscrowInvalidAmount(amount);
+        if (!registry.exists(batchId)) revert EscrowUnknownBatch(batchId);
+        if (registry.isRecalled(batchId)) revert EscrowBatchRecalled(batchId);
+    }
+
+    /// @dev Everything about the parties, times and place that needs no registry or feed.
+    function _checkParams(OpenParams calldata p) private view {
         if (!_allowedTokens[p.token]) revert EscrowTokenNotAllowed(p.token);
         if (p.seller == address(0) || p.seller == msg.sender) revert EscrowInvalidSeller(p.seller);
         if (p.arbiter == address(0) || p.arbiter == msg.sender || p.arbiter == p.seller) {
             revert EscrowInvalidArbiter(p.arbiter);
         }
-        if (p.amount == 0 || p.amount > type(uint96).max) revert EscrowInvalidAmount(p.amount);
         if (p.deliverBy <= block.timestamp || p.deliverBy > block.timestamp + MAX_DELIVERY_WINDOW) {
             revert EscrowInvalidDeadline(p.deliverBy, block.timestamp);
         }
@@ -342,23 +461,39 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         if (p.disputeWindow < MIN_DISPUTE_WINDOW || p.disputeWindow > MAX_DISPUTE_WINDOW) {
             revert EscrowInvalidDisputeWindow(p.disputeWindow);
         }
-        (uint16 shippedBps, uint16 deliveredBps) = (p.shippedBps, p.deliveredBps);
-        if (shippedBps == 0 && deliveredBps == 0) {
-            deliveredBps = uint16(_BPS);
-        } else if (uint256(shippedBps) + deliveredBps != _BPS) {
-            revert EscrowInvalidSchedule(shippedBps, deliveredBps);
-        }
-        if (!registry.exists(p.batchId)) revert EscrowUnknownBatch(p.batchId);
-        if (registry.isRecalled(p.batchId)) revert EscrowBatchRecalled(p.batchId);
+        bytes5 place = p.place;
+        if (p.incoterm == Incoterm.None ? place != bytes5(0) : !_isLocode(place)) revert EscrowInvalidPlace(place);
+    }
 
-        // Pull before recording: the trade must hold what actually arrived, which only the balance delta tells.
-        // nonReentrant on the callers covers tokens with transfer hooks.
-        _collect(p.token, p.amount);
-
-        // Cannot overflow: one trade per transaction.
-        unchecked {
-            tradeId = ++_tradeCount;
+    /// @dev The batch, token amount and invoice amount of each line of an order: 2 to {MAX_LINES} lines, adding up
+    /// to `p.amount` (or the invoice's amount). Each invoiced line is converted on its own, rounded down, so the
+    /// lines' token amounts are what is escrowed.
+    function _lines(OpenParams calldata p, Rate memory r)
+        private
+        view
+        returns (bytes32[] memory batches, uint256[] memory amounts, uint256[] memory invoiced)
+    {
+        bool fx = r.rate != 0;
+        uint256 n = p.lines.length;
+        if (n < 2 || n > MAX_LINES || p.batchId != bytes32(0)) revert EscrowInvalidLines(n, p.batchId);
+        (batches, amounts, invoiced) = (new bytes32[](n), new uint256[](n), new uint256[](n));
+        uint256 sum;
+        for (uint256 i; i < n; ++i) {
+            uint256 share = p.lines[i].amount;
+            if (share > type(uint96).max) revert EscrowInvalidAmount(share);
+            sum += share;
+            (batches[i], invoiced[i]) = (p.lines[i].batchId, fx ? share : 0);
+            amounts[i] = fx ? _convert(share, r.rate, r.feed) : share;
+            _checkLine(batches[i], amounts[i]);
         }
+        uint256 expected = fx ? p.invoice.amount : p.amount;
+        if (sum != expected) revert EscrowLinesMismatch(sum, expected);
+    }
+
+    /// @dev Writes trade `tradeId`, one line of the order, and emits its {TradeOpened}.
+    function _create(uint256 tradeId, OpenParams calldata p, bytes32 batchId, uint256 amount, uint16 shippedBps)
+        private
+    {
         TradeRecord storage t = _trades[tradeId];
         uint16 fee = _feeBps;
         // One struct literal per slot, so that each slot is written once.
@@ -367,10 +502,99 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
         (t.seller, t.feeBps, t.disputeWindow, t.rulingPeriod) =
             (p.seller, fee, uint24(p.disputeWindow), uint24(p.rulingPeriod));
         t.arbiter = p.arbiter;
-        (t.token, t.amount) = (p.token, uint96(p.amount));
-        t.batchId = p.batchId;
+        (t.token, t.amount) = (p.token, uint96(amount));
+        t.batchId = batchId;
         _emitOpened(tradeId, p, shippedBps, fee);
     }
+
+    /// @dev The feed's rate for an invoiced trade, checked against the buyer's quote; all zero without an invoice.
+    function _rateFor(OpenParams calldata p) private view returns (Rate memory r) {
+        bytes3 currency = p.invoice.currency;
+        if (currency == bytes3(0)) return r;
+        if (p.amount != 0) revert EscrowInvalidAmount(p.amount);
+        uint256 invoiced = p.invoice.amount;
+        if (invoiced == 0 || invoiced > type(uint96).max) revert EscrowInvalidInvoice(invoiced, currency);
+        r.feed = _feeds[currency][p.token];
+        (r.rate, r.roundId, r.updatedAt) = _latestRate(currency, p.token, r.feed);
+        uint256 quoted = p.invoice.quotedRate;
+        uint256 moved = r.rate > quoted ? r.rate - quoted : quoted - r.rate;
+        // A zero quote never matches: the buyer always states the rate it agreed to.
+        if (quoted == 0 || moved * _BPS > quoted * p.invoice.maxSlippageBps) {
+            revert EscrowRateSlipped(quoted, r.rate, p.invoice.maxSlippageBps);
+        }
+    }
+
+    /// @dev Stores and announces trade `tradeId`'s terms: rule, place, its line of the invoice and the rate, and its
+    /// place `line` (0-based) among the `lineCount` lines of one order.
+    function _recordTerms(
+        uint256 tradeId,
+        OpenParams calldata p,
+        Rate memory r,
+        uint256 invoiced,
+        uint256 line,
+        uint256 lineCount
+    ) private {
+        bool fx = r.rate != 0;
+        // Cannot truncate: the rate was checked to fit in 128 bits, invoices in 96, lines are at most MAX_LINES,
+        // and the round time is a past block time.
+        Terms memory x = Terms(
+            p.incoterm,
+            p.place,
+            fx ? p.invoice.currency : bytes3(0),
+            fx ? r.feed.feedDecimals : 0,
+            uint40(r.updatedAt),
+            uint96(invoiced),
+            uint16(lineCount == 1 ? 0 : line + 1),
+            uint16(lineCount == 1 ? 0 : lineCount),
+            uint128(r.rate),
+            r.roundId
+        );
+        _terms[tradeId] = x;
+        emit TradeTermsRecorded(tradeId, x);
+    }
+
+    /// @dev The feed's latest rate for `currency` in `token`, checked for presence, sign, size and age.
+    function _latestRate(bytes3 currency, address token, PriceFeed memory f)
+        private
+        view
+        returns (uint256 rate, uint80 roundId, uint256 updatedAt)
+    {
+        if (f.feed == address(0)) revert EscrowNoPriceFeed(currency, token);
+        int256 answer;
+        (roundId, answer,, updatedAt,) = AggregatorV3Interface(f.feed).latestRoundData();
+        if (answer <= 0 || uint256(answer) > type(uint128).max) revert EscrowInvalidRate(answer);
+        // A round stamped in the future is as untrustworthy as an old one.
+        if (updatedAt == 0 || updatedAt > block.timestamp || block.timestamp - updatedAt > f.maxAge) {
+            revert EscrowStaleRate(currency, roundId, updatedAt, f.maxAge);
+        }
+        rate = uint256(answer);
+    }
+
+    /// @dev `invoiced` minor units of the currency in the token's smallest unit at `rate`, rounded down.
+    function _convert(uint256 invoiced, uint256 rate, PriceFeed memory f) private pure returns (uint256) {
+        // Cannot overflow: invoice < 2^96, rate < 2^128, 10^18 < 2^60.
+        return invoiced * rate * 10 ** f.tokenDecimals / 10 ** (uint256(f.feedDecimals) + f.currencyDecimals);
+    }
+
+    /// @dev The share paid on shipment by default: all of it where risk passes to the buyer at the seller's
+    /// premises or at the hand-over to the carrier (EXW, F and C rules); none where it passes at destination (D
+    /// rules), or without a rule.
+    function _defaultShippedBps(Incoterm rule) private pure returns (uint16) {
+        if (rule == Incoterm.None || rule == Incoterm.DAP || rule == Incoterm.DPU || rule == Incoterm.DDP) return 0;
+        return uint16(_BPS);
+    }
+
+    /// @dev The shape of a UN/LOCODE: an ISO 3166 alpha-2 country code (two capitals), then three capitals or
+    /// digits 2-9. Whether the code is assigned, and whether it is a port, is checked off-chain.
+    function _isLocode(bytes5 place) private pure returns (bool) {
+        for (uint256 i; i < 5; ++i) {
+            bytes1 c = place[i];
+            bool letter = c >= "A" && c <= "Z";
+            if (!(letter || (i >= 2 && c >= "2" && c <= "9"))) return false;
+        }
+        return true;
+    }
+
 
     /// @dev The trade's terms, from the call rather than read back from storage; separate so that {_open} stays
     /// within the stack.
@@ -379,9 +603,9 @@ contract TradeEscrow is ITradeEscrow, AccessControl, Pausable, ReentrancyGuardTr
             tradeId,
             msg.sender,
             p.seller,
-            p.batchId,
+            _trades[tradeId].batchId, // warm, as the amount: a line's own batch and amount
             p.token,
-            p.amount,
+            _trades[tradeId].amount, // warm: {_open} just wrote it; may differ from `p.amount` with an invoice
             p.arbiter,
             p.deliverBy,
             p.rulingPeriod,

@@ -14,9 +14,11 @@ import typer
 from rich.table import Table
 
 from cli.context import STATE, emit
+from trace_api.errors import ValidationError
 from trace_api.index.store import get_engine
 from trace_api.services import escrow
 from trace_api.services.context import TraceContext
+from trace_api.services.trade_terms import OrderLine, parse_line, parse_lines_csv
 
 escrow_app = typer.Typer(help="Trade escrow: fund, release by milestones, dispute, resolve, withdraw.",
                          no_args_is_help=True)
@@ -41,17 +43,32 @@ def _money(data: dict[str, Any], field: str) -> str:
 
 @escrow_app.command("open")
 def open_(
-    gtin: str = typer.Option(..., "--gtin", help="GTIN of the traded batch."),
-    lot: str = typer.Option(..., "--lot", help="Lot of the traded batch."),
+    gtin: str = typer.Option(None, "--gtin", help="GTIN of the traded batch (with one --lot LOT)."),
+    lot: list[str] = typer.Option(
+        None, "--lot", help="The lot (with --gtin), or GTIN/LOT; repeat as GTIN/LOT=AMOUNT for an order of several "
+                            "lines, each paid, refunded or disputed on its own."),
+    lines_file: Path = typer.Option(None, "--lines", exists=True, dir_okay=False,
+                                    help="Order lines from a CSV with the columns gtin, lot, amount."),
     seller: str = typer.Option(..., "--seller", help="Seller: address or dev account name."),
     arbiter: str = typer.Option(..., "--arbiter", help="Arbiter of disputes: address or dev account name."),
-    amount: str = typer.Option(..., "--amount", help="Price in the token's unit, e.g. 1250.50."),
+    amount: str = typer.Option(None, "--amount", help="Price in the token's unit, e.g. 1250.50 (or --invoice)."),
+    invoice: tuple[str, str] | None = typer.Option(
+        None, "--invoice", metavar="AMOUNT CURRENCY",
+        help="Price as an invoice, e.g. --invoice 11500.00 EUR: converted into the token at the escrow's price "
+             "feed, its rate and round recorded on chain."),
+    max_slippage: str = typer.Option(
+        None, "--max-slippage", help="With --invoice: how far the rate may move from the quote (default 0.5%)."),
+    incoterm: str = typer.Option(None, "--incoterm", help="Incoterms 2020 rule: EXW, FCA, CPT, CIP, DAP, DPU, DDP, "
+                                                         "FAS, FOB, CFR or CIF; sets the default milestones."),
+    place: str = typer.Option(None, "--place", help="The rule's named place as a UN/LOCODE, e.g. CNSHA."),
+    port: bool = typer.Option(False, "--port", help="Confirm the place is a port (needed by FAS, FOB, CFR, CIF)."),
     token: str = typer.Option(..., "--token", help="USDC, EURC (deployment symbols), a token address, or ETH."),
     deliver_by: str = typer.Option("30d", "--deliver-by", help="Duration (30d), date (2026-12-31) or datetime."),
     ruling_period: str = typer.Option("7d", "--ruling-period", help="Time the arbiter has to rule (1d to 90d)."),
     milestones: str = typer.Option(None, "--milestones",
                                    help="e.g. shipped=30,delivered=70 (percent), shipped:3000,delivered:7000 (bps) "
-                                        "or shipped:30%,delivered:70%; default 100% on delivery."),
+                                        "or shipped:30%,delivered:70%; default: the Incoterm's (on shipment for "
+                                        "EXW, F and C rules, on delivery for D rules), else 100% on delivery."),
     dispute_window: str = typer.Option(
         escrow.DEFAULT_DISPUTE_WINDOW, "--dispute-window",
         help="After a carrier's delivery, the buyer's time to dispute before payment (1d to 30d); the buyer's own "
@@ -59,15 +76,51 @@ def open_(
     permit: bool = typer.Option(True, "--permit/--no-permit", help="Use EIP-2612 permit when the token has it."),
 ) -> None:
     """Open and fund a trade for a batch (signed by the buyer)."""
+    invoice_amount, invoice_currency = invoice or (None, None)
+    batch, lines = _batch_or_lines(gtin, lot or [], lines_file)
     result = escrow.open_trade(_ctx(), account=STATE.account("buyer"), seller=seller, arbiter=arbiter, token=token,
-                               amount=amount, gtin=gtin, lot=lot, deliver_by=deliver_by,
+                               amount=amount, gtin=batch[0], lot=batch[1], lines=lines, deliver_by=deliver_by,
                                ruling_period=ruling_period, milestones=milestones, dispute_window=dispute_window,
-                               use_permit=permit)
+                               use_permit=permit, incoterm=incoterm, place=place, port=port,
+                               invoice_amount=invoice_amount, invoice_currency=invoice_currency,
+                               max_slippage=max_slippage)
     for warning in result["warnings"]:
         sys.stderr.write(f"trace: warning: {warning}\n")
-    emit(result, f"opened trade {result['trade_id']}: {_money(result, 'amount')} for {result['gtin']}/"
-                 f"{result['lot']}, deliver by {result['deliver_by']} (funded by {result['funding']}, "
-                 f"{len(result['tx_hashes'])} tx, gas {result['gas_used']})")
+    terms = _terms_line(result)
+    ids = result["trade_ids"]
+    what = (f"trade {ids[0]}" if len(ids) == 1 else f"trades {', '.join(map(str, ids))} (one per line)")
+    goods = ", ".join(f"{line['gtin']}/{line['lot']}" + (f" {line['amount']}" if len(ids) > 1 else "")
+                      for line in result["lines"])
+    emit(result, f"opened {what}: {_money(result, 'amount')} for {goods}{', ' + terms if terms else ''}, deliver "
+                 f"by {result['deliver_by']} (funded by {result['funding']}, {len(result['tx_hashes'])} tx, gas "
+                 f"{result['gas_used']})")
+
+
+def _batch_or_lines(gtin: str | None, lots: list[str], lines_file: Path | None
+                    ) -> tuple[tuple[str | None, str | None], list[OrderLine] | None]:
+    """--gtin G --lot L (one batch), --lot G/L[=AMOUNT] repeated, or --lines FILE."""
+    if lines_file is not None:
+        if gtin or lots:
+            raise ValidationError("give the order lines either with --lines or with --lot, not both")
+        return (None, None), parse_lines_csv(lines_file)
+    if gtin is not None:
+        if len(lots) != 1:
+            raise ValidationError("--gtin goes with exactly one --lot LOT; for several lines write "
+                                  "--lot GTIN/LOT=AMOUNT")
+        return (gtin, lots[0]), None
+    if not lots:
+        raise ValidationError("name the batch: --gtin GTIN --lot LOT, --lot GTIN/LOT, or order lines")
+    return (None, None), [parse_line(value, need_amount=len(lots) > 1) for value in lots]
+
+
+def _terms_line(data: dict[str, Any]) -> str:
+    """"DAP CNSHA, invoice 11500.00 EUR at 1.08 (round 3, 2026-12-01T05:00:00Z)", or "" for a plain trade."""
+    parts = [f"{data['incoterm']} {data['place']}"] if data["incoterm"] else []
+    if data["invoice"]:
+        inv = data["invoice"]
+        parts.append(f"invoice {inv['amount']} {inv['currency']} at {inv['rate']} {data['token']['symbol']}/"
+                     f"{inv['currency']} (round {inv['round_id']}, {inv['round_time']})")
+    return ", ".join(parts)
 
 
 @escrow_app.command("show")
@@ -86,7 +139,8 @@ def _trade_table(data: dict[str, Any]) -> Table:
     table.add_column("value")
     rows = [
         ("buyer", data["buyer"]), ("seller", data["seller"]), ("arbiter", data["arbiter"]),
-        ("amount", _money(data, "amount")), ("released", _money(data, "released")),
+        ("amount", _money(data, "amount")), *([("terms", _terms_line(data))] if _terms_line(data) else []),
+        ("released", _money(data, "released")),
         ("in escrow", _money(data, "in_escrow")), ("fee", f"{data['fee_bps'] / 100:g}%"),
         ("opened", data["opened_at"]),
         ("deliver by", data["deliver_by"] + ("  [red]overdue[/red]" if data["overdue"] else "")),

@@ -24,8 +24,70 @@ interface ITradeEscrow {
         Delivered // that shipment was received by the buyer, or delivered by a carrier and its window passed
     }
 
+    /// @notice The Incoterms(R) 2020 rule of a trade; `None` for a trade that names none.
+    /// @dev The rule sets the default schedule: where risk passes to the buyer at the hand-over to its carrier or
+    /// at the seller's premises (EXW, F and C rules) the price is paid on the seller's shipment to the buyer (for
+    /// EXW the registry's shipment stands for the pick-up); where it passes at destination (D rules) on delivery.
+    enum Incoterm {
+        None,
+        EXW,
+        FCA,
+        CPT,
+        CIP,
+        DAP,
+        DPU,
+        DDP,
+        FAS, // sea and inland waterway only, as FOB, CFR and CIF: the named place is a port
+        FOB,
+        CFR,
+        CIF
+    }
+
+    /// @notice An invoice in another currency than the settlement token, converted at a price feed's rate.
+    /// @dev `currency` is zero for a trade priced in the token itself. `amount` is in the currency's minor unit
+    /// (ISO 4217: cents for EUR and CNY). `quotedRate` is the feed's answer the buyer was shown; the open fails if
+    /// the feed moved more than `maxSlippageBps` from it.
+    struct Invoice {
+        uint256 amount;
+        bytes3 currency; // ISO 4217 code, e.g. "EUR"
+        uint256 quotedRate;
+        uint16 maxSlippageBps;
+    }
+
+    /// @notice The trade terms recorded next to the money: Incoterms rule and place, invoice and its rate.
+    /// @dev `currency` is zero (and the invoice fields with it) for a trade priced in the token.
+    struct Terms {
+        Incoterm incoterm;
+        bytes5 place; // UN/LOCODE of the named place, zero without a rule
+        bytes3 currency;
+        uint8 rateDecimals;
+        uint40 roundTime; // the feed round's update time
+        uint96 invoiceAmount; // in the currency's minor unit; a line's own share of the invoice
+        uint16 line; // 1-based place among the lines of one order, 0 for a single-batch trade
+        uint16 lineCount; // lines of the order (trades `tradeId - line + 1` to `tradeId - line + lineCount`), or 0
+        uint128 rate; // token units of the currency, scaled by 10^rateDecimals
+        uint80 roundId;
+    }
+
+    /// @notice A price feed converting an invoice currency into a settlement token.
+    struct PriceFeed {
+        address feed; // AggregatorV3Interface quoting one unit of the currency in the token's unit (e.g. EUR / USD)
+        uint32 maxAge; // a round older than this is stale
+        uint8 feedDecimals;
+        uint8 tokenDecimals;
+        uint8 currencyDecimals; // ISO 4217 minor unit
+    }
+
+    /// @notice One line of an order: a batch and its share of the price (in the token, or in the invoice's minor
+    /// units when the order is invoiced).
+    struct Line {
+        bytes32 batchId;
+        uint256 amount;
+    }
+
     /// @notice The terms a buyer opens a trade with.
-    /// @dev `shippedBps + deliveredBps` must be 10000; both zero means the default, 100% on delivery.
+    /// @dev `shippedBps + deliveredBps` must be 10000; both zero means the default: the Incoterm's (see
+    /// {Incoterm}), or 100% on delivery without one. With an invoice `amount` must be zero: the escrow computes it.
     struct OpenParams {
         address seller;
         address arbiter;
@@ -37,6 +99,10 @@ interface ITradeEscrow {
         uint16 shippedBps; // share paid when the seller has shipped the batch
         uint16 deliveredBps; // share paid when the batch is delivered to the buyer
         uint32 disputeWindow; // after a delivery the buyer did not record itself (a carrier's), its time to dispute
+        Incoterm incoterm;
+        bytes5 place; // UN/LOCODE, e.g. "CNSHA"; required with a rule, zero without
+        Invoice invoice;
+        Line[] lines; // empty for one batch (`batchId`, `amount`); else 2 to MAX_LINES lines, `batchId` zero
     }
 
     /// @notice Everything stored about a trade.
@@ -125,6 +191,24 @@ interface ITradeEscrow {
     error EscrowInvalidFeeRecipient(address recipient);
     /// @dev A constructor argument is the zero address, or the registry is not a contract.
     error EscrowInvalidAddress(address account);
+    /// @dev `place` is not a UN/LOCODE (two letters, then three letters or digits 2-9), or is given without a rule.
+    error EscrowInvalidPlace(bytes5 place);
+    /// @dev No price feed converts `currency` into `token`.
+    error EscrowNoPriceFeed(bytes3 currency, address token);
+    /// @dev The feed's latest round `roundId`, updated at `updatedAt`, is older than `maxAge` seconds.
+    error EscrowStaleRate(bytes3 currency, uint80 roundId, uint256 updatedAt, uint32 maxAge);
+    /// @dev The feed's rate `rate` moved more than `maxSlippageBps` from the quoted `quotedRate`.
+    error EscrowRateSlipped(uint256 quotedRate, uint256 rate, uint16 maxSlippageBps);
+    /// @dev The feed answered a rate that is not positive or does not fit in 128 bits.
+    error EscrowInvalidRate(int256 answer);
+    /// @dev An order has `count` lines, not between 2 and {MAX_LINES}, or names `batchId` beside its lines.
+    error EscrowInvalidLines(uint256 count, bytes32 batchId);
+    /// @dev The lines add up to `linesTotal`, not to the order's amount (or invoice amount) `orderTotal`.
+    error EscrowLinesMismatch(uint256 linesTotal, uint256 orderTotal);
+    /// @dev The invoice amount is zero or does not fit in 96 bits, or the token amount it converts to is invalid.
+    error EscrowInvalidInvoice(uint256 amount, bytes3 currency);
+    /// @dev `feed` is not a contract, or a decimals or age setting is out of range.
+    error EscrowInvalidPriceFeed(address feed);
 
     // ---- events ----
     /// @notice A buyer opened and funded a trade.
@@ -143,6 +227,12 @@ interface ITradeEscrow {
         uint16 feeBps,
         uint32 disputeWindow
     );
+    /// @notice The trade `tradeId`, opened in the same transaction, names an Incoterms rule or an invoice currency,
+    /// or is one line of an order.
+    /// @dev `terms.rate` is token units per unit of `terms.currency`, scaled by 10^`terms.rateDecimals`; `roundId`
+    /// and `roundTime` identify the feed round it was read from. The invoice fields are zero for a trade priced in
+    /// the token; `line` and `lineCount` are zero for a trade of one batch.
+    event TradeTermsRecorded(uint256 indexed tradeId, Terms terms);
     /// @notice A milestone was paid: `amount` towards the seller, of which `fee` went to the fee recipient.
     event MilestoneReleased(uint256 indexed tradeId, Milestone indexed milestone, uint256 amount, uint256 fee);
     /// @notice The buyer released the remainder early: `amount` towards the seller, `fee` of it to the platform.
@@ -166,6 +256,8 @@ interface ITradeEscrow {
     event Withdrawn(address indexed account, address indexed token, address indexed to, uint256 amount);
     /// @notice The admin allowed or disallowed a token for new trades.
     event TokenAllowlistUpdated(address indexed token, bool allowed);
+    /// @notice The admin set (or with `feed` zero, removed) the price feed converting `currency` into `token`.
+    event PriceFeedUpdated(bytes3 indexed currency, address indexed token, address feed, uint32 maxAge);
     /// @notice The admin set the platform fee for new trades and the account that is credited with fees.
     event FeeUpdated(uint16 feeBps, address indexed recipient);
 
@@ -185,25 +277,36 @@ interface ITradeEscrow {
     /// - `p.rulingPeriod` is within [{MIN_RULING_PERIOD}, {MAX_RULING_PERIOD}];
     /// - `p.disputeWindow` is within [{MIN_DISPUTE_WINDOW}, {MAX_DISPUTE_WINDOW}]: a zero-filled `OpenParams`
     ///   never means "a carrier's delivery pays at once";
-    /// - the schedule sums to 10000, or is (0, 0) for 100% on delivery.
+    /// - the schedule sums to 10000, or is (0, 0) for the Incoterm's default (100% on delivery without a rule);
+    /// - with a rule, `p.place` has the shape of a UN/LOCODE; without one it is zero;
+    /// - with an invoice, `p.amount` is zero, a price feed converts its currency into `p.token`, the feed's latest
+    ///   round is at most the feed's `maxAge` old and within `maxSlippageBps` of `quotedRate`; the escrow takes
+    ///   the converted amount, rounded down;
+    /// - with `p.lines`: 2 to {MAX_LINES} lines, `p.batchId` zero, the lines' amounts adding up to `p.amount` (or
+    ///   the invoice's amount); each line opens its own trade, ids consecutive from the one returned, and each
+    ///   batch must exist and not be recalled. An invoiced line is converted on its own, rounded down.
     ///
-    /// Emits a {TradeOpened} event.
+    /// Emits a {TradeOpened} event per trade (line), each followed by a {TradeTermsRecorded} event if the trade
+    /// names a rule or an invoice, or is a line of an order.
     /// @param p The trade terms.
-    /// @return tradeId The new trade's id.
+    /// @return tradeId The new trade's id (the first line's, for an order of several lines).
     function open(OpenParams calldata p) external payable returns (uint256 tradeId);
 
     /// @notice Like {open}, for an ERC-20 with EIP-2612, approving through `permit` in the same call.
     /// @dev A failing permit is ignored, so a permit that a front-runner already submitted does not block the open;
-    /// the transfer then fails if the allowance is short. The native coin is not accepted here.
+    /// the transfer then fails if the allowance is short. The native coin is not accepted here. `value` is the
+    /// allowance the permit grants: `p.amount`, or for an invoice the most the buyer accepts to pay (the quote plus
+    /// its slippage); whatever the open does not take stays approved to the escrow.
     ///
     /// Emits a {TradeOpened} event.
     /// @param p The trade terms.
+    /// @param value The permit's value.
     /// @param deadline The permit's deadline.
     /// @param v The permit signature's `v`.
     /// @param r The permit signature's `r`.
     /// @param s The permit signature's `s`.
     /// @return tradeId The new trade's id.
-    function openWithPermit(OpenParams calldata p, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+    function openWithPermit(OpenParams calldata p, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
         external
         returns (uint256 tradeId);
 
@@ -352,6 +455,24 @@ interface ITradeEscrow {
     /// @param recipient The account credited with fees, from now on for every trade.
     function setFee(uint16 newFeeBps, address recipient) external;
 
+    /// @notice Sets the price feed that converts invoices in `currency` into `token`; a zero `feed` removes it.
+    /// @dev The feed quotes one unit of the currency in the token's unit: EUR / USD for a USD stablecoin (the
+    /// admin vouches that the token tracks the feed's quote currency). The token's decimals are read here.
+    ///
+    /// Requirements:
+    /// - the caller is an admin;
+    /// - `token` is an ERC-20 with `decimals()`; `feed` is zero or a contract with `decimals()`;
+    /// - `maxAge` is at least one minute; `currencyDecimals` at most 4.
+    ///
+    /// Emits a {PriceFeedUpdated} event.
+    /// @param currency ISO 4217 code of the invoice currency.
+    /// @param token The settlement token.
+    /// @param feed The AggregatorV3Interface feed, or zero.
+    /// @param maxAge The oldest round, in seconds, an open accepts.
+    /// @param currencyDecimals The currency's ISO 4217 minor unit (2 for EUR and CNY).
+    function setPriceFeed(bytes3 currency, address token, address feed, uint32 maxAge, uint8 currencyDecimals)
+        external;
+
     /// @notice Stops new trades. Settlement, disputes and withdrawals continue.
     /// @dev Requirements: the caller is an admin. Emits a {Paused} event.
     function pause() external;
@@ -366,6 +487,19 @@ interface ITradeEscrow {
 
     /// @notice A trade; `state` is `None` for an id never opened.
     function getTrade(uint256 tradeId) external view returns (Trade memory);
+
+    /// @notice The Incoterms rule, place and invoice of a trade; all zero for a trade that names none.
+    function getTerms(uint256 tradeId) external view returns (Terms memory);
+
+    /// @notice The price feed converting `currency` into `token`; `feed` is zero if none.
+    function priceFeed(bytes3 currency, address token) external view returns (PriceFeed memory);
+
+    /// @notice What an invoice of `invoiceAmount` (minor units of `currency`) costs in `token` now, and the round.
+    /// @dev Reverts as {open} would on a missing feed, a stale round or an invalid rate.
+    function quote(bytes3 currency, address token, uint256 invoiceAmount)
+        external
+        view
+        returns (uint256 amount, uint256 rate, uint80 roundId, uint256 updatedAt);
 
     /// @notice Number of trades opened so far; also the latest trade id.
     function tradeCount() external view returns (uint256);

@@ -13,10 +13,14 @@ def test_demo_summary(demo_env) -> None:
     _, summary = demo_env
     assert summary["hash_chains_ok"] is True
     assert summary["events_verified"] == summary["events_total"]
-    # green: register + 4 lifecycle + 1000 readings + transformation; roasted: transformation + units + 3 steps
-    assert summary["batches"]["green"]["events"] == 4 + READINGS + 1
+    # green: register + 4 lifecycle + 1000 readings + 3 transformations (the shop's roast, two export lots);
+    # roasted: transformation + units + 3 steps
+    assert summary["batches"]["green"]["events"] == 4 + READINGS + 3
     assert summary["batches"]["roasted"]["events"] == 1 + len(UNITS) + 3
     assert Path(summary["label"]["file"]).is_file()
+    export = summary["export_trade"]
+    assert (export["incoterm"], export["place"], export["token"]) == ("DAP", "CNSHA", "USDC")
+    assert export["invoice"]["currency"] == "CNY" and len(export["trade_ids"]) == 2
 
 
 def test_demo_is_idempotent(demo_env) -> None:

@@ -30,6 +30,21 @@ class State(IntEnum):
     CLOSED = 3
 
 
+class Incoterm(IntEnum):
+    NONE = 0
+    EXW = 1
+    FCA = 2
+    CPT = 3
+    CIP = 4
+    DAP = 5
+    DPU = 6
+    DDP = 7
+    FAS = 8
+    FOB = 9
+    CFR = 10
+    CIF = 11
+
+
 class Milestone(IntEnum):
     SHIPPED = 0
     DELIVERED = 1
@@ -52,10 +67,15 @@ def terms(
     shipped_bps: int = 0,
     delivered_bps: int = 0,
     dispute_window: int = DAY,
+    incoterm: int = 0,
+    place: str = "",
+    invoice: tuple = (0, b"\0" * 3, 0, 0),
+    lines: tuple = (),
 ) -> tuple:
-    """OpenParams as the tuple the ABI expects, in declaration order."""
+    """OpenParams as the tuple the ABI expects, in declaration order. `invoice` is (amount in minor units,
+    currency code, quoted rate, max slippage bps); `lines` is ((batch, amount), ...), with `batch` zero."""
     return (str(seller), str(arbiter), str(token), batch, amount, deliver_by, ruling, shipped_bps, delivered_bps,
-            dispute_window)
+            dispute_window, incoterm, place.encode().ljust(5, b"\0"), invoice, list(lines))
 
 
 def fee_of(amount: int, fee_bps: int) -> int:

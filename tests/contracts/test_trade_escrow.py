@@ -254,6 +254,7 @@ def test_pause_stops_new_trades_only(env):
     with reverts("EnforcedPause"):
         env.escrow.openWithPermit(
             terms(env.seller, env.arbiter, env.usdc, BATCH, PRICE, latest_timestamp() + DAY),
+            PRICE,
             0,
             27,
             b"\0" * 32,
@@ -509,7 +510,7 @@ def test_open_with_permit(env, permit_buyer):
     v, r, s = sign_permit(
         env.usdc, permit_buyer.private_key, permit_buyer.address, env.escrow.address, PRICE, deadline, web3.eth.chain_id
     )
-    tx = env.escrow.openWithPermit(_permit_terms(env), deadline, v, r, s, {"from": permit_buyer})
+    tx = env.escrow.openWithPermit(_permit_terms(env), PRICE, deadline, v, r, s, {"from": permit_buyer})
     assert tx.events["TradeOpened"]["buyer"] == permit_buyer
     assert env.usdc.balanceOf(env.escrow) == PRICE
     assert env.usdc.nonces(permit_buyer) == 1
@@ -522,25 +523,25 @@ def test_open_with_permit_survives_front_run_permit(env, permit_buyer):
     )
     # someone copies the signature from the mempool and submits the permit first
     env.usdc.permit(permit_buyer, env.escrow, PRICE, deadline, v, r, s, {"from": env.stranger})
-    tx = env.escrow.openWithPermit(_permit_terms(env), deadline, v, r, s, {"from": permit_buyer})
+    tx = env.escrow.openWithPermit(_permit_terms(env), PRICE, deadline, v, r, s, {"from": permit_buyer})
     assert "TradeOpened" in tx.events
 
 
 def test_open_with_permit_bad_signature_falls_back_to_allowance(env, permit_buyer):
     with reverts("ERC20InsufficientAllowance", env.escrow, 0, PRICE):
         env.escrow.openWithPermit(
-            _permit_terms(env), latest_timestamp() + DAY, 27, b"\x01" * 32, b"\x02" * 32, {"from": permit_buyer}
+            _permit_terms(env), PRICE, latest_timestamp() + DAY, 27, b"\x01" * 32, b"\x02" * 32, {"from": permit_buyer}
         )
     # with an allowance already in place, a useless permit does not matter
     env.usdc.approve(env.escrow, PRICE, {"from": permit_buyer})
-    tx = env.escrow.openWithPermit(_permit_terms(env), 0, 0, b"\0" * 32, b"\0" * 32, {"from": permit_buyer})
+    tx = env.escrow.openWithPermit(_permit_terms(env), PRICE, 0, 0, b"\0" * 32, b"\0" * 32, {"from": permit_buyer})
     assert "TradeOpened" in tx.events
 
 
 def test_open_with_permit_rejects_native(env):
     params = terms(env.seller, env.arbiter, NATIVE, BATCH, PRICE, latest_timestamp() + DAY)
     with reverts("EscrowInvalidToken", NATIVE):
-        env.escrow.openWithPermit(params, 0, 0, b"\0" * 32, b"\0" * 32, {"from": env.buyer})
+        env.escrow.openWithPermit(params, PRICE, 0, 0, b"\0" * 32, b"\0" * 32, {"from": env.buyer})
 
 
 # ---------------------------------------------------------------- release

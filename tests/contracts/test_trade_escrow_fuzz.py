@@ -324,7 +324,9 @@ class EscrowStateMachine:
         token = self.tokens[st_token]
         batch = BATCHES[st_batch]
         deliver_by = self.now + 1 + st_window
-        params = (seller, self.arbiter, token, batch, st_amount, deliver_by, st_ruling, *st_schedule, st_dispute_window)
+        # No Incoterm, no invoice, one batch: orders of several lines are fuzzed by the Foundry handler.
+        params = (seller, self.arbiter, token, batch, st_amount, deliver_by, st_ruling, *st_schedule,
+                  st_dispute_window, 0, b"\0" * 5, (0, b"\0" * 3, 0, 0), [])
         value = st_amount if token == NATIVE else 0
         if self.paused:
             self._send(self.escrow, "open", [params], buyer, "EnforcedPause", value)

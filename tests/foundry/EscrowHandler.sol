@@ -202,6 +202,62 @@ contract EscrowHandler {
         }
     }
 
+    /// @notice A trader opens an order of two lines (two batches), funded by one transfer: each line becomes its
+    /// own trade, which every other action then settles on its own.
+    function openOrder(uint256 buyerSeed, uint256 batchSeed, uint256 amountSeed, uint256 termsSeed, uint64 windowSeed)
+        external
+        step
+    {
+        if (batches.length < 2) return;
+        uint256 n = batches.length;
+        uint256 first = batchSeed % n;
+        // Two distinct batches: the second is 1 to n - 1 places after the first.
+        bytes32[2] memory ids = [batches[first], batches[(first + 1 + (batchSeed / n) % (n - 1)) % n]];
+        address buyer = traders[buyerSeed % traders.length];
+        address seller = _seller(buyer, batchGhost[ids[0]].custodian, shipments[ids[0]][buyer].shipper, termsSeed);
+        if (seller == buyer) return;
+        uint256[2] memory amounts = [1 + amountSeed % 1e12, 1 + (amountSeed / 1e12) % 1e12];
+        ITradeEscrow.OpenParams memory p =
+            _terms(seller, address(usdc), bytes32(0), amounts[0] + amounts[1], termsSeed);
+        p.deliverBy = clock + 1 + windowSeed % 20 days;
+        p.lines = new ITradeEscrow.Line[](2);
+        for (uint256 i; i < 2; ++i) {
+            p.lines[i] = ITradeEscrow.Line(ids[i], amounts[i]);
+        }
+        usdc.mint(buyer, p.amount);
+        VM.prank(buyer);
+        usdc.approve(address(escrow), p.amount);
+        bool recalled = batchGhost[ids[0]].recalled || batchGhost[ids[1]].recalled;
+        VM.prank(buyer);
+        try escrow.open(p) returns (uint256 tradeId) {
+            require(!recalled, "openOrder: a recalled batch was accepted");
+            require(tradeId == _trades.length + 1, "openOrder: trade ids are not sequential");
+            for (uint256 i; i < 2; ++i) {
+                _trades.push(
+                    TradeGhost({
+                        id: tradeId + i,
+                        buyer: buyer,
+                        seller: seller,
+                        token: p.token,
+                        batch: ids[i],
+                        amount: amounts[i],
+                        shippedShare: amounts[i] * p.shippedBps / _BPS,
+                        openedAt: clock,
+                        deliverBy: p.deliverBy,
+                        disputeWindow: p.disputeWindow,
+                        rulingPeriod: p.rulingPeriod,
+                        feeBps: feeBps,
+                        disputedAt: 0,
+                        state: ITradeEscrow.State.Open,
+                        released: 0
+                    })
+                );
+            }
+        } catch (bytes memory err) {
+            _expect(err, ITradeEscrow.EscrowBatchRecalled.selector, recalled, "openOrder");
+        }
+    }
+
     /// @notice Anyone calls release: it must pay exactly the milestones the trade's own facts earned.
     function release(uint256 tradeSeed, uint256 callerSeed) external step {
         if (_trades.length == 0) return;

@@ -35,7 +35,7 @@ contract TradeEscrowInvariants {
     }
 
     function targetSelectors() public view returns (FuzzSelector[] memory targets) {
-        bytes4[] memory s = new bytes4[](19);
+        bytes4[] memory s = new bytes4[](20);
         s[0] = EscrowHandler.registerBatch.selector;
         s[1] = EscrowHandler.ship.selector;
         s[2] = EscrowHandler.shipToBuyer.selector;
@@ -55,6 +55,7 @@ contract TradeEscrowInvariants {
         s[16] = EscrowHandler.setFee.selector;
         s[17] = EscrowHandler.sleep.selector;
         s[18] = EscrowHandler.warpToEdge.selector;
+        s[19] = EscrowHandler.openOrder.selector; // orders of two lines, each line its own trade
         targets = new FuzzSelector[](1);
         targets[0] = FuzzSelector(address(handler), s);
     }

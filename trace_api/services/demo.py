@@ -16,7 +16,8 @@ from trace_api.domain import batch_key
 from trace_api.index.store import get_engine
 from trace_api.services import anchoring, batches, escrow, history, importer, orgs, units
 from trace_api.services.context import TraceContext
-from trace_api.services.deploy import deploy
+from trace_api.services.deploy import deploy, refresh_dev_feeds
+from trace_api.services.trade_terms import OrderLine
 
 GREEN = ("09506000134352", "HUILA-2026-11")
 ROASTED = ("09506000134369", "ROAST-2026-11-A")
@@ -24,6 +25,10 @@ FARM_GLN, ROASTERY_GLN, SHOP_GLN, LAB_GLN = "9506000134000", "9506000134017", "9
 READINGS = 1000
 UNITS = [f"B{i:04d}" for i in range(1, 25)]
 TRADE_AMOUNT = "12500.00"
+# The export: a Shanghai importer buys two roasted lots, DAP Shanghai, invoiced in CNY and settled in USDC.
+EXPORT_LOTS = (("09506000134369", "ROAST-2026-11-CN1", "60000.00"), ("09506000134369", "ROAST-2026-11-CN2",
+                                                                      "40000.00"))
+EXPORT_INVOICE = ("100000.00", "CNY")
 PLACES = {FARM_GLN: "Finca La Esperanza, Huila (CO)", ROASTERY_GLN: "Roastery, Rotterdam (NL)",
           SHOP_GLN: "Corner Coffee Shop, Amsterdam (NL)", LAB_GLN: "Organic certification lab, Bogotá (CO)"}
 
@@ -36,6 +41,7 @@ ORGANISATIONS = {
     "processor": ("Rotterdam Roasters BV", "NL", (ROASTERY_GLN,), "https://rotterdam-roasters.example"),
     "carrier": ("Atlantic Reefer Lines BV", "NL", (), "https://atlantic-reefer.example"),
     "retailer": ("Corner Coffee Shop BV", "NL", (SHOP_GLN,), "https://corner-coffee.example"),
+    "buyer": ("Shanghai Bean Imports Co., Ltd.", "CN", (), "https://shanghai-bean-imports.example"),
 }
 
 
@@ -127,13 +133,15 @@ def run_story(settings: Settings, *, say: Say = lambda _: None, domain: str = di
                              when=at(13.6))
         units.commission_units(ctx, account=processor, gtin=rg, lot=rl, serials=UNITS, gln=ROASTERY_GLN,
                                when=at(12.7))
-        anchoring.anchor(ctx, account=processor)
+        _export(ctx, at, say)
+        anchoring.anchor(ctx, account=processor)  # the export lots' events too
         say(f"roasted into {rg}/{rl} ({len(UNITS)} bags with serials), shipped to the shop, on the shelf")
     label = settings.home / "demo" / "bag-1.png"
     uri = signing.sign_uri(digital_link.unit_uri(*ROASTED, UNITS[0], domain=domain), processor.key)
     render.render_png(uri, label)
     say(f"QR label of bag 1, signed by the roaster: {label}")
     trades = escrow.list_trades(ctx)
+    export = _export_trade(ctx)
     roasted = history.history(ctx, gtin=ROASTED[0], lot=ROASTED[1])
     green = history.history(ctx, gtin=GREEN[0], lot=GREEN[1], sync=False)
     verified = sum(1 for e in green["timeline"] + roasted["timeline"] if e["status"] == "verified")
@@ -150,4 +158,39 @@ def run_story(settings: Settings, *, say: Say = lambda _: None, domain: str = di
         "hash_chains_ok": green["hash_chain"]["ok"] and roasted["hash_chain"]["ok"],
         "label": {"file": str(label), "uri": uri.split("#")[0], "signed_uri": uri},
         "trades": trades,
+        "export_trade": export,
     }
+
+
+def _export(ctx: TraceContext, at: Callable[[float], str], say: Say) -> None:
+    """Two roasted lots for a Shanghai importer: one order of two lines, DAP Shanghai (CNSHA), invoiced in CNY at
+    the local CNY/USD feed and escrowed in USDC; the roaster ships both lots, which are on their way."""
+    processor = dev_account("processor")
+    for gtin, lot, _ in EXPORT_LOTS:
+        batches.derive_batch(ctx, account=processor, gtin=gtin, lot=lot, parents=[GREEN], quantity="60", uom="KGM",
+                             when=at(12.8), process="roasting", metadata={
+                                 "product": "Huila medium roast, whole bean, export lot",
+                                 "origin": "Roasted in Rotterdam from Huila green coffee", "places": PLACES})
+    refresh_dev_feeds(ctx.chain, dev_account("admin"))  # a local chain kept for days has only stale rounds
+    amount, currency = EXPORT_INVOICE
+    trade = escrow.open_trade(
+        ctx, account=dev_account("buyer"), seller="processor", arbiter="arbiter", token="USDC", amount=None,
+        lines=[OrderLine(g, lot, share) for g, lot, share in EXPORT_LOTS], invoice_amount=amount,
+        invoice_currency=currency, incoterm="DAP", place="CNSHA", deliver_by="45d")
+    for gtin, lot, _ in EXPORT_LOTS:
+        batches.record_event(ctx, source="demo", account=processor, gtin=gtin, lot=lot, step="shipping",
+                             gln=ROASTERY_GLN, to="buyer", when=at(13.2))
+    say(f"a Shanghai importer bought two roasted lots DAP CNSHA for {amount} {currency} = {trade['amount']} USDC at "
+        f"{trade['invoice']['rate']} (trades {', '.join(map(str, trade['trade_ids']))}); both lots shipped")
+
+
+def _export_trade(ctx: TraceContext) -> dict[str, Any] | None:
+    """The export order's trade ids, found by its first lot's trade (statements are written from these)."""
+    key = batch_key(*EXPORT_LOTS[0][:2])
+    for trade in escrow.list_trades(ctx):
+        if trade["batch_id"] == key.id_hex:
+            shown = escrow.show_trade(ctx, trade_id=int(trade["trade_id"]))
+            order = shown["order"]
+            return {"trade_ids": order["trade_ids"] if order else [shown["trade_id"]], "incoterm": shown["incoterm"],
+                    "place": shown["place"], "invoice": shown["invoice"], "token": shown["token"]["symbol"]}
+    return None

@@ -33,6 +33,12 @@ DEV_ROLES = {
     "seller": "PRODUCER_ROLE",
 }
 DEV_BUYERS = ("buyer", "retailer")
+# Mock price feeds on the local chain, quoting one unit of the currency in USD (so in USDC), 8 decimals like
+# Chainlink's fiat feeds: pair -> (currency, ISO 4217 minor unit, answer).
+DEV_FEEDS = {"EUR/USD": ("EUR", 2, 108_000_000), "CNY/USD": ("CNY", 2, 13_800_000)}
+DEV_FEED_DECIMALS = 8
+# Chainlink's fiat feeds post at least daily; a round older than a day and an hour is stale.
+DEV_FEED_MAX_AGE_S = 25 * 3600
 DEFAULT_FEE_BPS = 50  # 0.5 % platform fee on the local chain
 
 
@@ -99,6 +105,7 @@ def deploy(*, chain: Chain, account: LocalAccount, force: bool = False) -> Deplo
     tokens: dict[str, str] = {}
     if dev:
         tokens = _deploy_dev_tokens(chain, sender, contracts)
+        _deploy_dev_feeds(chain, sender, contracts, tokens["USDC"])
         _grant_dev_roles(chain, sender, contracts["TraceRegistry"].address)
     record = Deployment(
         chain_id=chain.chain_id,
@@ -126,6 +133,32 @@ def _deploy_dev_tokens(chain: Chain, sender: TxSender, contracts: dict[str, Depl
     for tx_hash in pending:
         sender.wait(tx_hash)
     return tokens
+
+
+def _deploy_dev_feeds(chain: Chain, sender: TxSender, contracts: dict[str, Deployed], usdc: str) -> None:
+    """Mock EUR/USD and CNY/USD feeds, set on the escrow for invoices settled in USDC. On another network the
+    admin sets the real feed per pair with ``setPriceFeed``."""
+    escrow = chain.contract("TradeEscrow", contracts["TradeEscrow"].address)
+    pending = []
+    for pair, (currency, minor_unit, answer) in DEV_FEEDS.items():
+        deployed = _deploy_one(chain, sender, chain.artifacts["MockV3Aggregator"], DEV_FEED_DECIMALS,
+                               pair.replace("/", " / "), answer)
+        contracts[f"MockV3Aggregator:{pair}"] = deployed
+        pending.append(sender.submit(escrow.functions.setPriceFeed(
+            currency.encode(), usdc, deployed.address, DEV_FEED_MAX_AGE_S, minor_unit)))
+    for tx_hash in pending:
+        sender.wait(tx_hash)
+
+
+def refresh_dev_feeds(chain: Chain, account: LocalAccount) -> None:
+    """Post a fresh round, at the same rate, on each mock feed of the local deployment: a chain kept for days
+    otherwise has only stale rounds. ``account`` is the deployer, which owns the mocks."""
+    sender = TxSender(chain, account)
+    for name, item in chain.deployment().contracts.items():
+        if name.startswith("MockV3Aggregator:"):
+            feed = chain.contract("MockV3Aggregator", item.address)
+            answer = guarded(lambda feed=feed: feed.functions.latestRoundData().call())[1]
+            sender.transact(feed.functions.updateAnswer(answer))
 
 
 def _grant_dev_roles(chain: Chain, sender: TxSender, registry_address: str) -> None:

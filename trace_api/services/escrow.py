@@ -34,11 +34,25 @@ from web3.types import TxReceipt
 
 from trace_api.chain.accounts import DEV_ACCOUNTS
 from trace_api.chain.client import guarded
+from trace_api.chain.sender import TxSender
 from trace_api.domain import BatchKey, batch_key, hx, resolve_account
 from trace_api.errors import NotFoundError, ValidationError
 from trace_api.index import schema as t
 from trace_api.services.context import TraceContext
 from trace_api.services.devchain import follow_wall_clock
+from trace_api.services.trade_terms import (
+    MAX_LINES,
+    Invoice,
+    OrderLine,
+    default_schedule,
+    describe_terms,
+    format_minor,
+    parse_incoterm,
+    parse_invoice,
+    parse_place,
+    parse_slippage,
+    quote,
+)
 
 __all__ = [
     "STATES", "TokenInfo", "add_evidence", "balances", "confirm", "dispute", "evidence_hash", "format_amount",
@@ -47,6 +61,7 @@ __all__ = [
 ]
 
 NATIVE = "0x" + "00" * 20  # the escrow's token address for the native coin
+ZERO_ID = b"\0" * 32  # an order of several lines names no batch of its own
 NATIVE_NAMES = ("ETH", "NATIVE")
 NATIVE_DECIMALS = 18
 BPS = 10_000
@@ -356,7 +371,7 @@ def _releasable(escrow: Contract, trade: _Trade) -> int:
 
 
 def _describe(ctx: TraceContext, escrow: Contract, trade: _Trade, token: TokenInfo, *, now: int,
-              detail: bool) -> dict[str, Any]:
+              detail: bool, siblings: bool = True) -> dict[str, Any]:
     amount = lambda units: format_amount(units, token.decimals)  # noqa: E731 - local shorthand
     summary: dict[str, Any] = {
         "trade_id": trade.id, "state": STATES[trade.state], "buyer": trade.buyer, "seller": trade.seller,
@@ -385,9 +400,22 @@ def _describe(ctx: TraceContext, escrow: Contract, trade: _Trade, token: TokenIn
                            "paid": trade.released >= cumulative})
     ruling_deadline = trade.disputed_at + trade.ruling_period if trade.disputed_at else 0
     releasable = _releasable(escrow, trade)
+    batch = _batch_label(ctx, trade.batch_id)
+    terms = describe_terms(_read(escrow.functions.getTerms(trade.id)), trade_id=trade.id, iso=_iso)
+    own_line = {"trade_id": trade.id, "batch_id": hx(trade.batch_id), "batch": batch, "amount": amount(trade.amount),
+                "amount_units": str(trade.amount), "released": amount(trade.released),
+                "released_units": str(trade.released), "state": STATES[trade.state],
+                "invoice_amount": terms["invoice"]["amount"] if terms["invoice"] else None,
+                "milestones": milestones, "releasable_now": amount(releasable)}
+    # The order's lines, each its own trade: this one, and its siblings read the same way.
+    ids = terms["order"]["trade_ids"] if terms["order"] and siblings else [trade.id]
+    lines = [own_line if i == trade.id else _line_of(
+        _describe(ctx, escrow, _get_trade(escrow, i), token, now=now, detail=True, siblings=False)) for i in ids]
     return {
         **summary,
-        "batch": _batch_label(ctx, trade.batch_id),
+        **terms,
+        "lines": lines,
+        "batch": batch,
         "amount_units": str(trade.amount), "released_units": str(trade.released),
         "in_escrow": amount(in_escrow), "in_escrow_units": str(in_escrow),
         "refunded_to_buyer": amount(trade.amount - trade.released) if closed else None,
@@ -405,6 +433,12 @@ def _describe(ctx: TraceContext, escrow: Contract, trade: _Trade, token: TokenIn
         "resolvable_by_timeout": STATES[trade.state] == "disputed" and now > ruling_deadline,
         "chain_time": _iso(now),
     }
+
+
+def _line_of(described: dict[str, Any]) -> dict[str, Any]:
+    """A sibling trade's detail as one line of its order."""
+    (line,) = described["lines"]
+    return line
 
 
 @dataclass(frozen=True)
@@ -548,25 +582,64 @@ def _party(ctx: TraceContext, value: str, role: str) -> str:
 
 
 def open_trade(
-    ctx: TraceContext, *, account: LocalAccount, seller: str, arbiter: str, token: str, amount: str,
-    gtin: str, lot: str, deliver_by: str, ruling_period: str = "7d", milestones: str | None = None,
-    dispute_window: str = DEFAULT_DISPUTE_WINDOW, use_permit: bool = True,
+    ctx: TraceContext, *, account: LocalAccount, seller: str, arbiter: str, token: str, amount: str | None,
+    gtin: str | None = None, lot: str | None = None, deliver_by: str, ruling_period: str = "7d",
+    milestones: str | None = None, lines: list[OrderLine] | None = None,
+    dispute_window: str = DEFAULT_DISPUTE_WINDOW, use_permit: bool = True, incoterm: str | None = None,
+    place: str | None = None, port: bool = False, invoice_amount: str | None = None,
+    invoice_currency: str | None = None, max_slippage: str | int | None = None,
 ) -> dict[str, Any]:
     """Open and fund a trade as ``account`` (the buyer).
+
+    The price is either ``amount`` in the token, or an invoice (``invoice_amount`` in ``invoice_currency``) that
+    the escrow converts at its price feed's latest round, refusing a round that moved more than ``max_slippage``
+    from the quote read here. ``incoterm`` and ``place`` (a UN/LOCODE; ``port`` confirms a sea rule's port) are
+    recorded on chain; the rule sets the schedule unless ``milestones`` are given.
+
+    One batch is ``gtin`` and ``lot``; an order of several is ``lines``, each a batch and its share of the price
+    (in the token, or in the invoice's currency), adding up to ``amount`` or the invoice when those are given. Each
+    line becomes its own trade (consecutive ids in ``trade_ids``), paid, refunded or disputed on its own.
 
     ERC-20s with EIP-2612 are approved by a permit signed here and carried in the one ``openWithPermit``
     transaction; other ERC-20s get an ``approve`` first when the allowance is short; the native coin is sent as
     the value. ``funding`` in the result says which path was taken, ``tx_hashes`` lists what was sent.
     """
     # Every check that needs no transaction comes first: a rejected open sends nothing.
-    key = batch_key(gtin, lot)
+    if lines and (gtin is not None or lot is not None):
+        raise ValidationError("give either one batch (GTIN and lot) or order lines, not both")
+    if not lines and (gtin is None or lot is None):
+        raise ValidationError("name the batch (GTIN and lot), or give order lines")
+    if lines is not None and len(lines) == 1:  # one batch: its line's amount, if any, is the price
+        (only,) = lines
+        if only.amount and (amount is not None or invoice_amount is not None):
+            raise ValidationError("one batch takes its price from the amount or the invoice; give the lot without "
+                                  "=AMOUNT, or add more lines")
+        gtin, lot, amount, lines = only.gtin, only.lot, amount if amount is not None or invoice_amount else (
+            only.amount or None), None
+    keys = [batch_key(line.gtin, line.lot) for line in lines] if lines else [batch_key(gtin or "", lot or "")]
+    if len({k.id for k in keys}) != len(keys):
+        raise ValidationError("a batch appears on two order lines; give each batch once")
+    if len(keys) > MAX_LINES:
+        raise ValidationError(f"an order has at most {MAX_LINES} lines, not {len(keys)}")
     buyer = account.address
     seller_address, arbiter_address = _party(ctx, seller, "seller"), _party(ctx, arbiter, "arbiter")
     if int(seller_address, 16) == 0 or seller_address == buyer:
         raise ValidationError("the seller must be an account other than the buyer")
     if int(arbiter_address, 16) == 0 or arbiter_address in (buyer, seller_address):
         raise ValidationError("the arbiter must be an account other than the buyer and the seller")
-    shipped_bps, delivered_bps = parse_milestones(milestones)
+    rule = parse_incoterm(incoterm)
+    place_code = parse_place(place, incoterm=rule, port=port)
+    # Without explicit milestones a rule's default applies on chain: (0, 0) asks the contract for it.
+    explicit = milestones is not None and bool(milestones.strip())
+    shipped_bps, delivered_bps = parse_milestones(milestones) if explicit or not rule else default_schedule(rule)
+    sent_schedule = (shipped_bps, delivered_bps) if explicit or not rule else (0, 0)
+    if amount is not None and invoice_amount is not None:
+        raise ValidationError("give the price either in the token (amount) or as an invoice (amount and currency), "
+                              "not both")
+    if amount is None and invoice_amount is None and not lines:
+        raise ValidationError("give the price: an amount in the token, or an invoice (amount and currency)")
+    invoice = parse_invoice(invoice_amount, invoice_currency or "") if invoice_amount is not None else None
+    slippage = parse_slippage(max_slippage)
     ruling = parse_duration(ruling_period)
     if not MIN_RULING_PERIOD_S <= ruling <= MAX_RULING_PERIOD_S:
         raise ValidationError(f"ruling period {ruling_period}: must be between 1 and 90 days")
@@ -575,22 +648,32 @@ def open_trade(
         raise ValidationError(f"dispute window {dispute_window}: must be between 1 and 30 days (the buyer's time to "
                               f"dispute a carrier's delivery before it pays)")
     info = resolve_token(ctx, token)
-    units = parse_amount(amount, info.decimals)
     now = _chain_now(ctx)
     deadline = parse_deliver_by(deliver_by, now=now)
     registry, escrow = ctx.registry, _escrow(ctx)
     if not _read(escrow.functions.isTokenAllowed(info.address)):
         raise ValidationError(f"{info.symbol} ({info.address}) is not allowed by the escrow")
-    if not _read(registry.functions.exists(key.id)):
-        raise NotFoundError(f"batch {key.gtin}/{key.lot} is not registered")
-    if _read(registry.functions.isRecalled(key.id)):
-        raise ValidationError(f"batch {key.gtin}/{key.lot} is recalled; it cannot be traded")
-    params = (seller_address, arbiter_address, info.address, key.id, units, deadline, ruling, shipped_bps,
-              delivered_bps, window)
-    warnings = _open_warnings(registry, key, buyer)
-
     sender = ctx.sender(account)
-    shown = f"{format_amount(units, info.decimals)} {info.symbol}"
+    quoted = _quote(escrow, invoice, info, sender)
+    # With an invoice the escrow computes the amount; the buyer funds up to the quote plus its slippage.
+    units = parse_amount(amount, info.decimals) if invoice is None and amount is not None else 0
+    shares = _line_shares(lines, invoice, info, units) if lines else []
+    units = units or sum(shares) if invoice is None else quoted["amount_units"]
+    funds = units if invoice is None else units * (BPS + slippage) // BPS + 1
+    for key in keys:
+        if not _read(registry.functions.exists(key.id)):
+            raise NotFoundError(f"batch {key.gtin}/{key.lot} is not registered")
+        if _read(registry.functions.isRecalled(key.id)):
+            raise ValidationError(f"batch {key.gtin}/{key.lot} is recalled; it cannot be traded")
+    invoice_terms = ((invoice.amount, invoice.code, quoted["rate"], slippage) if invoice is not None
+                     else (0, b"\0" * 3, 0, 0))
+    order = [(key.id, share) for key, share in zip(keys, shares, strict=True)] if lines else []
+    params = (seller_address, arbiter_address, info.address, ZERO_ID if lines else keys[0].id,
+              0 if invoice else units, deadline, ruling, *sent_schedule, window, rule, place_code, invoice_terms,
+              order)
+    warnings = [w for key in keys for w in _open_warnings(registry, key, buyer)]
+
+    shown = f"{format_amount(funds, info.decimals)} {info.symbol}"
     sent: list[dict[str, Any]] = []
     if info.native:
         balance = int(guarded(lambda: ctx.chain.w3.eth.get_balance(buyer)))
@@ -600,35 +683,69 @@ def open_trade(
     else:
         erc20 = _erc20(ctx, info.address)
         balance = int(_read(erc20.functions.balanceOf(buyer)))
-        if balance < units:
+        if balance < funds:
             raise ValidationError(
                 f"the buyer holds {format_amount(balance, info.decimals)} {info.symbol}, needs {shown}"
             )
         allowance = int(_read(erc20.functions.allowance(buyer, escrow.address)))
-        domain = _permit_domain(ctx, erc20) if use_permit and allowance < units else None
+        domain = _permit_domain(ctx, erc20) if use_permit and allowance < funds else None
         value = 0
-        if allowance >= units:
+        if allowance >= funds:
             funding, fn = "allowance", escrow.functions.open(params)
         elif domain is not None:
-            v, r, s = _sign_permit(account, erc20, domain, spender=escrow.address, value=units,
+            v, r, s = _sign_permit(account, erc20, domain, spender=escrow.address, value=funds,
                                    deadline=now + PERMIT_TTL_S)
-            funding, fn = "permit", escrow.functions.openWithPermit(params, now + PERMIT_TTL_S, v, r, s)
+            funding, fn = "permit", escrow.functions.openWithPermit(params, funds, now + PERMIT_TTL_S, v, r, s)
         else:
             funding = "approve"
-            sent.append(_tx(sender.transact(erc20.functions.approve(escrow.address, units))))
+            sent.append(_tx(sender.transact(erc20.functions.approve(escrow.address, funds))))
             fn = escrow.functions.open(params)
     receipt = sender.transact(fn, value=value)
     sent.append(_tx(receipt))
-    (opened,) = _events(escrow, receipt, "TradeOpened")
+    opened = _events(escrow, receipt, "TradeOpened")
+    units = sum(int(o["amount"]) for o in opened)  # with an invoice, what the escrow converted at its round
+    first = int(opened[0]["tradeId"])
+    terms = describe_terms(_read(escrow.functions.getTerms(first)), trade_id=first, iso=_iso)
+    key = keys[0]
     return {
-        "trade_id": int(opened["tradeId"]), **_tx(receipt), "funding": funding,
+        "trade_id": first, "trade_ids": [int(o["tradeId"]) for o in opened], **_tx(receipt), "funding": funding,
         "tx_hashes": [s["tx_hash"] for s in sent], "buyer": buyer, "seller": seller_address,
         "arbiter": arbiter_address, "token": info.to_json(), "amount": format_amount(units, info.decimals),
         "amount_units": str(units), "batch_id": key.id_hex, "gtin": key.gtin, "lot": key.lot,
+        "lines": [{"trade_id": int(o["tradeId"]), "batch_id": k.id_hex, "gtin": k.gtin, "lot": k.lot,
+                   "amount": format_amount(int(o["amount"]), info.decimals), "amount_units": str(int(o["amount"]))}
+                  for o, k in zip(opened, keys, strict=True)],
         "deliver_by": _iso(deadline), "ruling_period_s": ruling, "dispute_window_s": window,
         "milestones": {"shipped_bps": shipped_bps, "delivered_bps": delivered_bps},
-        "fee_bps": int(opened["feeBps"]), "warnings": warnings,
+        "fee_bps": int(opened[0]["feeBps"]), "warnings": warnings, **terms,
     }
+
+
+def _line_shares(lines: list[OrderLine], invoice: Invoice | None, info: TokenInfo, total: int) -> list[int]:
+    """Each line's share as the contract takes it: minor units of the invoice's currency, or token units; they must
+    add up to the invoice, or to the amount when one was given."""
+    if invoice is not None:
+        shares = [parse_invoice(line.amount, invoice.currency).amount for line in lines]
+        expected, shown = invoice.amount, invoice.shown()
+        if sum(shares) != expected:
+            got = format_minor(sum(shares), invoice.decimals)
+            raise ValidationError(f"the lines add up to {got} {invoice.currency}, not to the invoice's {shown}")
+        return shares
+    shares = [parse_amount(line.amount, info.decimals) for line in lines]
+    if total and sum(shares) != total:
+        raise ValidationError(f"the lines add up to {format_amount(sum(shares), info.decimals)} {info.symbol}, "
+                              f"not to the amount {format_amount(total, info.decimals)} {info.symbol}")
+    return shares
+
+
+def _quote(escrow: Contract, invoice: Invoice | None, info: TokenInfo, sender: TxSender) -> dict[str, Any]:
+    """The feed's quote for an invoice, read before anything is signed; an empty quote without one."""
+    if invoice is None:
+        return {}
+    if info.native:
+        raise ValidationError(f"an invoice in {invoice.currency} is settled in a stablecoin: give --token (e.g. "
+                              f"USDC), not the native coin")
+    return quote(escrow, invoice, token_address=info.address, token_symbol=info.symbol, call=sender.call)
 
 
 def _open_warnings(registry: Contract, key: BatchKey, buyer: str) -> list[str]:

@@ -96,6 +96,24 @@ MESSAGES: dict[str, str] = {
     "EscrowFeeTooHigh": "a fee of {feeBps} is above the maximum of {maxFeeBps}.",
     "EscrowInvalidFeeRecipient": "{recipient} cannot receive fees.",
     "EscrowInvalidAddress": "{account} is not a valid address here.",
+    "EscrowInvalidPlace": "{place} is not a UN/LOCODE named place: give two letters of the country, then three "
+    "letters or digits 2-9 (e.g. CNSHA for Shanghai), and only together with an Incoterms rule (`--incoterm`).",
+    "EscrowNoPriceFeed": "no price feed converts {currency} into {token} on this escrow, so an invoice in {currency} "
+    "cannot be paid in that token. Invoice in the token itself (`--amount`), or ask the escrow admin to set a feed.",
+    "EscrowStaleRate": "the {currency} rate is stale: the feed's latest round ({roundId}) was updated {updatedAt}, "
+    "more than {maxAge} ago. Nothing was opened; try again once the feed has a fresh round.",
+    "EscrowRateSlipped": "the exchange rate moved from the quoted {quotedRate} to {rate} (feed units), more than "
+    "the {maxSlippageBps} allowed. Nothing was opened; open again at the new quote, or allow more slippage "
+    "(`--max-slippage`).",
+    "EscrowInvalidRate": "the price feed answered an unusable rate ({answer}); nothing was opened. Ask the escrow "
+    "admin to check the feed.",
+    "EscrowInvalidLines": "an order has {count} lines: give 2 to 20 lines (`--lot GTIN/LOT=AMOUNT` repeated), and no "
+    "separate batch beside them.",
+    "EscrowLinesMismatch": "the order's lines add up to {linesTotal}, not to the order's total {orderTotal} (smallest "
+    "units of the token, or of the invoice's currency). Correct the lines' amounts or the total.",
+    "EscrowInvalidInvoice": "an invoice of {amount} (minor units of {currency}) is zero or too large.",
+    "EscrowInvalidPriceFeed": "{feed} cannot be used as a price feed here (not a feed contract, or a maximum age "
+    "under one minute, or more than 4 currency decimals).",
     # OrgDirectory
     "OrgUnauthorizedAccount": "{account} is not a registry admin, so it cannot vouch for organisations. Sign with "
     "`--as` an admin.",
@@ -115,9 +133,11 @@ MESSAGES: dict[str, str] = {
     "Check the balance and allowance, then try again.",
 }
 
-_TIME_NAMES = frozenset({"deliverBy", "deliveredAt", "rulingDeadline", "timestamp", "openedAt", "receivedAt"})
-_DURATION_NAMES = frozenset({"rulingPeriod", "disputeWindow"})
-_BPS_NAMES = frozenset({"bps", "shippedBps", "deliveredBps", "feeBps", "maxFeeBps"})
+_TIME_NAMES = frozenset({"deliverBy", "deliveredAt", "rulingDeadline", "timestamp", "openedAt", "receivedAt",
+                         "updatedAt"})
+_DURATION_NAMES = frozenset({"rulingPeriod", "disputeWindow", "maxAge"})
+_BPS_NAMES = frozenset({"bps", "shippedBps", "deliveredBps", "feeBps", "maxFeeBps", "maxSlippageBps"})
+_CODE_TYPES = frozenset({"bytes3", "bytes5"})  # ISO 4217 currency codes and UN/LOCODEs, ASCII
 _NATIVE_VALUE_ERRORS = frozenset({"EscrowNativeValueMismatch", "EscrowNativeTransferFailed"})
 
 
@@ -170,6 +190,8 @@ class Describer:
             return self.batch(str(value)) or f"batch {_short(str(value))}"
         if abi_type == "bytes32":
             return _short(str(value))
+        if abi_type in _CODE_TYPES:
+            return _code(value)
         if abi_type == "address":
             label = self.account(str(value))
             return f"{label} ({_short(str(value))})" if label else str(value)
@@ -197,6 +219,13 @@ def explain(exc: ContractRevert, *, inputs: dict[str, list[dict[str, Any]]], des
     shown = {p["name"]: describer.format(exc.error, p, v, raw) for p, v in zip(params, exc.args_, strict=True)}
     text = template.format(**shown)
     return text[0].upper() + text[1:]
+
+
+def _code(value: Any) -> str:
+    """A short ASCII code (currency, UN/LOCODE) as text, or "an unreadable code" where it is not printable."""
+    raw = bytes.fromhex(value.removeprefix("0x")) if isinstance(value, str) else bytes(value)
+    text = raw.rstrip(b"\0").decode("ascii", errors="replace")
+    return f'"{text}"' if text.isprintable() and text.isascii() else "an unreadable code"
 
 
 def _short(hex_value: str) -> str:

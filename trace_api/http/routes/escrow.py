@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from trace_api.http.deps import CallerDep, CtxDep, RateLimited
 from trace_api.services import escrow
+from trace_api.services.trade_terms import OrderLine
 
 router = APIRouter(prefix="/escrow", tags=["escrow"])
 
@@ -26,28 +27,77 @@ class MilestonesIn(BaseModel):
     delivered_bps: int = Field(default=10_000, ge=0, le=10_000)
 
 
-class TradeCreate(BaseModel):
+class InvoiceIn(BaseModel):
+    amount: str = Field(max_length=40, description="Invoice amount in the currency", examples=["11500.00"])
+    currency: str = Field(min_length=3, max_length=3, description="ISO 4217 code", examples=["EUR"])
+    max_slippage_bps: int = Field(default=50, ge=0, le=1_000,
+                                  description="How far the feed's rate may move from the quote read at the request")
+
+
+class TermsIn(BaseModel):
+    incoterm: str = Field(min_length=3, max_length=3, description="Incoterms 2020 rule", examples=["DAP"])
+    place: str = Field(min_length=5, max_length=6, description="Named place as a UN/LOCODE", examples=["CNSHA"])
+    port: bool = Field(default=False, description="The place is a port (needed by FAS, FOB, CFR and CIF)")
+
+
+class LineIn(BaseModel):
     gtin: str = Field(min_length=8, max_length=14, pattern=r"^\d+$", examples=["09506000134352"])
     lot: str = Field(min_length=1, max_length=20, examples=["LOT-2026-001"])
+    amount: str = Field(max_length=40, description="The line's share: in the token, or in the invoice's currency",
+                        examples=["5000.00"])
+
+
+class TradeCreate(BaseModel):
+    gtin: str | None = Field(default=None, min_length=8, max_length=14, pattern=r"^\d+$",
+                             examples=["09506000134352"], description="One batch; or `lines`")
+    lot: str | None = Field(default=None, min_length=1, max_length=20, examples=["LOT-2026-001"])
+    lines: list[LineIn] | None = Field(default=None, min_length=2, max_length=20,
+                                       description="An order of several batches; each line becomes its own trade")
     seller: str = ACCOUNT
     arbiter: str = ACCOUNT
     token: str = Field(max_length=42, description="Deployment symbol (USDC), token address, or ETH",
                        examples=["USDC"])
-    amount: str = Field(max_length=80, description="Price in the token's unit", examples=["1250.50"])
+    amount: str | None = Field(default=None, max_length=80, description="Price in the token's unit; or `invoice`",
+                               examples=["1250.50"])
+    invoice: InvoiceIn | None = Field(default=None, description="Price as an invoice in another currency, "
+                                                                "converted at the escrow's price feed")
+    terms: TermsIn | None = Field(default=None, description="Incoterms rule and named place")
     deliver_by: str = Field(default="30d", max_length=40,
                             description="Duration (30d), ISO date (end of day, UTC) or ISO datetime")
     ruling_period: str = Field(default="7d", max_length=10, examples=["7d"])
     dispute_window: str = Field(default=escrow.DEFAULT_DISPUTE_WINDOW, max_length=10, examples=["3d"],
                                 description="After a carrier's delivery, the buyer's time to dispute before payment "
                                             "(1d to 30d); the buyer's own receiving pays at once")
-    milestones: MilestonesIn | None = Field(default=None, description="Default: 100% on delivery")
+    milestones: MilestonesIn | None = Field(default=None, description="Default: the Incoterm's (on shipment for "
+                                            "EXW, F and C rules, on delivery for D rules), else 100% on delivery")
     use_permit: bool = True
+
+    @model_validator(mode="after")
+    def _one_price(self) -> TradeCreate:
+        if self.amount is not None and self.invoice is not None:
+            raise ValueError("give at most one of amount and invoice")
+        if self.lines is None and (self.amount is None and self.invoice is None):
+            raise ValueError("give the price: amount or invoice")
+        if (self.lines is None) == (self.gtin is None or self.lot is None):
+            raise ValueError("give either gtin and lot, or lines")
+        return self
 
 
 class TokenPublic(BaseModel):
     symbol: str
     address: str
     decimals: int
+
+
+class InvoicePublic(BaseModel):
+    amount: str
+    amount_minor_units: str
+    currency: str
+    rate: str = Field(description="Token per unit of the currency, as read from the feed")
+    rate_units: str
+    rate_decimals: int
+    round_id: str
+    round_time: str | None
 
 
 class TradePublic(BaseModel):
@@ -62,6 +112,9 @@ class TradePublic(BaseModel):
     released: str
     batch_id: str
     deliver_by: str | None
+    incoterm: str | None = Field(default=None, description="Incoterms 2020 rule, recorded on chain")
+    place: str | None = Field(default=None, description="Its named place, a UN/LOCODE")
+    invoice: InvoicePublic | None = None
 
 
 class TradesPublic(BaseModel):
@@ -148,8 +201,15 @@ def open_trade(body: TradeCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, A
                   if body.milestones else None)
     return escrow.open_trade(ctx, account=caller.account, seller=body.seller, arbiter=body.arbiter,
                              token=body.token, amount=body.amount, gtin=body.gtin, lot=body.lot,
+                             lines=[OrderLine(x.gtin, x.lot, x.amount) for x in body.lines] if body.lines else None,
                              deliver_by=body.deliver_by, ruling_period=body.ruling_period, milestones=milestones,
-                             dispute_window=body.dispute_window, use_permit=body.use_permit)
+                             dispute_window=body.dispute_window, use_permit=body.use_permit,
+                             incoterm=body.terms.incoterm if body.terms else None,
+                             place=body.terms.place if body.terms else None,
+                             port=body.terms.port if body.terms else False,
+                             invoice_amount=body.invoice.amount if body.invoice else None,
+                             invoice_currency=body.invoice.currency if body.invoice else None,
+                             max_slippage=body.invoice.max_slippage_bps if body.invoice else None)
 
 
 @router.post("/trades/{trade_id}/release", response_model=TradeTxPublic)
