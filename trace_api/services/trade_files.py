@@ -211,11 +211,12 @@ def read_file(ctx: TraceContext, *, trade_id: int, ref: str, reader: str | None)
     log, row = _pick(_entries(ctx, trade_id), ref)
     on_chain = "0x" + bytes(log.args["evidenceHash"]).hex()
     found = documents.content(ctx, on_chain) if row is not None else None
-    if found is None or found[1] is None:
+    if found is None:
         raise NotFoundError(f"file {on_chain} of trade {trade_id} is not stored on this server (only its hash is "
                             "on chain); ask its sender for it")
     meta, data = found
-    if "0x" + hashlib.sha256(data).hexdigest() != on_chain:
-        raise VerificationFailed(f"the stored file does not match the hash {on_chain} on chain: do not rely on it")
+    if data is None or "0x" + hashlib.sha256(data).hexdigest() != on_chain:
+        raise VerificationFailed(f"the stored copy of file {on_chain} of trade {trade_id} is damaged or missing: it "
+                                 "does not read back as the file whose hash is on chain; ask its sender for it")
     assert row is not None
     return TradeFile(name=row["name"], media_type=meta["media_type"], sha256=on_chain, data=data)
