@@ -61,6 +61,23 @@ def test_parties_see_the_dispute_and_the_files(api: Api, trade: int) -> None:
         assert all(f["at"] and f["tx_hash"] and f["stored"] for f in shown["files"])
 
 
+def test_a_file_whose_transaction_was_not_recorded_is_recovered_from_the_log(api: Api, trade: int) -> None:
+    """Write-ahead: a crash between the transaction and the row's completion leaves a pending row; the next read
+    completes it from the chain's log."""
+    from sqlalchemy import update
+
+    from trace_api.index import schema as t
+
+    engine = get_engine(api.client.app.state.settings)  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        assert conn.execute(update(t.trade_files).where(t.trade_files.c.trade_id == trade).values(tx_hash="")).rowcount
+    shown = api.client.get(f"/escrow/trades/{trade}", headers=api.keys["arbiter"]).json()
+    assert [f["name"] for f in shown["files"]] == ["BL.pdf", "reason.txt"] and shown["dispute"]["reason"] == CLAIM
+    with engine.connect() as conn:
+        recorded = conn.execute(t.trade_files.select().where(t.trade_files.c.trade_id == trade)).mappings().all()
+    assert sorted(r["tx_hash"] for r in recorded) == sorted(f["tx_hash"] for f in shown["files"])
+
+
 def test_outsiders_see_who_and_when_but_not_what(api: Api, trade: int) -> None:
     for headers in ({}, api.keys["producer"], {"Authorization": "Bearer trk_invalid"}):
         response = api.client.get(f"/escrow/trades/{trade}", headers=headers)
