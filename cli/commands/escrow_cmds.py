@@ -1,7 +1,7 @@
 """`trace escrow`: open trades against registered batches, release milestones, dispute, resolve, withdraw.
 
 Default signers on the local chain (``--as NAME`` overrides any of them): open, confirm, refund, dispute, evidence
-and resolve-timeout sign as ``buyer``; release and withdraw as ``seller``; resolve as ``arbiter``.
+and resolve-timeout sign as ``buyer``; release, withdraw and doc add as ``seller``; resolve as ``arbiter``.
 """
 
 from __future__ import annotations
