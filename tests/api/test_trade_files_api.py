@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 
 from tests.api.test_escrow_api import BUYER, GTIN, SELLER, Api, _batch, _open, _problem
+from trace_api.chain.accounts import dev_account
 from trace_api.http.app import create_app
 from trace_api.index.store import get_engine
 from trace_api.services import apikeys
@@ -130,6 +131,8 @@ def test_statement_csv_and_pdf(api: Api, trade: int) -> None:
     totals = {r["movement"]: Decimal(r["amount"]) for r in rows if r["movement"].startswith("total ")}
     moves = [r for r in rows if not r["movement"].startswith("total ")]
     assert [r["movement"] for r in moves] == ["funded", "ruling to seller", "fee", "ruling to buyer"]
+    assert moves[2]["to"] == dev_account("admin").address  # the fee recipient the FeeUpdated log names
+    assert moves[0]["from"] == BUYER and moves[1]["to"] == SELLER and moves[3]["to"] == BUYER
     assert totals["total funded"] == Decimal("1250.5") == sum(
         (Decimal(r["amount"]) for r in moves[1:]), Decimal(0))
     assert totals["total in escrow"] == 0

@@ -13,7 +13,7 @@ from trace_api.chain.client import guarded
 from trace_api.index.indexer import hx
 from trace_api.services.context import TraceContext
 
-__all__ = ["Log", "escrow_contract", "trade_logs", "withdrawals"]
+__all__ = ["Log", "escrow_contract", "fee_updates", "trade_logs", "withdrawals"]
 
 
 @dataclass(frozen=True)
@@ -65,3 +65,8 @@ def withdrawals(ctx: TraceContext, *, accounts: Iterable[str], token: str, from_
     found = [log for account in dict.fromkeys(accounts)
              for log in _read(ctx, ["Withdrawn"], {"account": account, "token": token}, from_block)]
     return sorted(found, key=lambda log: log.position)
+
+
+def fee_updates(ctx: TraceContext) -> list[Log]:
+    """Every ``FeeUpdated`` log (the constructor's first): who was credited with fees from which block on."""
+    return _read(ctx, ["FeeUpdated"], {}, _first_block(ctx))

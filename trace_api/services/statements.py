@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from trace_api.chain.client import guarded
 from trace_api.errors import ValidationError
 from trace_api.services import escrow
 from trace_api.services.context import TraceContext
-from trace_api.services.escrow_logs import Log, escrow_contract, trade_logs, withdrawals
+from trace_api.services.escrow_logs import Log, escrow_contract, fee_updates, trade_logs, withdrawals
 
 __all__ = ["COLUMNS", "FORMATS", "Statement", "render", "statement"]
 
@@ -69,8 +70,15 @@ def statement(ctx: TraceContext, *, trade_id: int) -> Statement:
     """The statement of a trade (NotFoundError for an unknown one)."""
     trade = escrow.show_trade(ctx, trade_id=trade_id)
     token = trade["token"]
-    fee_recipient = str(escrow_contract(ctx).functions.feeRecipient().call())
     buyer, seller, vault = trade["buyer"], trade["seller"], escrow_contract(ctx).address
+    updates = fee_updates(ctx)
+
+    def fee_recipient(log: Log) -> str:
+        """The account credited with a fee: the recipient set last before the payout (setFee may change it)."""
+        earlier = [u for u in updates if u.position < log.position]
+        return str(earlier[-1].args["recipient"]) if earlier else str(
+            guarded(lambda: escrow_contract(ctx).functions.feeRecipient().call()))
+
     result = Statement(trade=trade, totals=dict.fromkeys(TOTALS, 0))
 
     def add(log: Log, movement: str, units: int, frm: str, to: str, milestone: str = "") -> None:
@@ -95,16 +103,17 @@ def statement(ctx: TraceContext, *, trade_id: int) -> Statement:
         elif log.name in ("MilestoneReleased", "ReceiptConfirmed"):
             milestone = escrow.MILESTONES[int(a["milestone"])] if "milestone" in a else "confirmed by the buyer"
             add(log, "released", int(a["amount"]) - int(a["fee"]), vault, seller, milestone)
-            add(log, "fee", int(a["fee"]), vault, fee_recipient, milestone)
+            add(log, "fee", int(a["fee"]), vault, fee_recipient(log), milestone)
         elif log.name == "TradeRefunded":
             add(log, "refunded", int(a["amount"]), vault, buyer)
         elif log.name == "DisputeResolved":
             ruling = "by timeout" if a["byTimeout"] else "by the arbiter"
             add(log, "ruling to seller", int(a["toSeller"]) - int(a["fee"]), vault, seller, ruling)
-            add(log, "fee", int(a["fee"]), vault, fee_recipient, ruling)
+            add(log, "fee", int(a["fee"]), vault, fee_recipient(log), ruling)
             add(log, "ruling to buyer", int(a["toBuyer"]), vault, buyer, ruling)
     opened_at = logs[0].block if logs else 0
-    for log in withdrawals(ctx, accounts=[buyer, seller, fee_recipient], token=token["address"],
+    recipients = {r["to"] for r in result.rows if r["movement"] == "fee"}
+    for log in withdrawals(ctx, accounts=[buyer, seller, *sorted(recipients)], token=token["address"],
                            from_block=opened_at):
         add(log, "withdrawal", int(log.args["amount"]), vault, str(log.args["to"]))
     result.rows.sort(key=lambda r: (r["block"], r["log_index"]))
