@@ -43,9 +43,10 @@ from trace_api.services.devchain import follow_wall_clock
 from trace_api.services.context import TraceContext
 
 __all__ = [
-    "STATES", "TRADE_STATES", "TokenInfo", "add_evidence", "balances", "confirm", "dispute", "evidence_hash", "format_amount",
-    "list_trades", "open_trade", "parse_amount", "parse_deliver_by", "parse_duration", "parse_milestones",
-    "parse_share", "refund", "release", "resolve", "resolve_by_timeout", "resolve_token", "show_trade", "trade_parties", "trade_state", "withdraw",
+    "STATES", "TRADE_STATES", "TokenInfo", "add_evidence", "balances", "confirm", "dispute", "evidence_hash",
+    "format_amount", "list_trades", "open_trade", "parse_amount", "parse_deliver_by", "parse_duration",
+    "parse_milestones", "parse_share", "refund", "release", "resolve", "resolve_by_timeout", "resolve_token",
+    "show_trade", "trade_parties", "trade_state", "withdraw",
 ]
 
 NATIVE = "0x" + "00" * 20  # the escrow's token address for the native coin
@@ -716,7 +717,8 @@ def _nothing_due(ctx: TraceContext, escrow: Contract, trade: _Trade, token: Toke
     """Why release pays nothing now, in the words `trace escrow show` uses: closed, due later, or not reached."""
     state = trade_state(trade)
     if state not in ("open", "disputed"):
-        return {"state": state, "due_at": None, "note": f"nothing due: the trade is {state}, nothing is left in escrow"}
+        return {"state": state, "due_at": None,
+                "note": f"nothing due: the trade is {state}, nothing is left in escrow"}
     shown = _describe(ctx, escrow, trade, token, now=_chain_now(ctx), detail=True)
     later = [m for m in shown["milestones"] if not m["paid"] and m["met_at"] and not m["condition_met"]]
     if later:
