@@ -1,7 +1,7 @@
 """`trace escrow`: open trades against registered batches, release milestones, dispute, resolve, withdraw.
 
 Default signers on the local chain (``--as NAME`` overrides any of them): open, confirm, refund, dispute, evidence
-and resolve-timeout sign as ``buyer``; release and withdraw as ``seller``; resolve as ``arbiter``.
+and resolve-timeout sign as ``buyer``; release, withdraw and doc add as ``seller``; resolve as ``arbiter``.
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Group
 from rich.table import Table
 
+from cli.commands import trade_docs_cmds
 from cli.context import STATE, emit
 from trace_api.errors import ValidationError
 from trace_api.index.store import get_engine
-from trace_api.services import escrow
+from trace_api.services import escrow, trade_files
 from trace_api.services.context import TraceContext
 from trace_api.services.trade_terms import OrderLine, parse_line, parse_lines_csv
 
@@ -24,7 +26,8 @@ escrow_app = typer.Typer(help="Trade escrow: fund, release by milestones, disput
                          no_args_is_help=True)
 
 TRADE_ID = typer.Argument(..., min=1, help="Trade id (from `trace escrow open` or `list`).")
-EVIDENCE_FILE = typer.Option(None, "--file", help="Evidence file: only its SHA-256 goes on chain.",
+EVIDENCE_FILE = typer.Option(None, "--file", help="Evidence file: its SHA-256 goes on chain, the file is stored "
+                             "encrypted for the parties and the arbiter.",
                              exists=True, dir_okay=False)
 EVIDENCE_SHA = typer.Option(None, "--sha256", help="SHA-256 of evidence hashed elsewhere (64 hex digits).")
 
@@ -126,8 +129,11 @@ def _terms_line(data: dict[str, Any]) -> str:
 @escrow_app.command("show")
 def show(trade_id: int = TRADE_ID) -> None:
     """Show a trade: state, amounts, milestones, and what can be released now."""
-    data = escrow.show_trade(_ctx(), trade_id=trade_id)
-    emit(data, _trade_table(data))
+    data = trade_files.show_trade(_ctx(), trade_id=trade_id, viewer=trade_docs_cmds.viewer())
+    tables: list[Any] = [_trade_table(data)]
+    if data["files"]:
+        tables.append(trade_docs_cmds.files_table(data["files"], "documents and evidence (`trace escrow doc get`)"))
+    emit(data, Group(*tables))
 
 
 def _trade_table(data: dict[str, Any]) -> Table:
@@ -146,12 +152,15 @@ def _trade_table(data: dict[str, Any]) -> Table:
         ("deliver by", data["deliver_by"] + ("  [red]overdue[/red]" if data["overdue"] else "")),
     ]
     for m in data["milestones"]:
-        status = "paid" if m["paid"] else ("reached" if m["condition_met"] else
-                                           f"due {m['met_at']}" if m["met_at"] else "pending")
         rows.append((f"milestone {m['name']}", f"{m['bps'] / 100:g}% = {m['amount']} {data['token']['symbol']}, "
-                                               f"{status}"))
+                                               f"{m['status']}"))
     if data["disputed_at"]:
         rows.append(("disputed", f"{data['disputed_at']}, ruling due {data['ruling_deadline']}"))
+    if data.get("dispute"):
+        d = data["dispute"]
+        rows.append(("disputed by", f"{d['by_name'] or d['by']} ({d['role']})"))
+        if d["reason"]:
+            rows.append(("reason", d["reason"]))
     if data["refunded_to_buyer"] not in (None, "0"):
         rows.append(("back to buyer", _money(data, "refunded_to_buyer")))
     if data["batch_recalled"]:
@@ -169,7 +178,8 @@ def _trade_table(data: dict[str, Any]) -> Table:
 @escrow_app.command("list")
 def list_(
     account: str = typer.Option(None, "--account", help="Only trades where this account is a party."),
-    state: str = typer.Option(None, "--state", help="open, disputed or closed."),
+    state: str = typer.Option(None, "--state", help="open, disputed, paid, refunded, resolved, or closed (the "
+                                                    "last three)."),
     limit: int = typer.Option(escrow.DEFAULT_LIST_LIMIT, "--limit", min=1),
 ) -> None:
     """List trades, newest first."""
@@ -211,12 +221,13 @@ def refund(trade_id: int = TRADE_ID) -> None:
 @escrow_app.command("dispute")
 def dispute(
     trade_id: int = TRADE_ID,
-    text: str = typer.Option(None, "--reason", "--text", help="The claim, as text; only its SHA-256 goes on chain."),
+    text: str = typer.Option(None, "--reason", "--text", help="The claim, as text: its SHA-256 goes on chain, the "
+                                                               "text is stored encrypted for the parties and arbiter."),
     file: Path = EVIDENCE_FILE,
     sha256: str = EVIDENCE_SHA,
 ) -> None:
     """Freeze the trade and ask the arbiter to rule (the buyer or the seller)."""
-    result = escrow.dispute(_ctx(), account=STATE.account("buyer"), trade_id=trade_id, text=text, path=file,
+    result = trade_files.dispute(_ctx(), account=STATE.account("buyer"), trade_id=trade_id, text=text, path=file,
                             digest=sha256)
     emit(result, f"trade {trade_id}: disputed; the arbiter must rule by {result['ruling_deadline']}")
 
@@ -224,12 +235,13 @@ def dispute(
 @escrow_app.command("evidence")
 def evidence(
     trade_id: int = TRADE_ID,
-    text: str = typer.Option(None, "--text", help="A statement; only its SHA-256 goes on chain."),
+    text: str = typer.Option(None, "--text", help="A statement: its SHA-256 goes on chain, the text is stored "
+                                                  "encrypted for the parties and the arbiter."),
     file: Path = EVIDENCE_FILE,
     sha256: str = EVIDENCE_SHA,
 ) -> None:
     """Reference more evidence for the arbiter (the buyer or the seller)."""
-    result = escrow.add_evidence(_ctx(), account=STATE.account("buyer"), trade_id=trade_id, text=text, path=file,
+    result = trade_files.add_evidence(_ctx(), account=STATE.account("buyer"), trade_id=trade_id, text=text, path=file,
                                  digest=sha256)
     emit(result, f"trade {trade_id}: evidence {result['evidence_sha256']} recorded")
 
@@ -270,4 +282,5 @@ def balance(account: str = typer.Argument(None, help="Address or dev account nam
 
 
 def register(app: typer.Typer) -> None:
+    trade_docs_cmds.attach(escrow_app)
     app.add_typer(escrow_app, name="escrow")

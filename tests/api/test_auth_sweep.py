@@ -223,7 +223,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 READ_ONLY_COMMANDS = {
     "trace accounts", "trace epcis verify", "trace org list", "trace org show", "trace token balance",
     "trace apikey list", "trace batch show", "trace compile", "trace epcis export", "trace epcis hash",
-    "trace escrow balance", "trace escrow list", "trace escrow show", "trace keys list", "trace node status",
+    "trace escrow balance", "trace escrow list", "trace escrow show", "trace escrow doc list", "trace escrow doc get",
+    "trace escrow statement", "trace keys list", "trace node status",
     "trace qr make", "trace qr sheet", "trace serve", "trace verify",
 }
 

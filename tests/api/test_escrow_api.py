@@ -107,7 +107,7 @@ def test_milestones_dispute_and_ruling_over_http(api: Api) -> None:
     body = ruled.json()
     # 70% of the 875.35 still frozen; the 0.5% fee is taken from the seller's share only.
     assert (body["to_seller"], body["to_buyer"], body["fee"]) == ("612.745", "262.605", "3.063725")
-    assert api.client.get(f"/escrow/trades/{trade_id}").json()["state"] == "closed"
+    assert api.client.get(f"/escrow/trades/{trade_id}").json()["state"] == "resolved"
 
     seller_usdc = api.usdc.functions.balanceOf(SELLER).call()
     owed = api.escrow.functions.withdrawable(SELLER, api.usdc.address).call()

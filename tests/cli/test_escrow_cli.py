@@ -110,10 +110,11 @@ def test_story_permit_milestones_release_and_withdraw(chain_env: Env) -> None:
     e.ok("event", "add", GTIN, lot, "--step", "receiving", "--as", "buyer")
     second = e.ok("escrow", "release", str(trade_id))
     assert [m["name"] for m in second["milestones"]] == ["delivered"]
-    assert second["released_units"] == "875350000" and second["state"] == "closed"
+    assert second["released_units"] == "875350000" and second["state"] == "paid"
 
     shown = e.ok("escrow", "show", str(trade_id))
-    assert shown["state"] == "closed" and shown["released_units"] == shown["amount_units"]
+    assert shown["state"] == "paid" and shown["released_units"] == shown["amount_units"]
+    assert [m["status"] for m in shown["milestones"]] == ["paid", "paid"]
     assert [m["paid"] for m in shown["milestones"]] == [True, True]
     assert shown["in_escrow_units"] == "0" and shown["refunded_to_buyer"] == "0"
 
@@ -169,7 +170,7 @@ def test_native_coin_refund_after_deadline(chain_env: Env) -> None:
     shown = e.ok("escrow", "show", str(trade_id))
     assert shown["overdue"] is True and shown["refundable_now"] is True
     refunded = e.ok("escrow", "refund", str(trade_id))
-    assert refunded["refunded"] == "1.5" and refunded["state"] == "closed"
+    assert refunded["refunded"] == "1.5" and refunded["state"] == "refunded"
     assert refunded["released_to_seller"] == "0"  # nothing was shipped, so no milestone was earned
     assert e.escrow.functions.withdrawable(BUYER, NATIVE).call() == 15 * 10**17
 
@@ -228,7 +229,7 @@ def test_json_shapes_of_show_and_list(chain_env: Env) -> None:
     assert shown["batch"] == {"gtin": GTIN, "lot": lot}
     assert shown["token"]["symbol"] == "EURC" and shown["token"]["decimals"] == 6
     assert shown["milestones"] == [{"name": "delivered", "bps": 10_000, "amount": "99.99", "condition_met": False,
-                                    "met_at": None, "paid": False}]
+                                    "met_at": None, "paid": False, "status": "pending"}]
     listed = e.ok("escrow", "list", "--account", "buyer", "--state", "open")
     assert isinstance(listed, list) and listed[0]["trade_id"] == trade_id  # newest first
     assert all(t["state"] == "open" and t["buyer"] == BUYER for t in listed)
@@ -268,10 +269,15 @@ def test_carrier_delivery_pays_after_the_dispute_window(chain_env: Env) -> None:
     assert shown["releasable_now_units"] == "0" and shown["refundable_now"] is False
     early = e.ok("escrow", "release", trade_id)
     assert early["tx_hash"] is None and early["released_units"] == "0"
+    # release tells the story show tells: due at the end of the window, not "nothing due"
+    assert milestone["status"] == f"due {milestone['met_at']}"
+    assert early["due_at"] == milestone["met_at"] and f"is due {milestone['met_at']}" in early["note"]
+    human = e.trace("escrow", "release", trade_id)
+    assert human.code == 0 and f"due {milestone['met_at']}" in human.stdout
 
     e.time_travel(86_400)
     paid = e.ok("escrow", "release", trade_id)
-    assert paid["released_units"] == "10000000" and paid["state"] == "closed"
+    assert paid["released_units"] == "10000000" and paid["state"] == "paid"
 
 
 def test_open_warns_when_the_buyer_already_holds_the_batch(chain_env: Env) -> None:

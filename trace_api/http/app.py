@@ -15,7 +15,7 @@ from trace_api.http import cors, deps, limits, problems, redact
 from trace_api.http.edge import EdgeHeaders
 from trace_api.http.guard import RequestGuard
 from trace_api.http.jsonio import FiniteJSONResponse
-from trace_api.http.routes import batches, epcis, epcis_rest, escrow, health, parties, resolver
+from trace_api.http.routes import batches, epcis, epcis_rest, escrow, health, parties, resolver, trade_files
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(epcis_rest.router)
     app.include_router(resolver.router)
     app.include_router(escrow.router)
+    app.include_router(trade_files.router)
     app.include_router(parties.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(resolver.compressed_router)  # one-segment paths: after every other route

@@ -100,6 +100,24 @@ documents = Table(
     Column("owners", Text, nullable=False, default="[]", server_default="[]"),
 )
 
+# Files of escrow trades (dispute reasons, evidence, trade documents): stored encrypted as private documents; the
+# chain holds each one's SHA-256 in a DisputeOpened or EvidenceAdded log. A row is written before its transaction
+# (tx_hash empty: pending) and completed from the log, so a file whose transaction landed is never lost.
+trade_files = Table(
+    "trade_files",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("escrow", ADDRESS, nullable=False),
+    Column("trade_id", BigInteger, nullable=False),
+    Column("sha256", HASH, nullable=False),
+    Column("kind", String(32), nullable=False),  # reason, evidence, commercial-invoice, packing-list, ...
+    Column("name", String(255), nullable=False),
+    Column("sender", ADDRESS, nullable=False),
+    Column("tx_hash", HASH, nullable=False, default="", server_default=""),  # "" until the log is seen
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_trade_files_trade", "escrow", "trade_id"),
+)
+
 api_keys = Table(
     "api_keys",
     metadata,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from trace_api.config import Settings
 from trace_api.errors import ForbiddenError, NotFoundError, PayloadTooLargeError, ValidationError
@@ -43,7 +43,11 @@ def prepare(settings: Settings, *, path: Path, private: bool, recipients: list[s
         raise ValidationError(f"document {path}: {exc.strerror}") from exc
     if size > settings.max_document_bytes:
         raise PayloadTooLargeError(f"document {path.name} is {size} bytes; the limit is {settings.max_document_bytes}")
-    data = path.read_bytes()
+    return prepare_bytes(path.read_bytes(), name=path.name, private=private, recipients=recipients)
+
+
+def prepare_bytes(data: bytes, *, name: str, private: bool, recipients: list[str]) -> Prepared:
+    """:func:`prepare` for content already in memory (a statement typed on the command line)."""
     digest = "0x" + hashlib.sha256(data).hexdigest()
     if private and not recipients:
         raise ValidationError("a private document needs at least one counterparty (--share ACCOUNT)")
@@ -52,8 +56,8 @@ def prepare(settings: Settings, *, path: Path, private: bool, recipients: list[s
     if key is not None:
         nonce = os.urandom(NONCE_BYTES)
         stored = nonce + AESGCM(key).encrypt(nonce, data, digest.encode())
-    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return Prepared({"sha256": digest, "name": path.name, "private": private}, stored, key, recipients, media_type)
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return Prepared({"sha256": digest, "name": name, "private": private}, stored, key, recipients, media_type)
 
 
 def commit(ctx: Any, prepared: Prepared, *, owner: str) -> None:
@@ -61,13 +65,21 @@ def commit(ctx: Any, prepared: Prepared, *, owner: str) -> None:
     folder = _folder(ctx.settings)
     folder.mkdir(parents=True, exist_ok=True)
     digest = prepared.info["sha256"]
-    (folder / digest[2:]).write_bytes(prepared.stored)
-    if prepared.key is not None:
-        keys = folder / "keys"
-        keys.mkdir(exist_ok=True, mode=0o700)
-        key_file = keys / f"{digest[2:]}.json"
-        key_file.write_text(json.dumps({"key": prepared.key.hex(), "recipients": prepared.recipients}))
-        key_file.chmod(0o600)
+    with ctx.engine.connect() as conn:
+        known = conn.execute(select(t.documents.c.private, t.documents.c.recipients)
+                             .where(t.documents.c.sha256 == digest)).first()
+    if known is None:
+        _write(folder, digest, prepared.stored, prepared.key, prepared.recipients)
+    else:
+        # The same content again (another event, another trade, the other party): the stored copy and its key stay,
+        # so earlier readers keep their access; new recipients are added to it.
+        recipients = list(dict.fromkeys([*json.loads(known.recipients or "[]"), *prepared.recipients]))
+        key_file = folder / "keys" / f"{digest[2:]}.json"
+        if known.private and key_file.is_file():
+            key_file.write_text(json.dumps({**json.loads(key_file.read_text()), "recipients": recipients}))
+        with ctx.engine.begin() as conn:
+            conn.execute(update(t.documents).where(t.documents.c.sha256 == digest)
+                         .values(recipients=json.dumps(recipients)))
     from trace_api.index.store import insert_ignore
 
     with ctx.engine.begin() as conn:
@@ -82,6 +94,16 @@ def commit(ctx: Any, prepared: Prepared, *, owner: str) -> None:
         if owner.lower() not in owners:
             conn.execute(update(t.documents).where(t.documents.c.sha256 == digest).values(
                 owners=json.dumps([*owners, owner.lower()])))
+
+
+def _write(folder: Path, digest: str, stored: bytes, key: bytes | None, recipients: list[str]) -> None:
+    (folder / digest[2:]).write_bytes(stored)
+    if key is not None:
+        keys = folder / "keys"
+        keys.mkdir(exist_ok=True, mode=0o700)
+        key_file = keys / f"{digest[2:]}.json"
+        key_file.write_text(json.dumps({"key": key.hex(), "recipients": recipients}))
+        key_file.chmod(0o600)
 
 
 def verify(ctx: Any, sha256: str, *, actor: str | None) -> dict[str, Any]:
@@ -114,6 +136,30 @@ def _plaintext(settings: Settings, sha256: str, *, private: bool) -> bytes | Non
         return AESGCM(key).decrypt(stored[:NONCE_BYTES], stored[NONCE_BYTES:], sha256.encode())
     except Exception:  # noqa: BLE001 - tampered ciphertext reads as unverifiable
         return None
+
+
+def stored(ctx: Any, sha256: str) -> bool:
+    with ctx.engine.connect() as conn:
+        return conn.execute(select(t.documents.c.sha256).where(t.documents.c.sha256 == sha256)).first() is not None
+
+
+def discard(ctx: Any, sha256: str) -> None:
+    """Remove a document committed for a transaction that was never sent (nothing cites it)."""
+    folder = _folder(ctx.settings)
+    for path in (folder / sha256[2:], folder / "keys" / f"{sha256[2:]}.json"):
+        path.unlink(missing_ok=True)
+    with ctx.engine.begin() as conn:
+        conn.execute(delete(t.documents).where(t.documents.c.sha256 == sha256))
+
+
+def content(ctx: Any, sha256: str) -> tuple[dict[str, Any], bytes | None] | None:
+    """A stored document's row and its content (decrypted; None if the store has lost it or it fails to decrypt),
+    or None if it was never stored. The caller decides who may read it."""
+    with ctx.engine.connect() as conn:
+        row = conn.execute(select(t.documents).where(t.documents.c.sha256 == sha256)).mappings().first()
+    if row is None:
+        return None
+    return dict(row), _plaintext(ctx.settings, sha256, private=row["private"])
 
 
 def read(ctx: Any, sha256: str, *, reader: str | None) -> tuple[str, bytes]:

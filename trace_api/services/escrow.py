@@ -55,9 +55,10 @@ from trace_api.services.trade_terms import (
 )
 
 __all__ = [
-    "STATES", "TokenInfo", "add_evidence", "balances", "confirm", "dispute", "evidence_hash", "format_amount",
-    "list_trades", "open_trade", "parse_amount", "parse_deliver_by", "parse_duration", "parse_milestones",
-    "parse_share", "refund", "release", "resolve", "resolve_by_timeout", "resolve_token", "show_trade", "withdraw",
+    "STATES", "TRADE_STATES", "TokenInfo", "add_evidence", "balances", "confirm", "dispute", "evidence_hash",
+    "format_amount", "list_trades", "open_trade", "parse_amount", "parse_deliver_by", "parse_duration",
+    "parse_milestones", "parse_share", "refund", "release", "resolve", "resolve_by_timeout", "resolve_token",
+    "show_trade", "trade_parties", "trade_state", "withdraw",
 ]
 
 NATIVE = "0x" + "00" * 20  # the escrow's token address for the native coin
@@ -66,6 +67,8 @@ NATIVE_NAMES = ("ETH", "NATIVE")
 NATIVE_DECIMALS = 18
 BPS = 10_000
 STATES = ("none", "open", "disputed", "closed")  # ITradeEscrow.State, by value
+# What a trade is to people: a closed trade says how it ended (see trade_state).
+TRADE_STATES = ("open", "disputed", "paid", "refunded", "resolved")
 MILESTONES = ("shipped", "delivered")  # ITradeEscrow.Milestone, by value
 DAY = 86_400
 # Mirrors of the contract's limits, checked here so that a bad value is a ValidationError and nothing is sent.
@@ -293,6 +296,17 @@ class _Trade:
         return self.amount * self.shipped_bps // BPS  # rounds like the contract's _shippedShare
 
 
+def trade_state(trade: _Trade) -> str:
+    """open, disputed, or how a closed trade ended: resolved (it was disputed: the arbiter ruled, or the ruling
+    deadline passed), paid (everything went to the seller) or refunded (the remainder went back to the buyer)."""
+    name = STATES[trade.state]
+    if name != "closed":
+        return name
+    if trade.disputed_at:
+        return "resolved"
+    return "paid" if trade.released >= trade.amount else "refunded"
+
+
 def _read(fn: ContractFunction) -> Any:
     return guarded(lambda: fn.call())
 
@@ -374,7 +388,7 @@ def _describe(ctx: TraceContext, escrow: Contract, trade: _Trade, token: TokenIn
               detail: bool, siblings: bool = True) -> dict[str, Any]:
     amount = lambda units: format_amount(units, token.decimals)  # noqa: E731 - local shorthand
     summary: dict[str, Any] = {
-        "trade_id": trade.id, "state": STATES[trade.state], "buyer": trade.buyer, "seller": trade.seller,
+        "trade_id": trade.id, "state": trade_state(trade), "buyer": trade.buyer, "seller": trade.seller,
         "arbiter": trade.arbiter, "token": token.to_json(), "amount": amount(trade.amount),
         "released": amount(trade.released), "batch_id": hx(trade.batch_id), "deliver_by": _iso(trade.deliver_by),
     }
@@ -395,16 +409,17 @@ def _describe(ctx: TraceContext, escrow: Contract, trade: _Trade, token: TokenIn
         if bps == 0:
             continue
         share = trade.shipped_share if name == "shipped" else trade.amount - trade.shipped_share
-        milestones.append({"name": name, "bps": bps, "amount": amount(share),
-                           "condition_met": bool(due_at) and due_at <= now, "met_at": _iso(due_at),
-                           "paid": trade.released >= cumulative})
+        paid, met = trade.released >= cumulative, bool(due_at) and due_at <= now
+        milestones.append({"name": name, "bps": bps, "amount": amount(share), "condition_met": met,
+                           "met_at": _iso(due_at), "paid": paid,
+                           "status": _milestone_status(trade, paid=paid, met=met, due_at=due_at)})
     ruling_deadline = trade.disputed_at + trade.ruling_period if trade.disputed_at else 0
     releasable = _releasable(escrow, trade)
     batch = _batch_label(ctx, trade.batch_id)
     terms = describe_terms(_read(escrow.functions.getTerms(trade.id)), trade_id=trade.id, iso=_iso)
     own_line = {"trade_id": trade.id, "batch_id": hx(trade.batch_id), "batch": batch, "amount": amount(trade.amount),
                 "amount_units": str(trade.amount), "released": amount(trade.released),
-                "released_units": str(trade.released), "state": STATES[trade.state],
+                "released_units": str(trade.released), "state": trade_state(trade),
                 "invoice_amount": terms["invoice"]["amount"] if terms["invoice"] else None,
                 "milestones": milestones, "releasable_now": amount(releasable)}
     # The order's lines, each its own trade: this one, and its siblings read the same way.
@@ -439,6 +454,20 @@ def _line_of(described: dict[str, Any]) -> dict[str, Any]:
     """A sibling trade's detail as one line of its order."""
     (line,) = described["lines"]
     return line
+
+
+def _milestone_status(trade: _Trade, *, paid: bool, met: bool, due_at: int) -> str:
+    """paid, reached (release pays it now), due <date>, pending, or for a closed trade how the share ended."""
+    if paid:
+        return "paid"
+    state = trade_state(trade)
+    if state == "resolved":
+        return "settled by the ruling"
+    if state == "refunded":
+        return "refunded to the buyer"
+    if met:
+        return "reached"
+    return f"due {_iso(due_at)}" if due_at else "pending"
 
 
 @dataclass(frozen=True)
@@ -487,12 +516,19 @@ def show_trade(ctx: TraceContext, *, trade_id: int) -> dict[str, Any]:
     return _describe(ctx, escrow, trade, token, now=_chain_now(ctx), detail=True)
 
 
+def trade_parties(ctx: TraceContext, *, trade_id: int) -> dict[str, str]:
+    """The buyer, seller and arbiter of a trade, by role (NotFoundError for an unknown trade)."""
+    trade = _get_trade(_escrow(ctx), trade_id)
+    return {"buyer": trade.buyer, "seller": trade.seller, "arbiter": trade.arbiter}
+
+
 def list_trades(ctx: TraceContext, *, account: str | None = None, state: str | None = None,
                 limit: int = DEFAULT_LIST_LIMIT) -> list[dict[str, Any]]:
     """Trades, newest first; ``account`` matches buyer, seller or arbiter. Scans ``getTrade`` from the newest id
     down, one call per trade, until ``limit`` match: fine for the local chain, not for a busy mainnet escrow."""
-    if state is not None and state.lower() not in STATES[1:]:
-        raise ValidationError(f"unknown state {state!r}; choose one of {', '.join(STATES[1:])}")
+    wanted = {"closed": TRADE_STATES[2:]}.get((state or "").lower(), ((state or "").lower(),))
+    if state is not None and not set(wanted) <= set(TRADE_STATES):
+        raise ValidationError(f"unknown state {state!r}; choose one of {', '.join(TRADE_STATES)} or closed")
     if limit < 1:
         raise ValidationError("limit must be at least 1")
     who = resolve_account(account, dev_names=ctx.dev_chain).lower() if account else None
@@ -505,7 +541,7 @@ def list_trades(ctx: TraceContext, *, account: str | None = None, state: str | N
         trade = _get_trade(escrow, trade_id)
         if who and who not in (trade.buyer.lower(), trade.seller.lower(), trade.arbiter.lower()):
             continue
-        if state and STATES[trade.state] != state.lower():
+        if state and trade_state(trade) not in wanted:
             continue
         found.append(_describe(ctx, escrow, trade, _token_at(ctx, trade.token, tokens), now=now, detail=False))
         if len(found) >= limit:
@@ -775,11 +811,12 @@ def release(ctx: TraceContext, *, account: LocalAccount, trade_id: int) -> dict[
     escrow, trade, token = _prepare(ctx, trade_id)
     sender = ctx.sender(account)
     fn = escrow.functions.release(trade_id)
-    due = int(sender.call(fn))  # decodes a revert (e.g. a disputed trade) before anything is sent
+    closed = STATES[trade.state] == "closed"  # says how it ended, as `show` does, instead of the contract's refusal
+    due = 0 if closed else int(sender.call(fn))  # decodes a revert (a disputed trade) before anything is sent
     result: dict[str, Any] = {"trade_id": trade_id, "token": token.to_json()}
     if due == 0:
         return {**result, "released": "0", "released_units": "0", "milestones": [], "tx_hash": None,
-                "note": "nothing due: the registry shows no new shipment by the seller or delivery to the buyer"}
+                **_nothing_due(ctx, escrow, trade, token)}
     receipt = sender.transact(fn)
     paid = _events(escrow, receipt, "MilestoneReleased")
     total = sum(int(p["amount"]) for p in paid)
@@ -787,8 +824,25 @@ def release(ctx: TraceContext, *, account: LocalAccount, trade_id: int) -> dict[
         **result, **_tx(receipt), "released": format_amount(total, token.decimals), "released_units": str(total),
         "milestones": [{"name": MILESTONES[int(p["milestone"])], "amount": format_amount(p["amount"], token.decimals),
                         "fee": format_amount(p["fee"], token.decimals)} for p in paid],
-        "state": STATES[_get_trade(escrow, trade_id).state],
+        "state": trade_state(_get_trade(escrow, trade_id)),
     }
+
+
+def _nothing_due(ctx: TraceContext, escrow: Contract, trade: _Trade, token: TokenInfo) -> dict[str, Any]:
+    """Why release pays nothing now, in the words `trace escrow show` uses: closed, due later, or not reached."""
+    state = trade_state(trade)
+    if state not in ("open", "disputed"):
+        return {"state": state, "due_at": None,
+                "note": f"nothing due: the trade is {state}, nothing is left in escrow"}
+    shown = _describe(ctx, escrow, trade, token, now=_chain_now(ctx), detail=True)
+    later = [m for m in shown["milestones"] if not m["paid"] and m["met_at"] and not m["condition_met"]]
+    if later:
+        first = later[0]
+        return {"state": state, "due_at": first["met_at"],
+                "note": f"nothing due yet: the {first['name']} milestone ({first['amount']} {token.symbol}) is due "
+                        f"{first['met_at']}, when the buyer's dispute window after the carrier's delivery closes"}
+    return {"state": state, "due_at": None,
+            "note": "nothing due: the registry shows no new shipment by the seller or delivery to the buyer"}
 
 
 def confirm(ctx: TraceContext, *, account: LocalAccount, trade_id: int) -> dict[str, Any]:
@@ -796,7 +850,7 @@ def confirm(ctx: TraceContext, *, account: LocalAccount, trade_id: int) -> dict[
     escrow, trade, token = _prepare(ctx, trade_id)
     receipt = ctx.sender(account).transact(escrow.functions.confirmReceipt(trade_id))
     (event,) = _events(escrow, receipt, "ReceiptConfirmed")
-    return {"trade_id": trade_id, **_tx(receipt), "token": token.to_json(), "state": "closed",
+    return {"trade_id": trade_id, **_tx(receipt), "token": token.to_json(), "state": "paid",
             "released": format_amount(event["amount"], token.decimals),
             "fee": format_amount(event["fee"], token.decimals)}
 
@@ -808,7 +862,7 @@ def refund(ctx: TraceContext, *, account: LocalAccount, trade_id: int) -> dict[s
     (event,) = _events(escrow, receipt, "TradeRefunded")
     # A Shipped milestone the seller earned but nobody released is paid to the seller first.
     to_seller = sum(int(e["amount"]) for e in _events(escrow, receipt, "MilestoneReleased"))
-    return {"trade_id": trade_id, **_tx(receipt), "token": token.to_json(), "state": "closed",
+    return {"trade_id": trade_id, **_tx(receipt), "token": token.to_json(), "state": "refunded",
             "buyer": event["buyer"], "refunded": format_amount(event["amount"], token.decimals),
             "released_to_seller": format_amount(to_seller, token.decimals)}
 
@@ -835,7 +889,7 @@ def add_evidence(ctx: TraceContext, *, account: LocalAccount, trade_id: int, tex
 
 def _resolution(escrow: Contract, receipt: TxReceipt, trade_id: int, token: TokenInfo) -> dict[str, Any]:
     (event,) = _events(escrow, receipt, "DisputeResolved")
-    return {"trade_id": trade_id, **_tx(receipt), "token": token.to_json(), "state": "closed",
+    return {"trade_id": trade_id, **_tx(receipt), "token": token.to_json(), "state": "resolved",
             "to_seller": format_amount(event["toSeller"], token.decimals),
             "to_buyer": format_amount(event["toBuyer"], token.decimals),
             "fee": format_amount(event["fee"], token.decimals), "by_timeout": bool(event["byTimeout"])}

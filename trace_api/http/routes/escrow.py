@@ -12,7 +12,8 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from trace_api.http.deps import CallerDep, CtxDep, RateLimited
-from trace_api.services import escrow
+from trace_api.http.privacy import ViewerDep
+from trace_api.services import escrow, trade_files
 from trace_api.services.trade_terms import OrderLine
 
 router = APIRouter(prefix="/escrow", tags=["escrow"])
@@ -135,7 +136,8 @@ class TradeOpenedPublic(TradeTxPublic):
 
 class EvidenceCreate(BaseModel):
     text: str | None = Field(default=None, min_length=1, max_length=20_000,
-                             description="The statement; only its SHA-256 goes on chain")
+                             description="The statement: its SHA-256 goes on chain, the text is stored encrypted "
+                                         "for the parties and the arbiter")
     sha256: str | None = Field(default=None, pattern=r"^(0x)?[0-9a-fA-F]{64}$",
                                description="SHA-256 of evidence hashed by the client")
 
@@ -174,7 +176,7 @@ class WithdrawalsPublic(BaseModel):
 def list_trades(
     ctx: CtxDep,
     account: Annotated[str | None, Query(max_length=42)] = None,
-    state: Annotated[str | None, Query(pattern="^(open|disputed|closed)$")] = None,
+    state: Annotated[str | None, Query(pattern="^(open|disputed|paid|refunded|resolved|closed)$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = escrow.DEFAULT_LIST_LIMIT,
 ) -> dict[str, Any]:
     """Trades, newest first; `account` matches the buyer, the seller or the arbiter."""
@@ -183,9 +185,10 @@ def list_trades(
 
 
 @router.get("/trades/{trade_id}", dependencies=[RateLimited], response_model=TradePublic)
-def get_trade(trade_id: TradeId, ctx: CtxDep) -> dict[str, Any]:
-    """A trade with its milestones and what can be released now."""
-    return escrow.show_trade(ctx, trade_id=trade_id)
+def get_trade(trade_id: TradeId, ctx: CtxDep, viewer: ViewerDep) -> dict[str, Any]:
+    """A trade with its milestones, what can be released now, its dispute and its files (who sent each, when).
+    File names and the dispute's reason are shown to an API key of the buyer, the seller or the arbiter only."""
+    return trade_files.show_trade(ctx, trade_id=trade_id, viewer=viewer.address)
 
 
 @router.get("/balances/{account}", dependencies=[RateLimited])
@@ -233,13 +236,13 @@ def refund(trade_id: TradeId, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
 @router.post("/trades/{trade_id}/dispute", response_model=TradeTxPublic)
 def dispute(trade_id: TradeId, body: EvidenceCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
     """A party freezes the trade for the arbiter."""
-    return escrow.dispute(ctx, account=caller.account, trade_id=trade_id, text=body.text, digest=body.sha256)
+    return trade_files.dispute(ctx, account=caller.account, trade_id=trade_id, text=body.text, digest=body.sha256)
 
 
 @router.post("/trades/{trade_id}/evidence", status_code=status.HTTP_201_CREATED, response_model=TradeTxPublic)
 def add_evidence(trade_id: TradeId, body: EvidenceCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
     """A party references more evidence."""
-    return escrow.add_evidence(ctx, account=caller.account, trade_id=trade_id, text=body.text, digest=body.sha256)
+    return trade_files.add_evidence(ctx, account=caller.account, trade_id=trade_id, text=body.text, digest=body.sha256)
 
 
 @router.post("/trades/{trade_id}/resolve", response_model=TradeTxPublic)
