@@ -113,7 +113,8 @@ def test_json_summary(client: TestClient) -> None:
     body = client.get(path(*GREEN), headers={"Accept": "application/json"}).json()
     assert body["verdict"]["level"] == "verified"
     assert body["metadata"]["product"] == "Arabica green coffee"
-    assert body["sensors"]["count"] == 1000 and body["sensors"]["verified"] == 1000
+    sensors = body["journey"]["groups"][0]["sensors"]
+    assert sensors["count"] == 1000 and sensors["verified"] == 1000
     assert body["children"][0]["lot"] == ROASTED[1]
 
 
