@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from trace_api.http import charts
 from trace_api.http.i18n import Lang
+from trace_api.services.journey import UNIT_SYMBOLS
 
 # What a step is called on the page, by CBV business step ("Roasted by …" comes from the transformation's process).
 STEP_LABELS = {
@@ -74,4 +75,4 @@ def helpers(lang: Lang) -> dict[str, Any]:
 
     return {"_": gettext, "ngettext": ngettext, "when": lang.when, "day": day, "number": lang.number,
             "country": lang.country, "step_label": step, "disposition": disposition, "quantity": quantity,
-            "chart": chart, "lang": lang.tag, "html_lang": "zh-Hans-CN" if lang.tag == "zh-CN" else lang.tag}
+            "chart": chart, "unit": lambda code: UNIT_SYMBOLS.get(code or "", code or ""), "lang": lang.tag, "html_lang": "zh-Hans-CN" if lang.tag == "zh-CN" else lang.tag}
