@@ -24,7 +24,8 @@ ANOMALY_PLACES = 3  # one serial scanned from this many distinct places looks cl
 GS1_VOC = "https://gs1.org/voc/"
 # GS1's JSON-LD context for linksets, named in the description file and in a Link header of every linkset.
 LINKSET_CONTEXT = "https://ref.gs1.org/standards/resolver/linkset-context"
-LANGUAGES = ("en",)  # the languages the pages and link titles are written in; links carry them as hreflang
+LANGUAGES = ("en",)  # the languages of the link titles and JSON targets; links carry them as hreflang
+PAGE_LANGUAGES = ("en", "zh-CN")  # the verify page speaks these (chosen by Accept-Language or ?lang=)
 
 
 def parse_key(gtin: str, lot: str, serial: str | None = None) -> tuple[BatchKey, str | None]:
@@ -281,7 +282,8 @@ def resolver_description(base: str) -> dict[str, Any]:
 
 
 def _link(href: str, title: str, media: str) -> dict[str, Any]:
-    return {"href": href, "title": title, "type": media, "hreflang": list(LANGUAGES)}
+    languages = PAGE_LANGUAGES if media == "text/html" else LANGUAGES
+    return {"href": href, "title": title, "type": media, "hreflang": list(languages)}
 
 
 def _default_of(link: dict[str, Any]) -> dict[str, Any]:
