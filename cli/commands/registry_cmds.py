@@ -170,10 +170,17 @@ def event_add(
     doc: Path = typer.Option(None, "--doc", help="Attach a document: only its SHA-256 goes into the event."),
     private: bool = typer.Option(False, "--private", help="Encrypt the document (AES-256-GCM)."),
     share: list[str] = typer.Option([], "--share", help="Counterparty allowed to read a private document."),
+    doc_type: str = typer.Option(None, "--doc-type", help="What the public document is, e.g. 'Organic certificate'."),
+    doc_issuer: str = typer.Option(None, "--doc-issuer", help="Who issued the public document."),
+    valid_from: str = typer.Option(None, "--valid-from", help="The document is valid from (YYYY-MM-DD)."),
+    valid_until: str = typer.Option(None, "--valid-until", help="The document is valid until (YYYY-MM-DD)."),
 ) -> None:
-    """Record one lifecycle step of a batch on chain."""
+    """Record one lifecycle step of a batch on chain. A public document's type, issuer and validity go into the
+    event (under its hash on chain) and show on the scan page."""
+    details = {"type": doc_type, "issuer": doc_issuer, "valid_from": valid_from, "valid_until": valid_until}
     result = batches.record_event(ctx(), account=STATE.account("producer"), gtin=gtin, lot=lot, step=step,
-                                  gln=location, to=to, doc=doc, private=private, recipients=share)
+                                  gln=location, to=to, doc=doc, private=private, recipients=share,
+                                  doc_details={k: v for k, v in details.items() if v})
     emit(result, f"recorded {step} for {gtin}/{lot}: {result['event_hash']} (gas {result['gas_used']})")
 
 
