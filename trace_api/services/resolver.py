@@ -140,8 +140,9 @@ def verdict(data: dict[str, Any]) -> dict[str, Any]:
     if unit is not None and not unit["known"]:
         return {"level": "pending", "title": "Not verified yet",
                 "detail": f"Serial {unit['serial']} is captured but its commissioning is not on chain yet."}
-    count = sum(1 for e in shown if e["status"] == "pending") + sum(g["sensors"]["pending"] for g in groups
-                                                                    if g["sensors"])
+    upstream = [g for g in groups if g["depth"] > 0]  # the batch's own pending events count, shown or not
+    count = data["pending"] + sum(1 for g in upstream for e in g["steps"] if e["status"] == "pending") \
+        + sum(g["sensors"]["pending"] for g in upstream if g["sensors"])
     if count:
         return {"level": "pending", "title": f"Not verified yet: {count} step{'s' if count != 1 else ''} pending",
                 "detail": "Some steps below are captured but not on chain yet; the others are verified."}

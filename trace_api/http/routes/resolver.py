@@ -20,7 +20,7 @@ from trace_api.errors import ForbiddenError, NotFoundError, ValidationError
 from trace_api.http import cors, i18n, page
 from trace_api.http.deps import CtxDep, client_host, rate_limit
 from trace_api.http.jsonio import FiniteJSONResponse as JSONResponse  # stored NaN answers null, not 500
-from trace_api.http.privacy import get_viewer, hide_private_documents, shown
+from trace_api.http.privacy import Viewer, get_viewer, hide_private_documents, shown
 from trace_api.http.problems import PROBLEM_JSON, PROBLEM_REF, problem, problem_responses
 from trace_api.services import documents, history, resolver
 from trace_api.services.context import TraceContext
@@ -100,7 +100,19 @@ def _content(request: Request, ctx: TraceContext, link: digital_link.DigitalLink
     status = 404 if data["verdict"]["level"] == "counterfeit" else 200
     if wanted == HTML:  # the public page: private documents hidden, whoever opens it
         return _page(request, ctx, hide_private_documents(data), status)
-    return JSONResponse(shown(ctx.settings, get_viewer(request), key.id_hex, data), status_code=status)
+    return JSONResponse(_for_viewer(ctx, get_viewer(request), key.id_hex, data), status_code=status)
+
+
+def _for_viewer(ctx: TraceContext, viewer: Viewer, batch_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` as ``viewer`` may see it: the journey's upstream batches each by their own parties, so handling a
+    product never reveals the private documents of what it was made from. Builds new dicts: ``data`` may be
+    shared (cached) and is never changed."""
+    data = shown(ctx.settings, viewer, batch_id, data)
+    trip = data.get("journey")
+    if not trip:
+        return data
+    groups = [g if g["depth"] == 0 else shown(ctx.settings, viewer, g["batch_id"], g) for g in trip["groups"]]
+    return {**data, "journey": {**trip, "groups": groups}}
 
 
 def _error(request: Request, status: int, kind: str, detail: str) -> Response:

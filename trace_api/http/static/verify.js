@@ -50,6 +50,11 @@
       .catch(function () { out.textContent = button.dataset.failed; out.dataset.result = "error"; });
   }
 
+  // The language switch keeps the fragment (a signature) that the server never saw.
+  if (location.hash) {
+    Array.prototype.forEach.call(document.querySelectorAll(".langs a"), function (a) { a.href += location.hash; });
+  }
+
   Array.prototype.forEach.call(document.querySelectorAll("button.check-doc"), function (button) {
     button.addEventListener("click", function () { check(button); });
   });
