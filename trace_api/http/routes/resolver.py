@@ -317,8 +317,16 @@ INERT_TYPES = frozenset({"application/pdf", "text/plain", "image/png", "image/jp
 Sha256 = Annotated[str, PathParam(pattern=r"^0x[0-9a-f]{64}$", description="The document's SHA-256, as cited")]
 
 
+DOCUMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The document's bytes, as an attachment",
+          "content": {media: {"schema": {"type": "string", "format": "binary"}}
+                      for media in sorted({*INERT_TYPES, "application/octet-stream"})}},
+    **problem_responses(403, 404),
+}
+
+
 @router.get("/documents/{sha256}", summary="A public document cited by an event (its SHA-256 is under the event's "
-            "hash on chain)", responses=problem_responses(403, 404))
+            "hash on chain)", response_class=Response, responses=DOCUMENT_RESPONSES)
 def document(sha256: Sha256, ctx: CtxDep) -> Response:
     """The scan page downloads a certificate here and checks its SHA-256 in the browser. Private documents are
     for their counterparties only (403): they read them through the authenticated API."""
