@@ -13,8 +13,8 @@ from pathlib import Path
 import uvicorn
 
 from qr import digital_link
-from tests.conftest import free_port
 from trace_api.chain import node
+from trace_api.chain.node import free_port
 from trace_api.config import Settings
 from trace_api.http.app import create_app
 from trace_api.services.demo import ROASTED, UNITS, run_story
