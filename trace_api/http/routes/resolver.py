@@ -96,7 +96,7 @@ def _content(request: Request, ctx: TraceContext, link: digital_link.DigitalLink
             raise
         data = resolver.counterfeit(key.gtin, key.lot, serial, registered=False, product=None,
                                     detail="No producer registered this code on chain.")
-    data["canonical_uri"] = f"{digital_link.CANONICAL_DOMAIN}{link.path}"
+    data = {**data, "canonical_uri": f"{digital_link.CANONICAL_DOMAIN}{link.path}"}  # the summary stays untouched
     status = 404 if data["verdict"]["level"] == "counterfeit" else 200
     if wanted == HTML:  # the public page: private documents hidden, whoever opens it
         return _page(request, ctx, hide_private_documents(data), status)
