@@ -18,6 +18,7 @@ Events written ahead of their transaction (``awaits``) are not part of the story
 from __future__ import annotations
 
 import json
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -219,12 +220,13 @@ def _details(cited: dict[str, Any]) -> dict[str, Any]:
 
 
 def _readings(event: dict[str, Any]) -> list[dict[str, Any]]:
-    """An event's numeric sensor reports: measurement type (the CBV name without its prefix), value, unit."""
+    """An event's numeric sensor reports: measurement type (the CBV name without its prefix), value, unit. A
+    non-finite value (stored by an older version) is no reading."""
     found = []
     for element in event.get("sensorElementList") or []:
         for report in element.get("sensorReport") or [] if isinstance(element, dict) else []:
             value = report.get("value") if isinstance(report, dict) else None
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
                 found.append({"type": str(report.get("type", "reading")).rsplit("-", 1)[-1].rsplit(":", 1)[-1],
                               "value": value, "uom": str(report.get("uom", ""))})
     return found
