@@ -50,10 +50,11 @@ test-contracts: setup
 test-forge: setup
 	$(PY) tools/forge.py test
 
-## bench: benchmark table with same-run baselines; writes bench/out/results.json
+## bench: benchmark table with same-run baselines; writes bench/out/results.json and the scan page's screenshots
 bench: setup
 	@./.ci/sysdeps bench
 	$(PY) -m bench
+	$(PY) -m bench.screenshot
 
 ## fuzz: the long escrow fuzz: Foundry's invariant suite (tests/foundry), 10,000 sequences of 30 calls
 fuzz: setup

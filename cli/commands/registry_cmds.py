@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Group
 from rich.table import Table
 
 from cli.context import STATE, emit
-from trace_api.services import anchoring, batches, history
+from trace_api.services import anchoring, batches, history, journey
 from trace_api.services.context import TraceContext
 
 role_app = typer.Typer(help="Grant and revoke registry roles.", no_args_is_help=True)
@@ -91,36 +92,72 @@ def batch_recall(gtin: str, lot: str, reason: str = typer.Option(..., "--reason"
 
 @batch_app.command("show")
 def batch_show(gtin: str, lot: str) -> None:
-    """Print the batch's timeline with the verification status of each event."""
-    data = history.history(ctx(), gtin=gtin, lot=lot)
-    emit(data, _timeline_table(data))
+    """Print the batch's whole journey: its own steps and those of every batch it was made from, ✓/✗ each."""
+    context = ctx()
+    data = history.history(context, gtin=gtin, lot=lot)
+    data["journey"] = journey.build(context, data)
+    emit(data, _journey_view(data))
 
 
-def _timeline_table(data: dict[str, Any]) -> Table:
-    meta = data["metadata"]
+def _party(parties: dict[str, Any], address: str | None) -> str:
+    org = parties.get((address or "").lower())
+    if org:
+        return f"{org['name']} ({org['country']}) [green]✓ verified[/green]"
+    return f"{address} [yellow](unverified party)[/yellow]" if address else ""
+
+
+def _journey_view(data: dict[str, Any]) -> Group:
+    meta, trip = data["metadata"], data["journey"]
     title = f"{meta.get('product', 'batch')} {data['gtin']}/{data['lot']}"
     if data["recalled"]:
         title += "  [bold red]RECALLED[/bold red]"
     chain = data["hash_chain"]
-    caption = (f"hash chain {'ok' if chain['ok'] else 'BROKEN'}: {chain['events_on_chain']} events on chain; "
-               f"custodian {data['custodian']}")
+    lines = [f"[bold]{title}[/bold]",
+             f"hash chain {'ok' if chain['ok'] else 'BROKEN'}: {chain['events_on_chain']} events on chain; "
+             f"custodian {_party(trip['parties'], data['custodian'])}",
+             f"{trip['verified_steps']} of {trip['steps']} steps verified on chain, in {len(trip['groups'])} "
+             f"batch{'es' if len(trip['groups']) != 1 else ''}"]
     if data["undisclosed"]:
-        caption += "\n[bold red]INCOMPLETE: " + history.undisclosed_note(len(data["undisclosed"])) + "[/bold red] (seq " \
-            + ", ".join(str(u["seq"]) for u in data["undisclosed"][:10]) + ")"
+        lines.append("[bold red]INCOMPLETE: " + history.undisclosed_note(len(data["undisclosed"])) + "[/bold red] (seq "
+                     + ", ".join(str(u["seq"]) for u in data["undisclosed"][:10]) + ")")
     if data["pending"]:
-        caption += f"\n{data['pending']} event(s) pending: captured, not on chain yet (run `trace anchor`)"
-    table = Table(title=title, caption=caption)
-    for col in ("", "when", "step", "type", "where", "proof", "documents"):
-        table.add_column(col)
-    for ev in data["timeline"]:
-        docs = ", ".join(("🔒 " if d["private"] else "") + ("hash verified" if d["verified"] else "UNVERIFIED")
-                         for d in ev["documents"])
-        proof = ev.get("how", ev.get("reason", ev["status"]))
-        if ev["status"] == "verified":
-            proof += f" by {ev['actor']}"
-        table.add_row(MARKS[ev["status"]], ev["event_time"], ev["biz_step"] or "", ev["type"], ev["where"] or "",
-                      proof, docs)
-    return table
+        lines.append(f"{data['pending']} event(s) pending: captured, not on chain yet (run `trace anchor`)")
+    for recall in trip["recalls"]:
+        lines.append(f"[bold red]recalled[/bold red] {recall['gtin']}/{recall['lot']} at {recall['recalled_at']}: "
+                     + (recall["reason"] or "reason not available"))
+    parts: list[Any] = ["\n".join(lines)]
+    for group in trip["groups"]:
+        head = "this batch" if group["depth"] == 0 else "made from"
+        table = Table(title=f"{head}: {group['product'] or 'batch'} {group['gtin']}/{group['lot']}"
+                      + ("  [bold red]RECALLED[/bold red]" if group["recalled"] else ""),
+                      caption=f"{group['verified_steps']} of {len(group['steps'])} steps verified"
+                      + ("" if group["hash_chain_ok"] else "; [red]hash chain BROKEN[/red]")
+                      + (f"; {group['units_issued']} serialised units issued" if group["units_issued"] else ""),
+                      title_justify="left", caption_justify="left")
+        for col in ("", "when", "step", "by", "where", "proof", "documents"):
+            table.add_column(col, overflow="fold")
+        for ev in group["steps"]:
+            docs = ", ".join(("🔒 " if d["private"] else f"{d.get('type') or d.get('name', '')} ")
+                             + ("hash verified" if d["verified"] else "UNVERIFIED")
+                             + (f" (valid until {d['valid_until']})" if d.get("valid_until") else "")
+                             for d in ev["documents"])
+            name, gln = journey.place_of(trip, ev["where"])
+            where = f"{name} (GLN {gln})" if name else (f"GLN {gln}" if gln else "")
+            step = ev["biz_step"] or ev["type"]
+            if ev["type"] == "TransformationEvent":
+                step = f"transformed ({ev['process']})" if ev.get("process") else "transformed"
+            proof = ev.get("how", ev.get("reason", ev["status"]))
+            table.add_row(MARKS[ev["status"]], ev["event_time"], step, _party(trip["parties"], ev.get("actor")),
+                          where, proof, docs)
+        parts.append(table)
+        sensors = group["sensors"]
+        if sensors:
+            for s in sensors["series"]:
+                limits = (f"; allowed {s['low']}–{s['high']} {s['unit']}, {s['excursions']} outside"
+                          if s["low"] is not None or s["high"] is not None else "")
+                parts.append(f"  {s['type']}: {s['count']} readings, {s['min']}–{s['max']} {s['unit']}{limits}; "
+                             f"{sensors['verified']} of {sensors['count']} sensor events verified")
+    return Group(*parts)
 
 
 @event_app.command("add")
@@ -133,10 +170,17 @@ def event_add(
     doc: Path = typer.Option(None, "--doc", help="Attach a document: only its SHA-256 goes into the event."),
     private: bool = typer.Option(False, "--private", help="Encrypt the document (AES-256-GCM)."),
     share: list[str] = typer.Option([], "--share", help="Counterparty allowed to read a private document."),
+    doc_type: str = typer.Option(None, "--doc-type", help="What the public document is, e.g. 'Organic certificate'."),
+    doc_issuer: str = typer.Option(None, "--doc-issuer", help="Who issued the public document."),
+    valid_from: str = typer.Option(None, "--valid-from", help="The document is valid from (YYYY-MM-DD)."),
+    valid_until: str = typer.Option(None, "--valid-until", help="The document is valid until (YYYY-MM-DD)."),
 ) -> None:
-    """Record one lifecycle step of a batch on chain."""
+    """Record one lifecycle step of a batch on chain. A public document's type, issuer and validity go into the
+    event (under its hash on chain) and show on the scan page."""
+    details = {"type": doc_type, "issuer": doc_issuer, "valid_from": valid_from, "valid_until": valid_until}
     result = batches.record_event(ctx(), source="cli", account=STATE.account("producer"), gtin=gtin, lot=lot, step=step,
-                                  gln=location, to=to, doc=doc, private=private, recipients=share)
+                                  gln=location, to=to, doc=doc, private=private, recipients=share,
+                                  doc_details={k: v for k, v in details.items() if v})
     emit(result, f"recorded {step} for {gtin}/{lot}: {result['event_hash']} (gas {result['gas_used']})")
 
 

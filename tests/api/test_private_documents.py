@@ -80,3 +80,24 @@ def test_a_party_of_the_batch_sees_the_document(client: TestClient, batch: tuple
     for view in ("history", "events", "resolver JSON", "resolver JSON-LD"):
         assert SECRET_NAME in views[view] and digest in views[view], view
     assert SECRET_NAME not in views["verify page"]  # the public page is the public's, whoever opens it
+
+
+def test_a_party_downstream_does_not_see_upstream_private_documents(
+        client: TestClient, batch: tuple[str, str], trace_session_settings: Settings) -> None:
+    """The scan page's journey shows the batches a product was made from; a private document of such a batch is
+    for that batch's parties, not for whoever handled the product made from it."""
+    lot, digest = batch
+    child = "C" + uuid.uuid4().hex[:8].upper()
+    ctx = TraceContext.open(trace_session_settings, autostart=False)
+    producer, retailer = dev_account("producer"), dev_account("retailer")
+    batches.derive_batch(ctx, account=producer, gtin="09506000134369", lot=child, parents=[(GTIN, lot)])
+    batches.record_event(ctx, source="test", account=producer, gtin="09506000134369", lot=child, step="shipping", to="retailer")
+    batches.record_event(ctx, source="test", account=retailer, gtin="09506000134369", lot=child, step="receiving")
+    shop = _key(trace_session_settings, "Shop Co", "retailer")  # a party of the child batch only
+    body = client.get(f"/01/09506000134369/10/{child}", headers={**shop, "Accept": "application/json"})
+    assert body.status_code == 200 and len(body.json()["journey"]["groups"]) == 2
+    assert SECRET_NAME not in body.text and digest[2:] not in body.text
+    # the parent's party still sees it through the child's page
+    farm = _key(trace_session_settings, "Farm Co", "producer")
+    assert SECRET_NAME in client.get(f"/01/09506000134369/10/{child}",
+                                     headers={**farm, "Accept": "application/json"}).text

@@ -113,7 +113,8 @@ def test_json_summary(client: TestClient) -> None:
     body = client.get(path(*GREEN), headers={"Accept": "application/json"}).json()
     assert body["verdict"]["level"] == "verified"
     assert body["metadata"]["product"] == "Arabica green coffee"
-    assert body["sensors"]["count"] == 1000 and body["sensors"]["verified"] == 1000
+    sensors = body["journey"]["groups"][0]["sensors"]
+    assert sensors["count"] == 1000 and sensors["verified"] == 1000
     assert body["children"][0]["lot"] == ROASTED[1]
 
 
@@ -322,9 +323,9 @@ def test_trailing_slash_is_tolerated(client: TestClient) -> None:
 
 def test_accept_language_and_hreflang(client: TestClient) -> None:
     body = client.get(path(*ROASTED), params={"linkType": "linkset"}).json()["linkset"][0]
-    assert all(link["hreflang"] == ["en"] for rel, links in body.items() if rel.startswith(VOC)
-               and rel != f"{VOC}defaultLink" for link in links)
-    # only English exists: any Accept-Language still gets the default link, never an error
+    assert all(link["hreflang"] == (["en", "zh-CN"] if link["type"] == "text/html" else ["en"])
+               for rel, links in body.items() if rel.startswith(VOC) and rel != f"{VOC}defaultLink" for link in links)
+    # the page speaks English and Chinese: any other Accept-Language still gets the default link, never an error
     german = client.get(path(*ROASTED), headers={"Accept-Language": "de-CH, de;q=0.9"}, follow_redirects=False)
     assert german.status_code == 307 and german.headers["location"].endswith(f"/verify{path(*ROASTED)}")
     assert "accept-language" in german.headers["vary"].lower()

@@ -16,8 +16,10 @@ from tests.conftest import ROOT
 
 def test_the_table_lists_every_top_level_command_the_modules_register() -> None:
     scratch = typer.Typer()
-    for module in pkgutil.iter_modules(cli.commands.__path__):
-        importlib.import_module(f"cli.commands.{module.name}").register(scratch)
+    for info in pkgutil.iter_modules(cli.commands.__path__):
+        module = importlib.import_module(f"cli.commands.{info.name}")
+        if hasattr(module, "register"):  # the others are parts of a command (trade_docs_cmds of escrow)
+            module.register(scratch)
     registered = set(typer.main.get_group(scratch).commands)
     assert registered == set(COMMANDS)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
-WIDTH, HEIGHT = 640, 240
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 40
+WIDTH, HEIGHT = 420, 220
+LEFT, RIGHT, TOP, BOTTOM = 48, 10, 12, 30
 LINE, RANGE, EXCURSION, GRID, TEXT = "#1f5f8b", "#dcefdc", "#b3261e", "#d0d0d0", "#333333"
 
 
@@ -97,12 +97,12 @@ def sensor_chart(
     for tick in ticks:
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="{GRID}" '
                      f'stroke-width="1"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" font-size="11" fill="{TEXT}">'
+        parts.append(f'<text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" font-size="13" fill="{TEXT}">'
                      f"{_number(tick)}</text>")
-    parts.append(f'<text x="12" y="{TOP + plot_h / 2:.1f}" font-size="11" fill="{TEXT}" text-anchor="middle" '
+    parts.append(f'<text x="12" y="{TOP + plot_h / 2:.1f}" font-size="13" fill="{TEXT}" text-anchor="middle" '
                  f'transform="rotate(-90 12 {TOP + plot_h / 2:.1f})">{escape(unit)}</text>')
     for when, anchor in ((points[0].time, "start"), (points[-1].time, "end")):
-        parts.append(f'<text x="{x(when):.1f}" y="{HEIGHT - 12}" font-size="11" fill="{TEXT}" '
+        parts.append(f'<text x="{x(when):.1f}" y="{HEIGHT - 12}" font-size="13" fill="{TEXT}" '
                      f'text-anchor="{anchor}">{escape(when.strftime(time_format))}</text>')
     vertices = " ".join(f"{x(r.time):.1f},{y(r.value):.1f}" for r in points)
     parts.append(f'<polyline class="readings" points="{vertices}" fill="none" stroke="{LINE}" stroke-width="1.5"/>')

@@ -10,6 +10,7 @@ refuses takes its pending rows with it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -148,24 +149,56 @@ def build_event(
         if to and int(to, 16):
             event["destinationList"] = [{"type": "possessing_party", "destination": f"ethereum:{to.lower()}"}]
     if docs:
-        event[f"{EXT}documents"] = [{"sha256": d["sha256"], "name": d["name"], "private": d["private"]} for d in docs]
+        event[f"{EXT}documents"] = [{"sha256": d["sha256"], "name": d["name"], "private": d["private"],
+                                     **{k: d[k] for k in DOCUMENT_DETAILS if d.get(k)}} for d in docs]
     return event
+
+
+DOCUMENT_DETAILS = ("type", "issuer", "valid_from", "valid_until")
+
+
+def _document_details(details: dict[str, str], *, doc: Path | None, private: bool) -> dict[str, str]:
+    given = {k: str(v).strip() for k, v in details.items() if v is not None and str(v).strip()}
+    if not given:
+        return {}
+    unknown = sorted(set(given) - set(DOCUMENT_DETAILS))
+    if unknown:
+        raise ValidationError(f"unknown document detail {', '.join(unknown)}; use {', '.join(DOCUMENT_DETAILS)}")
+    if doc is None:
+        raise ValidationError("document details need a document (--doc FILE)")
+    if private:
+        raise ValidationError("a private document's details would be public in its event: describe public "
+                              "documents only")
+    for k in ("valid_from", "valid_until"):
+        if k in given:
+            try:
+                dt.date.fromisoformat(given[k])
+            except ValueError as exc:
+                raise ValidationError(f"{k} {given[k]!r} is not a date (YYYY-MM-DD)") from exc
+    if len(given.get("type", "") + given.get("issuer", "")) > 400:
+        raise ValidationError("document type and issuer: 400 characters at most")
+    if given.get("valid_from", "") > given.get("valid_until", "9999"):
+        raise ValidationError(f"valid_from {given['valid_from']} is after valid_until {given['valid_until']}")
+    return given
 
 
 def record_event(
     ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: str, step: str, gln: str | None = None,
     to: str | None = None, doc: Path | None = None, private: bool = False, recipients: list[str] | None = None,
-    when: str | None = None, source: str,
+    when: str | None = None, doc_details: dict[str, str] | None = None, source: str,
 ) -> dict[str, Any]:
-    """Record a lifecycle event on chain; ``source`` names the channel it came through (cli, http, demo)."""
+    """Record a lifecycle event on chain; ``source`` names the channel it came through (cli, http, demo).
+    ``doc_details`` describes a public document to whoever scans it: its ``type``, ``issuer``, ``valid_from``
+    and ``valid_until`` (ISO dates); they go into the event, so under its hash on chain."""
     key = batch_key(gtin, lot)
+    details = _document_details(doc_details or {}, doc=doc, private=private)
     code = step_code(step)
     if code is None:
         raise ValidationError(f"step {step!r} cannot be recorded on chain; use one of the lifecycle steps")
     location = parse_gln(gln)
     consignee = resolve_account(to, dev_names=ctx.dev_chain)
     prepared = documents.prepare(ctx.settings, path=doc, private=private, recipients=recipients or []) if doc else None
-    event = build_event(key=key, step=step, gln=gln, to=consignee, docs=[prepared.info] if prepared else None,
+    event = build_event(key=key, step=step, gln=gln, to=consignee, docs=[prepared.info | details] if prepared else None,
                         when=when, shipper=account.address)
     parse_event(event)
     event_hash = event_hash_bytes(event)

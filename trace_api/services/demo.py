@@ -96,11 +96,15 @@ def run_story(settings: Settings, *, say: Say = lambda _: None, domain: str = di
                 legal_name=legal_name, country=country, glns=glns, website=website))
         say("the registry admin vouched for the " + str(len(ORGANISATIONS)) + " organisations of the story")
         batches.register_batch(ctx, account=producer, gtin=g, lot=l, quantity="1200", uom="KGM", metadata={
-            "product": "Arabica green coffee", "origin": "Finca La Esperanza, Huila, Colombia", "places": PLACES})
+            "product": "Arabica green coffee", "origin": "Finca La Esperanza, Huila, Colombia", "places": PLACES,
+            "limits": {"Temperature": {"min": 15, "max": 25, "uom": "CEL"}}})
         say(f"registered green coffee {g}/{l} at the farm")
         batches.record_event(ctx, source="demo", account=producer, gtin=g, lot=l, step="commissioning", gln=FARM_GLN, when=at(0))
         batches.record_event(ctx, source="demo", account=inspector, gtin=g, lot=l, step="inspecting", gln=LAB_GLN,
-                             doc=_certificate(settings), when=at(1))
+                             doc=_certificate(settings), when=at(1), doc_details={
+                                 "type": "Organic certificate (EU 2018/848)",
+                                 "issuer": "Andes Organic Certification Ltda", "valid_from": at(1)[:10],
+                                 "valid_until": "2027-11-30"})
         say("commissioned; inspected with an organic certificate (SHA-256 in the event)")
         batches.record_event(ctx, source="demo", account=producer, gtin=g, lot=l, step="shipping", gln=FARM_GLN, to="processor",
                              when=at(2))

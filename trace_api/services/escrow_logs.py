@@ -10,7 +10,7 @@ from typing import Any
 from web3.contract import Contract
 
 from trace_api.chain.client import guarded
-from trace_api.index.indexer import hx
+from trace_api.domain import hx
 from trace_api.services.context import TraceContext
 
 __all__ = ["Log", "escrow_contract", "fee_updates", "trade_logs", "withdrawals"]

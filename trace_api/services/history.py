@@ -18,6 +18,7 @@ Events written ahead of their transaction (``awaits``) are not part of the story
 from __future__ import annotations
 
 import json
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +32,7 @@ from trace_api.errors import NotFoundError
 from trace_api.index import schema as t
 from trace_api.merkle import verify as verify_proof
 from trace_api.services import documents
+from trace_api.services.batches import DOCUMENT_DETAILS
 from trace_api.services.context import TraceContext
 
 MAX_LINEAGE_DEPTH = 16
@@ -151,14 +153,19 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
         event = json.loads(row.body)
         status = _event_status(event, row, on_chain, roots)
         actor = status.get("actor") if status["status"] == "verified" else None
-        docs = [documents.verify(ctx, d["sha256"], actor=actor) for d in _cited(event)]
+        docs = [documents.verify(ctx, d["sha256"], actor=actor) | _details(d) for d in _cited(event)]
         read_point = (event.get("readPoint") or {}).get("id")
+        extra: dict[str, Any] = {}
+        if isinstance(event.get(f"{EXT}recallReason"), str):
+            extra["recall_reason"] = event[f"{EXT}recallReason"]
+        if event.get("sensorElementList"):
+            extra["readings"] = _readings(event)
         timeline.append({
             "event_hash": row.event_hash, "type": row.event_type, "biz_step": row.biz_step,
             "event_time": event.get("eventTime"), "where": read_point, "disposition": event.get("disposition"),
             "process": event.get(f"{EXT}process"),
             "serials": [e.rsplit("/21/", 1)[1] for e in event.get("epcList") or [] if "/21/" in e][:10],
-            "documents": docs, **status,
+            "documents": docs, **extra, **status,
         })
 
     shown = {row.event_hash for row in rows if row.mode == "direct"}
@@ -184,7 +191,8 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
         "quantity": _quantity(batch.quantity) if batch else None, "uom": batch.uom if batch else None,
         "recalled": recalled,
         "recall": {"self": recall is not None, "upstream": list(upstream_recalls),
-                   "reason_hash": recall.reason_hash if recall else None},
+                   "reason_hash": recall.reason_hash if recall else None,
+                   "block": recall.block_number if recall else None},
         "hash_chain": {"ok": head_ok, "events_on_chain": len(chain_rows),
                        "head": hx(bytes(live["head"])) if live else None},
         "timeline": timeline,
@@ -204,6 +212,24 @@ def _cited(event: dict[str, Any]) -> list[dict[str, Any]]:
     docs = event.get(f"{EXT}documents")
     return [d for d in docs if isinstance(d, dict) and isinstance(d.get("sha256"), str)] if isinstance(docs, list) \
         else []
+
+
+def _details(cited: dict[str, Any]) -> dict[str, Any]:
+    """What the event says about a document it cites (type, issuer, validity): under the event hash, so on chain."""
+    return {k: cited[k] for k in DOCUMENT_DETAILS if isinstance(cited.get(k), str)}
+
+
+def _readings(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """An event's numeric sensor reports: measurement type (the CBV name without its prefix), value, unit. A
+    non-finite value (stored by an older version) is no reading."""
+    found = []
+    for element in event.get("sensorElementList") or []:
+        for report in element.get("sensorReport") or [] if isinstance(element, dict) else []:
+            value = report.get("value") if isinstance(report, dict) else None
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                found.append({"type": str(report.get("type", "reading")).rsplit("-", 1)[-1].rsplit(":", 1)[-1],
+                              "value": value, "uom": str(report.get("uom", ""))})
+    return found
 
 
 def undisclosed_note(count: int) -> str:

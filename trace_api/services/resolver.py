@@ -14,18 +14,18 @@ from sqlalchemy import func, insert, select
 from qr import digital_link
 from qr.errors import DigitalLinkError, SignatureError
 from qr.signing import recover_address
-from trace_api.chain.accounts import DEV_ACCOUNTS, dev_addresses
 from trace_api.domain import BatchKey, batch_key
 from trace_api.errors import NotFoundError, ValidationError, VerificationFailed
 from trace_api.index import schema as t
-from trace_api.services import history
+from trace_api.services import history, journey
 from trace_api.services.context import TraceContext
 
 ANOMALY_PLACES = 3  # one serial scanned from this many distinct places looks cloned
 GS1_VOC = "https://gs1.org/voc/"
 # GS1's JSON-LD context for linksets, named in the description file and in a Link header of every linkset.
 LINKSET_CONTEXT = "https://ref.gs1.org/standards/resolver/linkset-context"
-LANGUAGES = ("en",)  # the languages the pages and link titles are written in; links carry them as hreflang
+LANGUAGES = ("en",)  # the languages of the link titles and JSON targets; links carry them as hreflang
+PAGE_LANGUAGES = ("en", "zh-CN")  # the verify page speaks these (chosen by Accept-Language or ?lang=)
 
 
 def parse_key(gtin: str, lot: str, serial: str | None = None) -> tuple[BatchKey, str | None]:
@@ -87,60 +87,36 @@ def place_of(client_host: str | None) -> str:
     return hashlib.sha256(network.encode()).hexdigest()[:16]
 
 
-def names_for(ctx: TraceContext) -> dict[str, str]:
-    """Display names for known accounts (the dev accounts on the local chain)."""
-    if not ctx.dev_chain:
-        return {}
-    return {address.lower(): name for name, address in dev_addresses().items() if name in DEV_ACCOUNTS}
-
-
 def summary(ctx: TraceContext, *, gtin: str, lot: str, serial: str | None = None,
             place: str | None = None) -> dict[str, Any]:
+    """The scan page's data (HTML and JSON alike): the verdict first; then, unless the code is not genuine, the
+    product and its whole journey (services.journey). A serial never issued gets the verdict only: showing the
+    batch's journey under it would lend a copied code the real batch's story."""
     key, serial = parse_key(gtin, lot, serial)
     data = history.history(ctx, gtin=key.gtin, lot=key.lot)
     data["serial"] = serial
-    data["names"] = names_for(ctx)
     data["unit"] = None
     if serial is not None:
         state = unit_status(ctx, key, serial, data)
         data["unit"] = {"serial": serial, "known": state == "known", "pending": state == "pending",
                         "scans": record_scan(ctx, key, serial, place or "unknown")}
-    verified = [e for e in data["timeline"] if e["status"] == "verified"]
-    # On a phone: the journey's steps; one line for the unit serials issued; readings condensed below.
-    def own_step(e: dict[str, Any]) -> bool:
-        return e["biz_step"] != "sensor_reporting" and (not e["serials"] or serial in e["serials"])
-
-    data["steps"] = [e for e in data["timeline"] if own_step(e)]
-    data["units_issued"] = sum(len(e["serials"]) for e in data["timeline"] if e["serials"])
-    data["sensors"] = sensor_summary(ctx, key, [e for e in data["timeline"] if e["biz_step"] == "sensor_reporting"])
+    if data["unit"] is not None and not data["unit"]["known"] and not data["unit"]["pending"]:
+        return counterfeit(key.gtin, key.lot, serial, registered=data["registered"],
+                           product=data["metadata"].get("product"),
+                           detail=f"Serial {serial} was never issued for this batch.")
+    data["journey"] = journey.build(ctx, data, serial=serial)
+    own = next(g for g in data["journey"]["groups"] if g["depth"] == 0)
+    data["units_issued"] = own["units_issued"]
     data["verdict"] = verdict(data)
-    data["verified_events"] = len(verified)
     return data
 
 
-def sensor_summary(ctx: TraceContext, key: BatchKey, readings: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Sensor readings condensed for a phone screen: how many, how many verified, range per measurement."""
-    if not readings:
-        return None
-    hashes = [e["event_hash"] for e in readings]
-    ranges: dict[str, list[float]] = {}
-    units: dict[str, str] = {}
-    with ctx.engine.connect() as conn:
-        for chunk in (hashes[i:i + 500] for i in range(0, len(hashes), 500)):
-            for body in conn.execute(select(t.epcis_events.c.body).where(t.epcis_events.c.event_hash.in_(chunk))).scalars():
-                for element in json.loads(body).get("sensorElementList", []):
-                    for report in element.get("sensorReport", []):
-                        kind, value = str(report.get("type", "reading")).rsplit("-", 1)[-1], report.get("value")
-                        if isinstance(value, (int, float)):
-                            ranges.setdefault(kind, []).append(float(value))
-                            units[kind] = str(report.get("uom", ""))
-    return {
-        "count": len(readings),
-        "verified": sum(1 for e in readings if e["status"] == "verified"),
-        "mismatch": sum(1 for e in readings if e["status"] == "mismatch"),
-        "first": readings[0]["event_time"], "last": readings[-1]["event_time"],
-        "ranges": [{"type": k, "min": min(v), "max": max(v), "uom": units[k]} for k, v in ranges.items()],
-    }
+def counterfeit(gtin: str, lot: str, serial: str | None, *, registered: bool, product: str | None,
+                detail: str) -> dict[str, Any]:
+    """The answer for a code that is not genuine: the verdict, nothing of any batch's story."""
+    return {"registered": registered, "gtin": gtin, "lot": lot, "serial": serial, "product": product,
+            "metadata": {}, "verdict": {"level": "counterfeit", "title": "Could not verify — possible counterfeit",
+                                        "detail": detail}}
 
 
 def verdict(data: dict[str, Any]) -> dict[str, Any]:
@@ -150,21 +126,24 @@ def verdict(data: dict[str, Any]) -> dict[str, Any]:
         return {"level": "recalled", "title": "RECALLED — do not consume",
                 "detail": "This batch, or a batch it was made from, has been recalled by its producer."}
     unit = data.get("unit")
-    if unit is not None and not unit["known"] and not unit.get("pending"):
-        return {"level": "counterfeit", "title": "Could not verify — possible counterfeit",
-                "detail": f"Serial {unit['serial']} was never issued for this batch."}
-    if any(e["status"] == "mismatch" for e in data["timeline"]) or not data["hash_chain"]["ok"]:
+    groups = data["journey"]["groups"]
+    shown = [e for g in groups for e in g["steps"]]
+    if any(e["status"] == "mismatch" for e in shown) or any(g["sensors"] and g["sensors"]["mismatch"] for g in groups) \
+            or any(e["status"] == "mismatch" for e in data["timeline"]) or not all(g["hash_chain_ok"] for g in groups):
         return {"level": "mismatch", "title": "Record does not match the chain",
                 "detail": "Some steps shown here differ from what is recorded on chain."}
-    if data.get("undisclosed"):
-        note = history.undisclosed_note(len(data["undisclosed"]))
+    undisclosed = sum(g["undisclosed"] for g in groups)
+    if undisclosed:
+        note = history.undisclosed_note(undisclosed)
         return {"level": "incomplete", "title": "Not fully verified: " + note,
                 "detail": f"The chain holds {note}; this history cannot show what they were."}
     if unit is not None and not unit["known"]:
         return {"level": "pending", "title": "Not verified yet",
                 "detail": f"Serial {unit['serial']} is captured but its commissioning is not on chain yet."}
-    if data.get("pending"):
-        count = data["pending"]
+    upstream = [g for g in groups if g["depth"] > 0]  # the batch's own pending events count, shown or not
+    count = data["pending"] + sum(1 for g in upstream for e in g["steps"] if e["status"] == "pending") \
+        + sum(g["sensors"]["pending"] for g in upstream if g["sensors"])
+    if count:
         return {"level": "pending", "title": f"Not verified yet: {count} step{'s' if count != 1 else ''} pending",
                 "detail": "Some steps below are captured but not on chain yet; the others are verified."}
     if unit is not None and unit["scans"]["anomaly"]:
@@ -304,7 +283,8 @@ def resolver_description(base: str) -> dict[str, Any]:
 
 
 def _link(href: str, title: str, media: str) -> dict[str, Any]:
-    return {"href": href, "title": title, "type": media, "hreflang": list(LANGUAGES)}
+    languages = PAGE_LANGUAGES if media == "text/html" else LANGUAGES
+    return {"href": href, "title": title, "type": media, "hreflang": list(languages)}
 
 
 def _default_of(link: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,13 +16,13 @@ from pydantic import BaseModel, Field
 from qr import digital_link
 from qr.errors import DigitalLinkError
 from trace_api.epcis import export_document
-from trace_api.errors import NotFoundError, ValidationError
-from trace_api.http import cors
+from trace_api.errors import ForbiddenError, NotFoundError, ValidationError
+from trace_api.http import cors, i18n, page
 from trace_api.http.deps import CtxDep, client_host, rate_limit
 from trace_api.http.jsonio import FiniteJSONResponse as JSONResponse  # stored NaN answers null, not 500
-from trace_api.http.privacy import get_viewer, hide_private_documents, shown
+from trace_api.http.privacy import Viewer, get_viewer, hide_private_documents, shown
 from trace_api.http.problems import PROBLEM_JSON, PROBLEM_REF, problem, problem_responses
-from trace_api.services import history, resolver
+from trace_api.services import documents, history, resolver
 from trace_api.services.context import TraceContext
 
 # Public routes, each request spends one of the client's tokens (429 when they run out).
@@ -32,19 +31,6 @@ router = APIRouter(tags=["resolver"], dependencies=[Depends(rate_limit)])
 compressed_router = APIRouter(tags=["resolver"], dependencies=[Depends(rate_limit)])
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
 
-
-def _when(value: str | None) -> str:
-    """An EPCIS eventTime as people read it: 20 Nov 2026, 17:07 UTC."""
-    if not value:
-        return ""
-    try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
-    except ValueError:
-        return value
-    return moment.strftime("%-d %b %Y, %H:%M UTC")
-
-
-templates.env.filters["when"] = _when
 
 LINKSET = "application/linkset+json"
 JSONLD = "application/ld+json"
@@ -65,37 +51,35 @@ def _wanted(request: Request) -> str | None:
     return None
 
 
+def _lang(request: Request) -> i18n.Lang:
+    return i18n.Lang(i18n.negotiate(request.query_params.get("lang"), request.headers.get("accept-language")))
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status: int) -> HTMLResponse:
+    """A page in the reader's language, with the switch to the other one (the same URL with ?lang=)."""
+    lang = _lang(request)
+    switch = [{"tag": tag, "name": i18n.NAMES[tag], "href": f"{request.url.path}?{urlencode({'lang': tag})}"}
+              for tag in i18n.LANGUAGES if tag != lang.tag]
+    response = templates.TemplateResponse(request, name, {**context, **page.helpers(lang), "languages": switch},
+                                          status_code=status)
+    response.headers["Content-Language"] = lang.tag
+    response.headers["Vary"] = "Accept, Accept-Language"
+    return response
+
+
 def _page(request: Request, ctx: TraceContext, data: dict[str, Any], status: int) -> HTMLResponse:
-    names = data.get("names", {})
-    places = data.get("metadata", {}).get("places", {})
-
-    def who(address: str | None) -> str:
-        if not address:
-            return "unknown"
-        name = names.get(address.lower())
-        return f"{name} ({address[:6]}…{address[-4:]})" if name else f"{address[:6]}…{address[-4:]}"
-
-    def place(where: str) -> str:
-        gln = where.rsplit("/", 1)[-1]
-        return f"{places[gln]} (GLN {gln})" if gln in places else f"GLN {gln}"
-
     record = ctx.chain.deployment()
-    context = {
-        "title": f"{data.get('metadata', {}).get('product', 'Product')} — {data['verdict']['title']}",
-        "found": data.get("registered", False), "who": who, "place": place, "js_note": True,
-        "chain_id": ctx.chain.chain_id, "registry": record.address("TraceRegistry"),
-        "canonical_uri": data["canonical_uri"], **data,
-    }
-    return templates.TemplateResponse(request, "verify.html", context, status_code=status)
+    gtin, lot = data["gtin"], data["lot"]
+    context = {"found": data.get("registered", False) and "journey" in data, "chain_id": ctx.chain.chain_id,
+               "registry": record.address("TraceRegistry"), "data": data,
+               "json_href": f"/batches/{gtin}/{quote(lot, safe='')}/history",
+               "epcis_href": f"/events?gtin={gtin}&lot={quote(lot, safe='')}"}
+    return _render(request, "verify.html", context, status)
 
 
-def _not_found(gtin: str, lot: str, serial: str | None) -> dict[str, Any]:
-    return {
-        "registered": False, "gtin": gtin, "lot": lot, "serial": serial, "metadata": {}, "timeline": [],
-        "steps": [], "sensors": None, "verified_events": 0,
-        "hash_chain": None, "verdict": {"level": "counterfeit", "title": "Could not verify — possible counterfeit",
-                                        "detail": "No producer registered this code on chain."},
-    }
+def html_error(request: Request, status: int, detail: str) -> HTMLResponse:
+    """The resolver's error for a person (a browser asked for text/html): what happened, in their language."""
+    return _render(request, "error.html", {"status": status, "detail": detail}, status)
 
 
 def _content(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, wanted: str) -> Response:
@@ -110,13 +94,30 @@ def _content(request: Request, ctx: TraceContext, link: digital_link.DigitalLink
     except NotFoundError:
         if wanted != HTML:
             raise
-        data = _not_found(key.gtin, key.lot, serial)
-    data["canonical_uri"] = f"{digital_link.CANONICAL_DOMAIN}{link.path}"
+        data = resolver.counterfeit(key.gtin, key.lot, serial, registered=False, product=None,
+                                    detail="No producer registered this code on chain.")
+    data = {**data, "canonical_uri": f"{digital_link.CANONICAL_DOMAIN}{link.path}"}  # the summary stays untouched
     status = 404 if data["verdict"]["level"] == "counterfeit" else 200
     if wanted == HTML:  # the public page: private documents hidden, whoever opens it
         return _page(request, ctx, hide_private_documents(data), status)
-    data.pop("names", None)
-    return JSONResponse(shown(ctx.settings, get_viewer(request), key.id_hex, data), status_code=status)
+    return JSONResponse(_for_viewer(ctx, get_viewer(request), key.id_hex, data), status_code=status)
+
+
+def _for_viewer(ctx: TraceContext, viewer: Viewer, batch_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` as ``viewer`` may see it: the journey's upstream batches each by their own parties, so handling a
+    product never reveals the private documents of what it was made from. Builds new dicts: ``data`` may be
+    shared (cached) and is never changed."""
+    data = shown(ctx.settings, viewer, batch_id, data)
+    trip = data.get("journey")
+    if not trip:
+        return data
+    groups = [g if g["depth"] == 0 else shown(ctx.settings, viewer, g["batch_id"], g) for g in trip["groups"]]
+    return {**data, "journey": {**trip, "groups": groups}}
+
+
+def _error(request: Request, status: int, kind: str, detail: str) -> Response:
+    """problem+json, or the page of the error in the reader's language when a browser asked for HTML."""
+    return html_error(request, status, detail) if _wanted(request) == HTML else problem(status, kind, detail)
 
 
 def _request_uri(request: Request, *, strip: str = "") -> str:
@@ -143,8 +144,8 @@ def _dl(request: Request, ctx: TraceContext, *, single_segment: bool = False) ->
         link = digital_link.parse(_request_uri(request))
     except DigitalLinkError as exc:
         if single_segment:  # a one-segment path that does not decompress was not meant for the resolver
-            return cors.finish(request, problem(404, "NotFoundError", f"{request.url.path} not found"))
-        return cors.finish(request, problem(400, "BadDigitalLink", str(exc)))
+            return cors.finish(request, _error(request, 404, "NotFoundError", f"{request.url.path} not found"))
+        return cors.finish(request, _error(request, 400, "BadDigitalLink", str(exc)))
     compressed = single_segment
     headers = cors.link_header(same_as=f"{base}{link.path}" if compressed else None)
     if request.method == "OPTIONS":
@@ -179,9 +180,9 @@ def _dl(request: Request, ctx: TraceContext, *, single_segment: bool = False) ->
         return cors.finish(request, RedirectResponse(_passed_on(default["href"], request, link, compressed), 307),
                            headers)
     except NotFoundError as exc:
-        return cors.finish(request, problem(404, "NotFoundError", str(exc)), headers)
+        return cors.finish(request, _error(request, 404, "NotFoundError", str(exc)), headers)
     except ValidationError as exc:
-        return cors.finish(request, problem(400, "BadDigitalLink", str(exc)), headers)
+        return cors.finish(request, _error(request, 400, "BadDigitalLink", str(exc)), headers)
 
 
 _OBJECT = {"schema": {"type": "object"}}
@@ -249,15 +250,15 @@ def verify_page(primary: PrimaryKey, rest: str, request: Request, ctx: CtxDep) -
     try:
         link = digital_link.parse(_request_uri(request, strip="/verify"))
     except DigitalLinkError as exc:
-        return cors.finish(request, problem(400, "BadDigitalLink", str(exc)))
+        return cors.finish(request, _error(request, 400, "BadDigitalLink", str(exc)))
     if request.method == "OPTIONS":
         return cors.finish(request, Response(status_code=204))
     if link.gtin is None or link.lot is None:
-        return cors.finish(request, problem(404, "NotFoundError", "a verify page needs a GTIN and a lot"))
+        return cors.finish(request, _error(request, 404, "NotFoundError", "a verify page needs a GTIN and a lot"))
     try:
         return cors.finish(request, _content(request, ctx, link, HTML))
     except ValidationError as exc:
-        return cors.finish(request, problem(400, "BadDigitalLink", str(exc)))
+        return cors.finish(request, _error(request, 400, "BadDigitalLink", str(exc)))
 
 
 @_also_head_and_options(router, "/products/{gtin}", problem_responses(400, 404))
@@ -309,3 +310,33 @@ def verify_signature(body: SignatureCheck, ctx: CtxDep) -> Any:
     except DigitalLinkError as exc:
         return problem(400, "BadDigitalLink", str(exc))
     return resolver.check_signature(ctx, uri=body.uri, signature=body.signature)
+
+
+# Served as they were attached, but never as something a browser would run: only these types keep their own.
+INERT_TYPES = frozenset({"application/pdf", "text/plain", "image/png", "image/jpeg", "image/webp"})
+Sha256 = Annotated[str, PathParam(pattern=r"^0x[0-9a-f]{64}$", description="The document's SHA-256, as cited")]
+
+
+DOCUMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The document's bytes, as an attachment",
+          "content": {media: {"schema": {"type": "string", "format": "binary"}}
+                      for media in sorted({*INERT_TYPES, "application/octet-stream"})}},
+    **problem_responses(403, 404),
+}
+
+
+@router.get("/documents/{sha256}", summary="A public document cited by an event (its SHA-256 is under the event's "
+            "hash on chain)", response_class=Response, responses=DOCUMENT_RESPONSES)
+def document(sha256: Sha256, ctx: CtxDep) -> Response:
+    """The scan page downloads a certificate here and checks its SHA-256 in the browser. Private documents are
+    for their counterparties only (403): they read them through the authenticated API."""
+    try:
+        media_type, body = documents.read(ctx, sha256, reader=None)
+    except ForbiddenError as exc:
+        return problem(403, "ForbiddenError", str(exc))
+    except NotFoundError as exc:
+        return problem(404, "NotFoundError", str(exc))
+    return Response(body, media_type=media_type if media_type in INERT_TYPES else "application/octet-stream",
+                    headers={"Content-Disposition": f'attachment; filename="{sha256[2:18]}"',
+                             "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
+                             "Cache-Control": "public, max-age=31536000, immutable"})
