@@ -16,14 +16,18 @@ from trace_api.http.edge import EdgeHeaders
 from trace_api.http.guard import RequestGuard
 from trace_api.http.jsonio import FiniteJSONResponse
 from trace_api.http.routes import batches, epcis, epcis_rest, escrow, health, parties, resolver
+from trace_api.services.snapshots import IndexPoller
 
 STATIC = Path(__file__).resolve().parent / "static"
 
 
 @asynccontextmanager
-async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     redact.install()  # again, in case logging was configured after the app was made
     yield
+    ctx = getattr(app.state, "ctx", None)
+    if ctx is not None:
+        ctx.scans.close()  # the scans still queued are written before the process ends
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings = settings or get_settings()
     app.state.read_buckets = limits.read_buckets(settings)
+    app.state.index_poller = IndexPoller(settings.index_poll_seconds)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(batches.router)

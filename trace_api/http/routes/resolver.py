@@ -18,6 +18,7 @@ from qr import digital_link
 from qr.errors import DigitalLinkError
 from trace_api.epcis import export_document
 from trace_api.errors import NotFoundError, ValidationError
+from trace_api.http import cache as http_cache
 from trace_api.http import cors
 from trace_api.http.deps import CtxDep, client_host, rate_limit
 from trace_api.http.jsonio import FiniteJSONResponse as JSONResponse  # stored NaN answers null, not 500
@@ -98,15 +99,18 @@ def _not_found(gtin: str, lot: str, serial: str | None) -> dict[str, Any]:
     }
 
 
-def _content(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, wanted: str) -> Response:
-    """What the resolver serves itself for a batch or unit: the verify page, the JSON summary, or the EPCIS events."""
+def _content(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, wanted: str,
+             scanned: list[tuple[str, str]], place: str) -> Response:
+    """What the resolver serves itself for a batch or unit: the verify page, the JSON summary, or the EPCIS events.
+    A unit's page or summary is a scan of it: appended to ``scanned``, to be counted on every answer."""
     key, serial = resolver.parse_key(link.gtin or "", link.lot or "", link.serial)
     if wanted == JSONLD:
         document = shown(ctx.settings, get_viewer(request), key.id_hex, export_document(history.events_of(ctx, key)))
         return JSONResponse(document, media_type=JSONLD)
     try:
-        data = resolver.summary(ctx, gtin=key.gtin, lot=key.lot, serial=serial,
-                                place=resolver.place_of(client_host(request, ctx.settings)))
+        data = resolver.summary(ctx, gtin=key.gtin, lot=key.lot, serial=serial, place=place)
+        if serial is not None:
+            scanned.append((key.id_hex, serial))
     except NotFoundError:
         if wanted != HTML:
             raise
@@ -136,19 +140,54 @@ def _passed_on(href: str, request: Request, link: digital_link.DigitalLink, comp
     return f"{target}{'&' if '?' in target else '?'}{query}" + (f"#{fragment}" if fragment else "")
 
 
+def _cached(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, kind: str,
+            build: Callable[[Request, list[tuple[str, str]], str], Response]) -> Response:
+    """A GET or HEAD answer of the resolver through ``http.cache``: the index brought up to the chain (in the
+    background when the server polls), the answer reused for its variant and index version, and, when it is a
+    unit's page or summary, the scan queued for the background writer, on every answer."""
+    request.app.state.index_poller.poke(ctx.sync)
+    place = resolver.place_of(client_host(request, ctx.settings))
+    scans = None
+    if link.serial is not None and link.gtin is not None and link.lot is not None:
+        try:
+            key, serial = resolver.parse_key(link.gtin, link.lot, link.serial)
+            # a unit's page shows its scans, this one included: part of its variant
+            scans = tuple(resolver.scan_report(ctx.scans.facts(key.id_hex, serial or ""), place).items())
+        except ValidationError:
+            pass
+
+    def built() -> tuple[Response, tuple[str, str] | None]:
+        scanned: list[tuple[str, str]] = []
+        return build(http_cache.as_get(request), scanned, place), (scanned[0] if scanned else None)
+
+    store = http_cache.pages(request, ctx.engine)
+    answer, unit = http_cache.answer(request, built, store=store, version=store.version(),
+                                     key=http_cache.variant(request, kind, _wanted(request), scans))
+    if unit is not None:
+        ctx.scans.record(*unit, place)
+    return answer
+
+
 def _dl(request: Request, ctx: TraceContext, *, single_segment: bool = False) -> Response:
     """Resolve any GS1 Digital Link request (GET, HEAD, OPTIONS) as the GS1-Conformant Resolver standard says."""
-    base = _base(request)
     try:
         link = digital_link.parse(_request_uri(request))
     except DigitalLinkError as exc:
         if single_segment:  # a one-segment path that does not decompress was not meant for the resolver
             return cors.finish(request, problem(404, "NotFoundError", f"{request.url.path} not found"))
         return cors.finish(request, problem(400, "BadDigitalLink", str(exc)))
-    compressed = single_segment
-    headers = cors.link_header(same_as=f"{base}{link.path}" if compressed else None)
     if request.method == "OPTIONS":
+        headers = cors.link_header(same_as=f"{_base(request)}{link.path}" if single_segment else None)
         return cors.finish(request, Response(status_code=204), headers)
+    return _cached(request, ctx, link, "dl",
+                   lambda get, scanned, place: _resolved(get, ctx, link, single_segment, scanned, place))
+
+
+def _resolved(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, compressed: bool,
+              scanned: list[tuple[str, str]], place: str) -> Response:
+    """The whole GET answer for a Digital Link: linkset, redirect, or the item's own content."""
+    base = _base(request)
+    headers = cors.link_header(same_as=f"{base}{link.path}" if compressed else None)
     try:
         resolution: resolver.Resolution | None = resolver.resolve(ctx, base, link)
         missing = ""
@@ -172,7 +211,7 @@ def _dl(request: Request, ctx: TraceContext, *, single_segment: bool = False) ->
             return cors.finish(request, RedirectResponse(_passed_on(target, request, link, compressed), 307),
                                headers)
         if wanted is not None and wanted != LINKSET and link.gtin is not None and link.lot is not None:
-            return cors.finish(request, _content(request, ctx, link, wanted), headers)
+            return cors.finish(request, _content(request, ctx, link, wanted, scanned, place), headers)
         if resolution is None:
             raise NotFoundError(missing)
         default = resolver.choose(resolution.links[f"{resolver.GS1_VOC}pip"], request.headers.get("accept-language"))
@@ -254,10 +293,13 @@ def verify_page(primary: PrimaryKey, rest: str, request: Request, ctx: CtxDep) -
         return cors.finish(request, Response(status_code=204))
     if link.gtin is None or link.lot is None:
         return cors.finish(request, problem(404, "NotFoundError", "a verify page needs a GTIN and a lot"))
-    try:
-        return cors.finish(request, _content(request, ctx, link, HTML))
-    except ValidationError as exc:
-        return cors.finish(request, problem(400, "BadDigitalLink", str(exc)))
+
+    def page(get: Request, scanned: list[tuple[str, str]], place: str) -> Response:
+        try:
+            return cors.finish(get, _content(get, ctx, link, HTML, scanned, place))
+        except ValidationError as exc:
+            return cors.finish(get, problem(400, "BadDigitalLink", str(exc)))
+    return _cached(request, ctx, link, "verify", page)
 
 
 @_also_head_and_options(router, "/products/{gtin}", problem_responses(400, 404))
@@ -266,6 +308,7 @@ def verify_page(primary: PrimaryKey, rest: str, request: Request, ctx: CtxDep) -
 def product(gtin: str, request: Request, ctx: CtxDep) -> Response:
     if request.method == "OPTIONS":
         return cors.finish(request, Response(status_code=204))
+    request.app.state.index_poller.poke(ctx.sync)
     try:
         return cors.finish(request, JSONResponse(resolver.product(ctx, _base(request), gtin)))
     except ValidationError as exc:
