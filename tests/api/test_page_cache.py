@@ -165,3 +165,14 @@ def test_the_index_poller() -> None:
     every.poke(lambda: calls.append("now"))
     every.poke(lambda: calls.append("now"))
     assert calls[-2:] == ["now", "now"]
+
+
+def test_kept_answers_still_spend_the_clients_tokens(app_settings: Settings, env: dict[str, str]) -> None:
+    lot = new_batch(env)
+    url = f"/01/{GTIN}/10/{lot}"
+    limited = app_settings.model_copy(update={"resolver_rate_per_minute": 3, "trust_proxy": True})
+    with TestClient(create_app(limited)) as client:
+        one = {**JSON, "X-Forwarded-For": "192.0.2.1"}
+        assert [client.get(url, headers=one).status_code for _ in range(4)] == [200, 200, 200, 429]
+        assert client.get(url, headers={**JSON, "X-Forwarded-For": "192.0.2.2"}).status_code == 200  # per client
+        assert client.get(url, headers={**one, "If-None-Match": "*"}).status_code == 429  # a 304 costs one too

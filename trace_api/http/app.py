@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from trace_api import __version__
 from trace_api.config import Settings, get_settings
-from trace_api.http import cors, deps, limits, problems, redact
+from trace_api.http import cache, cors, deps, limits, problems, redact
 from trace_api.http.edge import EdgeHeaders
 from trace_api.http.guard import RequestGuard
 from trace_api.http.jsonio import FiniteJSONResponse
@@ -56,7 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = problems.openapi_with_problems(  # type: ignore[method-assign]
         app, authenticated=deps.get_caller, chain=deps.get_ctx, limited=deps.rate_limit)
     # The last added runs first: the security headers wrap everything, CORS every answer of the guard and the
-    # routes (a 413 or 429 carries it too), the guard every route.
+    # routes (a 413 or 429 carries it too), the guard every route, the front cache the resolver's kept answers.
+    app.state.front_routes = cache.Routes()
+    app.add_middleware(cache.FrontCache)  # innermost: kept resolver answers, sent without routing
     app.add_middleware(RequestGuard, api=app, settings=settings)
     app.add_middleware(cors.ResolverCORS)
     app.add_middleware(EdgeHeaders, settings=settings)

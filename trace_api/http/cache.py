@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -62,7 +63,7 @@ def pages(request: Request, engine: Engine) -> Snapshots[Stored]:
         return found
 
 
-def variant(request: Request, *parts: Hashable) -> Hashable | None:
+def variant(request: Request, *parts: Hashable) -> tuple[Hashable, ...] | None:
     """The key of a request's answer; None when it carries credentials (its answer is its own)."""
     headers = request.headers
     if "authorization" in headers or "x-api-key" in headers:
@@ -92,6 +93,11 @@ def answer(request: Request, build: Callable[[], tuple[Response, Any]], *, store
         kept, cache_control = stored(), PRIVATE
     else:
         kept, cache_control = store.get(key, stored, version=version), PUBLIC
+    return respond(request, kept, cache_control)
+
+
+def respond(request: Request, kept: Stored, cache_control: str = PUBLIC) -> tuple[Response, Any]:
+    """A kept answer as the response to this GET or HEAD (304 when the client holds its ETag), and its note."""
     headers = dict(kept.headers)
     headers.update({"ETag": kept.etag, "Cache-Control": cache_control})
     if kept.status == 200 and _matches(request.headers.get("if-none-match"), kept.etag):
@@ -110,3 +116,101 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     if if_none_match.strip() == "*":
         return True
     return any(tag.strip().removeprefix("W/") == etag for tag in if_none_match.split(","))
+
+
+# ---- in front of the router ----
+Unit = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Route:
+    """What the resolver route said about an answer: the rest of its key, and the unit it is a scan of."""
+
+    base: tuple[Hashable, ...]
+    unit: Unit | None
+
+
+class Routes:
+    """Which answers the resolver route said the front may serve: request key -> :class:`Route` (bounded)."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._routes: OrderedDict[Hashable, Route] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, request: Request, route: Route) -> None:
+        key = front_key(request)
+        if key is None:
+            return
+        with self._lock:
+            self._routes[key] = route
+            self._routes.move_to_end(key)
+            while len(self._routes) > self.max_entries:
+                self._routes.popitem(last=False)
+
+    def get(self, key: Hashable) -> Route | None:
+        with self._lock:
+            return self._routes.get(key)
+
+
+def front_key(request: Request) -> tuple[Hashable, ...] | None:
+    key = variant(request)
+    return None if key is None else (key, request.headers.get("accept"))
+
+
+class FrontCache:
+    """Serves a kept answer of the resolver before routing, when the route has said how (``Routes``).
+
+    Routing, dependency solving and parsing the Digital Link cost several times more than sending kept bytes. This
+    middleware repeats what the route does for a kept answer, nothing else: the client's rate-limit token, the
+    index poll, the variant key with the unit's scans, the index version, the scan queued. Whatever it cannot
+    answer from memory (no such answer kept, index or scans moved, no token left, credentials, a body) goes to the
+    router as if it were not there.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            request = Request(scope, receive)
+            response = _kept(request)
+            if response is not None:
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _kept(request: Request) -> Response | None:
+    # imported here: the resolver's helpers sit above this module
+    from trace_api.http.deps import client_host
+    from trace_api.http.limits import client_network
+    from trace_api.services.resolver import place_of, scan_report
+
+    state = request.app.state
+    ctx, store = getattr(state, "ctx", None), getattr(state, "pages", None)
+    if ctx is None or store is None or state.index_poller.blocks:
+        return None
+    headers = request.headers
+    if headers.get("content-length", "0") != "0" or "transfer-encoding" in headers:
+        return None
+    key = front_key(request)
+    route = state.front_routes.get(key) if key is not None else None
+    if route is None:
+        return None
+    host = client_host(request, state.settings)
+    place = place_of(host)
+    scans = None
+    if route.unit is not None:
+        facts = ctx.scans.known(*route.unit)
+        if facts is None:
+            return None
+        scans = tuple(scan_report(facts, place).items())
+    state.index_poller.poke(ctx.sync)
+    kept = store.peek((*key[0], *route.base, scans), store.version())
+    if kept is None or state.read_buckets.take(client_network(host)):
+        return None  # not kept, or no token left: the route answers (429 by its own rate-limit check)
+    response, scanned = respond(request, kept)
+    if scanned is not None:
+        ctx.scans.record(*scanned, place)
+    return response

@@ -2,9 +2,10 @@
 
 A scan is queued in memory (bounded) and a background thread writes the queue in batches, one transaction each,
 every ``scan_flush_seconds``; a locked or slow database delays the writer, never the request. ``close`` (the
-server's shutdown) writes what is queued. What a page shows is the unit's *recorded* scans: the count and the
-places as of the last batch written, re-read by the writer after each batch (so a page can be reused between two
-batches, and the scan being served shows up within one flush interval).
+server's shutdown) writes what is queued. What a page shows is the unit's *recorded* scans and the one being
+served: read from the database once, then counted on by the writer after each batch (so a page can be reused
+between two batches). One server process per database is assumed for these counts (``trace serve`` runs one);
+the rows themselves are exact whatever the number of processes.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class ScanRecorder:
         self.dropped = 0
         self._queue: deque[dict[str, Any]] = deque()
         self._writing = 0  # rows taken from the queue, not yet committed
+        self._commits = 0  # batches written
         self._facts: OrderedDict[Unit, ScanFacts] = OrderedDict()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -78,6 +80,11 @@ class ScanRecorder:
                 self._thread.start()
             self._cond.notify_all()
 
+    def known(self, batch_id: str, serial: str) -> ScanFacts | None:
+        """The unit's recorded scans if they are in memory (no database read)."""
+        with self._cond:
+            return self._facts.get((batch_id, serial))
+
     def facts(self, batch_id: str, serial: str) -> ScanFacts:
         """The unit's recorded scans: from memory, read once from the database when first asked."""
         unit = (batch_id, serial)
@@ -86,12 +93,17 @@ class ScanRecorder:
             if found is not None:
                 self._facts.move_to_end(unit)
                 return found
-        found = self._read(unit)
-        with self._cond:
-            self._facts.setdefault(unit, found)
-            while len(self._facts) > MAX_UNITS:
-                self._facts.popitem(last=False)
-            return self._facts[unit]
+        while True:
+            with self._cond:
+                commits = self._commits
+            found = self._read(unit)
+            with self._cond:
+                if unit not in self._facts and self._commits != commits:
+                    continue  # a batch was written meanwhile: it may or may not be in what was read
+                self._facts.setdefault(unit, found)
+                while len(self._facts) > MAX_UNITS:
+                    self._facts.popitem(last=False)
+                return self._facts[unit]
 
     # ---- lifecycle ----
     def flush(self, timeout: float = 30.0) -> bool:
@@ -146,14 +158,14 @@ class ScanRecorder:
                 self._cond.notify_all()
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
-        units = {(r["batch_id"], r["serial"]) for r in rows}
         with self.engine.begin() as conn:
             conn.execute(insert(t.scans), rows)
-        refreshed = {unit: self._read(unit) for unit in units}
-        with self._cond:
-            self._facts.update(refreshed)
-            while len(self._facts) > MAX_UNITS:
-                self._facts.popitem(last=False)
+        with self._cond:  # the units in memory count what was just written; the others are read when asked
+            self._commits += 1
+            for row in rows:
+                unit = (row["batch_id"], row["serial"])
+                if unit in self._facts:
+                    self._facts[unit] = self._facts[unit].with_scan_from(row["place"])
 
     def _read(self, unit: Unit) -> ScanFacts:
         mine = (t.scans.c.batch_id == unit[0]) & (t.scans.c.serial == unit[1])

@@ -15,6 +15,7 @@ snapshot is ``max_age`` old; everything that reaches the chain is seen as soon a
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 import weakref
@@ -73,9 +74,46 @@ def _watch(engine: Engine) -> _Generation:
     return generation
 
 
+class _Probe:
+    """SQLite's ``PRAGMA data_version`` on a connection of its own: it changes when any other connection commits,
+    so the version query runs again only after a commit somewhere (microseconds instead of a query a request)."""
+
+    def __init__(self, path: str) -> None:
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        self._seen: tuple[int, Version] | None = None
+
+    def version(self, engine: Engine, generation: int) -> Version:
+        with self._lock:
+            data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            if self._seen is not None and self._seen[0] == data_version and self._seen[1][2] == generation:
+                return self._seen[1]
+        version = _query(engine, generation)  # read after data_version: a commit in between shows next time
+        with self._lock:
+            self._seen = (data_version, version)
+        return version
+
+
+_probes: weakref.WeakKeyDictionary[Engine, _Probe | None] = weakref.WeakKeyDictionary()
+
+
+def _probe(engine: Engine) -> _Probe | None:
+    with _generations_lock:
+        if engine not in _probes:
+            path = engine.url.database
+            _probes[engine] = _Probe(path) if engine.dialect.name == "sqlite" and path and path != ":memory:" \
+                else None
+        return _probes[engine]
+
+
 def index_version(engine: Engine) -> Version:
     """(checkpoint block, its hash, this process's write generation): equal versions, equal verified facts."""
-    generation = _watch(engine)
+    generation = _watch(engine).value
+    probe = _probe(engine)
+    return probe.version(engine, generation) if probe is not None else _query(engine, generation)
+
+
+def _query(engine: Engine, generation: int) -> Version:
     with engine.connect() as conn:
         row = conn.execute(
             select(t.checkpoints.c.block_number, t.blocks.c.hash)
@@ -83,7 +121,7 @@ def index_version(engine: Engine) -> Version:
             .where(t.checkpoints.c.name == CHECKPOINT)
         ).first()
     number, block_hash = (row[0], row[1]) if row is not None else (None, None)
-    return number, block_hash, generation.value
+    return number, block_hash, generation
 
 
 @dataclass
@@ -115,6 +153,17 @@ class Snapshots(Generic[T]):
 
     def version(self) -> Version:
         return index_version(self.engine)
+
+    def peek(self, key: Hashable, version: Version) -> T | None:
+        """The value kept for ``key`` at ``version`` if it can be served as is (no computing, no waiting)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.version != version:
+                return None
+            if not entry.refreshing and self._clock() - entry.born >= self.max_age:
+                return None  # due for a refresh: get() decides who does it
+            self._entries.move_to_end(key)
+            return entry.value
 
     def get(self, key: Hashable, compute: Callable[[], T], *, version: Version | None = None) -> T:
         version = self.version() if version is None else version
@@ -161,6 +210,11 @@ class IndexPoller:
         self._last: float | None = None
         self._running = False
         self._lock = threading.Lock()
+
+    @property
+    def blocks(self) -> bool:
+        """Whether the next poke syncs in the caller's thread (then call it where blocking is allowed)."""
+        return self.interval <= 0 or self._last is None
 
     def poke(self, sync: Callable[[], Any]) -> None:
         if self.interval <= 0:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
@@ -26,6 +28,7 @@ from trace_api.http.privacy import get_viewer, hide_private_documents, shown
 from trace_api.http.problems import PROBLEM_JSON, PROBLEM_REF, problem, problem_responses
 from trace_api.services import history, resolver
 from trace_api.services.context import TraceContext
+from trace_api.services.scans import ScanFacts
 
 # Public routes, each request spends one of the client's tokens (429 when they run out).
 router = APIRouter(tags=["resolver"], dependencies=[Depends(rate_limit)])
@@ -123,6 +126,13 @@ def _content(request: Request, ctx: TraceContext, link: digital_link.DigitalLink
     return JSONResponse(shown(ctx.settings, get_viewer(request), key.id_hex, data), status_code=status)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse(uri: str) -> digital_link.DigitalLink:
+    """``digital_link.parse``, remembered: parsing costs more than serving a kept answer (a rush repeats URIs).
+    A DigitalLink is frozen; its query dict is only read here."""
+    return digital_link.parse(uri)
+
+
 def _request_uri(request: Request, *, strip: str = "") -> str:
     """The request URI as sent, path still percent-encoded (``/`` inside a lot stays ``%2F``)."""
     raw = request.scope.get("raw_path") or request.url.path.encode()
@@ -140,38 +150,81 @@ def _passed_on(href: str, request: Request, link: digital_link.DigitalLink, comp
     return f"{target}{'&' if '?' in target else '?'}{query}" + (f"#{fragment}" if fragment else "")
 
 
-def _cached(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, kind: str,
-            build: Callable[[Request, list[tuple[str, str]], str], Response]) -> Response:
+Build = Callable[[Request, list[tuple[str, str]], str], Response]
+
+
+async def _cached(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, kind: str,
+                  build: Build) -> Response:
     """A GET or HEAD answer of the resolver through ``http.cache``: the index brought up to the chain (in the
     background when the server polls), the answer reused for its variant and index version, and, when it is a
-    unit's page or summary, the scan queued for the background writer, on every answer."""
+    unit's page or summary, the scan queued for the background writer, on every answer.
+
+    An answer kept in memory is sent from the event loop; anything that may block (building it, a first read of
+    a unit's scans, a sync the caller must wait for) runs in the thread pool."""
+    poller = request.app.state.index_poller
+    unit = _unit_of(link)
+    facts = ctx.scans.known(*unit) if unit is not None else None
+    if not poller.blocks and (unit is None or facts is not None):
+        poller.poke(ctx.sync)  # starts a background sync when one is due
+        store = http_cache.pages(request, ctx.engine)
+        place = resolver.place_of(client_host(request, ctx.settings))
+        key = _variant(request, kind, place, facts)
+        kept = store.peek(key, store.version()) if key is not None else None
+        if kept is not None:
+            answer, scanned = http_cache.respond(request, kept)
+            if scanned is not None:
+                ctx.scans.record(*scanned, place)
+            _remember(request, kind, unit)
+            return answer
+    return await run_in_threadpool(_answer, request, ctx, link, kind, build)
+
+
+def _remember(request: Request, kind: str, unit: tuple[str, str] | None) -> None:
+    """Tell the front cache how to serve this request's answer again without routing it."""
+    request.app.state.front_routes.remember(request, http_cache.Route((kind, _wanted(request)), unit))
+
+
+def _unit_of(link: digital_link.DigitalLink) -> tuple[str, str] | None:
+    """(batch id, serial) of a unit's Digital Link, None for anything else (or a malformed one)."""
+    if link.serial is None or link.gtin is None or link.lot is None:
+        return None
+    try:
+        key, serial = resolver.parse_key(link.gtin, link.lot, link.serial)
+    except ValidationError:
+        return None
+    return key.id_hex, serial or ""
+
+
+def _variant(request: Request, kind: str, place: str, facts: ScanFacts | None) -> Hashable | None:
+    # a unit's page shows its scans, this one included: part of its variant
+    scans = tuple(resolver.scan_report(facts, place).items()) if facts is not None else None
+    return http_cache.variant(request, kind, _wanted(request), scans)
+
+
+def _answer(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, kind: str, build: Build
+            ) -> Response:
     request.app.state.index_poller.poke(ctx.sync)
     place = resolver.place_of(client_host(request, ctx.settings))
-    scans = None
-    if link.serial is not None and link.gtin is not None and link.lot is not None:
-        try:
-            key, serial = resolver.parse_key(link.gtin, link.lot, link.serial)
-            # a unit's page shows its scans, this one included: part of its variant
-            scans = tuple(resolver.scan_report(ctx.scans.facts(key.id_hex, serial or ""), place).items())
-        except ValidationError:
-            pass
+    unit = _unit_of(link)
 
     def built() -> tuple[Response, tuple[str, str] | None]:
         scanned: list[tuple[str, str]] = []
         return build(http_cache.as_get(request), scanned, place), (scanned[0] if scanned else None)
 
     store = http_cache.pages(request, ctx.engine)
-    answer, unit = http_cache.answer(request, built, store=store, version=store.version(),
-                                     key=http_cache.variant(request, kind, _wanted(request), scans))
-    if unit is not None:
-        ctx.scans.record(*unit, place)
+    facts = ctx.scans.facts(*unit) if unit is not None else None
+    answer, scanned = http_cache.answer(request, built, store=store, version=store.version(),
+                                        key=_variant(request, kind, place, facts))
+    if scanned is not None:
+        ctx.scans.record(*scanned, place)
+    _remember(request, kind, unit)
     return answer
 
 
-def _dl(request: Request, ctx: TraceContext, *, single_segment: bool = False) -> Response:
+async def _dl(request: Request, ctx: TraceContext, *, single_segment: bool = False) -> Response:
     """Resolve any GS1 Digital Link request (GET, HEAD, OPTIONS) as the GS1-Conformant Resolver standard says."""
     try:
-        link = digital_link.parse(_request_uri(request))
+        link = _parse(_request_uri(request))
     except DigitalLinkError as exc:
         if single_segment:  # a one-segment path that does not decompress was not meant for the resolver
             return cors.finish(request, problem(404, "NotFoundError", f"{request.url.path} not found"))
@@ -179,7 +232,7 @@ def _dl(request: Request, ctx: TraceContext, *, single_segment: bool = False) ->
     if request.method == "OPTIONS":
         headers = cors.link_header(same_as=f"{_base(request)}{link.path}" if single_segment else None)
         return cors.finish(request, Response(status_code=204), headers)
-    return _cached(request, ctx, link, "dl",
+    return await _cached(request, ctx, link, "dl",
                    lambda get, scanned, place: _resolved(get, ctx, link, single_segment, scanned, place))
 
 
@@ -266,27 +319,27 @@ def _also_head_and_options(route: APIRouter, path: str, responses: dict[int | st
 @_also_head_and_options(router, "/{primary:gs1key}/{rest:path}", RESOLVE_RESPONSES)
 @router.get("/{primary:gs1key}/{rest:path}", summary="Resolve a GS1 Digital Link URI",
                   responses=RESOLVE_RESPONSES)
-def resolve_link(primary: PrimaryKey, rest: str, request: Request, ctx: CtxDep) -> Response:
+async def resolve_link(primary: PrimaryKey, rest: str, request: Request, ctx: CtxDep) -> Response:
     """Any GS1 Digital Link URI (all primary keys parse; links exist for GTINs, their lots and serials).
 
     `linkType` (query): `linkset`, or a GS1 link type such as `gs1:pip`, `gs1:traceability`, `gs1:epcis`."""
-    return _dl(request, ctx)
+    return await _dl(request, ctx)
 
 
 @_also_head_and_options(compressed_router, "/{blob:gs1compressed}", RESOLVE_RESPONSES)
 @compressed_router.get("/{blob:gs1compressed}", responses=RESOLVE_RESPONSES,
                              summary="Resolve a compressed GS1 Digital Link URI")
-def resolve_compressed(blob: Compressed, request: Request, ctx: CtxDep) -> Response:
-    return _dl(request, ctx, single_segment=True)
+async def resolve_compressed(blob: Compressed, request: Request, ctx: CtxDep) -> Response:
+    return await _dl(request, ctx, single_segment=True)
 
 
 @_also_head_and_options(router, "/verify/{primary:gs1key}/{rest:path}", PAGE_RESPONSES)
 @router.get("/verify/{primary:gs1key}/{rest:path}", response_class=HTMLResponse,
                   summary="The verify page of a batch or unit (the default link of its Digital Link URI)",
                   responses=PAGE_RESPONSES)
-def verify_page(primary: PrimaryKey, rest: str, request: Request, ctx: CtxDep) -> Response:
+async def verify_page(primary: PrimaryKey, rest: str, request: Request, ctx: CtxDep) -> Response:
     try:
-        link = digital_link.parse(_request_uri(request, strip="/verify"))
+        link = _parse(_request_uri(request, strip="/verify"))
     except DigitalLinkError as exc:
         return cors.finish(request, problem(400, "BadDigitalLink", str(exc)))
     if request.method == "OPTIONS":
@@ -299,7 +352,7 @@ def verify_page(primary: PrimaryKey, rest: str, request: Request, ctx: CtxDep) -
             return cors.finish(get, _content(get, ctx, link, HTML, scanned, place))
         except ValidationError as exc:
             return cors.finish(get, problem(400, "BadDigitalLink", str(exc)))
-    return _cached(request, ctx, link, "verify", page)
+    return await _cached(request, ctx, link, "verify", page)
 
 
 @_also_head_and_options(router, "/products/{gtin}", problem_responses(400, 404))
