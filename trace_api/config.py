@@ -67,7 +67,7 @@ class Settings(BaseModel):
         description="The server's read routes bring the index up to the chain at most this often, in the background "
                     "(0: before every read, as the CLI does)")
     scan_flush_seconds: float = Field(
-        default=0.25, gt=0, le=60, description="Scans are written in batches, in the background, this often")
+        default=1.0, gt=0, le=60, description="Scans are written in batches, in the background, this often")
     snapshot_max_age: float = Field(
         default=30.0, gt=0, le=3600,
         description="Seconds a verified history is reused while the index stays at the same block, for writes "

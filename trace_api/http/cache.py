@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -122,27 +123,44 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 Unit = tuple[str, str]
 
 
+CLAIM_SECONDS = 5.0  # a rebuild that has not reported back by then may be claimed again
+
+
 @dataclass(frozen=True)
 class Route:
-    """What the resolver route said about an answer: the rest of its key, and the unit it is a scan of."""
+    """What the resolver route said about an answer: the rest of its key, the unit it is a scan of, and the key
+    of the answer it kept last."""
 
     base: tuple[Hashable, ...]
     unit: Unit | None
+    last: Hashable | None = None
 
 
 class Routes:
     """Which answers the resolver route said the front may serve: request key -> :class:`Route` (bounded)."""
 
-    def __init__(self, max_entries: int = 4096) -> None:
+    def __init__(self, max_entries: int = 4096, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_entries = max_entries
         self._routes: OrderedDict[Hashable, Route] = OrderedDict()
+        self._claims: dict[Hashable, float] = {}
+        self._clock = clock
         self._lock = threading.Lock()
+
+    def claim(self, key: Hashable) -> bool:
+        """True for the one request that is to rebuild ``key``'s answer (until it reports back)."""
+        now = self._clock()
+        with self._lock:
+            if now - self._claims.get(key, -CLAIM_SECONDS) < CLAIM_SECONDS:
+                return False
+            self._claims[key] = now
+            return True
 
     def remember(self, request: Request, route: Route) -> None:
         key = front_key(request)
         if key is None:
             return
         with self._lock:
+            self._claims.pop(key, None)
             self._routes[key] = route
             self._routes.move_to_end(key)
             while len(self._routes) > self.max_entries:
@@ -207,9 +225,17 @@ def _kept(request: Request) -> Response | None:
             return None
         scans = tuple(scan_report(facts, place).items())
     state.index_poller.poke(ctx.sync)
-    kept = store.peek((*key[0], *route.base, scans), store.version())
-    if kept is None or state.read_buckets.take(client_network(host)):
-        return None  # not kept, or no token left: the route answers (429 by its own rate-limit check)
+    version = store.version()
+    kept = store.peek((*key[0], *route.base, scans), version)
+    if kept is None:
+        # Only the unit's recorded scans moved (a batch was written): one request rebuilds the page, the others
+        # are sent the one built before, at the same index version, with the scans recorded before that batch.
+        previous = store.peek(route.last, version) if route.last is not None and route.unit is not None else None
+        if previous is None or state.front_routes.claim(key):
+            return None
+        kept = previous
+    if state.read_buckets.take(client_network(host)):
+        return None  # no token left: the route answers (429 by its own rate-limit check)
     response, scanned = respond(request, kept)
     if scanned is not None:
         ctx.scans.record(*scanned, place)

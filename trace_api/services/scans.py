@@ -52,7 +52,7 @@ Unit = tuple[str, str]  # (batch id, serial)
 
 
 class ScanRecorder:
-    def __init__(self, engine: Engine, *, flush_seconds: float = 0.25) -> None:
+    def __init__(self, engine: Engine, *, flush_seconds: float = 1.0) -> None:
         self.engine = engine
         self.flush_seconds = flush_seconds
         self.dropped = 0

@@ -155,33 +155,14 @@ Build = Callable[[Request, list[tuple[str, str]], str], Response]
 
 async def _cached(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, kind: str,
                   build: Build) -> Response:
-    """A GET or HEAD answer of the resolver through ``http.cache``: the index brought up to the chain (in the
-    background when the server polls), the answer reused for its variant and index version, and, when it is a
-    unit's page or summary, the scan queued for the background writer, on every answer.
-
-    An answer kept in memory is sent from the event loop; anything that may block (building it, a first read of
-    a unit's scans, a sync the caller must wait for) runs in the thread pool."""
-    poller = request.app.state.index_poller
-    unit = _unit_of(link)
-    facts = ctx.scans.known(*unit) if unit is not None else None
-    if not poller.blocks and (unit is None or facts is not None):
-        poller.poke(ctx.sync)  # starts a background sync when one is due
-        store = http_cache.pages(request, ctx.engine)
-        place = resolver.place_of(client_host(request, ctx.settings))
-        key = _variant(request, kind, place, facts)
-        kept = store.peek(key, store.version()) if key is not None else None
-        if kept is not None:
-            answer, scanned = http_cache.respond(request, kept)
-            if scanned is not None:
-                ctx.scans.record(*scanned, place)
-            _remember(request, kind, unit)
-            return answer
+    """A GET or HEAD answer of the resolver through ``http.cache``, in the thread pool (building may block). Once
+    kept, ``http.cache.FrontCache`` sends it again before routing, as long as it stays current."""
     return await run_in_threadpool(_answer, request, ctx, link, kind, build)
 
 
-def _remember(request: Request, kind: str, unit: tuple[str, str] | None) -> None:
+def _remember(request: Request, kind: str, unit: tuple[str, str] | None, key: Hashable | None) -> None:
     """Tell the front cache how to serve this request's answer again without routing it."""
-    request.app.state.front_routes.remember(request, http_cache.Route((kind, _wanted(request)), unit))
+    request.app.state.front_routes.remember(request, http_cache.Route((kind, _wanted(request)), unit, key))
 
 
 def _unit_of(link: digital_link.DigitalLink) -> tuple[str, str] | None:
@@ -203,6 +184,9 @@ def _variant(request: Request, kind: str, place: str, facts: ScanFacts | None) -
 
 def _answer(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, kind: str, build: Build
             ) -> Response:
+    """The index brought up to the chain (in the background when the server polls), the answer reused for its
+    variant and index version, and, when it is a unit's page or summary, the scan queued for the background
+    writer."""
     request.app.state.index_poller.poke(ctx.sync)
     place = resolver.place_of(client_host(request, ctx.settings))
     unit = _unit_of(link)
@@ -213,11 +197,11 @@ def _answer(request: Request, ctx: TraceContext, link: digital_link.DigitalLink,
 
     store = http_cache.pages(request, ctx.engine)
     facts = ctx.scans.facts(*unit) if unit is not None else None
-    answer, scanned = http_cache.answer(request, built, store=store, version=store.version(),
-                                        key=_variant(request, kind, place, facts))
+    key = _variant(request, kind, place, facts)
+    answer, scanned = http_cache.answer(request, built, store=store, version=store.version(), key=key)
     if scanned is not None:
         ctx.scans.record(*scanned, place)
-    _remember(request, kind, unit)
+    _remember(request, kind, unit, key)
     return answer
 
 
