@@ -176,3 +176,22 @@ def test_kept_answers_still_spend_the_clients_tokens(app_settings: Settings, env
         assert [client.get(url, headers=one).status_code for _ in range(4)] == [200, 200, 200, 429]
         assert client.get(url, headers={**JSON, "X-Forwarded-For": "192.0.2.2"}).status_code == 200  # per client
         assert client.get(url, headers={**one, "If-None-Match": "*"}).status_code == 429  # a 304 costs one too
+
+
+def test_one_request_rebuilds_a_page_whose_scans_moved() -> None:
+    from starlette.requests import Request
+
+    from trace_api.http.cache import CLAIM_SECONDS, Route, Routes, front_key
+
+    now = [0.0]
+    routes = Routes(clock=lambda: now[0])
+    request = Request({"type": "http", "method": "GET", "path": "/01/x", "raw_path": b"/01/x", "query_string": b"",
+                       "headers": [(b"host", b"t"), (b"accept", b"text/html")], "scheme": "http",
+                       "server": ("t", 80), "root_path": ""})
+    key = front_key(request)
+    assert routes.claim(key) and not routes.claim(key)  # the others are sent the previous page meanwhile
+    routes.remember(request, Route(("dl", "text/html"), ("0xbatch", "B1"), "new key"))
+    assert routes.get(key) is not None and routes.get(key).last == "new key"
+    assert routes.claim(key)  # the rebuild reported back: the next change is claimed again
+    now[0] += CLAIM_SECONDS
+    assert routes.claim(key)  # a rebuild that never reported back does not block forever
