@@ -62,6 +62,16 @@ class Settings(BaseModel):
                     "0: no limit")
     resolver_rate_burst: int = Field(
         default=0, ge=0, description="Requests a client may make at once before the rate applies; 0: one minute's")
+    index_poll_seconds: float = Field(
+        default=1.0, ge=0, le=3600,
+        description="The server's read routes bring the index up to the chain at most this often, in the background "
+                    "(0: before every read, as the CLI does)")
+    scan_flush_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="Scans are written in batches, in the background, this often")
+    snapshot_max_age: float = Field(
+        default=30.0, gt=0, le=3600,
+        description="Seconds a verified history is reused while the index stays at the same block, for writes "
+                    "made by another process that do not move the index (off-chain captures)")
 
     @field_validator("home", "keystore_dir", mode="after")
     @classmethod

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from trace_api.chain.accounts import load_account
@@ -31,8 +32,14 @@ def get_app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-def get_ctx(request: Request) -> TraceContext:
-    """The app's context, made on first use and kept; while the node is down each request retries (503)."""
+async def get_ctx(request: Request) -> TraceContext:
+    """The app's context, made on first use and kept; while the node is down each request retries (503).
+    Async so that a request served from memory (``http.cache``) takes no thread-pool turn for it."""
+    ctx: TraceContext | None = getattr(request.app.state, "ctx", None)
+    return ctx if ctx is not None else await run_in_threadpool(_open_ctx, request)
+
+
+def _open_ctx(request: Request) -> TraceContext:
     with _lock:
         ctx: TraceContext | None = getattr(request.app.state, "ctx", None)
         if ctx is None:
@@ -115,8 +122,9 @@ def client_host(request: Request, settings: Settings) -> str | None:
     return request.client.host if request.client else None
 
 
-def rate_limit(request: Request) -> None:
-    """Spend one of the client network's tokens on a public read route (429 problem+json when none is left)."""
+async def rate_limit(request: Request) -> None:
+    """Spend one of the client network's tokens on a public read route (429 problem+json when none is left).
+    Memory only: async, so it takes no thread-pool turn."""
     buckets: TokenBuckets = request.app.state.read_buckets
     buckets.check(client_network(client_host(request, request.app.state.settings)))
 

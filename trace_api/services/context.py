@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
@@ -15,6 +16,8 @@ from trace_api.chain.sender import TxSender
 from trace_api.config import Settings
 from trace_api.index.indexer import Indexer, SyncResult
 from trace_api.index.store import get_engine
+from trace_api.services.scans import ScanRecorder
+from trace_api.services.snapshots import Snapshots
 
 
 @dataclass
@@ -48,6 +51,16 @@ class TraceContext:
     @functools.cached_property
     def indexer(self) -> Indexer:
         return Indexer(chain=self.chain, engine=self.engine)
+
+    @functools.cached_property
+    def scans(self) -> ScanRecorder:
+        """Scans of units, written in the background (``scans.close()`` writes what is queued)."""
+        return ScanRecorder(self.engine, flush_seconds=self.settings.scan_flush_seconds)
+
+    @functools.cached_property
+    def histories(self) -> Snapshots[dict[str, Any]]:
+        """Verified batch histories, one per batch and index version (``services.snapshots``)."""
+        return Snapshots(self.engine, max_age=self.settings.snapshot_max_age, max_entries=64)
 
     def sync(self) -> SyncResult:
         with self._lock:

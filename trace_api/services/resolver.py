@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import select
 
 from qr import digital_link
 from qr.errors import DigitalLinkError, SignatureError
@@ -19,6 +18,7 @@ from trace_api.errors import NotFoundError, ValidationError, VerificationFailed
 from trace_api.index import schema as t
 from trace_api.services import history, journey
 from trace_api.services.context import TraceContext
+from trace_api.services.scans import ScanFacts
 
 ANOMALY_PLACES = 3  # one serial scanned from this many distinct places looks cloned
 GS1_VOC = "https://gs1.org/voc/"
@@ -65,19 +65,20 @@ def unit_status(ctx: TraceContext, key: BatchKey, serial: str, data: dict[str, A
     return found
 
 
-def record_scan(ctx: TraceContext, key: BatchKey, serial: str, place: str) -> dict[str, Any]:
-    """Count a scan of a unit and say whether its pattern looks like a cloned code."""
-    with ctx.engine.begin() as conn:
-        conn.execute(insert(t.scans).values(batch_id=key.id_hex, serial=serial, place=place,
-                                            scanned_at=dt.datetime.now(dt.UTC)))
-        count, places = conn.execute(
-            select(func.count(), func.count(func.distinct(t.scans.c.place)))
-            .where(t.scans.c.batch_id == key.id_hex, t.scans.c.serial == serial)
-        ).one()
-    anomaly = places >= ANOMALY_PLACES
-    return {"count": int(count), "places": int(places), "anomaly": anomaly,
-            "message": f"this code was scanned in {places} different places — it may have been copied"
+def scan_report(facts: ScanFacts, place: str) -> dict[str, Any]:
+    """A unit's scans, the one being served from ``place`` included, and whether their pattern looks like a cloned
+    code. The others are those recorded so far (``ctx.scans``: the caller queues this one for the writer)."""
+    facts = facts.with_scan_from(place)
+    anomaly = facts.places >= ANOMALY_PLACES
+    return {"count": facts.count, "places": facts.places, "anomaly": anomaly,
+            "message": f"this code was scanned in {facts.places} different places — it may have been copied"
             if anomaly else None}
+
+
+def verified_history(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
+    """The batch's verified history at the index's current version: computed once per version and reused
+    (``ctx.histories``); the caller brings the index up to the chain first. A shallow copy, the caller's to add to."""
+    return dict(ctx.histories.get(("history", key.id_hex), lambda: history.history_of(ctx, key)))
 
 
 def place_of(client_host: str | None) -> str:
@@ -93,13 +94,13 @@ def summary(ctx: TraceContext, *, gtin: str, lot: str, serial: str | None = None
     product and its whole journey (services.journey). A serial never issued gets the verdict only: showing the
     batch's journey under it would lend a copied code the real batch's story."""
     key, serial = parse_key(gtin, lot, serial)
-    data = history.history(ctx, gtin=key.gtin, lot=key.lot)
+    data = verified_history(ctx, key)
     data["serial"] = serial
     data["unit"] = None
     if serial is not None:
         state = unit_status(ctx, key, serial, data)
         data["unit"] = {"serial": serial, "known": state == "known", "pending": state == "pending",
-                        "scans": record_scan(ctx, key, serial, place or "unknown")}
+                        "scans": scan_report(ctx.scans.facts(key.id_hex, serial), place or "unknown")}
     if data["unit"] is not None and not data["unit"]["known"] and not data["unit"]["pending"]:
         return counterfeit(key.gtin, key.lot, serial, registered=data["registered"],
                            product=data["metadata"].get("product"),
@@ -212,7 +213,7 @@ def resolve(ctx: TraceContext, base: str, link: digital_link.DigitalLink) -> Res
         description = f"{product[lot] or name}, lot {lot}"
         if serial is not None:
             key = batch_key(gtin, lot)
-            data = history.history(ctx, gtin=key.gtin, lot=key.lot, sync=False)
+            data = verified_history(ctx, key)
             if unit_status(ctx, key, serial, data) == "unknown":
                 raise NotFoundError(f"serial {serial} was never issued for batch {gtin}/{lot}")
             levels.append(_unit_links(base, gtin, lot, serial))
@@ -317,12 +318,12 @@ def _unit_links(base: str, gtin: str, lot: str, serial: str) -> dict[str, list[d
 
 
 def registered_lots(ctx: TraceContext, gtin: str) -> dict[str, str | None]:
-    """The lots of ``gtin`` registered on chain, each with its product name (None when its metadata has none).
+    """The lots of ``gtin`` registered on chain as indexed (the caller brings the index up to the chain), each with
+    its product name (None when its metadata has none).
 
     Raises:
         NotFoundError: no batch of that GTIN is registered.
     """
-    ctx.sync()
     with ctx.engine.connect() as conn:
         rows = conn.execute(
             select(t.batch_keys.c.lot, t.batch_keys.c.metadata)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
@@ -17,6 +19,7 @@ from qr import digital_link
 from qr.errors import DigitalLinkError
 from trace_api.epcis import export_document
 from trace_api.errors import ForbiddenError, NotFoundError, ValidationError
+from trace_api.http import cache as http_cache
 from trace_api.http import cors, i18n, page
 from trace_api.http.deps import CtxDep, client_host, rate_limit
 from trace_api.http.jsonio import FiniteJSONResponse as JSONResponse  # stored NaN answers null, not 500
@@ -24,6 +27,7 @@ from trace_api.http.privacy import Viewer, get_viewer, hide_private_documents, s
 from trace_api.http.problems import PROBLEM_JSON, PROBLEM_REF, problem, problem_responses
 from trace_api.services import documents, history, resolver
 from trace_api.services.context import TraceContext
+from trace_api.services.scans import ScanFacts
 
 # Public routes, each request spends one of the client's tokens (429 when they run out).
 router = APIRouter(tags=["resolver"], dependencies=[Depends(rate_limit)])
@@ -82,15 +86,18 @@ def html_error(request: Request, status: int, detail: str) -> HTMLResponse:
     return _render(request, "error.html", {"status": status, "detail": detail}, status)
 
 
-def _content(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, wanted: str) -> Response:
-    """What the resolver serves itself for a batch or unit: the verify page, the JSON summary, or the EPCIS events."""
+def _content(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, wanted: str,
+             scanned: list[tuple[str, str]], place: str) -> Response:
+    """What the resolver serves itself for a batch or unit: the verify page, the JSON summary, or the EPCIS events.
+    A unit's page or summary is a scan of it: appended to ``scanned``, to be counted on every answer."""
     key, serial = resolver.parse_key(link.gtin or "", link.lot or "", link.serial)
     if wanted == JSONLD:
         document = shown(ctx.settings, get_viewer(request), key.id_hex, export_document(history.events_of(ctx, key)))
         return JSONResponse(document, media_type=JSONLD)
     try:
-        data = resolver.summary(ctx, gtin=key.gtin, lot=key.lot, serial=serial,
-                                place=resolver.place_of(client_host(request, ctx.settings)))
+        data = resolver.summary(ctx, gtin=key.gtin, lot=key.lot, serial=serial, place=place)
+        if serial is not None:
+            scanned.append((key.id_hex, serial))
     except NotFoundError:
         if wanted != HTML:
             raise
@@ -120,6 +127,13 @@ def _error(request: Request, status: int, kind: str, detail: str) -> Response:
     return html_error(request, status, detail) if _wanted(request) == HTML else problem(status, kind, detail)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse(uri: str) -> digital_link.DigitalLink:
+    """``digital_link.parse``, remembered: parsing costs more than serving a kept answer (a rush repeats URIs).
+    A DigitalLink is frozen; its query dict is only read here."""
+    return digital_link.parse(uri)
+
+
 def _request_uri(request: Request, *, strip: str = "") -> str:
     """The request URI as sent, path still percent-encoded (``/`` inside a lot stays ``%2F``)."""
     raw = request.scope.get("raw_path") or request.url.path.encode()
@@ -137,19 +151,81 @@ def _passed_on(href: str, request: Request, link: digital_link.DigitalLink, comp
     return f"{target}{'&' if '?' in target else '?'}{query}" + (f"#{fragment}" if fragment else "")
 
 
-def _dl(request: Request, ctx: TraceContext, *, single_segment: bool = False) -> Response:
-    """Resolve any GS1 Digital Link request (GET, HEAD, OPTIONS) as the GS1-Conformant Resolver standard says."""
-    base = _base(request)
+Build = Callable[[Request, list[tuple[str, str]], str], Response]
+
+
+async def _cached(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, kind: str,
+                  build: Build) -> Response:
+    """A GET or HEAD answer of the resolver through ``http.cache``, in the thread pool (building may block). Once
+    kept, ``http.cache.FrontCache`` sends it again before routing, as long as it stays current."""
+    return await run_in_threadpool(_answer, request, ctx, link, kind, build)
+
+
+def _remember(request: Request, kind: str, unit: tuple[str, str] | None, key: Hashable | None) -> None:
+    """Tell the front cache how to serve this request's answer again without routing it."""
+    request.app.state.front_routes.remember(request, http_cache.Route((kind, _wanted(request)), unit, key))
+
+
+def _unit_of(link: digital_link.DigitalLink) -> tuple[str, str] | None:
+    """(batch id, serial) of a unit's Digital Link, None for anything else (or a malformed one)."""
+    if link.serial is None or link.gtin is None or link.lot is None:
+        return None
     try:
-        link = digital_link.parse(_request_uri(request))
+        key, serial = resolver.parse_key(link.gtin, link.lot, link.serial)
+    except ValidationError:
+        return None
+    return key.id_hex, serial or ""
+
+
+def _variant(request: Request, kind: str, place: str, facts: ScanFacts | None) -> Hashable | None:
+    # a unit's page shows its scans, this one included: part of its variant
+    scans = tuple(resolver.scan_report(facts, place).items()) if facts is not None else None
+    return http_cache.variant(request, kind, _wanted(request), scans)
+
+
+def _answer(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, kind: str, build: Build
+            ) -> Response:
+    """The index brought up to the chain (in the background when the server polls), the answer reused for its
+    variant and index version, and, when it is a unit's page or summary, the scan queued for the background
+    writer."""
+    request.app.state.index_poller.poke(ctx.sync)
+    place = resolver.place_of(client_host(request, ctx.settings))
+    unit = _unit_of(link)
+
+    def built() -> tuple[Response, tuple[str, str] | None]:
+        scanned: list[tuple[str, str]] = []
+        return build(http_cache.as_get(request), scanned, place), (scanned[0] if scanned else None)
+
+    store = http_cache.pages(request, ctx.engine)
+    facts = ctx.scans.facts(*unit) if unit is not None else None
+    key = _variant(request, kind, place, facts)
+    answer, scanned = http_cache.answer(request, built, store=store, version=store.version(), key=key)
+    if scanned is not None:
+        ctx.scans.record(*scanned, place)
+    _remember(request, kind, unit, key)
+    return answer
+
+
+async def _dl(request: Request, ctx: TraceContext, *, single_segment: bool = False) -> Response:
+    """Resolve any GS1 Digital Link request (GET, HEAD, OPTIONS) as the GS1-Conformant Resolver standard says."""
+    try:
+        link = _parse(_request_uri(request))
     except DigitalLinkError as exc:
         if single_segment:  # a one-segment path that does not decompress was not meant for the resolver
             return cors.finish(request, _error(request, 404, "NotFoundError", f"{request.url.path} not found"))
         return cors.finish(request, _error(request, 400, "BadDigitalLink", str(exc)))
-    compressed = single_segment
-    headers = cors.link_header(same_as=f"{base}{link.path}" if compressed else None)
     if request.method == "OPTIONS":
+        headers = cors.link_header(same_as=f"{_base(request)}{link.path}" if single_segment else None)
         return cors.finish(request, Response(status_code=204), headers)
+    return await _cached(request, ctx, link, "dl",
+                   lambda get, scanned, place: _resolved(get, ctx, link, single_segment, scanned, place))
+
+
+def _resolved(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, compressed: bool,
+              scanned: list[tuple[str, str]], place: str) -> Response:
+    """The whole GET answer for a Digital Link: linkset, redirect, or the item's own content."""
+    base = _base(request)
+    headers = cors.link_header(same_as=f"{base}{link.path}" if compressed else None)
     try:
         resolution: resolver.Resolution | None = resolver.resolve(ctx, base, link)
         missing = ""
@@ -173,7 +249,7 @@ def _dl(request: Request, ctx: TraceContext, *, single_segment: bool = False) ->
             return cors.finish(request, RedirectResponse(_passed_on(target, request, link, compressed), 307),
                                headers)
         if wanted is not None and wanted != LINKSET and link.gtin is not None and link.lot is not None:
-            return cors.finish(request, _content(request, ctx, link, wanted), headers)
+            return cors.finish(request, _content(request, ctx, link, wanted, scanned, place), headers)
         if resolution is None:
             raise NotFoundError(missing)
         default = resolver.choose(resolution.links[f"{resolver.GS1_VOC}pip"], request.headers.get("accept-language"))
@@ -228,37 +304,40 @@ def _also_head_and_options(route: APIRouter, path: str, responses: dict[int | st
 @_also_head_and_options(router, "/{primary:gs1key}/{rest:path}", RESOLVE_RESPONSES)
 @router.get("/{primary:gs1key}/{rest:path}", summary="Resolve a GS1 Digital Link URI",
                   responses=RESOLVE_RESPONSES)
-def resolve_link(primary: PrimaryKey, rest: str, request: Request, ctx: CtxDep) -> Response:
+async def resolve_link(primary: PrimaryKey, rest: str, request: Request, ctx: CtxDep) -> Response:
     """Any GS1 Digital Link URI (all primary keys parse; links exist for GTINs, their lots and serials).
 
     `linkType` (query): `linkset`, or a GS1 link type such as `gs1:pip`, `gs1:traceability`, `gs1:epcis`."""
-    return _dl(request, ctx)
+    return await _dl(request, ctx)
 
 
 @_also_head_and_options(compressed_router, "/{blob:gs1compressed}", RESOLVE_RESPONSES)
 @compressed_router.get("/{blob:gs1compressed}", responses=RESOLVE_RESPONSES,
                              summary="Resolve a compressed GS1 Digital Link URI")
-def resolve_compressed(blob: Compressed, request: Request, ctx: CtxDep) -> Response:
-    return _dl(request, ctx, single_segment=True)
+async def resolve_compressed(blob: Compressed, request: Request, ctx: CtxDep) -> Response:
+    return await _dl(request, ctx, single_segment=True)
 
 
 @_also_head_and_options(router, "/verify/{primary:gs1key}/{rest:path}", PAGE_RESPONSES)
 @router.get("/verify/{primary:gs1key}/{rest:path}", response_class=HTMLResponse,
                   summary="The verify page of a batch or unit (the default link of its Digital Link URI)",
                   responses=PAGE_RESPONSES)
-def verify_page(primary: PrimaryKey, rest: str, request: Request, ctx: CtxDep) -> Response:
+async def verify_page(primary: PrimaryKey, rest: str, request: Request, ctx: CtxDep) -> Response:
     try:
-        link = digital_link.parse(_request_uri(request, strip="/verify"))
+        link = _parse(_request_uri(request, strip="/verify"))
     except DigitalLinkError as exc:
         return cors.finish(request, _error(request, 400, "BadDigitalLink", str(exc)))
     if request.method == "OPTIONS":
         return cors.finish(request, Response(status_code=204))
     if link.gtin is None or link.lot is None:
         return cors.finish(request, _error(request, 404, "NotFoundError", "a verify page needs a GTIN and a lot"))
-    try:
-        return cors.finish(request, _content(request, ctx, link, HTML))
-    except ValidationError as exc:
-        return cors.finish(request, _error(request, 400, "BadDigitalLink", str(exc)))
+
+    def respond(get: Request, scanned: list[tuple[str, str]], place: str) -> Response:
+        try:
+            return cors.finish(get, _content(get, ctx, link, HTML, scanned, place))
+        except ValidationError as exc:
+            return cors.finish(get, _error(get, 400, "BadDigitalLink", str(exc)))
+    return await _cached(request, ctx, link, "verify", respond)
 
 
 @_also_head_and_options(router, "/products/{gtin}", problem_responses(400, 404))
@@ -267,6 +346,7 @@ def verify_page(primary: PrimaryKey, rest: str, request: Request, ctx: CtxDep) -
 def product(gtin: str, request: Request, ctx: CtxDep) -> Response:
     if request.method == "OPTIONS":
         return cors.finish(request, Response(status_code=204))
+    request.app.state.index_poller.poke(ctx.sync)
     try:
         return cors.finish(request, JSONResponse(resolver.product(ctx, _base(request), gtin)))
     except ValidationError as exc:
