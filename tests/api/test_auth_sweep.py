@@ -110,7 +110,7 @@ def test_the_routes_seen_are_the_routes_served(app: FastAPI) -> None:
     routes = mutating_routes(app)
     assert ("POST", "/batches") in routes and ("POST", "/capture") in routes and ("POST", "/escrow/withdraw") in routes
     assert len(routes) >= 14
-    assert PUBLIC_POSTS <= served_upper(app)  # the exemptions name routes that exist
+    assert served_upper(app) >= PUBLIC_POSTS  # the exemptions name routes that exist
 
 
 def served_upper(app: FastAPI) -> set[tuple[str, str]]:

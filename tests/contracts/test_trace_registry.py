@@ -7,8 +7,9 @@ stranger = accounts[9] holds no role.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum
-from typing import Any, Callable
+from typing import Any
 
 import brownie
 import pytest

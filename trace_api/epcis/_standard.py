@@ -52,24 +52,19 @@ _MEASURE: _Terms = (vocab.MEASUREMENT_TYPES, vocab.GS1_VOC_URI)
 _ALERT: _Terms = (vocab.SENSOR_EXCEPTIONS, vocab.GS1_VOC_URI)
 _COMPONENT: _Terms = (vocab.SENSOR_COMPONENTS, vocab.CBV_URI + "Comp-")
 
-DECIMAL_FIELDS = frozenset("quantity value minValue maxValue meanValue sDev percRank percValue".split())
+DECIMAL_FIELDS = frozenset(["quantity", "value", "minValue", "maxValue", "meanValue", "sDev", "percRank", "percValue"])
 TIME_FIELDS = frozenset({"eventTime", "time", "startTime", "endTime", "declarationTime"})
 EPC_LISTS = ("epcList", "parentID", "inputEPCList", "childEPCs")  # order 4-7 (parentID is a single value)
 QUANTITY_LISTS = ("quantityList", "childQuantityList", "inputQuantityList")  # order 8-10
 SENSOR_METADATA_FIELDS = tuple(
-    "time startTime endTime deviceID deviceMetadata rawData dataProcessingMethod bizRules".split())  # fmt: skip
+    ["time", "startTime", "endTime", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "bizRules"])  # fmt: skip
 SENSOR_REPORT_FIELDS = tuple(
-    "type exception deviceID deviceMetadata rawData dataProcessingMethod time microorganism chemicalSubstance "
-    "value component stringValue booleanValue hexBinaryValue uriValue minValue maxValue meanValue sDev percRank "
-    "percValue uom coordinateReferenceSystem".split())  # fmt: skip
+    ["type", "exception", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "time", "microorganism", "chemicalSubstance", "value", "component", "stringValue", "booleanValue", "hexBinaryValue", "uriValue", "minValue", "maxValue", "meanValue", "sDev", "percRank", "percValue", "uom", "coordinateReferenceSystem"])  # fmt: skip
 _PAIRS = (("bizTransactionList", "bizTransaction", _BTT), ("sourceList", "source", _SDT),
           ("destinationList", "destination", _SDT))  # fmt: skip
 NOT_HASHED = frozenset({"type", "eventID", "recordTime", "errorDeclaration", "@context", "comment", "rdfs:comment"})
 _KNOWN = frozenset(
-    "eventTime eventTimeZoneOffset certificationInfo epcList parentID inputEPCList childEPCs quantityList "
-    "childQuantityList inputQuantityList outputEPCList outputQuantityList action transformationID bizStep "
-    "disposition persistentDisposition readPoint bizLocation bizTransactionList sourceList destinationList "
-    "sensorElementList ilmd".split()
+    ["eventTime", "eventTimeZoneOffset", "certificationInfo", "epcList", "parentID", "inputEPCList", "childEPCs", "quantityList", "childQuantityList", "inputQuantityList", "outputEPCList", "outputQuantityList", "action", "transformationID", "bizStep", "disposition", "persistentDisposition", "readPoint", "bizLocation", "bizTransactionList", "sourceList", "destinationList", "sensorElementList", "ilmd"]
 ) | NOT_HASHED
 _FRACTION = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$")
 

@@ -226,7 +226,7 @@ def _kept(request: Request) -> Response | None:
         scans = tuple(scan_report(facts, place).items())
     state.index_poller.poke(ctx.sync)
     version = store.version()
-    kept = store.peek((*key[0], *route.base, scans), version)
+    kept = store.peek((*key[0], *route.base, scans), version)  # type: ignore[misc,index]
     if kept is None:
         # Only the unit's recorded scans moved (a batch was written): one request rebuilds the page, the others
         # are sent the one built before, at the same index version, with the scans recorded before that batch.

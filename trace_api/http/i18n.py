@@ -95,10 +95,12 @@ class Lang:
             return ""
         if isinstance(value, str):
             try:
-                value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+                when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
             except ValueError:
                 return value
-        return format_datetime(value.astimezone(dt.UTC), "medium", tzinfo=dt.UTC, locale=self.locale) + " UTC"
+        else:
+            when = value
+        return format_datetime(when.astimezone(dt.UTC), "medium", tzinfo=dt.UTC, locale=self.locale) + " UTC"
 
     def number(self, value: float | int | Decimal | str) -> str:
         return format_decimal(Decimal(str(value)), locale=self.locale)

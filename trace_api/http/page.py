@@ -51,7 +51,7 @@ def helpers(lang: Lang) -> dict[str, Any]:
     def step(event: dict[str, Any]) -> str:
         if event["type"] == "TransformationEvent":
             process = event.get("process")
-            return gettext(PROCESS_LABELS.get(process, "Transformed")) if process in PROCESS_LABELS or not process \
+            return gettext(PROCESS_LABELS.get(str(process), "Transformed")) if process in PROCESS_LABELS or not process \
                 else f"{gettext('Transformed')} ({process})"
         return gettext(STEP_LABELS.get(event.get("biz_step") or "", event.get("biz_step") or event["type"]))
 

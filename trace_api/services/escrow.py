@@ -21,9 +21,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from eth_abi import encode as abi_encode
+from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 from sqlalchemy import select
 from web3 import Web3
 from web3.contract import Contract
@@ -120,7 +120,7 @@ def parse_amount(value: str | int | Decimal, decimals: int) -> int:
     units = int("".join(map(str, coefficient))) * 10 ** (exponent + decimals)
     if units > MAX_AMOUNT:
         raise ValidationError(f"amount {text} is too large")
-    return units
+    return int(units)
 
 
 def format_amount(units: int, decimals: int) -> str:
@@ -386,7 +386,9 @@ def _releasable(escrow: Contract, trade: _Trade) -> int:
 
 def _describe(ctx: TraceContext, escrow: Contract, trade: _Trade, token: TokenInfo, *, now: int,
               detail: bool, siblings: bool = True) -> dict[str, Any]:
-    amount = lambda units: format_amount(units, token.decimals)  # noqa: E731 - local shorthand
+    def amount(units: int) -> str:
+        return format_amount(units, token.decimals)
+
     summary: dict[str, Any] = {
         "trade_id": trade.id, "state": trade_state(trade), "buyer": trade.buyer, "seller": trade.seller,
         "arbiter": trade.arbiter, "token": token.to_json(), "amount": amount(trade.amount),
@@ -453,7 +455,7 @@ def _describe(ctx: TraceContext, escrow: Contract, trade: _Trade, token: TokenIn
 def _line_of(described: dict[str, Any]) -> dict[str, Any]:
     """A sibling trade's detail as one line of its order."""
     (line,) = described["lines"]
-    return line
+    return dict(line)
 
 
 def _milestone_status(trade: _Trade, *, paid: bool, met: bool, due_at: int) -> str:

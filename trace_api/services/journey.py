@@ -42,7 +42,8 @@ def sensors(readings: list[dict[str, Any]], limits: dict[str, Any]) -> dict[str,
             series.setdefault((r["type"], r["uom"]), []).append((event["event_time"], r["value"]))
     out = []
     for (kind, uom), points in series.items():
-        limit = limits.get(kind) if isinstance(limits.get(kind), dict) else {}
+        found = limits.get(kind)
+        limit: dict[str, Any] = found if isinstance(found, dict) else {}
         low, high = limit.get("min"), limit.get("max")
         values = [v for _, v in points]
         out.append({

@@ -68,8 +68,9 @@ def _stage(ctx: TraceContext, *, trade_id: int, kind: str, sender: str, text: st
         row_id = conn.execute(insert(t.trade_files).values(
             escrow=escrow_contract(ctx).address.lower(), trade_id=trade_id, sha256=digest, kind=kind,
             name=prepared.info["name"], sender=sender.lower(), tx_hash="", created_at=dt.datetime.now(dt.UTC),
-        )).inserted_primary_key[0]
-    return int(row_id), digest, known
+        )).inserted_primary_key
+    assert row_id is not None
+    return int(row_id[0]), digest, known
 
 
 def _send(ctx: TraceContext, *, account: LocalAccount, trade_id: int, kind: str, text: str | None,

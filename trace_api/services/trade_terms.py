@@ -47,7 +47,7 @@ MAX_SLIPPAGE_BPS = 1_000  # 10 %: beyond that the quote means nothing
 _LOCODE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
 # Babel's two-letter territories that are groupings or private-use codes, not countries.
 _NOT_COUNTRIES = frozenset({"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"})
-_COUNTRIES = frozenset(code for code in Locale("en").territories
+_COUNTRIES = frozenset(code for code in map(str, Locale("en").territories)
                        if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES)
 _ZERO3 = b"\0" * 3
 MAX_LINES = 20  # TradeEscrow.MAX_LINES

@@ -201,7 +201,7 @@ def _answer(request: Request, ctx: TraceContext, link: digital_link.DigitalLink,
     key = _variant(request, kind, place, facts)
     answer, scanned = http_cache.answer(request, built, store=store, version=store.version(), key=key)
     if scanned is not None:
-        ctx.scans.record(*scanned, place)
+        ctx.scans.record(scanned[0], scanned[1], place)
     _remember(request, kind, unit, key)
     return answer
 
@@ -286,13 +286,13 @@ PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _also_head_and_options(route: APIRouter, path: str, responses: dict[int | str, dict[str, Any]] | None = None
-                           ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+                           ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Serve HEAD and OPTIONS on ``path`` with the same function as GET (one route per method, so each has its own
     operation id). HEAD answers as GET does, without a body; OPTIONS answers 204, or GET's errors."""
     head = {**(responses or {}), 200: {"description": "As GET, without the body"}}
     options = {**{k: v for k, v in (responses or {}).items() if str(k)[0] == "4"}, 204: {"description": "No content"}}
 
-    def register(func: Callable[..., Response]) -> Callable[..., Response]:
+    def register(func: Callable[..., Any]) -> Callable[..., Any]:
         route.add_api_route(path, func, methods=["HEAD"], name=f"{func.__name__}_head", summary="Headers only",
                             responses=head)
         route.add_api_route(path, func, methods=["OPTIONS"], name=f"{func.__name__}_options", status_code=204,
