@@ -27,7 +27,7 @@ from qr import digital_link
 from qr.errors import DigitalLinkError
 from trace_api.chain.accounts import DEV_ACCOUNTS, dev_account
 from trace_api.epcis import event_hash_bytes, parse_event
-from trace_api.epcis.vocab import step_code
+from trace_api.epcis.vocab import STEP_CODES, step_code
 from trace_api.errors import NotFoundError, ValidationError
 from trace_api.index import schema as t
 from trace_api.index.indexer import hx
@@ -172,9 +172,10 @@ def derive_batch(
     hashes = _store_events(ctx, [(event, [key, *parent_keys])], mode="anchor", source="derive", account=account,
                            awaits=f"derive:{key.id_hex}")
     receipt = _send(ctx, sender, fn, hashes)
-    _released(ctx)
+    root = _released(ctx, account, hashes)
     return {"batch_id": key.id_hex, "gtin": key.gtin, "lot": key.lot, "parents": [p.id_hex for p in parent_keys],
-            "tx_hash": hx(receipt["transactionHash"]), "block": receipt["blockNumber"]}
+            "tx_hash": hx(receipt["transactionHash"]), "block": receipt["blockNumber"], "event_hash": hashes[0] if hashes else None,
+            "anchored_root": root}
 
 
 def _save_key(ctx: TraceContext, key: BatchKey, meta: dict[str, Any]) -> None:
@@ -199,11 +200,14 @@ def _send(ctx: TraceContext, sender: Any, fn: Any, hashes: list[str]) -> Any:
         raise
 
 
-def _released(ctx: TraceContext) -> None:
-    from trace_api.services.events import resolve_awaiting
+def _released(ctx: TraceContext, account: LocalAccount, hashes: list[str]) -> str | None:
+    """After the transaction: its written-ahead events join the story and are anchored (their root, or None
+    when they still wait for the transaction to be confirmed; `trace anchor` finishes them then)."""
+    from trace_api.services.events import anchor_now, resolve_awaiting
 
     ctx.sync()
     resolve_awaiting(ctx)
+    return anchor_now(ctx, account=account, hashes=hashes)
 
 
 def build_event(
@@ -248,7 +252,9 @@ def record_event(
     key = batch_key(gtin, lot)
     code = step_code(step)
     if code is None:
-        raise ValidationError(f"step {step!r} cannot be recorded on chain; use one of the lifecycle steps")
+        steps = ", ".join(s for s in STEP_CODES if s != "transforming")
+        raise ValidationError(f"step {step!r} cannot be recorded on chain; use one of the lifecycle steps: {steps} "
+                              "(other CBV 2.0 steps go in through `trace import`)")
     location = parse_gln(gln)
     consignee = resolve_account(to, dev_names=ctx.dev_chain)
     prepared = documents.prepare(ctx.settings, path=doc, private=private, recipients=recipients or []) if doc else None
@@ -284,9 +290,9 @@ def recall_batch(ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: st
     hashes = _store_events(ctx, [(event, [key])], mode="anchor", source="recall", account=account,
                            awaits=f"recall:{key.id_hex}")
     receipt = _send(ctx, sender, fn, hashes)
-    _released(ctx)
+    root = _released(ctx, account, hashes)
     return {"batch_id": key.id_hex, "recalled": True, "reason_hash": hx(reason_hash),
-            "tx_hash": hx(receipt["transactionHash"])}
+            "tx_hash": hx(receipt["transactionHash"]), "anchored_root": root}
 
 
 def set_role(ctx: TraceContext, *, account: LocalAccount, role: str, member: str, grant: bool) -> dict[str, Any]:
