@@ -90,9 +90,15 @@ def batch_recall(gtin: str, lot: str, reason: str = typer.Option(..., "--reason"
 
 
 @batch_app.command("show")
-def batch_show(gtin: str, lot: str) -> None:
+def batch_show(
+    gtin: str, lot: str,
+    limit: int = typer.Option(None, "--limit", min=1, help="Show only the latest N events (JSON: `timeline` "
+                                                           "holds them, `timeline_total` counts all)."),
+) -> None:
     """Print the batch's timeline with the verification status of each event."""
     data = history.history(ctx(), gtin=gtin, lot=lot)
+    if limit is not None:
+        data = {**data, "timeline": data["timeline"][-limit:], "timeline_total": len(data["timeline"])}
     emit(data, _timeline_table(data))
 
 
@@ -109,6 +115,8 @@ def _timeline_table(data: dict[str, Any]) -> Table:
             + ", ".join(str(u["seq"]) for u in data["undisclosed"][:10]) + ")"
     if data["pending"]:
         caption += f"\n{data['pending']} event(s) pending: captured, not on chain yet (run `trace anchor`)"
+    if "timeline_total" in data:
+        caption += f"\nthe latest {len(data['timeline'])} of {data['timeline_total']} events (--limit)"
     table = Table(title=title, caption=caption)
     for col in ("", "when", "step", "type", "where", "proof", "documents"):
         table.add_column(col)
