@@ -1,9 +1,15 @@
 """GS1's EPCIS 2.0 example documents imported as a partner sends them, nothing registered first; refusals that
-leave the store exactly as it was. On a real anvil through the real `trace` command."""
+leave the store exactly as it was. On a real anvil through the real `trace` command.
+
+GS1's ~120 example documents all go into one chain and home, each through `trace import` run in this process
+(``trace_here``: the command's own entry point, ``cli.main.main``, without a Python start-up per document); the
+re-import, the verifications and the refusals run the command as a subprocess."""
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,10 +61,33 @@ def chain_env(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
     run_trace("node", "stop", env=env)
 
 
-def test_every_gs1_json_example_is_accepted_and_anchored(chain_env: dict[str, str]) -> None:
+@pytest.fixture
+def trace_here(chain_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+               capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., object]]:  # fmt: skip
+    """`trace ARGS --json` in this process, on ``chain_env``; asserts exit 0 and returns the JSON output."""
+    from cli.main import main
+
+    for name, value in chain_env.items():
+        monkeypatch.setenv(name, value)
+    umask = os.umask(0o022)
+    os.umask(umask)
+
+    def run(*args: str) -> object:
+        capsys.readouterr()
+        code = main([*args, "--json"])
+        out = capsys.readouterr()
+        assert code == 0, out.err
+        return json.loads(out.out)
+
+    yield run
+    os.umask(umask)  # the command makes the process's files private; later tests in this worker expect not
+
+
+def test_every_gs1_json_example_is_accepted_and_anchored(chain_env: dict[str, str],
+                                                         trace_here: Callable[..., dict]) -> None:  # fmt: skip
     accepted = 0
     for path in JSON_EXAMPLES:
-        report = _ok(chain_env, "import", str(path))
+        report = trace_here("import", str(path))
         assert report["rows"] == _events_in(path), path.name
         accepted += report["rows"]
     assert accepted == 56  # every event of GS1's 56
@@ -81,12 +110,13 @@ def test_verify_refuses_an_event_never_captured(chain_env: dict[str, str], tmp_p
     assert "1 of 1 events not verified" in result.stderr
 
 
-def test_every_gs1_xml_example_is_accepted_and_anchored(chain_env: dict[str, str]) -> None:
+def test_every_gs1_xml_example_is_accepted_and_anchored(chain_env: dict[str, str],
+                                                        trace_here: Callable[..., dict]) -> None:  # fmt: skip
     accepted = 0
     for path in XML_EXAMPLES:
-        report = _ok(chain_env, "import", str(path))
+        report = trace_here("import", str(path))
         accepted += report["rows"]
-        hashes = _ok(chain_env, "epcis", "hash", str(path))
+        hashes = trace_here("epcis", "hash", str(path))
         assert len(hashes) == report["rows"], path.name
     assert accepted == 64  # the 2.0 examples' 60 events and three 1.2 documents' 4
     assert _ok(chain_env, "anchor")["roots_built"] == 0
