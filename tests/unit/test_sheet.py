@@ -102,17 +102,17 @@ def test_the_template_has_every_column_and_one_valid_row_per_step(tmp_path: Path
         parse_event(event)
 
 
-def test_findings_name_repeated_rows_and_unregistered_batches() -> None:
+def test_findings_name_repeated_rows_and_unregistered_batches(tmp_path: Path) -> None:
+    other = [*ROW[:3], "2026-11-20T09:00:00Z", *ROW[4:]]
+    path = _write(tmp_path, ",", [ROW, other, ROW, other, ROW])
     findings = sheet.Findings()
-    event = {"type": "ObjectEvent", "eventTime": "2026-11-20T08:00:00Z"}
-    assert findings.row(2, event) and findings.row(3, {**event, "eventTime": "2026-11-20T09:00:00Z"})
-    assert not findings.row(5, dict(event)) and not findings.row(9, dict(event))
+    assert [n for n, _, _ in sheet.read_rows(path, findings=findings)] == [2, 3]  # repeats are not yielded
     findings.unregistered_batch(4, "0x01", "GTIN 09506000134352 lot L9")
     findings.unregistered_batch(7, "0x01", "GTIN 09506000134352 lot L9")
-    assert findings.bad_rows() == 4
-    first = {findings.identity(event): 2}
-    assert findings.messages(first) == [
-        "rows 2, 5, 9 are the same event (duplicate rows)",
+    assert findings.bad_rows() == 5
+    assert findings.messages() == [
+        "rows 2, 4, 6 are the same (duplicate rows)",
+        "rows 3, 5 are the same (duplicate rows)",
         "batch GTIN 09506000134352 lot L9 is not registered (rows 4, 7): register it first with "
         "`trace batch register`, or correct its GTIN/lot",
     ]

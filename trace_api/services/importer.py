@@ -130,13 +130,13 @@ def event_dict(event: Any) -> dict[str, Any]:
     return data
 
 
-def _rows(path: Path, *, dev_names: bool, validate: bool,
-          ignore: Sequence[str] = ()) -> Iterator[tuple[int, Callable[[], dict[str, Any]]]]:  # fmt: skip
+def _rows(path: Path, *, dev_names: bool, validate: bool, ignore: Sequence[str] = (),
+          findings: sheet.Findings | None = None) -> Iterator[tuple[int, Callable[[], dict[str, Any]]]]:  # fmt: skip
     """(row number, thunk building the event dict) — spreadsheet row numbers, or event positions in a JSON
     document. Pass 2 (``validate`` false) re-reads a JSON document that pass 1 validated without validating it
     again."""
     if path.suffix.lower() == ".csv":
-        for number, row, header in sheet.read_rows(path, ignore=ignore):
+        for number, row, header in sheet.read_rows(path, ignore=ignore, findings=findings if validate else None):
             yield number, lambda row=row, header=header: sheet.event_from_row(row, header, dev_names=dev_names)
     elif validate:
         for number, event in enumerate(iter_events(path), start=1):
@@ -177,12 +177,12 @@ def _captured_by(ctx: TraceContext, event: dict[str, Any], account: str) -> bool
 
 
 def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder, *, account: LocalAccount,
-           spreadsheet: bool = False) -> tuple[int, set[str], set[str]]:  # fmt: skip
+           findings: sheet.Findings | None = None) -> tuple[int, set[str], set[str]]:  # fmt: skip
     """Pass 1: validate every row and apply the registry's rules for ``account`` to it (see policy), including
     what pass 2 would send on chain (simulated with ``eth_call`` as ``account``, in file order); raise one
     ValidationError naming the bad rows, or ForbiddenError when every bad row is one the chain would refuse.
-    A ``spreadsheet`` is the producer's own record: a row twice, or a batch no one registered (a mistyped
-    GTIN or lot), is an error there, where a partner's EPCIS document may hold both.
+    A spreadsheet (``findings``) is the producer's own record: a row twice, or a batch no one registered (a
+    mistyped GTIN or lot), is an error there, where a partner's EPCIS document may hold both.
     Returns the row count, the batches named and those of them registered on chain."""
     errors: list[str] = []
     bad = 0
@@ -199,13 +199,10 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder, *, 
 
     rules = Policy(ctx, account.address)
     rules.check_account()
-    findings = sheet.Findings()
     for number, make in rows_of(True):
         rows += 1
         try:
             event = make()
-            if spreadsheet and not findings.row(number, event):
-                continue
             if not isinstance(event, _Validated):
                 parse_event(event)
             if "eventTime" not in event:
@@ -217,7 +214,7 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder, *, 
                 lifecycle.append((number, event, keys[0]))
             batches.update(k.id_hex for k in keys)
             ids = [k.id_hex for k in keys]
-            if spreadsheet and rules.state(ids[0]) is None:
+            if findings is not None and rules.state(ids[0]) is None:
                 findings.unregistered_batch(number, ids[0], batch_names(keys))
             elif all(rules.state(i) is not None for i in ids):  # events about unregistered batches are anchored
                 try:
@@ -228,13 +225,14 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder, *, 
                         raise
         except TraceError as exc:
             refused += isinstance(exc, ForbiddenError)
-            findings.unknown_step |= isinstance(exc, sheet.UnknownStep)
+            if findings is not None:
+                findings.unknown_step |= isinstance(exc, sheet.UnknownStep)
             fail(number, str(exc))
     if rows == 0:
         raise ValidationError(f"{name}: no events")
-    if findings.bad_rows() or findings.unknown_step:
+    if findings is not None and (findings.bad_rows() or findings.unknown_step):
         bad += findings.bad_rows()
-        errors.extend(findings.messages(_first_rows(rows_of, findings) if findings.repeated else {}))
+        errors.extend(findings.messages())
     with ctx.engine.connect() as conn:
         known = set(conn.execute(select(t.chain_batches.c.batch_id).where(
             t.chain_batches.c.batch_id.in_(list(batches)))).scalars()) if batches else set()
@@ -255,19 +253,6 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder, *, 
                                  + "; ".join(errors))
         raise ValidationError(f"{name}: {bad} invalid row(s), nothing imported{more}: " + "; ".join(errors))
     return rows, batches, known
-
-
-def _first_rows(rows_of: Rows, findings: sheet.Findings) -> dict[int, int]:
-    """The first row of each event a spreadsheet repeats (read again: pass 1 kept hashes, not row numbers)."""
-    first: dict[int, int] = {}
-    for number, make in rows_of(True):
-        try:
-            h = findings.identity(make())
-        except TraceError:
-            continue
-        if h in findings.repeated:
-            first.setdefault(h, number)
-    return first
 
 
 def _simulate(ctx: TraceContext, account: LocalAccount, sends: list[tuple[str, BatchKey, tuple[Any, ...]]],
@@ -299,13 +284,13 @@ def import_file(
     def rows_of(validate: bool) -> Iterator[tuple[int, Callable[[], dict[str, Any]]]]:
         if not validate and _stamp(path) != stamp:
             raise ValidationError(f"{path.name} changed while it was being imported; nothing imported, run again")
-        return _rows(path, dev_names=ctx.dev_chain, validate=validate, ignore=ignore_columns)
+        return _rows(path, dev_names=ctx.dev_chain, validate=validate, ignore=ignore_columns, findings=findings)
 
-    spreadsheet = path.suffix.lower() == ".csv"
-    if ignore_columns and not spreadsheet:
+    findings = sheet.Findings() if path.suffix.lower() == ".csv" else None
+    if ignore_columns and findings is None:
         raise ValidationError(f"{path.name}: --ignore-column applies to CSV files only")
     return import_rows(ctx, account=account, rows_of=rows_of, name=path.name, batch_size=batch_size,
-                       dry_run=dry_run, progress=progress, spreadsheet=spreadsheet)
+                       dry_run=dry_run, progress=progress, findings=findings)
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -333,12 +318,12 @@ def check_events(ctx: TraceContext, *, account: LocalAccount, events: list[dict[
 
 def import_rows(
     ctx: TraceContext, *, account: LocalAccount, rows_of: Rows, name: str, batch_size: int | None = None,
-    dry_run: bool = False, progress: Progress | None = None, spreadsheet: bool = False,
+    dry_run: bool = False, progress: Progress | None = None, findings: sheet.Findings | None = None,
 ) -> ImportReport:
     size = batch_size or ctx.settings.anchor_batch_size
     ctx.sync()
     finder = BatchFinder(ctx)
-    rows, batches, known = _check(ctx, rows_of, name, finder, account=account, spreadsheet=spreadsheet)
+    rows, batches, known = _check(ctx, rows_of, name, finder, account=account, findings=findings)
     report = ImportReport(rows=rows, batches=batches, dry_run=dry_run)
     if dry_run:
         return report

@@ -95,8 +95,10 @@ def read_header(line: str, *, name: str, ignore: Iterable[str] = ()) -> Header:
     return Header(delimiter, columns, {c: i for i, c in enumerate(columns) if c in COLUMNS})
 
 
-def read_rows(path: Path, *, ignore: Iterable[str] = ()) -> Iterator[tuple[int, dict[str, str], Header]]:
-    """(row number, {known column: value}, header) for each non-blank row."""
+def read_rows(path: Path, *, ignore: Iterable[str] = (),
+              findings: Findings | None = None) -> Iterator[tuple[int, dict[str, str], Header]]:  # fmt: skip
+    """(row number, {known column: value}, header) for each non-blank row. With ``findings``, a row whose values
+    repeat an earlier row's is noted there instead of yielded."""
     with path.open(newline="", encoding="utf-8-sig") as fh:
         first = fh.readline()
         header = read_header(first.rstrip("\r\n"), name=path.name, ignore=ignore)
@@ -109,7 +111,11 @@ def read_rows(path: Path, *, ignore: Iterable[str] = ()) -> Iterator[tuple[int, 
                 yield number, {"": f"has {len(fields)} values, the header {width} columns (a stray "
                                    f"{_delimiter_name(header.delimiter)} in a value?)"}, header
                 continue
-            yield number, {c: fields[i].strip() for c, i in header.used.items() if i < len(fields)}, header
+            row = {c: fields[i].strip() for c, i in header.used.items() if i < len(fields)}
+            if findings is None or findings.row(number, row):
+                yield number, row, header
+    if findings is not None:
+        findings.source = (path, tuple(ignore))
 
 
 def _delimiter_name(delimiter: str) -> str:
@@ -188,22 +194,24 @@ def _numbers(rows: list[int], limit: int = 10) -> str:
 
 
 class Findings:
-    """What a spreadsheet's rows say together: the same event twice, batches no one registered, unknown steps.
-    Pass 1 feeds it each valid row; its messages join the import's error."""
+    """What a spreadsheet's rows say together: the same row twice, batches no one registered, unknown steps.
+    Pass 1 notes them (:func:`read_rows` the repeated rows, the import the rest); its messages join the import's
+    error."""
 
     def __init__(self) -> None:
-        self._seen: set[int] = set()  # hashes only: a 1,000,000-row file must not hold its rows twice
+        self._seen: set[int] = set()  # hashes only: a 1,000,000-row file must not be held in memory
         self.repeated: dict[int, list[int]] = {}
         self.unregistered: dict[str, tuple[str, list[int]]] = {}
         self.unknown_step = False
+        self.source: tuple[Path, tuple[str, ...]] | None = None
 
     @staticmethod
-    def identity(event: dict[str, Any]) -> int:
-        return hash(repr(event))  # rows build their events in one fixed key order
+    def identity(row: dict[str, str]) -> int:
+        return hash(tuple(row.items()))
 
-    def row(self, number: int, event: dict[str, Any]) -> bool:
-        """Note a row; False when it repeats an earlier row's event."""
-        h = self.identity(event)
+    def row(self, number: int, row: dict[str, str]) -> bool:
+        """Note a row; False when it repeats an earlier row."""
+        h = self.identity(row)
         if h in self._seen:
             self.repeated.setdefault(h, []).append(number)
             return False
@@ -216,10 +224,21 @@ class Findings:
     def bad_rows(self) -> int:
         return sum(len(r) for r in self.repeated.values()) + sum(len(r) for _, r in self.unregistered.values())
 
-    def messages(self, first_rows: dict[int, int]) -> list[str]:
-        """``first_rows``: the first row of each repeated event (found by reading the file again)."""
-        found = [f"rows {_numbers(sorted([first_rows[h], *later]))} are the same event (duplicate rows)"
-                 for h, later in self.repeated.items() if h in first_rows]
+    def _first_rows(self) -> dict[int, int]:
+        """The first row of each repeated row, read again (pass 1 kept hashes, not row numbers)."""
+        first: dict[int, int] = {}
+        if self.repeated and self.source is not None:
+            path, ignore = self.source
+            for number, row, _ in read_rows(path, ignore=ignore):
+                h = self.identity(row)
+                if h in self.repeated:
+                    first.setdefault(h, number)
+        return first
+
+    def messages(self) -> list[str]:
+        first = self._first_rows()
+        found = [f"rows {_numbers(sorted([first[h], *later]))} are the same (duplicate rows)"
+                 for h, later in self.repeated.items() if h in first]
         found += [f"batch {name} is not registered (rows {_numbers(rows)}): register it first with "
                   f"`trace batch register`, or correct its GTIN/lot" for name, rows in self.unregistered.values()]
         if self.unknown_step:
