@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,7 @@ from trace_api.services.policy import Policy, consignee_of
 DIRECT_STEPS = frozenset({"shipping", "receiving", "arriving"})
 MAX_REPORTED_ERRORS = 20
 Progress = Callable[[int], None]
+
 
 @dataclass
 class ImportReport:
