@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(PY) -m pytest -p no:pytest-brownie -p no:cacheprovider
 
-.PHONY: setup tools sysdeps demo test test-py test-contracts test-forge bench fuzz fuzz-api slither clean
+.PHONY: setup tools sysdeps demo test test-py test-contracts test-forge bench fuzz fuzz-api crash slither clean
 
 ## setup: venv + `pip install -e '.[dev]'`, `npm ci`, and the solc-js bridge; fast when nothing changed
 setup: $(VENV)/.stamp node_modules/.stamp
@@ -63,6 +63,12 @@ fuzz: setup
 ## fuzz-api: schemathesis against the served API (tools venv): ≥ 1,000 requests, no 5xx, responses as declared
 fuzz-api: setup tools
 	$(PY) tools/fuzz_api.py
+
+## crash: the long crash-safety runs (tools/crash_trials.py): 200 kill -9 of `trace import`/`trace anchor`, then 50
+## of every write command (make test kills 6 and 5)
+crash: setup
+	$(PY) tools/crash_trials.py --trials 200
+	$(PY) tools/crash_trials.py --write --trials 50
 
 ## slither: Slither static analysis of contracts/, gated by contracts/slither-triage.json
 slither: setup tools

@@ -13,9 +13,9 @@ GTIN was typed (8, 12, 13 or 14 digits).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-import re
 from urllib.parse import quote, unquote, urlsplit
 
 from biip import ParseError

@@ -26,10 +26,22 @@ class CliResult:
     stderr: str
 
 
+# `make` sets PYTHONDONTWRITEBYTECODE to keep the tree free of __pycache__, so every `trace` subprocess compiled our
+# modules again (about 0.25 s of CPU a run, hundreds of runs). Subprocesses cache bytecode outside the tree instead.
+PYCACHE = ROOT / "build" / "pycache"
+
+
+def cli_environ(env: dict[str, str]) -> dict[str, str]:
+    """os.environ plus ``env``, for a `trace` subprocess: bytecode cached under build/pycache."""
+    merged = {**os.environ, "PYTHONPYCACHEPREFIX": str(PYCACHE), **env}
+    merged.pop("PYTHONDONTWRITEBYTECODE", None)
+    return merged
+
+
 def run_trace(*args: str, env: dict[str, str], timeout: float = 180) -> CliResult:
     """Run the real `trace` command in a subprocess."""
     proc = subprocess.run(
-        [*TRACE, *args], env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+        [*TRACE, *args], env=cli_environ(env), cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 

@@ -14,31 +14,65 @@ from trace_api import domain
 from trace_api.epcis import event_hash_id, export_document, iter_events
 from trace_api.epcis.xml_export import export_xml
 from trace_api.errors import ValidationError, VerificationFailed
-from trace_api.services import event_proofs, history, importer
+from trace_api.services import event_proofs, history, importer, sheet
 
 epcis_app = typer.Typer(help="EPCIS documents (2.0 JSON-LD, 1.2/2.0 XML): CBV 2.0 event hashes, export.", no_args_is_help=True)
 
 
 def import_(
-    file: Path = typer.Argument(..., help="CSV (gtin,lot,step,event_time[,location,to,...]), EPCIS 2.0 JSON-LD or EPCIS 1.2/2.0 XML."),
+    file: Path = typer.Argument(None, help="CSV (columns above), EPCIS 2.0 JSON-LD or EPCIS 1.2/2.0 XML; "
+                                           "with --template, where to write the template (else stdout)."),
     batch_size: int = typer.Option(None, "--batch-size", help="Events per Merkle root (TRACE_ANCHOR_BATCH_SIZE)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate everything, write nothing."),
+    ignore_column: list[str] = typer.Option([], "--ignore-column", metavar="NAME",
+                                            help="Leave this CSV column out (repeatable); unknown columns are "
+                                                 "an error otherwise."),
+    template: bool = typer.Option(False, "--template", help="Write a CSV template: every column, one example "
+                                                            "row per step."),
 ) -> None:
-    """Import events: validated in full, hashed, anchored under Merkle roots, indexed; resumable."""
+    if template:
+        _write_template(file)
+        return
+    if file is None:
+        raise ValidationError("which file? `trace import FILE` (or `trace import --template FILE` to start one)")
     context = ctx()
     account = STATE.account("producer")
+    options = {"account": account, "path": file, "batch_size": batch_size, "dry_run": dry_run,
+               "ignore_columns": ignore_column}
     if STATE.json:
-        report = importer.import_file(context, account=account, path=file, batch_size=batch_size, dry_run=dry_run)
+        report = importer.import_file(context, **options)
     else:
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console, transient=True) as bar:
             task = bar.add_task(f"importing {file.name}", total=None)
-            report = importer.import_file(context, account=account, path=file, batch_size=batch_size,
-                                          dry_run=dry_run, progress=lambda n: bar.update(task, completed=n))
+            report = importer.import_file(context, **options, progress=lambda n: bar.update(task, completed=n))
     data = report.to_json()
     verb = "validated (dry run)" if dry_run else "imported"
     emit(data, f"{verb} {data['rows']} rows: {data['new_events']} new events, {data['anchored_roots']} roots "
                f"anchored, {data['direct_events']} lifecycle events recorded, {data['batches']} batches")
+
+
+def _write_template(out: Path | None) -> None:
+    text = sheet.template()
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    if out.exists():
+        raise ValidationError(f"{out} exists; choose a new file name for the template")
+    out.write_text(text, encoding="utf-8")
+    rows = text.count("\n") - 1
+    emit({"written": str(out), "columns": list(sheet.COLUMNS), "rows": rows},
+         f"wrote {out}: {len(sheet.COLUMNS)} columns, {rows} example rows (one per step)")
+
+
+IMPORT_HELP = (
+    "Import events: validated in full, hashed, anchored under Merkle roots, indexed; resumable. Any bad row "
+    "(an unknown column, a row twice, an unregistered batch) means nothing is imported.\n\n"
+    "CSV " + sheet.columns_note() + ". Comma, semicolon or tab separated (detected from the header).\n\n"
+    "CSV " + sheet.steps_note() + ". Shipping (with `to`), receiving and arriving of a batch registered here are "
+    "recorded on chain as lifecycle steps; every other row is anchored under a Merkle root.\n\n"
+    "Start from `trace import --template my-events.csv`."
+)
 
 
 @epcis_app.command("hash")
@@ -90,5 +124,5 @@ def epcis_export(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("import")(import_)
+    app.command("import", help=IMPORT_HELP)(import_)
     app.add_typer(epcis_app, name="epcis")

@@ -91,10 +91,16 @@ def batch_recall(gtin: str, lot: str, reason: str = typer.Option(..., "--reason"
 
 
 @batch_app.command("show")
-def batch_show(gtin: str, lot: str) -> None:
+def batch_show(
+    gtin: str, lot: str,
+    limit: int = typer.Option(None, "--limit", min=1, help="Show only the batch's latest N events (JSON: `timeline` "
+                                                           "holds them, `timeline_total` counts all)."),
+) -> None:
     """Print the batch's whole journey: its own steps and those of every batch it was made from, ✓/✗ each."""
     context = ctx()
     data = history.history(context, gtin=gtin, lot=lot)
+    if limit is not None:
+        data = {**data, "timeline": data["timeline"][-limit:], "timeline_total": len(data["timeline"])}
     data["journey"] = journey.build(context, data)
     emit(data, _journey_view(data))
 
@@ -122,6 +128,8 @@ def _journey_view(data: dict[str, Any]) -> Group:
                      + ", ".join(str(u["seq"]) for u in data["undisclosed"][:10]) + ")")
     if data["pending"]:
         lines.append(f"{data['pending']} event(s) pending: captured, not on chain yet (run `trace anchor`)")
+    if "timeline_total" in data:
+        lines.append(f"this batch: the latest {len(data['timeline'])} of {data['timeline_total']} events (--limit)")
     for recall in trip["recalls"]:
         lines.append(f"[bold red]recalled[/bold red] {recall['gtin']}/{recall['lot']} at {recall['recalled_at']}: "
                      + (recall["reason"] or "reason not available"))

@@ -1,14 +1,21 @@
 """GS1's EPCIS 2.0 example documents imported as a partner sends them, nothing registered first; refusals that
-leave the store exactly as it was. On a real anvil through the real `trace` command."""
+leave the store exactly as it was. On a real anvil through the real `trace` command.
+
+GS1's ~120 example documents all go into one chain and home, each through `trace import` run in this process
+(``trace_here``: the command's own entry point, ``cli.main.main``, with its exit status and output, without a
+Python start-up per call); the re-import, the verifications and the chain's refusal run `trace` as a subprocess."""
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import run_trace
+from tests.conftest import CliResult, run_trace
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "tests" / "data" / "epcis" / "gs1-epcis"
@@ -55,10 +62,43 @@ def chain_env(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
     run_trace("node", "stop", env=env)
 
 
-def test_every_gs1_json_example_is_accepted_and_anchored(chain_env: dict[str, str]) -> None:
+class TraceHere:
+    """`trace ARGS` in this process, on one chain's environment (see the module's docstring)."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self.capsys = capsys
+
+    def run(self, *args: str) -> CliResult:
+        from cli.main import main
+
+        self.capsys.readouterr()
+        code = main(list(args))
+        out = self.capsys.readouterr()
+        return CliResult(code, out.out, out.err)
+
+    def __call__(self, *args: str) -> Any:
+        """`trace ARGS --json`: asserts exit 0, returns the JSON output."""
+        result = self.run(*args, "--json")
+        assert result.code == 0, result.stderr
+        return json.loads(result.stdout)
+
+
+@pytest.fixture
+def trace_here(chain_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+               capsys: pytest.CaptureFixture[str]) -> Iterator[TraceHere]:  # fmt: skip
+    for name, value in chain_env.items():
+        monkeypatch.setenv(name, value)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    yield TraceHere(capsys)
+    os.umask(umask)  # the command makes the process's files private; later tests in this worker expect not
+
+
+def test_every_gs1_json_example_is_accepted_and_anchored(chain_env: dict[str, str],
+                                                         trace_here: TraceHere) -> None:  # fmt: skip
     accepted = 0
     for path in JSON_EXAMPLES:
-        report = _ok(chain_env, "import", str(path))
+        report = trace_here("import", str(path))
         assert report["rows"] == _events_in(path), path.name
         accepted += report["rows"]
     assert accepted == 56  # every event of GS1's 56
@@ -81,12 +121,13 @@ def test_verify_refuses_an_event_never_captured(chain_env: dict[str, str], tmp_p
     assert "1 of 1 events not verified" in result.stderr
 
 
-def test_every_gs1_xml_example_is_accepted_and_anchored(chain_env: dict[str, str]) -> None:
+def test_every_gs1_xml_example_is_accepted_and_anchored(chain_env: dict[str, str],
+                                                        trace_here: TraceHere) -> None:  # fmt: skip
     accepted = 0
     for path in XML_EXAMPLES:
-        report = _ok(chain_env, "import", str(path))
+        report = trace_here("import", str(path))
         accepted += report["rows"]
-        hashes = _ok(chain_env, "epcis", "hash", str(path))
+        hashes = trace_here("epcis", "hash", str(path))
         assert len(hashes) == report["rows"], path.name
     assert accepted == 64  # the 2.0 examples' 60 events and three 1.2 documents' 4
     assert _ok(chain_env, "anchor")["roots_built"] == 0
@@ -105,7 +146,8 @@ BAD_EVENTS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_EVENTS))
-def test_refused_file_leaves_the_store_as_it_was(chain_env: dict[str, str], tmp_path: Path, case: str) -> None:
+def test_refused_file_leaves_the_store_as_it_was(chain_env: dict[str, str], trace_here: TraceHere, tmp_path: Path,
+                                                case: str) -> None:  # fmt: skip
     good = ('{"type":"ObjectEvent","eventTime":"2024-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00",'
             '"action":"OBSERVE","bizStep":"shipping","readPoint":{"id":"urn:epc:id:sgln:4012345.00001.0"},'
             '"epcList":["urn:epc:id:sgtin:4012345.011111.' + case.replace(" ", "") + '"]}')
@@ -114,28 +156,28 @@ def test_refused_file_leaves_the_store_as_it_was(chain_env: dict[str, str], tmp_
                         '"type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2024-01-01T00:00:00Z",'
                         f'"epcisBody":{{"eventList":[{good},{BAD_EVENTS[case]}]}}}}')
     before = _snapshot(chain_env)
-    result = run_trace("import", str(document), env=chain_env)
+    result = trace_here.run("import", str(document))
     assert result.code == 1, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("trace: error: "), result.stderr
     assert _snapshot(chain_env) == before
-    assert run_trace("anchor", env=chain_env).code == 0
+    assert trace_here("anchor")["roots_built"] == 0
 
 
-def test_export_json_and_xml_rehash_to_the_anchored_hashes(chain_env: dict[str, str], tmp_path: Path) -> None:
+def test_export_json_and_xml_rehash_to_the_anchored_hashes(trace_here: TraceHere, tmp_path: Path) -> None:
     from trace_api.epcis import event_hash_bytes, iter_events
 
     gtin, lot = "09506000134352", "EXPORT1"
-    _ok(chain_env, "batch", "register", "--gtin", gtin, "--lot", lot, "--quantity", "10", "--uom", "KGM")
-    _ok(chain_env, "event", "add", gtin, lot, "--step", "storing", "--location", "9506000134000")
-    timeline = _ok(chain_env, "batch", "show", gtin, lot)["timeline"]
+    trace_here("batch", "register", "--gtin", gtin, "--lot", lot, "--quantity", "10", "--uom", "KGM")
+    trace_here("event", "add", gtin, lot, "--step", "storing", "--location", "9506000134000")
+    timeline = trace_here("batch", "show", gtin, lot)["timeline"]
     anchored = [e["event_hash"] for e in timeline]
     assert anchored and all(e["status"] == "verified" for e in timeline)
     for fmt in ("json", "xml"):
         out = tmp_path / f"export.{fmt}"
-        _ok(chain_env, "epcis", "export", gtin, lot, "--format", fmt, "-o", str(out))
+        trace_here("epcis", "export", gtin, lot, "--format", fmt, "-o", str(out))
         assert ["0x" + event_hash_bytes(e).hex() for e in iter_events(out)] == anchored, fmt
-    assert run_trace("epcis", "export", gtin, lot, "--format", "csv", env=chain_env).code == 1
+    assert trace_here.run("epcis", "export", gtin, lot, "--format", "csv").code == 1
 
 
 def test_step_the_chain_would_refuse_is_refused_before_anything_is_written(chain_env: dict[str, str],

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_trace
+from tests.conftest import ROOT, cli_environ, run_trace
 from trace_api.chain.node import free_port
 
 TOUR = re.compile(r"<!-- tour: (?P<name>[\w-]+) -->\s*```sh\n(?P<body>.*?)```", re.S)
@@ -54,7 +54,7 @@ def test_readme_tour_runs_verbatim(tmp_path: Path) -> None:
     (bin_dir / "trace").write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m cli.main "$@"\n')
     (bin_dir / "trace").chmod(0o755)
     env = {
-        **os.environ,
+        **cli_environ({}),
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "PYTHONPATH": str(ROOT),
         "TRACE_HOME": str(tmp_path / "home"),

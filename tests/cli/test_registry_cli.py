@@ -62,8 +62,17 @@ def test_derive_and_transitive_recall(trace_session_env: dict[str, str]) -> None
     child = show(env, GTIN2, roasted)
     assert [p["lot"] for p in child["parents"]] == [green]
     assert [c["lot"] for c in show(env, GTIN, green)["children"]] == [roasted]
+    # The derive anchors its own transformation event: verified on both sides without a `trace anchor`.
+    for gtin, lot_ in ((GTIN2, roasted), (GTIN, green)):
+        data = show(env, gtin, lot_)
+        made = [e for e in data["timeline"] if e["type"] == "TransformationEvent"]
+        assert len(made) == 1 and made[0]["status"] == "verified", made
+        assert data["pending"] == 0
 
     ok(env, "batch", "recall", GTIN, green, "--reason", "aflatoxin above limit")
+    recall = [e for e in show(env, GTIN, green)["timeline"] if e.get("disposition") == "recalled"
+              or e["biz_step"] == "holding"]
+    assert len(recall) == 1 and recall[0]["status"] == "verified", recall  # anchored by the recall itself
     child = show(env, GTIN2, roasted)
     assert child["recalled"] is True and child["recall"]["self"] is False
     assert child["recall"]["upstream"] == [show(env, GTIN, green)["batch_id"]]

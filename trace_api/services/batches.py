@@ -33,12 +33,12 @@ from trace_api.domain import (
     resolve_account,
 )
 from trace_api.epcis import event_hash_bytes, parse_event
-from trace_api.epcis.vocab import step_code
+from trace_api.epcis.vocab import STEP_CODES, step_code
 from trace_api.errors import ContractRevert, NotFoundError, ValidationError
 from trace_api.index import schema as t
 from trace_api.services import documents
 from trace_api.services.context import TraceContext
-from trace_api.services.events import discard, insert_events, resolve_awaiting
+from trace_api.services.events import anchor_now, discard, insert_events, resolve_awaiting
 
 ROLES = ("producer", "processor", "carrier", "inspector", "retailer", "admin")
 
@@ -88,9 +88,10 @@ def derive_batch(
     hashes = _store_events(ctx, [(event, [key, *parent_keys])], mode="anchor", source="derive", account=account,
                            awaits=f"derive:{key.id_hex}")
     receipt = _send(ctx, sender, fn, hashes)
-    _released(ctx)
+    root = _released(ctx, account, hashes)
     return {"batch_id": key.id_hex, "gtin": key.gtin, "lot": key.lot, "parents": [p.id_hex for p in parent_keys],
-            "tx_hash": hx(receipt["transactionHash"]), "block": receipt["blockNumber"]}
+            "tx_hash": hx(receipt["transactionHash"]), "block": receipt["blockNumber"], "event_hash": hashes[0] if hashes else None,
+            "anchored_root": root}
 
 
 def _save_key(ctx: TraceContext, key: BatchKey, meta: dict[str, Any]) -> None:
@@ -113,10 +114,12 @@ def _send(ctx: TraceContext, sender: Any, fn: Any, hashes: list[str]) -> Any:
         raise
 
 
-def _released(ctx: TraceContext) -> None:
-
+def _released(ctx: TraceContext, account: LocalAccount, hashes: list[str]) -> str | None:
+    """After the transaction: its written-ahead events join the story and are anchored (their root, or None
+    when they still wait for the transaction to be confirmed; `trace anchor` finishes them then)."""
     ctx.sync()
     resolve_awaiting(ctx)
+    return anchor_now(ctx, account=account, hashes=hashes)
 
 
 def build_event(
@@ -194,7 +197,9 @@ def record_event(
     details = _document_details(doc_details or {}, doc=doc, private=private)
     code = step_code(step)
     if code is None:
-        raise ValidationError(f"step {step!r} cannot be recorded on chain; use one of the lifecycle steps")
+        steps = ", ".join(s for s in STEP_CODES if s != "transforming")
+        raise ValidationError(f"step {step!r} cannot be recorded on chain; use one of the lifecycle steps: {steps} "
+                              "(other CBV 2.0 steps go in through `trace import`)")
     location = parse_gln(gln)
     consignee = resolve_account(to, dev_names=ctx.dev_chain)
     prepared = documents.prepare(ctx.settings, path=doc, private=private, recipients=recipients or []) if doc else None
@@ -230,9 +235,9 @@ def recall_batch(ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: st
     hashes = _store_events(ctx, [(event, [key])], mode="anchor", source="recall", account=account,
                            awaits=f"recall:{key.id_hex}")
     receipt = _send(ctx, sender, fn, hashes)
-    _released(ctx)
+    root = _released(ctx, account, hashes)
     return {"batch_id": key.id_hex, "recalled": True, "reason_hash": hx(reason_hash),
-            "tx_hash": hx(receipt["transactionHash"])}
+            "tx_hash": hx(receipt["transactionHash"]), "anchored_root": root}
 
 
 def set_role(ctx: TraceContext, *, account: LocalAccount, role: str, member: str, grant: bool) -> dict[str, Any]:

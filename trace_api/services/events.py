@@ -171,6 +171,26 @@ def build_pending_roots(ctx: TraceContext, *, account: str, batch_size: int) -> 
             built += 1
 
 
+def anchor_now(ctx: TraceContext, *, account: LocalAccount, hashes: list[str]) -> str | None:
+    """Anchor these events of ``account`` (written ahead by a derive or a recall, released once it was indexed)
+    under a root of their own, now, so that the command's own event is verified when it returns. Events already
+    under a root, or still waiting for their transaction, are left to `trace anchor`, as is a root a crash left
+    built or sent."""
+    e = t.epcis_events
+    with ctx.engine.begin() as conn:
+        lock(conn, ANCHOR_LOCK)
+        ready = list(conn.execute(select(e.c.event_hash).where(
+            e.c.event_hash.in_(hashes), e.c.mode == "anchor", e.c.root.is_(None), e.c.awaits.is_(None),
+            e.c.capturer == account.address.lower()).order_by(e.c.event_hash)).scalars())
+        if not ready:
+            return None
+        root = build_root(conn, ready, anchorer=account.address)
+    sender = ctx.sender(account)
+    confirm_root(ctx, sender=sender, root=root, tx_hash=submit_root(ctx, sender=sender, root=root, count=len(ready)))
+    ctx.sync()
+    return root
+
+
 def send_roots(ctx: TraceContext, *, account: LocalAccount) -> list[str]:
     """Anchor every root ``account`` built that is not on chain yet. Safe to repeat: a root already anchored is only
     marked. Roots of other accounts are theirs to send: anchoring them would vouch for what they captured."""

@@ -11,11 +11,9 @@ event is never put under a second root, and roots that were built but not anchor
 
 from __future__ import annotations
 
-import csv
 import json
-import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,23 +21,20 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 
-from trace_api.domain import EXT, BatchKey, batch_key, hx, parse_gln, resolve_account
+from trace_api.domain import EXT, BatchKey, batch_key, hx
 from trace_api.epcis import event_hash_bytes, iter_event_dicts, iter_events, parse_event
 from trace_api.epcis.identifiers import subjects
 from trace_api.errors import ContractRevert, ForbiddenError, TraceError, ValidationError
 from trace_api.index import schema as t
 from trace_api.index.store import lock
 from trace_api.services import events as ev
-from trace_api.services.batches import build_event
+from trace_api.services import sheet
 from trace_api.services.context import TraceContext
 from trace_api.services.policy import Policy, consignee_of
 
 DIRECT_STEPS = frozenset({"shipping", "receiving", "arriving"})
 MAX_REPORTED_ERRORS = 20
-CSV_REQUIRED = ("gtin", "lot", "step", "event_time")
-CSV_OPTIONAL = ("location", "to", "disposition", "sensor_type", "sensor_value", "sensor_uom")
 Progress = Callable[[int], None]
-
 
 
 @dataclass
@@ -120,41 +115,6 @@ def batch_names(keys: list[BatchKey]) -> str:
     return ", ".join(f"GTIN {k.gtin} lot {k.lot}" for k in keys)
 
 
-def _csv_events(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in CSV_REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValidationError(f"{path.name}: missing CSV columns {', '.join(missing)}")
-        for number, row in enumerate(reader, start=2):
-            yield number, row
-
-
-def _event_from_row(row: dict[str, Any], *, dev_names: bool) -> dict[str, Any]:
-    key = batch_key(row["gtin"] or "", row["lot"] or "")
-    step = (row.get("step") or "").strip()
-    if not step:
-        raise ValidationError("step is empty")
-    gln = (row.get("location") or "").strip() or None
-    parse_gln(gln)
-    to = resolve_account((row.get("to") or "").strip() or None, dev_names=dev_names)
-    event = build_event(key=key, step=step, gln=gln, to=to, when=(row.get("event_time") or "").strip())
-    if row.get("disposition"):
-        event["disposition"] = row["disposition"].strip()
-    if row.get("sensor_type"):
-        try:
-            value = float(row.get("sensor_value") or "")
-        except ValueError as exc:
-            raise ValidationError(f"sensor_value {row.get('sensor_value')!r} is not a number") from exc
-        if not math.isfinite(value):
-            raise ValidationError(f"sensor_value {row.get('sensor_value')!r} is not a finite number")
-        report = {"type": row["sensor_type"].strip(), "value": value}
-        if row.get("sensor_uom"):
-            report["uom"] = row["sensor_uom"].strip()
-        event["sensorElementList"] = [{"sensorReport": [report]}]
-    return event
-
-
 class _Validated(dict[str, Any]):
     """An event dict that iter_events has already validated: pass 1 need not parse it again."""
 
@@ -169,12 +129,14 @@ def event_dict(event: Any) -> dict[str, Any]:
     return data
 
 
-def _rows(path: Path, *, dev_names: bool, validate: bool) -> Iterator[tuple[int, Callable[[], dict[str, Any]]]]:
-    """(row number, thunk building the event dict) — CSV line numbers, or event positions in a JSON document.
-    Pass 2 (``validate`` false) re-reads a JSON document that pass 1 validated without validating it again."""
+def _rows(path: Path, *, dev_names: bool, validate: bool, ignore: Sequence[str] = (),
+          findings: sheet.Findings | None = None) -> Iterator[tuple[int, Callable[[], dict[str, Any]]]]:  # fmt: skip
+    """(row number, thunk building the event dict) — spreadsheet row numbers, or event positions in a JSON
+    document. Pass 2 (``validate`` false) re-reads a JSON document that pass 1 validated without validating it
+    again."""
     if path.suffix.lower() == ".csv":
-        for number, row in _csv_events(path):
-            yield number, lambda row=row: _event_from_row(row, dev_names=dev_names)
+        for number, row, header in sheet.read_rows(path, ignore=ignore, findings=findings if validate else None):
+            yield number, lambda row=row, header=header: sheet.event_from_row(row, header, dev_names=dev_names)
     elif validate:
         for number, event in enumerate(iter_events(path), start=1):
             yield number, lambda event=event: event_dict(event)
@@ -213,11 +175,13 @@ def _captured_by(ctx: TraceContext, event: dict[str, Any], account: str) -> bool
             t.epcis_events.c.event_hash == event_hash, t.epcis_events.c.capturer == account.lower())).first() is not None
 
 
-def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder, *,
-           account: LocalAccount) -> tuple[int, set[str], set[str]]:  # fmt: skip
+def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder, *, account: LocalAccount,
+           findings: sheet.Findings | None = None) -> tuple[int, set[str], set[str]]:  # fmt: skip
     """Pass 1: validate every row and apply the registry's rules for ``account`` to it (see policy), including
     what pass 2 would send on chain (simulated with ``eth_call`` as ``account``, in file order); raise one
     ValidationError naming the bad rows, or ForbiddenError when every bad row is one the chain would refuse.
+    A spreadsheet (``findings``) is the producer's own record: a row twice, or a batch no one registered (a
+    mistyped GTIN or lot), is an error there, where a partner's EPCIS document may hold both.
     Returns the row count, the batches named and those of them registered on chain."""
     errors: list[str] = []
     bad = 0
@@ -249,7 +213,9 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder, *,
                 lifecycle.append((number, event, keys[0]))
             batches.update(k.id_hex for k in keys)
             ids = [k.id_hex for k in keys]
-            if all(rules.state(i) is not None for i in ids):  # events about unregistered batches are anchored
+            if findings is not None and rules.state(ids[0]) is None:
+                findings.unregistered_batch(number, ids[0], batch_names(keys))
+            elif all(rules.state(i) is not None for i in ids):  # events about unregistered batches are anchored
                 try:
                     rules.check(ev.biz_step_of(event), ids, to=consignee_of(event),
                                 names={k.id_hex: f"{k.gtin}/{k.lot}" for k in keys})
@@ -258,9 +224,14 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder, *,
                         raise
         except TraceError as exc:
             refused += isinstance(exc, ForbiddenError)
+            if findings is not None:
+                findings.unknown_step |= isinstance(exc, sheet.UnknownStep)
             fail(number, str(exc))
     if rows == 0:
         raise ValidationError(f"{name}: no events")
+    if findings is not None and (findings.bad_rows() or findings.unknown_step):
+        bad += findings.bad_rows()
+        errors.extend(findings.messages())
     with ctx.engine.connect() as conn:
         known = set(conn.execute(select(t.chain_batches.c.batch_id).where(
             t.chain_batches.c.batch_id.in_(list(batches)))).scalars()) if batches else set()
@@ -302,8 +273,9 @@ def _simulate(ctx: TraceContext, account: LocalAccount, sends: list[tuple[str, B
 
 def import_file(
     ctx: TraceContext, *, account: LocalAccount, path: Path, batch_size: int | None = None, dry_run: bool = False,
-    progress: Progress | None = None,
+    progress: Progress | None = None, ignore_columns: Sequence[str] = (),
 ) -> ImportReport:
+    """Import a CSV (see :mod:`sheet`; ``ignore_columns`` are left out), an EPCIS JSON-LD or XML document."""
     if not path.is_file():
         raise ValidationError(f"{path}: no such file")
     stamp = _stamp(path)
@@ -311,10 +283,13 @@ def import_file(
     def rows_of(validate: bool) -> Iterator[tuple[int, Callable[[], dict[str, Any]]]]:
         if not validate and _stamp(path) != stamp:
             raise ValidationError(f"{path.name} changed while it was being imported; nothing imported, run again")
-        return _rows(path, dev_names=ctx.dev_chain, validate=validate)
+        return _rows(path, dev_names=ctx.dev_chain, validate=validate, ignore=ignore_columns, findings=findings)
 
+    findings = sheet.Findings() if path.suffix.lower() == ".csv" else None
+    if ignore_columns and findings is None:
+        raise ValidationError(f"{path.name}: --ignore-column applies to CSV files only")
     return import_rows(ctx, account=account, rows_of=rows_of, name=path.name, batch_size=batch_size,
-                       dry_run=dry_run, progress=progress)
+                       dry_run=dry_run, progress=progress, findings=findings)
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -342,12 +317,12 @@ def check_events(ctx: TraceContext, *, account: LocalAccount, events: list[dict[
 
 def import_rows(
     ctx: TraceContext, *, account: LocalAccount, rows_of: Rows, name: str, batch_size: int | None = None,
-    dry_run: bool = False, progress: Progress | None = None,
+    dry_run: bool = False, progress: Progress | None = None, findings: sheet.Findings | None = None,
 ) -> ImportReport:
     size = batch_size or ctx.settings.anchor_batch_size
     ctx.sync()
     finder = BatchFinder(ctx)
-    rows, batches, known = _check(ctx, rows_of, name, finder, account=account)
+    rows, batches, known = _check(ctx, rows_of, name, finder, account=account, findings=findings)
     report = ImportReport(rows=rows, batches=batches, dry_run=dry_run)
     if dry_run:
         return report
