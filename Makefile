@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(PY) -m pytest -p no:pytest-brownie -p no:cacheprovider
 
-.PHONY: setup tools sysdeps demo test test-py test-contracts test-forge bench fuzz fuzz-api crash slither clean
+.PHONY: setup tools sysdeps demo test lint test-py test-contracts test-forge bench fuzz fuzz-api crash slither clean
 
 ## setup: venv + `pip install -e '.[dev]'`, `npm ci`, and the solc-js bridge; fast when nothing changed
 setup: $(VENV)/.stamp node_modules/.stamp
@@ -38,7 +38,13 @@ demo: setup
 	$(VENV)/bin/trace demo
 
 ## test: every test: pytest (unit, CLI, API, index on SQLite and PostgreSQL, browser), brownie contract tests, forge
-test: setup tools sysdeps test-py test-contracts test-forge
+test: setup tools sysdeps lint test-py test-contracts test-forge
+
+## lint: ruff (lint and format) and strict mypy on trace_api/, qr/, cli/ (both from the tools venv)
+lint: tools
+	$(TOOLS)/bin/ruff check .
+	$(TOOLS)/bin/ruff format --check .
+	$(TOOLS)/bin/mypy --python-executable $(PY)
 
 test-py: setup
 	$(PYTEST) tests --ignore=tests/contracts -q -n 2 --dist loadfile

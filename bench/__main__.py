@@ -14,8 +14,15 @@ from rich.table import Table
 from bench.common import bench_env
 
 # Modules with `run(env) -> rows`; each measures its baseline in the same run.
-MODULES = ["bench.foundation", "bench.trace_bench", "bench.custody_bench", "bench.escrow_bench", "bench.qr_bench",
-           "bench.cli_bench", "bench.http_bench"]
+MODULES = [
+    "bench.foundation",
+    "bench.trace_bench",
+    "bench.custody_bench",
+    "bench.escrow_bench",
+    "bench.qr_bench",
+    "bench.cli_bench",
+    "bench.http_bench",
+]
 OUT = Path(__file__).with_name("out") / "results.json"
 
 
@@ -32,8 +39,13 @@ def main(only: list[str]) -> int:
     for column in ("metric", "ours", "baseline", "ratio", "unit"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     for r in rows:
-        table.add_row(r["metric"], f"{r['value']:,}", "" if r["baseline"] is None else f"{r['baseline']:,}",
-                      "" if r["ratio"] is None else f"{r['ratio']}", r["unit"])
+        table.add_row(
+            r["metric"],
+            f"{r['value']:,}",
+            "" if r["baseline"] is None else f"{r['baseline']:,}",
+            "" if r["ratio"] is None else f"{r['ratio']}",
+            r["unit"],
+        )
     console.print(table)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(rows, indent=2) + "\n")

@@ -36,8 +36,13 @@ def run(env: BenchEnv) -> list[dict[str, Any]]:
     trace = [sys.executable, "-m", "cli.main"]
     trace_env = {"TRACE_HOME": str(env.settings.home), "TRACE_NODE_PORT": str(env.settings.node_port)}
     lot = "CLI" + uuid.uuid4().hex[:8].upper()
-    subprocess.run([*trace, "batch", "register", "--gtin", GTIN, "--lot", lot], cwd=ROOT,
-                   env={**os.environ, **trace_env}, capture_output=True, check=True)
+    subprocess.run(
+        [*trace, "batch", "register", "--gtin", GTIN, "--lot", lot],
+        cwd=ROOT,
+        env={**os.environ, **trace_env},
+        capture_output=True,
+        check=True,
+    )
     bare = _median_seconds([sys.executable, "-c", "pass"], {})
     web3 = _median_seconds([sys.executable, "-c", "import web3"], {})
     help_s = _median_seconds([*trace, "--help"], trace_env)

@@ -23,8 +23,14 @@ from trace_api.services import batches
 from trace_api.services.context import TraceContext
 
 GTIN = "09506000134352"
-LIFECYCLE = (("commissioning", "producer"), ("inspecting", "inspector"), ("packing", "producer"),
-             ("storing", "producer"), ("shipping", "producer"), ("arriving", "carrier"))
+LIFECYCLE = (
+    ("commissioning", "producer"),
+    ("inspecting", "inspector"),
+    ("packing", "producer"),
+    ("storing", "producer"),
+    ("shipping", "producer"),
+    ("arriving", "carrier"),
+)
 
 
 def _naive_step_gas(env: BenchEnv) -> int:
@@ -40,8 +46,16 @@ def _naive_step_gas(env: BenchEnv) -> int:
 
 def _step(ctx: TraceContext, lot: str, step: str, actor: str, n: int) -> int:
     to = "buyer" if step == "shipping" else None
-    done = batches.record_event(ctx, source="bench", account=dev_account(actor), gtin=GTIN, lot=lot, step=step,
-                                gln=READ_POINTS[n % len(READ_POINTS)], to=to)
+    done = batches.record_event(
+        ctx,
+        source="bench",
+        account=dev_account(actor),
+        gtin=GTIN,
+        lot=lot,
+        step=step,
+        gln=READ_POINTS[n % len(READ_POINTS)],
+        to=to,
+    )
     return int(done["gas_used"])
 
 

@@ -27,8 +27,18 @@ AMOUNT = "1250.50"
 def _trade(ctx: TraceContext, lot: str, *, use_permit: bool) -> tuple[int, int]:
     """Open a USDC trade for a new batch; returns (trade id, total gas of the transactions sent)."""
     batches.register_batch(ctx, account=dev_account("seller"), gtin=GTIN, lot=lot)
-    opened = escrow.open_trade(ctx, account=dev_account("buyer"), seller="seller", arbiter="arbiter", token="USDC",
-                               amount=AMOUNT, gtin=GTIN, lot=lot, deliver_by="30d", use_permit=use_permit)
+    opened = escrow.open_trade(
+        ctx,
+        account=dev_account("buyer"),
+        seller="seller",
+        arbiter="arbiter",
+        token="USDC",
+        amount=AMOUNT,
+        gtin=GTIN,
+        lot=lot,
+        deliver_by="30d",
+        use_permit=use_permit,
+    )
     w3 = ctx.chain.w3
     gas = sum(int(w3.eth.get_transaction_receipt(h)["gasUsed"]) for h in opened["tx_hashes"])
     return opened["trade_id"], gas
@@ -38,17 +48,37 @@ def _order(ctx: TraceContext, lots: tuple[str, ...]) -> int:
     """Open one order of a line per lot (new batches), with a permit; returns its gas."""
     for lot in lots:
         batches.register_batch(ctx, account=dev_account("seller"), gtin=GTIN, lot=lot)
-    opened = escrow.open_trade(ctx, account=dev_account("buyer"), seller="seller", arbiter="arbiter", token="USDC",
-                               amount=None, lines=[OrderLine(GTIN, lot, AMOUNT) for lot in lots], deliver_by="30d")
+    opened = escrow.open_trade(
+        ctx,
+        account=dev_account("buyer"),
+        seller="seller",
+        arbiter="arbiter",
+        token="USDC",
+        amount=None,
+        lines=[OrderLine(GTIN, lot, AMOUNT) for lot in lots],
+        deliver_by="30d",
+    )
     return int(opened["gas_used"])
 
 
 def _invoiced(ctx: TraceContext, lot: str) -> int:
     """Open a trade invoiced in EUR at the local EUR/USD feed, DAP Shanghai, with a permit; returns its gas."""
     batches.register_batch(ctx, account=dev_account("seller"), gtin=GTIN, lot=lot)
-    opened = escrow.open_trade(ctx, account=dev_account("buyer"), seller="seller", arbiter="arbiter", token="USDC",
-                               amount=None, invoice_amount="1157.87", invoice_currency="EUR", incoterm="DAP",
-                               place="CNSHA", gtin=GTIN, lot=lot, deliver_by="30d")
+    opened = escrow.open_trade(
+        ctx,
+        account=dev_account("buyer"),
+        seller="seller",
+        arbiter="arbiter",
+        token="USDC",
+        amount=None,
+        invoice_amount="1157.87",
+        invoice_currency="EUR",
+        incoterm="DAP",
+        place="CNSHA",
+        gtin=GTIN,
+        lot=lot,
+        deliver_by="30d",
+    )
     return int(opened["gas_used"])
 
 
@@ -66,15 +96,23 @@ def run(env: BenchEnv) -> list[dict[str, Any]]:
     # warm-up, so the measured release still credits a seller balance that starts at zero.
     seller = dev_account("seller")
     warmup, _ = _trade(ctx, "BENCH-ESCROW-WARMUP", use_permit=True)
-    batches.record_event(ctx, source="bench", account=seller, gtin=GTIN, lot="BENCH-ESCROW-WARMUP", step="shipping", to="buyer")
-    batches.record_event(ctx, source="bench", account=dev_account("buyer"), gtin=GTIN, lot="BENCH-ESCROW-WARMUP", step="receiving")
+    batches.record_event(
+        ctx, source="bench", account=seller, gtin=GTIN, lot="BENCH-ESCROW-WARMUP", step="shipping", to="buyer"
+    )
+    batches.record_event(
+        ctx, source="bench", account=dev_account("buyer"), gtin=GTIN, lot="BENCH-ESCROW-WARMUP", step="receiving"
+    )
     escrow.release(ctx, account=seller, trade_id=warmup)
     escrow.withdraw(ctx, account=seller, token="USDC")
     trade_id, permit_gas = _trade(ctx, "BENCH-ESCROW-PERMIT", use_permit=True)
     _, approve_gas = _trade(ctx, "BENCH-ESCROW-APPROVE", use_permit=False)
 
-    batches.record_event(ctx, source="bench", account=seller, gtin=GTIN, lot="BENCH-ESCROW-PERMIT", step="shipping", to="buyer")
-    batches.record_event(ctx, source="bench", account=dev_account("buyer"), gtin=GTIN, lot="BENCH-ESCROW-PERMIT", step="receiving")
+    batches.record_event(
+        ctx, source="bench", account=seller, gtin=GTIN, lot="BENCH-ESCROW-PERMIT", step="shipping", to="buyer"
+    )
+    batches.record_event(
+        ctx, source="bench", account=dev_account("buyer"), gtin=GTIN, lot="BENCH-ESCROW-PERMIT", step="receiving"
+    )
     released = escrow.release(ctx, account=seller, trade_id=trade_id)
     withdrawn = escrow.withdraw(ctx, account=seller, token="USDC")["withdrawals"][0]
 
@@ -90,8 +128,9 @@ def run(env: BenchEnv) -> list[dict[str, Any]]:
 
     usdc = ctx.chain.contract("MockStablecoin", ctx.chain.deployment().tokens["USDC"])
     units = escrow.parse_amount(AMOUNT, 6)
-    transfer = int(ctx.sender(dev_account("retailer")).transact(usdc.functions.transfer(seller.address, units))
-                   ["gasUsed"])
+    transfer = int(
+        ctx.sender(dev_account("retailer")).transact(usdc.functions.transfer(seller.address, units))["gasUsed"]
+    )
     w3 = ctx.chain.w3
     withdraw_gas = int(w3.eth.get_transaction_receipt(withdrawn["tx_hash"])["gasUsed"])
     return [

@@ -28,7 +28,9 @@ def _compile_rows() -> list[dict[str, Any]]:
     started = time.perf_counter()
     subprocess.run(
         [str(Path(sys.executable).with_name("brownie")), "compile", "--all"],
-        cwd=PROJECT_ROOT, capture_output=True, check=True,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=True,
         env={**os.environ, "PATH": f"{PROJECT_ROOT / 'node_modules/.bin'}:{os.environ['PATH']}"},
     )
     baseline = time.perf_counter() - started

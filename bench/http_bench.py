@@ -76,11 +76,20 @@ def run(env: BenchEnv) -> list[dict[str, Any]]:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is missing: `apt-get install wrk` (make bench installs it)")
     home = env.workdir / "http-home"
-    trace_env = {"TRACE_HOME": str(home), "TRACE_NODE_PORT": str(free_port()),
-                 "TRACE_RESOLVER_RATE_PER_MINUTE": str(10**9)}
+    trace_env = {
+        "TRACE_HOME": str(home),
+        "TRACE_NODE_PORT": str(free_port()),
+        "TRACE_RESOLVER_RATE_PER_MINUTE": str(10**9),
+    }
     trace = [sys.executable, "-m", "cli.main"]
-    story = subprocess.run([*trace, "demo", "--no-serve", "--json"], cwd=ROOT, env={**os.environ, **trace_env},
-                           capture_output=True, text=True, timeout=900)
+    story = subprocess.run(
+        [*trace, "demo", "--no-serve", "--json"],
+        cwd=ROOT,
+        env={**os.environ, **trace_env},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if story.returncode != 0:
         raise RuntimeError(f"demo failed: {story.stderr[-500:]}")
     import json
@@ -88,8 +97,20 @@ def run(env: BenchEnv) -> list[dict[str, Any]]:
     bag_path = urlsplit(json.loads(story.stdout)["label"]["uri"]).path
     hello_port, trace_port = free_port(), free_port()
     servers = [
-        _serve([sys.executable, "-m", "uvicorn", "bench.hello_app:app", "--port", str(hello_port), "--log-level",
-                "warning"], {}, env.workdir / "hello.log"),
+        _serve(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.hello_app:app",
+                "--port",
+                str(hello_port),
+                "--log-level",
+                "warning",
+            ],
+            {},
+            env.workdir / "hello.log",
+        ),
         _serve([*trace, "serve", "--port", str(trace_port)], trace_env, env.workdir / "serve.log"),
     ]
     try:

@@ -94,12 +94,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak = _status_mb("VmHWM")
     ru_maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
-    print(json.dumps({
-        "rows": report.rows, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
-        "events_per_s": round(report.rows / seconds, 1), "report": report.to_json(),
-        "peak_rss_mb": round(peak if peak is not None else ru_maxrss, 1),
-        "ready_rss_mb": None if ready_rss is None else round(ready_rss, 1), "ru_maxrss_mb": round(ru_maxrss, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "rows": report.rows,
+                "seconds": round(seconds, 3),
+                "cpu_seconds": round(cpu, 3),
+                "events_per_s": round(report.rows / seconds, 1),
+                "report": report.to_json(),
+                "peak_rss_mb": round(peak if peak is not None else ru_maxrss, 1),
+                "ready_rss_mb": None if ready_rss is None else round(ready_rss, 1),
+                "ru_maxrss_mb": round(ru_maxrss, 1),
+            }
+        )
+    )
     return 0
 
 

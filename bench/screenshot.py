@@ -21,8 +21,15 @@ from trace_api.services.demo import ROASTED, UNITS, run_story
 
 OUT = Path(__file__).with_name("out")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOTS = {"verify-page-390.png": "en-GB", "verify-page-390-zh.png": "zh-CN"}
 
 
@@ -45,8 +52,13 @@ def main() -> int:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
                 for name, locale in SHOTS.items():
-                    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
-                                                  is_mobile=True, has_touch=True, locale=locale)
+                    context = browser.new_context(
+                        viewport={"width": 390, "height": 844},
+                        device_scale_factor=2,
+                        is_mobile=True,
+                        has_touch=True,
+                        locale=locale,
+                    )
                     page = context.new_page()
                     page.goto(digital_link.unit_uri(*ROASTED, UNITS[0], domain=base))
                     page.wait_for_load_state("networkidle")

@@ -73,10 +73,16 @@ UOM = b"KGM".ljust(8, b"\0")
 
 # Realistic naive steps: 30-character name, 40-character location, 80-character description.
 NAIVE_STEPS = (
-    ("Cold storage intake inspection", "Rotterdam Cold Store 3, Dock 12, Bay 07A",
-     "Pallet checked at intake: seal intact, core temperature 3.8 C, no visible damage"),
-    ("Dispatch to regional warehouse", "Antwerp Logistics Park, Gate 4, Ramp 19B",
-     "Reefer loaded at 2.9 C, doors sealed with seal 004512, driver and plate recorded"),
+    (
+        "Cold storage intake inspection",
+        "Rotterdam Cold Store 3, Dock 12, Bay 07A",
+        "Pallet checked at intake: seal intact, core temperature 3.8 C, no visible damage",
+    ),
+    (
+        "Dispatch to regional warehouse",
+        "Antwerp Logistics Park, Gate 4, Ramp 19B",
+        "Reefer loaded at 2.9 C, doors sealed with seal 004512, driver and plate recorded",
+    ),
 )
 assert all(tuple(map(len, s)) == (30, 40, 80) for s in NAIVE_STEPS)
 
@@ -118,8 +124,9 @@ def _percentile(values: Sequence[float], pct: float) -> float:
 # ---- setup: many batches, fast ----
 def _rpc(url: str, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
     """One JSON-RPC batch request; raises on any error."""
-    replies = requests.post(url, json=[{"jsonrpc": "2.0", "id": i, "method": m, "params": p}
-                                       for i, (m, p) in enumerate(calls)], timeout=300).json()
+    replies = requests.post(
+        url, json=[{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)], timeout=300
+    ).json()
     errors = [r["error"] for r in replies if "error" in r]
     if errors:
         raise RuntimeError(f"{calls[0][0]} failed: {errors[:3]}")
@@ -140,12 +147,23 @@ def _register(b: _Bench, keys: Sequence[BatchKey]) -> None:
         for lo in range(0, len(keys), RPC_BATCH):
             calls = []
             for i in range(lo, min(lo + RPC_BATCH, len(keys))):
-                args = encode(["bytes32", "bytes32", "uint128", "bytes8"],
-                              [keys[i].id, metadata_hash(metas[i]), 1_200_000, UOM])
-                calls.append(("eth_sendTransaction", [{
-                    "from": b.producer.address, "to": b.registry.address, "data": "0x" + (selector + args).hex(),
-                    "gas": hex(REGISTER_GAS), "nonce": hex(nonce + i),
-                }]))
+                args = encode(
+                    ["bytes32", "bytes32", "uint128", "bytes8"], [keys[i].id, metadata_hash(metas[i]), 1_200_000, UOM]
+                )
+                calls.append(
+                    (
+                        "eth_sendTransaction",
+                        [
+                            {
+                                "from": b.producer.address,
+                                "to": b.registry.address,
+                                "data": "0x" + (selector + args).hex(),
+                                "gas": hex(REGISTER_GAS),
+                                "nonce": hex(nonce + i),
+                            }
+                        ],
+                    )
+                )
             _rpc(url, calls)
             _rpc(url, [("evm_mine", [])])
             pending = int(_rpc(url, [("txpool_status", [])])[0]["pending"], 16)
@@ -156,14 +174,18 @@ def _register(b: _Bench, keys: Sequence[BatchKey]) -> None:
     b.ctx.sync()
     with b.ctx.engine.begin() as conn:
         ids = [k.id_hex for k in keys]
-        indexed = conn.execute(select(func.count()).select_from(t.chain_batches).where(
-            t.chain_batches.c.batch_id.in_(ids))).scalar()
+        indexed = conn.execute(
+            select(func.count()).select_from(t.chain_batches).where(t.chain_batches.c.batch_id.in_(ids))
+        ).scalar()
         if indexed != len(set(ids)):
             raise RuntimeError(f"{len(ids) - int(indexed or 0)} registered batches are missing from the index")
-        conn.execute(insert(t.batch_keys), [
-            {"batch_id": k.id_hex, "gtin": k.gtin, "lot": k.lot, "metadata": canonical_json(m)}
-            for k, m in zip(keys, metas, strict=True)
-        ])
+        conn.execute(
+            insert(t.batch_keys),
+            [
+                {"batch_id": k.id_hex, "gtin": k.gtin, "lot": k.lot, "metadata": canonical_json(m)}
+                for k, m in zip(keys, metas, strict=True)
+            ],
+        )
 
 
 # ---- gas ----
@@ -196,12 +218,18 @@ def _gas_rows(b: _Bench, naive: Contract) -> list[dict[str, Any]]:
     storing: list[int] = []
     for n in range(3):
         event = build_event(key=key, step="storing", gln=READ_POINTS[n % len(READ_POINTS)])
-        fn = b.registry.functions.recordEvent(key.id, STEP_CODES["storing"], event_hash_bytes(event),
-                                              int(READ_POINTS[n % len(READ_POINTS)]), "0x" + "00" * 20)
+        fn = b.registry.functions.recordEvent(
+            key.id,
+            STEP_CODES["storing"],
+            event_hash_bytes(event),
+            int(READ_POINTS[n % len(READ_POINTS)]),
+            "0x" + "00" * 20,
+        )
         storing.append(int(sender.transact(fn)["gasUsed"]))
     event = build_event(key=key, step="inspecting", gln=READ_POINTS[0])
-    fn = b.registry.functions.recordEvent(key.id, STEP_CODES["inspecting"], event_hash_bytes(event),
-                                          int(READ_POINTS[0]), "0x" + "00" * 20)
+    fn = b.registry.functions.recordEvent(
+        key.id, STEP_CODES["inspecting"], event_hash_bytes(event), int(READ_POINTS[0]), "0x" + "00" * 20
+    )
     inspecting = int(b.ctx.sender(dev_account("inspector")).transact(fn)["gasUsed"])
     log(f"recordEvent: storing {storing}, inspecting {inspecting}")
     record_gas = max(storing)
@@ -211,8 +239,15 @@ def _gas_rows(b: _Bench, naive: Contract) -> list[dict[str, Any]]:
     for n, k in enumerate(keys[1:]):
         step = "storing" if n % 2 else "sensor_reporting"
         gln = READ_POINTS[n % len(READ_POINTS)]
-        inputs.append((k.id, STEP_CODES[step], event_hash_bytes(build_event(key=k, step=step, gln=gln)), int(gln),
-                       "0x" + "00" * 20))
+        inputs.append(
+            (
+                k.id,
+                STEP_CODES[step],
+                event_hash_bytes(build_event(key=k, step=step, gln=gln)),
+                int(gln),
+                "0x" + "00" * 20,
+            )
+        )
     batch_gas = int(sender.transact(b.registry.functions.recordEvents(inputs))["gasUsed"])
 
     rng = random.Random(7)
@@ -239,8 +274,13 @@ def _naive_rate(b: _Bench, naive: Contract) -> float:
     w3 = b.env.chain.w3
     account = dev_account("seller")
     keys = _keys("N", 30)
-    fixed = {"from": account.address, "chainId": b.env.chain.chain_id, "value": 0,
-             "maxFeePerGas": 0, "maxPriorityFeePerGas": 0}
+    fixed = {
+        "from": account.address,
+        "chainId": b.env.chain.chain_id,
+        "value": 0,
+        "maxFeePerGas": 0,
+        "maxPriorityFeePerGas": 0,
+    }
     probe = naive.functions.addStep(_naive_batch_id(keys[0]), *NAIVE_STEPS[0])
     gas = int(w3.eth.estimate_gas(probe.build_transaction({**fixed, "gas": 1_000_000})) * 1.2)
     nonce = w3.eth.get_transaction_count(account.address, "pending")
@@ -260,7 +300,10 @@ def _epcis_event(key: BatchKey, i: int, rng: random.Random) -> dict[str, Any]:
     when = f"2024-03-{1 + minute // 1440:02d}T{minute // 60 % 24:02d}:{minute % 60:02d}:{second:02d}.{i % 1000:03d}Z"
     site, room = READ_POINTS[i % len(READ_POINTS)], READ_POINTS[(i + 1) % len(READ_POINTS)]
     event: dict[str, Any] = {
-        "type": "ObjectEvent", "eventTime": when, "eventTimeZoneOffset": "+01:00", "action": "OBSERVE",
+        "type": "ObjectEvent",
+        "eventTime": when,
+        "eventTimeZoneOffset": "+01:00",
+        "action": "OBSERVE",
         "readPoint": {"id": f"https://id.gs1.org/414/{site}"},
         "bizLocation": {"id": f"https://id.gs1.org/414/{room}"},
         "quantityList": [{"epcClass": key.epc_class, "quantity": 1200, "uom": "KGM"}],
@@ -268,14 +311,19 @@ def _epcis_event(key: BatchKey, i: int, rng: random.Random) -> dict[str, Any]:
     if i % 4:
         event["bizStep"] = "sensor_reporting"
         event["disposition"] = "in_progress"
-        event["sensorElementList"] = [{
-            "sensorMetadata": {"time": when, "deviceID": f"https://id.gs1.org/8004/950600010000{i % 7}",
-                               "deviceMetadata": "https://id.example.com/devices/logger-t4"},
-            "sensorReport": [
-                {"type": "Temperature", "value": round(rng.uniform(1.5, 7.5), 2), "uom": "CEL"},
-                {"type": "RelativeHumidity", "value": round(rng.uniform(75, 92), 1), "uom": "P1"},
-            ],
-        }]
+        event["sensorElementList"] = [
+            {
+                "sensorMetadata": {
+                    "time": when,
+                    "deviceID": f"https://id.gs1.org/8004/950600010000{i % 7}",
+                    "deviceMetadata": "https://id.example.com/devices/logger-t4",
+                },
+                "sensorReport": [
+                    {"type": "Temperature", "value": round(rng.uniform(1.5, 7.5), 2), "uom": "CEL"},
+                    {"type": "RelativeHumidity", "value": round(rng.uniform(75, 92), 1), "uom": "P1"},
+                ],
+            }
+        ]
     else:
         event["bizStep"] = "storing"
         event["disposition"] = "sellable_not_accessible"
@@ -285,8 +333,12 @@ def _epcis_event(key: BatchKey, i: int, rng: random.Random) -> dict[str, Any]:
 
 def _write_epcis(path: Path, keys: Sequence[BatchKey], count: int) -> None:
     rng = random.Random(2024)
-    head = {"@context": [EPCIS_CONTEXT], "type": "EPCISDocument", "schemaVersion": "2.0",
-            "creationDate": "2024-03-08T12:00:00.000Z"}
+    head = {
+        "@context": [EPCIS_CONTEXT],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2024-03-08T12:00:00.000Z",
+    }
     with path.open("w", encoding="utf-8") as fh:
         fh.write(json.dumps(head)[:-1] + ', "epcisBody": {"eventList": [\n')
         for i in range(count):
@@ -304,9 +356,11 @@ def _import_rate(b: _Bench, keys: Sequence[BatchKey]) -> float:
     expected_roots = math.ceil(IMPORT_EVENTS / ANCHOR_SIZE)
     if report.new_events != IMPORT_EVENTS or report.anchored_roots != expected_roots:
         raise RuntimeError(f"import stored {report.new_events} events under {report.anchored_roots} roots")
-    log(f"import: {IMPORT_EVENTS} events in {seconds:.2f} s ({path.stat().st_size / 1e6:.1f} MB JSON-LD); this "
+    log(
+        f"import: {IMPORT_EVENTS} events in {seconds:.2f} s ({path.stat().st_size / 1e6:.1f} MB JSON-LD); this "
         f"process's CPU {cpu:.2f} s = {cpu / IMPORT_EVENTS * 1e6:.0f} µs/event, "
-        f"so {IMPORT_EVENTS / cpu:,.0f}/s at most")
+        f"so {IMPORT_EVENTS / cpu:,.0f}/s at most"
+    )
     return IMPORT_EVENTS / seconds
 
 
@@ -315,13 +369,26 @@ def _child_import(b: _Bench, path: Path) -> dict[str, Any]:
     """Run ``bench.import_1m`` on ``path``; its peak RSS is its own VmHWM (see that module), cross-checked by
     polling its RSS from here."""
     out, err = path.with_suffix(".out"), path.with_suffix(".err")
-    cmd = [sys.executable, "-m", "bench.import_1m", "--home", str(b.env.settings.home),
-           "--port", str(b.env.settings.node_port), "--csv", str(path), "--batch-size", str(ANCHOR_SIZE),
-           "--account", "producer"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.import_1m",
+        "--home",
+        str(b.env.settings.home),
+        "--port",
+        str(b.env.settings.node_port),
+        "--csv",
+        str(path),
+        "--batch-size",
+        str(ANCHOR_SIZE),
+        "--account",
+        "producer",
+    ]
     polled = 0
     with out.open("w") as out_fh, err.open("w") as err_fh:
-        proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=out_fh, stderr=err_fh,
-                                env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+        proc = subprocess.Popen(
+            cmd, cwd=PROJECT_ROOT, stdout=out_fh, stderr=err_fh, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+        )
         watch = psutil.Process(proc.pid)
         while proc.poll() is None:
             try:
@@ -341,12 +408,14 @@ def _child_import(b: _Bench, path: Path) -> dict[str, Any]:
 def _events_query(b: _Bench, key: BatchKey) -> int:
     """The lookup's core: one batch's stored events in time order (what history_of reads before verifying)."""
     with b.ctx.engine.connect() as conn:
-        return len(conn.execute(
-            select(t.epcis_events)
-            .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
-            .where(t.event_batches.c.batch_id == key.id_hex)
-            .order_by(t.event_batches.c.event_time, t.epcis_events.c.created_seq)
-        ).all())
+        return len(
+            conn.execute(
+                select(t.epcis_events)
+                .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
+                .where(t.event_batches.c.batch_id == key.id_hex)
+                .order_by(t.event_batches.c.event_time, t.epcis_events.c.created_seq)
+            ).all()
+        )
 
 
 def _lookup_p99(b: _Bench, keys: Sequence[BatchKey], label: str) -> float:
@@ -370,10 +439,12 @@ def _lookup_p99(b: _Bench, keys: Sequence[BatchKey], label: str) -> float:
     unverified = sum(1 for h in histories for e in h["timeline"] if e["status"] != "verified")
     bare, _, _ = timed(lambda k: _events_query(b, k))
     mean = sum(sizes) / len(sizes)
-    log(f"history@{label}: {len(sample)} batches, {min(sizes)}-{max(sizes)} events (mean {mean:.0f}), "
+    log(
+        f"history@{label}: {len(sample)} batches, {min(sizes)}-{max(sizes)} events (mean {mean:.0f}), "
         f"{unverified} not verified; history_of p50 {_percentile(full, 50):.2f} p99 {_percentile(full, 99):.2f} "
         f"max {max(full):.2f} ms (CPU p50 {_percentile(full_cpu, 50):.2f} p99 {_percentile(full_cpu, 99):.2f} ms); "
-        f"events query alone p50 {_percentile(bare, 50):.2f} p99 {_percentile(bare, 99):.2f} ms")
+        f"events query alone p50 {_percentile(bare, 50):.2f} p99 {_percentile(bare, 99):.2f} ms"
+    )
     return _percentile(full, 99)
 
 
@@ -414,8 +485,10 @@ def run(env: BenchEnv) -> list[dict[str, Any]]:
 
     with b.part(f"import {IMPORT_EVENTS} JSON-LD events"):
         import_rate = _import_rate(b, import_keys)
-    log(f"import {import_rate:,.0f} events/s = {import_rate / naive_rate:.1f}× the naive {naive_rate:.1f} events/s "
-        f"(needs ≥ 40×)")
+    log(
+        f"import {import_rate:,.0f} events/s = {import_rate / naive_rate:.1f}× the naive {naive_rate:.1f} events/s "
+        f"(needs ≥ 40×)"
+    )
 
     with b.part(f"child import {big_rows} rows"):
         big = _child_import(b, big_csv)
@@ -428,8 +501,10 @@ def run(env: BenchEnv) -> list[dict[str, Any]]:
         row("mem.import_1m_rss_mb", big["peak_rss_mb"], "MB", small["peak_rss_mb"]),
         row("latency.history_p99_ms@1m", big_p99, "ms", round(small_p99, 3)),
     ]
-    log(f"gas baseline: naive step {naive_gas} gas; 1M child: {big['rows']} rows in {big['seconds']} s "
-        f"({big['events_per_s']}/s); timings: {json.dumps(b.timings)}")
+    log(
+        f"gas baseline: naive step {naive_gas} gas; 1M child: {big['rows']} rows in {big['seconds']} s "
+        f"({big['events_per_s']}/s); timings: {json.dumps(b.timings)}"
+    )
     return rows
 
 

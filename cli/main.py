@@ -107,15 +107,14 @@ def _root(
     traceback_: bool = typer.Option(False, "--traceback", help="Show the full traceback on errors."),
     wide: bool = typer.Option(False, "--wide", help="Never fit tables to the terminal: show every value whole."),
     as_: str = typer.Option(None, "--as", help="Sign as this dev account or keystore name.", show_default=False),
-    version: bool = typer.Option(False, "--version", help="Show the version and exit.", is_eager=True,
-                                 callback=_print_version),
+    version: bool = typer.Option(
+        False, "--version", help="Show the version and exit.", is_eager=True, callback=_print_version
+    ),
 ) -> None:
     STATE.overrides.update({"home": home, "rpc_url": rpc_url, "chain_id": chain_id})
     STATE.json = STATE.json or json_
     STATE.traceback = STATE.traceback or traceback_
     STATE.as_ = STATE.as_ or as_
-
-
 
 
 def _fail(message: str, status: ExitStatus, **detail: object) -> int:

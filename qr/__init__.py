@@ -12,8 +12,10 @@ from typing import Any
 # renderer, the decoder and eth-account.
 _SOURCES = {
     "decode": "qr.decode",
-    **dict.fromkeys(("DigitalLink", "batch_id", "batch_uri", "canonical", "key_path", "normalize_gtin", "parse",
-                     "unit_uri"), "qr.digital_link"),
+    **dict.fromkeys(
+        ("DigitalLink", "batch_id", "batch_uri", "canonical", "key_path", "normalize_gtin", "parse", "unit_uri"),
+        "qr.digital_link",
+    ),
     **dict.fromkeys(("DecodeError", "DigitalLinkError", "QRError", "RenderError", "SignatureError"), "qr.errors"),
     **dict.fromkeys(("render_label_png", "render_labels", "render_png", "render_svg"), "qr.render"),
     **dict.fromkeys(("make_sheet", "parse_serial_range"), "qr.sheet"),

@@ -176,19 +176,62 @@ PRIMARY_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
 # AIs the syntax dictionary does not permit as Digital Link data attributes (query string): key qualifiers and a
 # few that only make sense in a carrier. Every other AI known to biip may appear once in the query string.
 _NOT_ATTRIBUTES = frozenset(
-    "03 21 22 235 254 7040 7041 8011 8014 8019 8020 8040 8041 8042 8043 8200".split()
+    [
+        "03",
+        "21",
+        "22",
+        "235",
+        "254",
+        "7040",
+        "7041",
+        "8011",
+        "8014",
+        "8019",
+        "8020",
+        "8040",
+        "8041",
+        "8042",
+        "8043",
+        "8200",
+    ]
 )
 # Numeric components that end in a GS1 check digit: AI -> (start, length) of the digits it covers, check digit last.
 _CHECK_DIGITS = {
-    "00": (0, 18), "01": (0, 14), "02": (0, 14), "253": (0, 13), "255": (0, 13), "402": (0, 17), "410": (0, 13),
-    "411": (0, 13), "412": (0, 13), "413": (0, 13), "414": (0, 13), "415": (0, 13), "416": (0, 13), "417": (0, 13),
-    "8003": (1, 13), "8006": (0, 14), "8017": (0, 18), "8018": (0, 18),
+    "00": (0, 18),
+    "01": (0, 14),
+    "02": (0, 14),
+    "253": (0, 13),
+    "255": (0, 13),
+    "402": (0, 17),
+    "410": (0, 13),
+    "411": (0, 13),
+    "412": (0, 13),
+    "413": (0, 13),
+    "414": (0, 13),
+    "415": (0, 13),
+    "416": (0, 13),
+    "417": (0, 13),
+    "8003": (1, 13),
+    "8006": (0, 14),
+    "8017": (0, 18),
+    "8018": (0, 18),
 }
 # Element strings that must not appear together (GS1 General Specifications, "invalid pairs of element strings").
-_INVALID_PAIRS = tuple((re.compile(a), re.compile(b)) for a, b in (
-    ("01", "02|37|255|8006"), ("02", "255"), ("420", "421"), ("426", "42[2-5]"), ("390.", "394.|8111"),
-    ("391.", "390."), ("392.", "393."), ("394.", "8111"), ("8017", "8018"), ("255", "415|8020|8026"),
-))
+_INVALID_PAIRS = tuple(
+    (re.compile(a), re.compile(b))
+    for a, b in (
+        ("01", "02|37|255|8006"),
+        ("02", "255"),
+        ("420", "421"),
+        ("426", "42[2-5]"),
+        ("390.", "394.|8111"),
+        ("391.", "390."),
+        ("392.", "393."),
+        ("394.", "8111"),
+        ("8017", "8018"),
+        ("255", "415|8020|8026"),
+    )
+)
 _AI_SEGMENT = re.compile(r"[0-9]{2,4}")
 _CSET82_ORDER = "".join(sorted(_CSET82))
 _CSET32 = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # the check characters of alphanumeric keys
@@ -255,15 +298,18 @@ def _parse_path(origin: str, prefix: list[str], segments: list[str], query: list
     if at is None:
         if not segments:
             raise DigitalLinkError("no primary key in the path")
-        raise DigitalLinkError(f"no primary key in the path, or path segment {segments[-1][:40]!r} is not a "
-                               "(key qualifier AI, value) pair; use numeric AIs, e.g. /01/{gtin14}/10/{lot}")
+        raise DigitalLinkError(
+            f"no primary key in the path, or path segment {segments[-1][:40]!r} is not a "
+            "(key qualifier AI, value) pair; use numeric AIs, e.g. /01/{gtin14}/10/{lot}"
+        )
     pairs = [(segments[i], _decode(segments[i + 1])) for i in range(at, len(segments), 2)]
     primary, key = pairs[0]
     qualifiers = tuple(pairs[1:])
     _check_qualifiers(primary, [ai for ai, _ in qualifiers])
     if primary == "01" and len(key) != 14:
-        raise DigitalLinkError(f"GTIN {key!r} in /01/ must have 14 digits (write a GTIN-8, -12 or -13 with leading "
-                               "zeros)")
+        raise DigitalLinkError(
+            f"GTIN {key!r} in /01/ must have 14 digits (write a GTIN-8, -12 or -13 with leading zeros)"
+        )
     for ai, value in pairs:
         _check_value(ai, value)
     attributes: dict[str, str] = {}
@@ -295,8 +341,9 @@ def _check_qualifiers(primary: str, given: list[str]) -> None:
         else:
             return
     allowed = " or ".join("/".join(s) for s in PRIMARY_KEYS[primary]) or "none"
-    raise DigitalLinkError(f"key qualifiers {'/'.join(given)} are not allowed after AI {primary} "
-                           f"(allowed, in this order: {allowed})")
+    raise DigitalLinkError(
+        f"key qualifiers {'/'.join(given)} are not allowed after AI {primary} (allowed, in this order: {allowed})"
+    )
 
 
 def _check_pairs(ais: list[str]) -> None:
@@ -318,7 +365,7 @@ def _check_value(ai: str, value: str) -> None:
             raise DigitalLinkError(f"AI 8013 value {value!r}: invalid check character pair, expected {expected_pair}")
     if ai in _CHECK_DIGITS:
         start, length = _CHECK_DIGITS[ai]
-        digits = value[start:start + length]
+        digits = value[start : start + length]
         expected = gs1_standard_check_digit(digits[:-1])
         if int(digits[-1]) != expected:
             raise DigitalLinkError(f"AI {ai} value {value!r}: invalid check digit, expected {expected}")
@@ -333,7 +380,7 @@ def _check_pair(data: str) -> str:
         if all(candidate % p for p in primes):
             primes.append(candidate)
         candidate += 1
-    total = sum(_CSET82_ORDER.index(char) * prime for char, prime in zip(reversed(data), primes)) % 1021
+    total = sum(_CSET82_ORDER.index(char) * prime for char, prime in zip(reversed(data), primes, strict=False)) % 1021
     return _CSET32[total >> 5] + _CSET32[total & 31]
 
 

@@ -41,12 +41,24 @@ _HEX = "0123456789ABCDEF"
 
 # The optimisation table of the compression standard: one 8-bit code for a common sequence of AIs.
 _OPTIMISED: dict[str, tuple[str, ...]] = {
-    "0A": ("01", "22"), "0B": ("01", "10"), "0C": ("01", "21"), "0D": ("01", "17"), "0E": ("01", "7003"),
-    "0F": ("01", "30"), "1A": ("01", "10", "21", "17"), "1B": ("01", "15"), "1C": ("01", "11"),
-    "1D": ("01", "16"), "1E": ("01", "91"), "1F": ("01", "10", "15"),
+    "0A": ("01", "22"),
+    "0B": ("01", "10"),
+    "0C": ("01", "21"),
+    "0D": ("01", "17"),
+    "0E": ("01", "7003"),
+    "0F": ("01", "30"),
+    "1A": ("01", "10", "21", "17"),
+    "1B": ("01", "15"),
+    "1C": ("01", "11"),
+    "1D": ("01", "16"),
+    "1E": ("01", "91"),
+    "1F": ("01", "10", "15"),
     **{f"2{c}": ("01", f"310{i}") for i, c in enumerate("ABCDEF")},
     **{f"3{c}": ("01", f"320{i}") for i, c in enumerate("ABCDEF")},
-    "9A": ("8010", "8011"), "9B": ("8017", "8019"), "9C": ("8018", "8019"), "9D": ("414", "254"),
+    "9A": ("8010", "8011"),
+    "9B": ("8017", "8019"),
+    "9C": ("8018", "8019"),
+    "9D": ("414", "254"),
     **{f"A{i}": ("01", f"392{i}") for i in range(10)},
     **{f"C{i}": ("255", f"390{i}") for i in range(10)},
     **{f"C{c}": ("255", f"394{i}") for i, c in enumerate("ABCD")},
@@ -96,7 +108,7 @@ def decompress(segment: str, primary_keys: dict[str, tuple[tuple[str, ...], ...]
             for ai in _OPTIMISED[h1 + h2]:
                 _put(values, ai, _value(reader, ai))
         elif h1 == "F":
-            length = int(bits[reader.at - 4:reader.at] + reader.take(3), 2)
+            length = int(bits[reader.at - 4 : reader.at] + reader.take(3), 2)
             key = "".join(_BASE64URL[reader.int(6)] for _ in range(length))
             encoding = reader.int(3)
             others.append((key, _characters(reader, encoding, reader.int(7))))
@@ -117,7 +129,7 @@ class _Bits:
     def take(self, count: int) -> str:
         if count > self.remaining:
             raise DigitalLinkError("compressed data ends in the middle of a value")
-        chunk = self.bits[self.at:self.at + count]
+        chunk = self.bits[self.at : self.at + count]
         self.at += count
         return chunk
 
@@ -179,8 +191,9 @@ def _put(values: dict[str, str], ai: str, value: str) -> None:
     values[ai] = value
 
 
-def _arrange(values: dict[str, str], others: list[tuple[str, str]],
-             primary_keys: dict[str, tuple[tuple[str, ...], ...]]) -> Expanded:
+def _arrange(
+    values: dict[str, str], others: list[tuple[str, str]], primary_keys: dict[str, tuple[tuple[str, ...], ...]]
+) -> Expanded:
     primary = next((ai for ai in primary_keys if ai in values), None)
     if primary is None:
         raise DigitalLinkError("the compressed data holds no primary key")

@@ -40,8 +40,7 @@ class PostgresUnavailable(RuntimeError):
 def pg_bin_dir() -> Path | None:
     """The newest /usr/lib/postgresql/<version>/bin holding initdb and pg_ctl, or None."""
     found = [
-        p for p in Path("/usr/lib/postgresql").glob("*/bin")
-        if (p / "initdb").is_file() and (p / "pg_ctl").is_file()
+        p for p in Path("/usr/lib/postgresql").glob("*/bin") if (p / "initdb").is_file() and (p / "pg_ctl").is_file()
     ]
     return max(found, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0) if found else None
 
@@ -77,13 +76,35 @@ class PostgresServer:
             raise PostgresUnavailable(f"{tool} failed ({proc.returncode}): {proc.stderr.strip()} {tail}".strip())
 
     def init(self) -> None:
-        self.check("initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                   "--locale=C", "--no-sync", "--no-instructions")
+        self.check(
+            "initdb",
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+            "--no-instructions",
+        )
 
     def start(self) -> None:
         options = f"-h 127.0.0.1 -p {self.port} -k {self.folder} {FAST_OPTIONS}"
-        self.check("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options, "-w",
-                   "-t", str(TIMEOUT_S), "start")
+        self.check(
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            str(TIMEOUT_S),
+            "start",
+        )
 
     def stop(self) -> None:
         if (self.data_dir / "postmaster.pid").exists():

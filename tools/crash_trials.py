@@ -34,10 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="seed of the first round (then seed+1, ...)")
     parser.add_argument("--rows", type=int, default=None, help="rows per imported CSV (CRASH_ROWS)")
     parser.add_argument("--anchor-events", type=int, default=None, help="events per anchor trial")
-    parser.add_argument("--recover-every", type=int, default=None,
-                        help="with --write: trials between two `trace anchor` recoveries")
-    parser.add_argument("--write", action="store_true",
-                        help="kill every write command (event add, register, derive, recall, units) instead")
+    parser.add_argument(
+        "--recover-every", type=int, default=None, help="with --write: trials between two `trace anchor` recoveries"
+    )
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="kill every write command (event add, register, derive, recall, units) instead",
+    )
     args = parser.parse_args(argv)
     test, summary_file = (WRITE_TEST, WRITE_SUMMARY) if args.write else (TEST, SUMMARY)
     prefix = "WRITE_CRASH" if args.write else "CRASH"
@@ -58,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         code = subprocess.call(
             [sys.executable, "-m", "pytest", "-p", "no:pytest-brownie", "-p", "no:cacheprovider", "-q", "-s", test],
-            cwd=ROOT, env=env,
+            cwd=ROOT,
+            env=env,
         )
         outcome = "passed" if code == 0 else f"FAILED (pytest exit {code})"
         summary = summary_file.read_text().splitlines()[0] if code == 0 and summary_file.exists() else ""

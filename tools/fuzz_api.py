@@ -80,8 +80,17 @@ def prepare(home: Path, node_port: int) -> str:
     run_story(settings)
     ctx = TraceContext.open(settings, autostart=False)
     try:  # a trade gives the escrow read routes something to find; the fuzz does not depend on it
-        escrow.open_trade(ctx, account=dev_account("buyer"), seller="seller", arbiter="arbiter", token="USDC",
-                          amount="100", gtin=GREEN[0], lot=GREEN[1], deliver_by="30d")
+        escrow.open_trade(
+            ctx,
+            account=dev_account("buyer"),
+            seller="seller",
+            arbiter="arbiter",
+            token="USDC",
+            amount="100",
+            gtin=GREEN[0],
+            lot=GREEN[1],
+            deliver_by="30d",
+        )
     except TraceError as exc:
         _say(f"no escrow trade for the fuzz ({exc})")
     return apikeys.create_key(get_engine(settings), organisation="Fuzz Org", account="producer")
@@ -127,18 +136,33 @@ def count_requests(log_text: str) -> tuple[int, Counter[str], list[str]]:
 
 def schemathesis_args(args: argparse.Namespace, base: str, key: str, report_dir: Path) -> list[str]:
     command = [
-        str(args.st), "--config-file", str(CONFIG), "run", f"{base}/openapi.json",
-        "--checks", args.checks,
-        "--max-examples", str(args.max_examples),
-        "--phases", args.phases,
-        "--workers", str(args.workers),
-        "--seed", str(args.seed),
-        "--header", f"Authorization: Bearer {key}",
-        "--request-timeout", "60",
-        "--generation-database", "none",
-        "--suppress-health-check", "all",
-        "--report", "junit",
-        "--report-dir", str(report_dir),
+        str(args.st),
+        "--config-file",
+        str(CONFIG),
+        "run",
+        f"{base}/openapi.json",
+        "--checks",
+        args.checks,
+        "--max-examples",
+        str(args.max_examples),
+        "--phases",
+        args.phases,
+        "--workers",
+        str(args.workers),
+        "--seed",
+        str(args.seed),
+        "--header",
+        f"Authorization: Bearer {key}",
+        "--request-timeout",
+        "60",
+        "--generation-database",
+        "none",
+        "--suppress-health-check",
+        "all",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(report_dir),
         "--no-color",
     ]
     if args.exclude_checks:
@@ -158,23 +182,37 @@ def run(args: argparse.Namespace) -> Summary:
         _say(f"node on port {node_port}: deploy and the demo story")
         try:
             key = prepare(home, node_port)
-            env = {**os.environ, "TRACE_HOME": str(home), "TRACE_NODE_PORT": str(node_port),
-                   "TRACE_RESOLVER_RATE_PER_MINUTE": str(args.resolver_rate)}
+            env = {
+                **os.environ,
+                "TRACE_HOME": str(home),
+                "TRACE_NODE_PORT": str(node_port),
+                "TRACE_RESOLVER_RATE_PER_MINUTE": str(args.resolver_rate),
+            }
             env.pop("TRACE_RPC_URL", None)
             log_path = Path(tmp) / "server.log"
             counts_path = Path(tmp) / "added-inputs.txt"
             with open(log_path, "wb") as log:
                 server = subprocess.Popen(
                     [str(args.python), "-m", "cli.main", "serve", "--port", str(api_port)],
-                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
                 try:
                     wait_healthy(base, server)
-                    _say(f"serving on {base}; schemathesis: max {args.max_examples} examples per operation, "
-                         f"phases {args.phases}")
+                    _say(
+                        f"serving on {base}; schemathesis: max {args.max_examples} examples per operation, "
+                        f"phases {args.phases}"
+                    )
                     report_dir = Path(args.report_dir) if args.report_dir else Path(tmp) / "report"
-                    st = subprocess.run(schemathesis_args(args, base, key, report_dir), cwd=ROOT,
-                                        timeout=args.timeout, env={**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS),
-                                                              "FUZZ_HOOKS_COUNTS": str(counts_path)})
+                    st = subprocess.run(
+                        schemathesis_args(args, base, key, report_dir),
+                        cwd=ROOT,
+                        timeout=args.timeout,
+                        env={**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS), "FUZZ_HOOKS_COUNTS": str(counts_path)},
+                    )
                     summary.schemathesis_exit = st.returncode
                 finally:
                     server.send_signal(signal.SIGINT)
@@ -193,8 +231,12 @@ def run(args: argparse.Namespace) -> Summary:
         summary.statuses = dict(sorted(statuses.items()))
         summary.server_errors = errors
         if errors:  # show the server's side of each 5xx: its traceback is in the log
-            sys.stdout.write("\n".join(line for line in log_text.splitlines()
-                                       if not ACCESS_LINE.search(line) or line.strip() in errors)[-20000:] + "\n")
+            sys.stdout.write(
+                "\n".join(
+                    line for line in log_text.splitlines() if not ACCESS_LINE.search(line) or line.strip() in errors
+                )[-20000:]
+                + "\n"
+            )
     summary.seconds = round(time.monotonic() - started, 1)
     summary.ok = summary.schemathesis_exit == 0 and not errors and total >= args.min_requests
     return summary
@@ -202,28 +244,49 @@ def run(args: argparse.Namespace) -> Summary:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--max-examples", type=int, default=int(os.environ.get("FUZZ_API_EXAMPLES", "60")),
-                        help="Examples per operation and phase (FUZZ_API_EXAMPLES; default 60).")
-    parser.add_argument("--min-requests", type=int, default=1000,
-                        help="Fail unless at least this many requests reached the server (default 1000).")
-    parser.add_argument("--phases", default="examples,coverage,fuzzing",
-                        help="schemathesis phases (default examples,coverage,fuzzing).")
+    parser.add_argument(
+        "--max-examples",
+        type=int,
+        default=int(os.environ.get("FUZZ_API_EXAMPLES", "60")),
+        help="Examples per operation and phase (FUZZ_API_EXAMPLES; default 60).",
+    )
+    parser.add_argument(
+        "--min-requests",
+        type=int,
+        default=1000,
+        help="Fail unless at least this many requests reached the server (default 1000).",
+    )
+    parser.add_argument(
+        "--phases", default="examples,coverage,fuzzing", help="schemathesis phases (default examples,coverage,fuzzing)."
+    )
     parser.add_argument("--checks", default=DEFAULT_CHECKS)
     parser.add_argument("--exclude-checks", default=DEFAULT_EXCLUDED)
-    parser.add_argument("--workers", type=int, default=1,
-                        help="schemathesis workers (default 1: hypothesis 6.170 on Python 3.11.7 hit a CPython "
-                             "\"AST constructor recursion depth mismatch\" SystemError with 2 threads)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="schemathesis workers (default 1: hypothesis 6.170 on Python 3.11.7 hit a CPython "
+        '"AST constructor recursion depth mismatch" SystemError with 2 threads)',
+    )
     parser.add_argument("--seed", type=int, default=20261120)
     parser.add_argument("--max-time", type=int, default=0, help="schemathesis' time budget in seconds.")
     parser.add_argument("--timeout", type=float, default=3600, help="Kill schemathesis after this many seconds.")
-    parser.add_argument("--resolver-rate", type=int, default=1_000_000,
-                        help="Resolver requests per minute per client on the fuzzed server (the limiter has "
-                             "its own tests; a low limit would turn most resolver cases into 429s).")
+    parser.add_argument(
+        "--resolver-rate",
+        type=int,
+        default=1_000_000,
+        help="Resolver requests per minute per client on the fuzzed server (the limiter has "
+        "its own tests; a low limit would turn most resolver cases into 429s).",
+    )
     parser.add_argument("--report-dir", default="", help="Keep schemathesis' JUnit report here.")
     parser.add_argument("--summary", default="", help="Write the summary as JSON to this file.")
     parser.add_argument("--st", type=Path, default=TOOLS_ST, help="The schemathesis command (tools venv).")
-    parser.add_argument("--python", type=Path, default=PROJECT_PYTHON if PROJECT_PYTHON.exists() else
-                        Path(sys.executable), help="Python of the project's venv, which serves the API.")
+    parser.add_argument(
+        "--python",
+        type=Path,
+        default=PROJECT_PYTHON if PROJECT_PYTHON.exists() else Path(sys.executable),
+        help="Python of the project's venv, which serves the API.",
+    )
     parser.add_argument("st_args", nargs="*", help="More schemathesis options, after `--`.")
     return parser.parse_args(argv)
 
@@ -231,13 +294,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.st.exists():
-        print(f"fuzz-api: error: {args.st} not found; install schemathesis in the tools venv (make tools)",
-              file=sys.stderr)
+        print(
+            f"fuzz-api: error: {args.st} not found; install schemathesis in the tools venv (make tools)",
+            file=sys.stderr,
+        )
         return 3
     summary = run(args)
-    _say(f"{summary.requests} requests in {summary.seconds} s; statuses {summary.statuses}; "
-         f"5xx: {len(summary.server_errors)}; added inputs {summary.added_inputs}; "
-         f"schemathesis exit {summary.schemathesis_exit}")
+    _say(
+        f"{summary.requests} requests in {summary.seconds} s; statuses {summary.statuses}; "
+        f"5xx: {len(summary.server_errors)}; added inputs {summary.added_inputs}; "
+        f"schemathesis exit {summary.schemathesis_exit}"
+    )
     if summary.requests < args.min_requests:
         _say(f"too few requests: {summary.requests} < {args.min_requests}")
     if args.summary:

@@ -27,8 +27,30 @@ NON_FINITE = ["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "1E400"]
 _MARK = "\u0000non-finite\u0000"
 
 # Primary keys, qualifiers and data attributes of GS1 Digital Link, and some that are not GS1 at all.
-AIS = ["00", "01", "253", "255", "414", "417", "8003", "8004", "8006", "8010", "8017", "8018", "10", "21", "22",
-       "235", "254", "7040", "17", "3103", "99", "gtin"]
+AIS = [
+    "00",
+    "01",
+    "253",
+    "255",
+    "414",
+    "417",
+    "8003",
+    "8004",
+    "8006",
+    "8010",
+    "8017",
+    "8018",
+    "10",
+    "21",
+    "22",
+    "235",
+    "254",
+    "7040",
+    "17",
+    "3103",
+    "99",
+    "gtin",
+]
 REPORTED_LINKS = [
     "https://id.gs1.org/414/9520123456788?01=09506000134369",
     "https://id.gs1.org/414/9520123456788/254/1?01=09506000134369&10=LOT",
@@ -88,17 +110,25 @@ def _raw(generated: Any) -> Any:
 def _non_finite_variants(generated: Any) -> st.SearchStrategy[Any]:
     places: list[tuple[Any, ...] | None] = [None, *_paths(_raw(generated))]
     return st.tuples(st.sampled_from(places), st.sampled_from(NON_FINITE)).map(
-        lambda choice: _map(generated, lambda body: _with_literal(body, *choice)))
+        lambda choice: _map(generated, lambda body: _with_literal(body, *choice))
+    )
 
 
-_value = st.one_of(st.text("0123456789", min_size=1, max_size=20),
-                   st.text(st.characters(codec="ascii", categories=("L", "N", "P", "S")), max_size=24))
+_value = st.one_of(
+    st.text("0123456789", min_size=1, max_size=20),
+    st.text(st.characters(codec="ascii", categories=("L", "N", "P", "S")), max_size=24),
+)
 _pairs = st.lists(st.tuples(st.sampled_from(AIS), _value), min_size=0, max_size=3)
 _links = st.builds(
-    lambda host, path, query: host + "".join(f"/{ai}/{quote(v, safe='')}" for ai, v in path)
-    + ("?" + "&".join(f"{ai}={quote(v, safe='')}" for ai, v in query) if query else ""),
+    lambda host, path, query: (
+        host
+        + "".join(f"/{ai}/{quote(v, safe='')}" for ai, v in path)
+        + ("?" + "&".join(f"{ai}={quote(v, safe='')}" for ai, v in query) if query else "")
+    ),
     st.sampled_from(["https://id.gs1.org", "https://example.org/dl", "http://127.0.0.1:8000"]),
-    _pairs.filter(bool), _pairs)
+    _pairs.filter(bool),
+    _pairs,
+)
 DIGITAL_LINKS = st.one_of(st.sampled_from(REPORTED_LINKS), _links)
 
 
@@ -126,5 +156,4 @@ def before_generate_query(context: Any, strategy: st.SearchStrategy[Any]) -> st.
     names = [p.name for p in getattr(operation, "query", [])] if operation is not None else []
     if not names:
         return strategy
-    return st.one_of(strategy, st.builds(_query_variant, strategy, st.sampled_from(names),
-                                         st.sampled_from(NON_FINITE)))
+    return st.one_of(strategy, st.builds(_query_variant, strategy, st.sampled_from(names), st.sampled_from(NON_FINITE)))

@@ -241,9 +241,7 @@ def _compiler():
 
 def standard_json_input(contracts_dir: Path, settings: Any) -> dict[str, Any]:
     """A solc standard-JSON input with every .sol under ``contracts_dir`` but its ``test/`` mocks."""
-    files = sorted(
-        p for p in contracts_dir.rglob("*.sol") if "test" not in p.relative_to(contracts_dir).parts[:-1]
-    )
+    files = sorted(p for p in contracts_dir.rglob("*.sol") if "test" not in p.relative_to(contracts_dir).parts[:-1])
     if not files:
         raise CheckError(f"no .sol files under {contracts_dir}")
     standard = settings.standard_settings()
@@ -274,11 +272,16 @@ def run_slither(slither: Path, contracts_dir: Path, out_dir: Path) -> tuple[Path
     cmd = [
         str(slither),
         str(request),
-        "--compile-force-framework", "solc-json",
-        "--solc", str(solc),
-        "--solc-working-dir", str(PROJECT_ROOT),
-        "--filter-paths", FILTER_PATHS,
-        "--json", str(output),
+        "--compile-force-framework",
+        "solc-json",
+        "--solc",
+        str(solc),
+        "--solc-working-dir",
+        str(PROJECT_ROOT),
+        "--filter-paths",
+        FILTER_PATHS,
+        "--json",
+        str(output),
         "--fail-none",
         "--disable-color",
     ]
@@ -317,7 +320,7 @@ def table(result: Result, *, show_info: bool) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells):
-        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=False)) + " |"
 
     out = [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [line(r) for r in rows]
@@ -333,24 +336,39 @@ def report(result: Result, *, elapsed: float | None) -> dict[str, Any]:
         "untriaged": [f.__dict__ | {"key": list(f.key)} for f in result.untriaged],
         "stale_triage": [e.__dict__ for e in result.stale],
         "findings": [
-            f.__dict__ | {"triage": result.matched[f].decision if result.matched[f] else None}
-            for f in result.findings
+            f.__dict__ | {"triage": result.matched[f].decision if result.matched[f] else None} for f in result.findings
         ],
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--contracts", type=Path, default=PROJECT_ROOT / "contracts",
-                        help="directory of .sol files to analyse; its test/ mocks are skipped (default: contracts)")
+    parser.add_argument(
+        "--contracts",
+        type=Path,
+        default=PROJECT_ROOT / "contracts",
+        help="directory of .sol files to analyse; its test/ mocks are skipped (default: contracts)",
+    )
     parser.add_argument("--triage", type=Path, default=DEFAULT_TRIAGE, help="triage file (default: %(default)s)")
-    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR,
-                        help="where the solc input, Slither's JSON and log and report.json go (default: %(default)s)")
-    parser.add_argument("--slither", type=Path, default=Path(os.environ.get("SLITHER", DEFAULT_SLITHER)),
-                        help="the slither executable (default: $SLITHER or .venv-tools/bin/slither)")
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=DEFAULT_OUT_DIR,
+        help="where the solc input, Slither's JSON and log and report.json go (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--slither",
+        type=Path,
+        default=Path(os.environ.get("SLITHER", DEFAULT_SLITHER)),
+        help="the slither executable (default: $SLITHER or .venv-tools/bin/slither)",
+    )
     parser.add_argument("--from-json", type=Path, help="check an existing Slither JSON output instead of running it")
-    parser.add_argument("--fail-on", choices=["high", "medium", "low"], default="medium",
-                        help="lowest severity whose untriaged findings fail the check (default: medium)")
+    parser.add_argument(
+        "--fail-on",
+        choices=["high", "medium", "low"],
+        default="medium",
+        help="lowest severity whose untriaged findings fail the check (default: medium)",
+    )
     parser.add_argument("--show-info", action="store_true", help="list Informational/Optimization findings too")
     args = parser.parse_args(argv)
 
@@ -375,14 +393,18 @@ def main(argv: list[str] | None = None) -> int:
     took = f" in {elapsed:.1f} s" if elapsed is not None else ""
     print(f"\nslither: {len(findings)} findings ({counts or 'none'}){took}; Slither JSON: {output}")
     for entry in result.stale:
-        print(f"note: triage entry matches no finding (fixed or renamed?): "
-              f"{entry.detector} {entry.contract}.{entry.function}")
+        print(
+            f"note: triage entry matches no finding (fixed or renamed?): "
+            f"{entry.detector} {entry.contract}.{entry.function}"
+        )
     if result.untriaged:
         print(f"\nFAIL: {len(result.untriaged)} untriaged finding(s) of severity {result.fail_on} or above:")
         for f in result.untriaged:
             print(f"  [{f.impact}] {f.detector} {f.contract}.{f.function} at {f.location}\n      {f.description}")
-        print(f"Fix the code, or, for a false positive or an accepted risk, add an entry to {args.triage} "
-              "with its justification.")
+        print(
+            f"Fix the code, or, for a false positive or an accepted risk, add an entry to {args.triage} "
+            "with its justification."
+        )
         return EXIT_UNTRIAGED
     print(f"OK: every {result.fail_on}-or-above finding is triaged.")
     return EXIT_OK

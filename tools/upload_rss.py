@@ -42,8 +42,9 @@ def rss_mb(pid: int) -> float:
 
 
 def upload(port: int, size: int, statuses: Counter[str], lock: threading.Lock) -> None:
-    head = (f"POST /capture HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {size}\r\n\r\n").encode()
+    head = (
+        f"POST /capture HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+    ).encode()
     chunk = b" " * MIB
     status = "no answer"
     try:
@@ -71,9 +72,13 @@ def main() -> int:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="trace-rss-") as home:
         env = {**os.environ, "TRACE_HOME": home, "PYTHONPATH": str(args.root)}
-        server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "python"), "-m", "cli.main", "serve", "--port",
-                                   str(port)], cwd=args.root, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "python"), "-m", "cli.main", "serve", "--port", str(port)],
+            cwd=args.root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             deadline = time.monotonic() + 60
             while True:
@@ -92,8 +97,10 @@ def main() -> int:
             before = rss_mb(server.pid)
             statuses: Counter[str] = Counter()
             lock = threading.Lock()
-            threads = [threading.Thread(target=upload, args=(port, args.mib * MIB, statuses, lock))
-                       for _ in range(args.connections)]
+            threads = [
+                threading.Thread(target=upload, args=(port, args.mib * MIB, statuses, lock))
+                for _ in range(args.connections)
+            ]
             started = time.monotonic()
             for thread in threads:
                 thread.start()
@@ -106,9 +113,20 @@ def main() -> int:
         finally:
             server.terminate()
             server.wait(timeout=20)
-    print(json.dumps({"root": str(args.root), "connections": args.connections, "mib_each": args.mib,
-                      "rss_mb_before": before, "rss_mb_after": after, "rss_mb_5s_later": later,
-                      "statuses": dict(statuses), "seconds": seconds}))
+    print(
+        json.dumps(
+            {
+                "root": str(args.root),
+                "connections": args.connections,
+                "mib_each": args.mib,
+                "rss_mb_before": before,
+                "rss_mb_after": after,
+                "rss_mb_5s_later": later,
+                "statuses": dict(statuses),
+                "seconds": seconds,
+            }
+        )
+    )
     return 0
 
 

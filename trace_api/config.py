@@ -32,8 +32,11 @@ class Settings(BaseModel):
     chain_id: int = Field(default=LOCAL_CHAIN_ID)
     node_port: int = Field(default=DEFAULT_PORT, description="Port of the local anvil node")
     node_state_interval: int = Field(
-        default=10, ge=1, le=3600,
-        description="Seconds between the local node's state dumps: what a kill -9 of the node can lose")
+        default=10,
+        ge=1,
+        le=3600,
+        description="Seconds between the local node's state dumps: what a kill -9 of the node can lose",
+    )
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in home")
     keystore_dir: Path | None = Field(default=None, description="eth-account v3 JSON keystores")
     key_password: str | None = Field(default=None, repr=False, description="Password of the keystore")
@@ -43,35 +46,51 @@ class Settings(BaseModel):
     max_document_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     anchor_batch_size: int = Field(default=1024, gt=0)
     trust_proxy: bool = Field(
-        default=False, description="Behind a reverse proxy: take the client address from X-Forwarded-For")
+        default=False, description="Behind a reverse proxy: take the client address from X-Forwarded-For"
+    )
     public_url: str = Field(
-        default="", pattern=r"^(https?://[^/?#@\s]+/?)?$",
+        default="",
+        pattern=r"^(https?://[^/?#@\s]+/?)?$",
         description="Public origin of the API (https://trace.example.org): links, redirects and resolverRoot "
-                    "use it, never the Host header; empty means the address the server listens on")
-    body_timeout: float = Field(default=60.0, gt=0, le=3600,
-                                description="Seconds a request body may take to arrive (408 after)")
-    header_timeout: float = Field(default=10.0, gt=0, le=600,
-                                  description="Seconds a request head may take to arrive (connection dropped)")
-    keep_alive_timeout: int = Field(default=5, gt=0, le=600,
-                                      description="Seconds an idle keep-alive connection stays open")
+        "use it, never the Host header; empty means the address the server listens on",
+    )
+    body_timeout: float = Field(
+        default=60.0, gt=0, le=3600, description="Seconds a request body may take to arrive (408 after)"
+    )
+    header_timeout: float = Field(
+        default=10.0, gt=0, le=600, description="Seconds a request head may take to arrive (connection dropped)"
+    )
+    keep_alive_timeout: int = Field(
+        default=5, gt=0, le=600, description="Seconds an idle keep-alive connection stays open"
+    )
     max_request_bytes: int = Field(default=64 * 1024, gt=0, description="Largest HTTP request body (413 above)")
     max_capture_bytes: int = Field(default=5 * 1024 * 1024, gt=0, description="Largest body of POST /capture")
     resolver_rate_per_minute: int = Field(
-        default=60, ge=0,
+        default=60,
+        ge=0,
         description="Requests per minute per client network (IPv4 address, IPv6 /64) on the public read routes; "
-                    "0: no limit")
+        "0: no limit",
+    )
     resolver_rate_burst: int = Field(
-        default=0, ge=0, description="Requests a client may make at once before the rate applies; 0: one minute's")
+        default=0, ge=0, description="Requests a client may make at once before the rate applies; 0: one minute's"
+    )
     index_poll_seconds: float = Field(
-        default=1.0, ge=0, le=3600,
+        default=1.0,
+        ge=0,
+        le=3600,
         description="The server's read routes bring the index up to the chain at most this often, in the background "
-                    "(0: before every read, as the CLI does)")
+        "(0: before every read, as the CLI does)",
+    )
     scan_flush_seconds: float = Field(
-        default=1.0, gt=0, le=60, description="Scans are written in batches, in the background, this often")
+        default=1.0, gt=0, le=60, description="Scans are written in batches, in the background, this often"
+    )
     snapshot_max_age: float = Field(
-        default=30.0, gt=0, le=3600,
+        default=30.0,
+        gt=0,
+        le=3600,
         description="Seconds a verified history is reused while the index stays at the same block, for writes "
-                    "made by another process that do not move the index (off-chain captures)")
+        "made by another process that do not move the index (off-chain captures)",
+    )
 
     @field_validator("home", "keystore_dir", mode="after")
     @classmethod
@@ -116,7 +135,7 @@ def _from_mapping(values: dict[str, Any]) -> dict[str, Any]:
     for key, value in values.items():
         if not key.startswith(ENV_PREFIX) or value is None:
             continue
-        name = key[len(ENV_PREFIX):].lower()
+        name = key[len(ENV_PREFIX) :].lower()
         if name in fields:
             found[name] = value
     return found
@@ -134,7 +153,8 @@ def load_settings(env_file: Path | str | None = ".env", **overrides: Any) -> Set
     except ValidationError as exc:
         problems = "; ".join(
             f"{ENV_PREFIX}{'.'.join(str(p) for p in e['loc']).upper()} ({'.'.join(str(p) for p in e['loc'])}): "
-            f"{e['msg']}" for e in exc.errors()
+            f"{e['msg']}"
+            for e in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from exc
 

@@ -224,9 +224,7 @@ class MerkleTree:
             "format": "standard-v1",
             "leafEncoding": ["bytes32"],
             "tree": [hx(node) for node in self._tree],
-            "values": [
-                {"value": [hx(v)], "treeIndex": p} for v, p in zip(self._values, self._positions, strict=True)
-            ],
+            "values": [{"value": [hx(v)], "treeIndex": p} for v, p in zip(self._values, self._positions, strict=True)],
         }
 
     @classmethod

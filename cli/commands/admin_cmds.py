@@ -26,8 +26,7 @@ def keys_import(name: str) -> None:
     """Encrypt a private key into the keystore folder. Key from TRACE_IMPORT_KEY or a prompt; password from
     TRACE_KEY_PASSWORD or a prompt."""
     key = os.environ.get("TRACE_IMPORT_KEY") or typer.prompt("Private key", hide_input=True)
-    password = STATE.settings.key_password or typer.prompt("New password", hide_input=True,
-                                                           confirmation_prompt=True)
+    password = STATE.settings.key_password or typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     path = write_keystore(STATE.settings.effective_keystore_dir, name, key, password)
     address = "0x" + json.loads(path.read_text())["address"]
     emit({"name": name, "path": str(path), "address": address}, f"wrote {path} for {address}")
@@ -37,8 +36,14 @@ def keys_import(name: str) -> None:
 def keys_list() -> None:
     """List keystores (name and address)."""
     folder = STATE.settings.effective_keystore_dir
-    items = [{"name": p.stem, "address": "0x" + json.loads(p.read_text()).get("address", "")}
-             for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    items = (
+        [
+            {"name": p.stem, "address": "0x" + json.loads(p.read_text()).get("address", "")}
+            for p in sorted(folder.glob("*.json"))
+        ]
+        if folder.is_dir()
+        else []
+    )
     emit(items, "\n".join(f"{i['name']}\t{i['address']}" for i in items) or "no keystores")
 
 
@@ -51,14 +56,22 @@ def _expiry(expires: str | None) -> dt.datetime | None:
     return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
 
 
-EXPIRES = typer.Option(None, "--expires", help="Lifetime, e.g. 90d, 12w, 24h; the key gets 401 afterwards. "
-                                                "Default: no expiry.")
+EXPIRES = typer.Option(
+    None, "--expires", help="Lifetime, e.g. 90d, 12w, 24h; the key gets 401 afterwards. Default: no expiry."
+)
 
 
 def _row(key: apikeys.ApiKeyPublic) -> dict[str, Any]:
-    return {"id": key.id, "organisation": key.organisation, "account": key.account, "status": key.status,
-            "created_at": key.created_at, "expires_at": key.expires_at, "revoked_at": key.revoked_at,
-            "last_used_at": key.last_used_at}
+    return {
+        "id": key.id,
+        "organisation": key.organisation,
+        "account": key.account,
+        "status": key.status,
+        "created_at": key.created_at,
+        "expires_at": key.expires_at,
+        "revoked_at": key.revoked_at,
+        "last_used_at": key.last_used_at,
+    }
 
 
 def _when(value: dt.datetime | None) -> str:
@@ -88,8 +101,15 @@ def apikey_list(
     table = Table("organisation", "account", "status", "created", "expires", "last used")
     table.columns.insert(0, Column("id", no_wrap=True))
     for k in keys:
-        table.add_row(k["id"], k["organisation"], k["account"], k["status"], _when(k["created_at"]),
-                      _when(k["expires_at"]), _when(k["last_used_at"]))
+        table.add_row(
+            k["id"],
+            k["organisation"],
+            k["account"],
+            k["status"],
+            _when(k["created_at"]),
+            _when(k["expires_at"]),
+            _when(k["last_used_at"]),
+        )
     emit(keys, table if keys else "no API keys")
 
 
@@ -108,8 +128,10 @@ def apikey_rotate(
     """Replace an API key: a new key for the same organisation and account; the old one is revoked at once."""
     key, new = apikeys.rotate_key(get_engine(STATE.settings), ident=key_id, expires_at=_expiry(expires))
     info = _row(new)
-    emit({**info, "api_key": key, "replaces": key_id},
-         f"API key {info['id']} for {info['organisation']} replaces {key_id}, now revoked (shown once): {key}")
+    emit(
+        {**info, "api_key": key, "replaces": key_id},
+        f"API key {info['id']} for {info['organisation']} replaces {key_id}, now revoked (shown once): {key}",
+    )
 
 
 def register(app: typer.Typer) -> None:

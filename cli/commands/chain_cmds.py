@@ -21,17 +21,28 @@ def compile_(force: bool = typer.Option(False, "--force", help="Recompile even i
     """Compile contracts/ with the pinned solc (cached in build/trace) and refresh the ABI and bytecode the package
     ships (trace_api/chain/contracts.json). Needs a source checkout."""
     if not is_source_checkout():
-        raise ConfigError("trace compile needs a source checkout with contracts/; this package ships compiled contracts")
+        raise ConfigError(
+            "trace compile needs a source checkout with contracts/; this package ships compiled contracts"
+        )
     started = time.perf_counter()
     artifacts, changed = refresh_packaged(force=force)
     elapsed = time.perf_counter() - started
-    data = {"solc": compiler_settings().version, "seconds": round(elapsed, 3), "contracts": sorted(artifacts),
-            "packaged_changed": changed}
-    emit(data, f"compiled {len(artifacts)} contracts with solc {data['solc']} in {elapsed:.2f} s"
-               + ("; updated trace_api/chain/contracts.json" if changed else ""))
+    data = {
+        "solc": compiler_settings().version,
+        "seconds": round(elapsed, 3),
+        "contracts": sorted(artifacts),
+        "packaged_changed": changed,
+    }
+    emit(
+        data,
+        f"compiled {len(artifacts)} contracts with solc {data['solc']} in {elapsed:.2f} s"
+        + ("; updated trace_api/chain/contracts.json" if changed else ""),
+    )
 
 
-def deploy(force: bool = typer.Option(False, "--force", help="Deploy again even if the live deployment matches.")) -> None:
+def deploy(
+    force: bool = typer.Option(False, "--force", help="Deploy again even if the live deployment matches."),
+) -> None:
     """Deploy TraceRegistry and TradeEscrow (plus mock stablecoins on the local chain); starts the local node."""
     node.allow_autostart(STATE.settings)
     if is_source_checkout():
@@ -58,8 +69,9 @@ def accounts() -> None:
     for column in ("name", "address", "roles", *symbols):
         table.add_column(column, no_wrap=column == "address", justify="right" if column in symbols else "left")
     for account in found:
-        table.add_row(account.name, account.address, ", ".join(account.roles) or "-",
-                      *(account.balances[s] for s in symbols))
+        table.add_row(
+            account.name, account.address, ", ".join(account.roles) or "-", *(account.balances[s] for s in symbols)
+        )
     emit([dataclasses.asdict(a) for a in found], table)
 
 

@@ -16,19 +16,28 @@ from trace_api.epcis.xml_export import export_xml
 from trace_api.errors import ValidationError, VerificationFailed
 from trace_api.services import event_proofs, history, importer, sheet
 
-epcis_app = typer.Typer(help="EPCIS documents (2.0 JSON-LD, 1.2/2.0 XML): CBV 2.0 event hashes, export.", no_args_is_help=True)
+epcis_app = typer.Typer(
+    help="EPCIS documents (2.0 JSON-LD, 1.2/2.0 XML): CBV 2.0 event hashes, export.", no_args_is_help=True
+)
 
 
 def import_(
-    file: Path = typer.Argument(None, help="CSV (columns above), EPCIS 2.0 JSON-LD or EPCIS 1.2/2.0 XML; "
-                                           "with --template, where to write the template (else stdout)."),
+    file: Path = typer.Argument(
+        None,
+        help="CSV (columns above), EPCIS 2.0 JSON-LD or EPCIS 1.2/2.0 XML; "
+        "with --template, where to write the template (else stdout).",
+    ),
     batch_size: int = typer.Option(None, "--batch-size", help="Events per Merkle root (TRACE_ANCHOR_BATCH_SIZE)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate everything, write nothing."),
-    ignore_column: list[str] = typer.Option([], "--ignore-column", metavar="NAME",
-                                            help="Leave this CSV column out (repeatable); unknown columns are "
-                                                 "an error otherwise."),
-    template: bool = typer.Option(False, "--template", help="Write a CSV template: every column, one example "
-                                                            "row per step."),
+    ignore_column: list[str] = typer.Option(
+        [],
+        "--ignore-column",
+        metavar="NAME",
+        help="Leave this CSV column out (repeatable); unknown columns are an error otherwise.",
+    ),
+    template: bool = typer.Option(
+        False, "--template", help="Write a CSV template: every column, one example row per step."
+    ),
 ) -> None:
     if template:
         _write_template(file)
@@ -37,19 +46,33 @@ def import_(
         raise ValidationError("which file? `trace import FILE` (or `trace import --template FILE` to start one)")
     context = ctx()
     account = STATE.account("producer")
-    options = {"account": account, "path": file, "batch_size": batch_size, "dry_run": dry_run,
-               "ignore_columns": ignore_column}
+    options = {
+        "account": account,
+        "path": file,
+        "batch_size": batch_size,
+        "dry_run": dry_run,
+        "ignore_columns": ignore_column,
+    }
     if STATE.json:
         report = importer.import_file(context, **options)
     else:
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console, transient=True) as bar:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
             task = bar.add_task(f"importing {file.name}", total=None)
             report = importer.import_file(context, **options, progress=lambda n: bar.update(task, completed=n))
     data = report.to_json()
     verb = "validated (dry run)" if dry_run else "imported"
-    emit(data, f"{verb} {data['rows']} rows: {data['new_events']} new events, {data['anchored_roots']} roots "
-               f"anchored, {data['direct_events']} lifecycle events recorded, {data['batches']} batches")
+    emit(
+        data,
+        f"{verb} {data['rows']} rows: {data['new_events']} new events, {data['anchored_roots']} roots "
+        f"anchored, {data['direct_events']} lifecycle events recorded, {data['batches']} batches",
+    )
 
 
 def _write_template(out: Path | None) -> None:
@@ -61,8 +84,10 @@ def _write_template(out: Path | None) -> None:
         raise ValidationError(f"{out} exists; choose a new file name for the template")
     out.write_text(text, encoding="utf-8")
     rows = text.count("\n") - 1
-    emit({"written": str(out), "columns": list(sheet.COLUMNS), "rows": rows},
-         f"wrote {out}: {len(sheet.COLUMNS)} columns, {rows} example rows (one per step)")
+    emit(
+        {"written": str(out), "columns": list(sheet.COLUMNS), "rows": rows},
+        f"wrote {out}: {len(sheet.COLUMNS)} columns, {rows} example rows (one per step)",
+    )
 
 
 IMPORT_HELP = (
@@ -98,13 +123,18 @@ def epcis_verify(file: Path) -> None:
                              for v in verdicts))  # fmt: skip
     failed = [v for v in verdicts if v["status"] != "verified"]
     if failed:
-        raise VerificationFailed(f"{len(failed)} of {len(verdicts)} events not verified; first: {failed[0]['event_id']} "
-                                 f"is {failed[0]['status']}", verdict={"events": verdicts})
+        raise VerificationFailed(
+            f"{len(failed)} of {len(verdicts)} events not verified; first: {failed[0]['event_id']} "
+            f"is {failed[0]['status']}",
+            verdict={"events": verdicts},
+        )
 
 
 @epcis_app.command("export")
 def epcis_export(
-    gtin: str, lot: str, out: Path = typer.Option(None, "-o", help="Write to a file."),
+    gtin: str,
+    lot: str,
+    out: Path = typer.Option(None, "-o", help="Write to a file."),
     fmt: str = typer.Option("json", "--format", help="json (EPCIS 2.0 JSON-LD) or xml (EPCIS 2.0 XML)."),
 ) -> None:
     """Export a batch's events as an EPCIS 2.0 document; each event re-hashes to the hash anchored for it."""

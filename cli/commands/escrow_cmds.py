@@ -22,13 +22,18 @@ from trace_api.services import escrow, trade_files
 from trace_api.services.context import TraceContext
 from trace_api.services.trade_terms import OrderLine, parse_line, parse_lines_csv
 
-escrow_app = typer.Typer(help="Trade escrow: fund, release by milestones, dispute, resolve, withdraw.",
-                         no_args_is_help=True)
+escrow_app = typer.Typer(
+    help="Trade escrow: fund, release by milestones, dispute, resolve, withdraw.", no_args_is_help=True
+)
 
 TRADE_ID = typer.Argument(..., min=1, help="Trade id (from `trace escrow open` or `list`).")
-EVIDENCE_FILE = typer.Option(None, "--file", help="Evidence file: its SHA-256 goes on chain, the file is stored "
-                             "encrypted for the parties and the arbiter.",
-                             exists=True, dir_okay=False)
+EVIDENCE_FILE = typer.Option(
+    None,
+    "--file",
+    help="Evidence file: its SHA-256 goes on chain, the file is stored encrypted for the parties and the arbiter.",
+    exists=True,
+    dir_okay=False,
+)
 EVIDENCE_SHA = typer.Option(None, "--sha256", help="SHA-256 of evidence hashed elsewhere (64 hex digits).")
 
 
@@ -48,59 +53,97 @@ def _money(data: dict[str, Any], field: str) -> str:
 def open_(
     gtin: str = typer.Option(None, "--gtin", help="GTIN of the traded batch (with one --lot LOT)."),
     lot: list[str] = typer.Option(
-        None, "--lot", help="The lot (with --gtin), or GTIN/LOT; repeat as GTIN/LOT=AMOUNT for an order of several "
-                            "lines, each paid, refunded or disputed on its own."),
-    lines_file: Path = typer.Option(None, "--lines", exists=True, dir_okay=False,
-                                    help="Order lines from a CSV with the columns gtin, lot, amount."),
+        None,
+        "--lot",
+        help="The lot (with --gtin), or GTIN/LOT; repeat as GTIN/LOT=AMOUNT for an order of several "
+        "lines, each paid, refunded or disputed on its own.",
+    ),
+    lines_file: Path = typer.Option(
+        None, "--lines", exists=True, dir_okay=False, help="Order lines from a CSV with the columns gtin, lot, amount."
+    ),
     seller: str = typer.Option(..., "--seller", help="Seller: address or dev account name."),
     arbiter: str = typer.Option(..., "--arbiter", help="Arbiter of disputes: address or dev account name."),
     amount: str = typer.Option(None, "--amount", help="Price in the token's unit, e.g. 1250.50 (or --invoice)."),
     invoice: tuple[str, str] | None = typer.Option(
-        None, "--invoice", metavar="AMOUNT CURRENCY",
+        None,
+        "--invoice",
+        metavar="AMOUNT CURRENCY",
         help="Price as an invoice, e.g. --invoice 11500.00 EUR: converted into the token at the escrow's price "
-             "feed, its rate and round recorded on chain."),
+        "feed, its rate and round recorded on chain.",
+    ),
     max_slippage: str = typer.Option(
-        None, "--max-slippage", help="With --invoice: how far the rate may move from the quote (default 0.5%)."),
-    incoterm: str = typer.Option(None, "--incoterm", help="Incoterms 2020 rule: EXW, FCA, CPT, CIP, DAP, DPU, DDP, "
-                                                         "FAS, FOB, CFR or CIF; sets the default milestones."),
+        None, "--max-slippage", help="With --invoice: how far the rate may move from the quote (default 0.5%)."
+    ),
+    incoterm: str = typer.Option(
+        None,
+        "--incoterm",
+        help="Incoterms 2020 rule: EXW, FCA, CPT, CIP, DAP, DPU, DDP, "
+        "FAS, FOB, CFR or CIF; sets the default milestones.",
+    ),
     place: str = typer.Option(None, "--place", help="The rule's named place as a UN/LOCODE, e.g. CNSHA."),
     port: bool = typer.Option(False, "--port", help="Confirm the place is a port (needed by FAS, FOB, CFR, CIF)."),
     token: str = typer.Option(..., "--token", help="USDC, EURC (deployment symbols), a token address, or ETH."),
     deliver_by: str = typer.Option("30d", "--deliver-by", help="Duration (30d), date (2026-12-31) or datetime."),
     ruling_period: str = typer.Option("7d", "--ruling-period", help="Time the arbiter has to rule (1d to 90d)."),
-    milestones: str = typer.Option(None, "--milestones",
-                                   help="e.g. shipped=30,delivered=70 (percent), shipped:3000,delivered:7000 (bps) "
-                                        "or shipped:30%,delivered:70%; default: the Incoterm's (on shipment for "
-                                        "EXW, F and C rules, on delivery for D rules), else 100% on delivery."),
+    milestones: str = typer.Option(
+        None,
+        "--milestones",
+        help="e.g. shipped=30,delivered=70 (percent), shipped:3000,delivered:7000 (bps) "
+        "or shipped:30%,delivered:70%; default: the Incoterm's (on shipment for "
+        "EXW, F and C rules, on delivery for D rules), else 100% on delivery.",
+    ),
     dispute_window: str = typer.Option(
-        escrow.DEFAULT_DISPUTE_WINDOW, "--dispute-window",
+        escrow.DEFAULT_DISPUTE_WINDOW,
+        "--dispute-window",
         help="After a carrier's delivery, the buyer's time to dispute before payment (1d to 30d); the buyer's own "
-             "receiving pays at once."),
+        "receiving pays at once.",
+    ),
     permit: bool = typer.Option(True, "--permit/--no-permit", help="Use EIP-2612 permit when the token has it."),
 ) -> None:
     """Open and fund a trade for a batch (signed by the buyer)."""
     invoice_amount, invoice_currency = invoice or (None, None)
     batch, lines = _batch_or_lines(gtin, lot or [], lines_file)
-    result = escrow.open_trade(_ctx(), account=STATE.account("buyer"), seller=seller, arbiter=arbiter, token=token,
-                               amount=amount, gtin=batch[0], lot=batch[1], lines=lines, deliver_by=deliver_by,
-                               ruling_period=ruling_period, milestones=milestones, dispute_window=dispute_window,
-                               use_permit=permit, incoterm=incoterm, place=place, port=port,
-                               invoice_amount=invoice_amount, invoice_currency=invoice_currency,
-                               max_slippage=max_slippage)
+    result = escrow.open_trade(
+        _ctx(),
+        account=STATE.account("buyer"),
+        seller=seller,
+        arbiter=arbiter,
+        token=token,
+        amount=amount,
+        gtin=batch[0],
+        lot=batch[1],
+        lines=lines,
+        deliver_by=deliver_by,
+        ruling_period=ruling_period,
+        milestones=milestones,
+        dispute_window=dispute_window,
+        use_permit=permit,
+        incoterm=incoterm,
+        place=place,
+        port=port,
+        invoice_amount=invoice_amount,
+        invoice_currency=invoice_currency,
+        max_slippage=max_slippage,
+    )
     for warning in result["warnings"]:
         sys.stderr.write(f"trace: warning: {warning}\n")
     terms = _terms_line(result)
     ids = result["trade_ids"]
-    what = (f"trade {ids[0]}" if len(ids) == 1 else f"trades {', '.join(map(str, ids))} (one per line)")
-    goods = ", ".join(f"{line['gtin']}/{line['lot']}" + (f" {line['amount']}" if len(ids) > 1 else "")
-                      for line in result["lines"])
-    emit(result, f"opened {what}: {_money(result, 'amount')} for {goods}{', ' + terms if terms else ''}, deliver "
-                 f"by {result['deliver_by']} (funded by {result['funding']}, {len(result['tx_hashes'])} tx, gas "
-                 f"{result['gas_used']})")
+    what = f"trade {ids[0]}" if len(ids) == 1 else f"trades {', '.join(map(str, ids))} (one per line)"
+    goods = ", ".join(
+        f"{line['gtin']}/{line['lot']}" + (f" {line['amount']}" if len(ids) > 1 else "") for line in result["lines"]
+    )
+    emit(
+        result,
+        f"opened {what}: {_money(result, 'amount')} for {goods}{', ' + terms if terms else ''}, deliver "
+        f"by {result['deliver_by']} (funded by {result['funding']}, {len(result['tx_hashes'])} tx, gas "
+        f"{result['gas_used']})",
+    )
 
 
-def _batch_or_lines(gtin: str | None, lots: list[str], lines_file: Path | None
-                    ) -> tuple[tuple[str | None, str | None], list[OrderLine] | None]:
+def _batch_or_lines(
+    gtin: str | None, lots: list[str], lines_file: Path | None
+) -> tuple[tuple[str | None, str | None], list[OrderLine] | None]:
     """--gtin G --lot L (one batch), --lot G/L[=AMOUNT] repeated, or --lines FILE."""
     if lines_file is not None:
         if gtin or lots:
@@ -108,8 +151,9 @@ def _batch_or_lines(gtin: str | None, lots: list[str], lines_file: Path | None
         return (None, None), parse_lines_csv(lines_file)
     if gtin is not None:
         if len(lots) != 1:
-            raise ValidationError("--gtin goes with exactly one --lot LOT; for several lines write "
-                                  "--lot GTIN/LOT=AMOUNT")
+            raise ValidationError(
+                "--gtin goes with exactly one --lot LOT; for several lines write --lot GTIN/LOT=AMOUNT"
+            )
         return (gtin, lots[0]), None
     if not lots:
         raise ValidationError("name the batch: --gtin GTIN --lot LOT, --lot GTIN/LOT, or order lines")
@@ -117,12 +161,14 @@ def _batch_or_lines(gtin: str | None, lots: list[str], lines_file: Path | None
 
 
 def _terms_line(data: dict[str, Any]) -> str:
-    """"DAP CNSHA, invoice 11500.00 EUR at 1.08 (round 3, 2026-12-01T05:00:00Z)", or "" for a plain trade."""
+    """ "DAP CNSHA, invoice 11500.00 EUR at 1.08 (round 3, 2026-12-01T05:00:00Z)", or "" for a plain trade."""
     parts = [f"{data['incoterm']} {data['place']}"] if data["incoterm"] else []
     if data["invoice"]:
         inv = data["invoice"]
-        parts.append(f"invoice {inv['amount']} {inv['currency']} at {inv['rate']} {data['token']['symbol']}/"
-                     f"{inv['currency']} (round {inv['round_id']}, {inv['round_time']})")
+        parts.append(
+            f"invoice {inv['amount']} {inv['currency']} at {inv['rate']} {data['token']['symbol']}/"
+            f"{inv['currency']} (round {inv['round_id']}, {inv['round_time']})"
+        )
     return ", ".join(parts)
 
 
@@ -139,21 +185,27 @@ def show(trade_id: int = TRADE_ID) -> None:
 def _trade_table(data: dict[str, Any]) -> Table:
     batch = data["batch"]
     label = f"{batch['gtin']}/{batch['lot']}" if batch else data["batch_id"]
-    table = Table(title=f"trade {data['trade_id']} [bold]{data['state'].upper()}[/bold]  batch {label}",
-                  show_header=False)
+    table = Table(
+        title=f"trade {data['trade_id']} [bold]{data['state'].upper()}[/bold]  batch {label}", show_header=False
+    )
     table.add_column("field", style="dim")
     table.add_column("value")
     rows = [
-        ("buyer", data["buyer"]), ("seller", data["seller"]), ("arbiter", data["arbiter"]),
-        ("amount", _money(data, "amount")), *([("terms", _terms_line(data))] if _terms_line(data) else []),
+        ("buyer", data["buyer"]),
+        ("seller", data["seller"]),
+        ("arbiter", data["arbiter"]),
+        ("amount", _money(data, "amount")),
+        *([("terms", _terms_line(data))] if _terms_line(data) else []),
         ("released", _money(data, "released")),
-        ("in escrow", _money(data, "in_escrow")), ("fee", f"{data['fee_bps'] / 100:g}%"),
+        ("in escrow", _money(data, "in_escrow")),
+        ("fee", f"{data['fee_bps'] / 100:g}%"),
         ("opened", data["opened_at"]),
         ("deliver by", data["deliver_by"] + ("  [red]overdue[/red]" if data["overdue"] else "")),
     ]
     for m in data["milestones"]:
-        rows.append((f"milestone {m['name']}", f"{m['bps'] / 100:g}% = {m['amount']} {data['token']['symbol']}, "
-                                               f"{m['status']}"))
+        rows.append(
+            (f"milestone {m['name']}", f"{m['bps'] / 100:g}% = {m['amount']} {data['token']['symbol']}, {m['status']}")
+        )
     if data["disputed_at"]:
         rows.append(("disputed", f"{data['disputed_at']}, ruling due {data['ruling_deadline']}"))
     if data.get("dispute"):
@@ -178,8 +230,9 @@ def _trade_table(data: dict[str, Any]) -> Table:
 @escrow_app.command("list")
 def list_(
     account: str = typer.Option(None, "--account", help="Only trades where this account is a party."),
-    state: str = typer.Option(None, "--state", help="open, disputed, paid, refunded, resolved, or closed (the "
-                                                    "last three)."),
+    state: str = typer.Option(
+        None, "--state", help="open, disputed, paid, refunded, resolved, or closed (the last three)."
+    ),
     limit: int = typer.Option(escrow.DEFAULT_LIST_LIMIT, "--limit", min=1),
 ) -> None:
     """List trades, newest first."""
@@ -188,8 +241,15 @@ def list_(
     for col in ("id", "state", "amount", "released", "buyer", "seller", "deliver by"):
         table.add_column(col, justify="right" if col in ("id", "amount", "released") else "left")
     for t in items:
-        table.add_row(str(t["trade_id"]), t["state"], _money(t, "amount"), t["released"], _short(t["buyer"]),
-                      _short(t["seller"]), t["deliver_by"])
+        table.add_row(
+            str(t["trade_id"]),
+            t["state"],
+            _money(t, "amount"),
+            t["released"],
+            _short(t["buyer"]),
+            _short(t["seller"]),
+            t["deliver_by"],
+        )
     emit(items, table)
 
 
@@ -221,28 +281,37 @@ def refund(trade_id: int = TRADE_ID) -> None:
 @escrow_app.command("dispute")
 def dispute(
     trade_id: int = TRADE_ID,
-    text: str = typer.Option(None, "--reason", "--text", help="The claim, as text: its SHA-256 goes on chain, the "
-                                                               "text is stored encrypted for the parties and arbiter."),
+    text: str = typer.Option(
+        None,
+        "--reason",
+        "--text",
+        help="The claim, as text: its SHA-256 goes on chain, the text is stored encrypted for the parties and arbiter.",
+    ),
     file: Path = EVIDENCE_FILE,
     sha256: str = EVIDENCE_SHA,
 ) -> None:
     """Freeze the trade and ask the arbiter to rule (the buyer or the seller)."""
-    result = trade_files.dispute(_ctx(), account=STATE.account("buyer"), trade_id=trade_id, text=text, path=file,
-                            digest=sha256)
+    result = trade_files.dispute(
+        _ctx(), account=STATE.account("buyer"), trade_id=trade_id, text=text, path=file, digest=sha256
+    )
     emit(result, f"trade {trade_id}: disputed; the arbiter must rule by {result['ruling_deadline']}")
 
 
 @escrow_app.command("evidence")
 def evidence(
     trade_id: int = TRADE_ID,
-    text: str = typer.Option(None, "--text", help="A statement: its SHA-256 goes on chain, the text is stored "
-                                                  "encrypted for the parties and the arbiter."),
+    text: str = typer.Option(
+        None,
+        "--text",
+        help="A statement: its SHA-256 goes on chain, the text is stored encrypted for the parties and the arbiter.",
+    ),
     file: Path = EVIDENCE_FILE,
     sha256: str = EVIDENCE_SHA,
 ) -> None:
     """Reference more evidence for the arbiter (the buyer or the seller)."""
-    result = trade_files.add_evidence(_ctx(), account=STATE.account("buyer"), trade_id=trade_id, text=text, path=file,
-                                 digest=sha256)
+    result = trade_files.add_evidence(
+        _ctx(), account=STATE.account("buyer"), trade_id=trade_id, text=text, path=file, digest=sha256
+    )
     emit(result, f"trade {trade_id}: evidence {result['evidence_sha256']} recorded")
 
 
@@ -253,16 +322,22 @@ def resolve(
 ) -> None:
     """Rule on a dispute: split the frozen remainder between seller and buyer (the arbiter)."""
     result = escrow.resolve(_ctx(), account=STATE.account("arbiter"), trade_id=trade_id, seller_share=seller_share)
-    emit(result, f"trade {trade_id}: resolved, {_money(result, 'to_seller')} to the seller (fee {result['fee']}), "
-                 f"{_money(result, 'to_buyer')} to the buyer")
+    emit(
+        result,
+        f"trade {trade_id}: resolved, {_money(result, 'to_seller')} to the seller (fee {result['fee']}), "
+        f"{_money(result, 'to_buyer')} to the buyer",
+    )
 
 
 @escrow_app.command("resolve-timeout")
 def resolve_timeout(trade_id: int = TRADE_ID) -> None:
     """Settle a dispute whose ruling deadline passed, by the registry's facts (anyone)."""
     result = escrow.resolve_by_timeout(_ctx(), account=STATE.account("buyer"), trade_id=trade_id)
-    emit(result, f"trade {trade_id}: settled by timeout, {_money(result, 'to_seller')} to the seller, "
-                 f"{_money(result, 'to_buyer')} to the buyer")
+    emit(
+        result,
+        f"trade {trade_id}: settled by timeout, {_money(result, 'to_seller')} to the seller, "
+        f"{_money(result, 'to_buyer')} to the buyer",
+    )
 
 
 @escrow_app.command("withdraw")

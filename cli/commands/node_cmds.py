@@ -53,7 +53,10 @@ def status() -> None:
 def mine(blocks: int = typer.Option(1, "--blocks", "-n", help="How many blocks to mine.")) -> None:
     """Mine empty blocks on the local chain (refused on any other chain)."""
     now = devchain.mine(chain=STATE.chain(), blocks=blocks)
-    emit(dataclasses.asdict(now) | {"time": now.time}, f"mined {blocks} block(s): block {now.block}, chain time {now.time}")
+    emit(
+        dataclasses.asdict(now) | {"time": now.time},
+        f"mined {blocks} block(s): block {now.block}, chain time {now.time}",
+    )
 
 
 @node_app.command("warp")

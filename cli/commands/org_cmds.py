@@ -14,8 +14,9 @@ from trace_api.index.store import get_engine
 from trace_api.services import orgs
 from trace_api.services.context import TraceContext
 
-org_app = typer.Typer(help="Organisations behind accounts (name, GLNs, country), vouched for on chain.",
-                      no_args_is_help=True)
+org_app = typer.Typer(
+    help="Organisations behind accounts (name, GLNs, country), vouched for on chain.", no_args_is_help=True
+)
 
 
 def _ctx() -> TraceContext:
@@ -52,8 +53,11 @@ def org_register(
         first = exc.errors()[0]
         raise ValidationError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
     org = orgs.register(_ctx(), signer=STATE.account("admin"), account=account, profile=profile, logo=logo)
-    emit(org.model_dump(mode="json"), f"{org.account} is {org.profile.legal_name} ({org.profile.country}), "
-                                      f"profile {org.profile_hash[:10]}… version {org.version}: {_mark(org)}")
+    emit(
+        org.model_dump(mode="json"),
+        f"{org.account} is {org.profile.legal_name} ({org.profile.country}), "
+        f"profile {org.profile_hash[:10]}… version {org.version}: {_mark(org)}",
+    )
 
 
 @org_app.command("show")

@@ -34,8 +34,10 @@ def _domain(domain: str | None, allow_local: bool) -> str:
     since a printed code that points at 127.0.0.1 works on no phone."""
     chosen = domain or STATE.settings.public_url.rstrip("/") or digital_link.DEFAULT_DOMAIN
     if domain is None and not allow_local and is_loopback(chosen):
-        raise ConfigError(f"labels would point at {chosen}, which no phone can reach: set TRACE_PUBLIC_URL or give "
-                          "--domain https://your-resolver (or --allow-local for a test print)")
+        raise ConfigError(
+            f"labels would point at {chosen}, which no phone can reach: set TRACE_PUBLIC_URL or give "
+            "--domain https://your-resolver (or --allow-local for a test print)"
+        )
     return chosen
 
 
@@ -62,8 +64,11 @@ def qr_make(
 ) -> None:
     """Make one QR code (error correction H)."""
     domain = _domain(domain, allow_local)
-    uri = (digital_link.unit_uri(gtin, lot, serial, domain=domain) if serial
-           else digital_link.batch_uri(gtin, lot, domain=domain))
+    uri = (
+        digital_link.unit_uri(gtin, lot, serial, domain=domain)
+        if serial
+        else digital_link.batch_uri(gtin, lot, domain=domain)
+    )
     key = _signing_key(sign)
     if key:
         uri = signing.sign_uri(uri, key)
@@ -73,8 +78,10 @@ def qr_make(
         render.render_png(uri, out, logo=logo)
     else:
         raise typer.BadParameter("output must end in .png or .svg", param_hint="-o")
-    emit({"uri": uri.split("#")[0], "signed": bool(key), "signed_uri": uri if key else None, "file": str(out)},
-         f"wrote {out} for {uri}")
+    emit(
+        {"uri": uri.split("#")[0], "signed": bool(key), "signed_uri": uri if key else None, "file": str(out)},
+        f"wrote {out} for {uri}",
+    )
 
 
 @qr_app.command("sheet")
@@ -91,8 +98,16 @@ def qr_sheet(
     """Bulk labels: a printable A4 PDF or a folder of images."""
     domain = _domain(domain, allow_local)
     fmt: Literal["pdf", "dir"] = "pdf" if out.suffix.lower() == ".pdf" else "dir"
-    path = sheet.make_sheet(gtin, lot, serials, out, domain=domain, sign_key=_signing_key(sign), fmt=fmt,
-                            image_format=image_format)  # type: ignore[arg-type]
+    path = sheet.make_sheet(
+        gtin,
+        lot,
+        serials,
+        out,
+        domain=domain,
+        sign_key=_signing_key(sign),
+        fmt=fmt,
+        image_format=image_format,  # type: ignore[arg-type]
+    )
     count = len(sheet.parse_serial_range(serials))
     emit({"labels": count, "output": str(path), "format": fmt}, f"wrote {count} labels to {path}")
 
@@ -105,8 +120,14 @@ def batch_units(
     location: str = typer.Option(None, "--location", help="GLN where the units were commissioned."),
 ) -> None:
     """Commission unit serials: one EPCIS event each, anchored under Merkle roots."""
-    result = units.commission_units(ctx(), account=STATE.account("producer"), gtin=gtin, lot=lot,
-                                    serials=sheet.parse_serial_range(serials), gln=location)
+    result = units.commission_units(
+        ctx(),
+        account=STATE.account("producer"),
+        gtin=gtin,
+        lot=lot,
+        serials=sheet.parse_serial_range(serials),
+        gln=location,
+    )
     emit(result, f"commissioned {result['serials']} units of {gtin}/{lot} under {result['anchored_roots']} root(s)")
 
 
@@ -114,8 +135,9 @@ def verify(
     code: str = typer.Argument(..., help="A Digital Link URI, or an image file of the QR code."),
     rpc: str = typer.Option(None, "--rpc", help="JSON-RPC URL to verify against (default: TRACE_RPC_URL)."),
     offline: bool = typer.Option(False, "--offline", help="Check only the signature, against --producer."),
-    producer: str = typer.Option(None, "--producer",
-                                 help="Who is expected to have signed (offline): address, keystore or dev name."),
+    producer: str = typer.Option(
+        None, "--producer", help="Who is expected to have signed (offline): address, keystore or dev name."
+    ),
 ) -> None:
     """Verify a product code against the chain itself: exit 0 genuine, 6 not verified (with the reason)."""
     uri = decode(Path(code)) if Path(code).is_file() else code
@@ -130,8 +152,10 @@ def verify(
         settings = STATE.settings
         context = TraceContext.open(settings, autostart=settings.is_local)
         verdict = verify_service.verify_online(context, uri)
-    emit(verdict.to_json(), "\n".join(("✓ " if c["ok"] else "✗ ") + f"{c['check']}: {c['detail']}"
-                                      for c in verdict.checks))
+    emit(
+        verdict.to_json(),
+        "\n".join(("✓ " if c["ok"] else "✗ ") + f"{c['check']}: {c['detail']}" for c in verdict.checks),
+    )
     verdict.raise_if_failed()
 
 

@@ -55,8 +55,9 @@ def batch_register(
 ) -> None:
     """Register a batch (signed by a producer)."""
     meta = {k: v for k, v in {"product": product, "origin": origin}.items() if v}
-    result = batches.register_batch(ctx(), account=STATE.account("producer"), gtin=gtin, lot=lot,
-                                    quantity=quantity, uom=uom, metadata=meta)
+    result = batches.register_batch(
+        ctx(), account=STATE.account("producer"), gtin=gtin, lot=lot, quantity=quantity, uom=uom, metadata=meta
+    )
     emit(result, f"registered {result['gtin']}/{result['lot']} as {result['batch_id']} (block {result['block']})")
 
 
@@ -78,8 +79,17 @@ def batch_derive(
             raise typer.BadParameter(f"--from {p!r}: expected GTIN/LOT")
         parents.append((g, lt))
     meta = {"product": product} if product else {}
-    result = batches.derive_batch(ctx(), account=STATE.account("processor"), gtin=gtin, lot=lot, parents=parents,
-                                  quantity=quantity, uom=uom, metadata=meta, process=process)
+    result = batches.derive_batch(
+        ctx(),
+        account=STATE.account("processor"),
+        gtin=gtin,
+        lot=lot,
+        parents=parents,
+        quantity=quantity,
+        uom=uom,
+        metadata=meta,
+        process=process,
+    )
     emit(result, f"derived {result['gtin']}/{result['lot']} from {len(parents)} parent(s)")
 
 
@@ -92,9 +102,14 @@ def batch_recall(gtin: str, lot: str, reason: str = typer.Option(..., "--reason"
 
 @batch_app.command("show")
 def batch_show(
-    gtin: str, lot: str,
-    limit: int = typer.Option(None, "--limit", min=1, help="Show only the batch's latest N events (JSON: `timeline` "
-                                                           "holds them, `timeline_total` counts all)."),
+    gtin: str,
+    lot: str,
+    limit: int = typer.Option(
+        None,
+        "--limit",
+        min=1,
+        help="Show only the batch's latest N events (JSON: `timeline` holds them, `timeline_total` counts all).",
+    ),
 ) -> None:
     """Print the batch's whole journey: its own steps and those of every batch it was made from, ✓/✗ each."""
     context = ctx()
@@ -118,53 +133,79 @@ def _journey_view(data: dict[str, Any]) -> Group:
     if data["recalled"]:
         title += "  [bold red]RECALLED[/bold red]"
     chain = data["hash_chain"]
-    lines = [f"[bold]{title}[/bold]",
-             f"hash chain {'ok' if chain['ok'] else 'BROKEN'}: {chain['events_on_chain']} events on chain; "
-             f"custodian {_party(trip['parties'], data['custodian'])}",
-             f"{trip['verified_steps']} of {trip['steps']} steps verified on chain, in {len(trip['groups'])} "
-             f"batch{'es' if len(trip['groups']) != 1 else ''}"]
+    lines = [
+        f"[bold]{title}[/bold]",
+        f"hash chain {'ok' if chain['ok'] else 'BROKEN'}: {chain['events_on_chain']} events on chain; "
+        f"custodian {_party(trip['parties'], data['custodian'])}",
+        f"{trip['verified_steps']} of {trip['steps']} steps verified on chain, in {len(trip['groups'])} "
+        f"batch{'es' if len(trip['groups']) != 1 else ''}",
+    ]
     if data["undisclosed"]:
-        lines.append("[bold red]INCOMPLETE: " + history.undisclosed_note(len(data["undisclosed"])) + "[/bold red] (seq "
-                     + ", ".join(str(u["seq"]) for u in data["undisclosed"][:10]) + ")")
+        lines.append(
+            "[bold red]INCOMPLETE: "
+            + history.undisclosed_note(len(data["undisclosed"]))
+            + "[/bold red] (seq "
+            + ", ".join(str(u["seq"]) for u in data["undisclosed"][:10])
+            + ")"
+        )
     if data["pending"]:
         lines.append(f"{data['pending']} event(s) pending: captured, not on chain yet (run `trace anchor`)")
     if "timeline_total" in data:
         lines.append(f"this batch: the latest {len(data['timeline'])} of {data['timeline_total']} events (--limit)")
     for recall in trip["recalls"]:
-        lines.append(f"[bold red]recalled[/bold red] {recall['gtin']}/{recall['lot']} at {recall['recalled_at']}: "
-                     + (recall["reason"] or "reason not available"))
+        lines.append(
+            f"[bold red]recalled[/bold red] {recall['gtin']}/{recall['lot']} at {recall['recalled_at']}: "
+            + (recall["reason"] or "reason not available")
+        )
     parts: list[Any] = ["\n".join(lines)]
     for group in trip["groups"]:
         head = "this batch" if group["depth"] == 0 else "made from"
-        table = Table(title=f"{head}: {group['product'] or 'batch'} {group['gtin']}/{group['lot']}"
-                      + ("  [bold red]RECALLED[/bold red]" if group["recalled"] else ""),
-                      caption=f"{group['verified_steps']} of {len(group['steps'])} steps verified"
-                      + ("" if group["hash_chain_ok"] else "; [red]hash chain BROKEN[/red]")
-                      + (f"; {group['units_issued']} serialised units issued" if group["units_issued"] else ""),
-                      title_justify="left", caption_justify="left")
+        table = Table(
+            title=f"{head}: {group['product'] or 'batch'} {group['gtin']}/{group['lot']}"
+            + ("  [bold red]RECALLED[/bold red]" if group["recalled"] else ""),
+            caption=f"{group['verified_steps']} of {len(group['steps'])} steps verified"
+            + ("" if group["hash_chain_ok"] else "; [red]hash chain BROKEN[/red]")
+            + (f"; {group['units_issued']} serialised units issued" if group["units_issued"] else ""),
+            title_justify="left",
+            caption_justify="left",
+        )
         for col in ("", "when", "step", "by", "where", "proof", "documents"):
             table.add_column(col, overflow="fold")
         for ev in group["steps"]:
-            docs = ", ".join(("🔒 " if d["private"] else f"{d.get('type') or d.get('name', '')} ")
-                             + ("hash verified" if d["verified"] else "UNVERIFIED")
-                             + (f" (valid until {d['valid_until']})" if d.get("valid_until") else "")
-                             for d in ev["documents"])
+            docs = ", ".join(
+                ("🔒 " if d["private"] else f"{d.get('type') or d.get('name', '')} ")
+                + ("hash verified" if d["verified"] else "UNVERIFIED")
+                + (f" (valid until {d['valid_until']})" if d.get("valid_until") else "")
+                for d in ev["documents"]
+            )
             name, gln = journey.place_of(trip, ev["where"])
             where = f"{name} (GLN {gln})" if name else (f"GLN {gln}" if gln else "")
             step = ev["biz_step"] or ev["type"]
             if ev["type"] == "TransformationEvent":
                 step = f"transformed ({ev['process']})" if ev.get("process") else "transformed"
             proof = ev.get("how", ev.get("reason", ev["status"]))
-            table.add_row(MARKS[ev["status"]], ev["event_time"], step, _party(trip["parties"], ev.get("actor")),
-                          where, proof, docs)
+            table.add_row(
+                MARKS[ev["status"]],
+                ev["event_time"],
+                step,
+                _party(trip["parties"], ev.get("actor")),
+                where,
+                proof,
+                docs,
+            )
         parts.append(table)
         sensors = group["sensors"]
         if sensors:
             for s in sensors["series"]:
-                limits = (f"; allowed {s['low']}–{s['high']} {s['unit']}, {s['excursions']} outside"
-                          if s["low"] is not None or s["high"] is not None else "")
-                parts.append(f"  {s['type']}: {s['count']} readings, {s['min']}–{s['max']} {s['unit']}{limits}; "
-                             f"{sensors['verified']} of {sensors['count']} sensor events verified")
+                limits = (
+                    f"; allowed {s['low']}–{s['high']} {s['unit']}, {s['excursions']} outside"
+                    if s["low"] is not None or s["high"] is not None
+                    else ""
+                )
+                parts.append(
+                    f"  {s['type']}: {s['count']} readings, {s['min']}–{s['max']} {s['unit']}{limits}; "
+                    f"{sensors['verified']} of {sensors['count']} sensor events verified"
+                )
     return Group(*parts)
 
 
@@ -186,9 +227,20 @@ def event_add(
     """Record one lifecycle step of a batch on chain. A public document's type, issuer and validity go into the
     event (under its hash on chain) and show on the scan page."""
     details = {"type": doc_type, "issuer": doc_issuer, "valid_from": valid_from, "valid_until": valid_until}
-    result = batches.record_event(ctx(), source="cli", account=STATE.account("producer"), gtin=gtin, lot=lot, step=step,
-                                  gln=location, to=to, doc=doc, private=private, recipients=share,
-                                  doc_details={k: v for k, v in details.items() if v})
+    result = batches.record_event(
+        ctx(),
+        source="cli",
+        account=STATE.account("producer"),
+        gtin=gtin,
+        lot=lot,
+        step=step,
+        gln=location,
+        to=to,
+        doc=doc,
+        private=private,
+        recipients=share,
+        doc_details={k: v for k, v in details.items() if v},
+    )
     emit(result, f"recorded {step} for {gtin}/{lot}: {result['event_hash']} (gas {result['gas_used']})")
 
 

@@ -11,8 +11,9 @@ from trace_api.index.store import get_engine
 from trace_api.services import devchain, wallets
 from trace_api.services.context import TraceContext
 
-token_app = typer.Typer(help="Token balances and transfers (USDC, EURC, a token address, or ETH).",
-                        no_args_is_help=True)
+token_app = typer.Typer(
+    help="Token balances and transfers (USDC, EURC, a token address, or ETH).", no_args_is_help=True
+)
 TOKEN = typer.Option(..., "--token", help="USDC, EURC (deployment symbols), a token address, or ETH.")
 
 
@@ -35,8 +36,11 @@ def transfer(
 ) -> None:
     """Send tokens from the signer (`--as`) to an account."""
     done = wallets.transfer(_ctx(), signer=STATE.account("buyer"), to=to, amount=amount, token=token)
-    emit(dataclasses.asdict(done), f"sent {done.amount} {done.token} to {done.to} (tx {done.tx_hash}); "
-                                   f"it now holds {done.balance_after} {done.token}")
+    emit(
+        dataclasses.asdict(done),
+        f"sent {done.amount} {done.token} to {done.to} (tx {done.tx_hash}); "
+        f"it now holds {done.balance_after} {done.token}",
+    )
 
 
 @token_app.command("mint")
@@ -49,8 +53,10 @@ def mint(
     ctx = _ctx()
     devchain.require_dev_chain(ctx.chain, "trace token mint")  # before asking for a signer
     done = wallets.mint(ctx, signer=STATE.account("admin"), to=to, amount=amount, token=token)
-    emit(dataclasses.asdict(done), f"minted {done.amount} {done.token} to {done.to}; it now holds "
-                                   f"{done.balance_after} {done.token}")
+    emit(
+        dataclasses.asdict(done),
+        f"minted {done.amount} {done.token} to {done.to}; it now holds {done.balance_after} {done.token}",
+    )
 
 
 def register(app: typer.Typer) -> None:

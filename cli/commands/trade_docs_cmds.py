@@ -20,8 +20,11 @@ from trace_api.index.store import get_engine
 from trace_api.services import statements, trade_files
 from trace_api.services.context import TraceContext
 
-doc_app = typer.Typer(help="Trade documents and dispute evidence: attach (hash on chain, file encrypted for the "
-                           "parties and the arbiter), list, download.", no_args_is_help=True)
+doc_app = typer.Typer(
+    help="Trade documents and dispute evidence: attach (hash on chain, file encrypted for the "
+    "parties and the arbiter), list, download.",
+    no_args_is_help=True,
+)
 
 TRADE_ID = typer.Argument(..., min=1, help="Trade id.")
 
@@ -45,9 +48,14 @@ def files_table(files: list[dict[str, Any]], title: str) -> Table:
         table.add_column(col)
     for f in files:
         by = f["by_name"] or f["by"]
-        table.add_row(str(f["n"]), f["kind"] + (" (dispute)" if f["dispute"] else ""),
-                      f["name"] if f["stored"] else "[dim]hash only[/dim]",
-                      f"{by} ({f['role']})" if f["role"] else by, f["at"], f["sha256"])
+        table.add_row(
+            str(f["n"]),
+            f["kind"] + (" (dispute)" if f["dispute"] else ""),
+            f["name"] if f["stored"] else "[dim]hash only[/dim]",
+            f"{by} ({f['role']})" if f["role"] else by,
+            f["at"],
+            f["sha256"],
+        )
     return table
 
 
@@ -55,14 +63,16 @@ def files_table(files: list[dict[str, Any]], title: str) -> Table:
 def add(
     trade_id: int = TRADE_ID,
     kind: str = typer.Option(..., "--kind", help=", ".join(trade_files.DOCUMENT_KINDS) + "."),
-    file: Path = typer.Option(..., "--file", help="The document; stored encrypted, its SHA-256 goes on chain.",
-                              exists=True, dir_okay=False),
+    file: Path = typer.Option(
+        ..., "--file", help="The document; stored encrypted, its SHA-256 goes on chain.", exists=True, dir_okay=False
+    ),
 ) -> None:
     """Attach a trade document (the buyer or the seller; default signer: seller)."""
-    result = trade_files.add_document(_ctx(), account=STATE.account("seller"), trade_id=trade_id, kind=kind,
-                                      path=file)
-    emit(result, f"trade {trade_id}: {kind} {result['evidence_sha256']} recorded, file stored for the parties "
-                 "and the arbiter")
+    result = trade_files.add_document(_ctx(), account=STATE.account("seller"), trade_id=trade_id, kind=kind, path=file)
+    emit(
+        result,
+        f"trade {trade_id}: {kind} {result['evidence_sha256']} recorded, file stored for the parties and the arbiter",
+    )
 
 
 @doc_app.command("list")
@@ -82,16 +92,24 @@ def get(
     found = trade_files.read_file(_ctx(), trade_id=trade_id, ref=ref, reader=viewer())
     target = out or Path(Path(found.name).name)
     target.write_bytes(found.data)
-    emit({"trade_id": trade_id, "sha256": found.sha256, "name": found.name, "media_type": found.media_type,
-          "size": len(found.data), "out": str(target), "verified": True},
-         f"wrote {target} ({len(found.data)} bytes), matches {found.sha256} on chain")
+    emit(
+        {
+            "trade_id": trade_id,
+            "sha256": found.sha256,
+            "name": found.name,
+            "media_type": found.media_type,
+            "size": len(found.data),
+            "out": str(target),
+            "verified": True,
+        },
+        f"wrote {target} ({len(found.data)} bytes), matches {found.sha256} on chain",
+    )
 
 
 def statement(
     trade_id: int = TRADE_ID,
     fmt: str = typer.Option("csv", "--format", help="csv or pdf."),
-    out: Path = typer.Option(None, "--out", help="Write here; default: CSV to stdout, PDF to "
-                                                 "statement-trade-ID.pdf."),
+    out: Path = typer.Option(None, "--out", help="Write here; default: CSV to stdout, PDF to statement-trade-ID.pdf."),
 ) -> None:
     """Every movement of a trade's money, read from the chain: funded, released, fees, refunds, ruling,
     withdrawals, with block, time, transaction and amounts."""

@@ -35,8 +35,9 @@ def _bearer(key: str) -> dict[str, str]:
 
 
 def _register(client: TestClient, key: str) -> int:
-    return client.post("/batches", json={"gtin": GTIN, "lot": "K" + uuid.uuid4().hex[:8]},
-                       headers=_bearer(key)).status_code
+    return client.post(
+        "/batches", json={"gtin": GTIN, "lot": "K" + uuid.uuid4().hex[:8]}, headers=_bearer(key)
+    ).status_code
 
 
 def test_a_revoked_key_gets_401(client: TestClient, trace_session_settings: Settings) -> None:
@@ -52,12 +53,16 @@ def test_a_revoked_key_gets_401(client: TestClient, trace_session_settings: Sett
 
 def test_an_expired_key_gets_401(client: TestClient, trace_session_settings: Settings) -> None:
     engine = get_engine(trace_session_settings)
-    key = apikeys.create_key(engine, organisation="Expiry Co", account="producer",
-                             expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=90))
+    key = apikeys.create_key(
+        engine, organisation="Expiry Co", account="producer", expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=90)
+    )
     assert _register(client, key) == 201
     with engine.begin() as conn:  # ninety days later
-        conn.execute(update(t.api_keys).where(t.api_keys.c.key_hash == apikeys._hash(key))
-                     .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+        conn.execute(
+            update(t.api_keys)
+            .where(t.api_keys.c.key_hash == apikeys._hash(key))
+            .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+        )
     response = client.post("/batches", json={"gtin": GTIN, "lot": "EXPIRED"}, headers=_bearer(key))
     assert response.status_code == 401 and "expired" in response.json()["detail"]
     (listed,) = [k for k in apikeys.list_keys(engine) if k.id == apikeys.key_id(key)]
@@ -87,8 +92,9 @@ def test_an_expiry_in_the_past_and_an_unknown_id_are_refused(trace_session_setti
 
     engine = get_engine(trace_session_settings)
     with pytest.raises(ValidationError):
-        apikeys.create_key(engine, organisation="X", account="producer",
-                           expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+        apikeys.create_key(
+            engine, organisation="X", account="producer", expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+        )
     with pytest.raises(NotFoundError):
         apikeys.revoke_key(engine, ident="0123456789ab")
     with pytest.raises(ValidationError):
@@ -128,10 +134,13 @@ def test_the_cli_lists_revokes_and_rotates(tmp_path: Path) -> None:
 def test_an_index_made_before_expiry_existed_gets_the_columns(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE api_keys (key_hash VARCHAR(66) PRIMARY KEY, organisation VARCHAR(120) NOT NULL, "
-                   "account VARCHAR(120) NOT NULL, created_at DATETIME NOT NULL)")
-        db.execute("INSERT INTO api_keys VALUES ('0x' || printf('%064d', 1), 'Old Co', 'producer', "
-                   "'2026-01-01 00:00:00')")
+        db.execute(
+            "CREATE TABLE api_keys (key_hash VARCHAR(66) PRIMARY KEY, organisation VARCHAR(120) NOT NULL, "
+            "account VARCHAR(120) NOT NULL, created_at DATETIME NOT NULL)"
+        )
+        db.execute(
+            "INSERT INTO api_keys VALUES ('0x' || printf('%064d', 1), 'Old Co', 'producer', '2026-01-01 00:00:00')"
+        )
     engine = make_engine(f"sqlite:///{path}")
     (old,) = apikeys.list_keys(engine)
     assert old.organisation == "Old Co" and old.status == "active" and old.expires_at is None

@@ -57,8 +57,10 @@ def keys(trace_session_settings: Settings) -> dict[str, dict[str, str]]:
     """One organisation per dev account: account name -> auth header."""
     engine = get_engine(trace_session_settings)
     orgs = {"producer": "Farm Co", "seller": "Other Farm Co", "buyer": "Shop Co", "processor": "Roastery Co"}
-    return {account: {"Authorization": f"Bearer {apikeys.create_key(engine, organisation=org, account=account)}"}
-            for account, org in orgs.items()}
+    return {
+        account: {"Authorization": f"Bearer {apikeys.create_key(engine, organisation=org, account=account)}"}
+        for account, org in orgs.items()
+    }
 
 
 # POST routes that change nothing and are public on purpose. Adding one here is a reviewed decision.
@@ -70,9 +72,13 @@ PUBLIC_POSTS = {
 
 def mutating_routes(app: FastAPI) -> list[tuple[str, str]]:
     """(method, path) of every route the app serves with POST, PUT, PATCH or DELETE, but the public checks."""
-    return sorted((method, op.path) for op in operations(app) if op.mutating
-                  for method in op.methods & {"POST", "PUT", "PATCH", "DELETE"}
-                  if (method, op.path) not in PUBLIC_POSTS)
+    return sorted(
+        (method, op.path)
+        for op in operations(app)
+        if op.mutating
+        for method in op.methods & {"POST", "PUT", "PATCH", "DELETE"}
+        if (method, op.path) not in PUBLIC_POSTS
+    )
 
 
 def _url(path: str) -> str:
@@ -96,9 +102,11 @@ def unauthenticated(client: TestClient, app: FastAPI) -> list[str]:
     for method, path in mutating_routes(app):
         for case, headers in BAD_CREDENTIALS.items():
             response = client.request(method, _url(path), json={}, headers=headers)
-            if (response.status_code != 401
-                    or not response.headers.get("content-type", "").startswith("application/problem+json")
-                    or response.json().get("title") != "UnauthorizedError"):
+            if (
+                response.status_code != 401
+                or not response.headers.get("content-type", "").startswith("application/problem+json")
+                or response.json().get("title") != "UnauthorizedError"
+            ):
                 wrong.append(f"{method} {path} ({case}): {response.status_code}")
     return wrong
 
@@ -128,7 +136,8 @@ def test_every_mutating_route_depends_on_the_api_key(app: FastAPI) -> None:
 
 
 def test_every_mutating_route_rejects_missing_and_invalid_keys(
-        client: TestClient, app: FastAPI, trace_session_settings: Settings) -> None:
+    client: TestClient, app: FastAPI, trace_session_settings: Settings
+) -> None:
     from trace_api.chain.client import connect
 
     chain = connect(trace_session_settings, autostart=False)
@@ -164,22 +173,33 @@ def _revert(response: Any, error: str) -> dict[str, Any]:
 
 
 def test_another_organisations_batch_is_409_with_the_contract_error(
-        client: TestClient, keys: dict[str, dict[str, str]], trace_session_settings: Settings) -> None:
+    client: TestClient, keys: dict[str, dict[str, str]], trace_session_settings: Settings
+) -> None:
     from trace_api.chain.client import connect
 
     l1 = lot()
     assert client.post("/batches", json={"gtin": GTIN, "lot": l1}, headers=keys["producer"]).status_code == 201
-    assert client.post(f"/batches/{GTIN}/{l1}/events", json={"step": "commissioning"},
-                       headers=keys["producer"]).status_code == 201
+    assert (
+        client.post(
+            f"/batches/{GTIN}/{l1}/events", json={"step": "commissioning"}, headers=keys["producer"]
+        ).status_code
+        == 201
+    )
     w3 = connect(trace_session_settings, autostart=False).w3
     other = dev_account("seller").address  # Other Farm Co: a producer too, but not of this batch
     nonce = w3.eth.get_transaction_count(other)
 
-    shipped = _revert(client.post(f"/batches/{GTIN}/{l1}/events", json={"step": "shipping", "to": "0x" + "11" * 20},
-                                  headers=keys["seller"]), "TraceNotCustodian")
+    shipped = _revert(
+        client.post(
+            f"/batches/{GTIN}/{l1}/events", json={"step": "shipping", "to": "0x" + "11" * 20}, headers=keys["seller"]
+        ),
+        "TraceNotCustodian",
+    )
     assert shipped["args"][1:] == [other.lower(), dev_account("producer").address.lower()]  # who tried, who holds
-    recalled = _revert(client.post(f"/batches/{GTIN}/{l1}/recall", json={"reason": "not mine to recall"},
-                                   headers=keys["seller"]), "TraceNotProducerOrAdmin")
+    recalled = _revert(
+        client.post(f"/batches/{GTIN}/{l1}/recall", json={"reason": "not mine to recall"}, headers=keys["seller"]),
+        "TraceNotProducerOrAdmin",
+    )
     assert other.lower() in recalled["args"]
     # An organisation whose account holds no producer role cannot register batches at all.
     no_role = client.post("/batches", json={"gtin": GTIN, "lot": lot()}, headers=keys["buyer"])
@@ -192,22 +212,35 @@ def test_another_organisations_batch_is_409_with_the_contract_error(
 
 
 def test_another_organisations_trade_is_409_with_the_contract_error(
-        client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    client: TestClient, keys: dict[str, dict[str, str]]
+) -> None:
     l1 = lot()
     assert client.post("/batches", json={"gtin": GTIN, "lot": l1}, headers=keys["producer"]).status_code == 201
-    opened = client.post("/escrow/trades", headers=keys["buyer"], json={
-        "gtin": GTIN, "lot": l1, "seller": dev_account("producer").address,
-        "arbiter": dev_account("processor").address, "token": "USDC", "amount": "10"})
+    opened = client.post(
+        "/escrow/trades",
+        headers=keys["buyer"],
+        json={
+            "gtin": GTIN,
+            "lot": l1,
+            "seller": dev_account("producer").address,
+            "arbiter": dev_account("processor").address,
+            "token": "USDC",
+            "amount": "10",
+        },
+    )
     assert opened.status_code == 201, opened.text
     trade = opened.json()["trade_id"]
     # Only the buyer may confirm, only the arbiter may resolve (and only a disputed trade).
     _revert(client.post(f"/escrow/trades/{trade}/confirm", headers=keys["seller"]), "EscrowNotBuyer")
-    _revert(client.post(f"/escrow/trades/{trade}/dispute", json={"text": "outsider"}, headers=keys["seller"]),
-            "EscrowNotParty")
+    _revert(
+        client.post(f"/escrow/trades/{trade}/dispute", json={"text": "outsider"}, headers=keys["seller"]),
+        "EscrowNotParty",
+    )
 
 
 def test_a_key_whose_account_cannot_sign_is_403_without_server_details(
-        client: TestClient, trace_session_settings: Settings) -> None:
+    client: TestClient, trace_session_settings: Settings
+) -> None:
     token = apikeys.create_key(get_engine(trace_session_settings), organisation="Ghost Co", account="nobody")
     response = client.post("/batches", json={"gtin": GTIN, "lot": lot()}, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403, response.text
@@ -221,17 +254,34 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 # CLI commands that change nothing the project keeps (chain, index, TRACE_HOME): they only read, or write a file
 # the user names, or serve. A command added later must be put in the table or here.
 READ_ONLY_COMMANDS = {
-    "trace accounts", "trace epcis verify", "trace org list", "trace org show", "trace token balance",
-    "trace apikey list", "trace batch show", "trace compile", "trace epcis export", "trace epcis hash",
-    "trace escrow balance", "trace escrow list", "trace escrow show", "trace escrow doc list", "trace escrow doc get",
-    "trace escrow statement", "trace keys list", "trace node status",
-    "trace qr make", "trace qr sheet", "trace serve", "trace verify",
+    "trace accounts",
+    "trace epcis verify",
+    "trace org list",
+    "trace org show",
+    "trace token balance",
+    "trace apikey list",
+    "trace batch show",
+    "trace compile",
+    "trace epcis export",
+    "trace epcis hash",
+    "trace escrow balance",
+    "trace escrow list",
+    "trace escrow show",
+    "trace escrow doc list",
+    "trace escrow doc get",
+    "trace escrow statement",
+    "trace keys list",
+    "trace node status",
+    "trace qr make",
+    "trace qr sheet",
+    "trace serve",
+    "trace verify",
 }
 
 
 def _readme_table() -> list[list[str]]:
     text = README.read_text()
-    section = text[text.index("### Who may change what"):].splitlines()
+    section = text[text.index("### Who may change what") :].splitlines()
     start = next(i for i, line in enumerate(section) if line.startswith("|"))
     end = next(i for i in range(start, len(section)) if not section[i].startswith("|"))
     rows = section[start:end]
@@ -255,8 +305,9 @@ def test_the_readme_lists_every_mutating_route_and_who_may_call_it(app: FastAPI)
     rows = _readme_table()
     assert all(len(row) == 4 and row[3] for row in rows), "every row names who may"
     routes = {tuple(m.split(" ", 1)) for row in rows for m in re.findall(r"`([A-Z]+ /[^`]*)`", row[1])}
-    served = {(m, op.path) for op in operations(app) if op.mutating for m in op.methods & {"POST", "PUT", "PATCH",
-                                                                                               "DELETE"}}
+    served = {
+        (m, op.path) for op in operations(app) if op.mutating for m in op.methods & {"POST", "PUT", "PATCH", "DELETE"}
+    }
     assert routes == served
 
 

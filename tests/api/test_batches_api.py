@@ -44,11 +44,15 @@ def test_writes_need_a_valid_key(client: TestClient) -> None:
 
 def test_register_record_and_read(client: TestClient, farm_key: dict[str, str]) -> None:
     l1 = lot()
-    created = client.post("/batches", json={"gtin": GTIN, "lot": l1, "quantity": "10", "uom": "KGM",
-                                            "product": "Green coffee"}, headers=farm_key)
+    created = client.post(
+        "/batches",
+        json={"gtin": GTIN, "lot": l1, "quantity": "10", "uom": "KGM", "product": "Green coffee"},
+        headers=farm_key,
+    )
     assert created.status_code == 201, created.text
-    ev = client.post(f"/batches/{GTIN}/{l1}/events", json={"step": "commissioning", "location": "9506000134000"},
-                     headers=farm_key)
+    ev = client.post(
+        f"/batches/{GTIN}/{l1}/events", json={"step": "commissioning", "location": "9506000134000"}, headers=farm_key
+    )
     assert ev.status_code == 201, ev.text
     summary = client.get(f"/batches/{GTIN}/{l1}").json()
     assert summary["metadata"]["product"] == "Green coffee" and summary["events"] == 1
@@ -70,23 +74,32 @@ def test_contract_rules_are_409_with_the_error_name(client: TestClient, farm_key
 def test_validation_is_422(client: TestClient, farm_key: dict[str, str]) -> None:
     bad_digit = client.post("/batches", json={"gtin": "09506000134353", "lot": lot()}, headers=farm_key)
     assert bad_digit.status_code == 422 and "check digit" in bad_digit.json()["detail"]
-    bad_gln = client.post(f"/batches/{GTIN}/X/events", json={"step": "storing", "location": "123"},
-                          headers=farm_key)
+    bad_gln = client.post(f"/batches/{GTIN}/X/events", json={"step": "storing", "location": "123"}, headers=farm_key)
     assert bad_gln.status_code == 422 and bad_gln.json()["errors"][0]["loc"][-1] == "location"
 
 
 def _document(l1: str, n: int, *, bad_index: int | None = None) -> dict:
     events = []
     for i in range(n):
-        event = {"type": "ObjectEvent", "eventTime": f"2026-11-20T10:{i // 60:02d}:{i % 60:02d}.000Z",
-                 "eventTimeZoneOffset": "+00:00", "action": "OBSERVE", "bizStep": "sensor_reporting",
-                 "quantityList": [{"epcClass": f"https://id.gs1.org/01/{GTIN}/10/{l1}"}],
-                 "sensorElementList": [{"sensorReport": [{"type": "Temperature", "value": 4 + i % 3, "uom": "CEL"}]}]}
+        event = {
+            "type": "ObjectEvent",
+            "eventTime": f"2026-11-20T10:{i // 60:02d}:{i % 60:02d}.000Z",
+            "eventTimeZoneOffset": "+00:00",
+            "action": "OBSERVE",
+            "bizStep": "sensor_reporting",
+            "quantityList": [{"epcClass": f"https://id.gs1.org/01/{GTIN}/10/{l1}"}],
+            "sensorElementList": [{"sensorReport": [{"type": "Temperature", "value": 4 + i % 3, "uom": "CEL"}]}],
+        }
         if i == bad_index:
             del event["eventTime"]
         events.append(event)
-    return {"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"], "type": "EPCISDocument",
-            "schemaVersion": "2.0", "creationDate": "2026-11-20T11:00:00Z", "epcisBody": {"eventList": events}}
+    return {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-20T11:00:00Z",
+        "epcisBody": {"eventList": events},
+    }
 
 
 def test_capture_is_async_and_all_or_nothing(client: TestClient, farm_key: dict[str, str]) -> None:
@@ -106,8 +119,16 @@ def test_capture_is_async_and_all_or_nothing(client: TestClient, farm_key: dict[
     assert page["count"] == 20 and page["next_offset"] == 20
     rest = client.get("/events", params={"gtin": GTIN, "lot": l1, "limit": 1000, "offset": 20}).json()
     assert rest["count"] == 30 and rest["next_offset"] is None
-    ranged = client.get("/events", params={"gtin": GTIN, "lot": l1, "GE_eventTime": "2026-11-20T10:00:10Z",
-                                           "LT_eventTime": "2026-11-20T10:00:20Z", "bizStep": "sensor_reporting"})
+    ranged = client.get(
+        "/events",
+        params={
+            "gtin": GTIN,
+            "lot": l1,
+            "GE_eventTime": "2026-11-20T10:00:10Z",
+            "LT_eventTime": "2026-11-20T10:00:20Z",
+            "bizStep": "sensor_reporting",
+        },
+    )
     assert ranged.json()["count"] == 10
     assert client.get("/events", params={"limit": 5000}).status_code == 422  # pagination is capped
     assert client.get("/capture/nope").status_code == 404
@@ -125,6 +146,7 @@ def test_an_event_recorded_over_http_is_recorded_as_coming_from_http(
     ev = client.post(f"/batches/{GTIN}/{l1}/events", json={"step": "packing"}, headers=farm_key)
     assert ev.status_code == 201, ev.text
     with get_engine(trace_session_settings).connect() as conn:
-        source = conn.execute(select(t.epcis_events.c.source)
-                              .where(t.epcis_events.c.event_hash == ev.json()["event_hash"])).scalar()
+        source = conn.execute(
+            select(t.epcis_events.c.source).where(t.epcis_events.c.event_hash == ev.json()["event_hash"])
+        ).scalar()
     assert source == "http"

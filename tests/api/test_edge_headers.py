@@ -32,8 +32,9 @@ def lot(trace_session_settings: Settings) -> str:
     from trace_api.services.context import TraceContext
 
     name = "EDGE" + uuid.uuid4().hex[:8].upper()
-    batches.register_batch(TraceContext.open(trace_session_settings), account=dev_account("producer"), gtin=GTIN,
-                           lot=name)
+    batches.register_batch(
+        TraceContext.open(trace_session_settings), account=dev_account("producer"), gtin=GTIN, lot=name
+    )
     return name
 
 
@@ -84,8 +85,9 @@ def test_the_verify_page_has_no_inline_script_or_style(client: TestClient) -> No
 
 
 def test_the_host_header_is_never_reflected(client: TestClient, lot: str) -> None:
-    redirect = client.get(f"/01/{GTIN}/10/{lot}", params={"linkType": "gs1:traceability"}, headers=EVIL,
-                          follow_redirects=False)
+    redirect = client.get(
+        f"/01/{GTIN}/10/{lot}", params={"linkType": "gs1:traceability"}, headers=EVIL, follow_redirects=False
+    )
     assert redirect.status_code == 307 and "evil.example" not in redirect.headers["location"]
     described = client.get("/.well-known/gs1resolver", headers=EVIL)
     assert "evil.example" not in described.text
@@ -100,8 +102,9 @@ def test_the_public_url_is_used_for_links(trace_session_settings: Settings, lot:
     with TestClient(create_app(settings)) as client:
         described = client.get("/.well-known/gs1resolver", headers=EVIL).json()
         assert described["resolverRoot"].startswith("https://trace.example.org")
-        redirect = client.get(f"/01/{GTIN}/10/{lot}", params={"linkType": "gs1:traceability"}, headers=EVIL,
-                              follow_redirects=False)
+        redirect = client.get(
+            f"/01/{GTIN}/10/{lot}", params={"linkType": "gs1:traceability"}, headers=EVIL, follow_redirects=False
+        )
         assert redirect.headers["location"].startswith("https://trace.example.org/batches/")
         assert client.get("/health").headers["strict-transport-security"].startswith("max-age=")
 
@@ -111,7 +114,11 @@ def test_a_public_url_with_a_path_query_or_credentials_is_a_config_error() -> No
     from trace_api.errors import ConfigError
 
     assert load_settings(env_file=None, public_url="https://trace.example.org/").public_url
-    for bad in ("trace.example.org", "https://u:p@trace.example.org", "https://trace.example.org/x?y=1",
-                "ftp://trace.example.org"):
+    for bad in (
+        "trace.example.org",
+        "https://u:p@trace.example.org",
+        "https://trace.example.org/x?y=1",
+        "ftp://trace.example.org",
+    ):
         with pytest.raises(ConfigError):
             load_settings(env_file=None, public_url=bad)

@@ -32,12 +32,23 @@ MIB = 1024 * 1024
 def server(trace_session_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     port = free_port()
     log = tmp_path_factory.mktemp("edge-server") / "server.log"
-    env = {**os.environ, **trace_session_env, "TRACE_BODY_TIMEOUT": str(TIMEOUT_S),
-           "TRACE_HEADER_TIMEOUT": str(TIMEOUT_S), "TRACE_RESOLVER_RATE_PER_MINUTE": "2",
-           "TRACE_TRUST_PROXY": "false", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        **trace_session_env,
+        "TRACE_BODY_TIMEOUT": str(TIMEOUT_S),
+        "TRACE_HEADER_TIMEOUT": str(TIMEOUT_S),
+        "TRACE_RESOLVER_RATE_PER_MINUTE": "2",
+        "TRACE_TRUST_PROXY": "false",
+        "PYTHONPATH": str(ROOT),
+    }
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -75,8 +86,7 @@ def _read_response(sock: socket.socket) -> bytes:
 
 
 def _head(method: str, path: str, *headers: str) -> bytes:
-    return (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(h + "\r\n" for h in headers)
-            + "\r\n").encode()
+    return (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(h + "\r\n" for h in headers) + "\r\n").encode()
 
 
 def test_an_unauthenticated_upload_is_refused_before_its_body_is_read(server: tuple[int, Path]) -> None:
@@ -94,8 +104,16 @@ def test_an_unauthenticated_upload_is_refused_before_its_body_is_read(server: tu
 def test_a_stalled_body_is_dropped_with_408(server: tuple[int, Path], key: str) -> None:
     port, _ = server
     with _connect(port) as sock:
-        sock.sendall(_head("POST", "/capture", "Content-Length: 1000", "Content-Type: application/json",
-                           f"Authorization: Bearer {key}") + b'{"type": ')
+        sock.sendall(
+            _head(
+                "POST",
+                "/capture",
+                "Content-Length: 1000",
+                "Content-Type: application/json",
+                f"Authorization: Bearer {key}",
+            )
+            + b'{"type": '
+        )
         started = time.monotonic()
         response = _read_response(sock)
         assert response.startswith(b"HTTP/1.1 408"), response[:200]
@@ -119,8 +137,9 @@ def test_forwarded_for_from_localhost_is_ignored_without_trust_proxy(server: tup
     port, _ = server
     statuses = []
     for i in range(4):  # the rate is 2 a minute; each request claims another client address
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/.well-known/gs1resolver",
-                                         headers={"X-Forwarded-For": f"203.0.113.{i + 1}"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/.well-known/gs1resolver", headers={"X-Forwarded-For": f"203.0.113.{i + 1}"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
                 statuses.append(response.status)
@@ -132,4 +151,4 @@ def test_forwarded_for_from_localhost_is_ignored_without_trust_proxy(server: tup
 def test_the_access_log_shows_the_real_client(server: tuple[int, Path]) -> None:
     _, log = server
     text = log.read_text(errors="replace")
-    assert "203.0.113." not in text and '127.0.0.1:' in text
+    assert "203.0.113." not in text and "127.0.0.1:" in text

@@ -53,8 +53,13 @@ def _events(response: object) -> list[dict]:
 def test_event_types(client: TestClient) -> None:
     response = client.get("/eventTypes")
     assert response.headers["GS1-EPCIS-Version"] == "2.0.0"
-    assert set(response.json()["member"]) == {"ObjectEvent", "AggregationEvent", "TransactionEvent",
-                                              "TransformationEvent", "AssociationEvent"}
+    assert set(response.json()["member"]) == {
+        "ObjectEvent",
+        "AggregationEvent",
+        "TransactionEvent",
+        "TransformationEvent",
+        "AssociationEvent",
+    }
 
 
 def test_event_by_id_epc_step_and_location(client: TestClient, captured: list[str]) -> None:
@@ -65,8 +70,12 @@ def test_event_by_id_epc_step_and_location(client: TestClient, captured: list[st
     by_epc = _events(client.get("/epcs/" + quote("https://id.gs1.org/01/10614141073464/21/2018", safe="") + "/events"))
     assert {e["eventID"] for e in by_epc} >= set(captured)
     assert captured[0] in {e["eventID"] for e in _events(client.get("/bizSteps/shipping/events"))}
-    assert captured[1] in {e["eventID"] for e in _events(client.get(
-        "/bizLocations/" + quote("https://id.gs1.org/414/0012345111112", safe="") + "/events"))}
+    assert captured[1] in {
+        e["eventID"]
+        for e in _events(
+            client.get("/bizLocations/" + quote("https://id.gs1.org/414/0012345111112", safe="") + "/events")
+        )
+    }
 
 
 def test_named_queries(client: TestClient, key: dict[str, str], captured: list[str]) -> None:
@@ -90,6 +99,9 @@ def test_paging_link_header(client: TestClient, captured: list[str]) -> None:
 
 
 def test_capture_error_behaviour_proceed_is_refused(client: TestClient, key: dict[str, str]) -> None:
-    response = client.post("/capture", content=XML.read_bytes(), headers={
-        **key, "Content-Type": "application/xml", "GS1-Capture-Error-Behaviour": "proceed"})
+    response = client.post(
+        "/capture",
+        content=XML.read_bytes(),
+        headers={**key, "Content-Type": "application/xml", "GS1-Capture-Error-Behaviour": "proceed"},
+    )
     assert response.status_code == 422 and "rollback" in response.text

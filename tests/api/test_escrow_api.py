@@ -36,11 +36,21 @@ class Api:
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     with scratch_chain(tmp_path_factory.mktemp("escrow-api")) as (chain, deployed):
         engine = get_engine(chain.settings)
-        keys = {name: {"Authorization": f"Bearer {apikeys.create_key(engine, organisation=org, account=name)}"}
-                for name, org in (("buyer", "Rotterdam Roasters BV"), ("seller", "Finca La Esperanza"),
-                                  ("arbiter", "Chamber of Arbitration"))}
-        yield Api(TestClient(create_app(chain.settings)), keys, chain.contract("TradeEscrow"),
-                  chain.contract("MockStablecoin", deployed.deployment.tokens["USDC"]), chain.w3)
+        keys = {
+            name: {"Authorization": f"Bearer {apikeys.create_key(engine, organisation=org, account=name)}"}
+            for name, org in (
+                ("buyer", "Rotterdam Roasters BV"),
+                ("seller", "Finca La Esperanza"),
+                ("arbiter", "Chamber of Arbitration"),
+            )
+        }
+        yield Api(
+            TestClient(create_app(chain.settings)),
+            keys,
+            chain.contract("TradeEscrow"),
+            chain.contract("MockStablecoin", deployed.deployment.tokens["USDC"]),
+            chain.w3,
+        )
 
 
 def _problem(response: Any, status: int) -> dict[str, Any]:
@@ -56,8 +66,15 @@ def _batch(api: Api, lot: str) -> None:
 
 
 def _open(api: Api, lot: str, **extra: Any) -> Any:
-    body = {"gtin": GTIN, "lot": lot, "seller": "seller", "arbiter": "arbiter", "token": "USDC",
-            "amount": "1250.50", **extra}
+    body = {
+        "gtin": GTIN,
+        "lot": lot,
+        "seller": "seller",
+        "arbiter": "arbiter",
+        "token": "USDC",
+        "amount": "1250.50",
+        **extra,
+    }
     return api.post("/escrow/trades", "buyer", body)
 
 
@@ -81,8 +98,7 @@ def test_milestones_dispute_and_ruling_over_http(api: Api) -> None:
 
     shown = api.client.get(f"/escrow/trades/{trade_id}").json()
     assert shown["state"] == "open" and shown["buyer"] == BUYER and shown["seller"] == SELLER
-    assert [(m["name"], m["amount"]) for m in shown["milestones"]] == [("shipped", "375.15"),
-                                                                        ("delivered", "875.35")]
+    assert [(m["name"], m["amount"]) for m in shown["milestones"]] == [("shipped", "375.15"), ("delivered", "875.35")]
     listed = api.client.get("/escrow/trades", params={"account": SELLER, "state": "open"}).json()
     assert trade_id in [t["trade_id"] for t in listed["trades"]] and listed["count"] == len(listed["trades"])
 

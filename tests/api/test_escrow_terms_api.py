@@ -36,10 +36,16 @@ class Api:
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     with scratch_chain(tmp_path_factory.mktemp("escrow-terms-api")) as (chain, deployed):
         engine = get_engine(chain.settings)
-        keys = {name: {"Authorization": f"Bearer {apikeys.create_key(engine, organisation=org, account=name)}"}
-                for name, org in (("buyer", "Shanghai Coffee Imports"), ("seller", "Rotterdam Roasters BV"))}
-        yield Api(TestClient(create_app(chain.settings)), keys, chain.contract("TradeEscrow"),
-                  chain.contract("MockStablecoin", deployed.deployment.tokens["USDC"]))
+        keys = {
+            name: {"Authorization": f"Bearer {apikeys.create_key(engine, organisation=org, account=name)}"}
+            for name, org in (("buyer", "Shanghai Coffee Imports"), ("seller", "Rotterdam Roasters BV"))
+        }
+        yield Api(
+            TestClient(create_app(chain.settings)),
+            keys,
+            chain.contract("TradeEscrow"),
+            chain.contract("MockStablecoin", deployed.deployment.tokens["USDC"]),
+        )
 
 
 def _batch(api: Api, lot: str) -> None:
@@ -55,11 +61,18 @@ def test_two_lines_dap_shanghai_invoiced_in_cny(api: Api) -> None:
     for lot in ("API-L1", "API-L2"):
         _batch(api, lot)
     before = api.usdc.functions.balanceOf(BUYER).call()
-    opened = api.post("/escrow/trades", "buyer", _body(
-        lines=[{"gtin": GTIN, "lot": "API-L1", "amount": "50000.00"},
-               {"gtin": GTIN, "lot": "API-L2", "amount": "36250.00"}],
-        invoice={"amount": "86250.00", "currency": "CNY", "max_slippage_bps": 50},
-        terms={"incoterm": "DAP", "place": "CNSHA"}))
+    opened = api.post(
+        "/escrow/trades",
+        "buyer",
+        _body(
+            lines=[
+                {"gtin": GTIN, "lot": "API-L1", "amount": "50000.00"},
+                {"gtin": GTIN, "lot": "API-L2", "amount": "36250.00"},
+            ],
+            invoice={"amount": "86250.00", "currency": "CNY", "max_slippage_bps": 50},
+            terms={"incoterm": "DAP", "place": "CNSHA"},
+        ),
+    )
     assert opened.status_code == 201, opened.text
     body = opened.json()
     first, second = body["trade_ids"]
@@ -73,21 +86,44 @@ def test_two_lines_dap_shanghai_invoiced_in_cny(api: Api) -> None:
     assert shown["order"] == {"line": 2, "lines": 2, "trade_ids": [first, second]}
     assert shown["invoice"]["currency"] == "CNY" and shown["invoice"]["amount"] == "36250.00"
     assert [(x["trade_id"], x["batch"]["lot"], x["invoice_amount"], x["state"]) for x in shown["lines"]] == [
-        (first, "API-L1", "50000.00", "open"), (second, "API-L2", "36250.00", "open")]
+        (first, "API-L1", "50000.00", "open"),
+        (second, "API-L2", "36250.00", "open"),
+    ]
 
 
-@pytest.mark.parametrize("extra, status, detail", [
-    ({"gtin": GTIN, "lot": "API-BAD", "amount": "10", "terms": {"incoterm": "FOX", "place": "CNSHA"}}, 422,
-     "unknown Incoterm"),
-    ({"gtin": GTIN, "lot": "API-BAD", "amount": "10", "terms": {"incoterm": "DAP", "place": "CN1HA"}}, 422,
-     "not a UN/LOCODE"),
-    ({"gtin": GTIN, "lot": "API-BAD", "amount": "10", "terms": {"incoterm": "CIF", "place": "DEMUC"}}, 422,
-     "must be a port"),
-    ({"gtin": GTIN, "lot": "API-BAD", "invoice": {"amount": "10", "currency": "CHF"}}, 422, "no price feed"),
-    ({"amount": "10", "lines": [{"gtin": GTIN, "lot": "API-BAD", "amount": "4"},
-                                {"gtin": GTIN, "lot": "API-BAD-2", "amount": "5"}]}, 422, "add up to 9"),
-    ({"gtin": GTIN, "lot": "API-BAD"}, 422, "give the price"),
-])
+@pytest.mark.parametrize(
+    "extra, status, detail",
+    [
+        (
+            {"gtin": GTIN, "lot": "API-BAD", "amount": "10", "terms": {"incoterm": "FOX", "place": "CNSHA"}},
+            422,
+            "unknown Incoterm",
+        ),
+        (
+            {"gtin": GTIN, "lot": "API-BAD", "amount": "10", "terms": {"incoterm": "DAP", "place": "CN1HA"}},
+            422,
+            "not a UN/LOCODE",
+        ),
+        (
+            {"gtin": GTIN, "lot": "API-BAD", "amount": "10", "terms": {"incoterm": "CIF", "place": "DEMUC"}},
+            422,
+            "must be a port",
+        ),
+        ({"gtin": GTIN, "lot": "API-BAD", "invoice": {"amount": "10", "currency": "CHF"}}, 422, "no price feed"),
+        (
+            {
+                "amount": "10",
+                "lines": [
+                    {"gtin": GTIN, "lot": "API-BAD", "amount": "4"},
+                    {"gtin": GTIN, "lot": "API-BAD-2", "amount": "5"},
+                ],
+            },
+            422,
+            "add up to 9",
+        ),
+        ({"gtin": GTIN, "lot": "API-BAD"}, 422, "give the price"),
+    ],
+)
 def test_bad_terms_are_4xx_and_open_nothing(api: Api, extra: dict[str, Any], status: int, detail: str) -> None:
     for lot in ("API-BAD", "API-BAD-2"):
         api.post("/batches", "seller", {"gtin": GTIN, "lot": lot})

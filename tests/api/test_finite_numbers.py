@@ -44,12 +44,21 @@ def lot() -> str:
 
 def _sensor_document(l1: str, value: str) -> str:
     """A capture document whose one sensor value is ``value``, written into the JSON text as is."""
-    event = {"type": "ObjectEvent", "eventTime": "2026-11-20T10:00:00.000Z", "eventTimeZoneOffset": "+00:00",
-             "action": "OBSERVE", "bizStep": "sensor_reporting",
-             "quantityList": [{"epcClass": f"https://id.gs1.org/01/{GTIN}/10/{l1}"}],
-             "sensorElementList": [{"sensorReport": [{"type": "Temperature", "value": 12345.5, "uom": "CEL"}]}]}
-    document = {"type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-11-20T11:00:00Z",
-                "epcisBody": {"eventList": [event]}}
+    event = {
+        "type": "ObjectEvent",
+        "eventTime": "2026-11-20T10:00:00.000Z",
+        "eventTimeZoneOffset": "+00:00",
+        "action": "OBSERVE",
+        "bizStep": "sensor_reporting",
+        "quantityList": [{"epcClass": f"https://id.gs1.org/01/{GTIN}/10/{l1}"}],
+        "sensorElementList": [{"sensorReport": [{"type": "Temperature", "value": 12345.5, "uom": "CEL"}]}],
+    }
+    document = {
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-20T11:00:00Z",
+        "epcisBody": {"eventList": [event]},
+    }
     return json.dumps(document).replace("12345.5", value)
 
 
@@ -67,7 +76,8 @@ def _captures(settings: Settings) -> int:
 
 @pytest.mark.parametrize("value", NON_FINITE)
 def test_a_non_finite_sensor_value_is_refused_and_nothing_is_written(
-        client: TestClient, key: dict[str, str], trace_session_settings: Settings, value: str) -> None:
+    client: TestClient, key: dict[str, str], trace_session_settings: Settings, value: str
+) -> None:
     l1 = lot()
     before = _captures(trace_session_settings)
     problem = _refused(client.post("/capture", content=_sensor_document(l1, value), headers=key))
@@ -78,15 +88,15 @@ def test_a_non_finite_sensor_value_is_refused_and_nothing_is_written(
 
 @pytest.mark.parametrize("value", ['"NaN"', '"Infinity"', '"1e999"'])
 def test_a_non_finite_number_in_a_string_is_refused_by_the_model(
-        client: TestClient, key: dict[str, str], trace_session_settings: Settings, value: str) -> None:
+    client: TestClient, key: dict[str, str], trace_session_settings: Settings, value: str
+) -> None:
     before = _captures(trace_session_settings)
     problem = _refused(client.post("/capture", content=_sensor_document(lot(), value), headers=key))
     assert problem["status"] == 422 and "finite" in problem["detail"]
     assert _captures(trace_session_settings) == before
 
 
-def test_a_non_finite_number_anywhere_in_any_json_body_is_refused(
-        client: TestClient, key: dict[str, str]) -> None:
+def test_a_non_finite_number_anywhere_in_any_json_body_is_refused(client: TestClient, key: dict[str, str]) -> None:
     l1 = lot()
     # An extra member the route ignores would otherwise slip through, and the batch would be registered.
     body = f'{{"gtin": "{GTIN}", "lot": "{l1}", "product": "Tea", "note": Infinity}}'
@@ -97,7 +107,8 @@ def test_a_non_finite_number_anywhere_in_any_json_body_is_refused(
 
 
 def test_stored_non_finite_values_do_not_break_the_json_views(
-        client: TestClient, key: dict[str, str], trace_session_settings: Settings) -> None:
+    client: TestClient, key: dict[str, str], trace_session_settings: Settings
+) -> None:
     l1 = lot()
     assert client.post("/batches", json={"gtin": GTIN, "lot": l1}, headers=key).status_code == 201
     accepted = client.post("/capture", content=_sensor_document(l1, "12345.5"), headers=key)
@@ -105,8 +116,11 @@ def test_stored_non_finite_values_do_not_break_the_json_views(
     assert client.get(accepted.json()["status_url"]).json()["status"] == "done"
     # Data stored by an older version, before finite numbers were enforced.
     with get_engine(trace_session_settings).begin() as conn:
-        changed = conn.execute(update(t.epcis_events).where(t.epcis_events.c.body.contains("12345.5")).values(
-            body=func.replace(t.epcis_events.c.body, "12345.5", "NaN")))
+        changed = conn.execute(
+            update(t.epcis_events)
+            .where(t.epcis_events.c.body.contains("12345.5"))
+            .values(body=func.replace(t.epcis_events.c.body, "12345.5", "NaN"))
+        )
         assert changed.rowcount == 1
     views = {
         "resolver JSON": client.get(f"/01/{GTIN}/10/{l1}", headers={"Accept": "application/json"}),

@@ -39,10 +39,26 @@ def test_short_fuzz_finds_no_server_error_and_no_schema_violation(tmp_path: Path
         pytest.skip(message)
     summary_file = tmp_path / "summary.json"
     proc = subprocess.run(
-        [sys.executable, "tools/fuzz_api.py", "--max-examples", "6", "--phases", "examples,fuzzing",
-         "--min-requests", str(MIN_REQUESTS), "--summary", str(summary_file),
-         "--report-dir", str(tmp_path / "report"), "--timeout", "150"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "tools/fuzz_api.py",
+            "--max-examples",
+            "6",
+            "--phases",
+            "examples,fuzzing",
+            "--min-requests",
+            str(MIN_REQUESTS),
+            "--summary",
+            str(summary_file),
+            "--report-dir",
+            str(tmp_path / "report"),
+            "--timeout",
+            "150",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     output = (proc.stdout + proc.stderr)[-8000:]
     assert summary_file.exists(), output

@@ -67,15 +67,25 @@ def test_a_chunked_body_is_counted_as_it_arrives(trace_session_settings: Setting
         yield b'", "signature": "0x00"}'
 
     _problem(client.post("/verify/signature", content=chunks(), headers={"Content-Type": "application/json"}), 413)
-    small = client.post("/verify/signature", content=iter([b'{"uri": "x", ', b'"signature": "0x12"}']),
-                        headers={"Content-Type": "application/json"})
+    small = client.post(
+        "/verify/signature",
+        content=iter([b'{"uri": "x", ', b'"signature": "0x12"}']),
+        headers={"Content-Type": "application/json"},
+    )
     assert _problem(small, 422)["errors"][0]["loc"] == ["body", "signature"]  # reached the route, body intact
 
 
 def test_capture_has_its_own_larger_limit(trace_session_settings: Settings, key: dict[str, str]) -> None:
     client = _client(trace_session_settings, max_request_bytes=1024, max_capture_bytes=4096)
-    padded = json.dumps({"type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-11-20T11:00:00Z",
-                         "epcisBody": {"eventList": []}, "comment": "x" * 2000})
+    padded = json.dumps(
+        {
+            "type": "EPCISDocument",
+            "schemaVersion": "2.0",
+            "creationDate": "2026-11-20T11:00:00Z",
+            "epcisBody": {"eventList": []},
+            "comment": "x" * 2000,
+        }
+    )
     assert len(padded) > 1024
     # Over the general limit, within the capture limit: it reaches the route (which answers for the document).
     assert client.post("/capture", content=padded, headers=key).status_code in (202, 422)
@@ -188,8 +198,13 @@ def test_capture_nesting_is_limited(trace_session_settings: Settings, key: dict[
     deep: Any = []
     for _ in range(500):
         deep = [deep]
-    event = {"type": "ObjectEvent", "eventTime": "2026-11-20T10:00:00Z", "eventTimeZoneOffset": "+00:00",
-             "action": "OBSERVE", "https://example.org/x": deep}
+    event = {
+        "type": "ObjectEvent",
+        "eventTime": "2026-11-20T10:00:00Z",
+        "eventTimeZoneOffset": "+00:00",
+        "action": "OBSERVE",
+        "https://example.org/x": deep,
+    }
     response = client.post("/capture", content=json.dumps(event), headers=key)
     assert "nests deeper than 64" in _problem(response, 422)["detail"]
     # Elsewhere FastAPI parses the body: a nesting bomb is a 400, not a crash.
@@ -230,7 +245,8 @@ def test_clients_are_keyed_by_network() -> None:
 
 def test_an_ipv6_client_cannot_rotate_addresses_for_fresh_buckets(trace_session_settings: Settings) -> None:
     client = _client(trace_session_settings, resolver_rate_per_minute=2, trust_proxy=True)
-    statuses = [client.get(WELL_KNOWN, headers={"X-Forwarded-For": f"2001:db8:5:6::{i + 1:x}"}).status_code
-                for i in range(3)]
+    statuses = [
+        client.get(WELL_KNOWN, headers={"X-Forwarded-For": f"2001:db8:5:6::{i + 1:x}"}).status_code for i in range(3)
+    ]
     assert statuses == [200, 200, 429]
     assert client.get("/batches/09506000134352/L1", headers={"X-Forwarded-For": "2001:db8:5:6::99"}).status_code == 429

@@ -64,16 +64,23 @@ def api_key(demo: tuple[dict[str, str], dict[str, Any]]) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(demo: tuple[dict[str, str], dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[tuple[str, Path]]:
+def server(
+    demo: tuple[dict[str, str], dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
     """`trace serve` on a free port; (base URL, file with its stdout and stderr)."""
     env, _ = demo
     port = free_port()
     log = tmp_path_factory.mktemp("serve-logs") / "serve.log"
     server_env = {**os.environ, **env, "TRACE_PRIVATE_KEY": PLAIN_KEY, "TRACE_KEY_PASSWORD": PASSWORD}
     with open(log, "wb") as out:
-        proc = subprocess.Popen([*TRACE, "serve", "--port", str(port)], cwd=ROOT, env=server_env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [*TRACE, "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=server_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -97,7 +104,8 @@ def server(demo: tuple[dict[str, str], dict[str, Any]], tmp_path_factory: pytest
 
 
 def test_server_logs_carry_no_keys_or_signatures(
-        server: tuple[str, Path], api_key: str, demo: tuple[dict[str, str], dict[str, Any]]) -> None:
+    server: tuple[str, Path], api_key: str, demo: tuple[dict[str, str], dict[str, Any]]
+) -> None:
     base, log = server
     _, summary = demo
     signed_uri = summary["label"]["signed_uri"]
@@ -108,12 +116,20 @@ def test_server_logs_carry_no_keys_or_signatures(
     bearer = {"Authorization": f"Bearer {api_key}"}
     with httpx.Client(base_url=base, timeout=60) as http:
         # API keys in both headers, valid and not, on writes that succeed and writes that fail.
-        assert http.post("/batches", json={"gtin": "09506000134352", "lot": "LOGS" + str(free_port())},
-                         headers={"X-API-Key": api_key}).status_code in (201, 409)
-        assert http.post(f"/batches/{gtin}/{lot}/events", json={"step": "no-such-step"},
-                         headers=bearer).status_code == 422
-        assert http.post("/batches", json={"gtin": "x"}, headers={"Authorization": f"Bearer {INVALID_API_KEY}"}
-                         ).status_code == 401
+        assert http.post(
+            "/batches",
+            json={"gtin": "09506000134352", "lot": "LOGS" + str(free_port())},
+            headers={"X-API-Key": api_key},
+        ).status_code in (201, 409)
+        assert (
+            http.post(f"/batches/{gtin}/{lot}/events", json={"step": "no-such-step"}, headers=bearer).status_code == 422
+        )
+        assert (
+            http.post(
+                "/batches", json={"gtin": "x"}, headers={"Authorization": f"Bearer {INVALID_API_KEY}"}
+            ).status_code
+            == 401
+        )
         assert http.post("/capture", content=b"{not json", headers=bearer).status_code == 422
         assert http.get("/no/such/page", headers=bearer).status_code == 404
         # The signed Digital Link: an HTTP client never sends the fragment ...
@@ -121,8 +137,9 @@ def test_server_logs_carry_no_keys_or_signatures(
         assert scanned.status_code == 200
         assert signature.encode() not in scanned.request.url.raw_path  # the request target that was sent
         # ... but a careless one may put the signature, or a key, in the query string.
-        careless = http.get(f"/01/{gtin}/10/{lot}/21/{UNITS[0]}",
-                            params={"sig": signature, "linkType": "all", "api_key": api_key})
+        careless = http.get(
+            f"/01/{gtin}/10/{lot}/21/{UNITS[0]}", params={"sig": signature, "linkType": "all", "api_key": api_key}
+        )
         assert careless.status_code == 200
         # The signature check takes the signature in the body, valid, wrong, and malformed.
         assert http.post("/verify/signature", json={"uri": uri, "signature": signature}).json()["trusted"] is True
@@ -134,14 +151,19 @@ def test_server_logs_carry_no_keys_or_signatures(
     text = log.read_text(errors="replace")
     assert '"POST /verify/signature HTTP/1.1" 200' in text, text[-2000:]  # the access log was captured
     assert "sig=[redacted]" in text and "api_key=[redacted]" in text
-    secrets = {"api key": api_key, "invalid api key": INVALID_API_KEY, "signature": signature,
-               "bad signature": bad_signature, "TRACE_PRIVATE_KEY": PLAIN_KEY, "keystore password": PASSWORD}
+    secrets = {
+        "api key": api_key,
+        "invalid api key": INVALID_API_KEY,
+        "signature": signature,
+        "bad signature": bad_signature,
+        "TRACE_PRIVATE_KEY": PLAIN_KEY,
+        "keystore password": PASSWORD,
+    }
     secrets |= {f"dev key {i}": key for i, key in enumerate(dev_private_keys())}
     assert_no_secrets(text, secrets)
 
 
-def test_cli_output_carries_no_keys_or_passwords(
-        demo: tuple[dict[str, str], dict[str, Any]], tmp_path: Path) -> None:
+def test_cli_output_carries_no_keys_or_passwords(demo: tuple[dict[str, str], dict[str, Any]], tmp_path: Path) -> None:
     env, _ = demo
     base = {**env, "TRACE_KEYSTORE_DIR": str(tmp_path / "keystore"), "TRACE_PRIVATE_KEY": PLAIN_KEY}
     good = {**base, "TRACE_KEY_PASSWORD": PASSWORD}
@@ -152,12 +174,40 @@ def test_cli_output_carries_no_keys_or_passwords(
         (3, run_trace("--traceback", "keys", "import", "ops", env={**good, "TRACE_IMPORT_KEY": KEYSTORE_KEY})),
         (0, run_trace("--json", "keys", "list", env=good)),
         # The keystore's account holds no role: a contract revert, with the full traceback.
-        (5, run_trace("--traceback", "--as", "ops", "batch", "register", "--gtin", "09506000134352",
-                      "--lot", "NOROLE1", env=good)),
-        (None, run_trace("--traceback", "--as", "ops", "batch", "register", "--gtin", "09506000134352",
-                         "--lot", "NOROLE2", env=wrong)),
-        (None, run_trace("--traceback", "batch", "register", "--gtin", "09506000134352", "--lot", "PLAIN1",
-                         env=remote)),
+        (
+            5,
+            run_trace(
+                "--traceback",
+                "--as",
+                "ops",
+                "batch",
+                "register",
+                "--gtin",
+                "09506000134352",
+                "--lot",
+                "NOROLE1",
+                env=good,
+            ),
+        ),
+        (
+            None,
+            run_trace(
+                "--traceback",
+                "--as",
+                "ops",
+                "batch",
+                "register",
+                "--gtin",
+                "09506000134352",
+                "--lot",
+                "NOROLE2",
+                env=wrong,
+            ),
+        ),
+        (
+            None,
+            run_trace("--traceback", "batch", "register", "--gtin", "09506000134352", "--lot", "PLAIN1", env=remote),
+        ),
         (None, run_trace("--traceback", "batch", "register", "--gtin", "09506000134353", "--lot", "BAD", env=good)),
         (0, run_trace("--json", "node", "status", env=good)),
     ]
@@ -169,7 +219,11 @@ def test_cli_output_carries_no_keys_or_passwords(
     text = "\n".join(outputs)
     assert "Traceback (most recent call last)" in text  # the --traceback output was captured
     assert "wrong password" in text and "plaintext keys are accepted only on the local dev chain" in text
-    secrets = {"keystore key": KEYSTORE_KEY, "TRACE_PRIVATE_KEY": PLAIN_KEY, "password": PASSWORD,
-               "wrong password": WRONG_PASSWORD}
+    secrets = {
+        "keystore key": KEYSTORE_KEY,
+        "TRACE_PRIVATE_KEY": PLAIN_KEY,
+        "password": PASSWORD,
+        "wrong password": WRONG_PASSWORD,
+    }
     secrets |= {f"dev key {i}": key for i, key in enumerate(dev_private_keys())}
     assert_no_secrets(text, secrets)

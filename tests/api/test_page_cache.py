@@ -89,15 +89,17 @@ def test_writes_through_the_app_show_at_once(client: TestClient, app_settings: S
     assert client.post("/batches", json={"gtin": GTIN, "lot": lot}, headers=auth).status_code == 201
     url = f"/01/{GTIN}/10/{lot}"
     assert client.get(url, headers=JSON).json()["timeline"] == []
-    assert client.post(f"/batches/{GTIN}/{lot}/events", json={"step": "commissioning"},
-                       headers=auth).status_code == 201
+    assert client.post(f"/batches/{GTIN}/{lot}/events", json={"step": "commissioning"}, headers=auth).status_code == 201
     assert len(client.get(url, headers=JSON).json()["timeline"]) == 1
 
 
 def test_etag_cache_control_and_304(client: TestClient, env: dict[str, str]) -> None:
     lot = new_batch(env)
-    for url, headers in ((f"/01/{GTIN}/10/{lot}", HTML), (f"/01/{GTIN}/10/{lot}", JSON),
-                         (f"/verify/01/{GTIN}/10/{lot}", {})):
+    for url, headers in (
+        (f"/01/{GTIN}/10/{lot}", HTML),
+        (f"/01/{GTIN}/10/{lot}", JSON),
+        (f"/verify/01/{GTIN}/10/{lot}", {}),
+    ):
         full = client.get(url, headers=headers)
         etag = full.headers["etag"]
         assert full.status_code == 200 and etag.startswith('"') and full.headers["cache-control"] == "public, no-cache"
@@ -110,8 +112,10 @@ def test_etag_cache_control_and_304(client: TestClient, env: dict[str, str]) -> 
         head = client.head(url, headers=headers)
         assert head.status_code == 200 and head.content == b"" and head.headers["etag"] == etag
     # the HTML page and the JSON summary are two representations: two ETags
-    assert client.get(f"/01/{GTIN}/10/{lot}", headers=HTML).headers["etag"] != \
-        client.get(f"/01/{GTIN}/10/{lot}", headers=JSON).headers["etag"]
+    assert (
+        client.get(f"/01/{GTIN}/10/{lot}", headers=HTML).headers["etag"]
+        != client.get(f"/01/{GTIN}/10/{lot}", headers=JSON).headers["etag"]
+    )
 
 
 def test_an_unknown_batch_is_not_a_304(client: TestClient) -> None:
@@ -121,8 +125,9 @@ def test_an_unknown_batch_is_not_a_304(client: TestClient) -> None:
     assert client.get(url, headers={"If-None-Match": missing.headers["etag"]}).status_code == 404
 
 
-def test_answers_with_an_api_key_are_private_and_not_shared(client: TestClient, app_settings: Settings,
-                                                            env: dict[str, str]) -> None:
+def test_answers_with_an_api_key_are_private_and_not_shared(
+    client: TestClient, app_settings: Settings, env: dict[str, str]
+) -> None:
     lot = new_batch(env)
     key = apikeys.create_key(get_engine(app_settings), organisation="Farm Co", account="producer")
     mine = client.get(f"/01/{GTIN}/10/{lot}", headers={**JSON, "Authorization": f"Bearer {key}"})
@@ -185,9 +190,19 @@ def test_one_request_rebuilds_a_page_whose_scans_moved() -> None:
 
     now = [0.0]
     routes = Routes(clock=lambda: now[0])
-    request = Request({"type": "http", "method": "GET", "path": "/01/x", "raw_path": b"/01/x", "query_string": b"",
-                       "headers": [(b"host", b"t"), (b"accept", b"text/html")], "scheme": "http",
-                       "server": ("t", 80), "root_path": ""})
+    request = Request(
+        {
+            "type": "http",
+            "method": "GET",
+            "path": "/01/x",
+            "raw_path": b"/01/x",
+            "query_string": b"",
+            "headers": [(b"host", b"t"), (b"accept", b"text/html")],
+            "scheme": "http",
+            "server": ("t", 80),
+            "root_path": "",
+        }
+    )
     key = front_key(request)
     assert routes.claim(key) and not routes.claim(key)  # the others are sent the previous page meanwhile
     routes.remember(request, Route(("dl", "text/html"), ("0xbatch", "B1"), "new key"))

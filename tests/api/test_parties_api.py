@@ -29,8 +29,10 @@ def _key(settings: Settings, account: str) -> dict[str, str]:
 
 def test_admin_vouches_and_everyone_reads(client: TestClient, trace_session_settings: Settings) -> None:
     retailer = dev_account("retailer").address
-    body = {"account": retailer, "profile": {"legal_name": "Corner Coffee Shop BV", "country": "NL",
-                                             "glns": ["9506000134024"]}}
+    body = {
+        "account": retailer,
+        "profile": {"legal_name": "Corner Coffee Shop BV", "country": "NL", "glns": ["9506000134024"]},
+    }
     refused = client.post("/orgs", json=body, headers=_key(trace_session_settings, "producer"))
     assert refused.status_code == 409 and refused.json()["error"] == "OrgUnauthorizedAccount"
     assert "is not a registry admin" in refused.json()["detail"]  # the contract's refusal, for people
@@ -40,8 +42,11 @@ def test_admin_vouches_and_everyone_reads(client: TestClient, trace_session_sett
     shown = client.get(f"/orgs/{retailer}").json()
     assert shown["verified"] is True and shown["profile"]["legal_name"] == "Corner Coffee Shop BV"
     assert retailer in [o["account"] for o in client.get("/orgs").json()]
-    bad = client.post("/orgs", json={**body, "profile": {"legal_name": "X Co", "country": "XX"}},
-                      headers=_key(trace_session_settings, "admin"))
+    bad = client.post(
+        "/orgs",
+        json={**body, "profile": {"legal_name": "X Co", "country": "XX"}},
+        headers=_key(trace_session_settings, "admin"),
+    )
     assert bad.status_code == 422
 
 

@@ -37,8 +37,17 @@ def batch(trace_session_settings: Settings, tmp_path_factory: pytest.TempPathFac
     producer = dev_account("producer")
     batches.register_batch(ctx, account=producer, gtin=GTIN, lot=lot)
     batches.record_event(ctx, source="test", account=producer, gtin=GTIN, lot=lot, step="commissioning")
-    batches.record_event(ctx, source="test", account=producer, gtin=GTIN, lot=lot, step="packing", doc=doc, private=True,
-                         recipients=[dev_account("processor").address])
+    batches.record_event(
+        ctx,
+        source="test",
+        account=producer,
+        gtin=GTIN,
+        lot=lot,
+        step="packing",
+        doc=doc,
+        private=True,
+        recipients=[dev_account("processor").address],
+    )
     return lot, "0x" + hashlib.sha256(doc.read_bytes()).hexdigest()
 
 
@@ -52,14 +61,16 @@ def _views(client: TestClient, lot: str, headers: dict[str, str]) -> dict[str, s
         "history": client.get(f"/batches/{GTIN}/{lot}/history", headers=headers).text,
         "events": client.get("/events", params={"gtin": GTIN, "lot": lot}, headers=headers).text,
         "resolver JSON": client.get(f"/01/{GTIN}/10/{lot}", headers={**headers, "Accept": "application/json"}).text,
-        "resolver JSON-LD": client.get(f"/01/{GTIN}/10/{lot}",
-                                       headers={**headers, "Accept": "application/ld+json"}).text,
+        "resolver JSON-LD": client.get(
+            f"/01/{GTIN}/10/{lot}", headers={**headers, "Accept": "application/ld+json"}
+        ).text,
         "verify page": client.get(f"/01/{GTIN}/10/{lot}", headers=headers).text,
     }
 
 
-def test_the_public_sees_private_document_only(client: TestClient, batch: tuple[str, str],
-                                               trace_session_settings: Settings) -> None:
+def test_the_public_sees_private_document_only(
+    client: TestClient, batch: tuple[str, str], trace_session_settings: Settings
+) -> None:
     lot, digest = batch
     outsider = _key(trace_session_settings, "Outsider Co", "buyer")  # a valid key, but no party of the batch
     for headers in ({}, outsider, {"Authorization": "Bearer trk_invalid"}):
@@ -72,8 +83,9 @@ def test_the_public_sees_private_document_only(client: TestClient, batch: tuple[
     assert document["verified"] is True  # what it proves is still shown
 
 
-def test_a_party_of_the_batch_sees_the_document(client: TestClient, batch: tuple[str, str],
-                                                trace_session_settings: Settings) -> None:
+def test_a_party_of_the_batch_sees_the_document(
+    client: TestClient, batch: tuple[str, str], trace_session_settings: Settings
+) -> None:
     lot, digest = batch
     producer = _key(trace_session_settings, "Farm Co", "producer")
     views = _views(client, lot, producer)
@@ -83,7 +95,8 @@ def test_a_party_of_the_batch_sees_the_document(client: TestClient, batch: tuple
 
 
 def test_a_party_downstream_does_not_see_upstream_private_documents(
-        client: TestClient, batch: tuple[str, str], trace_session_settings: Settings) -> None:
+    client: TestClient, batch: tuple[str, str], trace_session_settings: Settings
+) -> None:
     """The scan page's journey shows the batches a product was made from; a private document of such a batch is
     for that batch's parties, not for whoever handled the product made from it."""
     lot, digest = batch
@@ -91,7 +104,9 @@ def test_a_party_downstream_does_not_see_upstream_private_documents(
     ctx = TraceContext.open(trace_session_settings, autostart=False)
     producer, retailer = dev_account("producer"), dev_account("retailer")
     batches.derive_batch(ctx, account=producer, gtin="09506000134369", lot=child, parents=[(GTIN, lot)])
-    batches.record_event(ctx, source="test", account=producer, gtin="09506000134369", lot=child, step="shipping", to="retailer")
+    batches.record_event(
+        ctx, source="test", account=producer, gtin="09506000134369", lot=child, step="shipping", to="retailer"
+    )
     batches.record_event(ctx, source="test", account=retailer, gtin="09506000134369", lot=child, step="receiving")
     shop = _key(trace_session_settings, "Shop Co", "retailer")  # a party of the child batch only
     body = client.get(f"/01/09506000134369/10/{child}", headers={**shop, "Accept": "application/json"})
@@ -99,5 +114,6 @@ def test_a_party_downstream_does_not_see_upstream_private_documents(
     assert SECRET_NAME not in body.text and digest[2:] not in body.text
     # the parent's party still sees it through the child's page
     farm = _key(trace_session_settings, "Farm Co", "producer")
-    assert SECRET_NAME in client.get(f"/01/09506000134369/10/{child}",
-                                     headers={**farm, "Accept": "application/json"}).text
+    assert (
+        SECRET_NAME in client.get(f"/01/09506000134369/10/{child}", headers={**farm, "Accept": "application/json"}).text
+    )

@@ -28,59 +28,119 @@ UNKNOWN_GTIN = "09506000134376"
 
 # (id, SHALL statement, test that checks it | None, reason when None)
 CHECKLIST: list[tuple[str, str, str | None]] = [
-    ("qualifiers", "For primary keys that have key qualifiers, all key qualifiers SHALL be supported",
-     "test_every_gtin_qualifier_is_supported"),
+    (
+        "qualifiers",
+        "For primary keys that have key qualifiers, all key qualifiers SHALL be supported",
+        "test_every_gtin_qualifier_is_supported",
+    ),
     ("methods", "SHALL support HTTP 1.1 (or higher) GET, HEAD and OPTIONS requests", "test_get_head_options"),
     ("https", "SHALL support HTTP Over TLS (HTTPS)", None),  # terminated by the deployment's proxy, not the app
     ("cors", "SHALL support CORS", "test_cors_on_every_response"),
-    ("syntax-400", "SHALL extract and syntactically validate the URI and report errors with 400",
-     "test_syntax_errors_are_400"),
-    ("no-200-error", "SHALL NOT use a 200 OK response code with a resource that indicates an error condition",
-     "test_unknown_items_are_404_without_links"),
-    ("decompress", "SHALL be able to decompress a URI to generate a GS1 Digital Link URI",
-     "test_compressed_uri_resolves"),
-    ("same-as", "If handling a compressed request URI, SHALL expose the uncompressed URI in the Link header with "
-                "rel owl:sameAs", "test_compressed_uri_resolves"),
-    ("linkset", "SHALL respond to linkType=linkset and/or Accept: application/linkset+json with the linkset as per "
-                "RFC 9264", "test_linkset_by_query_and_by_accept"),
-    ("walk-up-levels", "Links associated with each level up to the primary key SHALL be included in the linkset",
-     "test_linkset_includes_every_level"),
-    ("anchor", "The URI used as the subject of facts presented SHALL be the uncompressed version",
-     "test_compressed_uri_resolves"),
-    ("titled", "All links SHALL include the target URL, the link type and a link title",
-     "test_linksets_valid_against_gs1_schema"),
-    ("iana", "If a media type is defined for a link, it SHALL be one defined by IANA",
-     "test_linksets_valid_against_gs1_schema"),
-    ("default-described", "Links typed gs1:defaultLink SHALL also be described using a descriptive link type",
-     "test_default_link"),
-    ("default-one", "SHALL recognise one available link as the default; the default link SHALL NOT have optional "
-                    "attributes", "test_default_link"),
-    ("default-redirect", "SHALL redirect to the default link unless the request allows a better match",
-     "test_default_link"),
-    ("default-exists", "For any request URI there SHALL be a default link at the entry level or higher up the tree",
-     "test_walk_up_from_unknown_lot_and_serial"),
+    (
+        "syntax-400",
+        "SHALL extract and syntactically validate the URI and report errors with 400",
+        "test_syntax_errors_are_400",
+    ),
+    (
+        "no-200-error",
+        "SHALL NOT use a 200 OK response code with a resource that indicates an error condition",
+        "test_unknown_items_are_404_without_links",
+    ),
+    (
+        "decompress",
+        "SHALL be able to decompress a URI to generate a GS1 Digital Link URI",
+        "test_compressed_uri_resolves",
+    ),
+    (
+        "same-as",
+        "If handling a compressed request URI, SHALL expose the uncompressed URI in the Link header with "
+        "rel owl:sameAs",
+        "test_compressed_uri_resolves",
+    ),
+    (
+        "linkset",
+        "SHALL respond to linkType=linkset and/or Accept: application/linkset+json with the linkset as per RFC 9264",
+        "test_linkset_by_query_and_by_accept",
+    ),
+    (
+        "walk-up-levels",
+        "Links associated with each level up to the primary key SHALL be included in the linkset",
+        "test_linkset_includes_every_level",
+    ),
+    (
+        "anchor",
+        "The URI used as the subject of facts presented SHALL be the uncompressed version",
+        "test_compressed_uri_resolves",
+    ),
+    (
+        "titled",
+        "All links SHALL include the target URL, the link type and a link title",
+        "test_linksets_valid_against_gs1_schema",
+    ),
+    (
+        "iana",
+        "If a media type is defined for a link, it SHALL be one defined by IANA",
+        "test_linksets_valid_against_gs1_schema",
+    ),
+    (
+        "default-described",
+        "Links typed gs1:defaultLink SHALL also be described using a descriptive link type",
+        "test_default_link",
+    ),
+    (
+        "default-one",
+        "SHALL recognise one available link as the default; the default link SHALL NOT have optional attributes",
+        "test_default_link",
+    ),
+    (
+        "default-redirect",
+        "SHALL redirect to the default link unless the request allows a better match",
+        "test_default_link",
+    ),
+    (
+        "default-exists",
+        "For any request URI there SHALL be a default link at the entry level or higher up the tree",
+        "test_walk_up_from_unknown_lot_and_serial",
+    ),
     ("link-type", "SHALL redirect to the requested type of link if available", "test_redirect_to_requested_type"),
-    ("link-type-404", "SHALL return 404 if a link of the requested type is not available",
-     "test_redirect_to_requested_type"),
-    ("query", "By default, SHALL pass on all key=value pairs in the query string when redirecting",
-     "test_query_string_is_passed_on"),
-    ("description", "SHALL provide a resolver description file at /.well-known/gs1resolver",
-     "test_description_file"),
-    ("primary-keys", "The supported primary identifiers SHALL be listed in the resolver description file",
-     "test_description_file"),
-    ("vocabulary", "SHALL recognise the GS1 Web vocabulary namespace; other link types SHALL NOT duplicate GS1's",
-     "test_linksets_valid_against_gs1_schema"),
+    (
+        "link-type-404",
+        "SHALL return 404 if a link of the requested type is not available",
+        "test_redirect_to_requested_type",
+    ),
+    (
+        "query",
+        "By default, SHALL pass on all key=value pairs in the query string when redirecting",
+        "test_query_string_is_passed_on",
+    ),
+    ("description", "SHALL provide a resolver description file at /.well-known/gs1resolver", "test_description_file"),
+    (
+        "primary-keys",
+        "The supported primary identifiers SHALL be listed in the resolver description file",
+        "test_description_file",
+    ),
+    (
+        "vocabulary",
+        "SHALL recognise the GS1 Web vocabulary namespace; other link types SHALL NOT duplicate GS1's",
+        "test_linksets_valid_against_gs1_schema",
+    ),
     ("handled-by", "Redirections based on a GCP with no further processing SHALL be annotated gs1:handledBy", None),
 ]
-NOT_APPLICABLE = {"https": "TLS is terminated by the deployment (reverse proxy), not by the app",
-                  "handled-by": "this resolver never redirects on a company prefix alone"}
+NOT_APPLICABLE = {
+    "https": "TLS is terminated by the deployment (reverse proxy), not by the app",
+    "handled-by": "this resolver never redirects on a company prefix alone",
+}
 
 
 @pytest.fixture(scope="module")
 def client(demo_env) -> Iterator[TestClient]:
     env, _ = demo_env
-    settings = Settings(home=Path(env["TRACE_HOME"]), node_port=int(env["TRACE_NODE_PORT"]), trust_proxy=True,
-                        resolver_rate_per_minute=0)
+    settings = Settings(
+        home=Path(env["TRACE_HOME"]),
+        node_port=int(env["TRACE_NODE_PORT"]),
+        trust_proxy=True,
+        resolver_rate_per_minute=0,
+    )
     with TestClient(create_app(settings)) as c:
         yield c
 
@@ -108,6 +168,7 @@ def test_checklist_is_covered() -> None:
 
 
 # ---- content served directly ----
+
 
 def test_json_summary(client: TestClient) -> None:
     body = client.get(path(*GREEN), headers={"Accept": "application/json"}).json()
@@ -137,6 +198,7 @@ def test_browser_gets_the_verify_page(client: TestClient) -> None:
 
 # ---- the standard ----
 
+
 def test_get_head_options(client: TestClient) -> None:
     url = path(*ROASTED)
     get = client.get(url, headers={"Accept": LINKSET})
@@ -160,14 +222,20 @@ def test_cors_on_every_response(client: TestClient, demo_env) -> None:
         client.get(path("09506000134353", "X")),  # 400
         client.get("/.well-known/gs1resolver"),
         client.get(f"/products/{ROASTED[0]}"),
-        client.options(path(*ROASTED), headers={"Origin": "https://shop.example",
-                                                "Access-Control-Request-Method": "GET"}),
+        client.options(
+            path(*ROASTED), headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "GET"}
+        ),
     ]
     # errors that never reach the route carry them too: a bad body, a preflight, the rate limiter
     responses.append(client.post("/verify/signature", json={"uri": "x"}))  # 422
-    preflight = client.options("/verify/signature", headers={"Origin": "https://shop.example",
-                                                             "Access-Control-Request-Method": "POST",
-                                                             "Access-Control-Request-Headers": "content-type"})
+    preflight = client.options(
+        "/verify/signature",
+        headers={
+            "Origin": "https://shop.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     assert preflight.status_code == 204 and "content-type" in preflight.headers["access-control-allow-headers"].lower()
     responses.append(preflight)
     env, _ = demo_env
@@ -243,16 +311,24 @@ def test_linkset_includes_every_level(client: TestClient) -> None:
     unit = client.get(path(*ROASTED, UNITS[3]), params={"linkType": "linkset"}).json()["linkset"][0]
     pips = [link["href"] for link in unit[f"{VOC}pip"]]
     # most specific first: the unit's page, the batch's page, the GTIN's batches
-    assert [p.split("testserver", 1)[1] for p in pips] == [f"/verify{path(*ROASTED, UNITS[3])}",
-                                                          f"/verify{path(*ROASTED)}", f"/products/{ROASTED[0]}"]
+    assert [p.split("testserver", 1)[1] for p in pips] == [
+        f"/verify{path(*ROASTED, UNITS[3])}",
+        f"/verify{path(*ROASTED)}",
+        f"/products/{ROASTED[0]}",
+    ]
     assert f"{VOC}traceability" in unit and f"{VOC}epcis" in unit  # the batch's links, walked up to
     assert unit["itemDescription"] == f"Huila medium roast, whole bean, lot {ROASTED[1]}, serial {UNITS[3]}"
 
 
 def test_linksets_valid_against_gs1_schema(client: TestClient) -> None:
     iana = {"text/html", "application/json", "application/ld+json", "application/linkset+json"}
-    for url in (path(ROASTED[0]), path(*ROASTED), path(*ROASTED, UNITS[0]), path(ROASTED[0], "UNKNOWN-LOT"),
-                path(*GREEN)):
+    for url in (
+        path(ROASTED[0]),
+        path(*ROASTED),
+        path(*ROASTED, UNITS[0]),
+        path(ROASTED[0], "UNKNOWN-LOT"),
+        path(*GREEN),
+    ):
         body = client.get(url, params={"linkType": "linkset"}).json()
         jsonschema.validate(body, SCHEMA)
         for rel, links in body["linkset"][0].items():
@@ -263,8 +339,14 @@ def test_linksets_valid_against_gs1_schema(client: TestClient) -> None:
                 assert link["href"].startswith("http") and link["title"].strip()
                 assert link.get("type", "text/html") in iana
     with pytest.raises(jsonschema.ValidationError):  # the schema is strict enough to catch an untitled link
-        jsonschema.validate({"linkset": [{"anchor": "https://x", "itemDescription": "x",
-                                          f"{VOC}defaultLink": [{"href": "https://x"}]}]}, SCHEMA)
+        jsonschema.validate(
+            {
+                "linkset": [
+                    {"anchor": "https://x", "itemDescription": "x", f"{VOC}defaultLink": [{"href": "https://x"}]}
+                ]
+            },
+            SCHEMA,
+        )
 
 
 def test_default_link(client: TestClient) -> None:
@@ -279,8 +361,12 @@ def test_default_link(client: TestClient) -> None:
 
 
 def test_walk_up_from_unknown_lot_and_serial(client: TestClient) -> None:
-    for url in (path(ROASTED[0], "UNKNOWN-LOT"), path(ROASTED[0], "UNKNOWN-LOT", "S1"), path(ROASTED[0], None, "S1"),
-                path(ROASTED[0])):
+    for url in (
+        path(ROASTED[0], "UNKNOWN-LOT"),
+        path(ROASTED[0], "UNKNOWN-LOT", "S1"),
+        path(ROASTED[0], None, "S1"),
+        path(ROASTED[0]),
+    ):
         response = client.get(url, follow_redirects=False)
         assert response.status_code == 307 and response.headers["location"].endswith(f"/products/{ROASTED[0]}"), url
         body = client.get(url, params={"linkType": "linkset"}).json()["linkset"][0]
@@ -305,8 +391,7 @@ def test_redirect_to_requested_type(client: TestClient) -> None:
 
 
 def test_query_string_is_passed_on(client: TestClient) -> None:
-    response = client.get(f"{path(*ROASTED)}?17=261231&campaign=qr&linkType=gs1:traceability",
-                          follow_redirects=False)
+    response = client.get(f"{path(*ROASTED)}?17=261231&campaign=qr&linkType=gs1:traceability", follow_redirects=False)
     assert response.status_code == 307
     assert response.headers["location"].endswith("/history?17=261231&campaign=qr&linkType=gs1:traceability")
     default = client.get(f"{path(*ROASTED)}?campaign=qr", follow_redirects=False)
@@ -323,8 +408,12 @@ def test_trailing_slash_is_tolerated(client: TestClient) -> None:
 
 def test_accept_language_and_hreflang(client: TestClient) -> None:
     body = client.get(path(*ROASTED), params={"linkType": "linkset"}).json()["linkset"][0]
-    assert all(link["hreflang"] == (["en", "zh-CN"] if link["type"] == "text/html" else ["en"])
-               for rel, links in body.items() if rel.startswith(VOC) and rel != f"{VOC}defaultLink" for link in links)
+    assert all(
+        link["hreflang"] == (["en", "zh-CN"] if link["type"] == "text/html" else ["en"])
+        for rel, links in body.items()
+        if rel.startswith(VOC) and rel != f"{VOC}defaultLink"
+        for link in links
+    )
     # the page speaks English and Chinese: any other Accept-Language still gets the default link, never an error
     german = client.get(path(*ROASTED), headers={"Accept-Language": "de-CH, de;q=0.9"}, follow_redirects=False)
     assert german.status_code == 307 and german.headers["location"].endswith(f"/verify{path(*ROASTED)}")
@@ -334,10 +423,19 @@ def test_accept_language_and_hreflang(client: TestClient) -> None:
 def test_description_file(client: TestClient) -> None:
     response = client.get("/.well-known/gs1resolver")
     body = response.json()
-    standard_fields = {"name", "resolverRoot", "supportedPrimaryKeys", "supportedLinkType",
-                       "linkTypeDefaultCanBeLinkset", "supportedContextValuesEnumerated",
-                       "supportedContextValuesExternal", "extensionProfile", "jsonLdContextLocation", "contact",
-                       "termsOfUse"}
+    standard_fields = {
+        "name",
+        "resolverRoot",
+        "supportedPrimaryKeys",
+        "supportedLinkType",
+        "linkTypeDefaultCanBeLinkset",
+        "supportedContextValuesEnumerated",
+        "supportedContextValuesExternal",
+        "extensionProfile",
+        "jsonLdContextLocation",
+        "contact",
+        "termsOfUse",
+    }
     assert set(body) <= standard_fields
     assert body["supportedPrimaryKeys"] == ["01"] and body["resolverRoot"] == "http://testserver"
     assert body["jsonLdContextLocation"].startswith("https://")
@@ -365,6 +463,7 @@ def test_compressed_uri_resolves(client: TestClient) -> None:
 
 # ---- scans and signatures ----
 
+
 def test_scans_from_many_places_are_flagged(client: TestClient) -> None:
     url = path(*ROASTED, UNITS[5])
     levels = []
@@ -391,8 +490,10 @@ def test_signature_check_endpoint(client: TestClient, demo_env) -> None:
 def test_signature_check_of_other_keys_is_not_a_500(client: TestClient, demo_env) -> None:
     _, summary = demo_env
     _, _, fragment = summary["label"]["signed_uri"].partition("#sig=")
-    for uri in ("https://example.com/8004/9520614141234567?01=09520123456788",
-                "https://id.gs1.org/414/9520123456788?01=09506000134369"):
+    for uri in (
+        "https://example.com/8004/9520614141234567?01=09520123456788",
+        "https://id.gs1.org/414/9520123456788?01=09506000134369",
+    ):
         response = client.post("/verify/signature", json={"uri": uri, "signature": fragment})
         assert response.status_code == 200 and response.json()["registrant"] is False, response.text
     bad = client.post("/verify/signature", json={"uri": "https://id.gs1.org/01/9506000134352", "signature": fragment})
@@ -400,22 +501,52 @@ def test_signature_check_of_other_keys_is_not_a_500(client: TestClient, demo_env
 
 
 _SEGMENTS = st.one_of(
-    st.sampled_from(["01", "10", "21", "22", "235", "00", "414", "254", "8004", "8003", "7040", ROASTED[0], ROASTED[1],
-                     UNITS[0], "9506000134352", "106141412345678908", "9520123456788", "%2F", "%FF", "", "foo"]),
+    st.sampled_from(
+        [
+            "01",
+            "10",
+            "21",
+            "22",
+            "235",
+            "00",
+            "414",
+            "254",
+            "8004",
+            "8003",
+            "7040",
+            ROASTED[0],
+            ROASTED[1],
+            UNITS[0],
+            "9506000134352",
+            "106141412345678908",
+            "9520123456788",
+            "%2F",
+            "%FF",
+            "",
+            "foo",
+        ]
+    ),
     st.text(alphabet="ABCDEFabcdef0123456789-_.~%", max_size=24),
 )
-_QUERIES = st.lists(st.tuples(st.sampled_from(["linkType", "17", "99", "89", "01", "10", "context", "x"]),
-                              st.sampled_from(["linkset", "all", "gs1:pip", "gs1:epcis", "gs1:nope", "261231", "",
-                                               "%ZZ", ROASTED[1]])), max_size=3)
+_QUERIES = st.lists(
+    st.tuples(
+        st.sampled_from(["linkType", "17", "99", "89", "01", "10", "context", "x"]),
+        st.sampled_from(["linkset", "all", "gs1:pip", "gs1:epcis", "gs1:nope", "261231", "", "%ZZ", ROASTED[1]]),
+    ),
+    max_size=3,
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(segments=st.lists(_SEGMENTS, min_size=1, max_size=7), query=_QUERIES,
-       accept=st.sampled_from([None, "text/html", "application/json", LINKSET, "application/ld+json", "*/*"]),
-       method=st.sampled_from(["GET", "HEAD", "OPTIONS"]))
-def test_generated_requests_never_fail_the_server(client: TestClient, segments: list[str],
-                                                   query: list[tuple[str, str]], accept: str | None,
-                                                   method: str) -> None:
+@given(
+    segments=st.lists(_SEGMENTS, min_size=1, max_size=7),
+    query=_QUERIES,
+    accept=st.sampled_from([None, "text/html", "application/json", LINKSET, "application/ld+json", "*/*"]),
+    method=st.sampled_from(["GET", "HEAD", "OPTIONS"]),
+)
+def test_generated_requests_never_fail_the_server(
+    client: TestClient, segments: list[str], query: list[tuple[str, str]], accept: str | None, method: str
+) -> None:
     assume(segments[0] != "")  # "//..." would name a host, not a path
     url = "/" + "/".join(segments) + ("?" + "&".join(f"{k}={v}" for k, v in query) if query else "")
     response = client.request(method, url, headers={"Accept": accept} if accept else {}, follow_redirects=False)

@@ -47,7 +47,11 @@ def test_json_holds_the_whole_journey(client: TestClient) -> None:
     assert all(g["verified_steps"] == len(g["steps"]) for g in trip["groups"])
     # every verified step's actor is a vouched-for organisation; places are named
     assert {trip["parties"][e["actor"]]["name"] for g in trip["groups"] for e in g["steps"]} == {
-        "Finca La Esperanza SAS", "Andes Organic Certification Ltda", "Rotterdam Roasters BV", "Corner Coffee Shop BV"}
+        "Finca La Esperanza SAS",
+        "Andes Organic Certification Ltda",
+        "Rotterdam Roasters BV",
+        "Corner Coffee Shop BV",
+    }
     assert trip["places"]["9506000134000"] == "Finca La Esperanza, Huila (CO)"
     certificate = farm["steps"][1]["documents"][0]
     assert certificate["type"] == "Organic certificate (EU 2018/848)" and certificate["valid_until"] == "2027-11-30"
@@ -79,11 +83,15 @@ def test_page_counts_match_the_rows(client: TestClient) -> None:
 
 def test_language_by_header_and_by_switch(client: TestClient) -> None:
     zh = client.get(path(*ROASTED, UNITS[21]), headers={**HTML, "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"})
-    assert zh.headers["content-language"] == "zh-CN" and "已在区块链上验证" in zh.text and "accept-language" in \
-        zh.headers["vary"].lower()
+    assert (
+        zh.headers["content-language"] == "zh-CN"
+        and "已在区块链上验证" in zh.text
+        and "accept-language" in zh.headers["vary"].lower()
+    )
     assert "2026年" in zh.text or "2027年" in zh.text  # dates in the Chinese form
-    switched = client.get(path(*ROASTED, UNITS[21]), params={"lang": "en"},
-                          headers={**HTML, "Accept-Language": "zh-CN"})
+    switched = client.get(
+        path(*ROASTED, UNITS[21]), params={"lang": "en"}, headers={**HTML, "Accept-Language": "zh-CN"}
+    )
     assert switched.headers["content-language"] == "en" and "Verified on chain" in switched.text
     assert 'hreflang="zh-CN"' in switched.text  # the visible switch back
 

@@ -23,15 +23,24 @@ JSON = {"Accept": "application/json"}
 @pytest.fixture(scope="module")
 def settings(demo_env) -> Settings:  # type: ignore[no-untyped-def]
     env, _ = demo_env
-    return Settings(home=env["TRACE_HOME"], node_port=int(env["TRACE_NODE_PORT"]), resolver_rate_per_minute=0,
-                    index_poll_seconds=3600.0)
+    return Settings(
+        home=env["TRACE_HOME"],
+        node_port=int(env["TRACE_NODE_PORT"]),
+        resolver_rate_per_minute=0,
+        index_poll_seconds=3600.0,
+    )
 
 
 def rows_of(settings: Settings, serial: str) -> int:
     key = batch_key(*ROASTED)
     with get_engine(settings).connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(t.scans).where(
-            t.scans.c.batch_id == key.id_hex, t.scans.c.serial == serial)).scalar_one())
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(t.scans)
+                .where(t.scans.c.batch_id == key.id_hex, t.scans.c.serial == serial)
+            ).scalar_one()
+        )
 
 
 def url(serial: str) -> str:

@@ -30,11 +30,22 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
 
     with scratch_chain(tmp_path_factory.mktemp("trade-files-api")) as (chain, deployed):
         engine = get_engine(chain.settings)
-        keys = {name: {"Authorization": f"Bearer {apikeys.create_key(engine, organisation=org, account=name)}"}
-                for name, org in (("buyer", "Rotterdam Roasters BV"), ("seller", "Finca La Esperanza"),
-                                  ("arbiter", "Chamber of Arbitration"), ("producer", "Someone Else Ltd"))}
-        yield Api(TestClient(create_app(chain.settings)), keys, chain.contract("TradeEscrow"),
-                  chain.contract("MockStablecoin", deployed.deployment.tokens["USDC"]), chain.w3)
+        keys = {
+            name: {"Authorization": f"Bearer {apikeys.create_key(engine, organisation=org, account=name)}"}
+            for name, org in (
+                ("buyer", "Rotterdam Roasters BV"),
+                ("seller", "Finca La Esperanza"),
+                ("arbiter", "Chamber of Arbitration"),
+                ("producer", "Someone Else Ltd"),
+            )
+        }
+        yield Api(
+            TestClient(create_app(chain.settings)),
+            keys,
+            chain.contract("TradeEscrow"),
+            chain.contract("MockStablecoin", deployed.deployment.tokens["USDC"]),
+            chain.w3,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +55,11 @@ def trade(api: Api) -> int:
     opened = _open(api, "FILES-API")
     assert opened.status_code == 201, opened.text
     trade_id: int = opened.json()["trade_id"]
-    added = api.post(f"/escrow/trades/{trade_id}/documents", "seller", {
-        "kind": "bill-of-lading", "name": "BL.pdf", "content_base64": base64.b64encode(BILL).decode()})
+    added = api.post(
+        f"/escrow/trades/{trade_id}/documents",
+        "seller",
+        {"kind": "bill-of-lading", "name": "BL.pdf", "content_base64": base64.b64encode(BILL).decode()},
+    )
     assert added.status_code == 201, added.text
     assert added.json()["evidence_sha256"] == "0x" + hashlib.sha256(BILL).hexdigest()
     assert api.post(f"/escrow/trades/{trade_id}/dispute", "buyer", {"text": CLAIM}).status_code == 200
@@ -58,7 +72,9 @@ def test_parties_see_the_dispute_and_the_files(api: Api, trade: int) -> None:
         assert shown["dispute"]["reason"] == CLAIM and shown["dispute"]["by"] == BUYER
         assert shown["dispute"]["by_name"] == "buyer" and shown["dispute"]["role"] == "buyer"
         assert [(f["kind"], f["name"], f["by"]) for f in shown["files"]] == [
-            ("bill-of-lading", "BL.pdf", SELLER), ("reason", "reason.txt", BUYER)]
+            ("bill-of-lading", "BL.pdf", SELLER),
+            ("reason", "reason.txt", BUYER),
+        ]
         assert all(f["at"] and f["tx_hash"] and f["stored"] for f in shown["files"])
 
 
@@ -114,8 +130,9 @@ def test_bad_documents_are_422_and_send_nothing(api: Api, trade: int) -> None:
     _problem(api.post(path, "seller", {"kind": "invoice", "name": "x.pdf", "content_base64": good}), 422)
     _problem(api.post(path, "seller", {"kind": "packing-list", "name": "x.pdf", "content_base64": "%%%"}), 422)
     _problem(api.client.post(path, json={"kind": "packing-list", "name": "x.pdf", "content_base64": good}), 401)
-    arbiter = _problem(api.post(path, "arbiter", {"kind": "packing-list", "name": "x.pdf", "content_base64": good}),
-                       409)
+    arbiter = _problem(
+        api.post(path, "arbiter", {"kind": "packing-list", "name": "x.pdf", "content_base64": good}), 409
+    )
     assert arbiter["error"] == "EscrowNotParty"
     assert api.w3.eth.get_transaction_count(SELLER) == nonce
     assert len(api.client.get(f"/escrow/trades/{trade}").json()["files"]) == 2
@@ -133,8 +150,7 @@ def test_statement_csv_and_pdf(api: Api, trade: int) -> None:
     assert [r["movement"] for r in moves] == ["funded", "ruling to seller", "fee", "ruling to buyer"]
     assert moves[2]["to"] == dev_account("admin").address  # the fee recipient the FeeUpdated log names
     assert moves[0]["from"] == BUYER and moves[1]["to"] == SELLER and moves[3]["to"] == BUYER
-    assert totals["total funded"] == Decimal("1250.5") == sum(
-        (Decimal(r["amount"]) for r in moves[1:]), Decimal(0))
+    assert totals["total funded"] == Decimal("1250.5") == sum((Decimal(r["amount"]) for r in moves[1:]), Decimal(0))
     assert totals["total in escrow"] == 0
     pdf = api.client.get(f"/escrow/trades/{trade}/statement", params={"format": "pdf"})
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")

@@ -11,10 +11,19 @@ from tests.conftest import ROOT, run_trace
 
 def test_brownie_and_trace_write_the_same_record(tmp_path: Path, trace_env: dict[str, str]) -> None:
     brownie_home = tmp_path / "brownie-home"
-    env = {**os.environ, "TRACE_HOME": str(brownie_home),
-           "PATH": f"{ROOT / 'node_modules/.bin'}:{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    proc = subprocess.run([str(Path(sys.executable).with_name("brownie")), "run", "scripts/deploy.py", "--network",
-                           "anvil"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "TRACE_HOME": str(brownie_home),
+        "PATH": f"{ROOT / 'node_modules/.bin'}:{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("brownie")), "run", "scripts/deploy.py", "--network", "anvil"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     from_brownie = json.loads((brownie_home / "deployments" / "31337.json").read_text())
 

@@ -41,8 +41,15 @@ def test_verify_image_of_the_signed_label(demo_env) -> None:
     assert result.code == 0, result.stderr
     verdict = json.loads(result.stdout)
     assert verdict["genuine"] is True
-    assert {c["check"] for c in verdict["checks"]} == {"batch", "hash chain", "events", "timeline", "recall", "unit",
-                                                           "signature"}
+    assert {c["check"] for c in verdict["checks"]} == {
+        "batch",
+        "hash chain",
+        "events",
+        "timeline",
+        "recall",
+        "unit",
+        "signature",
+    }
 
 
 def test_verify_failures_exit_6_with_a_reason(demo_env, tmp_path: Path) -> None:
@@ -54,9 +61,13 @@ def test_verify_failures_exit_6_with_a_reason(demo_env, tmp_path: Path) -> None:
     assert bad_sig.code == 6 and "signature" in bad_sig.stderr and "did not register this batch" in bad_sig.stderr
     never = _verify(env, digital_link.batch_uri("09506000134376", "NOPE"))
     assert never.code == 6 and "is not on chain" in never.stderr
-    offline_ok = _verify(env, summary["label"]["signed_uri"], "--offline", "--producer", dev_account("processor").address)
+    offline_ok = _verify(
+        env, summary["label"]["signed_uri"], "--offline", "--producer", dev_account("processor").address
+    )
     assert offline_ok.code == 0, offline_ok.stderr
-    offline_bad = _verify(env, summary["label"]["signed_uri"], "--offline", "--producer", dev_account("producer").address)
+    offline_bad = _verify(
+        env, summary["label"]["signed_uri"], "--offline", "--producer", dev_account("producer").address
+    )
     assert offline_bad.code == 6
 
 
@@ -66,20 +77,44 @@ def test_qr_make_and_sheet(demo_env, tmp_path: Path) -> None:
     # A label for this machine's server is refused unless asked for: no phone can reach 127.0.0.1.
     local = run_trace("qr", "make", *ROASTED, UNITS[2], "-o", str(png), env=env)
     assert local.code == 3 and "no phone can reach" in local.stderr and not png.exists()
-    made = run_trace("qr", "make", *ROASTED, UNITS[2], "-o", str(png), "--sign", "--as", "processor",
-                     "--allow-local", "--json", env=env)
+    made = run_trace(
+        "qr",
+        "make",
+        *ROASTED,
+        UNITS[2],
+        "-o",
+        str(png),
+        "--sign",
+        "--as",
+        "processor",
+        "--allow-local",
+        "--json",
+        env=env,
+    )
     assert made.code == 0, made.stderr
     scanned = decode(png)
     assert scanned.startswith(digital_link.unit_uri(*ROASTED, UNITS[2]) + "#sig=0x")
     assert json.loads(made.stdout)["signed_uri"] == scanned  # the signed link, without decoding the image
     assert _verify(env, str(png)).code == 0
-    public = run_trace("qr", "make", *GREEN, "-o", str(svg), "--json",
-                       env={**env, "TRACE_PUBLIC_URL": "https://id.example.com"})
+    public = run_trace(
+        "qr", "make", *GREEN, "-o", str(svg), "--json", env={**env, "TRACE_PUBLIC_URL": "https://id.example.com"}
+    )
     assert public.code == 0 and json.loads(public.stdout)["uri"].startswith("https://id.example.com/01/")
     assert svg.read_text().lstrip().startswith("<svg")
     sheet = tmp_path / "labels.pdf"
-    result = run_trace("qr", "sheet", *ROASTED, "--serials", "B0001-B0024", "-o", str(sheet), "--json",
-                       "--domain", "https://id.example.com", env=env)
+    result = run_trace(
+        "qr",
+        "sheet",
+        *ROASTED,
+        "--serials",
+        "B0001-B0024",
+        "-o",
+        str(sheet),
+        "--json",
+        "--domain",
+        "https://id.example.com",
+        env=env,
+    )
     assert result.code == 0, result.stderr
     assert json.loads(result.stdout)["labels"] == 24
     assert sheet.read_bytes().count(b"/Type /Page\n") + sheet.read_bytes().count(b"/Type /Page ") >= 1

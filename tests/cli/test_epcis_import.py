@@ -114,8 +114,10 @@ def test_every_gs1_json_example_is_accepted_and_anchored(chain_env: dict[str, st
 
 def test_verify_refuses_an_event_never_captured(chain_env: dict[str, str], tmp_path: Path) -> None:
     other = tmp_path / "other.jsonld"
-    other.write_text('{"type":"ObjectEvent","eventTime":"2031-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00",'
-                     '"action":"OBSERVE","epcList":["urn:epc:id:sgtin:4012345.011111.99"]}')
+    other.write_text(
+        '{"type":"ObjectEvent","eventTime":"2031-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00",'
+        '"action":"OBSERVE","epcList":["urn:epc:id:sgtin:4012345.011111.99"]}'
+    )
     result = run_trace("epcis", "verify", str(other), env=chain_env)
     assert result.code == 6, result.stderr
     assert "1 of 1 events not verified" in result.stderr
@@ -135,12 +137,12 @@ def test_every_gs1_xml_example_is_accepted_and_anchored(chain_env: dict[str, str
 
 BAD_EVENTS = {
     "non-finite number": '{"type":"ObjectEvent","eventTime":"2024-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00",'
-                         '"action":"OBSERVE","epcList":["urn:epc:id:sgtin:4012345.011111.1"],"sensorElementList":'
-                         '[{"sensorReport":[{"type":"Temperature","value":NaN}]}]}',
+    '"action":"OBSERVE","epcList":["urn:epc:id:sgtin:4012345.011111.1"],"sensorElementList":'
+    '[{"sensorReport":[{"type":"Temperature","value":NaN}]}]}',
     "unknown field": '{"type":"ObjectEvent","eventTime":"2024-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00",'
-                     '"action":"OBSERVE","colour":"red"}',
+    '"action":"OBSERVE","colour":"red"}',
     "no time zone": '{"type":"ObjectEvent","eventTime":"2024-01-01T00:00:00","eventTimeZoneOffset":"+00:00",'
-                    '"action":"OBSERVE"}',
+    '"action":"OBSERVE"}',
     "not JSON": "<xml",
 }
 
@@ -148,13 +150,17 @@ BAD_EVENTS = {
 @pytest.mark.parametrize("case", sorted(BAD_EVENTS))
 def test_refused_file_leaves_the_store_as_it_was(chain_env: dict[str, str], trace_here: TraceHere, tmp_path: Path,
                                                 case: str) -> None:  # fmt: skip
-    good = ('{"type":"ObjectEvent","eventTime":"2024-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00",'
-            '"action":"OBSERVE","bizStep":"shipping","readPoint":{"id":"urn:epc:id:sgln:4012345.00001.0"},'
-            '"epcList":["urn:epc:id:sgtin:4012345.011111.' + case.replace(" ", "") + '"]}')
+    good = (
+        '{"type":"ObjectEvent","eventTime":"2024-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00",'
+        '"action":"OBSERVE","bizStep":"shipping","readPoint":{"id":"urn:epc:id:sgln:4012345.00001.0"},'
+        '"epcList":["urn:epc:id:sgtin:4012345.011111.' + case.replace(" ", "") + '"]}'
+    )
     document = tmp_path / "bad.jsonld"
-    document.write_text('{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],'
-                        '"type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2024-01-01T00:00:00Z",'
-                        f'"epcisBody":{{"eventList":[{good},{BAD_EVENTS[case]}]}}}}')
+    document.write_text(
+        '{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],'
+        '"type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2024-01-01T00:00:00Z",'
+        f'"epcisBody":{{"eventList":[{good},{BAD_EVENTS[case]}]}}}}'
+    )
     before = _snapshot(chain_env)
     result = trace_here.run("import", str(document))
     assert result.code == 1, result.stderr
@@ -180,16 +186,19 @@ def test_export_json_and_xml_rehash_to_the_anchored_hashes(trace_here: TraceHere
     assert trace_here.run("epcis", "export", gtin, lot, "--format", "csv").code == 1
 
 
-def test_step_the_chain_would_refuse_is_refused_before_anything_is_written(chain_env: dict[str, str],
-                                                                           tmp_path: Path) -> None:
+def test_step_the_chain_would_refuse_is_refused_before_anything_is_written(
+    chain_env: dict[str, str], tmp_path: Path
+) -> None:
     """A partner's receiving event for a batch registered here that is not in transit to the importer: the
     contract refuses it (TraceNotInTransit). It must be refused in validation, not after the write."""
     gtin, lot = "09506000134352", "NOTSHIPPED1"
     _ok(chain_env, "batch", "register", "--gtin", gtin, "--lot", lot)
     receipt = tmp_path / "receipt.jsonld"
-    receipt.write_text('{"type":"ObjectEvent","eventTime":"2024-05-01T00:00:00Z","eventTimeZoneOffset":"+00:00",'
-                       '"action":"OBSERVE","bizStep":"receiving","readPoint":{"id":"urn:epc:id:sgln:9506000.13400.0"},'
-                       f'"quantityList":[{{"epcClass":"https://id.gs1.org/01/{gtin}/10/{lot}"}}]}}')
+    receipt.write_text(
+        '{"type":"ObjectEvent","eventTime":"2024-05-01T00:00:00Z","eventTimeZoneOffset":"+00:00",'
+        '"action":"OBSERVE","bizStep":"receiving","readPoint":{"id":"urn:epc:id:sgln:9506000.13400.0"},'
+        f'"quantityList":[{{"epcClass":"https://id.gs1.org/01/{gtin}/10/{lot}"}}]}}'
+    )
     before = _snapshot(chain_env)
     result = run_trace("import", str(receipt), env=chain_env)
     assert result.code == 1, (result.stdout, result.stderr)

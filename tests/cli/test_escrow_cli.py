@@ -84,8 +84,24 @@ def test_story_permit_milestones_release_and_withdraw(chain_env: Env) -> None:
     _register(e, lot)
     buyer_usdc, buyer_nonce = e.usdc.functions.balanceOf(BUYER).call(), e.nonce(BUYER)
 
-    opened = e.ok("escrow", "open", "--gtin", GTIN, "--lot", lot, "--seller", "seller", "--arbiter", "arbiter",
-                  "--amount", "1250.50", "--token", "USDC", "--milestones", "shipped:3000,delivered:7000")
+    opened = e.ok(
+        "escrow",
+        "open",
+        "--gtin",
+        GTIN,
+        "--lot",
+        lot,
+        "--seller",
+        "seller",
+        "--arbiter",
+        "arbiter",
+        "--amount",
+        "1250.50",
+        "--token",
+        "USDC",
+        "--milestones",
+        "shipped:3000,delivered:7000",
+    )
     trade_id = opened["trade_id"]
     assert opened["funding"] == "permit"
     assert len(opened["tx_hashes"]) == 1 and e.nonce(BUYER) == buyer_nonce + 1  # permit: one tx, no approve
@@ -144,8 +160,22 @@ def test_bad_input_sends_nothing(chain_env: Env) -> None:
         result = e.trace(*base, *extra)
         assert result.code == 1, (extra, result.stderr)
         assert message in _one_error_line(result), result.stderr
-    unknown = e.trace("escrow", "open", "--gtin", GTIN, "--lot", "NEVER-REGISTERED", "--seller", "seller",
-                      "--arbiter", "arbiter", "--amount", "10", "--token", "USDC")
+    unknown = e.trace(
+        "escrow",
+        "open",
+        "--gtin",
+        GTIN,
+        "--lot",
+        "NEVER-REGISTERED",
+        "--seller",
+        "seller",
+        "--arbiter",
+        "arbiter",
+        "--amount",
+        "10",
+        "--token",
+        "USDC",
+    )
     assert unknown.code == 1 and "not registered" in _one_error_line(unknown)
     assert e.nonce(BUYER) == nonce
     assert e.escrow.functions.tradeCount().call() == count
@@ -155,8 +185,24 @@ def test_native_coin_refund_after_deadline(chain_env: Env) -> None:
     e, lot = chain_env, "NATIVE-1"
     _register(e, lot)
     escrow_eth = e.w3.eth.get_balance(e.escrow.address)
-    opened = e.ok("escrow", "open", "--gtin", GTIN, "--lot", lot, "--seller", "seller", "--arbiter", "arbiter",
-                  "--amount", "1.5", "--token", "ETH", "--deliver-by", "2d")
+    opened = e.ok(
+        "escrow",
+        "open",
+        "--gtin",
+        GTIN,
+        "--lot",
+        lot,
+        "--seller",
+        "seller",
+        "--arbiter",
+        "arbiter",
+        "--amount",
+        "1.5",
+        "--token",
+        "ETH",
+        "--deliver-by",
+        "2d",
+    )
     trade_id = opened["trade_id"]
     assert opened["funding"] == "native" and opened["token"]["symbol"] == "ETH"
     assert opened["amount_units"] == str(15 * 10**17)
@@ -185,8 +231,22 @@ def test_native_coin_refund_after_deadline(chain_env: Env) -> None:
 def test_dispute_then_resolve_70_30(chain_env: Env, tmp_path: Path) -> None:
     e, lot = chain_env, "DISPUTE-1"
     _register(e, lot)
-    opened = e.ok("escrow", "open", "--gtin", GTIN, "--lot", lot, "--seller", "seller", "--arbiter", "arbiter",
-                  "--amount", "1000", "--token", "USDC")
+    opened = e.ok(
+        "escrow",
+        "open",
+        "--gtin",
+        GTIN,
+        "--lot",
+        lot,
+        "--seller",
+        "seller",
+        "--arbiter",
+        "arbiter",
+        "--amount",
+        "1000",
+        "--token",
+        "USDC",
+    )
     trade_id = str(opened["trade_id"])
     claim = "the beans arrived mouldy"
     disputed = e.ok("escrow", "dispute", trade_id, "--reason", claim)
@@ -219,17 +279,55 @@ def test_dispute_then_resolve_70_30(chain_env: Env, tmp_path: Path) -> None:
 def test_json_shapes_of_show_and_list(chain_env: Env) -> None:
     e, lot = chain_env, "SHAPE-1"
     _register(e, lot)
-    opened = e.ok("escrow", "open", "--gtin", GTIN, "--lot", lot, "--seller", "seller", "--arbiter", "arbiter",
-                  "--amount", "99.99", "--token", "EURC", "--no-permit")
+    opened = e.ok(
+        "escrow",
+        "open",
+        "--gtin",
+        GTIN,
+        "--lot",
+        lot,
+        "--seller",
+        "seller",
+        "--arbiter",
+        "arbiter",
+        "--amount",
+        "99.99",
+        "--token",
+        "EURC",
+        "--no-permit",
+    )
     assert opened["funding"] == "approve" and len(opened["tx_hashes"]) == 2
     trade_id = opened["trade_id"]
     shown = e.ok("escrow", "show", str(trade_id))
-    assert {"trade_id", "state", "buyer", "seller", "arbiter", "token", "amount", "released", "in_escrow",
-            "milestones", "releasable_now", "deliver_by", "batch", "fee_bps"} <= shown.keys()
+    assert {
+        "trade_id",
+        "state",
+        "buyer",
+        "seller",
+        "arbiter",
+        "token",
+        "amount",
+        "released",
+        "in_escrow",
+        "milestones",
+        "releasable_now",
+        "deliver_by",
+        "batch",
+        "fee_bps",
+    } <= shown.keys()
     assert shown["batch"] == {"gtin": GTIN, "lot": lot}
     assert shown["token"]["symbol"] == "EURC" and shown["token"]["decimals"] == 6
-    assert shown["milestones"] == [{"name": "delivered", "bps": 10_000, "amount": "99.99", "condition_met": False,
-                                    "met_at": None, "paid": False, "status": "pending"}]
+    assert shown["milestones"] == [
+        {
+            "name": "delivered",
+            "bps": 10_000,
+            "amount": "99.99",
+            "condition_met": False,
+            "met_at": None,
+            "paid": False,
+            "status": "pending",
+        }
+    ]
     listed = e.ok("escrow", "list", "--account", "buyer", "--state", "open")
     assert isinstance(listed, list) and listed[0]["trade_id"] == trade_id  # newest first
     assert all(t["state"] == "open" and t["buyer"] == BUYER for t in listed)
@@ -244,18 +342,67 @@ def test_carrier_delivery_pays_after_the_dispute_window(chain_env: Env) -> None:
     e, lot = chain_env, "WINDOW-1"
     _register(e, lot)
     buyer_nonce = e.nonce(BUYER)
-    too_long = e.trace("escrow", "open", "--gtin", GTIN, "--lot", lot, "--seller", "seller", "--arbiter", "arbiter",
-                       "--amount", "10", "--token", "USDC", "--dispute-window", "31d")
+    too_long = e.trace(
+        "escrow",
+        "open",
+        "--gtin",
+        GTIN,
+        "--lot",
+        lot,
+        "--seller",
+        "seller",
+        "--arbiter",
+        "arbiter",
+        "--amount",
+        "10",
+        "--token",
+        "USDC",
+        "--dispute-window",
+        "31d",
+    )
     assert too_long.code != 0 and "dispute window 31d" in _one_error_line(too_long)
     for short in ("0", "23h"):  # a carrier's word alone would pay the seller
-        refused = e.trace("escrow", "open", "--gtin", GTIN, "--lot", lot, "--seller", "seller", "--arbiter",
-                          "arbiter", "--amount", "10", "--token", "USDC", "--dispute-window", short)
+        refused = e.trace(
+            "escrow",
+            "open",
+            "--gtin",
+            GTIN,
+            "--lot",
+            lot,
+            "--seller",
+            "seller",
+            "--arbiter",
+            "arbiter",
+            "--amount",
+            "10",
+            "--token",
+            "USDC",
+            "--dispute-window",
+            short,
+        )
         assert refused.code == 1 and f"dispute window {short}: must be between 1 and 30 days" in _one_error_line(
-            refused)
+            refused
+        )
     assert e.nonce(BUYER) == buyer_nonce  # nothing sent
 
-    opened = e.ok("escrow", "open", "--gtin", GTIN, "--lot", lot, "--seller", "seller", "--arbiter", "arbiter",
-                  "--amount", "10", "--token", "USDC", "--dispute-window", "1d")
+    opened = e.ok(
+        "escrow",
+        "open",
+        "--gtin",
+        GTIN,
+        "--lot",
+        lot,
+        "--seller",
+        "seller",
+        "--arbiter",
+        "arbiter",
+        "--amount",
+        "10",
+        "--token",
+        "USDC",
+        "--dispute-window",
+        "1d",
+    )
     trade_id = str(opened["trade_id"])
     assert opened["dispute_window_s"] == 86_400 and opened["warnings"] == []
     e.ok("event", "add", GTIN, lot, "--step", "shipping", "--to", "buyer", "--as", "seller")
@@ -286,8 +433,25 @@ def test_open_warns_when_the_buyer_already_holds_the_batch(chain_env: Env) -> No
     e.ok("event", "add", GTIN, lot, "--step", "shipping", "--to", "buyer", "--as", "seller")
     e.ok("event", "add", GTIN, lot, "--step", "receiving", "--as", "buyer")
     e.time_travel(60)
-    opened = e.trace("escrow", "open", "--gtin", GTIN, "--lot", lot, "--seller", "seller", "--arbiter", "arbiter",
-                     "--amount", "10", "--token", "USDC", "--milestones", "shipped:3000,delivered:7000", "--json")
+    opened = e.trace(
+        "escrow",
+        "open",
+        "--gtin",
+        GTIN,
+        "--lot",
+        lot,
+        "--seller",
+        "seller",
+        "--arbiter",
+        "arbiter",
+        "--amount",
+        "10",
+        "--token",
+        "USDC",
+        "--milestones",
+        "shipped:3000,delivered:7000",
+        "--json",
+    )
     assert opened.code == 0, opened.stderr
     [warning] = opened.stderr.strip().splitlines()
     assert warning.startswith("trace: warning: ") and "already in the buyer's custody" in warning
@@ -305,6 +469,20 @@ def test_open_warns_when_the_buyer_already_holds_the_batch(chain_env: Env) -> No
     e.ok("role", "grant", "retailer", "buyer")  # a buyer that sells on ships with a role
     e.ok("event", "add", GTIN, lot, "--step", "shipping", "--to", "seller", "--as", "buyer")
     e.ok("event", "add", GTIN, lot, "--step", "arriving", "--as", "carrier")
-    again = e.trace("escrow", "open", "--gtin", GTIN, "--lot", lot, "--seller", "seller", "--arbiter", "arbiter",
-                    "--amount", "10", "--token", "USDC")
+    again = e.trace(
+        "escrow",
+        "open",
+        "--gtin",
+        GTIN,
+        "--lot",
+        lot,
+        "--seller",
+        "seller",
+        "--arbiter",
+        "arbiter",
+        "--amount",
+        "10",
+        "--token",
+        "USDC",
+    )
     assert again.code == 0 and "was already delivered to the buyer" in again.stderr

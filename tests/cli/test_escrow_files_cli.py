@@ -20,8 +20,23 @@ CLAIM = "bags arrived wet and mouldy"
 
 def _open(e: Env, lot: str, amount: str = "1000", *extra: str) -> str:
     _register(e, lot)
-    opened = e.ok("escrow", "open", "--gtin", GTIN, "--lot", lot, "--seller", "seller", "--arbiter", "arbiter",
-                  "--amount", amount, "--token", "USDC", *extra)
+    opened = e.ok(
+        "escrow",
+        "open",
+        "--gtin",
+        GTIN,
+        "--lot",
+        lot,
+        "--seller",
+        "seller",
+        "--arbiter",
+        "arbiter",
+        "--amount",
+        amount,
+        "--token",
+        "USDC",
+        *extra,
+    )
     return str(opened["trade_id"])
 
 
@@ -47,8 +62,11 @@ def test_dispute_reason_evidence_and_documents_for_the_arbiter(chain_env: Env, t
     assert shown["dispute"]["reason"] == CLAIM and shown["dispute"]["at"]
     files = shown["files"]
     assert [(f["kind"], f["name"], f["by_name"], f["role"]) for f in files] == [
-        ("bill-of-lading", bill.name, "seller", "seller"), ("reason", "reason.txt", "buyer", "buyer"),
-        ("evidence", photo.name, "buyer", "buyer"), ("evidence", photo.name, "seller", "seller")]
+        ("bill-of-lading", bill.name, "seller", "seller"),
+        ("reason", "reason.txt", "buyer", "buyer"),
+        ("evidence", photo.name, "buyer", "buyer"),
+        ("evidence", photo.name, "seller", "seller"),
+    ]
     photo_sha = "0x" + hashlib.sha256(photo.read_bytes()).hexdigest()
     assert files[2]["sha256"] == files[3]["sha256"] == photo_sha
     assert files[2]["tx_hash"] != files[3]["tx_hash"] and files[2]["block"] < files[3]["block"]  # who, and when
@@ -140,8 +158,9 @@ def test_closed_trades_say_how_they_ended(chain_env: Env) -> None:
 def _rows(path: Path) -> tuple[list[dict[str, str]], dict[str, Decimal]]:
     rows = list(csv.DictReader(io.StringIO(path.read_text())))
     data = [r for r in rows if not r["movement"].startswith("total ")]
-    totals = {r["movement"].removeprefix("total "): Decimal(r["amount"]) for r in rows
-              if r["movement"].startswith("total ")}
+    totals = {
+        r["movement"].removeprefix("total "): Decimal(r["amount"]) for r in rows if r["movement"].startswith("total ")
+    }
     return data, totals
 
 
@@ -172,14 +191,23 @@ def test_statement_reconciles_to_the_token_movements_on_chain(chain_env: Env, tm
         sums[row["movement"]] += Decimal(row["amount"])
         assert row["block"] and row["time"].endswith("Z") and row["tx_hash"].startswith("0x")
         assert e.w3.eth.get_transaction_receipt(row["tx_hash"])["blockNumber"] == int(row["block"])
-    assert [r["movement"] for r in data] == ["funded", "released", "fee", "ruling to seller", "fee",
-                                             "ruling to buyer", "withdrawal", "withdrawal"]
+    assert [r["movement"] for r in data] == [
+        "funded",
+        "released",
+        "fee",
+        "ruling to seller",
+        "fee",
+        "ruling to buyer",
+        "withdrawal",
+        "withdrawal",
+    ]
     assert data[1]["milestone"] == "shipped" and data[3]["milestone"] == "by the arbiter"
     for movement in ("funded", "released", "fee", "ruling to seller", "ruling to buyer"):
         assert totals[movement] == sums[movement], movement
     assert totals["in escrow"] == 0
-    assert totals["funded"] == totals["released"] + totals["fee"] + totals["ruling to seller"] + \
-        totals["ruling to buyer"]
+    assert (
+        totals["funded"] == totals["released"] + totals["fee"] + totals["ruling to seller"] + totals["ruling to buyer"]
+    )
 
     # The chain's token balances moved by exactly these amounts.
     units = lambda value: int(value * 10**6)  # noqa: E731 - USDC has 6 decimals

@@ -52,8 +52,12 @@ def chain_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{env['TRACE_NODE_PORT']}"))
         escrow = w3.eth.contract(record["contracts"]["TradeEscrow"]["address"], abi=get_artifact("TradeEscrow").abi)
         usdc = w3.eth.contract(record["tokens"]["USDC"], abi=get_artifact("MockStablecoin").abi)
-        feeds = {pair: w3.eth.contract(record["contracts"][f"MockV3Aggregator:{pair}"]["address"],
-                                       abi=get_artifact("MockV3Aggregator").abi) for pair in ("EUR/USD", "CNY/USD")}
+        feeds = {
+            pair: w3.eth.contract(
+                record["contracts"][f"MockV3Aggregator:{pair}"]["address"], abi=get_artifact("MockV3Aggregator").abi
+            )
+            for pair in ("EUR/USD", "CNY/USD")
+        }
         yield Env(env, w3, escrow, usdc, feeds)
     finally:
         run_trace("node", "stop", env=env)
@@ -67,8 +71,21 @@ def _one_error_line(result: CliResult) -> str:
 
 
 def _open_args(lot: str, *extra: str) -> tuple[str, ...]:
-    return ("escrow", "open", "--gtin", GTIN, "--lot", lot, "--seller", "seller", "--arbiter", "arbiter",
-            "--token", "USDC", *extra)
+    return (
+        "escrow",
+        "open",
+        "--gtin",
+        GTIN,
+        "--lot",
+        lot,
+        "--seller",
+        "seller",
+        "--arbiter",
+        "arbiter",
+        "--token",
+        "USDC",
+        *extra,
+    )
 
 
 def test_dap_shanghai_invoiced_in_cny(chain_env: Env) -> None:
@@ -83,8 +100,14 @@ def test_dap_shanghai_invoiced_in_cny(chain_env: Env) -> None:
     assert opened["milestones"] == {"shipped_bps": 0, "delivered_bps": 10_000}
     invoice = opened["invoice"]
     round_id, answer, _, updated_at, _ = e.feeds["CNY/USD"].functions.latestRoundData().call()
-    assert (invoice["amount"], invoice["currency"], invoice["rate"], invoice["rate_units"], invoice["rate_decimals"],
-            invoice["round_id"]) == ("86250.00", "CNY", "0.138", str(answer), 8, str(round_id))
+    assert (
+        invoice["amount"],
+        invoice["currency"],
+        invoice["rate"],
+        invoice["rate_units"],
+        invoice["rate_decimals"],
+        invoice["round_id"],
+    ) == ("86250.00", "CNY", "0.138", str(answer), 8, str(round_id))
     on_chain = e.escrow.functions.getTerms(opened["trade_id"]).call()
     assert tuple(on_chain) == (5, b"CNSHA", b"CNY", 8, updated_at, 8_625_000, 0, 0, CNY_USD, round_id)
 
@@ -102,8 +125,11 @@ def test_fob_with_port_pays_on_shipment_and_explicit_milestones_win(chain_env: E
     fob = e.ok(*_open_args(lot, "--amount", "100", "--incoterm", "fob", "--place", "cn sha", "--port"))
     assert fob["milestones"] == {"shipped_bps": 10_000, "delivered_bps": 0} and fob["invoice"] is None
     assert e.escrow.functions.getTrade(fob["trade_id"]).call()[2] == 10_000
-    mixed = e.ok(*_open_args(lot, "--amount", "100", "--incoterm", "FCA", "--place", "DEHAM",
-                             "--milestones", "shipped=30,delivered=70"))
+    mixed = e.ok(
+        *_open_args(
+            lot, "--amount", "100", "--incoterm", "FCA", "--place", "DEHAM", "--milestones", "shipped=30,delivered=70"
+        )
+    )
     assert e.escrow.functions.getTrade(mixed["trade_id"]).call()[2] == 3_000
     e.ok("event", "add", GTIN, lot, "--step", "shipping", "--to", "buyer", "--as", "seller")
     paid = e.ok("escrow", "release", str(fob["trade_id"]))
@@ -159,8 +185,22 @@ def test_two_lines_each_settled_on_its_own(chain_env: Env, tmp_path: Any) -> Non
     e = chain_env
     for lot in ("TERMS-L1", "TERMS-L2"):
         e.ok("batch", "register", "--gtin", GTIN, "--lot", lot, "--as", "seller")
-    opened = e.ok("escrow", "open", "--seller", "seller", "--arbiter", "arbiter", "--token", "USDC",
-                  "--lot", f"{GTIN}/TERMS-L1=600", "--lot", f"{GTIN}/TERMS-L2=400", "--deliver-by", "10d")
+    opened = e.ok(
+        "escrow",
+        "open",
+        "--seller",
+        "seller",
+        "--arbiter",
+        "arbiter",
+        "--token",
+        "USDC",
+        "--lot",
+        f"{GTIN}/TERMS-L1=600",
+        "--lot",
+        f"{GTIN}/TERMS-L2=400",
+        "--deliver-by",
+        "10d",
+    )
     first, second = opened["trade_ids"]
     assert opened["amount_units"] == "1000000000"
     assert [(x["lot"], x["amount"]) for x in opened["lines"]] == [("TERMS-L1", "600"), ("TERMS-L2", "400")]
@@ -176,13 +216,40 @@ def test_two_lines_each_settled_on_its_own(chain_env: Env, tmp_path: Any) -> Non
     csv_file = tmp_path / "lines.csv"
     csv_file.write_text(f"gtin,lot,amount\n{GTIN},TERMS-L1,10\n{GTIN},TERMS-L2,5\n")
     count = e.escrow.functions.tradeCount().call()
-    wrong = e.trace("escrow", "open", "--seller", "seller", "--arbiter", "arbiter", "--token", "USDC",
-                    "--lines", str(csv_file), "--amount", "16")
+    wrong = e.trace(
+        "escrow",
+        "open",
+        "--seller",
+        "seller",
+        "--arbiter",
+        "arbiter",
+        "--token",
+        "USDC",
+        "--lines",
+        str(csv_file),
+        "--amount",
+        "16",
+    )
     assert wrong.code == 1 and "the lines add up to 15 USDC, not to the amount 16 USDC" in _one_error_line(wrong)
-    missing = e.trace(*("escrow", "open", "--seller", "seller", "--arbiter", "arbiter", "--token", "USDC",
-                        "--lot", f"{GTIN}/TERMS-L1=1", "--lot", f"{GTIN}/TERMS-L2"))
+    missing = e.trace(
+        *(
+            "escrow",
+            "open",
+            "--seller",
+            "seller",
+            "--arbiter",
+            "arbiter",
+            "--token",
+            "USDC",
+            "--lot",
+            f"{GTIN}/TERMS-L1=1",
+            "--lot",
+            f"{GTIN}/TERMS-L2",
+        )
+    )
     assert missing.code == 1 and "GTIN/LOT=AMOUNT" in _one_error_line(missing)
     assert e.escrow.functions.tradeCount().call() == count
-    from_csv = e.ok("escrow", "open", "--seller", "seller", "--arbiter", "arbiter", "--token", "USDC",
-                    "--lines", str(csv_file))
+    from_csv = e.ok(
+        "escrow", "open", "--seller", "seller", "--arbiter", "arbiter", "--token", "USDC", "--lines", str(csv_file)
+    )
     assert from_csv["amount_units"] == "15000000" and len(from_csv["trade_ids"]) == 2

@@ -32,8 +32,11 @@ def test_config_error_is_3(tmp_path) -> None:
 
 def test_plaintext_key_refused_off_the_dev_chain(tmp_path, trace_env: dict[str, str]) -> None:
     assert run_trace("node", "start", env=trace_env).code == 0
-    env = {**trace_env, "TRACE_RPC_URL": f"http://localhost:{trace_env['TRACE_NODE_PORT']}",
-           "TRACE_PRIVATE_KEY": "0x" + "11" * 32}
+    env = {
+        **trace_env,
+        "TRACE_RPC_URL": f"http://localhost:{trace_env['TRACE_NODE_PORT']}",
+        "TRACE_PRIVATE_KEY": "0x" + "11" * 32,
+    }
     result = run_trace("deploy", env=env)
     assert result.code == 3
     assert "plaintext keys are accepted only on the local dev chain" in _one_line(result.stderr)

@@ -11,8 +11,11 @@ from tests.conftest import run_trace
 
 def _loose(home: Path) -> list[str]:
     """Paths under ``home`` (and itself) that give group or others any permission."""
-    return [f"{p.relative_to(home.parent)} {stat.filemode(p.stat().st_mode)}" for p in (home, *home.rglob("*"))
-            if not p.is_symlink() and p.stat().st_mode & 0o077]
+    return [
+        f"{p.relative_to(home.parent)} {stat.filemode(p.stat().st_mode)}"
+        for p in (home, *home.rglob("*"))
+        if not p.is_symlink() and p.stat().st_mode & 0o077
+    ]
 
 
 def test_what_trace_creates_is_private(trace_env: dict[str, str]) -> None:

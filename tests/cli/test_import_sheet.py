@@ -56,9 +56,19 @@ def test_bad_sheets_are_refused_whole_with_row_numbers(trace_session_env: dict[s
     assert problem["exit_status"] == 1 and "temperature" in problem["error"]
 
     # The same reading twice, a batch no one registered, a step the CBV does not know: every row named.
-    line = fails(env, 1, "import", sheet_of(
-        "bad.csv", *rows, rows[1], f"{GTIN};{other};storing;2026-11-21T00:00:00Z;;;;",
-        f"{GTIN};{other};storing;2026-11-21T01:00:00Z;;;;", f"{GTIN};{lot};drying;2026-11-21T02:00:00Z;;;;"))
+    line = fails(
+        env,
+        1,
+        "import",
+        sheet_of(
+            "bad.csv",
+            *rows,
+            rows[1],
+            f"{GTIN};{other};storing;2026-11-21T00:00:00Z;;;;",
+            f"{GTIN};{other};storing;2026-11-21T01:00:00Z;;;;",
+            f"{GTIN};{lot};drying;2026-11-21T02:00:00Z;;;;",
+        ),
+    )
     assert "rows 3, 8 are the same (duplicate rows)" in line
     assert f"batch GTIN {GTIN} lot {other} is not registered (rows 9, 10)" in line
     assert "row 11: step 'drying' is not a CBV 2.0 business step" in line and "steps: commissioning" in line

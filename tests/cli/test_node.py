@@ -28,8 +28,13 @@ def _send_value(rpc_url: str, wei: int) -> str:
     w3 = Web3(Web3.HTTPProvider(rpc_url))
     sender, receiver = dev_account("buyer"), dev_account("seller")
     tx = {
-        "to": receiver.address, "value": wei, "gas": 21000, "maxFeePerGas": 10**9, "maxPriorityFeePerGas": 0,
-        "nonce": w3.eth.get_transaction_count(sender.address), "chainId": 31337,
+        "to": receiver.address,
+        "value": wei,
+        "gas": 21000,
+        "maxFeePerGas": 10**9,
+        "maxPriorityFeePerGas": 0,
+        "nonce": w3.eth.get_transaction_count(sender.address),
+        "chainId": 31337,
     }
     w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction))
     return receiver.address
@@ -61,9 +66,18 @@ def test_double_start_is_refused(trace_env: dict[str, str]) -> None:
 def test_stale_pid_record_is_replaced(trace_env: dict[str, str]) -> None:
     record = Path(trace_env["TRACE_HOME"]) / "node" / "node.json"
     record.parent.mkdir(parents=True)
-    record.write_text(json.dumps({
-        "pid": 999_999, "port": 1, "rpc_url": "x", "state_file": "x", "log_file": "x", "started_at": 0.0,
-    }))
+    record.write_text(
+        json.dumps(
+            {
+                "pid": 999_999,
+                "port": 1,
+                "rpc_url": "x",
+                "state_file": "x",
+                "log_file": "x",
+                "started_at": 0.0,
+            }
+        )
+    )
     result = run_trace("node", "start", "--json", env=trace_env)
     assert result.code == 0, result.stderr
     assert json.loads(record.read_text())["pid"] == json.loads(result.stdout)["pid"] != 999_999
@@ -144,8 +158,9 @@ def test_idle_local_chain_follows_the_wall_clock(trace_env: dict[str, str]) -> N
     from trace_api.services.devchain import clock, follow_wall_clock
 
     assert run_trace("node", "start", env=trace_env).code == 0
-    chain = connect(Settings(home=Path(trace_env["TRACE_HOME"]), node_port=int(trace_env["TRACE_NODE_PORT"])),
-                    autostart=False)
+    chain = connect(
+        Settings(home=Path(trace_env["TRACE_HOME"]), node_port=int(trace_env["TRACE_NODE_PORT"])), autostart=False
+    )
     before = clock(chain)
     time.sleep(2.5)
     follow_wall_clock(chain)

@@ -24,8 +24,21 @@ def show(env: dict[str, str], gtin: str, lot_: str) -> dict:
 
 def test_lifecycle_custody_documents(trace_session_env: dict[str, str], tmp_path: Path) -> None:
     env, l1 = trace_session_env, lot()
-    reg = ok(env, "batch", "register", "--gtin", GTIN, "--lot", l1, "--quantity", "1200.5", "--uom", "KGM",
-             "--product", "Green coffee")
+    reg = ok(
+        env,
+        "batch",
+        "register",
+        "--gtin",
+        GTIN,
+        "--lot",
+        l1,
+        "--quantity",
+        "1200.5",
+        "--uom",
+        "KGM",
+        "--product",
+        "Green coffee",
+    )
     assert reg["gtin"] == GTIN and reg["batch_id"].startswith("0x")
     ok(env, "event", "add", GTIN, l1, "--step", "commissioning", "--location", "9506000134000")
     cert = tmp_path / "certificate.txt"
@@ -70,8 +83,11 @@ def test_derive_and_transitive_recall(trace_session_env: dict[str, str]) -> None
         assert data["pending"] == 0
 
     ok(env, "batch", "recall", GTIN, green, "--reason", "aflatoxin above limit")
-    recall = [e for e in show(env, GTIN, green)["timeline"] if e.get("disposition") == "recalled"
-              or e["biz_step"] == "holding"]
+    recall = [
+        e
+        for e in show(env, GTIN, green)["timeline"]
+        if e.get("disposition") == "recalled" or e["biz_step"] == "holding"
+    ]
     assert len(recall) == 1 and recall[0]["status"] == "verified", recall  # anchored by the recall itself
     child = show(env, GTIN2, roasted)
     assert child["recalled"] is True and child["recall"]["self"] is False
@@ -95,8 +111,9 @@ def test_bad_input_writes_nothing(trace_session_env: dict[str, str], tmp_path: P
     # A carrier may not commission; a retailer may not receive what was not shipped to it.
     unauthorized = fails(env, 5, "event", "add", GTIN, l1, "--step", "commissioning", "--as", "carrier")
     assert "Carrier (0x" in unauthorized and "may not record commissioning" in unauthorized
-    assert f"Batch {GTIN}/{l1} is not in transit" in fails(env, 5, "event", "add", GTIN, l1, "--step", "receiving",
-                                                          "--as", "retailer")
+    assert f"Batch {GTIN}/{l1} is not in transit" in fails(
+        env, 5, "event", "add", GTIN, l1, "--step", "receiving", "--as", "retailer"
+    )
     # With --json the error is one JSON object on stderr, with the raw custom error for scripts.
     as_json = run_trace("batch", "register", "--gtin", GTIN, "--lot", l1, "--json", env=env)
     problem = json.loads(as_json.stderr)
@@ -104,8 +121,17 @@ def test_bad_input_writes_nothing(trace_session_env: dict[str, str], tmp_path: P
     assert f"{GTIN}/{l1}" in problem["error"] and as_json.stdout == ""
     big = tmp_path / "big.bin"
     big.write_bytes(b"\0" * (1024 * 1024 + 1))
-    too_big = run_trace("event", "add", GTIN, l1, "--step", "storing", "--doc", str(big),
-                        env={**env, "TRACE_MAX_DOCUMENT_BYTES": str(1024 * 1024)})
+    too_big = run_trace(
+        "event",
+        "add",
+        GTIN,
+        l1,
+        "--step",
+        "storing",
+        "--doc",
+        str(big),
+        env={**env, "TRACE_MAX_DOCUMENT_BYTES": str(1024 * 1024)},
+    )
     assert too_big.code == 1 and "limit" in too_big.stderr
     assert show(env, GTIN, l1)["timeline"] == []  # none of the failures above left an event behind
     docs = Path(env["TRACE_HOME"]) / "documents"
@@ -120,12 +146,21 @@ def _csv(path: Path, rows: list[str]) -> Path:
 def test_import_csv_dry_run_resume_and_bad_row(trace_session_env: dict[str, str], tmp_path: Path) -> None:
     env, l1 = trace_session_env, lot()
     ok(env, "batch", "register", "--gtin", GTIN, "--lot", l1)
-    rows = [f"{GTIN},{l1},sensor_reporting,2026-11-20T{h:02d}:{m:02d}:00.000Z,9506000134017,Temperature,18.{m},CEL"
-            for h in range(20) for m in range(0, 60, 1)][:1000]
+    rows = [
+        f"{GTIN},{l1},sensor_reporting,2026-11-20T{h:02d}:{m:02d}:00.000Z,9506000134017,Temperature,18.{m},CEL"
+        for h in range(20)
+        for m in range(0, 60, 1)
+    ][:1000]
     good = _csv(tmp_path / "readings.csv", rows)
     dry = ok(env, "import", str(good), "--dry-run")
-    assert dry == {"rows": 1000, "new_events": 0, "anchored_roots": 0, "direct_events": 0, "batches": 1,
-                   "dry_run": True}
+    assert dry == {
+        "rows": 1000,
+        "new_events": 0,
+        "anchored_roots": 0,
+        "direct_events": 0,
+        "batches": 1,
+        "dry_run": True,
+    }
     assert show(env, GTIN, l1)["timeline"] == []
 
     bad = _csv(tmp_path / "bad.csv", rows[:700] + [f"{GTIN[:-1]}3,{l1},storing,2026-11-21T00:00:00Z,,,,"] + rows[700:])

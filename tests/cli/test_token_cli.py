@@ -40,5 +40,6 @@ def test_bad_input_moves_nothing(trace_session_env: dict[str, str]) -> None:
     assert "neither an address" in fails(env, 3, "token", "balance", "nobody", "--token", "USDC")
     assert amount(env, "inspector", "USDC") == before
     remote = {**env, "TRACE_RPC_URL": f"http://localhost:{env['TRACE_NODE_PORT']}"}
-    assert "only on the local development chain" in fails(remote, 3, "token", "mint", dev_account("seller").address,
-                                                          "1", "--token", "USDC")
+    assert "only on the local development chain" in fails(
+        remote, 3, "token", "mint", dev_account("seller").address, "1", "--token", "USDC"
+    )

@@ -42,8 +42,11 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, source / name)
     out = tmp_path_factory.mktemp("dist")
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(source)],
-         env=dict(os.environ), cwd=out)
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(source)],
+        env=dict(os.environ),
+        cwd=out,
+    )
     [built] = out.glob("trace_chain-*.whl")
     return built
 
@@ -58,33 +61,67 @@ def test_wheel_ships_the_compiled_contracts_and_page_assets(wheel: Path) -> None
 def test_installed_wheel_runs_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], env=dict(os.environ), cwd=tmp_path)
-    site = Path(subprocess.check_output([str(venv / "bin" / "python"), "-c",
-                                         "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True).strip())
+    site = Path(
+        subprocess.check_output(
+            [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
+        ).strip()
+    )
     clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
-         env=clean, cwd=tmp_path)
+    _run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        env=clean,
+        cwd=tmp_path,
+    )
     # after the install: pip would otherwise see the project venv's editable install and skip the wheel
     (site / "project-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
 
     work = tmp_path / "elsewhere"
     work.mkdir()
     port, node_port = free_port(), free_port()
-    env = {"PATH": f"{venv / 'bin'}:{anvil_binary().parent}:/usr/bin:/bin", "HOME": str(tmp_path),
-           "TRACE_HOME": str(tmp_path / "home"), "TRACE_NODE_PORT": str(node_port), "LANG": "C.UTF-8"}
+    env = {
+        "PATH": f"{venv / 'bin'}:{anvil_binary().parent}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "TRACE_HOME": str(tmp_path / "home"),
+        "TRACE_NODE_PORT": str(node_port),
+        "LANG": "C.UTF-8",
+    }
     trace = str(venv / "bin" / "trace")
-    located = _run([str(venv / "bin" / "python"), "-c", "import trace_api, cli, qr; print(trace_api.__file__)"],
-                   env=env, cwd=work)
+    located = _run(
+        [str(venv / "bin" / "python"), "-c", "import trace_api, cli, qr; print(trace_api.__file__)"], env=env, cwd=work
+    )
     assert str(ROOT) not in located.stdout and str(site) in located.stdout
 
     try:
         _run([trace, "node", "start"], env=env, cwd=work)
         deployed = json.loads(_run([trace, "deploy", "--json"], env=env, cwd=work).stdout)
         assert {"TraceRegistry", "TradeEscrow", "OrgDirectory"} <= set(deployed["contracts"])
-        registered = json.loads(_run([trace, "batch", "register", "--gtin", "09506000134352", "--lot", "WHEEL-1",
-                                      "--product", "Green coffee", "--json"], env=env, cwd=work).stdout)
+        registered = json.loads(
+            _run(
+                [
+                    trace,
+                    "batch",
+                    "register",
+                    "--gtin",
+                    "09506000134352",
+                    "--lot",
+                    "WHEEL-1",
+                    "--product",
+                    "Green coffee",
+                    "--json",
+                ],
+                env=env,
+                cwd=work,
+            ).stdout
+        )
         assert registered["lot"] == "WHEEL-1"
-        server = subprocess.Popen([trace, "serve", "--port", str(port)], env=env, cwd=work,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        server = subprocess.Popen(
+            [trace, "serve", "--port", str(port)],
+            env=env,
+            cwd=work,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             body = _wait_for(f"http://127.0.0.1:{port}/health", server)
             assert json.loads(body)["status"] == "ok"
@@ -103,9 +140,11 @@ def _wait_for(url: str, server: subprocess.Popen[str]) -> str:
         try:
             with urllib.request.urlopen(url, timeout=10) as response:
                 return str(response.read().decode())
-        except OSError:
+        except OSError as exc:
             if server.poll() is not None:
-                raise AssertionError(f"trace serve exited {server.returncode}: {server.stderr.read() if server.stderr else ''}")
+                raise AssertionError(
+                    f"trace serve exited {server.returncode}: {server.stderr.read() if server.stderr else ''}"
+                ) from exc
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)

@@ -56,6 +56,6 @@ def registry(TraceRegistry: Any, accounts: Any) -> Any:
     """TraceRegistry administered by accounts[0], with accounts[1..5] holding PRODUCER, PROCESSOR, CARRIER,
     INSPECTOR and RETAILER roles in that order."""
     reg = TraceRegistry.deploy(accounts[0], {"from": accounts[0]})
-    for account, name in zip(accounts[1:6], ROLE_NAMES):
+    for account, name in zip(accounts[1:6], ROLE_NAMES, strict=False):
         reg.grantRole(Web3.keccak(text=name), account, {"from": accounts[0]})
     return reg

@@ -74,8 +74,22 @@ def terms(
 ) -> tuple:
     """OpenParams as the tuple the ABI expects, in declaration order. `invoice` is (amount in minor units,
     currency code, quoted rate, max slippage bps); `lines` is ((batch, amount), ...), with `batch` zero."""
-    return (str(seller), str(arbiter), str(token), batch, amount, deliver_by, ruling, shipped_bps, delivered_bps,
-            dispute_window, incoterm, place.encode().ljust(5, b"\0"), invoice, list(lines))
+    return (
+        str(seller),
+        str(arbiter),
+        str(token),
+        batch,
+        amount,
+        deliver_by,
+        ruling,
+        shipped_bps,
+        delivered_bps,
+        dispute_window,
+        incoterm,
+        place.encode().ljust(5, b"\0"),
+        invoice,
+        list(lines),
+    )
 
 
 def fee_of(amount: int, fee_bps: int) -> int:

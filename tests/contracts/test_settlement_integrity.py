@@ -38,8 +38,18 @@ def env(module_isolation, TraceRegistry, TradeEscrow, EscrowTestToken):
     escrow.setTokenAllowed(usdc, True, {"from": admin})
     usdc.mint(buyer, 10**9 * USD, {"from": admin})
     usdc.approve(escrow, 2**256 - 1, {"from": buyer})
-    return SimpleNamespace(admin=admin, buyer=buyer, seller=seller, arbiter=arbiter, carrier=carrier,
-                           treasury=treasury, attacker=attacker, registry=registry, escrow=escrow, usdc=usdc)
+    return SimpleNamespace(
+        admin=admin,
+        buyer=buyer,
+        seller=seller,
+        arbiter=arbiter,
+        carrier=carrier,
+        treasury=treasury,
+        attacker=attacker,
+        registry=registry,
+        escrow=escrow,
+        usdc=usdc,
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -58,8 +68,18 @@ def step(env, step, by, to=None):
 
 def open_trade(env, *, shipped_bps=0, delivered_bps=0, window=WINDOW, deliver_in=30 * DAY):
     deliver_by = latest_timestamp() + deliver_in
-    params = terms(env.seller, env.arbiter, env.usdc, BATCH, PRICE, deliver_by, ruling=RULING,
-                   shipped_bps=shipped_bps, delivered_bps=delivered_bps, dispute_window=window)
+    params = terms(
+        env.seller,
+        env.arbiter,
+        env.usdc,
+        BATCH,
+        PRICE,
+        deliver_by,
+        ruling=RULING,
+        shipped_bps=shipped_bps,
+        delivered_bps=delivered_bps,
+        dispute_window=window,
+    )
     tx = env.escrow.open(params, {"from": env.buyer})
     return tx.return_value, deliver_by, tx.timestamp
 
@@ -69,6 +89,7 @@ def state(env, trade_id):
 
 
 # ---------------------------------------------------------------- the two attack sequences
+
 
 def test_attack_a_carrier_delivery_before_the_trade_does_not_skip_the_dispute_window(env):
     """Seller ships, a carrier records arriving, nothing moves; days later the buyer opens a trade."""
@@ -137,6 +158,7 @@ def test_attack_b_a_carrier_delivered_return_does_not_pay_a_new_trade(env):
 
 # ---------------------------------------------------------------- the three smaller defects
 
+
 def test_default_ruling_counts_a_carrier_delivery_disputed_in_its_window_as_not_delivered(env):
     trade_id, deliver_by, _ = open_trade(env, shipped_bps=3000, delivered_bps=7000)
     step(env, SHIPPING, env.seller, env.buyer)
@@ -153,8 +175,9 @@ def test_default_ruling_counts_a_carrier_delivery_disputed_in_its_window_as_not_
 def test_default_ruling_counts_a_carrier_delivery_not_disputed_in_its_window(env):
     trade_id, deliver_by, _ = open_trade(env)
     step(env, SHIPPING, env.seller, env.buyer)
-    arrived = env.registry.recordEvent(BATCH, ARRIVING, b"\x77" * 32, 0, "0x" + "00" * 20,
-                                       {"from": env.carrier}).timestamp
+    arrived = env.registry.recordEvent(
+        BATCH, ARRIVING, b"\x77" * 32, 0, "0x" + "00" * 20, {"from": env.carrier}
+    ).timestamp
     mine_at(arrived + WINDOW)
     disputed_at = env.escrow.dispute(trade_id, EVIDENCE, {"from": env.buyer}).timestamp  # too late
     mine_at(disputed_at + RULING + 1)
@@ -182,13 +205,15 @@ def test_open_refuses_a_zero_dispute_window(env):
         env.escrow.open(zero_filled, {"from": env.buyer})
     min_window = env.escrow.MIN_DISPUTE_WINDOW()
     assert min_window >= DAY
-    short = terms(env.seller, env.arbiter, env.usdc, BATCH, PRICE, deliver_by, ruling=RULING,
-                  dispute_window=min_window - 1)
+    short = terms(
+        env.seller, env.arbiter, env.usdc, BATCH, PRICE, deliver_by, ruling=RULING, dispute_window=min_window - 1
+    )
     with reverts("EscrowInvalidDisputeWindow", min_window - 1):
         env.escrow.open(short, {"from": env.buyer})
 
 
 # ---------------------------------------------------------------- flows the fix keeps
+
 
 def test_a_shipment_under_way_when_the_trade_opens_counts(env):
     step(env, SHIPPING, env.seller, env.buyer)  # the container is at sea
@@ -220,8 +245,9 @@ def test_goods_received_and_shipped_on_before_release_still_pay_the_trade(env):
 def test_goods_received_and_shipped_on_bar_the_refund(env):
     trade_id, deliver_by, _ = open_trade(env)
     step(env, SHIPPING, env.seller, env.buyer)
-    received = env.registry.recordEvent(BATCH, RECEIVING, b"\x78" * 32, 0, "0x" + "00" * 20,
-                                        {"from": env.buyer}).timestamp
+    received = env.registry.recordEvent(
+        BATCH, RECEIVING, b"\x78" * 32, 0, "0x" + "00" * 20, {"from": env.buyer}
+    ).timestamp
     step(env, SHIPPING, env.buyer, env.seller)
     mine_at(deliver_by + 1)
     with reverts("EscrowAlreadyDelivered", trade_id, received):

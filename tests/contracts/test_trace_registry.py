@@ -199,7 +199,7 @@ def test_record_event_appends_to_the_hash_chain(registry: Any, producer: Any, in
     hashes = [ev("a"), ev("b"), ev("c")]
     senders = [producer, inspector, producer]
     steps = [Step.Commissioning, Step.Inspecting, Step.Storing]
-    for seq, (h, sender, step) in enumerate(zip(hashes, senders, steps), start=1):
+    for seq, (h, sender, step) in enumerate(zip(hashes, senders, steps, strict=False), start=1):
         assert registry.recordEvent.call(batch, step, h, GLN, ZERO, {"from": sender}) == seq
         tx = registry.recordEvent(batch, step, h, GLN, ZERO, {"from": sender})
         e = tx.events["EventRecorded"]
@@ -348,7 +348,9 @@ def test_receiving_reverts(registry: Any, producer: Any, retailer: Any, processo
         record(registry, batch, Step.Receiving, processor)
 
 
-def test_arriving_delivers_to_the_consignee(registry: Any, producer: Any, carrier: Any, retailer: Any, batch: bytes) -> None:
+def test_arriving_delivers_to_the_consignee(
+    registry: Any, producer: Any, carrier: Any, retailer: Any, batch: bytes
+) -> None:
     record(registry, batch, Step.Shipping, producer, to=retailer)
     tx = record(registry, batch, Step.Arriving, carrier)
     e = tx.events["CustodyTransferred"]
@@ -388,8 +390,13 @@ def test_a_shipment_handed_on_is_kept_per_consignee_until_the_next_one(
     chain.sleep(100)
     handed_on = record(registry, batch, Step.Shipping, retailer, to=producer)  # e.g. a return
     # the retailer's delivery outlives the batch's move: an escrow can still settle a trade on it
-    assert shipment_to(registry, batch, retailer) == (producer, first_receive.timestamp, handed_on.timestamp, True,
-                                                      False)
+    assert shipment_to(registry, batch, retailer) == (
+        producer,
+        first_receive.timestamp,
+        handed_on.timestamp,
+        True,
+        False,
+    )
     assert shipment_to(registry, batch, producer) == (retailer, 0, 0, False, True)
     arrived = record(registry, batch, Step.Arriving, carrier)
     assert shipment_to(registry, batch, producer) == (retailer, arrived.timestamp, 0, False, False)
@@ -398,8 +405,7 @@ def test_a_shipment_handed_on_is_kept_per_consignee_until_the_next_one(
     assert registry.deliveredAt(batch) == 0  # the new shipment is not delivered yet
     assert registry.shippedAt(batch) == second_ship.timestamp > first_ship.timestamp
     assert shipment_to(registry, batch, retailer) == (producer, 0, 0, False, True)  # the latest one replaces it
-    assert shipment_to(registry, batch, producer) == (retailer, arrived.timestamp, second_ship.timestamp, False,
-                                                      False)
+    assert shipment_to(registry, batch, producer) == (retailer, arrived.timestamp, second_ship.timestamp, False, False)
     assert registry.getBatch(batch)["registeredAt"] > 0  # registration time survives every shipment
 
 
@@ -453,7 +459,9 @@ def test_record_events_reverts_when_empty(registry: Any, producer: Any) -> None:
         registry.recordEvents([], {"from": producer})
 
 
-@pytest.mark.parametrize("word, value", [(1, 13), (1, 2**255 + 6), (4, 2**160)], ids=["step13", "step-huge", "dirty-to"])
+@pytest.mark.parametrize(
+    "word, value", [(1, 13), (1, 2**255 + 6), (4, 2**160)], ids=["step13", "step-huge", "dirty-to"]
+)
 def test_record_events_rejects_malformed_words_without_data(
     registry: Any, producer: Any, batch: bytes, web3: Any, word: int, value: int
 ) -> None:
@@ -492,7 +500,9 @@ def test_recall_by_admin_and_reverts(registry: Any, admin: Any, producer: Any, p
         registry.recall(batch, ev("r"), {"from": producer})
 
 
-def test_the_producer_of_a_derived_batch_is_its_deriver(registry: Any, producer: Any, processor: Any, batch: bytes) -> None:
+def test_the_producer_of_a_derived_batch_is_its_deriver(
+    registry: Any, producer: Any, processor: Any, batch: bytes
+) -> None:
     hand_over(registry, batch, producer, processor)
     child = bid("C")
     registry.deriveBatch(child, [batch], META, 5, KGM, {"from": processor})
@@ -622,7 +632,9 @@ def _merkle(leaves: list[bytes]) -> tuple[bytes, list[list[bytes]]]:
     layers = [leaves]
     while len(layers[-1]) > 1:
         level = layers[-1]
-        layers.append([pair(level[i], level[i + 1]) if i + 1 < len(level) else level[i] for i in range(0, len(level), 2)])
+        layers.append(
+            [pair(level[i], level[i + 1]) if i + 1 < len(level) else level[i] for i in range(0, len(level), 2)]
+        )
     proofs = []
     for index in range(len(leaves)):
         proof, i = [], index
@@ -666,7 +678,7 @@ def test_verify_event_with_a_real_proof(registry: Any, producer: Any) -> None:
     root, proofs = _merkle([_leaf(h) for h in hashes])
     assert not registry.verifyEvent(producer, root, hashes[0], proofs[0])  # not anchored yet
     registry.anchorRoot(root, len(hashes), ZERO32, {"from": producer})
-    for h, proof in zip(hashes, proofs):
+    for h, proof in zip(hashes, proofs, strict=False):
         assert registry.verifyEvent(producer, root, h, proof)
     assert not registry.verifyEvent(ZERO, root, hashes[0], proofs[0])  # not anchored by that account
     assert not registry.verifyEvent(producer, root, ev("absent"), proofs[0])
@@ -733,7 +745,11 @@ def test_every_state_changing_function_rejects_an_account_without_roles(
     TraceRegistry: Any, registry: Any, producer: Any, stranger: Any, batch: bytes
 ) -> None:
     mutating = sorted(
-        {f["name"] for f in TraceRegistry.abi if f["type"] == "function" and f["stateMutability"] not in ("view", "pure")}
+        {
+            f["name"]
+            for f in TraceRegistry.abi
+            if f["type"] == "function" and f["stateMutability"] not in ("view", "pure")
+        }
     )
     missing = [name for name in mutating if name not in AUTH_TABLE]
     assert not missing, f"add an argument builder to AUTH_TABLE for: {missing}"

@@ -93,7 +93,14 @@ def open_trade(
     seller = seller or env.seller
     deliver_by = latest_timestamp() + deliver_in
     params = terms(
-        seller, env.arbiter, token, batch, amount, deliver_by, shipped_bps=shipped_bps, delivered_bps=delivered_bps,
+        seller,
+        env.arbiter,
+        token,
+        batch,
+        amount,
+        deliver_by,
+        shipped_bps=shipped_bps,
+        delivered_bps=delivered_bps,
         dispute_window=dispute_window,
     )
     if value is None:
@@ -407,11 +414,15 @@ def test_open_dispute_window_bounds(env):
     assert low == DAY
     for window in (0, low - 1, high + 1):
         with reverts("EscrowInvalidDisputeWindow", window):
-            env.escrow.open(terms(env.seller, env.arbiter, env.usdc, BATCH, PRICE, now + DAY, dispute_window=window),
-                            {"from": env.buyer})
+            env.escrow.open(
+                terms(env.seller, env.arbiter, env.usdc, BATCH, PRICE, now + DAY, dispute_window=window),
+                {"from": env.buyer},
+            )
     for window in (low, high):
-        tx = env.escrow.open(terms(env.seller, env.arbiter, env.usdc, BATCH, PRICE, now + DAY, dispute_window=window),
-                             {"from": env.buyer})
+        tx = env.escrow.open(
+            terms(env.seller, env.arbiter, env.usdc, BATCH, PRICE, now + DAY, dispute_window=window),
+            {"from": env.buyer},
+        )
         assert tx.events["TradeOpened"]["disputeWindow"] == window
         assert trade(env, tx.return_value)["disputeWindow"] == window
 

@@ -283,8 +283,9 @@ class EscrowStateMachine:
                 latest = [fact] if fact[1] == "ship" else [*latest, fact]
         if not latest or latest[0][4] != t.seller:
             return False, 0, False
-        delivered = next(((at, kind == "receive") for at, kind, *_ in latest if kind in ("arrive", "receive")),
-                         (0, False))
+        delivered = next(
+            ((at, kind == "receive") for at, kind, *_ in latest if kind in ("arrive", "receive")), (0, False)
+        )
         completed_before = any(at < t.opened_at for at, kind, *_ in latest if kind in ("receive", "hand_on"))
         return not completed_before, delivered[0], delivered[1]
 
@@ -311,8 +312,9 @@ class EscrowStateMachine:
         self, st_trader, st_token, st_amount, st_schedule, st_window, st_ruling, st_dispute_window, st_batch, st_flag
     ):
         """Every sequence starts with a trade; one in four starts with it disputed, so rulings get exercised."""
-        self.rule_open(st_trader, 1, st_token, st_amount, st_schedule, st_window, st_ruling,
-                       max(st_dispute_window, DAY), st_batch)
+        self.rule_open(
+            st_trader, 1, st_token, st_amount, st_schedule, st_window, st_ruling, max(st_dispute_window, DAY), st_batch
+        )
         if st_flag == 0:
             self.rule_dispute(0, 1 + st_trader % 2)
 
@@ -325,8 +327,21 @@ class EscrowStateMachine:
         batch = BATCHES[st_batch]
         deliver_by = self.now + 1 + st_window
         # No Incoterm, no invoice, one batch: orders of several lines are fuzzed by the Foundry handler.
-        params = (seller, self.arbiter, token, batch, st_amount, deliver_by, st_ruling, *st_schedule,
-                  st_dispute_window, 0, b"\0" * 5, (0, b"\0" * 3, 0, 0), [])
+        params = (
+            seller,
+            self.arbiter,
+            token,
+            batch,
+            st_amount,
+            deliver_by,
+            st_ruling,
+            *st_schedule,
+            st_dispute_window,
+            0,
+            b"\0" * 5,
+            (0, b"\0" * 3, 0, 0),
+            [],
+        )
         value = st_amount if token == NATIVE else 0
         if self.paused:
             self._send(self.escrow, "open", [params], buyer, "EnforcedPause", value)

@@ -28,8 +28,16 @@ EUR_USD = 108_000_000  # 1.08 USD per EUR, 8 decimals as Chainlink's fiat feeds
 MAX_AGE = 3600
 NO_INVOICE = (0, b"\0" * 3, 0, 0)
 
-F_AND_C = [Incoterm.EXW, Incoterm.FCA, Incoterm.CPT, Incoterm.CIP, Incoterm.FAS, Incoterm.FOB, Incoterm.CFR,
-           Incoterm.CIF]
+F_AND_C = [
+    Incoterm.EXW,
+    Incoterm.FCA,
+    Incoterm.CPT,
+    Incoterm.CIP,
+    Incoterm.FAS,
+    Incoterm.FOB,
+    Incoterm.CFR,
+    Incoterm.CIF,
+]
 D_RULES = [Incoterm.DAP, Incoterm.DPU, Incoterm.DDP]
 
 
@@ -46,8 +54,9 @@ def env(module_isolation, TradeEscrow, MockTraceRegistry, EscrowTestToken, MockV
     usdc.approve(escrow, 2**256 - 1, {"from": buyer})
     feed = MockV3Aggregator.deploy(8, "EUR / USD", EUR_USD, {"from": admin})
     escrow.setPriceFeed(EUR, usdc, feed, MAX_AGE, 2, {"from": admin})
-    return SimpleNamespace(admin=admin, buyer=buyer, seller=seller, arbiter=arbiter, registry=registry,
-                           escrow=escrow, usdc=usdc, feed=feed)
+    return SimpleNamespace(
+        admin=admin, buyer=buyer, seller=seller, arbiter=arbiter, registry=registry, escrow=escrow, usdc=usdc, feed=feed
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -55,11 +64,34 @@ def isolate(env, fn_isolation):
     pass
 
 
-def params(env, *, amount=PRICE, incoterm=Incoterm.NONE, place="", invoice=NO_INVOICE, shipped_bps=0,
-           delivered_bps=0, token=None, batch=BATCH, lines=(), deliver_in=30 * DAY):
-    return terms(env.seller, env.arbiter, token or env.usdc, batch, amount, latest_timestamp() + deliver_in,
-                 shipped_bps=shipped_bps, delivered_bps=delivered_bps, incoterm=incoterm, place=place,
-                 invoice=invoice, lines=lines)
+def params(
+    env,
+    *,
+    amount=PRICE,
+    incoterm=Incoterm.NONE,
+    place="",
+    invoice=NO_INVOICE,
+    shipped_bps=0,
+    delivered_bps=0,
+    token=None,
+    batch=BATCH,
+    lines=(),
+    deliver_in=30 * DAY,
+):
+    return terms(
+        env.seller,
+        env.arbiter,
+        token or env.usdc,
+        batch,
+        amount,
+        latest_timestamp() + deliver_in,
+        shipped_bps=shipped_bps,
+        delivered_bps=delivered_bps,
+        incoterm=incoterm,
+        place=place,
+        invoice=invoice,
+        lines=lines,
+    )
 
 
 def open_(env, **kwargs):
@@ -164,11 +196,22 @@ def test_invoice_is_converted_at_the_feed_rate_and_recorded(env):
     assert tx.events["TradeOpened"]["amount"] == expected
     recorded = env.escrow.getTerms(trade_id).dict()
     round_id, _, _, updated_at, _ = env.feed.latestRoundData()
-    assert (bytes(recorded["currency"]), recorded["invoiceAmount"], recorded["rate"], recorded["rateDecimals"],
-            recorded["roundId"], recorded["roundTime"]) == (EUR, 1_150_000, EUR_USD, 8, round_id, updated_at)
+    assert (
+        bytes(recorded["currency"]),
+        recorded["invoiceAmount"],
+        recorded["rate"],
+        recorded["rateDecimals"],
+        recorded["roundId"],
+        recorded["roundTime"],
+    ) == (EUR, 1_150_000, EUR_USD, 8, round_id, updated_at)
     event = tx.events["TradeTermsRecorded"]["terms"]
-    assert (event[5], event[2], event[8], event[9], event[4]) == (1_150_000, "0x" + EUR.hex(), EUR_USD, round_id,
-                                                                  updated_at)
+    assert (event[5], event[2], event[8], event[9], event[4]) == (
+        1_150_000,
+        "0x" + EUR.hex(),
+        EUR_USD,
+        round_id,
+        updated_at,
+    )
 
 
 def test_quote_matches_what_open_takes(env):
@@ -206,8 +249,9 @@ def test_round_from_the_future_is_refused(env):
         open_(env, amount=0, invoice=eur_invoice(100))
 
 
-@pytest.mark.parametrize("moved, ok", [(108_540_000, True), (108_540_001, False), (107_460_000, True),
-                                       (107_459_999, False)])
+@pytest.mark.parametrize(
+    "moved, ok", [(108_540_000, True), (108_540_001, False), (107_460_000, True), (107_459_999, False)]
+)
 def test_rate_slipped_beyond_the_buyers_tolerance_is_refused(env, moved, ok):
     env.feed.updateAnswer(moved, {"from": env.admin})
     if ok:  # 0.5% of 1.08 is exactly 0.0054
@@ -261,7 +305,12 @@ def test_set_price_feed(env, MockV3Aggregator):
     tx = env.escrow.setPriceFeed(CNY, env.usdc, cny, 7200, 2, {"from": env.admin})
     assert tx.events["PriceFeedUpdated"]["feed"] == cny
     assert env.escrow.priceFeed(CNY, env.usdc).dict() == {
-        "feed": cny.address, "maxAge": 7200, "feedDecimals": 8, "tokenDecimals": 6, "currencyDecimals": 2}
+        "feed": cny.address,
+        "maxAge": 7200,
+        "feedDecimals": 8,
+        "tokenDecimals": 6,
+        "currencyDecimals": 2,
+    }
     env.escrow.setPriceFeed(CNY, env.usdc, NATIVE, 0, 0, {"from": env.admin})
     assert env.escrow.priceFeed(CNY, env.usdc).dict()["feed"] == NATIVE
 
@@ -311,7 +360,9 @@ def test_two_lines_open_two_trades_funded_by_one_transfer(env):
     assert len(tx.events["Transfer"]) == 1
     opened = tx.events["TradeOpened"]
     assert [(e["tradeId"], e["batchId"], e["amount"]) for e in opened] == [
-        (1, "0x" + BATCH.hex(), A_SHARE), (2, "0x" + BATCH_2.hex(), B_SHARE)]
+        (1, "0x" + BATCH.hex(), A_SHARE),
+        (2, "0x" + BATCH_2.hex(), B_SHARE),
+    ]
     for trade_id, line in ((1, 1), (2, 2)):
         recorded = env.escrow.getTerms(trade_id).dict()
         assert (recorded["line"], recorded["lineCount"], recorded["incoterm"]) == (line, 2, Incoterm.DAP)
@@ -377,7 +428,9 @@ def test_a_disputed_line_freezes_only_itself(env):
         env.escrow.release(2, {"from": env.seller})
     ruled = env.escrow.resolve(2, 2_500, {"from": env.arbiter})
     assert (ruled.events["DisputeResolved"]["toSeller"], ruled.events["DisputeResolved"]["toBuyer"]) == (
-        B_SHARE // 4, B_SHARE - B_SHARE // 4)
+        B_SHARE // 4,
+        B_SHARE - B_SHARE // 4,
+    )
     assert env.escrow.withdrawable(env.buyer, env.usdc) == B_SHARE - B_SHARE // 4
     assert in_escrow(env) == total == env.usdc.balanceOf(env.escrow)
 

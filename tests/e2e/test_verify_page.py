@@ -33,8 +33,16 @@ from trace_api.services.demo import GREEN, ROASTED, UNITS, run_story
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-quic"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
@@ -106,9 +114,18 @@ def test_scanned_label_shows_the_verified_journey(served: dict[str, Any], browse
     assert farm.get_attribute("data-batch") == f"{GREEN[0]}/{GREEN[1]}"
     assert farm.locator("h3 a").get_attribute("href") == f"/verify{digital_link.key_path(*GREEN)}"
     assert [t.strip() for t in farm.locator("li.event .step").all_text_contents()] == [
-        "Commissioned", "Inspected", "Shipped", "Received"]
+        "Commissioned",
+        "Inspected",
+        "Shipped",
+        "Received",
+    ]
     assert [t.strip() for t in roast.locator("li.event .step").all_text_contents()] == [
-        "Roasted", "Commissioned — active", "Shipped", "Received", "On sale in the shop"]
+        "Roasted",
+        "Commissioned — active",
+        "Shipped",
+        "Received",
+        "On sale in the shop",
+    ]
     assert page.locator("li.event[data-status=verified]").count() == 9
     assert page.locator("#journey-count").inner_text() == "9 of 9 steps verified on chain"
     times = page.locator("li.event time").evaluate_all("els => els.map(e => e.getAttribute('datetime'))")
@@ -128,8 +145,10 @@ def test_scanned_label_shows_the_verified_journey(served: dict[str, Any], browse
     assert page.locator("#product").get_by_text("Huila medium roast, whole bean").is_visible()
     footer = page.locator("footer")
     assert "trace verify" not in footer.inner_text()
-    assert footer.get_by_role("link", name="Verified history (JSON)").get_attribute("href") == \
-        f"/batches/{ROASTED[0]}/{ROASTED[1]}/history"
+    assert (
+        footer.get_by_role("link", name="Verified history (JSON)").get_attribute("href")
+        == f"/batches/{ROASTED[0]}/{ROASTED[1]}/history"
+    )
     # The signature travelled in the fragment: checked by the page's script, never sent in the URL.
     page.wait_for_function("document.getElementById('signature').textContent.includes('✓')")
     assert all("sig=" not in r.split("#")[0] for r in requested)
@@ -160,7 +179,7 @@ def test_sensor_chart_carries_every_anchored_reading(served: dict[str, Any], bro
     low, high = values.index(min(values)), values.index(max(values))
     scale = (ys[high] - ys[low]) / (values[high] - values[low])
     assert scale < 0  # SVG y grows downwards
-    assert all(abs(ys[low] + scale * (v - values[low]) - y) <= 0.15 for v, y in zip(values, ys))
+    assert all(abs(ys[low] + scale * (v - values[low]) - y) <= 0.15 for v, y in zip(values, ys, strict=False))
     _shot(page, "verify-page-green.png")
 
 
@@ -190,8 +209,7 @@ def test_document_hash_is_checked_in_the_browser(served: dict[str, Any], browser
 
 
 def test_chinese_when_the_browser_asks_for_it(served: dict[str, Any], browser: Any) -> None:
-    page, response, _ = _open(browser, digital_link.unit_uri(*ROASTED, UNITS[3], domain=served["base"]),
-                              locale="zh-CN")
+    page, response, _ = _open(browser, digital_link.unit_uri(*ROASTED, UNITS[3], domain=served["base"]), locale="zh-CN")
     assert response.status == 200 and response.headers["content-language"] == "zh-CN"
     assert page.locator("html").get_attribute("lang") == "zh-Hans-CN"
     assert page.locator("#verdict h1").inner_text() == "✓ 已在区块链上验证"
@@ -220,8 +238,11 @@ def test_no_serious_accessibility_violations(served: dict[str, Any], browser: An
         page, _, _ = _open(browser, url, bypass_csp=True, extra_http_headers={"Accept": "text/html"}, **options)
         page.add_script_tag(path=str(axe))
         results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-        serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in results["violations"]
-                   if v["impact"] in ("serious", "critical")]
+        serious = [
+            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in results["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
         assert serious == [], (url, options, serious)
 
 
@@ -261,8 +282,9 @@ def test_tampered_index_row_shows_a_cross(served: dict[str, Any], browser: Any) 
         body = json.loads(row.body)
         original = row.body
         body["readPoint"] = {"id": "https://id.gs1.org/414/9506000134048"}  # someone edits where it shipped from
-        conn.execute(update(t.epcis_events).where(t.epcis_events.c.event_hash == row.event_hash)
-                     .values(body=json.dumps(body)))
+        conn.execute(
+            update(t.epcis_events).where(t.epcis_events.c.event_hash == row.event_hash).values(body=json.dumps(body))
+        )
     try:
         page, response, _ = _open(browser, digital_link.batch_uri(*ROASTED, domain=served["base"]))
         assert response.status == 200
@@ -273,15 +295,17 @@ def test_tampered_index_row_shows_a_cross(served: dict[str, Any], browser: Any) 
         _shot(page, "verify-page-tampered.png")
     finally:
         with engine.begin() as conn:
-            conn.execute(update(t.epcis_events).where(t.epcis_events.c.event_hash == row.event_hash)
-                         .values(body=original))
+            conn.execute(
+                update(t.epcis_events).where(t.epcis_events.c.event_hash == row.event_hash).values(body=original)
+            )
 
 
 def test_recalled_upstream_shows_the_banner(served: dict[str, Any], browser: Any) -> None:
     settings = served["settings"]
     ctx = TraceContext.open(settings, autostart=False)
-    batches.recall_batch(ctx, account=dev_account("producer"), gtin=GREEN[0], lot=GREEN[1],
-                         reason="aflatoxin above the legal limit")
+    batches.recall_batch(
+        ctx, account=dev_account("producer"), gtin=GREEN[0], lot=GREEN[1], reason="aflatoxin above the legal limit"
+    )
     page, response, _ = _open(browser, digital_link.unit_uri(*ROASTED, UNITS[1], domain=served["base"]))
     assert response.status == 200
     banner = page.locator("#verdict.recalled")

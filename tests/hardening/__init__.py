@@ -49,8 +49,13 @@ def registry_address(env: dict[str, str]) -> str:
 def logs_of(env: dict[str, str], signature: str) -> list[dict[str, Any]]:
     """Every log of the registry with this event signature, straight from eth_getLogs."""
     topic = hx(keccak(text=signature))
-    return list(rpc(env, "eth_getLogs", {"address": registry_address(env), "fromBlock": "0x0", "toBlock": "latest",
-                                         "topics": [topic]}))
+    return list(
+        rpc(
+            env,
+            "eth_getLogs",
+            {"address": registry_address(env), "fromBlock": "0x0", "toBlock": "latest", "topics": [topic]},
+        )
+    )
 
 
 def roots_on_chain(env: dict[str, str]) -> list[str]:
@@ -63,10 +68,14 @@ def trace_server(env: dict[str, str], log: Path, *, account: str = "producer") -
     key = apikeys.create_key(get_engine(settings_of(env)), organisation="Farm Co", account=account)
     port = free_port()
     with open(log, "wb") as out:
-        proc = subprocess.Popen([*TRACE, "serve", "--port", str(port)], env={**os.environ, **env}, cwd=ROOT,
-                                stdout=out, stderr=subprocess.STDOUT)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"},
-                          timeout=60)
+        proc = subprocess.Popen(
+            [*TRACE, "serve", "--port", str(port)],
+            env={**os.environ, **env},
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=60)
     try:
         deadline = time.monotonic() + 60
         while True:

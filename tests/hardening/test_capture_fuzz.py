@@ -54,27 +54,42 @@ def world(trace_session_settings: Settings, tmp_path_factory: pytest.TempPathFac
     units.commission_units(ctx, account=producer, gtin=GTIN, lot=lot, serials=ISSUED)
     cert = tmp_path_factory.mktemp("cert") / "certificate.txt"
     cert.write_text(f"certificate of {lot}\n")
-    batches.record_event(ctx, source="test", account=dev_account("inspector"), gtin=GTIN, lot=lot, step="inspecting", doc=cert)
+    batches.record_event(
+        ctx, source="test", account=dev_account("inspector"), gtin=GTIN, lot=lot, step="inspecting", doc=cert
+    )
     sha = next(d["sha256"] for e in history.history(ctx, gtin=GTIN, lot=lot)["timeline"] for d in e["documents"])
     engine = get_engine(trace_session_settings)
-    keys = {name: {"Authorization": "Bearer " + apikeys.create_key(engine, organisation=f"fuzz {name}",
-                                                                   account=name)} for name in ATTACKERS}
+    keys = {
+        name: {"Authorization": "Bearer " + apikeys.create_key(engine, organisation=f"fuzz {name}", account=name)}
+        for name in ATTACKERS
+    }
     with TestClient(create_app(trace_session_settings)) as client:
         yield {"ctx": ctx, "lot": lot, "sha": sha, "keys": keys, "client": client}
 
 
-def _event(world: dict[str, Any], kind: str, step: str | None, serials: list[str], cite: bool, to: str | None,
-           second: int) -> dict[str, Any]:
+def _event(
+    world: dict[str, Any], kind: str, step: str | None, serials: list[str], cite: bool, to: str | None, second: int
+) -> dict[str, Any]:
     key = domain.batch_key(GTIN, world["lot"])
     uris = [digital_link.unit_uri(GTIN, world["lot"], s, domain=digital_link.CANONICAL_DOMAIN) for s in serials]
-    event: dict[str, Any] = {"type": kind, "eventTime": f"2026-11-21T10:{second // 60:02d}:{second % 60:02d}.000Z",
-                             "eventTimeZoneOffset": "+00:00"}
+    event: dict[str, Any] = {
+        "type": kind,
+        "eventTime": f"2026-11-21T10:{second // 60:02d}:{second % 60:02d}.000Z",
+        "eventTimeZoneOffset": "+00:00",
+    }
     if kind == "ObjectEvent":
-        event |= {"action": "ADD" if step == "commissioning" else "OBSERVE", "epcList": uris,
-                  "quantityList": [{"epcClass": key.epc_class}]}
+        event |= {
+            "action": "ADD" if step == "commissioning" else "OBSERVE",
+            "epcList": uris,
+            "quantityList": [{"epcClass": key.epc_class}],
+        }
     elif kind == "AggregationEvent":
-        event |= {"action": "ADD", "parentID": "urn:epc:id:sscc:9506000.0000000001", "childEPCs": uris,
-                  "childQuantityList": [{"epcClass": key.epc_class}]}
+        event |= {
+            "action": "ADD",
+            "parentID": "urn:epc:id:sscc:9506000.0000000001",
+            "childEPCs": uris,
+            "childQuantityList": [{"epcClass": key.epc_class}],
+        }
     else:
         event |= {"inputQuantityList": [{"epcClass": key.epc_class}], "outputEPCList": uris}
     if step:
@@ -86,23 +101,32 @@ def _event(world: dict[str, Any], kind: str, step: str | None, serials: list[str
     return event
 
 
-events_strategy = st.lists(st.tuples(
-    st.sampled_from(["ObjectEvent", "AggregationEvent", "TransformationEvent"]),
-    st.one_of(st.none(), st.sampled_from(sorted(BIZ_STEPS))),
-    st.lists(st.sampled_from([*ISSUED, "FAKE1", "FAKE2", "X9"]), max_size=3, unique=True),
-    st.booleans(),
-    st.one_of(st.none(), st.sampled_from(ATTACKERS)),
-), min_size=1, max_size=3)
+events_strategy = st.lists(
+    st.tuples(
+        st.sampled_from(["ObjectEvent", "AggregationEvent", "TransformationEvent"]),
+        st.one_of(st.none(), st.sampled_from(sorted(BIZ_STEPS))),
+        st.lists(st.sampled_from([*ISSUED, "FAKE1", "FAKE2", "X9"]), max_size=3, unique=True),
+        st.booleans(),
+        st.one_of(st.none(), st.sampled_from(ATTACKERS)),
+    ),
+    min_size=1,
+    max_size=3,
+)
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(attacker=st.sampled_from(ATTACKERS), specs=events_strategy, second=st.integers(0, 3599))
-def test_random_captures_never_verify_anything_foreign(world: dict[str, Any], attacker: str,
-                                                       specs: list[tuple[Any, ...]], second: int) -> None:
+def test_random_captures_never_verify_anything_foreign(
+    world: dict[str, Any], attacker: str, specs: list[tuple[Any, ...]], second: int
+) -> None:
     events = [_event(world, *spec, second=(second + i) % 3600) for i, spec in enumerate(specs)]
-    document = {"type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-11-21T10:00:00Z",
-                "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
-                "epcisBody": {"eventList": events}}
+    document = {
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-21T10:00:00Z",
+        "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
+        "epcisBody": {"eventList": events},
+    }
     response = world["client"].post("/capture", content=json.dumps(document), headers=world["keys"][attacker])
     assert response.status_code in (202, 403, 422), response.text
 
@@ -120,7 +144,8 @@ def test_random_captures_never_verify_anything_foreign(world: dict[str, Any], at
         if entry["status"] != "verified" or entry.get("actor") in (producer, None):
             continue
         allowed = entry["biz_step"] == "sensor_reporting" or (
-            entry["biz_step"] == "inspecting" and entry["actor"] == inspector)
+            entry["biz_step"] == "inspecting" and entry["actor"] == inspector
+        )
         assert allowed, f"{entry['actor']} has a verified {entry['biz_step'] or entry['type']} on the batch"
         if entry["actor"] != inspector:
             assert not any(d["verified"] for d in entry["documents"]), "a borrowed certificate badge"

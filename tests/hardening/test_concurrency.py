@@ -61,8 +61,18 @@ def _writer(client: httpx.Client, number: int, start: threading.Barrier, out: di
 def _cli_writer(env: dict[str, str], start: threading.Barrier, out: list[Any]) -> None:
     start.wait()
     for i in range(CLI_WRITES):
-        out.append(run_trace("batch", "register", "--gtin", GTIN, "--lot", f"CLI-{i}-{uuid.uuid4().hex[:6]}".upper(),
-                             "--json", env=env))
+        out.append(
+            run_trace(
+                "batch",
+                "register",
+                "--gtin",
+                GTIN,
+                "--lot",
+                f"CLI-{i}-{uuid.uuid4().hex[:6]}".upper(),
+                "--json",
+                env=env,
+            )
+        )
 
 
 def test_eight_api_writers_and_the_cli_share_one_account(trace_env: dict[str, str], tmp_path: Path) -> None:
@@ -101,8 +111,10 @@ def test_eight_api_writers_and_the_cli_share_one_account(trace_env: dict[str, st
     after = int(rpc(env, "eth_getTransactionCount", producer, "latest"), 16)
     assert after - before == len(responses) + CLI_WRITES, "the account sent more (or fewer) transactions than writes"
 
-    recorded = collections.Counter(hx(log["data"][2 + 64 * 2: 2 + 64 * 3])
-                                   for log in logs_of(env, "EventRecorded(bytes32,uint32,uint8,bytes32,address)"))
+    recorded = collections.Counter(
+        hx(log["data"][2 + 64 * 2 : 2 + 64 * 3])
+        for log in logs_of(env, "EventRecorded(bytes32,uint32,uint8,bytes32,address)")
+    )
     every = [h for hashes in written.values() for h in hashes]
     assert all(recorded[h] == 1 for h in every), "an event with a 201 is missing from the chain's logs, or doubled"
 
@@ -111,9 +123,12 @@ def test_eight_api_writers_and_the_cli_share_one_account(trace_env: dict[str, st
 def _overlap_events(lot: str, count: int) -> list[dict[str, Any]]:
     key = domain.batch_key(GTIN, lot)
     start = dt.datetime(2028, 1, 1, tzinfo=dt.UTC)
-    return [batches.build_event(key=key, step="storing",
-                                when=(start + dt.timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%S.000Z"))
-            for i in range(count)]
+    return [
+        batches.build_event(
+            key=key, step="storing", when=(start + dt.timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        )
+        for i in range(count)
+    ]
 
 
 def _after_both(step: Any) -> Any:
@@ -130,14 +145,17 @@ def _after_both(step: Any) -> Any:
             except threading.BrokenBarrierError:
                 pass
         return step(*args, **kwargs)
+
     return wrapped
 
 
 def _exactly_once(env: dict[str, str], ctx: TraceContext, events: int) -> None:
     with ctx.engine.connect() as conn:
         claimed = collections.Counter(conn.execute(select(t.epcis_events.c.root)).scalars())
-    on_chain = {hx(log["topics"][1]): int(log["data"][2:66], 16)
-                for log in logs_of(env, "RootAnchored(bytes32,address,uint32,bytes32)")}
+    on_chain = {
+        hx(log["topics"][1]): int(log["data"][2:66], 16)
+        for log in logs_of(env, "RootAnchored(bytes32,address,uint32,bytes32)")
+    }
     short = {root[:10]: (count, claimed.get(root, 0)) for root, count in on_chain.items() if claimed.get(root) != count}
     assert not short, f"anchored roots whose leaves other roots took over (anchored count, events claiming it): {short}"
     assert sum(on_chain.values()) == events, "an event is under two anchored roots"
@@ -151,8 +169,10 @@ def _index(env: dict[str, str], backend: str, tmp_path: Path, request: pytest.Fi
     else:
         url = create_database(request.getfixturevalue("postgres_server"), prefix="overlap")
     settings = settings_of(env).model_copy(update={"database_url": url})
-    return [TraceContext(settings=settings, chain=connect(settings, autostart=False), engine=make_engine(url))
-            for _ in range(2)]
+    return [
+        TraceContext(settings=settings, chain=connect(settings, autostart=False), engine=make_engine(url))
+        for _ in range(2)
+    ]
 
 
 def _in_threads(*calls: Any) -> list[BaseException]:
@@ -174,7 +194,10 @@ def _in_threads(*calls: Any) -> list[BaseException]:
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_overlapping_imports_at_once_anchor_each_event_once(
-    backend: str, trace_env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest,
+    backend: str,
+    trace_env: dict[str, str],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     env = trace_env
@@ -185,25 +208,37 @@ def test_overlapping_imports_at_once_anchor_each_event_once(
     # The interleaving two processes reach by chance, made certain: both runs have looked up which events are
     # new before either stores its first chunk.
     monkeypatch.setattr(ev, "insert_captured", _after_both(ev.insert_captured))
-    errors = _in_threads(*(
-        lambda ctx=ctx, size=size: importer.import_events(ctx, account=producer, events=docs, name=f"overlap-{size}",
-                                                          batch_size=size)
-        for ctx, size in zip(contexts, (100, 150), strict=True)))
+    errors = _in_threads(
+        *(
+            lambda ctx=ctx, size=size: importer.import_events(
+                ctx, account=producer, events=docs, name=f"overlap-{size}", batch_size=size
+            )
+            for ctx, size in zip(contexts, (100, 150), strict=True)
+        )
+    )
     assert not errors, f"an import failed: {errors[0]!r}"
     anchoring.anchor(contexts[0], account=producer)
     _exactly_once(env, contexts[0], len(docs))
 
 
 def test_two_runs_sending_the_same_pending_roots_both_succeed(
-    trace_env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+    trace_env: dict[str, str],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     env = trace_env
     contexts = _index(env, "sqlite", tmp_path, request)
     producer = dev_account("producer")
     batches.register_batch(contexts[0], account=producer, gtin=GTIN, lot="PENDING")
     docs = _overlap_events("PENDING", 200)
-    ev.insert_events(contexts[0].engine, [(d, [domain.batch_key(GTIN, "PENDING").id_hex]) for d in docs],
-                     mode="anchor", source="capture", capturer=producer.address)
+    ev.insert_events(
+        contexts[0].engine,
+        [(d, [domain.batch_key(GTIN, "PENDING").id_hex]) for d in docs],
+        mode="anchor",
+        source="capture",
+        capturer=producer.address,
+    )
     assert ev.build_pending_roots(contexts[0], account=producer.address, batch_size=100) == 2
     # Both runs have checked rootInfo before either sends.
     monkeypatch.setattr(ev, "submit_root", _after_both(ev.submit_root))

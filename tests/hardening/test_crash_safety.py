@@ -16,6 +16,7 @@ an HTTP capture or a derive leaves them). At the end the input, the index and th
 CRASH_TRIALS sets the number of kills (default 6, half import, half anchor: each kind killed both from its start
 and from its first write). `make crash` (tools/crash_trials.py) runs the long version, 200 kills. A summary of the trials goes to ``test-artifacts/hardening/crash-trials.txt``.
 """
+# ruff: noqa: E501 - the module docstring names long paths and versions
 
 from __future__ import annotations
 
@@ -67,8 +68,9 @@ class Trial:
 
     def describe(self) -> str:
         since = "first write" if self.from_write else "start"
-        return (f"{self.kind:6s} killed {self.delay:5.2f} s after {since:11s}: {self.phase}; "
-                f"resumed in {self.resumed_s} s")
+        return (
+            f"{self.kind:6s} killed {self.delay:5.2f} s after {since:11s}: {self.phase}; resumed in {self.resumed_s} s"
+        )
 
 
 def _write_csv(path: Path, day: int) -> dict[tuple[str, str], None]:
@@ -95,19 +97,27 @@ def _seed_pending(ctx: TraceContext, day: int, source: str) -> set[str]:
         key = domain.batch_key(GTIN, LOTS[r % len(LOTS)])
         when = (start + dt.timedelta(seconds=r)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         items.append((batches.build_event(key=key, step="storing", gln=GLN, when=when), [key.id_hex]))
-    return set(events.insert_events(ctx.engine, items, mode="anchor", source=source,
-                                    capturer=dev_account("producer").address))
+    return set(
+        events.insert_events(ctx.engine, items, mode="anchor", source=source, capturer=dev_account("producer").address)
+    )
 
 
-def _run_killed(args: list[str], env: dict[str, str], delay: float, log: Path,
-                began: Callable[[], bool] | None = None) -> float | None:
+def _run_killed(
+    args: list[str], env: dict[str, str], delay: float, log: Path, began: Callable[[], bool] | None = None
+) -> float | None:
     """Start `trace ARGS` and SIGKILL it ``delay`` s after it started, or after ``began()`` first held (polled).
 
     Returns None when it was killed, else how long the run took (counted like the delay); it must have succeeded.
     """
     with open(log, "wb") as err:
-        proc = subprocess.Popen([*TRACE, *args], env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=err, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [*TRACE, *args],
+            env={**os.environ, **env},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+        )
         while began is not None and proc.poll() is None and not began():
             time.sleep(0.02)
         start = time.monotonic()
@@ -127,8 +137,11 @@ def _writes_began(ctx: TraceContext, source: str) -> Callable[[], bool]:
 
     def check() -> bool:
         with ctx.engine.connect() as conn:
-            return conn.execute(select(e.c.event_hash).where(
-                e.c.source == source, e.c.root.is_not(None)).limit(1)).first() is not None
+            return (
+                conn.execute(select(e.c.event_hash).where(e.c.source == source, e.c.root.is_not(None)).limit(1)).first()
+                is not None
+            )
+
     return check
 
 
@@ -145,9 +158,9 @@ def _phase(ctx: TraceContext, source: str, expected: int) -> str:
     with ctx.engine.connect() as conn:
         stored = conn.execute(select(func.count()).where(e.c.source == source)).scalar_one()
         unrooted = conn.execute(select(func.count()).where(e.c.source == source, e.c.root.is_(None))).scalar_one()
-        statuses = collections.Counter(conn.execute(
-            select(r.c.status).where(r.c.root.in_(select(e.c.root).where(e.c.source == source)))
-        ).scalars())
+        statuses = collections.Counter(
+            conn.execute(select(r.c.status).where(r.c.root.in_(select(e.c.root).where(e.c.source == source)))).scalars()
+        )
     if stored < expected:
         return f"capturing {stored}/{expected}" if stored else "starting"
     if unrooted:
@@ -162,8 +175,9 @@ def _anchored_roots(ctx: TraceContext) -> list[tuple[str, int]]:
     registry = ctx.registry
     event = registry.events.RootAnchored()
     topic = hx(ctx.chain.w3.keccak(text="RootAnchored(bytes32,address,uint32,bytes32)"))
-    logs = ctx.chain.w3.eth.get_logs({"address": registry.address, "fromBlock": 0, "toBlock": "latest",
-                                      "topics": [topic]})
+    logs = ctx.chain.w3.eth.get_logs(
+        {"address": registry.address, "fromBlock": 0, "toBlock": "latest", "topics": [topic]}
+    )
     decoded = [event.process_log(log)["args"] for log in logs]
     return [(hx(a["root"]), int(a["count"])) for a in decoded]
 
@@ -171,8 +185,15 @@ def _anchored_roots(ctx: TraceContext) -> list[tuple[str, int]]:
 def _check_exactly_once(ctx: TraceContext, row_keys: dict[tuple[str, str], None], seeded: set[str]) -> dict[str, int]:
     epc_lot = {domain.batch_key(GTIN, lot).epc_class: lot for lot in LOTS}
     with ctx.engine.connect() as conn:
-        rows = conn.execute(select(t.epcis_events.c.event_hash, t.epcis_events.c.root, t.epcis_events.c.proof,
-                                   t.epcis_events.c.body, t.epcis_events.c.mode)).all()
+        rows = conn.execute(
+            select(
+                t.epcis_events.c.event_hash,
+                t.epcis_events.c.root,
+                t.epcis_events.c.proof,
+                t.epcis_events.c.body,
+                t.epcis_events.c.mode,
+            )
+        ).all()
         index_roots = {r.root: r.status for r in conn.execute(select(t.anchor_roots.c.root, t.anchor_roots.c.status))}
     stored_by_key: dict[tuple[str, str], list[str]] = collections.defaultdict(list)
     for row in rows:
@@ -199,7 +220,8 @@ def _check_exactly_once(ctx: TraceContext, row_keys: dict[tuple[str, str], None]
         leaves = claimed.get(root, [])
         assert len(leaves) == count, (
             f"root {root} was anchored with {count} leaves but {len(leaves)} stored events claim it: an event "
-            f"moved to another root or was lost (seed {SEED})")
+            f"moved to another root or was lost (seed {SEED})"
+        )
         tree = MerkleTree.from_event_hashes([bytes.fromhex(h[2:]) for h in leaves])
         assert hx(tree.root) == root, f"the leaves of root {root} rebuild {hx(tree.root)} (seed {SEED})"
         for leaf in leaves:
@@ -214,8 +236,9 @@ def _check_exactly_once(ctx: TraceContext, row_keys: dict[tuple[str, str], None]
     assert not left, f"roots left behind unanchored: {list(left.items())[:3]} (seed {SEED})"
 
     ctx.sync()
-    per_lot = collections.Counter(epc_lot.get(json.loads(by_hash[h].body)["quantityList"][0]["epcClass"])
-                                  for h in inputs)
+    per_lot = collections.Counter(
+        epc_lot.get(json.loads(by_hash[h].body)["quantityList"][0]["epcClass"]) for h in inputs
+    )
     verified = 0
     for lot in LOTS:
         timeline = history.history_of(ctx, domain.batch_key(GTIN, lot))["timeline"]
@@ -288,10 +311,12 @@ def test_kill_9_during_import_and_anchor_then_resume(trace_env: dict[str, str], 
     killed = [tr for tr in trials if tr.killed]
     mid_work = [tr for tr in killed if tr.phase != "starting"]
     elapsed = time.monotonic() - started_at
-    lines = [f"seed {SEED}, {len(trials)} trials, {len(killed)} killed ({len(mid_work)} mid-work), "
-             f"{totals['events']} events under {totals['roots']} roots, all verified, {elapsed:.0f} s "
-             f"(final check {time.monotonic() - checking:.0f} s)",
-             *(f"{tr.number:3d} {tr.describe()}" for tr in trials)]
+    lines = [
+        f"seed {SEED}, {len(trials)} trials, {len(killed)} killed ({len(mid_work)} mid-work), "
+        f"{totals['events']} events under {totals['roots']} roots, all verified, {elapsed:.0f} s "
+        f"(final check {time.monotonic() - checking:.0f} s)",
+        *(f"{tr.number:3d} {tr.describe()}" for tr in trials),
+    ]
     SUMMARY.parent.mkdir(parents=True, exist_ok=True)
     SUMMARY.write_text("\n".join(lines) + "\n")
     print(lines[0])

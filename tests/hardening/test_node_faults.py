@@ -104,8 +104,13 @@ def test_import_survives_the_node_being_killed_and_restarted(trace_env: dict[str
     engine = get_engine(settings_of(env))
 
     with open(tmp_path / "import.stderr", "w+") as err:
-        proc = subprocess.Popen([*TRACE, "import", str(path), "--batch-size", "100"], env={**os.environ, **env},
-                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(
+            [*TRACE, "import", str(path), "--batch-size", "100"],
+            env={**os.environ, **env},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
         while True:  # until the import is sending roots
             assert proc.poll() is None, "the import finished before the node could be killed"
             with engine.connect() as conn:
@@ -123,8 +128,7 @@ def test_import_survives_the_node_being_killed_and_restarted(trace_env: dict[str
     # While it is down: status says so; a command pointed at the node (no autostart) exits 4.
     status = run_trace("node", "status", env=env)
     assert status.code == 4 and _one_line(status.stderr) == "trace: error: node is not running; `trace node start`"
-    remote = run_trace("--rpc-url", f"http://localhost:{env['TRACE_NODE_PORT']}", "batch", "show", GTIN, lot,
-                       env=env)
+    remote = run_trace("--rpc-url", f"http://localhost:{env['TRACE_NODE_PORT']}", "batch", "show", GTIN, lot, env=env)
     assert remote.code == 4 and _one_line(remote.stderr) == UNAVAILABLE
 
     assert run_trace("node", "start", env=env).code == 0

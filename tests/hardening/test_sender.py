@@ -78,8 +78,20 @@ class Node:
     def crashed_process(self, roots: list[str]) -> list[str]:
         """Send anchorRoot(root) for each root from a real process, without waiting; SIGKILL it; its tx hashes."""
         proc = subprocess.Popen(
-            [sys.executable, "-c", CRASHING_SENDER, str(self.settings.home), str(self.settings.node_port), ACCOUNT,
-             *roots], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-c",
+                CRASHING_SENDER,
+                str(self.settings.home),
+                str(self.settings.node_port),
+                ACCOUNT,
+                *roots,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             line = proc.stdout.readline()  # type: ignore[union-attr]
             assert line, proc.stderr.read()  # type: ignore[union-attr]
@@ -128,7 +140,8 @@ def test_new_process_does_not_reuse_the_nonce_of_a_pending_tx(manual: Node) -> N
     sender = manual.sender()
     report = sender.recover()
     assert [(r["nonce"], r["hash"], r["status"]) for r in report] == [
-        (start + i, h, "pending") for i, h in enumerate(orphans)]
+        (start + i, h, "pending") for i, h in enumerate(orphans)
+    ]
     mine = new_root()
     tx_hash = sender.submit(manual.anchor(mine))
     assert manual.w3.eth.get_transaction(tx_hash)["nonce"] == start + 3
@@ -150,8 +163,10 @@ def test_recover_rechecks_receipts_of_txs_sent_before_a_crash(manual: Node) -> N
 
     report = manual.sender().recover()
     assert [(r["nonce"], r["hash"], r["status"], r.get("block")) for r in report] == [
-        (start, orphans[0], "mined", block), (start + 1, orphans[1], "mined", block),
-        (start + 2, orphans[2], "dropped", None)]
+        (start, orphans[0], "mined", block),
+        (start + 1, orphans[1], "mined", block),
+        (start + 2, orphans[2], "dropped", None),
+    ]
     again = manual.sender()
     assert again.recover() == []  # settled in the journal: nothing is checked twice
     tx_hash = again.submit(manual.anchor(new_root()))

@@ -48,7 +48,9 @@ SEED = int(os.environ.get("WRITE_CRASH_SEED") or secrets.randbelow(2**31))
 COMMANDS = ("event", "register", "derive", "recall", "units")
 UNITS = 12
 RECOVER_EVERY = int(os.environ.get("WRITE_CRASH_RECOVER_EVERY", "1"))  # trials between two recoveries
-SUMMARY = Path(os.environ.get("WRITE_CRASH_SUMMARY") or ROOT / "test-artifacts" / "hardening" / "write-crash-trials.txt")
+SUMMARY = Path(
+    os.environ.get("WRITE_CRASH_SUMMARY") or ROOT / "test-artifacts" / "hardening" / "write-crash-trials.txt"
+)
 AS = ["--as", "producer"]
 
 
@@ -89,8 +91,7 @@ def _written(ctx: TraceContext, trial: Trial) -> bool:
             table, column = t.batch_keys, t.batch_keys.c.batch_id
         else:
             table, column = t.event_batches, t.event_batches.c.batch_id
-        return conn.execute(select(column).select_from(table).where(column == key.id_hex).limit(1)).first() \
-            is not None
+        return conn.execute(select(column).select_from(table).where(column == key.id_hex).limit(1)).first() is not None
 
 
 def _run_killed(trial: Trial, env: dict[str, str], log: Path, ctx: TraceContext) -> None:
@@ -98,8 +99,14 @@ def _run_killed(trial: Trial, env: dict[str, str], log: Path, ctx: TraceContext)
     its write-ahead is in the index (before its transaction is sent)."""
     start_block = _block(env)
     with open(log, "wb") as err:
-        proc = subprocess.Popen([*TRACE, *AS, *_args(trial)], env={**os.environ, **env}, cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [*TRACE, *AS, *_args(trial)],
+            env={**os.environ, **env},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+        )
         started = time.monotonic()
         while proc.poll() is None:
             if trial.when == "mined" and _block(env) > start_block:
@@ -138,7 +145,7 @@ def _check(ctx: TraceContext, env: dict[str, str], trials: list[Trial]) -> dict[
     ctx.sync()
     registry = ctx.registry
     event_logs = logs_of(env, "EventRecorded(bytes32,uint32,uint8,bytes32,address)")
-    hashes = [hx(log["data"])[2 + 64 * 2:2 + 64 * 3] for log in event_logs]  # data: seq, step, eventHash
+    hashes = [hx(log["data"])[2 + 64 * 2 : 2 + 64 * 3] for log in event_logs]  # data: seq, step, eventHash
     twice = [h for h, n in collections.Counter(hashes).items() if n > 1]
     assert not twice, f"event hashes recorded twice: {twice[:3]} (seed {SEED})"
     roots = roots_on_chain(env)
@@ -153,8 +160,9 @@ def _check(ctx: TraceContext, env: dict[str, str], trials: list[Trial]) -> dict[
                 trial.outcome = "not registered"
                 continue
             with ctx.engine.connect() as conn:
-                meta = conn.execute(select(t.batch_keys.c.metadata).where(t.batch_keys.c.batch_id == key.id_hex)
-                                    ).scalar()
+                meta = conn.execute(
+                    select(t.batch_keys.c.metadata).where(t.batch_keys.c.batch_id == key.id_hex)
+                ).scalar()
             assert meta is not None, f"{where}: the batch is on chain, its metadata is lost"
             view = registry.functions.getBatch(key.id).call()
             assert domain.metadata_hash(json.loads(meta)) == bytes(view[11]), f"{where}: metadata does not hash"
@@ -172,8 +180,9 @@ def _check(ctx: TraceContext, env: dict[str, str], trials: list[Trial]) -> dict[
             trial.outcome = "derived"
         elif trial.command == "recall":
             recalls = [e for e in data["timeline"] if e["disposition"] == "recalled"]
-            assert len(recalls) == int(data["recalled"]), f"{where}: recalled={data['recalled']}, " \
-                f"{len(recalls)} recall events"
+            assert len(recalls) == int(data["recalled"]), (
+                f"{where}: recalled={data['recalled']}, {len(recalls)} recall events"
+            )
             trial.outcome = "recalled" if data["recalled"] else "not recalled"
         elif trial.command == "units":
             issued = steps["commissioning"]
@@ -208,27 +217,41 @@ def test_kill_9_every_write_command_then_recover(trace_env: dict[str, str], tmp_
         kills = collections.Counter(tr.command for tr in trials if tr.killed)
         command = min(COMMANDS, key=lambda c: (kills[c], sum(tr.command == c for tr in trials), COMMANDS.index(c)))
         when = ("mined", "written", "random")[(number - 1) % 3]
-        trial = Trial(number, command, f"W{number:03d}{command[:2].upper()}", when,
-                      delay=round(rng.uniform(0.3 * full, 1.1 * full), 3))
+        trial = Trial(
+            number,
+            command,
+            f"W{number:03d}{command[:2].upper()}",
+            when,
+            delay=round(rng.uniform(0.3 * full, 1.1 * full), 3),
+        )
         _setup(ctx, trial)
         _run_killed(trial, env, tmp_path / f"trial-{number:03d}.stderr", ctx)
         if number % RECOVER_EVERY == 0:  # later commands also run over what earlier ones left pending
             _recover(env)
         trials.append(trial)
-        print(f"trial {number:3d} {command:8s} {'killed' if trial.killed else 'finished'} at {trial.when}"
-              f"{f' {trial.delay:.2f} s' if trial.when == 'random' else ''}", flush=True)
+        print(
+            f"trial {number:3d} {command:8s} {'killed' if trial.killed else 'finished'} at {trial.when}"
+            f"{f' {trial.delay:.2f} s' if trial.when == 'random' else ''}",
+            flush=True,
+        )
 
     _recover(env)
     _check(ctx, env, trials)
     killed = [tr for tr in trials if tr.killed]
     per_command = collections.Counter(tr.command for tr in killed)
     moments = collections.Counter(tr.when for tr in killed)
-    lines = [f"seed {SEED}: {len(killed)} kills ({moments['mined']} right after the transaction was mined, "
-             f"{moments['written']} right after the write-ahead, {moments['random']} at random) in "
-             f"{len(trials)} trials, {time.monotonic() - started:.0f} s; kills per command: "
-             + ", ".join(f"{c} {per_command[c]}" for c in COMMANDS) + "; nothing lost, nothing sent twice",
-             *(f"{tr.number:3d} {tr.command:8s} {'killed' if tr.killed else 'finished'} {tr.when:6s} "
-               f"{tr.delay if tr.when == 'random' else '':>6} -> {tr.outcome}" for tr in trials)]
+    lines = [
+        f"seed {SEED}: {len(killed)} kills ({moments['mined']} right after the transaction was mined, "
+        f"{moments['written']} right after the write-ahead, {moments['random']} at random) in "
+        f"{len(trials)} trials, {time.monotonic() - started:.0f} s; kills per command: "
+        + ", ".join(f"{c} {per_command[c]}" for c in COMMANDS)
+        + "; nothing lost, nothing sent twice",
+        *(
+            f"{tr.number:3d} {tr.command:8s} {'killed' if tr.killed else 'finished'} {tr.when:6s} "
+            f"{tr.delay if tr.when == 'random' else '':>6} -> {tr.outcome}"
+            for tr in trials
+        ),
+    ]
     SUMMARY.parent.mkdir(parents=True, exist_ok=True)
     SUMMARY.write_text("\n".join(lines) + "\n")
     print(lines[0])

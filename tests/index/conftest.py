@@ -108,7 +108,8 @@ def chain_state(engine: Engine) -> dict[str, Any]:
             columns = [c for c in table.c if c.name != "id"]
             state[table.name] = sorted(tuple(row) for row in conn.execute(select(*columns)))
         state["checkpoint"] = conn.execute(
-            select(t.checkpoints.c.block_number).where(t.checkpoints.c.name == CHECKPOINT)).scalar()
+            select(t.checkpoints.c.block_number).where(t.checkpoints.c.name == CHECKPOINT)
+        ).scalar()
     return state
 
 

@@ -59,9 +59,16 @@ def stored_blocks_match_chain(env: IndexEnv) -> bool:
 
 def root_anchored_logs(env: IndexEnv) -> int:
     registry = env.node.chain.contract("TraceRegistry")
-    return len(env.node.w3.eth.get_logs({
-        "address": registry.address, "fromBlock": 0, "toBlock": "latest", "topics": [ROOT_ANCHORED],
-    }))
+    return len(
+        env.node.w3.eth.get_logs(
+            {
+                "address": registry.address,
+                "fromBlock": 0,
+                "toBlock": "latest",
+                "topics": [ROOT_ANCHORED],
+            }
+        )
+    )
 
 
 def event_count_on_chain(ctx: TraceContext, lot: str) -> int:
@@ -80,8 +87,13 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
 def csv_rows(lot: str, n: int, *, start: int = 0) -> list[dict[str, str]]:
     base = dt.datetime(2025, 3, 1, 8, 0, tzinfo=dt.UTC)
     return [
-        {"gtin": GTIN, "lot": lot, "step": ANCHORED_STEPS[i % len(ANCHORED_STEPS)], "location": GLN,
-         "event_time": (base + dt.timedelta(seconds=i)).isoformat().replace("+00:00", "Z")}
+        {
+            "gtin": GTIN,
+            "lot": lot,
+            "step": ANCHORED_STEPS[i % len(ANCHORED_STEPS)],
+            "location": GLN,
+            "event_time": (base + dt.timedelta(seconds=i)).isoformat().replace("+00:00", "Z"),
+        }
         for i in range(start, start + n)
     ]
 
@@ -217,8 +229,11 @@ def test_reorg_replacing_blocks_at_the_same_heights(env: IndexEnv) -> None:
         writer = env.context(engine=scratch)
         replaced = [record(writer, "REORG-1", "holding"), record(writer, "REORG-1", "packing")]
         with scratch.connect() as conn:
-            bodies = conn.execute(select(t.epcis_events.c.body).where(
-                t.epcis_events.c.event_hash.in_(replaced))).scalars().all()
+            bodies = (
+                conn.execute(select(t.epcis_events.c.body).where(t.epcis_events.c.event_hash.in_(replaced)))
+                .scalars()
+                .all()
+            )
     finally:
         scratch.dispose()
     assert env.node.head() == old_head
@@ -235,14 +250,26 @@ def test_reorg_replacing_blocks_at_the_same_heights(env: IndexEnv) -> None:
 
     data = history_of(ctx, batch_key(GTIN, "REORG-1"))
     assert {e["event_hash"]: e["status"] for e in data["timeline"]} == {
-        first: "verified", dropped[0]: "pending", dropped[1]: "pending"}  # captured rows stay, unverified
+        first: "verified",
+        dropped[0]: "pending",
+        dropped[1]: "pending",
+    }  # captured rows stay, unverified
     assert data["hash_chain"] == {"ok": True, "events_on_chain": 3, "head": data["hash_chain"]["head"]}
 
-    events.insert_events(env.engine, [(json.loads(b), [batch_key(GTIN, "REORG-1").id_hex]) for b in bodies],
-                         mode="direct", source="cli", capturer=PRODUCER.address)
+    events.insert_events(
+        env.engine,
+        [(json.loads(b), [batch_key(GTIN, "REORG-1").id_hex]) for b in bodies],
+        mode="direct",
+        source="cli",
+        capturer=PRODUCER.address,
+    )
     assert statuses(ctx, "REORG-1") == {
-        first: "verified", dropped[0]: "pending", dropped[1]: "pending", replaced[0]: "verified",
-        replaced[1]: "verified"}
+        first: "verified",
+        dropped[0]: "pending",
+        dropped[1]: "pending",
+        replaced[0]: "verified",
+        replaced[1]: "verified",
+    }
 
 
 @pytest.mark.parametrize("replacements", [0, 1], ids=["no-new-blocks", "one-new-block"])
@@ -283,7 +310,10 @@ def test_reorg_to_a_chain_shorter_than_the_checkpoint(env: IndexEnv, replacement
 
     data = history_of(ctx, batch_key(GTIN, "REORG-2"))
     assert {e["event_hash"]: e["status"] for e in data["timeline"] if e["type"] == "ObjectEvent"} == {
-        first: "verified", **{h: "pending" for h in dropped}, **{h: "verified" for h in kept}}
+        first: "verified",
+        **{h: "pending" for h in dropped},
+        **{h: "verified" for h in kept},
+    }
     assert {e["status"] for e in data["timeline"] if e["type"] == "TransformationEvent"} == {"pending"}
     assert data["hash_chain"]["ok"] is True
     assert data["hash_chain"]["events_on_chain"] == 1 + replacements
@@ -346,13 +376,19 @@ def test_an_event_hash_is_stored_once(env: IndexEnv) -> None:
     event = json.loads(body)
     batch_id = batch_key(GTIN, "ONCE-1").id_hex
     before = count(env.engine, t.epcis_events), count(env.engine, t.event_batches)
-    again = events.insert_events(env.engine, [(event, [batch_id]), (event, [batch_id, batch_id])],
-                                 mode="anchor", source="again", capturer=PRODUCER.address)
+    again = events.insert_events(
+        env.engine,
+        [(event, [batch_id]), (event, [batch_id, batch_id])],
+        mode="anchor",
+        source="again",
+        capturer=PRODUCER.address,
+    )
     assert again == [event_hash, event_hash]
     assert (count(env.engine, t.epcis_events), count(env.engine, t.event_batches)) == before
     with env.engine.connect() as conn:
-        mode, source = conn.execute(select(t.epcis_events.c.mode, t.epcis_events.c.source).where(
-            t.epcis_events.c.event_hash == event_hash)).one()
+        mode, source = conn.execute(
+            select(t.epcis_events.c.mode, t.epcis_events.c.source).where(t.epcis_events.c.event_hash == event_hash)
+        ).one()
     assert (mode, source) == ("direct", "cli")  # the first capture wins
     assert statuses(ctx, "ONCE-1") == {event_hash: "verified"}
 
@@ -361,8 +397,16 @@ def test_importing_the_same_csv_twice_adds_nothing(env: IndexEnv) -> None:
     ctx = env.context()
     register(ctx, "CSV-1")
     rows = csv_rows("CSV-1", 6)
-    rows.append({"gtin": GTIN, "lot": "CSV-1", "step": "shipping", "event_time": "2025-03-02T08:00:00Z",
-                 "location": GLN, "to": "retailer"})
+    rows.append(
+        {
+            "gtin": GTIN,
+            "lot": "CSV-1",
+            "step": "shipping",
+            "event_time": "2025-03-02T08:00:00Z",
+            "location": GLN,
+            "to": "retailer",
+        }
+    )
     path = write_csv(env.tmp_path / "events.csv", rows)
 
     first = importer.import_file(ctx, account=PRODUCER, path=path)
@@ -379,7 +423,8 @@ def test_importing_the_same_csv_twice_adds_nothing(env: IndexEnv) -> None:
     assert root_anchored_logs(env) == logs
     assert event_count_on_chain(ctx, "CSV-1") == on_chain == 1
     assert {k: v for k, v in chain_state(env.engine).items() if k != "checkpoint"} == {
-        k: v for k, v in state.items() if k != "checkpoint"}
+        k: v for k, v in state.items() if k != "checkpoint"
+    }
 
 
 class Interrupted(Exception):
@@ -446,8 +491,9 @@ def test_one_bad_row_among_2000_writes_nothing(env: IndexEnv) -> None:
     assert f"row {bad_line}: GTIN {BAD_GTIN}: invalid check digit" in message
     assert message.count("row ") == 1  # only the bad row is named
 
-    assert {table.name: count(env.engine, table) for table in (t.epcis_events, t.event_batches, t.anchor_roots)} \
-        == before
+    assert {
+        table.name: count(env.engine, table) for table in (t.epcis_events, t.event_batches, t.anchor_roots)
+    } == before
     assert env.node.head() == head
     assert root_anchored_logs(env) == logs
     assert count(env.engine, t.chain_roots) == 0

@@ -26,8 +26,9 @@ def test_a_copied_root_does_not_take_the_producers_events(tmp_path: Path) -> Non
         key = domain.batch_key(GTIN, "ROOT-COPY")
         batches.register_batch(ctx, account=producer, gtin=GTIN, lot="ROOT-COPY")
         reading = batches.build_event(key=key, step="sensor_reporting", when="2026-11-30T08:00:00Z")
-        events.insert_events(ctx.engine, [(reading, [key.id_hex])], mode="anchor", source="test",
-                             capturer=producer.address)
+        events.insert_events(
+            ctx.engine, [(reading, [key.id_hex])], mode="anchor", source="test", capturer=producer.address
+        )
         assert events.build_pending_roots(ctx, account=producer.address, batch_size=16) == 1
 
         # the copier anchors the producer's pending root first, with its own count and meta

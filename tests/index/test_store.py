@@ -25,7 +25,10 @@ def test_make_engine_creates_the_schema(db_url: str) -> None:
         found = inspect(engine)
         assert set(found.get_table_names()) == set(t.metadata.tables)
         assert {i["name"] for i in found.get_indexes("epcis_events")} >= {
-            "ix_epcis_events_pending", "ix_epcis_events_biz_step", "ix_epcis_events_time"}
+            "ix_epcis_events_pending",
+            "ix_epcis_events_biz_step",
+            "ix_epcis_events_time",
+        }
         assert {c["name"] for c in found.get_unique_constraints("batch_keys")} == {"uq_batch_keys_gtin_lot"}
         assert found.get_pk_constraint("chain_events")["constrained_columns"] == ["batch_id", "seq"]
         with engine.begin() as conn:
@@ -44,15 +47,18 @@ def test_make_engine_creates_the_schema(db_url: str) -> None:
 def test_insert_ignore_skips_rows_whose_key_exists(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
-        links = [{"batch_id": _hash(1), "event_time": WHEN + dt.timedelta(seconds=i), "event_hash": _hash(100 + i)}
-                 for i in range(3)]
+        links = [
+            {"batch_id": _hash(1), "event_time": WHEN + dt.timedelta(seconds=i), "event_hash": _hash(100 + i)}
+            for i in range(3)
+        ]
         with engine.begin() as conn:
             insert_ignore(conn, t.checkpoints, [{"name": "registry", "block_number": 5}])
             insert_ignore(conn, t.event_batches, links[:2])
             insert_ignore(conn, t.event_batches, [])
         with engine.begin() as conn:  # one transaction: a skipped row must not abort it (PostgreSQL would)
-            insert_ignore(conn, t.checkpoints, [{"name": "registry", "block_number": 9},
-                                                {"name": "other", "block_number": 1}])
+            insert_ignore(
+                conn, t.checkpoints, [{"name": "registry", "block_number": 9}, {"name": "other", "block_number": 1}]
+            )
             insert_ignore(conn, t.event_batches, [*links, links[2]])  # overlaps the table and itself
             conn.execute(insert(t.checkpoints).values(name="after", block_number=2))
         with engine.connect() as conn:

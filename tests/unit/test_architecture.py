@@ -55,7 +55,8 @@ def test_only_scripts_and_contract_tests_import_brownie() -> None:
     offenders = [
         str(path.relative_to(ROOT))
         for path in sources("qr", "trace_api", "cli", "bench", "tools", "tests")
-        if not path.is_relative_to(allowed[0]) and not path.is_relative_to(allowed[1])
+        if not path.is_relative_to(allowed[0])
+        and not path.is_relative_to(allowed[1])
         and any(name.split(".")[0] == "brownie" for name in imports(path))
     ]
     assert not offenders
@@ -79,7 +80,7 @@ def test_no_import_cycle_between_services() -> None:
     def visit(node: str, trail: list[str]) -> None:
         for nxt in sorted(graph.get(node, ())):
             if nxt in trail:
-                cycles.append(" -> ".join([*trail[trail.index(nxt):], nxt]))
+                cycles.append(" -> ".join([*trail[trail.index(nxt) :], nxt]))
             elif len(trail) < len(graph):
                 visit(nxt, [*trail, nxt])
 

@@ -50,8 +50,13 @@ def test_no_script_no_style_and_text_is_escaped() -> None:
 
 
 def test_labels_translate_the_summary() -> None:
-    text = sensor_chart(readings([18.0, 30.0]), quantity="温度", unit="°C", high=25,
-                        labels={"summary": "{count} 个读数，{min}–{max} {unit}，{excursions} 个超出范围"})
+    text = sensor_chart(
+        readings([18.0, 30.0]),
+        quantity="温度",
+        unit="°C",
+        high=25,
+        labels={"summary": "{count} 个读数，{min}–{max} {unit}，{excursions} 个超出范围"},
+    )
     assert "2 个读数，18–30 °C，1 个超出范围" in text
 
 

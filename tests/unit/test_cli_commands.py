@@ -32,10 +32,12 @@ def test_each_entry_builds_its_command_from_the_modules_it_names() -> None:
 
 
 def test_help_and_a_command_that_needs_no_chain_import_neither_web3_nor_the_index() -> None:
-    probe = ("import sys, runpy; sys.argv = ['trace', '--help']\n"
-             "try:\n    runpy.run_module('cli.main', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-             "heavy = sorted(m for m in ('web3', 'sqlalchemy', 'eth_account', 'trace_api.services') if m in sys.modules)\n"
-             "sys.stderr.write(repr(heavy))\n")
+    probe = (
+        "import sys, runpy; sys.argv = ['trace', '--help']\n"
+        "try:\n    runpy.run_module('cli.main', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('web3', 'sqlalchemy', 'eth_account', 'trace_api.services') if m in sys.modules)\n"
+        "sys.stderr.write(repr(heavy))\n"
+    )
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert "Commands:" in done.stdout
     assert done.stderr.strip().endswith("[]"), done.stderr

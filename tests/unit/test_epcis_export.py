@@ -62,10 +62,13 @@ def test_own_shipping_events_name_source_and_destination() -> None:
     from trace_api.services.batches import build_event
 
     shipper, consignee = "0x" + "cd" * 20, "0x" + "AB" * 20
-    event = build_event(key=batch_key("09506000134352", "L1"), step="shipping", gln="9506000134000", to=consignee,
-                        shipper=shipper)
-    assert event["sourceList"] == [{"type": "possessing_party", "source": f"ethereum:{shipper}"},
-                                   {"type": "location", "source": "https://id.gs1.org/414/9506000134000"}]
+    event = build_event(
+        key=batch_key("09506000134352", "L1"), step="shipping", gln="9506000134000", to=consignee, shipper=shipper
+    )
+    assert event["sourceList"] == [
+        {"type": "possessing_party", "source": f"ethereum:{shipper}"},
+        {"type": "location", "source": "https://id.gs1.org/414/9506000134000"},
+    ]
     assert event["destinationList"] == [{"type": "possessing_party", "destination": f"ethereum:{consignee.lower()}"}]
     schema = json.loads((SCHEMAS / "EPCIS-JSON-Schema.json").read_text(encoding="utf-8"))
     jsonschema.Draft7Validator(schema).validate(export_document([event]))

@@ -96,7 +96,9 @@ def compare() -> dict[str, Any]:
     return report
 
 
-have_tools = TOOLS_PYTHON.exists() and shutil.which("node") is not None and (ROOT / "node_modules" / "epcis2.js").exists()
+have_tools = (
+    TOOLS_PYTHON.exists() and shutil.which("node") is not None and (ROOT / "node_modules" / "epcis2.js").exists()
+)
 
 
 @pytest.mark.skipif(not have_tools, reason="needs .venv-tools (make tools) and epcis2.js in node_modules (npm ci)")

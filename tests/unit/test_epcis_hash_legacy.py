@@ -3,6 +3,7 @@
 The static vectors (``tests/data/epcis/**/*.hashes``) were written by ``epcis-event-hash-generator`` 1.9.3 and
 always run. The live cross-check runs the same tool from ``.venv-tools`` and skips when that venv is missing.
 """
+# ruff: noqa: E501 - the module docstring names long paths and versions
 
 from __future__ import annotations
 

@@ -37,11 +37,15 @@ def test_each_row_is_checked_with_its_own_algorithm() -> None:
 def test_old_database_gets_the_column_with_algorithm_1(tmp_path: Path) -> None:
     path = tmp_path / "index.sqlite"
     with sqlite3.connect(path) as conn:  # epcis_events as the first release made it
-        conn.execute("CREATE TABLE epcis_events (event_hash VARCHAR(66) PRIMARY KEY, event_type VARCHAR(32) NOT NULL,"
-                     " biz_step VARCHAR(64), event_time DATETIME NOT NULL, body TEXT NOT NULL, mode VARCHAR(8) NOT NULL,"
-                     " root VARCHAR(66), proof TEXT, source VARCHAR(64) NOT NULL, created_seq BIGINT NOT NULL)")
-        conn.execute("INSERT INTO epcis_events VALUES ('0x01', 'ObjectEvent', NULL, '2024-01-01 00:00:00', '{}',"
-                     " 'anchor', NULL, NULL, '', 1)")
+        conn.execute(
+            "CREATE TABLE epcis_events (event_hash VARCHAR(66) PRIMARY KEY, event_type VARCHAR(32) NOT NULL,"
+            " biz_step VARCHAR(64), event_time DATETIME NOT NULL, body TEXT NOT NULL, mode VARCHAR(8) NOT NULL,"
+            " root VARCHAR(66), proof TEXT, source VARCHAR(64) NOT NULL, created_seq BIGINT NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO epcis_events VALUES ('0x01', 'ObjectEvent', NULL, '2024-01-01 00:00:00', '{}',"
+            " 'anchor', NULL, NULL, '', 1)"
+        )
     engine = make_engine(f"sqlite:///{path}")
     with engine.connect() as conn:
         assert conn.execute(select(t.epcis_events.c.hash_algorithm)).scalar_one() == LEGACY_ALGORITHM

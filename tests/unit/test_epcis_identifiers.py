@@ -14,7 +14,7 @@ from trace_api.services.importer import BatchFinder, _mode
     ("epcList", ["https://example.com/01/04012345111118/10/L1/21/1001"], (("04012345111118", "L1"),),
      (("04012345111118", "1001"),), ()),
     ("epcList", ["urn:epc:id:sscc:4012345.0000000001"], (), (), ("040123450000000016",)),
-    ("epcList", ["urn:epc:id:grai:4012345.00001.7", "urn:epc:id:giai:4012345.A1", "https://acme.example/x"], (), (), ()),
+    ("epcList", ["urn:epc:id:grai:4012345.00001.7", "urn:epc:id:giai:4012345.A1", "https://acme.example/x"], (), (), ()),  # noqa: E501
     ("quantityList", [{"epcClass": "urn:epc:class:lgtin:4012345.011111.L%2F1", "quantity": 3}],
      (("04012345111118", "L/1"),), (), ()),
     ("quantityList", [{"epcClass": "https://id.gs1.org/01/04012345111118/10/L1"}], (("04012345111118", "L1"),), (), ()),
@@ -44,6 +44,8 @@ def test_partner_events_are_anchored_unless_they_are_a_registered_batchs_lifecyc
     assert _mode({"bizStep": "receiving", **batch}, keys, known) == "direct"
     assert _mode({"bizStep": "receiving", **batch}, keys, set()) == "anchor"  # nobody registered it here
     assert _mode({"bizStep": "shipping", **batch}, keys, known) == "anchor"  # no account to move custody to
-    assert _mode({"bizStep": "shipping", "https://trace.example.org/ns/consignee": "0x1", **batch}, keys,
-                 known) == "direct"
+    assert (
+        _mode({"bizStep": "shipping", "https://trace.example.org/ns/consignee": "0x1", **batch}, keys, known)
+        == "direct"
+    )
     assert _mode({"bizStep": "inspecting", **batch}, keys, known) == "anchor"

@@ -246,7 +246,9 @@ def test_document_size_and_json_errors() -> None:
 @pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: p.stem)
 def test_iter_events_streams_what_parse_document_reads(path: Path, chunk: int) -> None:
     streamed = list(iter_events(path, chunk=chunk))
-    assert [event_hash_id(e, algorithm=LEGACY_ALGORITHM) for e in streamed] == _hashes(path)  # needs the @context, even when it comes last
+    assert [event_hash_id(e, algorithm=LEGACY_ALGORITHM) for e in streamed] == _hashes(
+        path
+    )  # needs the @context, even when it comes last
 
 
 def test_iter_events_single_event_file_and_errors(tmp_path: Path) -> None:
@@ -294,8 +296,9 @@ def test_export_round_trip_keeps_hashes() -> None:
     events = parse_document(path.read_text(encoding="utf-8")).events
     exported = export_document(events, creation_date="2024-03-01T12:00:00.000Z", sender="urn:epc:id:pgln:4012345.00000")
     assert exported["@context"] == [EPCIS_CONTEXT]
-    assert exported["epcisBody"]["eventList"][0]["@context"] == [{
-        "ext1": "http://example.com/ext1/", "ext2": "http://example.com/ext2/", "ext3": "http://example.com/ext3/"}]
+    assert exported["epcisBody"]["eventList"][0]["@context"] == [
+        {"ext1": "http://example.com/ext1/", "ext2": "http://example.com/ext2/", "ext3": "http://example.com/ext3/"}
+    ]
     assert (exported["type"], exported["schemaVersion"], exported["creationDate"]) == (
         "EPCISDocument", "2.0", "2024-03-01T12:00:00.000Z")  # fmt: skip
     assert exported["sender"] == "urn:epc:id:pgln:4012345.00000"
@@ -317,7 +320,9 @@ def test_export_keeps_each_events_prefixes_even_when_documents_disagree() -> Non
     second = parse_event(_event(**{"example:x": "1"}), namespaces={"example": "http://b.example/"})
     exported = export_document([first, second])
     assert [e["@context"] for e in exported["epcisBody"]["eventList"]] == [
-        [{"example": "http://a.example/"}], [{"example": "http://b.example/"}]]
+        [{"example": "http://a.example/"}],
+        [{"example": "http://b.example/"}],
+    ]
     again = parse_document(exported).events
     assert [event_hash_id(e) for e in again] == [event_hash_id(first), event_hash_id(second)]
     assert event_hash_id(first) != event_hash_id(second)

@@ -65,20 +65,37 @@ def test_order_19_23_pair_lists_after_biz_location_before_sensors() -> None:
 
 
 def test_order_24_25_ilmd_then_event_extensions_last() -> None:
-    pre = _pre(_event(**{"example:z": "1", "ilmd": {"example:bestBefore": "2025-01-01"}},
-                      sensorElementList=[{"sensorReport": [{"type": "Temperature", "value": 4}]}]))
+    pre = _pre(
+        _event(
+            **{"example:z": "1", "ilmd": {"example:bestBefore": "2025-01-01"}},
+            sensorElementList=[{"sensorReport": [{"type": "Temperature", "value": 4}]}],
+        )
+    )
     assert pre.endswith("ilmd{http://ns.example.com/epcis/}bestBefore=2025-01-01{http://ns.example.com/epcis/}z=1")
 
 
 def test_rule_13_type_first_then_members_sorted_whatever_the_json_order() -> None:
-    a = _event(bizTransactionList=[{"bizTransaction": "urn:epcglobal:cbv:bt:4012345000009:2", "type": "po"},
-                                   {"type": "inv", "bizTransaction": "urn:epcglobal:cbv:bt:4012345000009:1"}])
-    b = _event(bizTransactionList=list(reversed([{"type": "po", "bizTransaction": "urn:epcglobal:cbv:bt:4012345000009:2"},
-                                                 {"bizTransaction": "urn:epcglobal:cbv:bt:4012345000009:1", "type": "inv"}])))
+    a = _event(
+        bizTransactionList=[
+            {"bizTransaction": "urn:epcglobal:cbv:bt:4012345000009:2", "type": "po"},
+            {"type": "inv", "bizTransaction": "urn:epcglobal:cbv:bt:4012345000009:1"},
+        ]
+    )
+    b = _event(
+        bizTransactionList=list(
+            reversed(
+                [
+                    {"type": "po", "bizTransaction": "urn:epcglobal:cbv:bt:4012345000009:2"},
+                    {"bizTransaction": "urn:epcglobal:cbv:bt:4012345000009:1", "type": "inv"},
+                ]
+            )
+        )
+    )
     assert _pre(a) == _pre(b)
     assert _pre(a).endswith(
         "bizTransactionListtype=https://ref.gs1.org/cbv/BTT-invbizTransaction=urn:epcglobal:cbv:bt:4012345000009:1"
-        "type=https://ref.gs1.org/cbv/BTT-pobizTransaction=urn:epcglobal:cbv:bt:4012345000009:2")
+        "type=https://ref.gs1.org/cbv/BTT-pobizTransaction=urn:epcglobal:cbv:bt:4012345000009:2"
+    )
 
 
 def test_booleans_written_true_false() -> None:
@@ -102,8 +119,12 @@ def test_rule_6_quantitative_values_lose_trailing_zeros_exactly(raw: Any, canoni
 
 
 def test_rule_6_applies_to_quantities_and_sensor_decimals() -> None:
-    pre = _pre(_event(quantityList=[{"epcClass": "urn:epc:class:lgtin:4012345.011111.L1", "quantity": "200.50"}],
-                      sensorElementList=[{"sensorReport": [{"type": "Temperature", "minValue": 26.0}]}]))
+    pre = _pre(
+        _event(
+            quantityList=[{"epcClass": "urn:epc:class:lgtin:4012345.011111.L1", "quantity": "200.50"}],
+            sensorElementList=[{"sensorReport": [{"type": "Temperature", "minValue": 26.0}]}],
+        )
+    )
     assert "quantity=200.5" in pre and "minValue=26" in pre
 
 
@@ -121,8 +142,15 @@ def test_rules_8_9_timestamps(stamp: str, canonical: str) -> None:
 def test_rules_14_16_vocabulary_forms_hash_alike() -> None:
     bare = _pre(_event(bizStep="shipping", disposition="in_transit"))
     assert _pre(_event(bizStep="urn:epcglobal:cbv:bizstep:shipping", disposition="cbv:Disp-in_transit")) == bare
-    assert _pre(_event(bizStep="https://ref.gs1.org/cbv/BizStep-shipping",
-                       disposition="https://ref.gs1.org/cbv/Disp-in_transit")) == bare
+    assert (
+        _pre(
+            _event(
+                bizStep="https://ref.gs1.org/cbv/BizStep-shipping",
+                disposition="https://ref.gs1.org/cbv/Disp-in_transit",
+            )
+        )
+        == bare
+    )
     # a bare word outside a vocabulary position stays as written
     assert "{http://ns.example.com/epcis/}note=shipping" in _pre(_event(**{"example:note": "shipping"}))
 
@@ -138,8 +166,12 @@ def test_rule_21_nested_extensions_close_their_parent() -> None:
 
 
 def test_fields_left_out() -> None:
-    noisy = _event(eventID="ni:///sha-256;00?ver=CBV2.0", recordTime="2024-03-02T00:00:00Z", comment="x",
-                   errorDeclaration={"declarationTime": "2024-03-02T00:00:00Z", "reason": "incorrect_data"})
+    noisy = _event(
+        eventID="ni:///sha-256;00?ver=CBV2.0",
+        recordTime="2024-03-02T00:00:00Z",
+        comment="x",
+        errorDeclaration={"declarationTime": "2024-03-02T00:00:00Z", "reason": "incorrect_data"},
+    )
     assert _pre(noisy) == _pre(_event())
 
 

@@ -52,9 +52,11 @@ def test_xml_read_as_the_json_binding() -> None:
 
 def test_schema_violation_and_malformed_xml_are_refused(tmp_path: Path) -> None:
     bad = tmp_path / "bad.xml"
-    bad.write_text('<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" schemaVersion="2.0" '
-                   'creationDate="2024-01-01T00:00:00Z"><EPCISBody><EventList><ObjectEvent><eventTime>yesterday'
-                   '</eventTime></ObjectEvent></EventList></EPCISBody></epcis:EPCISDocument>')
+    bad.write_text(
+        '<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" schemaVersion="2.0" '
+        'creationDate="2024-01-01T00:00:00Z"><EPCISBody><EventList><ObjectEvent><eventTime>yesterday'
+        "</eventTime></ObjectEvent></EventList></EPCISBody></epcis:EPCISDocument>"
+    )
     with pytest.raises(ValidationError, match="schema"):
         read_xml(bad)
     with pytest.raises(ValidationError, match="well-formed"):
@@ -64,8 +66,10 @@ def test_schema_violation_and_malformed_xml_are_refused(tmp_path: Path) -> None:
 
 
 def test_entities_are_not_expanded(tmp_path: Path) -> None:
-    evil = (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-            b'<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2">&x;</epcis:EPCISDocument>')
+    evil = (
+        b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b'<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2">&x;</epcis:EPCISDocument>'
+    )
     with pytest.raises(ValidationError):
         read_xml(evil)
 
@@ -80,7 +84,9 @@ def test_capture_reads_xml_by_content_type_and_refuses_non_finite_json() -> None
     body = (XML / "Example_9.6.1-ObjectEvent-2020_06_18a.xml").read_bytes()
     events = _capture_events(body, 10**7, "application/xml; charset=utf-8")
     assert [e["type"] for e in events] == ["ObjectEvent", "ObjectEvent"]
-    assert event_hash_id(events[0]) == next(event_hash_id(e) for e in iter_events(JSON / "Example_9.6.1-ObjectEvent.jsonld"))
+    assert event_hash_id(events[0]) == next(
+        event_hash_id(e) for e in iter_events(JSON / "Example_9.6.1-ObjectEvent.jsonld")
+    )
     with pytest.raises(ValidationError):
         _capture_events(body, 10**7, "application/json")  # XML sent as JSON: refused, not guessed
     with pytest.raises(ValidationError, match="finite"):

@@ -46,7 +46,10 @@ def test_each_message_renders_without_raw_identifiers(inputs: dict[str, list[dic
         batch=lambda _id: "batch 09506000134352/L1",
         account=lambda _address: "processor",
         amount=lambda _token, value: f"{value / 1e6:g} USDC",
-        enums={"Step": ("commissioning", "inspecting", "packing", "shipping"), "State": ("none", "open", "disputed", "closed")},
+        enums={
+            "Step": ("commissioning", "inspecting", "packing", "shipping"),
+            "State": ("none", "open", "disputed", "closed"),
+        },
         roles={"0x" + "ab" * 32: "carrier"},
     )
     for name, params in inputs.items():
@@ -67,7 +70,9 @@ def test_arguments_become_names_dates_and_steps(inputs: dict[str, list[dict]]) -
         describer=describer,
     )
     assert text.startswith("Seller (0x7099…79c8) may not record shipping")
-    text = explain(ContractRevert("EscrowDeliveryDeadlineNotPassed", (3, 1796088686)), inputs=inputs, describer=describer)
+    text = explain(
+        ContractRevert("EscrowDeliveryDeadlineNotPassed", (3, 1796088686)), inputs=inputs, describer=describer
+    )
     assert "2026-12-01 01:31 UTC" in text and text.startswith("Trade 3 ")
 
 

@@ -26,7 +26,12 @@ def _forge_config(profile: str) -> dict:
     env = {**os.environ, "FOUNDRY_PROFILE": profile, "PYTHONPATH": str(PROJECT_ROOT)}
     out = subprocess.run(
         [sys.executable, str(LAUNCHER), "config", "--json"],
-        capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT_ROOT,
+        timeout=60,
+        check=True,
     ).stdout
     return json.loads(out)
 

@@ -9,19 +9,22 @@ import pytest
 from trace_api.http.i18n import Lang, negotiate, translations
 
 
-@pytest.mark.parametrize(("query", "header", "expected"), [
-    (None, "zh-CN,zh;q=0.9,en;q=0.8", "zh-CN"),
-    (None, "zh-Hans-SG", "zh-CN"),
-    (None, "zh-TW", "en"),  # Traditional Chinese is not ours: English, not the wrong script
-    (None, "zh-Hant-HK,en;q=0.5", "en"),
-    (None, "zh-TW,zh;q=0.9", "zh-CN"),  # ...unless any Chinese will do
-    (None, "fr-FR,en;q=0.5,zh;q=0.4", "en"),
-    (None, "en-GB;q=0.3,zh-CN;q=0.9", "zh-CN"),
-    (None, "", "en"),
-    (None, "garbage;q=x,,;", "en"),
-    ("zh-CN", "en", "zh-CN"),  # the visible switch wins over the browser
-    ("de", "zh-CN", "zh-CN"),  # a language we do not have is ignored
-])
+@pytest.mark.parametrize(
+    ("query", "header", "expected"),
+    [
+        (None, "zh-CN,zh;q=0.9,en;q=0.8", "zh-CN"),
+        (None, "zh-Hans-SG", "zh-CN"),
+        (None, "zh-TW", "en"),  # Traditional Chinese is not ours: English, not the wrong script
+        (None, "zh-Hant-HK,en;q=0.5", "en"),
+        (None, "zh-TW,zh;q=0.9", "zh-CN"),  # ...unless any Chinese will do
+        (None, "fr-FR,en;q=0.5,zh;q=0.4", "en"),
+        (None, "en-GB;q=0.3,zh-CN;q=0.9", "zh-CN"),
+        (None, "", "en"),
+        (None, "garbage;q=x,,;", "en"),
+        ("zh-CN", "en", "zh-CN"),  # the visible switch wins over the browser
+        ("de", "zh-CN", "zh-CN"),  # a language we do not have is ignored
+    ],
+)
 def test_negotiation(query: str | None, header: str, expected: str) -> None:
     assert negotiate(query, header) == expected
 

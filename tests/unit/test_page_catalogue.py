@@ -23,8 +23,11 @@ def _msgids() -> dict[str | tuple[str, str], str]:
     for template in sorted(TEMPLATES.glob("*.html")):
         with open(template, "rb") as fh:
             for line, func, message, _ in babel_extract(fh, ("_", "gettext", "ngettext"), [], {}):
-                key = (message[0], message[1]) if func == "ngettext" else (message[0] if isinstance(message, tuple)
-                                                                            else message)
+                key = (
+                    (message[0], message[1])
+                    if func == "ngettext"
+                    else (message[0] if isinstance(message, tuple) else message)
+                )
                 found.setdefault(key, f"{template.name}:{line}")
     with open(page.__file__, "rb") as fh:
         for line, _, message, _ in extract_python(fh, ["gettext"], [], {}):
@@ -39,7 +42,9 @@ def test_templates_hold_no_literal_text() -> None:
     for template in sorted(TEMPLATES.glob("*.html")):
         source = template.read_text()
         code = re.sub(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", " ", source, flags=re.S)
-        for name, value in re.findall(r'\b(title|aria-label|alt|placeholder|data-(?:ok|bad|failed|bad-title|bad-detail))="([^"]*)"', code):
+        for name, value in re.findall(
+            r'\b(title|aria-label|alt|placeholder|data-(?:ok|bad|failed|bad-title|bad-detail))="([^"]*)"', code
+        ):
             assert not re.search(r"[A-Za-z]{3,}", value), f"{template.name}: {name}={value!r} is not translated"
         text = re.sub(r"<[^>]*>|&\w+;", " ", code)
         words = re.findall(r"[A-Za-z]{2,}", text)

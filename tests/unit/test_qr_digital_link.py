@@ -99,12 +99,18 @@ def test_parse_any_domain(uri: str) -> None:
 def test_parse_keeps_domain_prefix_and_query() -> None:
     link = parse(f"https://res.example.com/dl/01/{GTIN14}/10/L1?17=261231&linkType=all")
     assert link == DigitalLink(
-        domain="https://res.example.com/dl", primary="01", key=GTIN14, qualifiers=(("10", "L1"),),
+        domain="https://res.example.com/dl",
+        primary="01",
+        key=GTIN14,
+        qualifiers=(("10", "L1"),),
         query={"17": "261231", "linkType": "all"},
     )
     assert link.uri == f"https://res.example.com/dl/01/{GTIN14}/10/L1?17=261231"
     assert parse(link.uri) == DigitalLink(
-        domain="https://res.example.com/dl", primary="01", key=GTIN14, qualifiers=(("10", "L1"),),
+        domain="https://res.example.com/dl",
+        primary="01",
+        key=GTIN14,
+        qualifiers=(("10", "L1"),),
         query={"17": "261231"},
     )
 
@@ -215,8 +221,10 @@ def test_every_primary_key_parses(path: str, primary: str, key: str, qualifiers:
         # Both crashed the old parser (a bare ValueError from list.index): a non-GTIN key with a GTIN attribute.
         ("https://example.com/8004/9520614141234567?01=09520123456788", {"01": "09520123456788"}),
         ("https://id.gs1.org/414/9520123456788?01=09506000134369", {"01": "09506000134369"}),
-        (f"https://id.gs1.org/01/{GTIN14}/10/L1?17=261231&3103=000189&99=internal", {"17": "261231", "3103": "000189",
-                                                                                    "99": "internal"}),
+        (
+            f"https://id.gs1.org/01/{GTIN14}/10/L1?17=261231&3103=000189&99=internal",
+            {"17": "261231", "3103": "000189", "99": "internal"},
+        ),
     ],
 )
 def test_data_attributes_in_the_query(uri: str, attributes: dict[str, str]) -> None:

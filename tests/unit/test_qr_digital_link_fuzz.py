@@ -8,14 +8,56 @@ from hypothesis import strategies as st
 from qr import DigitalLinkError, parse
 from qr.digital_link import PRIMARY_KEYS, DigitalLink
 
-_AIS = sorted({*PRIMARY_KEYS, "10", "21", "22", "235", "254", "7040", "8011", "8019", "8020", "17", "3103", "99",
-               "89", "gtin", "0", "01 ", "%30%31"})
-_VALUES = ["09506000134352", "9506000134352", "106141412345678908", "9520123456788", "9520614141234567", "L1",
-           "A%2FB", "%FF", "%", "%C3%A9", "", "ABC", "261231", "000189", "1ABC", "03870585000552987"]
-segment = st.one_of(st.sampled_from(_AIS), st.sampled_from(_VALUES), st.text(max_size=12),
-                    st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", max_size=40))
-query_item = st.tuples(st.one_of(st.sampled_from(_AIS), st.sampled_from(["linkType", "context", ""])),
-                       st.one_of(st.sampled_from(_VALUES), st.text(max_size=8)))
+_AIS = sorted(
+    {
+        *PRIMARY_KEYS,
+        "10",
+        "21",
+        "22",
+        "235",
+        "254",
+        "7040",
+        "8011",
+        "8019",
+        "8020",
+        "17",
+        "3103",
+        "99",
+        "89",
+        "gtin",
+        "0",
+        "01 ",
+        "%30%31",
+    }
+)
+_VALUES = [
+    "09506000134352",
+    "9506000134352",
+    "106141412345678908",
+    "9520123456788",
+    "9520614141234567",
+    "L1",
+    "A%2FB",
+    "%FF",
+    "%",
+    "%C3%A9",
+    "",
+    "ABC",
+    "261231",
+    "000189",
+    "1ABC",
+    "03870585000552987",
+]
+segment = st.one_of(
+    st.sampled_from(_AIS),
+    st.sampled_from(_VALUES),
+    st.text(max_size=12),
+    st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", max_size=40),
+)
+query_item = st.tuples(
+    st.one_of(st.sampled_from(_AIS), st.sampled_from(["linkType", "context", ""])),
+    st.one_of(st.sampled_from(_VALUES), st.text(max_size=8)),
+)
 
 
 @st.composite

@@ -26,8 +26,9 @@ def _write(tmp_path: Path, delimiter: str, rows: list[list[str]], header: list[s
 
 
 def _events(path: Path, **kwargs: object) -> list[tuple[int, dict]]:
-    return [(n, sheet.event_from_row(row, header, dev_names=True))
-            for n, row, header in sheet.read_rows(path, **kwargs)]  # type: ignore[arg-type]
+    return [
+        (n, sheet.event_from_row(row, header, dev_names=True)) for n, row, header in sheet.read_rows(path, **kwargs)
+    ]  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t"])
@@ -40,14 +41,14 @@ def test_each_delimiter_reads_the_same_events(tmp_path: Path, delimiter: str) ->
 
 @pytest.mark.parametrize("delimiter", [";", "\t"])
 def test_a_decimal_comma_is_read_where_the_comma_is_no_delimiter(tmp_path: Path, delimiter: str) -> None:
-    (_, event), = _events(_write(tmp_path, delimiter, [[*ROW[:6], "18,5", "CEL"]]))
+    ((_, event),) = _events(_write(tmp_path, delimiter, [[*ROW[:6], "18,5", "CEL"]]))
     assert event["sensorElementList"][0]["sensorReport"][0]["value"] == 18.5
 
 
 def test_a_decimal_comma_in_a_comma_file_is_a_stray_value_not_a_shifted_row(tmp_path: Path) -> None:
     path = tmp_path / "readings.csv"
     path.write_text(",".join(HEADER) + "\n" + ",".join([*ROW[:6], "18", "5", "CEL"]) + "\n")
-    (number, row, header), = sheet.read_rows(path)
+    ((number, row, header),) = sheet.read_rows(path)
     with pytest.raises(ValidationError, match="has 9 values, the header 8 columns"):
         sheet.event_from_row(row, header, dev_names=True)
 
@@ -68,19 +69,25 @@ def test_an_unknown_column_is_refused_by_name_unless_ignored(tmp_path: Path) -> 
 
 
 def test_missing_and_repeated_columns(tmp_path: Path) -> None:
-    with pytest.raises(ValidationError, match=r"missing required column\(s\) event_time \(header read as "
-                                              r"tab-separated"):
+    with pytest.raises(
+        ValidationError,
+        match=r"missing required column\(s\) event_time \(header read as "
+        r"tab-separated",
+    ):
         _events(_write(tmp_path, "\t", [ROW[:3]], header=HEADER[:3]))
     with pytest.raises(ValidationError, match="lot appear more than once"):
         _events(_write(tmp_path, ",", [ROW[:5]], header=[*HEADER[:4], "lot"]))
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({2: "drying"}, "step 'drying' is not a CBV 2.0 business step"),
-    ({3: ""}, "event_time empty"),
-    ({6: "warm"}, "sensor_value 'warm' is not a number"),
-    ({5: ""}, "without a sensor_type"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({2: "drying"}, "step 'drying' is not a CBV 2.0 business step"),
+        ({3: ""}, "event_time empty"),
+        ({6: "warm"}, "sensor_value 'warm' is not a number"),
+        ({5: ""}, "without a sensor_type"),
+    ],
+)
 def test_bad_rows_say_what_is_wrong(tmp_path: Path, change: dict[int, str], message: str) -> None:
     row = [change.get(i, v) for i, v in enumerate(ROW)]
     with pytest.raises(ValidationError, match=message):

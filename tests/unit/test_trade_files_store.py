@@ -57,13 +57,20 @@ def test_a_discarded_document_is_gone(ctx: Ctx) -> None:
     assert not list((ctx.settings.home / "documents").glob(digest[2:] + "*"))
 
 
-@pytest.mark.parametrize(("units", "invoice", "expected"), [
-    (1_080_000_000, {"currency": "EUR", "rate": 108_000_000, "rate_decimals": 8, "amount": "1000"},
-     ("EUR", "1000.00", "1.08")),
-    (1_000_000, {"currency": "CNY", "rate": 13_800_000, "rate_decimals": 8}, ("CNY", "7.25", "0.138")),
-    (1_000_000, None, ("", "", "")),
-    (1_000_000, {"currency": "EUR", "rate": 0, "rate_decimals": 8}, ("", "", "")),
-])
-def test_invoice_amounts_at_the_recorded_rate(units: int, invoice: dict[str, object] | None,
-                                              expected: tuple[str, str, str]) -> None:
+@pytest.mark.parametrize(
+    ("units", "invoice", "expected"),
+    [
+        (
+            1_080_000_000,
+            {"currency": "EUR", "rate": 108_000_000, "rate_decimals": 8, "amount": "1000"},
+            ("EUR", "1000.00", "1.08"),
+        ),
+        (1_000_000, {"currency": "CNY", "rate": 13_800_000, "rate_decimals": 8}, ("CNY", "7.25", "0.138")),
+        (1_000_000, None, ("", "", "")),
+        (1_000_000, {"currency": "EUR", "rate": 0, "rate_decimals": 8}, ("", "", "")),
+    ],
+)
+def test_invoice_amounts_at_the_recorded_rate(
+    units: int, invoice: dict[str, object] | None, expected: tuple[str, str, str]
+) -> None:
     assert statements._invoice_amount(units, 6, invoice) == expected

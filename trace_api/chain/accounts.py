@@ -91,9 +91,7 @@ def _keystore_file(folder: Path, name: str) -> Path | None:
     return None
 
 
-def load_account(
-    settings: Settings, name: str | None = None, *, prompt: PasswordPrompt | None = None
-) -> LocalAccount:
+def load_account(settings: Settings, name: str | None = None, *, prompt: PasswordPrompt | None = None) -> LocalAccount:
     """The account to sign with.
 
     Order: a keystore named ``name`` (file stem or address) in the keystore folder; on the local dev chain,
@@ -117,8 +115,9 @@ def load_account(
     if not settings.is_dev_chain():
         if settings.private_key:
             raise ConfigError("plaintext keys are accepted only on the local dev chain; use an encrypted keystore")
-        raise ConfigError(f"no keystore named {name or '(none given)'} in {folder}; "
-                          "create one with `trace keys import`")
+        raise ConfigError(
+            f"no keystore named {name or '(none given)'} in {folder}; create one with `trace keys import`"
+        )
     if settings.private_key and name is None:
         plain: LocalAccount = Account.from_key(settings.private_key)
         return plain

@@ -39,7 +39,7 @@ def load_artifacts(path: Path = PACKAGED) -> dict[str, Artifact]:
     try:
         stamp = path.stat().st_mtime_ns
     except FileNotFoundError:
-        raise ConfigError(f"{path.name} is missing from the package: run `trace compile` on a source checkout")
+        raise ConfigError(f"{path.name} is missing: run `trace compile` on a source checkout") from None
     return _read(path, stamp)
 
 
@@ -54,7 +54,7 @@ def load_enums(path: Path = PACKAGED) -> dict[str, tuple[str, ...]]:
     try:
         stamp = path.stat().st_mtime_ns
     except FileNotFoundError:
-        raise ConfigError(f"{path.name} is missing from the package: run `trace compile` on a source checkout")
+        raise ConfigError(f"{path.name} is missing: run `trace compile` on a source checkout") from None
     return _read_enums(path, stamp)
 
 
@@ -63,8 +63,9 @@ def _read_enums(path: Path, stamp: int) -> dict[str, tuple[str, ...]]:
     return {name: tuple(members) for name, members in json.loads(path.read_text())["enums"].items()}
 
 
-def packaged_record(artifacts: dict[str, Artifact], *, enums: dict[str, list[str]], solc_version: str,
-                    source_hashes: dict[str, str]) -> str:
+def packaged_record(
+    artifacts: dict[str, Artifact], *, enums: dict[str, list[str]], solc_version: str, source_hashes: dict[str, str]
+) -> str:
     """The text of ``contracts.json`` for these artifacts: stable (sorted), so unchanged sources change no byte."""
     record = {
         "generated_by": "trace compile",

@@ -110,10 +110,17 @@ ViewAbi = tuple[bytes, tuple[str, ...], tuple[str, ...], tuple[str, ...] | None]
 def _abi_of(address: str, name: str, abi_json: str) -> ViewAbi:
     [entry] = [e for e in json.loads(abi_json) if e.get("type") == "function" and e.get("name") == name]
     outputs = entry.get("outputs", [])
-    fields = (tuple(c["name"] for c in outputs[0]["components"])
-              if len(outputs) == 1 and outputs[0].get("type") == "tuple" else None)
-    return (function_abi_to_4byte_selector(entry), tuple(get_abi_input_types(entry)),
-            tuple(get_abi_output_types(entry)), fields)
+    fields = (
+        tuple(c["name"] for c in outputs[0]["components"])
+        if len(outputs) == 1 and outputs[0].get("type") == "tuple"
+        else None
+    )
+    return (
+        function_abi_to_4byte_selector(entry),
+        tuple(get_abi_input_types(entry)),
+        tuple(get_abi_output_types(entry)),
+        fields,
+    )
 
 
 def _view_abi(contract: Contract, name: str) -> ViewAbi:
@@ -127,7 +134,11 @@ def _view_abi(contract: Contract, name: str) -> ViewAbi:
 # How a node that died, is restarting or hangs looks to requests: a refused or reset connection, a timeout, a
 # response cut off mid-body.
 _TRANSPORT_ERRORS = (
-    requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError, ConnectionError, OSError,
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    ConnectionError,
+    OSError,
 )
 
 
@@ -161,8 +172,14 @@ def make_web3(rpc_url: str) -> Web3:
     # web3 would otherwise ask eth_chainId before every call and estimate. Only what never changes is cached:
     # web3 also caches blocks and transactions by default, which would hide a reorg from the indexer and costs an
     # extra eth_getBlockByNumber per cached read.
-    return Web3(GuardedHTTPProvider(rpc_url, request_kwargs={"timeout": RPC_TIMEOUT_S}, cache_allowed_requests=True,
-                                    cacheable_requests=NEVER_CHANGES))
+    return Web3(
+        GuardedHTTPProvider(
+            rpc_url,
+            request_kwargs={"timeout": RPC_TIMEOUT_S},
+            cache_allowed_requests=True,
+            cacheable_requests=NEVER_CHANGES,
+        )
+    )
 
 
 def connect(settings: Settings, *, autostart: bool = True) -> Chain:

@@ -34,7 +34,6 @@ from trace_api.errors import CompileError, ConfigError
 ARTIFACTS_FILE = "artifacts.json"
 
 
-
 def _bridge_text() -> str:
     node = shutil.which("node") or "node"
     return (
@@ -125,9 +124,7 @@ def _enums(output: dict[str, Any], folder: str) -> dict[str, list[str]]:
     return dict(sorted(found.items()))
 
 
-def _compile(
-    *, force: bool, contracts_dir: Path, build_dir: Path
-) -> tuple[dict[str, Artifact], dict[str, list[str]]]:
+def _compile(*, force: bool, contracts_dir: Path, build_dir: Path) -> tuple[dict[str, Artifact], dict[str, list[str]]]:
     sources = _sources(contracts_dir)
     key = _cache_key(sources)
     cache = build_dir / ARTIFACTS_FILE

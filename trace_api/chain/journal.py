@@ -49,8 +49,13 @@ class PendingTx:
         return str(self.fields.get("to") or "").lower(), str(self.fields.get("data") or ""), int(self.fields["value"])
 
     def describe(self) -> dict[str, Any]:
-        return {"nonce": self.nonce, "hash": self.hashes[-1], "versions": len(self.hashes), "pid": self.pid,
-                "age_s": round(time.time() - self.sent_at, 3)}
+        return {
+            "nonce": self.nonce,
+            "hash": self.hashes[-1],
+            "versions": len(self.hashes),
+            "pid": self.pid,
+            "age_s": round(time.time() - self.sent_at, 3),
+        }
 
 
 class Journal:
@@ -116,9 +121,12 @@ class Journal:
         except FileNotFoundError:
             return
         lines = [
-            json.dumps({"op": "sent", "nonce": r.nonce, "hash": h, "tx": r.fields, "at": r.sent_at, "pid": r.pid},
-                       separators=(",", ":"))
-            for r in self.read().values() for h in r.hashes
+            json.dumps(
+                {"op": "sent", "nonce": r.nonce, "hash": h, "tx": r.fields, "at": r.sent_at, "pid": r.pid},
+                separators=(",", ":"),
+            )
+            for r in self.read().values()
+            for h in r.hashes
         ]
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")

@@ -107,8 +107,16 @@ class TxSender:
             self._journal = None
 
     def _log_sent(self, record: PendingTx, tx_hash: str) -> None:
-        self._log({"op": "sent", "nonce": record.nonce, "hash": tx_hash, "tx": record.fields, "at": record.sent_at,
-                   "pid": record.pid})
+        self._log(
+            {
+                "op": "sent",
+                "nonce": record.nonce,
+                "hash": tx_hash,
+                "tx": record.fields,
+                "at": record.sent_at,
+                "pid": record.pid,
+            }
+        )
 
     # ---- nonces and fees ----
     def _pending_count(self) -> int:
@@ -158,9 +166,14 @@ class TxSender:
             receipt = self._first_receipt(record.hashes)
             if receipt is not None:
                 self._settle(record, receipt)
-                report.append({**record.describe(), "hash": hx(receipt["transactionHash"]),
-                               "status": "mined" if receipt["status"] == 1 else "failed",
-                               "block": int(receipt["blockNumber"])})
+                report.append(
+                    {
+                        **record.describe(),
+                        "hash": hx(receipt["transactionHash"]),
+                        "status": "mined" if receipt["status"] == 1 else "failed",
+                        "block": int(receipt["blockNumber"]),
+                    }
+                )
             elif self._known(record.hashes):
                 if not alive(record.pid, record.sent_at):
                     self._track(record)  # an orphan: this sender follows it from now on
@@ -218,10 +231,17 @@ class TxSender:
         """Estimate (decoding any revert before anything is sent), sign and send; returns the tx hash."""
         self._ensure_recovered()
         # Placeholders for gas, fees and nonce keep web3 from asking the node for them here.
-        built = fn.build_transaction({  # type: ignore[arg-type]
-            "from": self.address, "value": value, "chainId": self.chain.chain_id, "gas": 1, "maxFeePerGas": 0,
-            "maxPriorityFeePerGas": 0, "nonce": 0,
-        })
+        built = fn.build_transaction(
+            {  # type: ignore[arg-type]
+                "from": self.address,
+                "value": value,
+                "chainId": self.chain.chain_id,
+                "gas": 1,
+                "maxFeePerGas": 0,
+                "maxPriorityFeePerGas": 0,
+                "nonce": 0,
+            }
+        )
         call: dict[str, Any] = {"from": self.address, "value": int(built.get("value", 0)), "data": built["data"]}
         if built.get("to"):
             call["to"] = built["to"]
@@ -372,16 +392,21 @@ class TxSender:
             record.resends += 1
             nonce = self._pending_count()
             if nonce != record.nonce:
-                call: dict[str, Any] = {"from": self.address, **{k: record.fields[k] for k in ("to", "data", "value")
-                                                                  if k in record.fields}}
+                call: dict[str, Any] = {
+                    "from": self.address,
+                    **{k: record.fields[k] for k in ("to", "data", "value") if k in record.fields},
+                }
                 self.estimate(call)  # the state moved on: it may revert now, and then the caller hears so
                 self._log(*({"op": "dropped", "nonce": record.nonce, "hash": h} for h in record.hashes))
                 del self._pending[record.nonce]
                 record.nonce = nonce
             # At today's price, at least: a node evicts what cannot pay the base fee.
             market = self._fee_fields(fresh=True)
-            record.fields = {**record.fields, "nonce": nonce, **{
-                k: max(int(record.fields[k]), market[k]) for k in ("maxFeePerGas", "maxPriorityFeePerGas")}}
+            record.fields = {
+                **record.fields,
+                "nonce": nonce,
+                **{k: max(int(record.fields[k]), market[k]) for k in ("maxFeePerGas", "maxPriorityFeePerGas")},
+            }
             try:
                 self._send_version(record)
             except Web3RPCError as exc:

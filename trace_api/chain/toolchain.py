@@ -33,8 +33,10 @@ class CompilerSettings:
             "optimizer": {"enabled": self.optimizer_enabled, "runs": self.optimizer_runs},
             "remappings": list(self.remappings),
             "outputSelection": {
-                "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "evm.methodIdentifiers"],
-                      "": ["ast"]}  # the AST names each enum's members, which the ABI does not
+                "*": {
+                    "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "evm.methodIdentifiers"],
+                    "": ["ast"],
+                }  # the AST names each enum's members, which the ABI does not
             },
         }
 

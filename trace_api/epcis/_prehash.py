@@ -50,11 +50,79 @@ _SCOPED_TERMS: dict[tuple[str, str], _Terms] = {
 }
 # Terms whose values are IRIs (JSON-LD "@type": "@id" or "@vocab"): a CURIE there is expanded.
 _IRI_KEYS = frozenset(
-    ["id", "type", "certificationInfo", "epcList", "parentID", "childEPCs", "inputEPCList", "outputEPCList", "epcClass", "transformationID", "bizTransaction", "source", "destination", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "bizRules", "coordinateReferenceSystem", "microorganism", "chemicalSubstance", "uriValue", "correctiveEventIDs", "eventID", "bizStep", "disposition", "set", "unset", "exception", "component", "reason"]
+    [
+        "id",
+        "type",
+        "certificationInfo",
+        "epcList",
+        "parentID",
+        "childEPCs",
+        "inputEPCList",
+        "outputEPCList",
+        "epcClass",
+        "transformationID",
+        "bizTransaction",
+        "source",
+        "destination",
+        "deviceID",
+        "deviceMetadata",
+        "rawData",
+        "dataProcessingMethod",
+        "bizRules",
+        "coordinateReferenceSystem",
+        "microorganism",
+        "chemicalSubstance",
+        "uriValue",
+        "correctiveEventIDs",
+        "eventID",
+        "bizStep",
+        "disposition",
+        "set",
+        "unset",
+        "exception",
+        "component",
+        "reason",
+    ]
 )
 # Unprefixed keys JSON-LD keeps; any other unprefixed key is dropped by expansion, with everything under it.
 _TERMS = _IRI_KEYS | frozenset(
-    ["eventTime", "recordTime", "eventTimeZoneOffset", "errorDeclaration", "declarationTime", "action", "readPoint", "bizLocation", "persistentDisposition", "quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList", "quantity", "uom", "bizTransactionList", "sourceList", "destinationList", "sensorElementList", "sensorMetadata", "sensorReport", "time", "startTime", "endTime", "value", "stringValue", "booleanValue", "hexBinaryValue", "minValue", "maxValue", "meanValue", "sDev", "percRank", "percValue", "ilmd"]
+    [
+        "eventTime",
+        "recordTime",
+        "eventTimeZoneOffset",
+        "errorDeclaration",
+        "declarationTime",
+        "action",
+        "readPoint",
+        "bizLocation",
+        "persistentDisposition",
+        "quantityList",
+        "childQuantityList",
+        "inputQuantityList",
+        "outputQuantityList",
+        "quantity",
+        "uom",
+        "bizTransactionList",
+        "sourceList",
+        "destinationList",
+        "sensorElementList",
+        "sensorMetadata",
+        "sensorReport",
+        "time",
+        "startTime",
+        "endTime",
+        "value",
+        "stringValue",
+        "booleanValue",
+        "hexBinaryValue",
+        "minValue",
+        "maxValue",
+        "meanValue",
+        "sDev",
+        "percRank",
+        "percValue",
+        "ilmd",
+    ]
 )
 _SCOPES = frozenset({"persistentDisposition", "errorDeclaration", "sensorReport"})
 _INDEXES: dict[frozenset[str], dict[str, list[str]]] = {}
@@ -224,9 +292,9 @@ _EPCS: Order = (("epc", None),)
 _QUANTITIES: Order = (("quantityElement", (("epcClass", None), ("quantity", None), ("uom", None))),)
 _ID: Order = (("id", None),)
 SENSOR_METADATA_FIELDS = tuple(
-    ["time", "startTime", "endTime", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "bizRules"])  # fmt: skip
+    ["time", "startTime", "endTime", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "bizRules"])  # fmt: skip  # noqa: E501
 SENSOR_REPORT_FIELDS = tuple(
-    ["type", "exception", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "time", "microorganism", "chemicalSubstance", "value", "component", "stringValue", "booleanValue", "hexBinaryValue", "uriValue", "minValue", "maxValue", "meanValue", "sDev", "percRank", "percValue", "uom", "coordinateReferenceSystem"])  # fmt: skip
+    ["type", "exception", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "time", "microorganism", "chemicalSubstance", "value", "component", "stringValue", "booleanValue", "hexBinaryValue", "uriValue", "minValue", "maxValue", "meanValue", "sDev", "percRank", "percValue", "uom", "coordinateReferenceSystem"])  # fmt: skip  # noqa: E501
 _SENSOR_METADATA: Order = tuple((n, None) for n in SENSOR_METADATA_FIELDS)
 _SENSOR_REPORT: Order = tuple((n, None) for n in SENSOR_REPORT_FIELDS)
 _SENSOR_ELEMENT: Order = (("sensorMetadata", _SENSOR_METADATA), ("sensorReport", _SENSOR_REPORT))

@@ -57,15 +57,43 @@ TIME_FIELDS = frozenset({"eventTime", "time", "startTime", "endTime", "declarati
 EPC_LISTS = ("epcList", "parentID", "inputEPCList", "childEPCs")  # order 4-7 (parentID is a single value)
 QUANTITY_LISTS = ("quantityList", "childQuantityList", "inputQuantityList")  # order 8-10
 SENSOR_METADATA_FIELDS = tuple(
-    ["time", "startTime", "endTime", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "bizRules"])  # fmt: skip
+    ["time", "startTime", "endTime", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "bizRules"])  # fmt: skip  # noqa: E501
 SENSOR_REPORT_FIELDS = tuple(
-    ["type", "exception", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "time", "microorganism", "chemicalSubstance", "value", "component", "stringValue", "booleanValue", "hexBinaryValue", "uriValue", "minValue", "maxValue", "meanValue", "sDev", "percRank", "percValue", "uom", "coordinateReferenceSystem"])  # fmt: skip
+    ["type", "exception", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "time", "microorganism", "chemicalSubstance", "value", "component", "stringValue", "booleanValue", "hexBinaryValue", "uriValue", "minValue", "maxValue", "meanValue", "sDev", "percRank", "percValue", "uom", "coordinateReferenceSystem"])  # fmt: skip  # noqa: E501
 _PAIRS = (("bizTransactionList", "bizTransaction", _BTT), ("sourceList", "source", _SDT),
           ("destinationList", "destination", _SDT))  # fmt: skip
 NOT_HASHED = frozenset({"type", "eventID", "recordTime", "errorDeclaration", "@context", "comment", "rdfs:comment"})
-_KNOWN = frozenset(
-    ["eventTime", "eventTimeZoneOffset", "certificationInfo", "epcList", "parentID", "inputEPCList", "childEPCs", "quantityList", "childQuantityList", "inputQuantityList", "outputEPCList", "outputQuantityList", "action", "transformationID", "bizStep", "disposition", "persistentDisposition", "readPoint", "bizLocation", "bizTransactionList", "sourceList", "destinationList", "sensorElementList", "ilmd"]
-) | NOT_HASHED
+_KNOWN = (
+    frozenset(
+        [
+            "eventTime",
+            "eventTimeZoneOffset",
+            "certificationInfo",
+            "epcList",
+            "parentID",
+            "inputEPCList",
+            "childEPCs",
+            "quantityList",
+            "childQuantityList",
+            "inputQuantityList",
+            "outputEPCList",
+            "outputQuantityList",
+            "action",
+            "transformationID",
+            "bizStep",
+            "disposition",
+            "persistentDisposition",
+            "readPoint",
+            "bizLocation",
+            "bizTransactionList",
+            "sourceList",
+            "destinationList",
+            "sensorElementList",
+            "ilmd",
+        ]
+    )
+    | NOT_HASHED
+)
 _FRACTION = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$")
 
 
@@ -210,8 +238,11 @@ class _Writer:
         out = []
         for item in raw or []:
             if isinstance(item, dict):
-                out.append(self.pair("type", item.get("type"), terms) + self.pair(member, item.get(member))
-                           + self.extensions(item, (member, "type")))  # rule 13, as its worked examples write it
+                out.append(
+                    self.pair("type", item.get("type"), terms)
+                    + self.pair(member, item.get(member))
+                    + self.extensions(item, (member, "type"))
+                )  # rule 13, as its worked examples write it
             else:
                 out.append(self.pair(member, item))
         return name + "".join(sorted(out)) if out else ""
@@ -222,11 +253,18 @@ class _Writer:
         for element in raw or []:
             if not isinstance(element, dict):
                 continue
-            inner = self.record("sensorMetadata", element["sensorMetadata"], SENSOR_METADATA_FIELDS, {}) \
-                if "sensorMetadata" in element else ""
+            inner = (
+                self.record("sensorMetadata", element["sensorMetadata"], SENSOR_METADATA_FIELDS, {})
+                if "sensorMetadata" in element
+                else ""
+            )
             reports = element.get("sensorReport") or []
-            inner += "".join(sorted(self.record("sensorReport", r, SENSOR_REPORT_FIELDS, report_terms)
-                                    for r in (reports if isinstance(reports, list) else [reports])))
+            inner += "".join(
+                sorted(
+                    self.record("sensorReport", r, SENSOR_REPORT_FIELDS, report_terms)
+                    for r in (reports if isinstance(reports, list) else [reports])
+                )
+            )
             inner += self.extensions(element, ("sensorMetadata", "sensorReport"))
             if inner:
                 out.append("sensorElement" + inner)
@@ -234,8 +272,11 @@ class _Writer:
 
     def event(self, data: Mapping[str, Any]) -> str:
         kind = data.get("type", "")
-        out = ["eventType=" + str(kind), self.pair("eventTime", data.get("eventTime")),
-               self.pair("eventTimeZoneOffset", data.get("eventTimeZoneOffset"))]
+        out = [
+            "eventType=" + str(kind),
+            self.pair("eventTime", data.get("eventTime")),
+            self.pair("eventTimeZoneOffset", data.get("eventTimeZoneOffset")),
+        ]
         if "certificationInfo" in data:
             out.append(self.values("certificationInfo", data["certificationInfo"]))
         out.append(self.listed("epcList", "epc", data.get("epcList")))

@@ -242,11 +242,13 @@ def _epcis_terms() -> dict[str, Any]:
 def _renamed(value: Any, old: str, new: str) -> Any:
     """``value`` with the prefix ``old:`` written ``new:`` in every key and CURIE value."""
     if isinstance(value, dict):
-        return {(new + k[len(old):] if k.startswith(old + ":") else k): _renamed(v, old, new) for k, v in value.items()}
+        return {
+            (new + k[len(old) :] if k.startswith(old + ":") else k): _renamed(v, old, new) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_renamed(v, old, new) for v in value]
     if isinstance(value, str) and value.startswith(old + ":") and not value.startswith(old + "://"):
-        return new + value[len(old):]
+        return new + value[len(old) :]
     return value
 
 
@@ -260,7 +262,9 @@ def _own_context(data: dict[str, Any], own: dict[str, str]) -> tuple[dict[str, A
         if prefix not in terms:
             kept[prefix] = uri
         elif terms[prefix] != uri:
-            new = next(f"{prefix}{n}" for n in range(1, 1000) if f"{prefix}{n}" not in terms and f"{prefix}{n}" not in own)
+            new = next(
+                f"{prefix}{n}" for n in range(1, 1000) if f"{prefix}{n}" not in terms and f"{prefix}{n}" not in own
+            )
             data = _renamed(data, prefix, new)
             kept[new] = uri
     return data, kept

@@ -146,11 +146,20 @@ class _Fast:
         for element in raw if isinstance(raw, list) else [raw]:
             if not isinstance(element, dict) or not set(element) <= {"sensorMetadata", "sensorReport"}:
                 raise _Irregular
-            inner = self.record("sensorMetadata", element["sensorMetadata"], SENSOR_METADATA_FIELDS) \
-                if "sensorMetadata" in element else ""
+            inner = (
+                self.record("sensorMetadata", element["sensorMetadata"], SENSOR_METADATA_FIELDS)
+                if "sensorMetadata" in element
+                else ""
+            )
             reports = element.get("sensorReport", [])
-            found = sorted(r for r in (self.record("sensorReport", report, SENSOR_REPORT_FIELDS)
-                                       for report in (reports if isinstance(reports, list) else [reports])) if r)
+            found = sorted(
+                r
+                for r in (
+                    self.record("sensorReport", report, SENSOR_REPORT_FIELDS)
+                    for report in (reports if isinstance(reports, list) else [reports])
+                )
+                if r
+            )
             inner += "".join(found)
             if inner:
                 out.append("sensorElement" + inner)

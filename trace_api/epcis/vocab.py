@@ -35,27 +35,206 @@ CBV_URI = "https://ref.gs1.org/cbv/"
 GS1_VOC_URI = "https://gs1.org/voc/"
 
 BIZ_STEPS: frozenset[str] = frozenset(
-    ["accepting", "arriving", "assembling", "collecting", "commissioning", "consigning", "creating_class_instance", "cycle_counting", "decommissioning", "departing", "destroying", "disassembling", "dispensing", "encoding", "entering_exiting", "holding", "inspecting", "installing", "killing", "loading", "other", "packing", "picking", "receiving", "removing", "repackaging", "repairing", "replacing", "reserving", "retail_selling", "sampling", "sensor_reporting", "shipping", "staging_outbound", "stock_taking", "stocking", "storing", "transporting", "unloading", "unpacking", "void_shipping"]
+    [
+        "accepting",
+        "arriving",
+        "assembling",
+        "collecting",
+        "commissioning",
+        "consigning",
+        "creating_class_instance",
+        "cycle_counting",
+        "decommissioning",
+        "departing",
+        "destroying",
+        "disassembling",
+        "dispensing",
+        "encoding",
+        "entering_exiting",
+        "holding",
+        "inspecting",
+        "installing",
+        "killing",
+        "loading",
+        "other",
+        "packing",
+        "picking",
+        "receiving",
+        "removing",
+        "repackaging",
+        "repairing",
+        "replacing",
+        "reserving",
+        "retail_selling",
+        "sampling",
+        "sensor_reporting",
+        "shipping",
+        "staging_outbound",
+        "stock_taking",
+        "stocking",
+        "storing",
+        "transporting",
+        "unloading",
+        "unpacking",
+        "void_shipping",
+    ]
 )
 
 DISPOSITIONS: frozenset[str] = frozenset(
-    ["active", "available", "completeness_verified", "completeness_inferred", "conformant", "container_closed", "container_open", "damaged", "destroyed", "dispensed", "disposed", "encoded", "expired", "in_progress", "in_transit", "inactive", "mismatch_instance", "mismatch_class", "mismatch_quantity", "needs_replacement", "no_pedigree_match", "non_conformant", "non_sellable_other", "partially_dispensed", "recalled", "reserved", "retail_sold", "returned", "sellable_accessible", "sellable_not_accessible", "stolen", "unavailable", "unknown"]
+    [
+        "active",
+        "available",
+        "completeness_verified",
+        "completeness_inferred",
+        "conformant",
+        "container_closed",
+        "container_open",
+        "damaged",
+        "destroyed",
+        "dispensed",
+        "disposed",
+        "encoded",
+        "expired",
+        "in_progress",
+        "in_transit",
+        "inactive",
+        "mismatch_instance",
+        "mismatch_class",
+        "mismatch_quantity",
+        "needs_replacement",
+        "no_pedigree_match",
+        "non_conformant",
+        "non_sellable_other",
+        "partially_dispensed",
+        "recalled",
+        "reserved",
+        "retail_sold",
+        "returned",
+        "sellable_accessible",
+        "sellable_not_accessible",
+        "stolen",
+        "unavailable",
+        "unknown",
+    ]
 )
 
 BIZ_TRANSACTION_TYPES: frozenset[str] = frozenset(
-    ["bol", "cert", "desadv", "inv", "pedigree", "po", "poc", "prodorder", "recadv", "rma", "testprd", "testres", "upevt"]
+    [
+        "bol",
+        "cert",
+        "desadv",
+        "inv",
+        "pedigree",
+        "po",
+        "poc",
+        "prodorder",
+        "recadv",
+        "rma",
+        "testprd",
+        "testres",
+        "upevt",
+    ]
 )
 SOURCE_DESTINATION_TYPES: frozenset[str] = frozenset({"owning_party", "possessing_party", "location"})
 ERROR_REASONS: frozenset[str] = frozenset({"did_not_occur", "incorrect_data"})
 
 # Sensor vocabularies live in the GS1 web vocabulary (https://gs1.org/voc/), not in the CBV.
 MEASUREMENT_TYPES: frozenset[str] = frozenset(
-    ["AbsoluteHumidity", "AbsorbedDose", "AbsorbedDoseRate", "Acceleration", "Radioactivity", "Altitude", "AmountOfSubstance", "AmountOfSubstancePerUnitVolume", "Angle", "AngularAcceleration", "AngularMomentum", "AngularVelocity", "Area", "Capacitance", "Conductance", "Conductivity", "Count", "Density", "Dimensionless", "DoseEquivalent", "DoseEquivalentRate", "DynamicViscosity", "ElectricCharge", "ElectricCurrent", "ElectricCurrentDensity", "ElectricFieldStrength", "Energy", "Exposure", "Force", "Frequency", "Illuminance", "Inductance", "Irradiance", "KinematicViscosity", "Length", "LinearMomentum", "Luminance", "LuminousFlux", "LuminousIntensity", "MagneticFlux", "MagneticFluxDensity", "MagneticVectorPotential", "Mass", "MassConcentration", "MassFlowRate", "MassPerAreaTime", "MemoryCapacity", "MolalityOfSolute", "MolarEnergy", "MolarMass", "MolarVolume", "Power", "Pressure", "RadiantFlux", "RadiantIntensity", "RelativeHumidity", "Resistance", "Resistivity", "SolidAngle", "SpecificVolume", "Speed", "SurfaceDensity", "SurfaceTension", "Temperature", "Time", "Torque", "Voltage", "Volume", "VolumeFlowRate", "VolumeFraction", "VolumetricFlux", "Wavenumber"]
+    [
+        "AbsoluteHumidity",
+        "AbsorbedDose",
+        "AbsorbedDoseRate",
+        "Acceleration",
+        "Radioactivity",
+        "Altitude",
+        "AmountOfSubstance",
+        "AmountOfSubstancePerUnitVolume",
+        "Angle",
+        "AngularAcceleration",
+        "AngularMomentum",
+        "AngularVelocity",
+        "Area",
+        "Capacitance",
+        "Conductance",
+        "Conductivity",
+        "Count",
+        "Density",
+        "Dimensionless",
+        "DoseEquivalent",
+        "DoseEquivalentRate",
+        "DynamicViscosity",
+        "ElectricCharge",
+        "ElectricCurrent",
+        "ElectricCurrentDensity",
+        "ElectricFieldStrength",
+        "Energy",
+        "Exposure",
+        "Force",
+        "Frequency",
+        "Illuminance",
+        "Inductance",
+        "Irradiance",
+        "KinematicViscosity",
+        "Length",
+        "LinearMomentum",
+        "Luminance",
+        "LuminousFlux",
+        "LuminousIntensity",
+        "MagneticFlux",
+        "MagneticFluxDensity",
+        "MagneticVectorPotential",
+        "Mass",
+        "MassConcentration",
+        "MassFlowRate",
+        "MassPerAreaTime",
+        "MemoryCapacity",
+        "MolalityOfSolute",
+        "MolarEnergy",
+        "MolarMass",
+        "MolarVolume",
+        "Power",
+        "Pressure",
+        "RadiantFlux",
+        "RadiantIntensity",
+        "RelativeHumidity",
+        "Resistance",
+        "Resistivity",
+        "SolidAngle",
+        "SpecificVolume",
+        "Speed",
+        "SurfaceDensity",
+        "SurfaceTension",
+        "Temperature",
+        "Time",
+        "Torque",
+        "Voltage",
+        "Volume",
+        "VolumeFlowRate",
+        "VolumeFraction",
+        "VolumetricFlux",
+        "Wavenumber",
+    ]
 )
 SENSOR_EXCEPTIONS: frozenset[str] = frozenset({"ALARM_CONDITION", "ERROR_CONDITION"})
 SENSOR_COMPONENTS: frozenset[str] = frozenset(
-    ["x", "y", "z", "axial_distance", "azimuth", "height", "spherical_radius", "polar_angle", "elevation_angle", "easting", "northing", "latitude", "longitude", "altitude"]
+    [
+        "x",
+        "y",
+        "z",
+        "axial_distance",
+        "azimuth",
+        "height",
+        "spherical_radius",
+        "polar_angle",
+        "elevation_angle",
+        "easting",
+        "northing",
+        "latitude",
+        "longitude",
+        "altitude",
+    ]
 )
+
 
 def _snake(member: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", member).lower()
@@ -102,13 +281,15 @@ def step_code(bizstep: str) -> int | None:
 
 
 # The prefixes GS1's EPCIS 2.0 JSON-LD context declares, which an event may use without declaring them itself.
-CONTEXT_PREFIXES: Mapping[str, str] = MappingProxyType({
-    "epcis": "https://ref.gs1.org/epcis/",
-    "cbv": CBV_URI,
-    "cbvmda": "urn:epcglobal:cbv:mda:",
-    "gs1": GS1_VOC_URI,
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "owl": "http://www.w3.org/2002/07/owl#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-    "dcterms": "http://purl.org/dc/terms/",
-})
+CONTEXT_PREFIXES: Mapping[str, str] = MappingProxyType(
+    {
+        "epcis": "https://ref.gs1.org/epcis/",
+        "cbv": CBV_URI,
+        "cbvmda": "urn:epcglobal:cbv:mda:",
+        "gs1": GS1_VOC_URI,
+        "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+        "owl": "http://www.w3.org/2002/07/owl#",
+        "xsd": "http://www.w3.org/2001/XMLSchema#",
+        "dcterms": "http://purl.org/dc/terms/",
+    }
+)

@@ -45,8 +45,9 @@ def _schema(relative: str) -> etree.XMLSchema:
 
 
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                           remove_comments=True)
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
+    )
 
 
 def is_xml(head: bytes | str) -> bool:
@@ -107,8 +108,9 @@ class _Reader:
             elif name == "ilmd":
                 out[name] = self.extension(child) or {}
             elif name in _REPEATED:
-                out.setdefault(name, []).append(self.fields(child, {}) if len(child) or child.attrib
-                                                else (child.text or "").strip())
+                out.setdefault(name, []).append(
+                    self.fields(child, {}) if len(child) or child.attrib else (child.text or "").strip()
+                )
             else:
                 out[name] = (child.text or "").strip()
         return out
@@ -120,8 +122,13 @@ class _Reader:
                 item["type"] = element.attrib["type"]
             item[_LISTS[list_name]] = (element.text or "").strip()
             return item
-        if list_name in ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList",
-                         "sensorElementList"):
+        if list_name in (
+            "quantityList",
+            "childQuantityList",
+            "inputQuantityList",
+            "outputQuantityList",
+            "sensorElementList",
+        ):
             return self.fields(element, {})
         return (element.text or "").strip()
 
@@ -139,8 +146,12 @@ def _add(out: dict[str, Any], key: str, value: Any) -> None:
 def _events(body: Any) -> list[Any]:
     found = []
     for element in body.iter():
-        if isinstance(element.tag, str) and _local(element.tag) in EVENT_TYPES and etree.QName(element.tag).namespace \
-                is None and _local(element.getparent().tag) in ("EventList", "extension"):
+        if (
+            isinstance(element.tag, str)
+            and _local(element.tag) in EVENT_TYPES
+            and etree.QName(element.tag).namespace is None
+            and _local(element.getparent().tag) in ("EventList", "extension")
+        ):
             found.append(element)
     return found
 
@@ -183,5 +194,8 @@ def read_xml(source: Path | bytes) -> tuple[list[dict[str, Any]], dict[str, str]
 
 
 def _prefixes(element: Any) -> dict[str, str]:
-    return {p: ns for p, ns in element.nsmap.items() if p and ns not in EPCIS_NS and ns not in _QUERY_NS
-            and ns != "http://www.w3.org/2001/XMLSchema-instance"}
+    return {
+        p: ns
+        for p, ns in element.nsmap.items()
+        if p and ns not in EPCIS_NS and ns not in _QUERY_NS and ns != "http://www.w3.org/2001/XMLSchema-instance"
+    }

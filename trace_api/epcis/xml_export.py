@@ -43,13 +43,13 @@ _MEMBERS = {"epcList": "epc", "childEPCs": "epc", "inputEPCList": "epc", "output
             "inputQuantityList": "quantityElement", "outputQuantityList": "quantityElement",
             "bizTransactionList": "bizTransaction", "sourceList": "source", "destinationList": "destination",
             "sensorElementList": "sensorElement"}  # fmt: skip
-_TERMS = {"bizStep": (vocab.BIZ_STEPS, vocab.CBV_URI + "BizStep-"), "disposition": (vocab.DISPOSITIONS, vocab.CBV_URI + "Disp-"),
+_TERMS = {"bizStep": (vocab.BIZ_STEPS, vocab.CBV_URI + "BizStep-"), "disposition": (vocab.DISPOSITIONS, vocab.CBV_URI + "Disp-"),  # noqa: E501
           "set": (vocab.DISPOSITIONS, vocab.CBV_URI + "Disp-"), "unset": (vocab.DISPOSITIONS, vocab.CBV_URI + "Disp-"),
           "bizTransaction": (vocab.BIZ_TRANSACTION_TYPES, vocab.CBV_URI + "BTT-"),
           "source": (vocab.SOURCE_DESTINATION_TYPES, vocab.CBV_URI + "SDT-"),
           "destination": (vocab.SOURCE_DESTINATION_TYPES, vocab.CBV_URI + "SDT-"),
           "reason": (vocab.ERROR_REASONS, vocab.CBV_URI + "ER-")}  # fmt: skip
-_REPORT_TERMS = {"type": (vocab.MEASUREMENT_TYPES, vocab.GS1_VOC_URI), "exception": (vocab.SENSOR_EXCEPTIONS, vocab.GS1_VOC_URI),
+_REPORT_TERMS = {"type": (vocab.MEASUREMENT_TYPES, vocab.GS1_VOC_URI), "exception": (vocab.SENSOR_EXCEPTIONS, vocab.GS1_VOC_URI),  # noqa: E501
                  "component": (vocab.SENSOR_COMPONENTS, vocab.CBV_URI + "Comp-")}  # fmt: skip
 
 
@@ -174,8 +174,9 @@ class _Writer:
 def export_xml(events: Iterable[Mapping[str, Any]], *, creation_date: str) -> bytes:
     """An EPCIS 2.0 XML document of JSON-LD events. Each event's own prefixes (its ``@context``) are declared on
     its own element, so a prefix means in the XML what it meant in the event, and the event hashes the same."""
-    root = etree.Element(f"{{{EPCIS_2}}}EPCISDocument", nsmap={"epcis": EPCIS_2}, schemaVersion="2.0",
-                         creationDate=creation_date)
+    root = etree.Element(
+        f"{{{EPCIS_2}}}EPCISDocument", nsmap={"epcis": EPCIS_2}, schemaVersion="2.0", creationDate=creation_date
+    )
     event_list = etree.SubElement(etree.SubElement(root, "EPCISBody"), "EventList")
     for data in events:
         own = namespaces_from_context(data.get("@context"))

@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="trace",
         version=__version__,
         description="Supply-chain traceability (GS1 EPCIS 2.0, Digital Link) and trade escrow on an EVM chain. "
-                    "Errors are RFC 9457 problem+json.",
+        "Errors are RFC 9457 problem+json.",
         default_response_class=FiniteJSONResponse,
     )
     app.state.settings = settings = settings or get_settings()
@@ -55,7 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(resolver.compressed_router)  # one-segment paths: after every other route
     app.openapi = problems.openapi_with_problems(  # type: ignore[method-assign]
-        app, authenticated=deps.get_caller, chain=deps.get_ctx, limited=deps.rate_limit)
+        app, authenticated=deps.get_caller, chain=deps.get_ctx, limited=deps.rate_limit
+    )
     # The last added runs first: the security headers wrap everything, CORS every answer of the guard and the
     # routes (a 413 or 429 carries it too), the guard every route, the front cache the resolver's kept answers.
     app.state.front_routes = cache.Routes()

@@ -70,8 +70,7 @@ def variant(request: Request, *parts: Hashable) -> tuple[Hashable, ...] | None:
     if "authorization" in headers or "x-api-key" in headers:
         return None
     raw = request.scope.get("raw_path") or request.url.path.encode()
-    return (raw, request.url.query, str(request.base_url),
-            *(headers.get(name) for name in VARIANT_HEADERS), *parts)
+    return (raw, request.url.query, str(request.base_url), *(headers.get(name) for name in VARIANT_HEADERS), *parts)
 
 
 def as_get(request: Request) -> Request:
@@ -81,8 +80,14 @@ def as_get(request: Request) -> Request:
     return Request({**request.scope, "method": "GET"}, request.receive)
 
 
-def answer(request: Request, build: Callable[[], tuple[Response, Any]], *, store: Snapshots[Stored] | None,
-           key: Hashable | None, version: Version | None) -> tuple[Response, Any]:
+def answer(
+    request: Request,
+    build: Callable[[], tuple[Response, Any]],
+    *,
+    store: Snapshots[Stored] | None,
+    key: Hashable | None,
+    version: Version | None,
+) -> tuple[Response, Any]:
     """The answer to a GET or HEAD, and the note its builder returned with it: reused when ``key`` and
     ``version`` match a kept one, else built (and kept when ``key`` is not None); 304 when it is a 200 whose ETag
     the client already holds."""

@@ -56,15 +56,23 @@ def _number(value: float) -> str:
 
 
 def sensor_chart(
-    readings: Sequence[Reading], *, quantity: str, unit: str, low: float | None = None, high: float | None = None,
-    labels: dict[str, str] | None = None, time_format: str = "%d %b %H:%M",
+    readings: Sequence[Reading],
+    *,
+    quantity: str,
+    unit: str,
+    low: float | None = None,
+    high: float | None = None,
+    labels: dict[str, str] | None = None,
+    time_format: str = "%d %b %H:%M",
 ) -> str:
     """The SVG element for ``readings`` (sorted by time here). ``labels`` translates the few words it writes:
     ``allowed`` (the range's legend) and ``summary`` (a format string with count, min, max, excursions, unit)."""
     if not readings:
         raise ValueError("a chart needs at least one reading")
-    words = {"allowed": "allowed range", "summary": "{count} readings, {min} to {max} {unit}, {excursions} outside "
-             "the allowed range"} | (labels or {})
+    words = {
+        "allowed": "allowed range",
+        "summary": "{count} readings, {min} to {max} {unit}, {excursions} outside the allowed range",
+    } | (labels or {})
     points = sorted(readings, key=lambda r: r.time)
     summary = summarise(points, low, high)
     lo = min([summary.minimum] + [v for v in (low, high) if v is not None])
@@ -80,8 +88,13 @@ def sensor_chart(
     def y(v: float) -> float:
         return TOP + plot_h * (1 - (v - y_lo) / (y_hi - y_lo))
 
-    described = words["summary"].format(count=summary.count, min=_number(summary.minimum),
-                                        max=_number(summary.maximum), excursions=summary.excursions, unit=unit)
+    described = words["summary"].format(
+        count=summary.count,
+        min=_number(summary.minimum),
+        max=_number(summary.maximum),
+        excursions=summary.excursions,
+        unit=unit,
+    )
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
         f'class="sensor-chart" data-points="{summary.count}" data-excursions="{summary.excursions}" '
@@ -91,25 +104,37 @@ def sensor_chart(
     ]
     if low is not None or high is not None:
         top, bottom = y(high if high is not None else y_hi), y(low if low is not None else y_lo)
-        parts.append(f'<rect class="allowed" x="{LEFT}" y="{top:.1f}" width="{plot_w}" height="{bottom - top:.1f}" '
-                     f'fill="{RANGE}"><title>{escape(words["allowed"])}: {_number(low) if low is not None else ""}'
-                     f'–{_number(high) if high is not None else ""} {escape(unit)}</title></rect>')
+        parts.append(
+            f'<rect class="allowed" x="{LEFT}" y="{top:.1f}" width="{plot_w}" height="{bottom - top:.1f}" '
+            f'fill="{RANGE}"><title>{escape(words["allowed"])}: {_number(low) if low is not None else ""}'
+            f"–{_number(high) if high is not None else ''} {escape(unit)}</title></rect>"
+        )
     for tick in ticks:
-        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="{GRID}" '
-                     f'stroke-width="1"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" font-size="13" fill="{TEXT}">'
-                     f"{_number(tick)}</text>")
-    parts.append(f'<text x="12" y="{TOP + plot_h / 2:.1f}" font-size="13" fill="{TEXT}" text-anchor="middle" '
-                 f'transform="rotate(-90 12 {TOP + plot_h / 2:.1f})">{escape(unit)}</text>')
+        parts.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="{GRID}" '
+            f'stroke-width="1"/>'
+        )
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" font-size="13" fill="{TEXT}">'
+            f"{_number(tick)}</text>"
+        )
+    parts.append(
+        f'<text x="12" y="{TOP + plot_h / 2:.1f}" font-size="13" fill="{TEXT}" text-anchor="middle" '
+        f'transform="rotate(-90 12 {TOP + plot_h / 2:.1f})">{escape(unit)}</text>'
+    )
     for when, anchor in ((points[0].time, "start"), (points[-1].time, "end")):
-        parts.append(f'<text x="{x(when):.1f}" y="{HEIGHT - 12}" font-size="13" fill="{TEXT}" '
-                     f'text-anchor="{anchor}">{escape(when.strftime(time_format))}</text>')
+        parts.append(
+            f'<text x="{x(when):.1f}" y="{HEIGHT - 12}" font-size="13" fill="{TEXT}" '
+            f'text-anchor="{anchor}">{escape(when.strftime(time_format))}</text>'
+        )
     vertices = " ".join(f"{x(r.time):.1f},{y(r.value):.1f}" for r in points)
     parts.append(f'<polyline class="readings" points="{vertices}" fill="none" stroke="{LINE}" stroke-width="1.5"/>')
     for r in points:
         if _outside(r.value, low, high):
-            parts.append(f'<circle class="excursion" cx="{x(r.time):.1f}" cy="{y(r.value):.1f}" r="3.5" '
-                         f'fill="{EXCURSION}"><title>{escape(r.time.isoformat())}: {_number(r.value)} '
-                         f"{escape(unit)}</title></circle>")
+            parts.append(
+                f'<circle class="excursion" cx="{x(r.time):.1f}" cy="{y(r.value):.1f}" r="3.5" '
+                f'fill="{EXCURSION}"><title>{escape(r.time.isoformat())}: {_number(r.value)} '
+                f"{escape(unit)}</title></circle>"
+            )
     parts.append("</svg>")
     return "".join(parts)

@@ -52,8 +52,10 @@ register_url_convertor("gs1key", _PrimaryKey())
 register_url_convertor("gs1compressed", _Compressed())
 
 # The resolver's paths: Digital Link URIs (plain or compressed), the verify pages, products, the description file.
-_RESOLVER_PATH = re.compile(rf"^(?:/verify)?/{PRIMARY_KEY}/|^/{COMPRESSED}$|^/products/|^/verify/signature$"
-                            r"|^/\.well-known/gs1resolver$")
+_RESOLVER_PATH = re.compile(
+    rf"^(?:/verify)?/{PRIMARY_KEY}/|^/{COMPRESSED}$|^/products/|^/verify/signature$"
+    r"|^/\.well-known/gs1resolver$"
+)
 
 
 class ResolverCORS:

@@ -102,8 +102,9 @@ def get_caller(
         # The key is good; the server cannot sign for it (no such account or keystore, wrong keystore password).
         # The client gets no server paths; the operator gets the reason in the log.
         log.error("API key of %s: account %r cannot sign: %s", organisation, account_name, exc)
-        raise ForbiddenError(f"the account of this API key ({account_name}) cannot sign on this server; "
-                             "ask the operator") from exc
+        raise ForbiddenError(
+            f"the account of this API key ({account_name}) cannot sign on this server; ask the operator"
+        ) from exc
     return Caller(organisation, account_name, account)
 
 

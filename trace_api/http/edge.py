@@ -17,13 +17,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trace_api.config import Settings
 
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 # FastAPI's interactive docs (Swagger UI, ReDoc) are an inline script that loads its bundle from a CDN. They show no
 # product data; they get their own policy, still without framing.
-DOCS_CSP = ("default-src 'none'; script-src 'self' 'unsafe-inline' https:; style-src 'self' 'unsafe-inline' https:; "
-            "img-src 'self' data: https:; font-src https:; connect-src 'self'; base-uri 'none'; "
-            "frame-ancestors 'none'")
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline' https:; style-src 'self' 'unsafe-inline' https:; "
+    "img-src 'self' data: https:; font-src https:; connect-src 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 
 

@@ -55,8 +55,9 @@ class RequestGuard:
 
     def needs_key(self, scope: Scope) -> bool:
         if self._keyed is None:  # routes may be added after the middleware is made: look at first use
-            self._keyed = [(compile_path(op.path)[0], op.methods) for op in operations(self.api)
-                           if op.depends_on(get_caller)]
+            self._keyed = [
+                (compile_path(op.path)[0], op.methods) for op in operations(self.api) if op.depends_on(get_caller)
+            ]
         method, path = scope["method"], scope["path"]
         return any(method in methods and regex.match(path) for regex, methods in self._keyed)
 
@@ -158,8 +159,9 @@ def _is_json(headers: Headers) -> bool:
     return not content_type or content_type.endswith("json")
 
 
-async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, title: str, detail: str,
-                  **extra: Any) -> None:
+async def _refuse(
+    scope: Scope, receive: Receive, send: Send, status: int, title: str, detail: str, **extra: Any
+) -> None:
     response = problem(status, title, detail, **extra)
     response.headers["Connection"] = "close"  # the rest of the body is not read
     await response(scope, receive, send)

@@ -49,8 +49,10 @@ class Operation:
 
     @property
     def takes_input(self) -> bool:
-        return self.has_body or any(d.path_params or d.query_params or d.header_params or d.cookie_params
-                                    or d.body_params for d in self.dependants())
+        return self.has_body or any(
+            d.path_params or d.query_params or d.header_params or d.cookie_params or d.body_params
+            for d in self.dependants()
+        )
 
 
 def operations(app: FastAPI) -> list[Operation]:
@@ -60,11 +62,16 @@ def operations(app: FastAPI) -> list[Operation]:
         if not isinstance(context.original_route, APIRoute):
             continue
         route_path = str(context.path)
-        found.append(Operation(
-            path=compile_path(route_path)[1], route_path=route_path, methods=frozenset(context.methods or ()),
-            dependant=context.dependant,
-            include_in_schema=bool(context.include_in_schema),
-            has_body=context.body_field is not None or "requestBody" in (context.openapi_extra or {})))
+        found.append(
+            Operation(
+                path=compile_path(route_path)[1],
+                route_path=route_path,
+                methods=frozenset(context.methods or ()),
+                dependant=context.dependant,
+                include_in_schema=bool(context.include_in_schema),
+                has_body=context.body_field is not None or "requestBody" in (context.openapi_extra or {}),
+            )
+        )
     return found
 
 

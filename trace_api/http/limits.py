@@ -25,8 +25,9 @@ class TokenBuckets:
     distinct addresses can take (a forgotten client starts again with a full bucket).
     """
 
-    def __init__(self, *, per_minute: int, burst: int = 0, max_clients: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, per_minute: int, burst: int = 0, max_clients: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.rate = per_minute / 60.0
         self.capacity = float(burst or per_minute)
         self.max_clients = max_clients

@@ -14,16 +14,42 @@ from trace_api.services.journey import UNIT_SYMBOLS
 
 # What a step is called on the page, by CBV business step ("Roasted by …" comes from the transformation's process).
 STEP_LABELS = {
-    "commissioning": "Commissioned", "inspecting": "Inspected", "shipping": "Shipped", "receiving": "Received",
-    "retail_selling": "On sale in the shop", "holding": "Held", "storing": "Stored", "packing": "Packed",
-    "accepting": "Accepted", "departing": "Departed", "arriving": "Arrived", "loading": "Loaded",
-    "unloading": "Unloaded", "destroying": "Destroyed", "decommissioning": "Decommissioned",
-    "transforming": "Transformed", "sensor_reporting": "Sensor readings", "repackaging": "Repacked",
+    "commissioning": "Commissioned",
+    "inspecting": "Inspected",
+    "shipping": "Shipped",
+    "receiving": "Received",
+    "retail_selling": "On sale in the shop",
+    "holding": "Held",
+    "storing": "Stored",
+    "packing": "Packed",
+    "accepting": "Accepted",
+    "departing": "Departed",
+    "arriving": "Arrived",
+    "loading": "Loaded",
+    "unloading": "Unloaded",
+    "destroying": "Destroyed",
+    "decommissioning": "Decommissioned",
+    "transforming": "Transformed",
+    "sensor_reporting": "Sensor readings",
+    "repackaging": "Repacked",
 }
-PROCESS_LABELS = {"roasting": "Roasted", "drying": "Dried", "milling": "Milled", "blending": "Blended",
-                  "packing": "Packed", "grinding": "Ground"}
-DISPOSITIONS = {"active": "active", "in_transit": "in transit", "recalled": "recalled", "in_progress": "in progress",
-                "sellable_accessible": "on sale", "damaged": "damaged", "destroyed": "destroyed"}
+PROCESS_LABELS = {
+    "roasting": "Roasted",
+    "drying": "Dried",
+    "milling": "Milled",
+    "blending": "Blended",
+    "packing": "Packed",
+    "grinding": "Ground",
+}
+DISPOSITIONS = {
+    "active": "active",
+    "in_transit": "in transit",
+    "recalled": "recalled",
+    "in_progress": "in progress",
+    "sellable_accessible": "on sale",
+    "damaged": "damaged",
+    "destroyed": "destroyed",
+}
 QUANTITIES = {"Temperature": "Temperature", "RelativeHumidity": "Relative humidity", "Humidity": "Humidity"}
 WORDS = (*STEP_LABELS.values(), *PROCESS_LABELS.values(), *DISPOSITIONS.values(), *QUANTITIES.values())
 
@@ -51,8 +77,11 @@ def helpers(lang: Lang) -> dict[str, Any]:
     def step(event: dict[str, Any]) -> str:
         if event["type"] == "TransformationEvent":
             process = event.get("process")
-            return gettext(PROCESS_LABELS.get(str(process), "Transformed")) if process in PROCESS_LABELS or not process \
+            return (
+                gettext(PROCESS_LABELS.get(str(process), "Transformed"))
+                if process in PROCESS_LABELS or not process
                 else f"{gettext('Transformed')} ({process})"
+            )
         return gettext(STEP_LABELS.get(event.get("biz_step") or "", event.get("biz_step") or event["type"]))
 
     def disposition(value: str | None) -> str:
@@ -62,17 +91,43 @@ def helpers(lang: Lang) -> dict[str, Any]:
         return gettext(QUANTITIES[kind]) if kind in QUANTITIES else kind
 
     def chart(series: dict[str, Any]) -> Markup:
-        readings = [charts.Reading(dt.datetime.fromisoformat(t.replace("Z", "+00:00")), float(v))
-                    for t, v in series["readings"]]
-        labels = {"allowed": gettext("allowed range"),
-                  "summary": gettext("%(count)s readings, %(min)s to %(max)s %(unit)s, %(excursions)s outside the "
-                                     "allowed range", count="{count}", min="{min}", max="{max}", unit="{unit}",
-                                     excursions="{excursions}")}
-        svg = charts.sensor_chart(readings, quantity=quantity(series["type"]), unit=series["unit"],
-                                  low=series["low"], high=series["high"], labels=labels,
-                                  time_format="%m-%d %H:%M" if lang.tag != "en" else "%d %b %H:%M")
+        readings = [
+            charts.Reading(dt.datetime.fromisoformat(t.replace("Z", "+00:00")), float(v)) for t, v in series["readings"]
+        ]
+        labels = {
+            "allowed": gettext("allowed range"),
+            "summary": gettext(
+                "%(count)s readings, %(min)s to %(max)s %(unit)s, %(excursions)s outside the allowed range",
+                count="{count}",
+                min="{min}",
+                max="{max}",
+                unit="{unit}",
+                excursions="{excursions}",
+            ),
+        }
+        svg = charts.sensor_chart(
+            readings,
+            quantity=quantity(series["type"]),
+            unit=series["unit"],
+            low=series["low"],
+            high=series["high"],
+            labels=labels,
+            time_format="%m-%d %H:%M" if lang.tag != "en" else "%d %b %H:%M",
+        )
         return Markup(svg)  # noqa: S704 - built by charts.sensor_chart, which escapes every text it writes
 
-    return {"_": gettext, "ngettext": ngettext, "when": lang.when, "day": day, "number": lang.number,
-            "country": lang.country, "step_label": step, "disposition": disposition, "quantity": quantity,
-            "chart": chart, "unit": lambda code: UNIT_SYMBOLS.get(code or "", code or ""), "lang": lang.tag, "html_lang": "zh-Hans-CN" if lang.tag == "zh-CN" else lang.tag}
+    return {
+        "_": gettext,
+        "ngettext": ngettext,
+        "when": lang.when,
+        "day": day,
+        "number": lang.number,
+        "country": lang.country,
+        "step_label": step,
+        "disposition": disposition,
+        "quantity": quantity,
+        "chart": chart,
+        "unit": lambda code: UNIT_SYMBOLS.get(code or "", code or ""),
+        "lang": lang.tag,
+        "html_lang": "zh-Hans-CN" if lang.tag == "zh-CN" else lang.tag,
+    }

@@ -90,8 +90,7 @@ def status_for(exc: errors.TraceError) -> int:
     return 500
 
 
-def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None,
-            **extra: Any) -> JSONResponse:
+def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
     headers = dict(headers or {})
     if status == 503:
@@ -103,8 +102,10 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries declaring problem+json answers."""
     declared: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
-        entry: dict[str, Any] = {"description": DESCRIPTIONS.get(status, "Error (problem+json)"),
-                                 "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}}
+        entry: dict[str, Any] = {
+            "description": DESCRIPTIONS.get(status, "Error (problem+json)"),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}},
+        }
         if status in (429, 503):
             entry["headers"] = RETRY_AFTER
         declared[status] = entry
@@ -140,9 +141,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         # The issues name the field and the rule, never the value sent (it may be a key or a signature).
-        issues = [
-            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()
-        ]
+        issues = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()]
         detail = "; ".join(f"{'.'.join(i['loc'])}: {i['msg']}" for i in issues) or "invalid request"
         return problem(422, "ValidationError", detail, errors=issues)
 
@@ -176,8 +175,9 @@ def install(app: FastAPI) -> None:
         return problem(500, "InternalError", "internal error; the server log has the details")
 
 
-def _statuses(op: Operation, *, authenticated: Callable[..., Any], chain: Callable[..., Any],
-              limited: Callable[..., Any]) -> set[int]:
+def _statuses(
+    op: Operation, *, authenticated: Callable[..., Any], chain: Callable[..., Any], limited: Callable[..., Any]
+) -> set[int]:
     """The problem statuses an operation can answer with, from what it depends on."""
     uses_chain = op.depends_on(chain)
     statuses: set[int] = set()
@@ -204,8 +204,9 @@ def _is_fastapi_422(response: dict[str, Any]) -> bool:
     return "HTTPValidationError" in json.dumps(response)
 
 
-def openapi_with_problems(app: FastAPI, *, authenticated: Callable[..., Any], chain: Callable[..., Any],
-                          limited: Callable[..., Any]) -> Callable[[], dict[str, Any]]:
+def openapi_with_problems(
+    app: FastAPI, *, authenticated: Callable[..., Any], chain: Callable[..., Any], limited: Callable[..., Any]
+) -> Callable[[], dict[str, Any]]:
     """``app.openapi`` that declares, on every operation, the problem+json answers it can give.
 
     ``authenticated``, ``chain`` and ``limited`` are the dependencies that bring 401/403, 404/409/503 and 429.
@@ -215,13 +216,13 @@ def openapi_with_problems(app: FastAPI, *, authenticated: Callable[..., Any], ch
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                             routes=app.routes)
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         for op in operations(app):
             if not op.include_in_schema:
                 continue
-            declared = problem_responses(*sorted(_statuses(op, authenticated=authenticated, chain=chain,
-                                                           limited=limited)))
+            declared = problem_responses(
+                *sorted(_statuses(op, authenticated=authenticated, chain=chain, limited=limited))
+            )
             for method in op.methods:
                 responses = schema["paths"][op.path_format][method.lower()]["responses"]
                 for status, entry in declared.items():

@@ -14,8 +14,20 @@ import re
 from urllib.parse import unquote_plus
 
 ACCESS_LOGGER = "uvicorn.access"
-SECRET_PARAMS = ("sig", "signature", "key", "api_key", "apikey", "x-api-key", "token", "access_token",
-                 "password", "private_key", "privatekey", "secret")
+SECRET_PARAMS = (
+    "sig",
+    "signature",
+    "key",
+    "api_key",
+    "apikey",
+    "x-api-key",
+    "token",
+    "access_token",
+    "password",
+    "private_key",
+    "privatekey",
+    "secret",
+)
 _SECRET_NAMES = frozenset(re.sub(r"[^a-z0-9]", "", p) for p in SECRET_PARAMS)
 _LOOKS_SECRET = re.compile(r"(?i)0x[0-9a-f]{64,}|trk_[A-Za-z0-9_-]{8,}")
 _SEPARATOR = re.compile(r"([&;])")
@@ -37,8 +49,9 @@ def _redact_param(part: str) -> str:
     name, eq, _ = part.partition("=")
     decoded = _decoded(part)
     decoded_name = decoded.partition("=")[0]
-    secret = (re.sub(r"[^a-z0-9]", "", decoded_name.lower()) in _SECRET_NAMES
-              or _LOOKS_SECRET.search(decoded) is not None)
+    secret = (
+        re.sub(r"[^a-z0-9]", "", decoded_name.lower()) in _SECRET_NAMES or _LOOKS_SECRET.search(decoded) is not None
+    )
     if not secret:
         return part
     return f"{name}={REDACTED}" if eq and "=" not in _decoded(name) else REDACTED

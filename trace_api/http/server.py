@@ -68,9 +68,12 @@ def protocol_for(settings: Settings) -> type[HeadTimeoutProtocol]:
 
 def uvicorn_config(app: Any, settings: Settings, *, host: str, port: int, **options: Any) -> uvicorn.Config:
     return uvicorn.Config(
-        app, host=host, port=port,
+        app,
+        host=host,
+        port=port,
         http=protocol_for(settings),
-        proxy_headers=False, forwarded_allow_ips="",  # the app decides (TRACE_TRUST_PROXY), see deps.client_host
+        proxy_headers=False,
+        forwarded_allow_ips="",  # the app decides (TRACE_TRUST_PROXY), see deps.client_host
         server_header=False,
         timeout_keep_alive=settings.keep_alive_timeout,
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,

@@ -70,9 +70,11 @@ class Indexer:
             count = 0
             for lo in range(first, target + 1, CHUNK_BLOCKS):
                 hi = min(lo + CHUNK_BLOCKS - 1, target)
-                logs = guarded(lambda lo=lo, hi=hi: w3.eth.get_logs(
-                    {"address": self.registry.address, "fromBlock": lo, "toBlock": hi}
-                ))
+                logs = guarded(
+                    lambda lo=lo, hi=hi: w3.eth.get_logs(
+                        {"address": self.registry.address, "fromBlock": lo, "toBlock": hi}
+                    )
+                )
                 seen: dict[int, str] = {}
                 for log in logs:
                     self._apply(conn, log)
@@ -88,9 +90,7 @@ class Indexer:
 
     # ---- checkpoint and reorgs ----
     def _checkpoint(self, conn: Connection) -> int:
-        value = conn.execute(
-            select(t.checkpoints.c.block_number).where(t.checkpoints.c.name == CHECKPOINT)
-        ).scalar()
+        value = conn.execute(select(t.checkpoints.c.block_number).where(t.checkpoints.c.name == CHECKPOINT)).scalar()
         # a row made by lock() before the first sync holds 0: nothing has been read yet
         return int(value) if value else self.start_block - 1
 
@@ -107,9 +107,9 @@ class Indexer:
     def _find_fork(self, conn: Connection, last: int) -> int | None:
         """None if the stored blocks still match the chain, else the highest block that does."""
         stored = conn.execute(
-            select(t.blocks.c.number, t.blocks.c.hash).where(t.blocks.c.number <= last).order_by(
-                t.blocks.c.number.desc()
-            )
+            select(t.blocks.c.number, t.blocks.c.hash)
+            .where(t.blocks.c.number <= last)
+            .order_by(t.blocks.c.number.desc())
         ).all()
         w3 = self.chain.w3
         for i, (number, block_hash) in enumerate(stored):
@@ -140,35 +140,63 @@ class Indexer:
         name, a = decoded["event"], decoded["args"]
         block, tx = int(log["blockNumber"]), hx(log["transactionHash"])
         if name in ("BatchRegistered", "BatchDerived"):
-            conn.execute(insert(t.chain_batches).values(
-                batch_id=hx(a["id"]), producer=a.get("producer", a.get("actor")).lower(),
-                metadata_hash=hx(a["metadataHash"]), quantity=str(a["quantity"]),
-                uom=bytes(a["uom"]).rstrip(b"\0").decode(errors="replace"), derived=name == "BatchDerived",
-                block_number=block, tx_hash=tx,
-            ))
+            conn.execute(
+                insert(t.chain_batches).values(
+                    batch_id=hx(a["id"]),
+                    producer=a.get("producer", a.get("actor")).lower(),
+                    metadata_hash=hx(a["metadataHash"]),
+                    quantity=str(a["quantity"]),
+                    uom=bytes(a["uom"]).rstrip(b"\0").decode(errors="replace"),
+                    derived=name == "BatchDerived",
+                    block_number=block,
+                    tx_hash=tx,
+                )
+            )
             if name == "BatchDerived":
-                conn.execute(insert(t.chain_lineage), [
-                    {"child_id": hx(a["id"]), "parent_id": hx(p), "block_number": block} for p in a["parentIds"]
-                ])
+                conn.execute(
+                    insert(t.chain_lineage),
+                    [{"child_id": hx(a["id"]), "parent_id": hx(p), "block_number": block} for p in a["parentIds"]],
+                )
         elif name == "EventRecorded":
-            conn.execute(insert(t.chain_events).values(
-                batch_id=hx(a["id"]), seq=int(a["seq"]), step=int(a["step"]), event_hash=hx(a["eventHash"]),
-                actor=a["actor"].lower(), block_number=block, tx_hash=tx,
-            ))
+            conn.execute(
+                insert(t.chain_events).values(
+                    batch_id=hx(a["id"]),
+                    seq=int(a["seq"]),
+                    step=int(a["step"]),
+                    event_hash=hx(a["eventHash"]),
+                    actor=a["actor"].lower(),
+                    block_number=block,
+                    tx_hash=tx,
+                )
+            )
         elif name in ("BatchShipped", "CustodyTransferred"):
             src = a["shipper"] if name == "BatchShipped" else a["from"]
             dst = a["consignee"] if name == "BatchShipped" else a["to"]
-            conn.execute(insert(t.chain_transfers).values(
-                batch_id=hx(a["id"]), kind="shipped" if name == "BatchShipped" else "custody",
-                from_account=src.lower(), to_account=dst.lower(), block_number=block,
-            ))
+            conn.execute(
+                insert(t.chain_transfers).values(
+                    batch_id=hx(a["id"]),
+                    kind="shipped" if name == "BatchShipped" else "custody",
+                    from_account=src.lower(),
+                    to_account=dst.lower(),
+                    block_number=block,
+                )
+            )
         elif name == "BatchRecalled":
-            conn.execute(insert(t.chain_recalls).values(
-                batch_id=hx(a["id"]), actor=a["actor"].lower(), reason_hash=hx(a["reasonHash"]),
-                block_number=block,
-            ))
+            conn.execute(
+                insert(t.chain_recalls).values(
+                    batch_id=hx(a["id"]),
+                    actor=a["actor"].lower(),
+                    reason_hash=hx(a["reasonHash"]),
+                    block_number=block,
+                )
+            )
         elif name == "RootAnchored":
-            conn.execute(insert(t.chain_roots).values(
-                root=hx(a["root"]), anchorer=a["anchorer"].lower(), count=int(a["count"]),
-                meta_hash=hx(a["metaHash"]), block_number=block,
-            ))
+            conn.execute(
+                insert(t.chain_roots).values(
+                    root=hx(a["root"]),
+                    anchorer=a["anchorer"].lower(),
+                    count=int(a["count"]),
+                    meta_hash=hx(a["metaHash"]),
+                    block_number=block,
+                )
+            )

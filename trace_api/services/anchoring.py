@@ -19,8 +19,9 @@ def anchor(ctx: TraceContext, *, account: LocalAccount, batch_size: int | None =
     resumed = resume(ctx, account=account)
     direct = ev.send_direct(ctx, account=account)
     ev.resolve_awaiting(ctx)
-    built = ev.build_pending_roots(ctx, account=account.address,
-                                batch_size=batch_size or ctx.settings.anchor_batch_size)
+    built = ev.build_pending_roots(
+        ctx, account=account.address, batch_size=batch_size or ctx.settings.anchor_batch_size
+    )
     sent = ev.send_roots(ctx, account=account)
     ctx.sync()
     return {"captures_resumed": resumed, "direct_events": direct, "roots_built": built, "roots_anchored": sent}

@@ -63,16 +63,21 @@ def create_key(engine: Engine, *, organisation: str, account: str, expires_at: d
         raise ValidationError("an API key's expiry must be in the future")
     key = PREFIX + secrets.token_urlsafe(32)
     with engine.begin() as conn:
-        conn.execute(insert(t.api_keys).values(
-            key_hash=_hash(key), organisation=organisation.strip(), account=account.strip(),
-            created_at=_now(), expires_at=expires_at,
-        ))
+        conn.execute(
+            insert(t.api_keys).values(
+                key_hash=_hash(key),
+                organisation=organisation.strip(),
+                account=account.strip(),
+                created_at=_now(),
+                expires_at=expires_at,
+            )
+        )
     return key
 
 
 def key_id(key: str) -> str:
     """The id a key is listed under."""
-    return _hash(key)[2:2 + ID_DIGITS]
+    return _hash(key)[2 : 2 + ID_DIGITS]
 
 
 def list_keys(engine: Engine, *, organisation: str | None = None) -> list[ApiKeyPublic]:
@@ -82,11 +87,19 @@ def list_keys(engine: Engine, *, organisation: str | None = None) -> list[ApiKey
     now = _now()
     with engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
-    return [ApiKeyPublic(
-        id=row["key_hash"][2:2 + ID_DIGITS], organisation=row["organisation"], account=row["account"],
-        created_at=_utc(row["created_at"]), expires_at=_utc(row["expires_at"]),  # type: ignore[arg-type]
-        revoked_at=_utc(row["revoked_at"]), last_used_at=_utc(row["last_used_at"]),
-        status=_status(row["revoked_at"], row["expires_at"], now)) for row in rows]
+    return [
+        ApiKeyPublic(
+            id=row["key_hash"][2 : 2 + ID_DIGITS],
+            organisation=row["organisation"],
+            account=row["account"],
+            created_at=_utc(row["created_at"]),  # type: ignore[arg-type]
+            expires_at=_utc(row["expires_at"]),
+            revoked_at=_utc(row["revoked_at"]),
+            last_used_at=_utc(row["last_used_at"]),
+            status=_status(row["revoked_at"], row["expires_at"], now),
+        )
+        for row in rows
+    ]
 
 
 def _find(engine: Engine, ident: str) -> ApiKeyPublic:
@@ -106,8 +119,12 @@ def revoke_key(engine: Engine, *, ident: str) -> ApiKeyPublic:
     found = _find(engine, ident)
     if found.revoked_at is None:
         with engine.begin() as conn:
-            conn.execute(update(t.api_keys).where(t.api_keys.c.key_hash.like(f"0x{found.id}%"))
-                         .where(t.api_keys.c.revoked_at.is_(None)).values(revoked_at=_now()))
+            conn.execute(
+                update(t.api_keys)
+                .where(t.api_keys.c.key_hash.like(f"0x{found.id}%"))
+                .where(t.api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=_now())
+            )
     return _find(engine, found.id)
 
 
@@ -122,9 +139,15 @@ def rotate_key(engine: Engine, *, ident: str, expires_at: dt.datetime | None = N
     now = _now()
     with engine.begin() as conn:
         conn.execute(update(t.api_keys).where(t.api_keys.c.key_hash.like(f"0x{old.id}%")).values(revoked_at=now))
-        conn.execute(insert(t.api_keys).values(
-            key_hash=_hash(key), organisation=old.organisation, account=old.account, created_at=now,
-            expires_at=expires_at))
+        conn.execute(
+            insert(t.api_keys).values(
+                key_hash=_hash(key),
+                organisation=old.organisation,
+                account=old.account,
+                created_at=now,
+                expires_at=expires_at,
+            )
+        )
     return key, _find(engine, key_id(key))
 
 

@@ -45,8 +45,14 @@ ROLES = ("producer", "processor", "carrier", "inspector", "retailer", "admin")
 
 # ---- writes ----
 def register_batch(
-    ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: str, quantity: str | None = None,
-    uom: str | None = None, metadata: dict[str, Any] | None = None,
+    ctx: TraceContext,
+    *,
+    account: LocalAccount,
+    gtin: str,
+    lot: str,
+    quantity: str | None = None,
+    uom: str | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     key = batch_key(gtin, lot)
     meta = {"gtin": key.gtin, "lot": key.lot, **(metadata or {})}
@@ -56,17 +62,31 @@ def register_batch(
     _save_key(ctx, key, meta)
     receipt = sender.transact(fn)
     ctx.sync()
-    return {"batch_id": key.id_hex, "gtin": key.gtin, "lot": key.lot, "tx_hash": hx(receipt["transactionHash"]),
-            "block": receipt["blockNumber"], "gas_used": receipt["gasUsed"]}
+    return {
+        "batch_id": key.id_hex,
+        "gtin": key.gtin,
+        "lot": key.lot,
+        "tx_hash": hx(receipt["transactionHash"]),
+        "block": receipt["blockNumber"],
+        "gas_used": receipt["gasUsed"],
+    }
 
 
 def derive_batch(
-    ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: str, parents: list[tuple[str, str]],
-    quantity: str | None = None, uom: str | None = None, metadata: dict[str, Any] | None = None,
-    when: str | None = None, process: str | None = None,
+    ctx: TraceContext,
+    *,
+    account: LocalAccount,
+    gtin: str,
+    lot: str,
+    parents: list[tuple[str, str]],
+    quantity: str | None = None,
+    uom: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    when: str | None = None,
+    process: str | None = None,
 ) -> dict[str, Any]:
     key = batch_key(gtin, lot)
-    parent_keys = [batch_key(g, l) for g, l in parents]
+    parent_keys = [batch_key(gtin_, lot_) for gtin_, lot_ in parents]
     if not parent_keys:
         raise ValidationError("a derived batch needs at least one parent (--from GTIN LOT)")
     meta = {"gtin": key.gtin, "lot": key.lot, "parents": [p.id_hex for p in parent_keys], **(metadata or {})}
@@ -79,19 +99,34 @@ def derive_batch(
     # The transformation itself, as EPCIS describes it: inputs consumed, output produced. Written ahead, it waits
     # for the derive to be indexed before it is anchored or shown.
     event = {
-        "type": "TransformationEvent", "eventTime": when or now_utc(), "eventTimeZoneOffset": "+00:00",
+        "type": "TransformationEvent",
+        "eventTime": when or now_utc(),
+        "eventTimeZoneOffset": "+00:00",
         "inputQuantityList": [{"epcClass": p.epc_class} for p in parent_keys],
         "outputQuantityList": [{"epcClass": key.epc_class}],
     }
     if process:  # CBV 2.0 has no bizStep for a transformation; say what it was in our extension
         event[f"{EXT}process"] = process
-    hashes = _store_events(ctx, [(event, [key, *parent_keys])], mode="anchor", source="derive", account=account,
-                           awaits=f"derive:{key.id_hex}")
+    hashes = _store_events(
+        ctx,
+        [(event, [key, *parent_keys])],
+        mode="anchor",
+        source="derive",
+        account=account,
+        awaits=f"derive:{key.id_hex}",
+    )
     receipt = _send(ctx, sender, fn, hashes)
     root = _released(ctx, account, hashes)
-    return {"batch_id": key.id_hex, "gtin": key.gtin, "lot": key.lot, "parents": [p.id_hex for p in parent_keys],
-            "tx_hash": hx(receipt["transactionHash"]), "block": receipt["blockNumber"], "event_hash": hashes[0] if hashes else None,
-            "anchored_root": root}
+    return {
+        "batch_id": key.id_hex,
+        "gtin": key.gtin,
+        "lot": key.lot,
+        "parents": [p.id_hex for p in parent_keys],
+        "tx_hash": hx(receipt["transactionHash"]),
+        "block": receipt["blockNumber"],
+        "event_hash": hashes[0] if hashes else None,
+        "anchored_root": root,
+    }
 
 
 def _save_key(ctx: TraceContext, key: BatchKey, meta: dict[str, Any]) -> None:
@@ -99,9 +134,9 @@ def _save_key(ctx: TraceContext, key: BatchKey, meta: dict[str, Any]) -> None:
     chain: metadata an earlier, unfinished attempt left is replaced."""
     with ctx.engine.begin() as conn:
         conn.execute(delete(t.batch_keys).where(t.batch_keys.c.batch_id == key.id_hex))
-        conn.execute(insert(t.batch_keys).values(
-            batch_id=key.id_hex, gtin=key.gtin, lot=key.lot, metadata=canonical_json(meta)
-        ))
+        conn.execute(
+            insert(t.batch_keys).values(batch_id=key.id_hex, gtin=key.gtin, lot=key.lot, metadata=canonical_json(meta))
+        )
 
 
 def _send(ctx: TraceContext, sender: Any, fn: Any, hashes: list[str]) -> Any:
@@ -123,8 +158,14 @@ def _released(ctx: TraceContext, account: LocalAccount, hashes: list[str]) -> st
 
 
 def build_event(
-    *, key: BatchKey, step: str, gln: str | None = None, to: str | None = None,
-    docs: list[dict[str, Any]] | None = None, when: str | None = None, shipper: str | None = None,
+    *,
+    key: BatchKey,
+    step: str,
+    gln: str | None = None,
+    to: str | None = None,
+    docs: list[dict[str, Any]] | None = None,
+    when: str | None = None,
+    shipper: str | None = None,
 ) -> dict[str, Any]:
     """An EPCIS 2.0 ObjectEvent for one lifecycle step of a batch.
 
@@ -152,8 +193,15 @@ def build_event(
         if to and int(to, 16):
             event["destinationList"] = [{"type": "possessing_party", "destination": f"ethereum:{to.lower()}"}]
     if docs:
-        event[f"{EXT}documents"] = [{"sha256": d["sha256"], "name": d["name"], "private": d["private"],
-                                     **{k: d[k] for k in DOCUMENT_DETAILS if d.get(k)}} for d in docs]
+        event[f"{EXT}documents"] = [
+            {
+                "sha256": d["sha256"],
+                "name": d["name"],
+                "private": d["private"],
+                **{k: d[k] for k in DOCUMENT_DETAILS if d.get(k)},
+            }
+            for d in docs
+        ]
     return event
 
 
@@ -170,8 +218,9 @@ def _document_details(details: dict[str, str], *, doc: Path | None, private: boo
     if doc is None:
         raise ValidationError("document details need a document (--doc FILE)")
     if private:
-        raise ValidationError("a private document's details would be public in its event: describe public "
-                              "documents only")
+        raise ValidationError(
+            "a private document's details would be public in its event: describe public documents only"
+        )
     for k in ("valid_from", "valid_until"):
         if k in given:
             try:
@@ -186,9 +235,20 @@ def _document_details(details: dict[str, str], *, doc: Path | None, private: boo
 
 
 def record_event(
-    ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: str, step: str, gln: str | None = None,
-    to: str | None = None, doc: Path | None = None, private: bool = False, recipients: list[str] | None = None,
-    when: str | None = None, doc_details: dict[str, str] | None = None, source: str,
+    ctx: TraceContext,
+    *,
+    account: LocalAccount,
+    gtin: str,
+    lot: str,
+    step: str,
+    gln: str | None = None,
+    to: str | None = None,
+    doc: Path | None = None,
+    private: bool = False,
+    recipients: list[str] | None = None,
+    when: str | None = None,
+    doc_details: dict[str, str] | None = None,
+    source: str,
 ) -> dict[str, Any]:
     """Record a lifecycle event on chain; ``source`` names the channel it came through (cli, http, demo).
     ``doc_details`` describes a public document to whoever scans it: its ``type``, ``issuer``, ``valid_from``
@@ -198,13 +258,22 @@ def record_event(
     code = step_code(step)
     if code is None:
         steps = ", ".join(s for s in STEP_CODES if s != "transforming")
-        raise ValidationError(f"step {step!r} cannot be recorded on chain; use one of the lifecycle steps: {steps} "
-                              "(other CBV 2.0 steps go in through `trace import`)")
+        raise ValidationError(
+            f"step {step!r} cannot be recorded on chain; use one of the lifecycle steps: {steps} "
+            "(other CBV 2.0 steps go in through `trace import`)"
+        )
     location = parse_gln(gln)
     consignee = resolve_account(to, dev_names=ctx.dev_chain)
     prepared = documents.prepare(ctx.settings, path=doc, private=private, recipients=recipients or []) if doc else None
-    event = build_event(key=key, step=step, gln=gln, to=consignee, docs=[prepared.info | details] if prepared else None,
-                        when=when, shipper=account.address)
+    event = build_event(
+        key=key,
+        step=step,
+        gln=gln,
+        to=consignee,
+        docs=[prepared.info | details] if prepared else None,
+        when=when,
+        shipper=account.address,
+    )
     parse_event(event)
     event_hash = event_hash_bytes(event)
     fn = ctx.registry.functions.recordEvent(key.id, code, event_hash, location, consignee)
@@ -216,9 +285,14 @@ def record_event(
     hashes = _store_events(ctx, [(event, [key])], mode="direct", source=source, account=account)
     receipt = _send(ctx, sender, fn, hashes)
     ctx.sync()
-    return {"batch_id": key.id_hex, "step": step, "event_hash": hx(event_hash),
-            "tx_hash": hx(receipt["transactionHash"]), "block": receipt["blockNumber"],
-            "gas_used": receipt["gasUsed"]}
+    return {
+        "batch_id": key.id_hex,
+        "step": step,
+        "event_hash": hx(event_hash),
+        "tx_hash": hx(receipt["transactionHash"]),
+        "block": receipt["blockNumber"],
+        "gas_used": receipt["gasUsed"],
+    }
 
 
 def recall_batch(ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: str, reason: str) -> dict[str, Any]:
@@ -232,12 +306,18 @@ def recall_batch(ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: st
     event = build_event(key=key, step="holding")
     event["disposition"] = "recalled"
     event[f"{EXT}recallReason"] = reason
-    hashes = _store_events(ctx, [(event, [key])], mode="anchor", source="recall", account=account,
-                           awaits=f"recall:{key.id_hex}")
+    hashes = _store_events(
+        ctx, [(event, [key])], mode="anchor", source="recall", account=account, awaits=f"recall:{key.id_hex}"
+    )
     receipt = _send(ctx, sender, fn, hashes)
     root = _released(ctx, account, hashes)
-    return {"batch_id": key.id_hex, "recalled": True, "reason_hash": hx(reason_hash),
-            "tx_hash": hx(receipt["transactionHash"]), "anchored_root": root}
+    return {
+        "batch_id": key.id_hex,
+        "recalled": True,
+        "reason_hash": hx(reason_hash),
+        "tx_hash": hx(receipt["transactionHash"]),
+        "anchored_root": root,
+    }
 
 
 def set_role(ctx: TraceContext, *, account: LocalAccount, role: str, member: str, grant: bool) -> dict[str, Any]:
@@ -251,8 +331,13 @@ def set_role(ctx: TraceContext, *, account: LocalAccount, role: str, member: str
 
 
 def _store_events(
-    ctx: TraceContext, items: list[tuple[dict[str, Any], list[BatchKey]]], *, mode: str, source: str,
-    account: LocalAccount, awaits: str | None = None,
+    ctx: TraceContext,
+    items: list[tuple[dict[str, Any], list[BatchKey]]],
+    *,
+    mode: str,
+    source: str,
+    account: LocalAccount,
+    awaits: str | None = None,
 ) -> list[str]:
     """Write captured events (and their batch links) to the index, attributed to ``account``; an event already
     there is skipped. Events an earlier attempt of the same transaction wrote ahead are replaced: its dry run has
@@ -260,12 +345,23 @@ def _store_events(
 
     if awaits is not None:
         with ctx.engine.connect() as conn:
-            stale = list(conn.execute(select(t.epcis_events.c.event_hash).where(
-                t.epcis_events.c.awaits == awaits, t.epcis_events.c.capturer == account.address.lower())).scalars())
+            stale = list(
+                conn.execute(
+                    select(t.epcis_events.c.event_hash).where(
+                        t.epcis_events.c.awaits == awaits, t.epcis_events.c.capturer == account.address.lower()
+                    )
+                ).scalars()
+            )
         discard(ctx.engine, stale)
 
-    return insert_events(ctx.engine, [(e, [k.id_hex for k in keys]) for e, keys in items], mode=mode, source=source,
-                         capturer=account.address, awaits=awaits)
+    return insert_events(
+        ctx.engine,
+        [(e, [k.id_hex for k in keys]) for e, keys in items],
+        mode=mode,
+        source=source,
+        capturer=account.address,
+        awaits=awaits,
+    )
 
 
 def require_batch(ctx: TraceContext, key: BatchKey) -> None:

@@ -39,10 +39,18 @@ def accept(ctx: TraceContext, *, organisation: str, account: LocalAccount, event
     importer.check_events(ctx, account=account, events=events, name="capture")
     capture_id = str(uuid.uuid4())
     with ctx.engine.begin() as conn:
-        conn.execute(insert(t.captures).values(
-            capture_id=capture_id, organisation=organisation, status="accepted", event_count=len(events),
-            detail="", created_at=dt.datetime.now(dt.UTC), account=account.address.lower(),
-            document=json.dumps(events, separators=(",", ":"), allow_nan=False)))
+        conn.execute(
+            insert(t.captures).values(
+                capture_id=capture_id,
+                organisation=organisation,
+                status="accepted",
+                event_count=len(events),
+                detail="",
+                created_at=dt.datetime.now(dt.UTC),
+                account=account.address.lower(),
+                document=json.dumps(events, separators=(",", ":"), allow_nan=False),
+            )
+        )
     return capture_id
 
 
@@ -57,16 +65,21 @@ def run(ctx: TraceContext, capture_id: str, account: LocalAccount, events: list[
     except Exception:  # a bug must not leave the capture "running" for ever
         log.exception("capture %s failed", capture_id)
         _discard(ctx, capture_id)
-        _set(ctx, capture_id, status="failed", detail="internal error; the server log has the details",
-             document=None)
+        _set(ctx, capture_id, status="failed", detail="internal error; the server log has the details", document=None)
 
 
 def resume(ctx: TraceContext, *, account: LocalAccount) -> int:
     """Run the captures of ``account`` that a dead server accepted and never finished. Returns how many."""
     with ctx.engine.connect() as conn:
-        rows = conn.execute(select(t.captures.c.capture_id, t.captures.c.document).where(
-            t.captures.c.status.in_(UNFINISHED), t.captures.c.account == account.address.lower(),
-            t.captures.c.document.is_not(None)).order_by(t.captures.c.created_at)).all()
+        rows = conn.execute(
+            select(t.captures.c.capture_id, t.captures.c.document)
+            .where(
+                t.captures.c.status.in_(UNFINISHED),
+                t.captures.c.account == account.address.lower(),
+                t.captures.c.document.is_not(None),
+            )
+            .order_by(t.captures.c.created_at)
+        ).all()
     for capture_id, document in rows:
         run(ctx, capture_id, account, json.loads(document))
     return len(rows)
@@ -74,8 +87,11 @@ def resume(ctx: TraceContext, *, account: LocalAccount) -> int:
 
 def _set(ctx: TraceContext, capture_id: str, *, status: str, detail: str = "", **values: Any) -> None:
     with ctx.engine.begin() as conn:
-        conn.execute(update(t.captures).where(t.captures.c.capture_id == capture_id).values(
-            status=status, detail=detail[:2000], **values))
+        conn.execute(
+            update(t.captures)
+            .where(t.captures.c.capture_id == capture_id)
+            .values(status=status, detail=detail[:2000], **values)
+        )
 
 
 def _discard(ctx: TraceContext, capture_id: str) -> None:

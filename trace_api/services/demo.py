@@ -26,11 +26,14 @@ READINGS = 1000
 UNITS = [f"B{i:04d}" for i in range(1, 25)]
 TRADE_AMOUNT = "12500.00"
 # The export: a Shanghai importer buys two roasted lots, DAP Shanghai, invoiced in CNY and settled in USDC.
-EXPORT_LOTS = (("09506000134369", "ROAST-2026-11-CN1", "60000.00"), ("09506000134369", "ROAST-2026-11-CN2",
-                                                                      "40000.00"))
+EXPORT_LOTS = (("09506000134369", "ROAST-2026-11-CN1", "60000.00"), ("09506000134369", "ROAST-2026-11-CN2", "40000.00"))
 EXPORT_INVOICE = ("100000.00", "CNY")
-PLACES = {FARM_GLN: "Finca La Esperanza, Huila (CO)", ROASTERY_GLN: "Roastery, Rotterdam (NL)",
-          SHOP_GLN: "Corner Coffee Shop, Amsterdam (NL)", LAB_GLN: "Organic certification lab, Bogotá (CO)"}
+PLACES = {
+    FARM_GLN: "Finca La Esperanza, Huila (CO)",
+    ROASTERY_GLN: "Roastery, Rotterdam (NL)",
+    SHOP_GLN: "Corner Coffee Shop, Amsterdam (NL)",
+    LAB_GLN: "Organic certification lab, Bogotá (CO)",
+}
 
 Say = Callable[[str], None]
 
@@ -61,28 +64,42 @@ def _readings(start: dt.datetime) -> list[dict[str, Any]]:
     events = []
     for i in range(READINGS):
         when = (start + dt.timedelta(minutes=5 * i)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        events.append({
-            "type": "ObjectEvent", "eventTime": when, "eventTimeZoneOffset": "+00:00", "action": "OBSERVE",
-            "bizStep": "sensor_reporting", "quantityList": [{"epcClass": key.epc_class}],
-            "readPoint": {"id": f"https://id.gs1.org/414/{ROASTERY_GLN}"},
-            "sensorElementList": [{"sensorReport": [
-                {"type": "Temperature", "value": round(17.5 + (i % 17) * 0.1, 2), "uom": "CEL"}]}],
-        })
+        events.append(
+            {
+                "type": "ObjectEvent",
+                "eventTime": when,
+                "eventTimeZoneOffset": "+00:00",
+                "action": "OBSERVE",
+                "bizStep": "sensor_reporting",
+                "quantityList": [{"epcClass": key.epc_class}],
+                "readPoint": {"id": f"https://id.gs1.org/414/{ROASTERY_GLN}"},
+                "sensorElementList": [
+                    {"sensorReport": [{"type": "Temperature", "value": round(17.5 + (i % 17) * 0.1, 2), "uom": "CEL"}]}
+                ],
+            }
+        )
     return events
 
 
-def run_story(settings: Settings, *, say: Say = lambda _: None, domain: str = digital_link.DEFAULT_DOMAIN,
-              ) -> dict[str, Any]:
+def run_story(
+    settings: Settings,
+    *,
+    say: Say = lambda _: None,
+    domain: str = digital_link.DEFAULT_DOMAIN,
+) -> dict[str, Any]:
     node.allow_autostart(settings)  # the demo brings the chain up, even after a `trace node stop`
     chain = connect(settings)
     result = deploy(chain=chain, account=dev_account("admin"))
-    say(("deployed" if result.deployed else "found deployment") + f" on chain {chain.chain_id}: "
-        + ", ".join(f"{n} {d.address}" for n, d in result.deployment.contracts.items()))
+    say(
+        ("deployed" if result.deployed else "found deployment")
+        + f" on chain {chain.chain_id}: "
+        + ", ".join(f"{n} {d.address}" for n, d in result.deployment.contracts.items())
+    )
     ctx = TraceContext(settings=settings, chain=chain, engine=get_engine(settings))
     producer, processor = dev_account("producer"), dev_account("processor")
     inspector, retailer = dev_account("inspector"), dev_account("retailer")
-    g, l = GREEN
-    if ctx.registry.functions.exists(batch_key(g, l).id).call():
+    g, gl = GREEN
+    if ctx.registry.functions.exists(batch_key(g, gl).id).call():
         say("the story already ran on this chain; showing it again")
     else:
         # The story spans the last two weeks: event times are when things happened (EPCIS eventTime).
@@ -92,51 +109,132 @@ def run_story(settings: Settings, *, say: Say = lambda _: None, domain: str = di
             return (t0 + dt.timedelta(days=days)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
         for name, (legal_name, country, glns, website) in ORGANISATIONS.items():
-            orgs.register(ctx, signer=dev_account("admin"), account=dev_account(name).address, profile=orgs.OrgProfile(
-                legal_name=legal_name, country=country, glns=glns, website=website))
+            orgs.register(
+                ctx,
+                signer=dev_account("admin"),
+                account=dev_account(name).address,
+                profile=orgs.OrgProfile(legal_name=legal_name, country=country, glns=glns, website=website),
+            )
         say("the registry admin vouched for the " + str(len(ORGANISATIONS)) + " organisations of the story")
-        batches.register_batch(ctx, account=producer, gtin=g, lot=l, quantity="1200", uom="KGM", metadata={
-            "product": "Arabica green coffee", "origin": "Finca La Esperanza, Huila, Colombia", "places": PLACES,
-            "limits": {"Temperature": {"min": 15, "max": 25, "uom": "CEL"}}})
-        say(f"registered green coffee {g}/{l} at the farm")
-        batches.record_event(ctx, source="demo", account=producer, gtin=g, lot=l, step="commissioning", gln=FARM_GLN, when=at(0))
-        batches.record_event(ctx, source="demo", account=inspector, gtin=g, lot=l, step="inspecting", gln=LAB_GLN,
-                             doc=_certificate(settings), when=at(1), doc_details={
-                                 "type": "Organic certificate (EU 2018/848)",
-                                 "issuer": "Andes Organic Certification Ltda", "valid_from": at(1)[:10],
-                                 "valid_until": "2027-11-30"})
+        batches.register_batch(
+            ctx,
+            account=producer,
+            gtin=g,
+            lot=gl,
+            quantity="1200",
+            uom="KGM",
+            metadata={
+                "product": "Arabica green coffee",
+                "origin": "Finca La Esperanza, Huila, Colombia",
+                "places": PLACES,
+                "limits": {"Temperature": {"min": 15, "max": 25, "uom": "CEL"}},
+            },
+        )
+        say(f"registered green coffee {g}/{gl} at the farm")
+        batches.record_event(
+            ctx, source="demo", account=producer, gtin=g, lot=gl, step="commissioning", gln=FARM_GLN, when=at(0)
+        )
+        batches.record_event(
+            ctx,
+            source="demo",
+            account=inspector,
+            gtin=g,
+            lot=gl,
+            step="inspecting",
+            gln=LAB_GLN,
+            doc=_certificate(settings),
+            when=at(1),
+            doc_details={
+                "type": "Organic certificate (EU 2018/848)",
+                "issuer": "Andes Organic Certification Ltda",
+                "valid_from": at(1)[:10],
+                "valid_until": "2027-11-30",
+            },
+        )
         say("commissioned; inspected with an organic certificate (SHA-256 in the event)")
-        batches.record_event(ctx, source="demo", account=producer, gtin=g, lot=l, step="shipping", gln=FARM_GLN, to="processor",
-                             when=at(2))
-        batches.record_event(ctx, source="demo", account=processor, gtin=g, lot=l, step="receiving", gln=ROASTERY_GLN, when=at(9))
+        batches.record_event(
+            ctx,
+            source="demo",
+            account=producer,
+            gtin=g,
+            lot=gl,
+            step="shipping",
+            gln=FARM_GLN,
+            to="processor",
+            when=at(2),
+        )
+        batches.record_event(
+            ctx, source="demo", account=processor, gtin=g, lot=gl, step="receiving", gln=ROASTERY_GLN, when=at(9)
+        )
         say("shipped to the roastery and received there")
-        report = importer.import_events(ctx, account=processor, events=_readings(t0 + dt.timedelta(days=9, hours=1)),
-                                        name="demo-readings", batch_size=READINGS)
-        say(f"anchored {report.new_events} temperature readings of the warehouse under "
-            f"{report.anchored_roots} Merkle root")
+        report = importer.import_events(
+            ctx,
+            account=processor,
+            events=_readings(t0 + dt.timedelta(days=9, hours=1)),
+            name="demo-readings",
+            batch_size=READINGS,
+        )
+        say(
+            f"anchored {report.new_events} temperature readings of the warehouse under "
+            f"{report.anchored_roots} Merkle root"
+        )
         rg, rl = ROASTED
-        batches.derive_batch(ctx, account=processor, gtin=rg, lot=rl, parents=[GREEN], quantity="1000",
-                             uom="KGM", when=at(12.6), process="roasting", metadata={
-                                 "product": "Huila medium roast, whole bean",
-                                 "origin": "Roasted in Rotterdam from Huila green coffee", "places": PLACES})
+        batches.derive_batch(
+            ctx,
+            account=processor,
+            gtin=rg,
+            lot=rl,
+            parents=[GREEN],
+            quantity="1000",
+            uom="KGM",
+            when=at(12.6),
+            process="roasting",
+            metadata={
+                "product": "Huila medium roast, whole bean",
+                "origin": "Roasted in Rotterdam from Huila green coffee",
+                "places": PLACES,
+            },
+        )
         # The shop buys the roast across the border: 12,500.00 USDC in escrow, 30 % on shipment, 70 % on delivery.
-        trade = escrow.open_trade(ctx, account=retailer, seller="processor", arbiter="arbiter", token="USDC",
-                                  amount=TRADE_AMOUNT, gtin=rg, lot=rl, deliver_by="30d",
-                                  milestones="shipped:3000,delivered:7000")
+        trade = escrow.open_trade(
+            ctx,
+            account=retailer,
+            seller="processor",
+            arbiter="arbiter",
+            token="USDC",
+            amount=TRADE_AMOUNT,
+            gtin=rg,
+            lot=rl,
+            deliver_by="30d",
+            milestones="shipped:3000,delivered:7000",
+        )
         trade_id = int(trade["trade_id"])
         say(f"the shop locked {TRADE_AMOUNT} USDC in escrow (trade {trade_id}, {trade['funding']})")
-        batches.record_event(ctx, source="demo", account=processor, gtin=rg, lot=rl, step="shipping", gln=ROASTERY_GLN,
-                             to="retailer", when=at(13))
+        batches.record_event(
+            ctx,
+            source="demo",
+            account=processor,
+            gtin=rg,
+            lot=rl,
+            step="shipping",
+            gln=ROASTERY_GLN,
+            to="retailer",
+            when=at(13),
+        )
         shipped = escrow.release(ctx, account=processor, trade_id=trade_id)
-        batches.record_event(ctx, source="demo", account=retailer, gtin=rg, lot=rl, step="receiving", gln=SHOP_GLN, when=at(13.5))
+        batches.record_event(
+            ctx, source="demo", account=retailer, gtin=rg, lot=rl, step="receiving", gln=SHOP_GLN, when=at(13.5)
+        )
         delivered = escrow.release(ctx, account=processor, trade_id=trade_id)
         paid = escrow.withdraw(ctx, account=processor, token="USDC")
-        say(f"escrow released {shipped['released']} USDC on shipment and {delivered['released']} on delivery; "
-            f"the roaster withdrew {paid['withdrawals'][0]['amount']} USDC")
-        batches.record_event(ctx, source="demo", account=retailer, gtin=rg, lot=rl, step="retail_selling", gln=SHOP_GLN,
-                             when=at(13.6))
-        units.commission_units(ctx, account=processor, gtin=rg, lot=rl, serials=UNITS, gln=ROASTERY_GLN,
-                               when=at(12.7))
+        say(
+            f"escrow released {shipped['released']} USDC on shipment and {delivered['released']} on delivery; "
+            f"the roaster withdrew {paid['withdrawals'][0]['amount']} USDC"
+        )
+        batches.record_event(
+            ctx, source="demo", account=retailer, gtin=rg, lot=rl, step="retail_selling", gln=SHOP_GLN, when=at(13.6)
+        )
+        units.commission_units(ctx, account=processor, gtin=rg, lot=rl, serials=UNITS, gln=ROASTERY_GLN, when=at(12.7))
         _export(ctx, at, say)
         anchoring.anchor(ctx, account=processor)  # the export lots' events too
         say(f"roasted into {rg}/{rl} ({len(UNITS)} bags with serials), shipped to the shop, on the shelf")
@@ -150,13 +248,17 @@ def run_story(settings: Settings, *, say: Say = lambda _: None, domain: str = di
     green = history.history(ctx, gtin=GREEN[0], lot=GREEN[1], sync=False)
     verified = sum(1 for e in green["timeline"] + roasted["timeline"] if e["status"] == "verified")
     total = len(green["timeline"]) + len(roasted["timeline"])
-    say(f"{verified} of {total} events verified on chain; hash chains "
-        + ("ok" if green["hash_chain"]["ok"] and roasted["hash_chain"]["ok"] else "BROKEN"))
+    say(
+        f"{verified} of {total} events verified on chain; hash chains "
+        + ("ok" if green["hash_chain"]["ok"] and roasted["hash_chain"]["ok"] else "BROKEN")
+    )
     return {
         "chain_id": chain.chain_id,
         "contracts": {n: d.address for n, d in result.deployment.contracts.items()},
-        "batches": {"green": {"gtin": GREEN[0], "lot": GREEN[1], "events": len(green["timeline"])},
-                    "roasted": {"gtin": ROASTED[0], "lot": ROASTED[1], "events": len(roasted["timeline"])}},
+        "batches": {
+            "green": {"gtin": GREEN[0], "lot": GREEN[1], "events": len(green["timeline"])},
+            "roasted": {"gtin": ROASTED[0], "lot": ROASTED[1], "events": len(roasted["timeline"])},
+        },
         "events_verified": verified,
         "events_total": total,
         "hash_chains_ok": green["hash_chain"]["ok"] and roasted["hash_chain"]["ok"],
@@ -171,21 +273,54 @@ def _export(ctx: TraceContext, at: Callable[[float], str], say: Say) -> None:
     the local CNY/USD feed and escrowed in USDC; the roaster ships both lots, which are on their way."""
     processor = dev_account("processor")
     for gtin, lot, _ in EXPORT_LOTS:
-        batches.derive_batch(ctx, account=processor, gtin=gtin, lot=lot, parents=[GREEN], quantity="60", uom="KGM",
-                             when=at(12.8), process="roasting", metadata={
-                                 "product": "Huila medium roast, whole bean, export lot",
-                                 "origin": "Roasted in Rotterdam from Huila green coffee", "places": PLACES})
+        batches.derive_batch(
+            ctx,
+            account=processor,
+            gtin=gtin,
+            lot=lot,
+            parents=[GREEN],
+            quantity="60",
+            uom="KGM",
+            when=at(12.8),
+            process="roasting",
+            metadata={
+                "product": "Huila medium roast, whole bean, export lot",
+                "origin": "Roasted in Rotterdam from Huila green coffee",
+                "places": PLACES,
+            },
+        )
     refresh_dev_feeds(ctx.chain, dev_account("admin"))  # a local chain kept for days has only stale rounds
     amount, currency = EXPORT_INVOICE
     trade = escrow.open_trade(
-        ctx, account=dev_account("buyer"), seller="processor", arbiter="arbiter", token="USDC", amount=None,
-        lines=[OrderLine(g, lot, share) for g, lot, share in EXPORT_LOTS], invoice_amount=amount,
-        invoice_currency=currency, incoterm="DAP", place="CNSHA", deliver_by="45d")
+        ctx,
+        account=dev_account("buyer"),
+        seller="processor",
+        arbiter="arbiter",
+        token="USDC",
+        amount=None,
+        lines=[OrderLine(g, lot, share) for g, lot, share in EXPORT_LOTS],
+        invoice_amount=amount,
+        invoice_currency=currency,
+        incoterm="DAP",
+        place="CNSHA",
+        deliver_by="45d",
+    )
     for gtin, lot, _ in EXPORT_LOTS:
-        batches.record_event(ctx, source="demo", account=processor, gtin=gtin, lot=lot, step="shipping",
-                             gln=ROASTERY_GLN, to="buyer", when=at(13.2))
-    say(f"a Shanghai importer bought two roasted lots DAP CNSHA for {amount} {currency} = {trade['amount']} USDC at "
-        f"{trade['invoice']['rate']} (trades {', '.join(map(str, trade['trade_ids']))}); both lots shipped")
+        batches.record_event(
+            ctx,
+            source="demo",
+            account=processor,
+            gtin=gtin,
+            lot=lot,
+            step="shipping",
+            gln=ROASTERY_GLN,
+            to="buyer",
+            when=at(13.2),
+        )
+    say(
+        f"a Shanghai importer bought two roasted lots DAP CNSHA for {amount} {currency} = {trade['amount']} USDC at "
+        f"{trade['invoice']['rate']} (trades {', '.join(map(str, trade['trade_ids']))}); both lots shipped"
+    )
 
 
 def _export_trade(ctx: TraceContext) -> dict[str, Any] | None:
@@ -195,6 +330,11 @@ def _export_trade(ctx: TraceContext) -> dict[str, Any] | None:
         if trade["batch_id"] == key.id_hex:
             shown = escrow.show_trade(ctx, trade_id=int(trade["trade_id"]))
             order = shown["order"]
-            return {"trade_ids": order["trade_ids"] if order else [shown["trade_id"]], "incoterm": shown["incoterm"],
-                    "place": shown["place"], "invoice": shown["invoice"], "token": shown["token"]["symbol"]}
+            return {
+                "trade_ids": order["trade_ids"] if order else [shown["trade_id"]],
+                "incoterm": shown["incoterm"],
+                "place": shown["place"],
+                "invoice": shown["invoice"],
+                "token": shown["token"]["symbol"],
+            }
     return None

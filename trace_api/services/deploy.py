@@ -96,11 +96,17 @@ def deploy(*, chain: Chain, account: LocalAccount, force: bool = False) -> Deplo
     contracts: dict[str, Deployed] = {}
     contracts["TraceRegistry"] = _deploy_one(chain, sender, chain.artifacts["TraceRegistry"], account.address)
     contracts["OrgDirectory"] = _deploy_one(
-        chain, sender, chain.artifacts["OrgDirectory"], contracts["TraceRegistry"].address)
+        chain, sender, chain.artifacts["OrgDirectory"], contracts["TraceRegistry"].address
+    )
     fee_bps = DEFAULT_FEE_BPS if dev else 0
     contracts["TradeEscrow"] = _deploy_one(
-        chain, sender, chain.artifacts["TradeEscrow"],
-        account.address, contracts["TraceRegistry"].address, fee_bps, account.address,
+        chain,
+        sender,
+        chain.artifacts["TradeEscrow"],
+        account.address,
+        contracts["TraceRegistry"].address,
+        fee_bps,
+        account.address,
     )
     tokens: dict[str, str] = {}
     if dev:
@@ -141,11 +147,15 @@ def _deploy_dev_feeds(chain: Chain, sender: TxSender, contracts: dict[str, Deplo
     escrow = chain.contract("TradeEscrow", contracts["TradeEscrow"].address)
     pending = []
     for pair, (currency, minor_unit, answer) in DEV_FEEDS.items():
-        deployed = _deploy_one(chain, sender, chain.artifacts["MockV3Aggregator"], DEV_FEED_DECIMALS,
-                               pair.replace("/", " / "), answer)
+        deployed = _deploy_one(
+            chain, sender, chain.artifacts["MockV3Aggregator"], DEV_FEED_DECIMALS, pair.replace("/", " / "), answer
+        )
         contracts[f"MockV3Aggregator:{pair}"] = deployed
-        pending.append(sender.submit(escrow.functions.setPriceFeed(
-            currency.encode(), usdc, deployed.address, DEV_FEED_MAX_AGE_S, minor_unit)))
+        pending.append(
+            sender.submit(
+                escrow.functions.setPriceFeed(currency.encode(), usdc, deployed.address, DEV_FEED_MAX_AGE_S, minor_unit)
+            )
+        )
     for tx_hash in pending:
         sender.wait(tx_hash)
 

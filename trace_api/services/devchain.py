@@ -37,8 +37,10 @@ def is_dev_chain(chain: Chain) -> bool:
 
 def require_dev_chain(chain: Chain, what: str) -> None:
     if not is_dev_chain(chain):
-        raise ConfigError(f"{what} works only on the local development chain (chain id {LOCAL_CHAIN_ID}), "
-                          f"not on chain {chain.chain_id}")
+        raise ConfigError(
+            f"{what} works only on the local development chain (chain id {LOCAL_CHAIN_ID}), "
+            f"not on chain {chain.chain_id}"
+        )
 
 
 def clock(chain: Chain) -> ChainClock:

@@ -66,8 +66,9 @@ def commit(ctx: Any, prepared: Prepared, *, owner: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     digest = prepared.info["sha256"]
     with ctx.engine.connect() as conn:
-        known = conn.execute(select(t.documents.c.private, t.documents.c.recipients)
-                             .where(t.documents.c.sha256 == digest)).first()
+        known = conn.execute(
+            select(t.documents.c.private, t.documents.c.recipients).where(t.documents.c.sha256 == digest)
+        ).first()
     if known is None:
         _write(folder, digest, prepared.stored, prepared.key, prepared.recipients)
     else:
@@ -78,22 +79,37 @@ def commit(ctx: Any, prepared: Prepared, *, owner: str) -> None:
         if known.private and key_file.is_file():
             key_file.write_text(json.dumps({**json.loads(key_file.read_text()), "recipients": recipients}))
         with ctx.engine.begin() as conn:
-            conn.execute(update(t.documents).where(t.documents.c.sha256 == digest)
-                         .values(recipients=json.dumps(recipients)))
+            conn.execute(
+                update(t.documents).where(t.documents.c.sha256 == digest).values(recipients=json.dumps(recipients))
+            )
     from trace_api.index.store import insert_ignore
 
     with ctx.engine.begin() as conn:
-        insert_ignore(conn, t.documents, [{
-            "sha256": digest, "name": prepared.info["name"], "size": len(prepared.stored),
-            "media_type": prepared.media_type, "private": prepared.info["private"],
-            "recipients": json.dumps(prepared.recipients), "owners": "[]",
-        }])
+        insert_ignore(
+            conn,
+            t.documents,
+            [
+                {
+                    "sha256": digest,
+                    "name": prepared.info["name"],
+                    "size": len(prepared.stored),
+                    "media_type": prepared.media_type,
+                    "private": prepared.info["private"],
+                    "recipients": json.dumps(prepared.recipients),
+                    "owners": "[]",
+                }
+            ],
+        )
         # Whoever attached the same content first, this account attaches it too.
-        owners = json.loads(conn.execute(select(t.documents.c.owners).where(t.documents.c.sha256 == digest)).scalar()
-                            or "[]")
+        owners = json.loads(
+            conn.execute(select(t.documents.c.owners).where(t.documents.c.sha256 == digest)).scalar() or "[]"
+        )
         if owner.lower() not in owners:
-            conn.execute(update(t.documents).where(t.documents.c.sha256 == digest).values(
-                owners=json.dumps([*owners, owner.lower()])))
+            conn.execute(
+                update(t.documents)
+                .where(t.documents.c.sha256 == digest)
+                .values(owners=json.dumps([*owners, owner.lower()]))
+            )
 
 
 def _write(folder: Path, digest: str, stored: bytes, key: bytes | None, recipients: list[str]) -> None:
@@ -117,8 +133,15 @@ def verify(ctx: Any, sha256: str, *, actor: str | None) -> dict[str, Any]:
     data = _plaintext(ctx.settings, sha256, private=row["private"])
     intact = data is not None and "0x" + hashlib.sha256(data).hexdigest() == sha256
     own = actor is not None and actor.lower() in json.loads(row["owners"] or "[]")
-    return {"sha256": sha256, "name": row["name"], "available": data is not None, "verified": intact and own,
-            "intact": intact, "attached_by_actor": own, "private": row["private"]}
+    return {
+        "sha256": sha256,
+        "name": row["name"],
+        "available": data is not None,
+        "verified": intact and own,
+        "intact": intact,
+        "attached_by_actor": own,
+        "private": row["private"],
+    }
 
 
 def _plaintext(settings: Settings, sha256: str, *, private: bool) -> bytes | None:

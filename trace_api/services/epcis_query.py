@@ -116,7 +116,9 @@ def _matches(event: Mapping[str, Any], stored_hash: str, query: Mapping[str, Any
     return not epcs or bool(_identifiers(event) & {_canonical(e) for e in epcs})
 
 
-def run_query(engine: Engine, query: Mapping[str, Any], *, limit: int, offset: int) -> tuple[list[dict[str, Any]], bool]:
+def run_query(
+    engine: Engine, query: Mapping[str, Any], *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], bool]:
     """(matching events, oldest first, each with its eventID; whether more follow)."""
     check_query(query)
     statement = select(t.epcis_events.c.body, t.epcis_events.c.event_hash)
@@ -125,8 +127,12 @@ def run_query(engine: Engine, query: Mapping[str, Any], *, limit: int, offset: i
     if ids := _values(query, "EQ_eventID"):  # by hash through the key, a partner's own eventID by its text
         hashes = [h for h in map(_hash_of, ids) if h]
         others = [i for i in ids if not _hash_of(i)]
-        statement = statement.where(or_(t.epcis_events.c.event_hash.in_(hashes),
-                                        *(t.epcis_events.c.body.contains(json.dumps(i)) for i in others)))
+        statement = statement.where(
+            or_(
+                t.epcis_events.c.event_hash.in_(hashes),
+                *(t.epcis_events.c.body.contains(json.dumps(i)) for i in others),
+            )
+        )
     if steps := _values(query, "EQ_bizStep"):
         statement = statement.where(t.epcis_events.c.biz_step.in_([biz_step_name(s) or s[:64] for s in steps]))
     if (start := _time(query, "GE_eventTime")) is not None:

@@ -55,10 +55,31 @@ from trace_api.services.trade_terms import (
 )
 
 __all__ = [
-    "STATES", "TRADE_STATES", "TokenInfo", "add_evidence", "balances", "confirm", "dispute", "evidence_hash",
-    "format_amount", "list_trades", "open_trade", "parse_amount", "parse_deliver_by", "parse_duration",
-    "parse_milestones", "parse_share", "refund", "release", "resolve", "resolve_by_timeout", "resolve_token",
-    "show_trade", "trade_parties", "trade_state", "withdraw",
+    "STATES",
+    "TRADE_STATES",
+    "TokenInfo",
+    "add_evidence",
+    "balances",
+    "confirm",
+    "dispute",
+    "evidence_hash",
+    "format_amount",
+    "list_trades",
+    "open_trade",
+    "parse_amount",
+    "parse_deliver_by",
+    "parse_duration",
+    "parse_milestones",
+    "parse_share",
+    "refund",
+    "release",
+    "resolve",
+    "resolve_by_timeout",
+    "resolve_token",
+    "show_trade",
+    "trade_parties",
+    "trade_state",
+    "withdraw",
 ]
 
 NATIVE = "0x" + "00" * 20  # the escrow's token address for the native coin
@@ -84,16 +105,34 @@ PERMIT_TTL_S = 3600  # the permit only has to outlive the one transaction that c
 DEFAULT_LIST_LIMIT = 100
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": DAY, "w": 7 * DAY}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_TRADE_FIELDS = ("buyer", "deliver_by", "shipped_bps", "delivered_bps", "seller", "opened_at", "fee_bps", "state",
-                 "dispute_window", "arbiter", "disputed_at", "ruling_period", "token", "batch_id", "amount", "released")
-_PERMIT_TYPES = {"Permit": [
-    {"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
-    {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
-    {"name": "deadline", "type": "uint256"},
-]}
-_DOMAIN_TYPEHASH = keccak(
-    text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+_TRADE_FIELDS = (
+    "buyer",
+    "deliver_by",
+    "shipped_bps",
+    "delivered_bps",
+    "seller",
+    "opened_at",
+    "fee_bps",
+    "state",
+    "dispute_window",
+    "arbiter",
+    "disputed_at",
+    "ruling_period",
+    "token",
+    "batch_id",
+    "amount",
+    "released",
 )
+_PERMIT_TYPES = {
+    "Permit": [
+        {"name": "owner", "type": "address"},
+        {"name": "spender", "type": "address"},
+        {"name": "value", "type": "uint256"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ]
+}
+_DOMAIN_TYPEHASH = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
 
 
 # ---- input parsing (pure) ----
@@ -132,7 +171,7 @@ def format_amount(units: int, decimals: int) -> str:
 
 
 def parse_duration(value: str) -> int:
-    """"30d", "12h", "2w", "90m", "45s" (or a bare "0") as seconds."""
+    """ "30d", "12h", "2w", "90m", "45s" (or a bare "0") as seconds."""
     if value.strip() == "0":
         return 0
     match = _DURATION.match(value)
@@ -179,8 +218,10 @@ def parse_milestones(value: str | None) -> tuple[int, int]:
         name, share = (re.split(r"[:=]", part, maxsplit=1) + [""])[:2]
         name, share = name.strip().lower(), share.strip().lower()
         if not share or name not in MILESTONES:
-            raise ValidationError(f"milestone {part.strip()!r}: use shipped:BPS and delivered:BPS, e.g. "
-                                  "shipped:3000,delivered:7000 or shipped=30%,delivered=70%")
+            raise ValidationError(
+                f"milestone {part.strip()!r}: use shipped:BPS and delivered:BPS, e.g. "
+                "shipped:3000,delivered:7000 or shipped=30%,delivered=70%"
+            )
         if name in given:
             raise ValidationError(f"milestone {name} is given twice")
         given[name] = share
@@ -223,8 +264,9 @@ def parse_share(value: str | int) -> int:
     return bps
 
 
-def evidence_hash(*, text: str | None = None, path: Path | None = None, digest: str | None = None,
-                  max_bytes: int | None = None) -> bytes:
+def evidence_hash(
+    *, text: str | None = None, path: Path | None = None, digest: str | None = None, max_bytes: int | None = None
+) -> bytes:
     """SHA-256 of a statement, of a file, or a SHA-256 computed elsewhere (64 hex digits); exactly one of them."""
     given = [x is not None for x in (text, path, digest)]
     if sum(given) != 1:
@@ -369,8 +411,9 @@ def _get_trade(escrow: Contract, trade_id: int) -> _Trade:
 
 def _batch_label(ctx: TraceContext, batch_id: bytes) -> dict[str, str] | None:
     with ctx.engine.connect() as conn:
-        row = conn.execute(select(t.batch_keys.c.gtin, t.batch_keys.c.lot)
-                           .where(t.batch_keys.c.batch_id == hx(batch_id))).first()
+        row = conn.execute(
+            select(t.batch_keys.c.gtin, t.batch_keys.c.lot).where(t.batch_keys.c.batch_id == hx(batch_id))
+        ).first()
     return {"gtin": row.gtin, "lot": row.lot} if row else None
 
 
@@ -384,15 +427,30 @@ def _releasable(escrow: Contract, trade: _Trade) -> int:
         return 0
 
 
-def _describe(ctx: TraceContext, escrow: Contract, trade: _Trade, token: TokenInfo, *, now: int,
-              detail: bool, siblings: bool = True) -> dict[str, Any]:
+def _describe(
+    ctx: TraceContext,
+    escrow: Contract,
+    trade: _Trade,
+    token: TokenInfo,
+    *,
+    now: int,
+    detail: bool,
+    siblings: bool = True,
+) -> dict[str, Any]:
     def amount(units: int) -> str:
         return format_amount(units, token.decimals)
 
     summary: dict[str, Any] = {
-        "trade_id": trade.id, "state": trade_state(trade), "buyer": trade.buyer, "seller": trade.seller,
-        "arbiter": trade.arbiter, "token": token.to_json(), "amount": amount(trade.amount),
-        "released": amount(trade.released), "batch_id": hx(trade.batch_id), "deliver_by": _iso(trade.deliver_by),
+        "trade_id": trade.id,
+        "state": trade_state(trade),
+        "buyer": trade.buyer,
+        "seller": trade.seller,
+        "arbiter": trade.arbiter,
+        "token": token.to_json(),
+        "amount": amount(trade.amount),
+        "released": amount(trade.released),
+        "batch_id": hx(trade.batch_id),
+        "deliver_by": _iso(trade.deliver_by),
     }
     if not detail:
         return summary
@@ -412,40 +470,67 @@ def _describe(ctx: TraceContext, escrow: Contract, trade: _Trade, token: TokenIn
             continue
         share = trade.shipped_share if name == "shipped" else trade.amount - trade.shipped_share
         paid, met = trade.released >= cumulative, bool(due_at) and due_at <= now
-        milestones.append({"name": name, "bps": bps, "amount": amount(share), "condition_met": met,
-                           "met_at": _iso(due_at), "paid": paid,
-                           "status": _milestone_status(trade, paid=paid, met=met, due_at=due_at)})
+        milestones.append(
+            {
+                "name": name,
+                "bps": bps,
+                "amount": amount(share),
+                "condition_met": met,
+                "met_at": _iso(due_at),
+                "paid": paid,
+                "status": _milestone_status(trade, paid=paid, met=met, due_at=due_at),
+            }
+        )
     ruling_deadline = trade.disputed_at + trade.ruling_period if trade.disputed_at else 0
     releasable = _releasable(escrow, trade)
     batch = _batch_label(ctx, trade.batch_id)
     terms = describe_terms(_read(escrow.functions.getTerms(trade.id)), trade_id=trade.id, iso=_iso)
-    own_line = {"trade_id": trade.id, "batch_id": hx(trade.batch_id), "batch": batch, "amount": amount(trade.amount),
-                "amount_units": str(trade.amount), "released": amount(trade.released),
-                "released_units": str(trade.released), "state": trade_state(trade),
-                "invoice_amount": terms["invoice"]["amount"] if terms["invoice"] else None,
-                "milestones": milestones, "releasable_now": amount(releasable)}
+    own_line = {
+        "trade_id": trade.id,
+        "batch_id": hx(trade.batch_id),
+        "batch": batch,
+        "amount": amount(trade.amount),
+        "amount_units": str(trade.amount),
+        "released": amount(trade.released),
+        "released_units": str(trade.released),
+        "state": trade_state(trade),
+        "invoice_amount": terms["invoice"]["amount"] if terms["invoice"] else None,
+        "milestones": milestones,
+        "releasable_now": amount(releasable),
+    }
     # The order's lines, each its own trade: this one, and its siblings read the same way.
     ids = terms["order"]["trade_ids"] if terms["order"] and siblings else [trade.id]
-    lines = [own_line if i == trade.id else _line_of(
-        _describe(ctx, escrow, _get_trade(escrow, i), token, now=now, detail=True, siblings=False)) for i in ids]
+    lines = [
+        own_line
+        if i == trade.id
+        else _line_of(_describe(ctx, escrow, _get_trade(escrow, i), token, now=now, detail=True, siblings=False))
+        for i in ids
+    ]
     return {
         **summary,
         **terms,
         "lines": lines,
         "batch": batch,
-        "amount_units": str(trade.amount), "released_units": str(trade.released),
-        "in_escrow": amount(in_escrow), "in_escrow_units": str(in_escrow),
+        "amount_units": str(trade.amount),
+        "released_units": str(trade.released),
+        "in_escrow": amount(in_escrow),
+        "in_escrow_units": str(in_escrow),
         "refunded_to_buyer": amount(trade.amount - trade.released) if closed else None,
-        "fee_bps": trade.fee_bps, "opened_at": _iso(trade.opened_at), "deliver_by_unix": trade.deliver_by,
+        "fee_bps": trade.fee_bps,
+        "opened_at": _iso(trade.opened_at),
+        "deliver_by_unix": trade.deliver_by,
         "overdue": now > trade.deliver_by and not delivered_at,
         "shipped_by_seller": own,
-        "delivered_at": _iso(delivered_at), "received_by_buyer_at": _iso(received_at),
+        "delivered_at": _iso(delivered_at),
+        "received_by_buyer_at": _iso(received_at),
         "dispute_window_s": trade.dispute_window,
-        "ruling_period_s": trade.ruling_period, "disputed_at": _iso(trade.disputed_at),
+        "ruling_period_s": trade.ruling_period,
+        "disputed_at": _iso(trade.disputed_at),
         "ruling_deadline": _iso(ruling_deadline),
         "milestones": milestones,
         "batch_recalled": facts.recalled,
-        "releasable_now": amount(releasable), "releasable_now_units": str(releasable),
+        "releasable_now": amount(releasable),
+        "releasable_now_units": str(releasable),
         "refundable_now": STATES[trade.state] == "open" and now > trade.deliver_by and not delivered_at,
         "resolvable_by_timeout": STATES[trade.state] == "disputed" and now > ruling_deadline,
         "chain_time": _iso(now),
@@ -500,14 +585,23 @@ def _facts(ctx: TraceContext, trade: _Trade) -> _Facts:
     """One registry call: the same facts, read the same way, as the escrow's release, refund and default ruling."""
     shipment, recalled = _read(ctx.registry.functions.latestShipment(trade.batch_id, trade.buyer))
     shipper, delivered_at, handed_on_at, received, in_transit = shipment
-    own = (shipper.lower() == trade.seller.lower()
-           and not (received and delivered_at < trade.opened_at)
-           and (handed_on_at == 0 or handed_on_at >= trade.opened_at))
+    own = (
+        shipper.lower() == trade.seller.lower()
+        and not (received and delivered_at < trade.opened_at)
+        and (handed_on_at == 0 or handed_on_at >= trade.opened_at)
+    )
     current = own and handed_on_at == 0
     shipped_at = int(_read(ctx.registry.functions.shippedAt(trade.batch_id))) if current else 0
-    return _Facts(shipper=shipper, delivered_at=int(delivered_at), handed_on_at=int(handed_on_at),
-                  received=bool(received), in_transit=bool(in_transit), recalled=bool(recalled), own=own,
-                  shipped_at=shipped_at)
+    return _Facts(
+        shipper=shipper,
+        delivered_at=int(delivered_at),
+        handed_on_at=int(handed_on_at),
+        received=bool(received),
+        in_transit=bool(in_transit),
+        recalled=bool(recalled),
+        own=own,
+        shipped_at=shipped_at,
+    )
 
 
 def show_trade(ctx: TraceContext, *, trade_id: int) -> dict[str, Any]:
@@ -524,8 +618,9 @@ def trade_parties(ctx: TraceContext, *, trade_id: int) -> dict[str, str]:
     return {"buyer": trade.buyer, "seller": trade.seller, "arbiter": trade.arbiter}
 
 
-def list_trades(ctx: TraceContext, *, account: str | None = None, state: str | None = None,
-                limit: int = DEFAULT_LIST_LIMIT) -> list[dict[str, Any]]:
+def list_trades(
+    ctx: TraceContext, *, account: str | None = None, state: str | None = None, limit: int = DEFAULT_LIST_LIMIT
+) -> list[dict[str, Any]]:
     """Trades, newest first; ``account`` matches buyer, seller or arbiter. Scans ``getTrade`` from the newest id
     down, one call per trade, until ``limit`` match: fine for the local chain, not for a busy mainnet escrow."""
     wanted = {"closed": TRADE_STATES[2:]}.get((state or "").lower(), ((state or "").lower(),))
@@ -559,15 +654,15 @@ def balances(ctx: TraceContext, *, account: str) -> list[dict[str, Any]]:
     for address in [NATIVE, *ctx.chain.deployment().tokens.values()]:
         token = resolve_token(ctx, address)
         units = int(_read(escrow.functions.withdrawable(who, token.address)))
-        result.append({"token": token.to_json(), "amount": format_amount(units, token.decimals),
-                       "amount_units": str(units)})
+        result.append(
+            {"token": token.to_json(), "amount": format_amount(units, token.decimals), "amount_units": str(units)}
+        )
     return result
 
 
 # ---- writes ----
 def _tx(receipt: TxReceipt) -> dict[str, Any]:
-    return {"tx_hash": hx(receipt["transactionHash"]), "block": receipt["blockNumber"],
-            "gas_used": receipt["gasUsed"]}
+    return {"tx_hash": hx(receipt["transactionHash"]), "block": receipt["blockNumber"], "gas_used": receipt["gasUsed"]}
 
 
 def _events(escrow: Contract, receipt: TxReceipt, name: str) -> list[dict[str, Any]]:
@@ -576,11 +671,18 @@ def _events(escrow: Contract, receipt: TxReceipt, name: str) -> list[dict[str, A
 
 
 def _domain_separator(domain: dict[str, Any]) -> bytes:
-    return keccak(abi_encode(
-        ["bytes32", "bytes32", "bytes32", "uint256", "address"],
-        [_DOMAIN_TYPEHASH, keccak(text=domain["name"]), keccak(text=domain["version"]), domain["chainId"],
-         domain["verifyingContract"]],
-    ))
+    return keccak(
+        abi_encode(
+            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+            [
+                _DOMAIN_TYPEHASH,
+                keccak(text=domain["name"]),
+                keccak(text=domain["version"]),
+                domain["chainId"],
+                domain["verifyingContract"],
+            ],
+        )
+    )
 
 
 def _permit_domain(ctx: TraceContext, token: Contract) -> dict[str, Any] | None:
@@ -602,8 +704,9 @@ def _permit_domain(ctx: TraceContext, token: Contract) -> dict[str, Any] | None:
     return domain if _domain_separator(domain) == separator else None
 
 
-def _sign_permit(account: LocalAccount, token: Contract, domain: dict[str, Any], *, spender: str, value: int,
-                 deadline: int) -> tuple[int, bytes, bytes]:
+def _sign_permit(
+    account: LocalAccount, token: Contract, domain: dict[str, Any], *, spender: str, value: int, deadline: int
+) -> tuple[int, bytes, bytes]:
     nonce = int(_read(token.functions.nonces(account.address)))
     message = {"owner": account.address, "spender": spender, "value": value, "nonce": nonce, "deadline": deadline}
     signed = account.sign_typed_data(domain_data=domain, message_types=_PERMIT_TYPES, message_data=message)
@@ -614,18 +717,34 @@ def _party(ctx: TraceContext, value: str, role: str) -> str:
     """A trade party's address. Dev account names stand for keys anyone can read, so off the local chain they
     are refused: money escrowed for such an address could be taken by anyone."""
     if value in DEV_ACCOUNTS and not ctx.dev_chain:
-        raise ValidationError(f"{role} {value!r}: dev account names are accepted on the local chain only; "
-                              "give an address")
+        raise ValidationError(
+            f"{role} {value!r}: dev account names are accepted on the local chain only; give an address"
+        )
     return resolve_account(value, dev_names=ctx.dev_chain)
 
 
 def open_trade(
-    ctx: TraceContext, *, account: LocalAccount, seller: str, arbiter: str, token: str, amount: str | None,
-    gtin: str | None = None, lot: str | None = None, deliver_by: str, ruling_period: str = "7d",
-    milestones: str | None = None, lines: list[OrderLine] | None = None,
-    dispute_window: str = DEFAULT_DISPUTE_WINDOW, use_permit: bool = True, incoterm: str | None = None,
-    place: str | None = None, port: bool = False, invoice_amount: str | None = None,
-    invoice_currency: str | None = None, max_slippage: str | int | None = None,
+    ctx: TraceContext,
+    *,
+    account: LocalAccount,
+    seller: str,
+    arbiter: str,
+    token: str,
+    amount: str | None,
+    gtin: str | None = None,
+    lot: str | None = None,
+    deliver_by: str,
+    ruling_period: str = "7d",
+    milestones: str | None = None,
+    lines: list[OrderLine] | None = None,
+    dispute_window: str = DEFAULT_DISPUTE_WINDOW,
+    use_permit: bool = True,
+    incoterm: str | None = None,
+    place: str | None = None,
+    port: bool = False,
+    invoice_amount: str | None = None,
+    invoice_currency: str | None = None,
+    max_slippage: str | int | None = None,
 ) -> dict[str, Any]:
     """Open and fund a trade as ``account`` (the buyer).
 
@@ -650,10 +769,16 @@ def open_trade(
     if lines is not None and len(lines) == 1:  # one batch: its line's amount, if any, is the price
         (only,) = lines
         if only.amount and (amount is not None or invoice_amount is not None):
-            raise ValidationError("one batch takes its price from the amount or the invoice; give the lot without "
-                                  "=AMOUNT, or add more lines")
-        gtin, lot, amount, lines = only.gtin, only.lot, amount if amount is not None or invoice_amount else (
-            only.amount or None), None
+            raise ValidationError(
+                "one batch takes its price from the amount or the invoice; give the lot without "
+                "=AMOUNT, or add more lines"
+            )
+        gtin, lot, amount, lines = (
+            only.gtin,
+            only.lot,
+            amount if amount is not None or invoice_amount else (only.amount or None),
+            None,
+        )
     keys = [batch_key(line.gtin, line.lot) for line in lines] if lines else [batch_key(gtin or "", lot or "")]
     if len({k.id for k in keys}) != len(keys):
         raise ValidationError("a batch appears on two order lines; give each batch once")
@@ -672,8 +797,9 @@ def open_trade(
     shipped_bps, delivered_bps = parse_milestones(milestones) if explicit or not rule else default_schedule(rule)
     sent_schedule = (shipped_bps, delivered_bps) if explicit or not rule else (0, 0)
     if amount is not None and invoice_amount is not None:
-        raise ValidationError("give the price either in the token (amount) or as an invoice (amount and currency), "
-                              "not both")
+        raise ValidationError(
+            "give the price either in the token (amount) or as an invoice (amount and currency), not both"
+        )
     if amount is None and invoice_amount is None and not lines:
         raise ValidationError("give the price: an amount in the token, or an invoice (amount and currency)")
     invoice = parse_invoice(invoice_amount, invoice_currency or "") if invoice_amount is not None else None
@@ -683,8 +809,10 @@ def open_trade(
         raise ValidationError(f"ruling period {ruling_period}: must be between 1 and 90 days")
     window = parse_duration(dispute_window)
     if not MIN_DISPUTE_WINDOW_S <= window <= MAX_DISPUTE_WINDOW_S:
-        raise ValidationError(f"dispute window {dispute_window}: must be between 1 and 30 days (the buyer's time to "
-                              f"dispute a carrier's delivery before it pays)")
+        raise ValidationError(
+            f"dispute window {dispute_window}: must be between 1 and 30 days (the buyer's time to "
+            f"dispute a carrier's delivery before it pays)"
+        )
     info = resolve_token(ctx, token)
     now = _chain_now(ctx)
     deadline = parse_deliver_by(deliver_by, now=now)
@@ -703,12 +831,25 @@ def open_trade(
             raise NotFoundError(f"batch {key.gtin}/{key.lot} is not registered")
         if _read(registry.functions.isRecalled(key.id)):
             raise ValidationError(f"batch {key.gtin}/{key.lot} is recalled; it cannot be traded")
-    invoice_terms = ((invoice.amount, invoice.code, quoted["rate"], slippage) if invoice is not None
-                     else (0, b"\0" * 3, 0, 0))
+    invoice_terms = (
+        (invoice.amount, invoice.code, quoted["rate"], slippage) if invoice is not None else (0, b"\0" * 3, 0, 0)
+    )
     order = [(key.id, share) for key, share in zip(keys, shares, strict=True)] if lines else []
-    params = (seller_address, arbiter_address, info.address, ZERO_ID if lines else keys[0].id,
-              0 if invoice else units, deadline, ruling, *sent_schedule, window, rule, place_code, invoice_terms,
-              order)
+    params = (
+        seller_address,
+        arbiter_address,
+        info.address,
+        ZERO_ID if lines else keys[0].id,
+        0 if invoice else units,
+        deadline,
+        ruling,
+        *sent_schedule,
+        window,
+        rule,
+        place_code,
+        invoice_terms,
+        order,
+    )
     warnings = [w for key in keys for w in _open_warnings(registry, key, buyer)]
 
     shown = f"{format_amount(funds, info.decimals)} {info.symbol}"
@@ -731,8 +872,9 @@ def open_trade(
         if allowance >= funds:
             funding, fn = "allowance", escrow.functions.open(params)
         elif domain is not None:
-            v, r, s = _sign_permit(account, erc20, domain, spender=escrow.address, value=funds,
-                                   deadline=now + PERMIT_TTL_S)
+            v, r, s = _sign_permit(
+                account, erc20, domain, spender=escrow.address, value=funds, deadline=now + PERMIT_TTL_S
+            )
             funding, fn = "permit", escrow.functions.openWithPermit(params, funds, now + PERMIT_TTL_S, v, r, s)
         else:
             funding = "approve"
@@ -746,16 +888,38 @@ def open_trade(
     terms = describe_terms(_read(escrow.functions.getTerms(first)), trade_id=first, iso=_iso)
     key = keys[0]
     return {
-        "trade_id": first, "trade_ids": [int(o["tradeId"]) for o in opened], **_tx(receipt), "funding": funding,
-        "tx_hashes": [s["tx_hash"] for s in sent], "buyer": buyer, "seller": seller_address,
-        "arbiter": arbiter_address, "token": info.to_json(), "amount": format_amount(units, info.decimals),
-        "amount_units": str(units), "batch_id": key.id_hex, "gtin": key.gtin, "lot": key.lot,
-        "lines": [{"trade_id": int(o["tradeId"]), "batch_id": k.id_hex, "gtin": k.gtin, "lot": k.lot,
-                   "amount": format_amount(int(o["amount"]), info.decimals), "amount_units": str(int(o["amount"]))}
-                  for o, k in zip(opened, keys, strict=True)],
-        "deliver_by": _iso(deadline), "ruling_period_s": ruling, "dispute_window_s": window,
+        "trade_id": first,
+        "trade_ids": [int(o["tradeId"]) for o in opened],
+        **_tx(receipt),
+        "funding": funding,
+        "tx_hashes": [s["tx_hash"] for s in sent],
+        "buyer": buyer,
+        "seller": seller_address,
+        "arbiter": arbiter_address,
+        "token": info.to_json(),
+        "amount": format_amount(units, info.decimals),
+        "amount_units": str(units),
+        "batch_id": key.id_hex,
+        "gtin": key.gtin,
+        "lot": key.lot,
+        "lines": [
+            {
+                "trade_id": int(o["tradeId"]),
+                "batch_id": k.id_hex,
+                "gtin": k.gtin,
+                "lot": k.lot,
+                "amount": format_amount(int(o["amount"]), info.decimals),
+                "amount_units": str(int(o["amount"])),
+            }
+            for o, k in zip(opened, keys, strict=True)
+        ],
+        "deliver_by": _iso(deadline),
+        "ruling_period_s": ruling,
+        "dispute_window_s": window,
         "milestones": {"shipped_bps": shipped_bps, "delivered_bps": delivered_bps},
-        "fee_bps": int(opened[0]["feeBps"]), "warnings": warnings, **terms,
+        "fee_bps": int(opened[0]["feeBps"]),
+        "warnings": warnings,
+        **terms,
     }
 
 
@@ -771,8 +935,10 @@ def _line_shares(lines: list[OrderLine], invoice: Invoice | None, info: TokenInf
         return shares
     shares = [parse_amount(line.amount, info.decimals) for line in lines]
     if total and sum(shares) != total:
-        raise ValidationError(f"the lines add up to {format_amount(sum(shares), info.decimals)} {info.symbol}, "
-                              f"not to the amount {format_amount(total, info.decimals)} {info.symbol}")
+        raise ValidationError(
+            f"the lines add up to {format_amount(sum(shares), info.decimals)} {info.symbol}, "
+            f"not to the amount {format_amount(total, info.decimals)} {info.symbol}"
+        )
     return shares
 
 
@@ -781,8 +947,10 @@ def _quote(escrow: Contract, invoice: Invoice | None, info: TokenInfo, sender: T
     if invoice is None:
         return {}
     if info.native:
-        raise ValidationError(f"an invoice in {invoice.currency} is settled in a stablecoin: give --token (e.g. "
-                              f"USDC), not the native coin")
+        raise ValidationError(
+            f"an invoice in {invoice.currency} is settled in a stablecoin: give --token (e.g. "
+            f"USDC), not the native coin"
+        )
     return quote(escrow, invoice, token_address=info.address, token_symbol=info.symbol, call=sender.call)
 
 
@@ -792,12 +960,16 @@ def _open_warnings(registry: Contract, key: BatchKey, buyer: str) -> list[str]:
     when the trade opened), so such a trade ends by `trace escrow confirm` or a refund."""
     label = f"batch {key.gtin}/{key.lot}"
     if str(_read(registry.functions.custodian(key.id))).lower() == buyer.lower():
-        return [f"{label} is already in the buyer's custody: only a new shipment from the seller to the buyer can "
-                f"pay this trade; for goods already received, pay with `trace escrow confirm`"]
+        return [
+            f"{label} is already in the buyer's custody: only a new shipment from the seller to the buyer can "
+            f"pay this trade; for goods already received, pay with `trace escrow confirm`"
+        ]
     shipment, _ = _read(registry.functions.latestShipment(key.id, buyer))
     if shipment[1]:  # delivered to the buyer, which no longer holds it
-        return [f"{label} was already delivered to the buyer ({_iso(int(shipment[1]))}) and has left it since: "
-                f"that delivery does not pay this trade, only a new shipment from the seller does"]
+        return [
+            f"{label} was already delivered to the buyer ({_iso(int(shipment[1]))}) and has left it since: "
+            f"that delivery does not pay this trade, only a new shipment from the seller does"
+        ]
     return []
 
 
@@ -817,15 +989,30 @@ def release(ctx: TraceContext, *, account: LocalAccount, trade_id: int) -> dict[
     due = 0 if closed else int(sender.call(fn))  # decodes a revert (a disputed trade) before anything is sent
     result: dict[str, Any] = {"trade_id": trade_id, "token": token.to_json()}
     if due == 0:
-        return {**result, "released": "0", "released_units": "0", "milestones": [], "tx_hash": None,
-                **_nothing_due(ctx, escrow, trade, token)}
+        return {
+            **result,
+            "released": "0",
+            "released_units": "0",
+            "milestones": [],
+            "tx_hash": None,
+            **_nothing_due(ctx, escrow, trade, token),
+        }
     receipt = sender.transact(fn)
     paid = _events(escrow, receipt, "MilestoneReleased")
     total = sum(int(p["amount"]) for p in paid)
     return {
-        **result, **_tx(receipt), "released": format_amount(total, token.decimals), "released_units": str(total),
-        "milestones": [{"name": MILESTONES[int(p["milestone"])], "amount": format_amount(p["amount"], token.decimals),
-                        "fee": format_amount(p["fee"], token.decimals)} for p in paid],
+        **result,
+        **_tx(receipt),
+        "released": format_amount(total, token.decimals),
+        "released_units": str(total),
+        "milestones": [
+            {
+                "name": MILESTONES[int(p["milestone"])],
+                "amount": format_amount(p["amount"], token.decimals),
+                "fee": format_amount(p["fee"], token.decimals),
+            }
+            for p in paid
+        ],
         "state": trade_state(_get_trade(escrow, trade_id)),
     }
 
@@ -834,17 +1021,22 @@ def _nothing_due(ctx: TraceContext, escrow: Contract, trade: _Trade, token: Toke
     """Why release pays nothing now, in the words `trace escrow show` uses: closed, due later, or not reached."""
     state = trade_state(trade)
     if state not in ("open", "disputed"):
-        return {"state": state, "due_at": None,
-                "note": f"nothing due: the trade is {state}, nothing is left in escrow"}
+        return {"state": state, "due_at": None, "note": f"nothing due: the trade is {state}, nothing is left in escrow"}
     shown = _describe(ctx, escrow, trade, token, now=_chain_now(ctx), detail=True)
     later = [m for m in shown["milestones"] if not m["paid"] and m["met_at"] and not m["condition_met"]]
     if later:
         first = later[0]
-        return {"state": state, "due_at": first["met_at"],
-                "note": f"nothing due yet: the {first['name']} milestone ({first['amount']} {token.symbol}) is due "
-                        f"{first['met_at']}, when the buyer's dispute window after the carrier's delivery closes"}
-    return {"state": state, "due_at": None,
-            "note": "nothing due: the registry shows no new shipment by the seller or delivery to the buyer"}
+        return {
+            "state": state,
+            "due_at": first["met_at"],
+            "note": f"nothing due yet: the {first['name']} milestone ({first['amount']} {token.symbol}) is due "
+            f"{first['met_at']}, when the buyer's dispute window after the carrier's delivery closes",
+        }
+    return {
+        "state": state,
+        "due_at": None,
+        "note": "nothing due: the registry shows no new shipment by the seller or delivery to the buyer",
+    }
 
 
 def confirm(ctx: TraceContext, *, account: LocalAccount, trade_id: int) -> dict[str, Any]:
@@ -852,9 +1044,14 @@ def confirm(ctx: TraceContext, *, account: LocalAccount, trade_id: int) -> dict[
     escrow, trade, token = _prepare(ctx, trade_id)
     receipt = ctx.sender(account).transact(escrow.functions.confirmReceipt(trade_id))
     (event,) = _events(escrow, receipt, "ReceiptConfirmed")
-    return {"trade_id": trade_id, **_tx(receipt), "token": token.to_json(), "state": "paid",
-            "released": format_amount(event["amount"], token.decimals),
-            "fee": format_amount(event["fee"], token.decimals)}
+    return {
+        "trade_id": trade_id,
+        **_tx(receipt),
+        "token": token.to_json(),
+        "state": "paid",
+        "released": format_amount(event["amount"], token.decimals),
+        "fee": format_amount(event["fee"], token.decimals),
+    }
 
 
 def refund(ctx: TraceContext, *, account: LocalAccount, trade_id: int) -> dict[str, Any]:
@@ -864,24 +1061,50 @@ def refund(ctx: TraceContext, *, account: LocalAccount, trade_id: int) -> dict[s
     (event,) = _events(escrow, receipt, "TradeRefunded")
     # A Shipped milestone the seller earned but nobody released is paid to the seller first.
     to_seller = sum(int(e["amount"]) for e in _events(escrow, receipt, "MilestoneReleased"))
-    return {"trade_id": trade_id, **_tx(receipt), "token": token.to_json(), "state": "refunded",
-            "buyer": event["buyer"], "refunded": format_amount(event["amount"], token.decimals),
-            "released_to_seller": format_amount(to_seller, token.decimals)}
+    return {
+        "trade_id": trade_id,
+        **_tx(receipt),
+        "token": token.to_json(),
+        "state": "refunded",
+        "buyer": event["buyer"],
+        "refunded": format_amount(event["amount"], token.decimals),
+        "released_to_seller": format_amount(to_seller, token.decimals),
+    }
 
 
-def dispute(ctx: TraceContext, *, account: LocalAccount, trade_id: int, text: str | None = None,
-            path: Path | None = None, digest: str | None = None) -> dict[str, Any]:
+def dispute(
+    ctx: TraceContext,
+    *,
+    account: LocalAccount,
+    trade_id: int,
+    text: str | None = None,
+    path: Path | None = None,
+    digest: str | None = None,
+) -> dict[str, Any]:
     """Freeze the remainder and ask the arbiter to rule; the evidence goes on chain as its SHA-256 only."""
     evidence = evidence_hash(text=text, path=path, digest=digest, max_bytes=ctx.settings.max_document_bytes)
     escrow, _, _ = _prepare(ctx, trade_id)
     receipt = ctx.sender(account).transact(escrow.functions.dispute(trade_id, evidence))
     (event,) = _events(escrow, receipt, "DisputeOpened")
-    return {"trade_id": trade_id, **_tx(receipt), "state": "disputed", "by": event["by"],
-            "evidence_sha256": hx(evidence), "ruling_deadline": _iso(int(event["rulingDeadline"]))}
+    return {
+        "trade_id": trade_id,
+        **_tx(receipt),
+        "state": "disputed",
+        "by": event["by"],
+        "evidence_sha256": hx(evidence),
+        "ruling_deadline": _iso(int(event["rulingDeadline"])),
+    }
 
 
-def add_evidence(ctx: TraceContext, *, account: LocalAccount, trade_id: int, text: str | None = None,
-                 path: Path | None = None, digest: str | None = None) -> dict[str, Any]:
+def add_evidence(
+    ctx: TraceContext,
+    *,
+    account: LocalAccount,
+    trade_id: int,
+    text: str | None = None,
+    path: Path | None = None,
+    digest: str | None = None,
+) -> dict[str, Any]:
     """Reference more evidence (its SHA-256) for the arbiter."""
     evidence = evidence_hash(text=text, path=path, digest=digest, max_bytes=ctx.settings.max_document_bytes)
     escrow, _, _ = _prepare(ctx, trade_id)
@@ -891,10 +1114,16 @@ def add_evidence(ctx: TraceContext, *, account: LocalAccount, trade_id: int, tex
 
 def _resolution(escrow: Contract, receipt: TxReceipt, trade_id: int, token: TokenInfo) -> dict[str, Any]:
     (event,) = _events(escrow, receipt, "DisputeResolved")
-    return {"trade_id": trade_id, **_tx(receipt), "token": token.to_json(), "state": "resolved",
-            "to_seller": format_amount(event["toSeller"], token.decimals),
-            "to_buyer": format_amount(event["toBuyer"], token.decimals),
-            "fee": format_amount(event["fee"], token.decimals), "by_timeout": bool(event["byTimeout"])}
+    return {
+        "trade_id": trade_id,
+        **_tx(receipt),
+        "token": token.to_json(),
+        "state": "resolved",
+        "to_seller": format_amount(event["toSeller"], token.decimals),
+        "to_buyer": format_amount(event["toBuyer"], token.decimals),
+        "fee": format_amount(event["fee"], token.decimals),
+        "by_timeout": bool(event["byTimeout"]),
+    }
 
 
 def resolve(ctx: TraceContext, *, account: LocalAccount, trade_id: int, seller_share: str | int) -> dict[str, Any]:
@@ -928,7 +1157,12 @@ def withdraw(ctx: TraceContext, *, account: LocalAccount, token: str | None = No
     for info in wanted:
         receipt = sender.transact(escrow.functions.withdraw(info.address))
         (event,) = _events(escrow, receipt, "Withdrawn")
-        paid.append({"token": info.to_json(), "amount": format_amount(event["amount"], info.decimals),
-                     "amount_units": str(event["amount"]), **_tx(receipt)})
+        paid.append(
+            {
+                "token": info.to_json(),
+                "amount": format_amount(event["amount"], info.decimals),
+                "amount_units": str(event["amount"]),
+                **_tx(receipt),
+            }
+        )
     return {"account": account.address, "withdrawals": paid}
-

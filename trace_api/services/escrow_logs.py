@@ -49,8 +49,9 @@ def _read(ctx: TraceContext, names: Iterable[str], filters: dict[str, Any], from
             block = int(log["blockNumber"])
             if block not in times:
                 times[block] = int(guarded(lambda b=block: ctx.chain.w3.eth.get_block(b))["timestamp"])
-            found.append(Log(name, dict(log["args"]), block, int(log["logIndex"]), hx(log["transactionHash"]),
-                             times[block]))
+            found.append(
+                Log(name, dict(log["args"]), block, int(log["logIndex"]), hx(log["transactionHash"]), times[block])
+            )
     return sorted(found, key=lambda log: log.position)
 
 
@@ -62,8 +63,11 @@ def trade_logs(ctx: TraceContext, *, trade_id: int, names: Iterable[str]) -> lis
 def withdrawals(ctx: TraceContext, *, accounts: Iterable[str], token: str, from_block: int) -> list[Log]:
     """``Withdrawn`` logs of ``accounts`` for ``token`` since ``from_block``. The escrow pools an account's credits
     per token, so a withdrawal may also carry credits from other trades."""
-    found = [log for account in dict.fromkeys(accounts)
-             for log in _read(ctx, ["Withdrawn"], {"account": account, "token": token}, from_block)]
+    found = [
+        log
+        for account in dict.fromkeys(accounts)
+        for log in _read(ctx, ["Withdrawn"], {"account": account, "token": token}, from_block)
+    ]
     return sorted(found, key=lambda log: log.position)
 
 

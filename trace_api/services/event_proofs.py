@@ -27,17 +27,26 @@ def verify_events(ctx: TraceContext, events: Iterable[Mapping[str, Any]]) -> lis
     with ctx.engine.connect() as conn:
         for event in events:
             hashes = {a: hx(event_hash_bytes(event, algorithm=a)) for a in (HASH_ALGORITHM, LEGACY_ALGORITHM)}
-            rows = {r.event_hash: r for r in conn.execute(
-                select(t.epcis_events).where(t.epcis_events.c.event_hash.in_(list(hashes.values()))))}
+            rows = {
+                r.event_hash: r
+                for r in conn.execute(
+                    select(t.epcis_events).where(t.epcis_events.c.event_hash.in_(list(hashes.values())))
+                )
+            }
             row = next((rows[h] for a, h in hashes.items() if h in rows and rows[h].hash_algorithm == a), None)
             verdict: dict[str, Any] = {"event_id": event_hash_id(event), "event_hash": hashes[HASH_ALGORITHM]}
             if row is None:
                 out.append(verdict | {"status": "unknown", "reason": "no event with this hash was captured here"})
                 continue
-            on_chain = {r.event_hash: r for r in conn.execute(
-                select(t.chain_events).where(t.chain_events.c.event_hash == row.event_hash))}
-            roots = {r.root: r for r in conn.execute(select(t.chain_roots).where(t.chain_roots.c.root == row.root))} \
-                if row.root else {}
+            on_chain = {
+                r.event_hash: r
+                for r in conn.execute(select(t.chain_events).where(t.chain_events.c.event_hash == row.event_hash))
+            }
+            roots = (
+                {r.root: r for r in conn.execute(select(t.chain_roots).where(t.chain_roots.c.root == row.root))}
+                if row.root
+                else {}
+            )
             stored = json.loads(row.body)
             status = _event_status(stored, row, on_chain, roots)
             out.append(verdict | {"event_hash": row.event_hash, "hash_algorithm": row.hash_algorithm, **status})

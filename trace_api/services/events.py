@@ -55,15 +55,32 @@ class Captured:
     links: list[dict[str, Any]]
 
 
-def capture(event: dict[str, Any], batch_ids: Iterable[str], *, mode: str, source: str, seq: int,
-            capturer: str, awaits: str | None = None) -> Captured:
+def capture(
+    event: dict[str, Any],
+    batch_ids: Iterable[str],
+    *,
+    mode: str,
+    source: str,
+    seq: int,
+    capturer: str,
+    awaits: str | None = None,
+) -> Captured:
     event_hash = hx(event_hash_bytes(event))
     when = parse_time(event["eventTime"])
     row = {
-        "event_hash": event_hash, "event_type": event["type"], "biz_step": biz_step_of(event),
-        "event_time": when, "body": json.dumps(event, separators=(",", ":"), allow_nan=False), "mode": mode,
-        "root": None, "proof": None, "source": source, "created_seq": seq, "hash_algorithm": HASH_ALGORITHM,
-        "capturer": capturer.lower(), "awaits": awaits,
+        "event_hash": event_hash,
+        "event_type": event["type"],
+        "biz_step": biz_step_of(event),
+        "event_time": when,
+        "body": json.dumps(event, separators=(",", ":"), allow_nan=False),
+        "mode": mode,
+        "root": None,
+        "proof": None,
+        "source": source,
+        "created_seq": seq,
+        "hash_algorithm": HASH_ALGORITHM,
+        "capturer": capturer.lower(),
+        "awaits": awaits,
     }
     links = [{"batch_id": b, "event_time": when, "event_hash": event_hash} for b in dict.fromkeys(batch_ids)]
     return Captured(event_hash, row, links)
@@ -75,12 +92,19 @@ def insert_captured(conn: Connection, captured: list[Captured]) -> None:
 
 
 def insert_events(
-    engine: Engine, items: list[tuple[dict[str, Any], list[str]]], *, mode: str, source: str, capturer: str,
+    engine: Engine,
+    items: list[tuple[dict[str, Any], list[str]]],
+    *,
+    mode: str,
+    source: str,
+    capturer: str,
     awaits: str | None = None,
 ) -> list[str]:
     seq = time.time_ns()
-    captured = [capture(e, ids, mode=mode, source=source, seq=seq + i, capturer=capturer, awaits=awaits)
-                for i, (e, ids) in enumerate(items)]
+    captured = [
+        capture(e, ids, mode=mode, source=source, seq=seq + i, capturer=capturer, awaits=awaits)
+        for i, (e, ids) in enumerate(items)
+    ]
     with engine.begin() as conn:
         insert_captured(conn, captured)
     return [c.event_hash for c in captured]
@@ -106,16 +130,25 @@ def discard_unsent(ctx: TraceContext, *, source: str) -> int:
     recorded = _recorded_hashes(ctx, [r.event_hash for r in rows if r.mode == "direct"])
     roots = {r.root for r in rows if r.root}
     with ctx.engine.connect() as conn:
-        anchorers = dict(conn.execute(select(t.anchor_roots.c.root, t.anchor_roots.c.anchorer).where(
-            t.anchor_roots.c.root.in_(roots))).all()) if roots else {}
+        anchorers = (
+            dict(
+                conn.execute(
+                    select(t.anchor_roots.c.root, t.anchor_roots.c.anchorer).where(t.anchor_roots.c.root.in_(roots))
+                ).all()
+            )
+            if roots
+            else {}
+        )
     anchored: dict[str, bool] = {}
     for root in roots:  # roots are anchored per anchorer: only the capturer's own anchoring counts
         anchorer = anchorers.get(root) or "0x" + "00" * 20
-        anchored_at, _ = registry.functions.rootInfo(Web3.to_checksum_address(anchorer),
-                                                     bytes.fromhex(root[2:])).call()
+        anchored_at, _ = registry.functions.rootInfo(Web3.to_checksum_address(anchorer), bytes.fromhex(root[2:])).call()
         anchored[root] = anchored_at != 0
-    drop = [r.event_hash for r in rows if (r.event_hash not in recorded if r.mode == "direct"
-                                           else not anchored.get(r.root or "", False))]
+    drop = [
+        r.event_hash
+        for r in rows
+        if (r.event_hash not in recorded if r.mode == "direct" else not anchored.get(r.root or "", False))
+    ]
     discard(ctx.engine, drop)
     dead = [root for root, ok in anchored.items() if not ok]
     if dead:
@@ -129,8 +162,9 @@ def _recorded_hashes(ctx: TraceContext, hashes: list[str]) -> set[str]:
     if not hashes:
         return set()
     with ctx.engine.connect() as conn:
-        found = set(conn.execute(select(t.chain_events.c.event_hash).where(
-            t.chain_events.c.event_hash.in_(hashes))).scalars())
+        found = set(
+            conn.execute(select(t.chain_events.c.event_hash).where(t.chain_events.c.event_hash.in_(hashes))).scalars()
+        )
     return found | (_unconfirmed_hashes(ctx) & set(hashes))
 
 
@@ -140,15 +174,25 @@ def build_root(conn: Connection, hashes: list[str], *, anchorer: str) -> str:
     tree = MerkleTree.from_event_hashes([bytes.fromhex(h[2:]) for h in hashes])
     root = hx(tree.root)
     conn.execute(
-        update(t.epcis_events).where(t.epcis_events.c.event_hash == bindparam("h")).values(
-            root=root, proof=bindparam("p")
-        ),
+        update(t.epcis_events)
+        .where(t.epcis_events.c.event_hash == bindparam("h"))
+        .values(root=root, proof=bindparam("p")),
         [{"h": h, "p": json.dumps([hx(p) for p in tree.proof(bytes.fromhex(h[2:]))])} for h in hashes],
     )
-    insert_ignore(conn, t.anchor_roots, [{
-        "root": root, "count": len(hashes), "meta_hash": hx(ANCHOR_META), "tx_hash": None, "status": "built",
-        "anchorer": anchorer.lower(),
-    }])
+    insert_ignore(
+        conn,
+        t.anchor_roots,
+        [
+            {
+                "root": root,
+                "count": len(hashes),
+                "meta_hash": hx(ANCHOR_META),
+                "tx_hash": None,
+                "status": "built",
+                "anchorer": anchorer.lower(),
+            }
+        ],
+    )
     return root
 
 
@@ -158,13 +202,19 @@ def build_pending_roots(ctx: TraceContext, *, account: str, batch_size: int) -> 
     while True:
         with ctx.engine.begin() as conn:
             lock(conn, ANCHOR_LOCK)  # two runs must never put one event under two roots
-            hashes = list(conn.execute(
-                select(t.epcis_events.c.event_hash)
-                .where(t.epcis_events.c.mode == "anchor", t.epcis_events.c.root.is_(None),
-                       t.epcis_events.c.capturer == account.lower(), t.epcis_events.c.awaits.is_(None))
-                .order_by(t.epcis_events.c.created_seq, t.epcis_events.c.event_hash)
-                .limit(batch_size)
-            ).scalars())
+            hashes = list(
+                conn.execute(
+                    select(t.epcis_events.c.event_hash)
+                    .where(
+                        t.epcis_events.c.mode == "anchor",
+                        t.epcis_events.c.root.is_(None),
+                        t.epcis_events.c.capturer == account.lower(),
+                        t.epcis_events.c.awaits.is_(None),
+                    )
+                    .order_by(t.epcis_events.c.created_seq, t.epcis_events.c.event_hash)
+                    .limit(batch_size)
+                ).scalars()
+            )
             if not hashes:
                 return built
             build_root(conn, hashes, anchorer=account)
@@ -179,9 +229,19 @@ def anchor_now(ctx: TraceContext, *, account: LocalAccount, hashes: list[str]) -
     e = t.epcis_events
     with ctx.engine.begin() as conn:
         lock(conn, ANCHOR_LOCK)
-        ready = list(conn.execute(select(e.c.event_hash).where(
-            e.c.event_hash.in_(hashes), e.c.mode == "anchor", e.c.root.is_(None), e.c.awaits.is_(None),
-            e.c.capturer == account.address.lower()).order_by(e.c.event_hash)).scalars())
+        ready = list(
+            conn.execute(
+                select(e.c.event_hash)
+                .where(
+                    e.c.event_hash.in_(hashes),
+                    e.c.mode == "anchor",
+                    e.c.root.is_(None),
+                    e.c.awaits.is_(None),
+                    e.c.capturer == account.address.lower(),
+                )
+                .order_by(e.c.event_hash)
+            ).scalars()
+        )
         if not ready:
             return None
         root = build_root(conn, ready, anchorer=account.address)
@@ -202,12 +262,15 @@ def send_roots(ctx: TraceContext, *, account: LocalAccount) -> list[str]:
     ours = select(t.chain_roots.c.root).where(t.chain_roots.c.anchorer == account.address.lower())
     with ctx.engine.begin() as conn:
         # Not "status != anchored": a reorg can drop an anchored root; the index says what the chain has.
-        conn.execute(update(t.anchor_roots).where(
-            t.anchor_roots.c.root.in_(ours), mine, t.anchor_roots.c.status != "anchored"
-        ).values(status="anchored"))
+        conn.execute(
+            update(t.anchor_roots)
+            .where(t.anchor_roots.c.root.in_(ours), mine, t.anchor_roots.c.status != "anchored")
+            .values(status="anchored")
+        )
         pending = conn.execute(
-            select(t.anchor_roots.c.root, t.anchor_roots.c.count, t.anchor_roots.c.meta_hash)
-            .where(t.anchor_roots.c.root.not_in(ours), mine)
+            select(t.anchor_roots.c.root, t.anchor_roots.c.count, t.anchor_roots.c.meta_hash).where(
+                t.anchor_roots.c.root.not_in(ours), mine
+            )
         ).all()
     sent: list[tuple[str, Any]] = []
     for root, count, meta in pending:
@@ -284,8 +347,13 @@ def send_direct(ctx: TraceContext, *, account: LocalAccount, only: set[str] | No
         query = (
             select(e.c.event_hash, e.c.body, t.event_batches.c.batch_id)
             .join(t.event_batches, t.event_batches.c.event_hash == e.c.event_hash)
-            .where(e.c.mode == "direct", e.c.event_hash.not_in(on_chain), e.c.capturer == account.address.lower(),
-                   e.c.awaits.is_(None), t.event_batches.c.batch_id.in_(known_batches))
+            .where(
+                e.c.mode == "direct",
+                e.c.event_hash.not_in(on_chain),
+                e.c.capturer == account.address.lower(),
+                e.c.awaits.is_(None),
+                t.event_batches.c.batch_id.in_(known_batches),
+            )
             .order_by(e.c.created_seq)
         )
         rows = conn.execute(query).all()
@@ -307,7 +375,7 @@ def send_direct(ctx: TraceContext, *, account: LocalAccount, only: set[str] | No
     sender = ctx.sender(account)
     pending = []
     for i in range(0, len(inputs), DIRECT_CHUNK):
-        pending.append(sender.submit(functions.recordEvents([x for _, x in inputs[i:i + DIRECT_CHUNK]])))
+        pending.append(sender.submit(functions.recordEvents([x for _, x in inputs[i : i + DIRECT_CHUNK]])))
     for tx_hash in pending:
         sender.wait(tx_hash)
     ctx.sync()
@@ -323,8 +391,7 @@ def _recordable(ctx: TraceContext, account: LocalAccount, inputs: list[tuple[str
             keep.append((event_hash, item))
         except Exception:  # noqa: BLE001 - the chain refuses this one now
             refused.append(event_hash)
-    log.warning("discarded %d captured lifecycle event(s) the chain refuses: %s", len(refused),
-                ", ".join(refused[:5]))
+    log.warning("discarded %d captured lifecycle event(s) the chain refuses: %s", len(refused), ", ".join(refused[:5]))
     discard(ctx.engine, refused)
     return keep
 
@@ -348,10 +415,13 @@ def resolve_awaiting(ctx: TraceContext) -> int:
         waiting = conn.execute(select(e.c.event_hash, e.c.awaits, e.c.capturer).where(e.c.awaits.is_not(None))).all()
         if not waiting:
             return 0
-        derived = {(r.batch_id, r.producer) for r in conn.execute(select(t.chain_batches.c.batch_id,
-                                                                        t.chain_batches.c.producer))}
-        recalled = {(r.batch_id, r.actor) for r in conn.execute(select(t.chain_recalls.c.batch_id,
-                                                                       t.chain_recalls.c.actor))}
+        derived = {
+            (r.batch_id, r.producer)
+            for r in conn.execute(select(t.chain_batches.c.batch_id, t.chain_batches.c.producer))
+        }
+        recalled = {
+            (r.batch_id, r.actor) for r in conn.execute(select(t.chain_recalls.c.batch_id, t.chain_recalls.c.actor))
+        }
     done = []
     for row in waiting:
         kind, _, batch_id = row.awaits.partition(":")

@@ -22,8 +22,7 @@ MESSAGES: dict[str, str] = {
     # TraceRegistry
     "TraceUnknownBatch": "{id} is not registered on this chain. Register it first with `trace batch register`, "
     "or check the GTIN and lot.",
-    "TraceBatchExists": "{id} is already registered. Use another lot number, or see the batch with "
-    "`trace batch show`.",
+    "TraceBatchExists": "{id} is already registered. Use another lot number, or see the batch with `trace batch show`.",
     "TraceInvalidBatchId": "the batch id is empty. Give a GTIN and a lot.",
     "TraceUnauthorizedStep": "{account} may not record {step}: its roles do not allow that step. Ask the registry "
     "admin for the role (`trace role grant`), or sign with `--as` an account that has it.",
@@ -33,8 +32,7 @@ MESSAGES: dict[str, str] = {
     "(sign with `--as` it).",
     "TraceNotInTransit": "{id} is not in transit: nobody recorded its shipment. Record `--step shipping --to "
     "CONSIGNEE` first.",
-    "TraceAlreadyInTransit": "{id} is already in transit. Record its receipt (or arrival) before shipping it "
-    "again.",
+    "TraceAlreadyInTransit": "{id} is already in transit. Record its receipt (or arrival) before shipping it again.",
     "TraceInvalidConsignee": "{consignee} cannot be a consignee. Name the receiving account with `--to`.",
     "TraceUnexpectedRecipient": "{step} takes no consignee, but {to} was given. Drop `--to` for this step.",
     "TraceBatchRecalled": "{id} has been recalled; nothing more can be recorded for it.",
@@ -58,8 +56,7 @@ MESSAGES: dict[str, str] = {
     "EscrowTradeClosed": "trade {tradeId} is closed: nothing is left in escrow. Withdraw what you are owed with "
     "`trace escrow withdraw`.",
     "EscrowNotBuyer": "only the buyer of trade {tradeId} may do this, not {account}. Sign with `--as` the buyer.",
-    "EscrowNotParty": "{account} is neither the buyer nor the seller of trade {tradeId}. Sign with `--as` one of "
-    "them.",
+    "EscrowNotParty": "{account} is neither the buyer nor the seller of trade {tradeId}. Sign with `--as` one of them.",
     "EscrowNotArbiter": "only the arbiter of trade {tradeId} may rule, not {account}. Sign with `--as` the arbiter.",
     "EscrowDeliveryDeadlineNotPassed": "trade {tradeId} can be refunded only after its delivery deadline, "
     "{deliverBy}. Wait until then (on the local chain: `trace node warp`).",
@@ -82,8 +79,7 @@ MESSAGES: dict[str, str] = {
     "Give a later `--deliver-by`.",
     "EscrowInvalidRulingPeriod": "a ruling period of {rulingPeriod} is outside the allowed range.",
     "EscrowInvalidDisputeWindow": "a dispute window of {disputeWindow} is outside the allowed range.",
-    "EscrowInvalidSchedule": "the milestones must add up to 100 % (shipped {shippedBps}, delivered "
-    "{deliveredBps}).",
+    "EscrowInvalidSchedule": "the milestones must add up to 100 % (shipped {shippedBps}, delivered {deliveredBps}).",
     "EscrowUnknownBatch": "{batchId} is not registered. A trade must name a registered batch.",
     "EscrowBatchRecalled": "{batchId} has been recalled; no trade can be opened for it.",
     "EscrowNativeValueMismatch": "the coin sent ({value}) is not the trade amount ({expected}).",
@@ -133,8 +129,9 @@ MESSAGES: dict[str, str] = {
     "Check the balance and allowance, then try again.",
 }
 
-_TIME_NAMES = frozenset({"deliverBy", "deliveredAt", "rulingDeadline", "timestamp", "openedAt", "receivedAt",
-                         "updatedAt"})
+_TIME_NAMES = frozenset(
+    {"deliverBy", "deliveredAt", "rulingDeadline", "timestamp", "openedAt", "receivedAt", "updatedAt"}
+)
 _DURATION_NAMES = frozenset({"rulingPeriod", "disputeWindow", "maxAge"})
 _BPS_NAMES = frozenset({"bps", "shippedBps", "deliveredBps", "feeBps", "maxFeeBps", "maxSlippageBps"})
 _CODE_TYPES = frozenset({"bytes3", "bytes5"})  # ISO 4217 currency codes and UN/LOCODEs, ASCII

@@ -47,10 +47,18 @@ def _event_status(event: dict[str, Any], row: Any, on_chain: dict[str, Any], roo
         if chain_row is None:
             return {"status": "pending"}
         if row.capturer and chain_row.actor != row.capturer:
-            return {"status": "mismatch", "reason": f"recorded on chain by {chain_row.actor}, not by the account "
-                    "that captured it"}
-        return {"status": "verified", "how": "recorded", "seq": chain_row.seq, "block": chain_row.block_number,
-                "tx_hash": chain_row.tx_hash, "actor": chain_row.actor}
+            return {
+                "status": "mismatch",
+                "reason": f"recorded on chain by {chain_row.actor}, not by the account that captured it",
+            }
+        return {
+            "status": "verified",
+            "how": "recorded",
+            "seq": chain_row.seq,
+            "block": chain_row.block_number,
+            "tx_hash": chain_row.tx_hash,
+            "actor": chain_row.actor,
+        }
     if row.root is None or row.root not in roots:
         return {"status": "pending"}
     proof = [bytes.fromhex(p[2:]) for p in json.loads(row.proof or "[]")]
@@ -59,23 +67,30 @@ def _event_status(event: dict[str, Any], row: Any, on_chain: dict[str, Any], roo
     root = roots[row.root]
     if row.capturer and root.anchorer != row.capturer:
         return {"status": "mismatch", "reason": f"anchored by {root.anchorer}, not by the account that captured it"}
-    return {"status": "verified", "how": "merkle", "root": row.root, "block": root.block_number,
-            "actor": root.anchorer}
+    return {"status": "verified", "how": "merkle", "root": row.root, "block": root.block_number, "actor": root.anchorer}
 
 
 def _attributed_roots(ctx: TraceContext, conn: Any, root_ids: list[str]) -> dict[str, Any]:
     """The on-chain anchoring of each root that the events under it are attributed to. Roots are anchored per
     anchorer, so anyone may anchor a copy of a root; when there are several, the one this index sent (its
     `anchor_roots` transaction) is the one shown, else the earliest."""
-    rows = conn.execute(select(t.chain_roots).where(t.chain_roots.c.root.in_(root_ids))
-                        .order_by(t.chain_roots.c.block_number)).all()
+    rows = conn.execute(
+        select(t.chain_roots).where(t.chain_roots.c.root.in_(root_ids)).order_by(t.chain_roots.c.block_number)
+    ).all()
     by_root: dict[str, list[Any]] = {}
     for r in rows:
         by_root.setdefault(r.root, []).append(r)
     chosen = {root: found[0] for root, found in by_root.items()}
     contested = [root for root, found in by_root.items() if len(found) > 1]
-    sent = dict(conn.execute(select(t.anchor_roots.c.root, t.anchor_roots.c.tx_hash)
-                             .where(t.anchor_roots.c.root.in_(contested))).all()) if contested else {}
+    sent = (
+        dict(
+            conn.execute(
+                select(t.anchor_roots.c.root, t.anchor_roots.c.tx_hash).where(t.anchor_roots.c.root.in_(contested))
+            ).all()
+        )
+        if contested
+        else {}
+    )
     for root, tx_hash in sent.items():
         if tx_hash:
             sender = str(ctx.chain.w3.eth.get_transaction(tx_hash)["from"]).lower()
@@ -143,9 +158,15 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
         recall = conn.execute(select(t.chain_recalls).where(t.chain_recalls.c.batch_id == bid)).first()
         parents = lineage(conn, bid, upstream=True)
         children = lineage(conn, bid, upstream=False)
-        upstream_recalls = conn.execute(
-            select(t.chain_recalls.c.batch_id).where(t.chain_recalls.c.batch_id.in_([p["batch_id"] for p in parents]))
-        ).scalars().all()
+        upstream_recalls = (
+            conn.execute(
+                select(t.chain_recalls.c.batch_id).where(
+                    t.chain_recalls.c.batch_id.in_([p["batch_id"] for p in parents])
+                )
+            )
+            .scalars()
+            .all()
+        )
 
     on_chain = {r.event_hash: r for r in chain_rows}
     timeline = []
@@ -160,17 +181,35 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
             extra["recall_reason"] = event[f"{EXT}recallReason"]
         if event.get("sensorElementList"):
             extra["readings"] = _readings(event)
-        timeline.append({
-            "event_hash": row.event_hash, "type": row.event_type, "biz_step": row.biz_step,
-            "event_time": event.get("eventTime"), "where": read_point, "disposition": event.get("disposition"),
-            "process": event.get(f"{EXT}process"),
-            "serials": [e.rsplit("/21/", 1)[1] for e in event.get("epcList") or [] if "/21/" in e][:10],
-            "documents": docs, **extra, **status,
-        })
+        timeline.append(
+            {
+                "event_hash": row.event_hash,
+                "type": row.event_type,
+                "biz_step": row.biz_step,
+                "event_time": event.get("eventTime"),
+                "where": read_point,
+                "disposition": event.get("disposition"),
+                "process": event.get(f"{EXT}process"),
+                "serials": [e.rsplit("/21/", 1)[1] for e in event.get("epcList") or [] if "/21/" in e][:10],
+                "documents": docs,
+                **extra,
+                **status,
+            }
+        )
 
     shown = {row.event_hash for row in rows if row.mode == "direct"}
-    undisclosed = [{"seq": r.seq, "step": step_name(r.step), "event_hash": r.event_hash, "actor": r.actor,
-                    "block": r.block_number, "tx_hash": r.tx_hash} for r in chain_rows if r.event_hash not in shown]
+    undisclosed = [
+        {
+            "seq": r.seq,
+            "step": step_name(r.step),
+            "event_hash": r.event_hash,
+            "actor": r.actor,
+            "block": r.block_number,
+            "tx_hash": r.tx_hash,
+        }
+        for r in chain_rows
+        if r.event_hash not in shown
+    ]
     # The hash chain recomputed from the indexed on-chain events must equal the head the contract holds.
     head = bytes.fromhex(bid[2:])
     for r in chain_rows:
@@ -184,17 +223,27 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
     recalled = recall is not None or bool(upstream_recalls)
     meta = json.loads(meta_row) if meta_row else {}
     return {
-        "batch_id": bid, "gtin": key.gtin, "lot": key.lot, "metadata": meta,
+        "batch_id": bid,
+        "gtin": key.gtin,
+        "lot": key.lot,
+        "metadata": meta,
         "registered": batch is not None,
         "producer": batch.producer if batch else None,
         "custodian": live["custodian"].lower() if live else None,
-        "quantity": _quantity(batch.quantity) if batch else None, "uom": batch.uom if batch else None,
+        "quantity": _quantity(batch.quantity) if batch else None,
+        "uom": batch.uom if batch else None,
         "recalled": recalled,
-        "recall": {"self": recall is not None, "upstream": list(upstream_recalls),
-                   "reason_hash": recall.reason_hash if recall else None,
-                   "block": recall.block_number if recall else None},
-        "hash_chain": {"ok": head_ok, "events_on_chain": len(chain_rows),
-                       "head": hx(bytes(live["head"])) if live else None},
+        "recall": {
+            "self": recall is not None,
+            "upstream": list(upstream_recalls),
+            "reason_hash": recall.reason_hash if recall else None,
+            "block": recall.block_number if recall else None,
+        },
+        "hash_chain": {
+            "ok": head_ok,
+            "events_on_chain": len(chain_rows),
+            "head": hx(bytes(live["head"])) if live else None,
+        },
         "timeline": timeline,
         "undisclosed": undisclosed,
         "pending": sum(1 for e in timeline if e["status"] == "pending"),
@@ -210,8 +259,9 @@ def step_name(code: int) -> str:
 
 def _cited(event: dict[str, Any]) -> list[dict[str, Any]]:
     docs = event.get(f"{EXT}documents")
-    return [d for d in docs if isinstance(d, dict) and isinstance(d.get("sha256"), str)] if isinstance(docs, list) \
-        else []
+    return (
+        [d for d in docs if isinstance(d, dict) and isinstance(d.get("sha256"), str)] if isinstance(docs, list) else []
+    )
 
 
 def _details(cited: dict[str, Any]) -> dict[str, Any]:
@@ -227,8 +277,13 @@ def _readings(event: dict[str, Any]) -> list[dict[str, Any]]:
         for report in element.get("sensorReport") or [] if isinstance(element, dict) else []:
             value = report.get("value") if isinstance(report, dict) else None
             if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-                found.append({"type": str(report.get("type", "reading")).rsplit("-", 1)[-1].rsplit(":", 1)[-1],
-                              "value": value, "uom": str(report.get("uom", ""))})
+                found.append(
+                    {
+                        "type": str(report.get("type", "reading")).rsplit("-", 1)[-1].rsplit(":", 1)[-1],
+                        "value": value,
+                        "uom": str(report.get("uom", "")),
+                    }
+                )
     return found
 
 
@@ -239,12 +294,16 @@ def undisclosed_note(count: int) -> str:
 def events_of(ctx: TraceContext, key: BatchKey) -> list[dict[str, Any]]:
     """The captured EPCIS events of a batch, in event-time order; NotFoundError for a batch nobody registered."""
     with ctx.engine.connect() as conn:
-        bodies = conn.execute(
-            select(t.epcis_events.c.body)
-            .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
-            .where(t.event_batches.c.batch_id == key.id_hex, t.epcis_events.c.awaits.is_(None))
-            .order_by(t.event_batches.c.event_time, t.epcis_events.c.created_seq)
-        ).scalars().all()
+        bodies = (
+            conn.execute(
+                select(t.epcis_events.c.body)
+                .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
+                .where(t.event_batches.c.batch_id == key.id_hex, t.epcis_events.c.awaits.is_(None))
+                .order_by(t.event_batches.c.event_time, t.epcis_events.c.created_seq)
+            )
+            .scalars()
+            .all()
+        )
         if not bodies and not _known(conn, key.id_hex):
             raise NotFoundError(f"batch {key.gtin}/{key.lot} is not registered")
         return [json.loads(b) for b in bodies]
@@ -252,5 +311,7 @@ def events_of(ctx: TraceContext, key: BatchKey) -> list[dict[str, Any]]:
 
 def _known(conn: Any, batch_id: str) -> bool:
     """Registered on chain (as indexed), or registered through this index and not yet confirmed."""
-    return any(conn.execute(select(table.c.batch_id).where(table.c.batch_id == batch_id)).first()
-               for table in (t.chain_batches, t.batch_keys))
+    return any(
+        conn.execute(select(table.c.batch_id).where(table.c.batch_id == batch_id)).first()
+        for table in (t.chain_batches, t.batch_keys)
+    )

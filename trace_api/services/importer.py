@@ -11,6 +11,7 @@ event is never put under a second root, and roots that were built but not anchor
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -47,8 +48,14 @@ class ImportReport:
     dry_run: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"rows": self.rows, "new_events": self.new_events, "anchored_roots": self.anchored_roots,
-                "direct_events": self.direct_events, "batches": len(self.batches), "dry_run": self.dry_run}
+        return {
+            "rows": self.rows,
+            "new_events": self.new_events,
+            "anchored_roots": self.anchored_roots,
+            "direct_events": self.direct_events,
+            "batches": len(self.batches),
+            "dry_run": self.dry_run,
+        }
 
 
 class BatchFinder:
@@ -85,7 +92,8 @@ class BatchFinder:
         assert self.ctx is not None
         e, b, k = t.epcis_events, t.event_batches, t.batch_keys
         query = select(k.c.gtin, k.c.lot, e.c.body).select_from(
-            b.join(e, e.c.event_hash == b.c.event_hash).join(k, k.c.batch_id == b.c.batch_id))
+            b.join(e, e.c.event_hash == b.c.event_hash).join(k, k.c.batch_id == b.c.batch_id)
+        )
         if kind == "item":  # an event about the batch that named this serial: its commissioning, as a rule
             gtin, serial = ref.split("/", 1)
             query = query.where(k.c.gtin == gtin, e.c.body.contains(serial))
@@ -96,8 +104,11 @@ class BatchFinder:
         with self.ctx.engine.connect() as conn:
             for gtin, lot, body in conn.execute(query.limit(1000)):
                 named = subjects(json.loads(body))
-                hit = tuple(ref.split("/", 1)) in named.items if kind == "item" else (
-                    ref in named.ssccs and _parent_sscc(json.loads(body)) == ref)
+                hit = (
+                    tuple(ref.split("/", 1)) in named.items
+                    if kind == "item"
+                    else (ref in named.ssccs and _parent_sscc(json.loads(body)) == ref)
+                )
                 if hit:
                     key = batch_key(gtin, lot)
                     keys[key.id_hex] = key
@@ -106,8 +117,11 @@ class BatchFinder:
 
 def _parent_sscc(event: dict[str, Any]) -> str | None:
     parent = event.get("parentID")
-    return subjects({"parentID": parent}).ssccs[0] if isinstance(parent, str) and subjects(
-        {"parentID": parent}).ssccs else None
+    return (
+        subjects({"parentID": parent}).ssccs[0]
+        if isinstance(parent, str) and subjects({"parentID": parent}).ssccs
+        else None
+    )
 
 
 def batch_names(keys: list[BatchKey]) -> str:
@@ -129,6 +143,10 @@ def event_dict(event: Any) -> dict[str, Any]:
     return data
 
 
+def _same(event: dict[str, Any]) -> dict[str, Any]:
+    return event
+
+
 def _rows(path: Path, *, dev_names: bool, validate: bool, ignore: Sequence[str] = (),
           findings: sheet.Findings | None = None) -> Iterator[tuple[int, Callable[[], dict[str, Any]]]]:  # fmt: skip
     """(row number, thunk building the event dict) — spreadsheet row numbers, or event positions in a JSON
@@ -136,20 +154,20 @@ def _rows(path: Path, *, dev_names: bool, validate: bool, ignore: Sequence[str] 
     again."""
     if path.suffix.lower() == ".csv":
         for number, row, header in sheet.read_rows(path, ignore=ignore, findings=findings if validate else None):
-            yield number, lambda row=row, header=header: sheet.event_from_row(row, header, dev_names=dev_names)
+            yield number, functools.partial(sheet.event_from_row, row, header, dev_names=dev_names)
     elif validate:
         for number, event in enumerate(iter_events(path), start=1):
-            yield number, lambda event=event: event_dict(event)
+            yield number, functools.partial(event_dict, event)
     else:
         for number, data in enumerate(iter_event_dicts(path), start=1):
-            yield number, lambda data=data: data
+            yield number, functools.partial(_same, data)
 
 
 Rows = Callable[[bool], Iterator[tuple[int, Callable[[], dict[str, Any]]]]]  # called with validate
 
 
 def _mode(event: dict[str, Any], keys: list[BatchKey], known: set[str]) -> str:
-    """"direct": a lifecycle step of one batch registered here, recorded on chain as such; "anchor": any other
+    """ "direct": a lifecycle step of one batch registered here, recorded on chain as such; "anchor": any other
     valid event (other steps, several batches, batches or items no one registered here), under a Merkle root."""
     step = ev.biz_step_of(event)
     if step not in DIRECT_STEPS or len(keys) != 1 or keys[0].id_hex not in known:
@@ -171,8 +189,14 @@ def _captured_by(ctx: TraceContext, event: dict[str, Any], account: str) -> bool
     """Whether ``account`` already captured this very event (importing a file again, or resuming a run)."""
     event_hash = hx(event_hash_bytes(event))
     with ctx.engine.connect() as conn:
-        return conn.execute(select(t.epcis_events.c.event_hash).where(
-            t.epcis_events.c.event_hash == event_hash, t.epcis_events.c.capturer == account.lower())).first() is not None
+        return (
+            conn.execute(
+                select(t.epcis_events.c.event_hash).where(
+                    t.epcis_events.c.event_hash == event_hash, t.epcis_events.c.capturer == account.lower()
+                )
+            ).first()
+            is not None
+        )
 
 
 def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder, *, account: LocalAccount,
@@ -217,8 +241,12 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder, *, 
                 findings.unregistered_batch(number, ids[0], batch_names(keys))
             elif all(rules.state(i) is not None for i in ids):  # events about unregistered batches are anchored
                 try:
-                    rules.check(ev.biz_step_of(event), ids, to=consignee_of(event),
-                                names={k.id_hex: f"{k.gtin}/{k.lot}" for k in keys})
+                    rules.check(
+                        ev.biz_step_of(event),
+                        ids,
+                        to=consignee_of(event),
+                        names={k.id_hex: f"{k.gtin}/{k.lot}" for k in keys},
+                    )
                 except ForbiddenError:
                     if not _captured_by(ctx, event, account.address):  # else a re-run or resumed run: accepted
                         raise
@@ -233,8 +261,15 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder, *, 
         bad += findings.bad_rows()
         errors.extend(findings.messages())
     with ctx.engine.connect() as conn:
-        known = set(conn.execute(select(t.chain_batches.c.batch_id).where(
-            t.chain_batches.c.batch_id.in_(list(batches)))).scalars()) if batches else set()
+        known = (
+            set(
+                conn.execute(
+                    select(t.chain_batches.c.batch_id).where(t.chain_batches.c.batch_id.in_(list(batches)))
+                ).scalars()
+            )
+            if batches
+            else set()
+        )
     sends: list[tuple[str, BatchKey, tuple[Any, ...]]] = []
     for number, event, key in lifecycle:
         if key.id_hex in known:
@@ -248,8 +283,9 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder, *, 
     if bad:
         more = f" (first {len(errors)} shown)" if bad > len(errors) else ""
         if refused == bad:
-            raise ForbiddenError(f"{name}: {bad} row(s) the registry would refuse, nothing imported{more}: "
-                                 + "; ".join(errors))
+            raise ForbiddenError(
+                f"{name}: {bad} row(s) the registry would refuse, nothing imported{more}: " + "; ".join(errors)
+            )
         raise ValidationError(f"{name}: {bad} invalid row(s), nothing imported{more}: " + "; ".join(errors))
     return rows, batches, known
 
@@ -259,8 +295,11 @@ def _simulate(ctx: TraceContext, account: LocalAccount, sends: list[tuple[str, B
     """The lifecycle steps pass 2 would record, tried on chain without sending: a step the contract refuses
     (not the custodian, not in transit ...) refuses the file now, not after its events were written."""
     with ctx.engine.connect() as conn:
-        done = set(conn.execute(select(t.chain_events.c.event_hash).where(
-            t.chain_events.c.event_hash.in_([h for h, _, _ in sends]))).scalars())
+        done = set(
+            conn.execute(
+                select(t.chain_events.c.event_hash).where(t.chain_events.c.event_hash.in_([h for h, _, _ in sends]))
+            ).scalars()
+        )
     todo = [(key, inputs) for h, key, inputs in sends if h not in done]
     if not todo:
         return
@@ -272,8 +311,14 @@ def _simulate(ctx: TraceContext, account: LocalAccount, sends: list[tuple[str, B
 
 
 def import_file(
-    ctx: TraceContext, *, account: LocalAccount, path: Path, batch_size: int | None = None, dry_run: bool = False,
-    progress: Progress | None = None, ignore_columns: Sequence[str] = (),
+    ctx: TraceContext,
+    *,
+    account: LocalAccount,
+    path: Path,
+    batch_size: int | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    ignore_columns: Sequence[str] = (),
 ) -> ImportReport:
     """Import a CSV (see :mod:`sheet`; ``ignore_columns`` are left out), an EPCIS JSON-LD or XML document."""
     if not path.is_file():
@@ -288,8 +333,16 @@ def import_file(
     findings = sheet.Findings() if path.suffix.lower() == ".csv" else None
     if ignore_columns and findings is None:
         raise ValidationError(f"{path.name}: --ignore-column applies to CSV files only")
-    return import_rows(ctx, account=account, rows_of=rows_of, name=path.name, batch_size=batch_size,
-                       dry_run=dry_run, progress=progress, findings=findings)
+    return import_rows(
+        ctx,
+        account=account,
+        rows_of=rows_of,
+        name=path.name,
+        batch_size=batch_size,
+        dry_run=dry_run,
+        progress=progress,
+        findings=findings,
+    )
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -298,12 +351,17 @@ def _stamp(path: Path) -> tuple[int, int]:
 
 
 def import_events(
-    ctx: TraceContext, *, account: LocalAccount, events: list[dict[str, Any]], name: str,
+    ctx: TraceContext,
+    *,
+    account: LocalAccount,
+    events: list[dict[str, Any]],
+    name: str,
     batch_size: int | None = None,
 ) -> ImportReport:
     """Import events already in memory (an EPCIS document captured over HTTP)."""
+
     def rows_of(validate: bool) -> Iterator[tuple[int, Callable[[], dict[str, Any]]]]:
-        return ((i, lambda e=e: e) for i, e in enumerate(events, start=1))
+        return ((i, functools.partial(_same, e)) for i, e in enumerate(events, start=1))
 
     return import_rows(ctx, account=account, rows_of=rows_of, name=name, batch_size=batch_size)
 
@@ -311,13 +369,25 @@ def import_events(
 def check_events(ctx: TraceContext, *, account: LocalAccount, events: list[dict[str, Any]], name: str) -> None:
     """Pass 1 alone, for `/capture` to refuse (4xx, nothing written) before it accepts a document."""
     ctx.sync()
-    _check(ctx, lambda validate: ((i, lambda e=e: e) for i, e in enumerate(events, start=1)), name,
-           BatchFinder(ctx), account=account)
+    _check(
+        ctx,
+        lambda validate: ((i, functools.partial(_same, e)) for i, e in enumerate(events, start=1)),
+        name,
+        BatchFinder(ctx),
+        account=account,
+    )
 
 
 def import_rows(
-    ctx: TraceContext, *, account: LocalAccount, rows_of: Rows, name: str, batch_size: int | None = None,
-    dry_run: bool = False, progress: Progress | None = None, findings: sheet.Findings | None = None,
+    ctx: TraceContext,
+    *,
+    account: LocalAccount,
+    rows_of: Rows,
+    name: str,
+    batch_size: int | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    findings: sheet.Findings | None = None,
 ) -> ImportReport:
     size = batch_size or ctx.settings.anchor_batch_size
     ctx.sync()
@@ -339,8 +409,11 @@ def import_rows(
         with ctx.engine.begin() as conn:
             lock(conn, ev.ANCHOR_LOCK)  # with the lock held, "already stored" cannot change under us
             hashes = [c.event_hash for c in chunk]
-            existing = set(conn.execute(select(t.epcis_events.c.event_hash).where(
-                t.epcis_events.c.event_hash.in_(hashes))).scalars())
+            existing = set(
+                conn.execute(
+                    select(t.epcis_events.c.event_hash).where(t.epcis_events.c.event_hash.in_(hashes))
+                ).scalars()
+            )
             fresh = list({c.event_hash: c for c in chunk if c.event_hash not in existing}.values())
             ev.insert_captured(conn, fresh)
             anchored = [c.event_hash for c in fresh if c.row["mode"] == "anchor"]
@@ -354,8 +427,9 @@ def import_rows(
         event = make()
         keys = finder.keys(event)
         mode = _mode(event, keys, known)
-        captured = ev.capture(event, [k.id_hex for k in keys], mode=mode, source=name[:64], seq=seq0 + number,
-                              capturer=account.address)
+        captured = ev.capture(
+            event, [k.id_hex for k in keys], mode=mode, source=name[:64], seq=seq0 + number, capturer=account.address
+        )
         if mode == "direct":
             direct_hashes.add(captured.event_hash)
         chunk.append(captured)

@@ -18,8 +18,19 @@ from trace_api.services import history, orgs
 from trace_api.services.context import TraceContext
 
 # UN/CEFACT common codes of sensor units, as people write them.
-UNIT_SYMBOLS = {"CEL": "°C", "FAH": "°F", "KEL": "K", "P1": "%", "KGM": "kg", "GRM": "g", "MTR": "m", "A93": "g/m³",
-                "KPA": "kPa", "LTR": "l", "PPM": "ppm"}
+UNIT_SYMBOLS = {
+    "CEL": "°C",
+    "FAH": "°F",
+    "KEL": "K",
+    "P1": "%",
+    "KGM": "kg",
+    "GRM": "g",
+    "MTR": "m",
+    "A93": "g/m³",
+    "KPA": "kPa",
+    "LTR": "l",
+    "PPM": "ppm",
+}
 
 
 def _gln(where: str | None) -> str | None:
@@ -46,18 +57,29 @@ def sensors(readings: list[dict[str, Any]], limits: dict[str, Any]) -> dict[str,
         limit: dict[str, Any] = found if isinstance(found, dict) else {}
         low, high = limit.get("min"), limit.get("max")
         values = [v for _, v in points]
-        out.append({
-            "type": kind, "uom": uom, "unit": UNIT_SYMBOLS.get(uom, uom), "count": len(points),
-            "min": min(values), "max": max(values), "low": low, "high": high,
-            "excursions": sum(1 for v in values if (low is not None and v < low) or (high is not None and v > high)),
-            "readings": [[when, value] for when, value in points],
-        })
+        out.append(
+            {
+                "type": kind,
+                "uom": uom,
+                "unit": UNIT_SYMBOLS.get(uom, uom),
+                "count": len(points),
+                "min": min(values),
+                "max": max(values),
+                "low": low,
+                "high": high,
+                "excursions": sum(
+                    1 for v in values if (low is not None and v < low) or (high is not None and v > high)
+                ),
+                "readings": [[when, value] for when, value in points],
+            }
+        )
     return {
         "count": len(readings),
         "verified": sum(1 for e in readings if e["status"] == "verified"),
         "mismatch": sum(1 for e in readings if e["status"] == "mismatch"),
         "pending": sum(1 for e in readings if e["status"] == "pending"),
-        "first": readings[0]["event_time"], "last": readings[-1]["event_time"],
+        "first": readings[0]["event_time"],
+        "last": readings[-1]["event_time"],
         "series": out,
     }
 
@@ -69,13 +91,20 @@ def _group(data: dict[str, Any], depth: int, serial: str | None, seen: set[str])
     readings = [e for e in own if e["biz_step"] == "sensor_reporting"]
     meta = data["metadata"]
     return {
-        "batch_id": data["batch_id"], "gtin": data["gtin"], "lot": data["lot"], "depth": depth,
-        "product": meta.get("product"), "origin": meta.get("origin"),
+        "batch_id": data["batch_id"],
+        "gtin": data["gtin"],
+        "lot": data["lot"],
+        "depth": depth,
+        "product": meta.get("product"),
+        "origin": meta.get("origin"),
         "path": digital_link.key_path(data["gtin"], data["lot"]),
-        "producer": data["producer"], "registered": data["registered"],
-        "recalled": data["recall"]["self"], "hash_chain_ok": data["hash_chain"]["ok"],
+        "producer": data["producer"],
+        "registered": data["registered"],
+        "recalled": data["recall"]["self"],
+        "hash_chain_ok": data["hash_chain"]["ok"],
         "undisclosed": len(data["undisclosed"]),
-        "steps": steps, "verified_steps": sum(1 for e in steps if e["status"] == "verified"),
+        "steps": steps,
+        "verified_steps": sum(1 for e in steps if e["status"] == "verified"),
         "sensors": sensors(readings, meta.get("limits") or {}),
         "units_issued": sum(len(e["serials"]) for e in own if e["serials"]),
     }
@@ -92,17 +121,24 @@ def _recall(ctx: TraceContext, data: dict[str, Any]) -> dict[str, Any]:
     if block is not None:
         stamp = int(ctx.chain.w3.eth.get_block(block)["timestamp"])
         when = dt.datetime.fromtimestamp(stamp, dt.UTC).isoformat().replace("+00:00", "Z")
-    return {"batch_id": data["batch_id"], "gtin": data["gtin"], "lot": data["lot"],
-            "product": data["metadata"].get("product"), "reason": reason, "reason_verified": reason is not None,
-            "recalled_at": when}
+    return {
+        "batch_id": data["batch_id"],
+        "gtin": data["gtin"],
+        "lot": data["lot"],
+        "product": data["metadata"].get("product"),
+        "reason": reason,
+        "reason_verified": reason is not None,
+        "recalled_at": when,
+    }
 
 
 def build(ctx: TraceContext, data: dict[str, Any], *, serial: str | None = None) -> dict[str, Any]:
     """The journey of ``data`` (a batch's history): groups ordered in time (upstream batches first), parties,
     places and recalls. An event shared by two batches (a transformation) is shown once, with the batch it made."""
     seen: set[str] = set()
-    histories = [(data, 0)] + [(history.history_of(ctx, batch_key(p["gtin"], p["lot"])), p["depth"])
-                               for p in data["parents"] if p.get("gtin")]
+    histories = [(data, 0)] + [
+        (history.history_of(ctx, batch_key(p["gtin"], p["lot"])), p["depth"]) for p in data["parents"] if p.get("gtin")
+    ]
     groups = [_group(h, depth, serial, seen) for h, depth in histories]
 
     def start(group: dict[str, Any]) -> str:
@@ -121,9 +157,15 @@ def build(ctx: TraceContext, data: dict[str, Any], *, serial: str | None = None)
         places.update({k: str(v) for k, v in (h["metadata"].get("places") or {}).items()})
     return {
         "groups": groups,
-        "parties": {address: {"name": org.profile.legal_name, "country": org.profile.country,
-                              "website": org.profile.website, "verified": org.verified}
-                    for address, org in parties.items()},
+        "parties": {
+            address: {
+                "name": org.profile.legal_name,
+                "country": org.profile.country,
+                "website": org.profile.website,
+                "verified": org.verified,
+            }
+            for address, org in parties.items()
+        },
         "places": places,
         "recalls": [_recall(ctx, h) for h, _ in histories if h["recall"]["self"]],
         "steps": sum(len(g["steps"]) for g in groups),

@@ -104,7 +104,12 @@ def _member(ctx: TraceContext, account: str) -> str:
 
 
 def register(
-    ctx: TraceContext, *, signer: LocalAccount, account: str, profile: OrgProfile, logo: Path | None = None,
+    ctx: TraceContext,
+    *,
+    signer: LocalAccount,
+    account: str,
+    profile: OrgProfile,
+    logo: Path | None = None,
 ) -> Organisation:
     """Vouch that ``account`` belongs to the organisation ``profile`` (the signer must be a registry admin)."""
     member = _member(ctx, account)
@@ -118,16 +123,25 @@ def register(
     ctx.sender(signer).call(fn)  # refused (not an admin) before anything is written
     if prepared is not None:
         documents.commit(ctx, prepared, owner=signer.address)
-    row = {"account": member.lower(), "profile": profile.canonical().decode(), "profile_hash": digest,
-           "status": "pending", "tx_hash": None, "updated_at": dt.datetime.now(dt.UTC)}
+    row = {
+        "account": member.lower(),
+        "profile": profile.canonical().decode(),
+        "profile_hash": digest,
+        "status": "pending",
+        "tx_hash": None,
+        "updated_at": dt.datetime.now(dt.UTC),
+    }
     with ctx.engine.begin() as conn:  # write-ahead: the profile exists before its hash is sent
         conn.execute(t.organisations.delete().where(t.organisations.c.account == row["account"]))
         insert_ignore(conn, t.organisations, [row])
     receipt = ctx.sender(signer).transact(fn)
     tx_hash = hx(receipt["transactionHash"])
     with ctx.engine.begin() as conn:
-        conn.execute(update(t.organisations).where(t.organisations.c.account == row["account"])
-                     .values(status="set", tx_hash=tx_hash))
+        conn.execute(
+            update(t.organisations)
+            .where(t.organisations.c.account == row["account"])
+            .values(status="set", tx_hash=tx_hash)
+        )
     return show(ctx, account=member)
 
 
@@ -136,14 +150,18 @@ def revoke(ctx: TraceContext, *, signer: LocalAccount, account: str) -> Organisa
     current = show(ctx, account=member)
     ctx.sender(signer).transact(ctx.chain.contract("OrgDirectory").functions.revokeOrganisation(member))
     with ctx.engine.begin() as conn:
-        conn.execute(update(t.organisations).where(t.organisations.c.account == member.lower())
-                     .values(status="revoked", updated_at=dt.datetime.now(dt.UTC)))
+        conn.execute(
+            update(t.organisations)
+            .where(t.organisations.c.account == member.lower())
+            .values(status="revoked", updated_at=dt.datetime.now(dt.UTC))
+        )
     return current.model_copy(update={"verified": False, "status": "revoked"})
 
 
 def _on_chain(ctx: TraceContext, account: str) -> tuple[str, int, int]:
-    profile_hash, updated_at, version = ctx.chain.contract("OrgDirectory").functions.organisationOf(
-        Web3.to_checksum_address(account)).call()
+    profile_hash, updated_at, version = (
+        ctx.chain.contract("OrgDirectory").functions.organisationOf(Web3.to_checksum_address(account)).call()
+    )
     return hx(profile_hash), int(updated_at), int(version)
 
 
@@ -153,12 +171,17 @@ def _resolve(ctx: TraceContext, row: dict) -> Organisation:  # type: ignore[type
     status = row["status"]
     if status == "pending" and verified:  # the transaction went through before a crash: complete the row
         with ctx.engine.begin() as conn:
-            conn.execute(update(t.organisations).where(t.organisations.c.account == row["account"])
-                         .values(status="set"))
+            conn.execute(
+                update(t.organisations).where(t.organisations.c.account == row["account"]).values(status="set")
+            )
         status = "set"
     return Organisation(
-        account=Web3.to_checksum_address(row["account"]), profile=_profile(row["profile"]),
-        profile_hash=row["profile_hash"], verified=verified and status == "set", status=status, version=version,
+        account=Web3.to_checksum_address(row["account"]),
+        profile=_profile(row["profile"]),
+        profile_hash=row["profile_hash"],
+        verified=verified and status == "set",
+        status=status,
+        version=version,
         updated_at=dt.datetime.fromtimestamp(updated_at, dt.UTC).isoformat() if updated_at else None,
         tx_hash=row["tx_hash"],
     )
@@ -169,8 +192,9 @@ def show(ctx: TraceContext, *, account: str) -> Organisation:
     with ctx.engine.connect() as conn:
         row = conn.execute(select(t.organisations).where(t.organisations.c.account == member)).mappings().first()
     if row is None:
-        raise NotFoundError(f"no organisation profile for {account}; the registry admin adds one with "
-                            "`trace org register`")
+        raise NotFoundError(
+            f"no organisation profile for {account}; the registry admin adds one with `trace org register`"
+        )
     return _resolve(ctx, dict(row))
 
 

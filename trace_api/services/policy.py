@@ -34,13 +34,16 @@ _ALL = frozenset(ROLE_NAMES)
 STEP_RULES: dict[str, tuple[frozenset[str], bool]] = {
     "commissioning": (frozenset({"producer"}), True),
     "inspecting": (frozenset({"inspector"}), False),
-    "packing": (_HANDLERS, True), "storing": (_HANDLERS, True), "holding": (_HANDLERS, True),
+    "packing": (_HANDLERS, True),
+    "storing": (_HANDLERS, True),
+    "holding": (_HANDLERS, True),
     "destroying": (_HANDLERS, True),
     "transforming": (frozenset({"processor"}), True),
     "retail_selling": (frozenset({"retailer"}), True),
     "shipping": (_SHIPPERS, True),
     "receiving": (frozenset(), False),  # the consignee, whatever its roles
-    "arriving": (frozenset({"carrier"}), False), "departing": (frozenset({"carrier"}), False),
+    "arriving": (frozenset({"carrier"}), False),
+    "departing": (frozenset({"carrier"}), False),
     "sensor_reporting": (_ALL, False),
 }
 assert STEP_RULES.keys() == STEP_CODES.keys(), "policy and vocabulary disagree on the on-chain steps"
@@ -60,8 +63,11 @@ class BatchState:
 def roles_of(ctx: TraceContext, account: str) -> frozenset[str]:
     """The registry roles ``account`` holds now (admin included)."""
     registry = ctx.registry
-    held = {name for name in ROLE_NAMES
-            if registry.functions.hasRole(Web3.keccak(text=f"{name.upper()}_ROLE"), account).call()}
+    held = {
+        name
+        for name in ROLE_NAMES
+        if registry.functions.hasRole(Web3.keccak(text=f"{name.upper()}_ROLE"), account).call()
+    }
     if registry.functions.hasRole(b"\0" * 32, account).call():
         held.add("admin")
     return frozenset(held)
@@ -73,9 +79,13 @@ def batch_state(ctx: TraceContext, batch_id: str) -> BatchState | None:
     if not ctx.chain.view(registry, "exists", raw):
         return None
     view = ctx.chain.view(registry, "getBatch", raw)
-    return BatchState(registrant=view["producer"].lower(), custodian=view["custodian"].lower(),
-                      consignee=view["consignee"].lower(), in_transit=bool(view["inTransit"]),
-                      recalled=bool(ctx.chain.view(registry, "isRecalled", raw)))
+    return BatchState(
+        registrant=view["producer"].lower(),
+        custodian=view["custodian"].lower(),
+        consignee=view["consignee"].lower(),
+        in_transit=bool(view["inTransit"]),
+        recalled=bool(ctx.chain.view(registry, "isRecalled", raw)),
+    )
 
 
 class Policy:
@@ -94,11 +104,14 @@ class Policy:
 
     def check_account(self) -> None:
         if not self.roles:
-            raise ForbiddenError(f"account {self.account} holds no registry role; the chain would refuse its "
-                                 "events (TraceNoRole). Ask the registry admin for a role")
+            raise ForbiddenError(
+                f"account {self.account} holds no registry role; the chain would refuse its "
+                "events (TraceNoRole). Ask the registry admin for a role"
+            )
 
-    def check(self, step: str | None, batch_ids: Iterable[str], *, to: str | None = None,
-              names: dict[str, str] | None = None) -> None:
+    def check(
+        self, step: str | None, batch_ids: Iterable[str], *, to: str | None = None, names: dict[str, str] | None = None
+    ) -> None:
         """Raise ForbiddenError if the account may not capture this event for every batch it names; else apply
         its effect (shipping, receiving, arriving) to the batches' state."""
         ids = list(batch_ids)
@@ -119,16 +132,17 @@ class Policy:
         if rule is None:
             moving = s.in_transit and (me == s.consignee or "carrier" in self.roles)  # as for arriving/departing
             if me not in (s.registrant, s.custodian) and not moving:
-                raise ForbiddenError(f"batch {name}: only its registrant, custodian, consignee or (in transit) a "
-                                     f"carrier may capture {step or 'events without a business step'} about it")
+                raise ForbiddenError(
+                    f"batch {name}: only its registrant, custodian, consignee or (in transit) a "
+                    f"carrier may capture {step or 'events without a business step'} about it"
+                )
             return
         roles, custody = rule
         if step == "commissioning":
             # Issuing serials is the brand owner's act, whoever holds the goods now: the registrant alone, with
             # whatever role registered the batch (a processor derives and commissions its own batches).
             if me != s.registrant:
-                raise ForbiddenError(f"batch {name}: only its registrant {s.registrant} may commission it or its "
-                                     "units")
+                raise ForbiddenError(f"batch {name}: only its registrant {s.registrant} may commission it or its units")
             return
         if step == "receiving":
             if not s.in_transit:
@@ -137,8 +151,10 @@ class Policy:
                 raise ForbiddenError(f"batch {name} is consigned to {s.consignee}, not to {me}")
             return
         if not roles & self.roles:
-            raise ForbiddenError(f"{step} needs one of the roles {', '.join(sorted(roles))}; account {me} holds "
-                                 f"{', '.join(sorted(self.roles)) or 'none'}")
+            raise ForbiddenError(
+                f"{step} needs one of the roles {', '.join(sorted(roles))}; account {me} holds "
+                f"{', '.join(sorted(self.roles)) or 'none'}"
+            )
         if custody and me != s.custodian:
             raise ForbiddenError(f"batch {name} is held by {s.custodian}; only its custodian may record {step}")
         if step in ("arriving", "departing") and not s.in_transit:

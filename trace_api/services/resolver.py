@@ -40,7 +40,7 @@ def parse_key(gtin: str, lot: str, serial: str | None = None) -> tuple[BatchKey,
 
 
 def unit_status(ctx: TraceContext, key: BatchKey, serial: str, data: dict[str, Any]) -> str:
-    """"known" when a verified commissioning event by the batch's registrant lists the serial; "pending" when such
+    """ "known" when a verified commissioning event by the batch's registrant lists the serial; "pending" when such
     an event is captured but not verified yet; else "unknown". ``data`` is the batch's history: only its verified
     facts count, so nobody else's capture (pending, refused or anchored under their own root) issues a serial."""
     uri = f"https://id.gs1.org{digital_link.key_path(key.gtin, key.lot)}/21/{serial}"
@@ -48,8 +48,11 @@ def unit_status(ctx: TraceContext, key: BatchKey, serial: str, data: dict[str, A
         rows = conn.execute(
             select(t.epcis_events.c.event_hash, t.epcis_events.c.body)
             .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
-            .where(t.event_batches.c.batch_id == key.id_hex, t.epcis_events.c.biz_step == "commissioning",
-                   t.epcis_events.c.body.contains(json.dumps(uri)))
+            .where(
+                t.event_batches.c.batch_id == key.id_hex,
+                t.epcis_events.c.biz_step == "commissioning",
+                t.epcis_events.c.body.contains(json.dumps(uri)),
+            )
         ).all()
     status = {e["event_hash"]: e for e in data["timeline"]}
     registrant = data.get("producer")
@@ -70,9 +73,14 @@ def scan_report(facts: ScanFacts, place: str) -> dict[str, Any]:
     code. The others are those recorded so far (``ctx.scans``: the caller queues this one for the writer)."""
     facts = facts.with_scan_from(place)
     anomaly = facts.places >= ANOMALY_PLACES
-    return {"count": facts.count, "places": facts.places, "anomaly": anomaly,
-            "message": f"this code was scanned in {facts.places} different places — it may have been copied"
-            if anomaly else None}
+    return {
+        "count": facts.count,
+        "places": facts.places,
+        "anomaly": anomaly,
+        "message": f"this code was scanned in {facts.places} different places — it may have been copied"
+        if anomaly
+        else None,
+    }
 
 
 def verified_history(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
@@ -88,8 +96,9 @@ def place_of(client_host: str | None) -> str:
     return hashlib.sha256(network.encode()).hexdigest()[:16]
 
 
-def summary(ctx: TraceContext, *, gtin: str, lot: str, serial: str | None = None,
-            place: str | None = None) -> dict[str, Any]:
+def summary(
+    ctx: TraceContext, *, gtin: str, lot: str, serial: str | None = None, place: str | None = None
+) -> dict[str, Any]:
     """The scan page's data (HTML and JSON alike): the verdict first; then, unless the code is not genuine, the
     product and its whole journey (services.journey). A serial never issued gets the verdict only: showing the
     batch's journey under it would lend a copied code the real batch's story."""
@@ -99,12 +108,21 @@ def summary(ctx: TraceContext, *, gtin: str, lot: str, serial: str | None = None
     data["unit"] = None
     if serial is not None:
         state = unit_status(ctx, key, serial, data)
-        data["unit"] = {"serial": serial, "known": state == "known", "pending": state == "pending",
-                        "scans": scan_report(ctx.scans.facts(key.id_hex, serial), place or "unknown")}
+        data["unit"] = {
+            "serial": serial,
+            "known": state == "known",
+            "pending": state == "pending",
+            "scans": scan_report(ctx.scans.facts(key.id_hex, serial), place or "unknown"),
+        }
     if data["unit"] is not None and not data["unit"]["known"] and not data["unit"]["pending"]:
-        return counterfeit(key.gtin, key.lot, serial, registered=data["registered"],
-                           product=data["metadata"].get("product"),
-                           detail=f"Serial {serial} was never issued for this batch.")
+        return counterfeit(
+            key.gtin,
+            key.lot,
+            serial,
+            registered=data["registered"],
+            product=data["metadata"].get("product"),
+            detail=f"Serial {serial} was never issued for this batch.",
+        )
     data["journey"] = journey.build(ctx, data, serial=serial)
     own = next(g for g in data["journey"]["groups"] if g["depth"] == 0)
     data["units_issued"] = own["units_issued"]
@@ -112,46 +130,77 @@ def summary(ctx: TraceContext, *, gtin: str, lot: str, serial: str | None = None
     return data
 
 
-def counterfeit(gtin: str, lot: str, serial: str | None, *, registered: bool, product: str | None,
-                detail: str) -> dict[str, Any]:
+def counterfeit(
+    gtin: str, lot: str, serial: str | None, *, registered: bool, product: str | None, detail: str
+) -> dict[str, Any]:
     """The answer for a code that is not genuine: the verdict, nothing of any batch's story."""
-    return {"registered": registered, "gtin": gtin, "lot": lot, "serial": serial, "product": product,
-            "metadata": {}, "verdict": {"level": "counterfeit", "title": "Could not verify — possible counterfeit",
-                                        "detail": detail}}
+    return {
+        "registered": registered,
+        "gtin": gtin,
+        "lot": lot,
+        "serial": serial,
+        "product": product,
+        "metadata": {},
+        "verdict": {"level": "counterfeit", "title": "Could not verify — possible counterfeit", "detail": detail},
+    }
 
 
 def verdict(data: dict[str, Any]) -> dict[str, Any]:
     """The one-line answer the consumer sees first. "verified" only when every fact shown is verified on chain:
     nothing pending, no on-chain step without its details, the unit issued by a verified commissioning."""
     if data["recalled"]:
-        return {"level": "recalled", "title": "RECALLED — do not consume",
-                "detail": "This batch, or a batch it was made from, has been recalled by its producer."}
+        return {
+            "level": "recalled",
+            "title": "RECALLED — do not consume",
+            "detail": "This batch, or a batch it was made from, has been recalled by its producer.",
+        }
     unit = data.get("unit")
     groups = data["journey"]["groups"]
     shown = [e for g in groups for e in g["steps"]]
-    if any(e["status"] == "mismatch" for e in shown) or any(g["sensors"] and g["sensors"]["mismatch"] for g in groups) \
-            or any(e["status"] == "mismatch" for e in data["timeline"]) or not all(g["hash_chain_ok"] for g in groups):
-        return {"level": "mismatch", "title": "Record does not match the chain",
-                "detail": "Some steps shown here differ from what is recorded on chain."}
+    if (
+        any(e["status"] == "mismatch" for e in shown)
+        or any(g["sensors"] and g["sensors"]["mismatch"] for g in groups)
+        or any(e["status"] == "mismatch" for e in data["timeline"])
+        or not all(g["hash_chain_ok"] for g in groups)
+    ):
+        return {
+            "level": "mismatch",
+            "title": "Record does not match the chain",
+            "detail": "Some steps shown here differ from what is recorded on chain.",
+        }
     undisclosed = sum(g["undisclosed"] for g in groups)
     if undisclosed:
         note = history.undisclosed_note(undisclosed)
-        return {"level": "incomplete", "title": "Not fully verified: " + note,
-                "detail": f"The chain holds {note}; this history cannot show what they were."}
+        return {
+            "level": "incomplete",
+            "title": "Not fully verified: " + note,
+            "detail": f"The chain holds {note}; this history cannot show what they were.",
+        }
     if unit is not None and not unit["known"]:
-        return {"level": "pending", "title": "Not verified yet",
-                "detail": f"Serial {unit['serial']} is captured but its commissioning is not on chain yet."}
+        return {
+            "level": "pending",
+            "title": "Not verified yet",
+            "detail": f"Serial {unit['serial']} is captured but its commissioning is not on chain yet.",
+        }
     upstream = [g for g in groups if g["depth"] > 0]  # the batch's own pending events count, shown or not
-    count = data["pending"] + sum(1 for g in upstream for e in g["steps"] if e["status"] == "pending") \
+    count = (
+        data["pending"]
+        + sum(1 for g in upstream for e in g["steps"] if e["status"] == "pending")
         + sum(g["sensors"]["pending"] for g in upstream if g["sensors"])
+    )
     if count:
-        return {"level": "pending", "title": f"Not verified yet: {count} step{'s' if count != 1 else ''} pending",
-                "detail": "Some steps below are captured but not on chain yet; the others are verified."}
+        return {
+            "level": "pending",
+            "title": f"Not verified yet: {count} step{'s' if count != 1 else ''} pending",
+            "detail": "Some steps below are captured but not on chain yet; the others are verified.",
+        }
     if unit is not None and unit["scans"]["anomaly"]:
-        return {"level": "warning", "title": "Verified, but scanned in many places",
-                "detail": unit["scans"]["message"]}
-    return {"level": "verified", "title": "Verified on chain",
-            "detail": "Every step below is recorded on chain by the party that performed it."}
+        return {"level": "warning", "title": "Verified, but scanned in many places", "detail": unit["scans"]["message"]}
+    return {
+        "level": "verified",
+        "title": "Verified on chain",
+        "detail": "Every step below is recorded on chain by the party that performed it.",
+    }
 
 
 def check_signature(ctx: TraceContext, *, uri: str, signature: str) -> dict[str, Any]:
@@ -167,13 +216,20 @@ def check_signature(ctx: TraceContext, *, uri: str, signature: str) -> dict[str,
     if link.gtin is not None and link.lot is not None:
         key = batch_key(link.gtin, link.lot)
         with ctx.engine.connect() as conn:
-            registrant = conn.execute(select(t.chain_batches.c.producer).where(
-                t.chain_batches.c.batch_id == key.id_hex)).scalar()
+            registrant = conn.execute(
+                select(t.chain_batches.c.producer).where(t.chain_batches.c.batch_id == key.id_hex)
+            ).scalar()
     is_registrant = registrant is not None and registrant == signer.lower()
-    detail = f"signed by {signer}, " + ("who registered this batch" if is_registrant else
-                                        "who did not register this batch")
-    return {"signer": signer, "producer": is_registrant, "trusted": is_registrant, "registrant": is_registrant,
-            "detail": detail}
+    detail = f"signed by {signer}, " + (
+        "who registered this batch" if is_registrant else "who did not register this batch"
+    )
+    return {
+        "signer": signer,
+        "producer": is_registrant,
+        "trusted": is_registrant,
+        "registrant": is_registrant,
+        "detail": detail,
+    }
 
 
 @dataclass(frozen=True)
@@ -228,8 +284,7 @@ def resolve(ctx: TraceContext, base: str, link: digital_link.DigitalLink) -> Res
 
 def linkset(resolution: Resolution) -> dict[str, Any]:
     """The RFC 9264 linkset (``application/linkset+json``) in the shape of GS1's linkset schema."""
-    return {"linkset": [{"anchor": resolution.anchor, "itemDescription": resolution.description,
-                         **resolution.links}]}
+    return {"linkset": [{"anchor": resolution.anchor, "itemDescription": resolution.description, **resolution.links}]}
 
 
 def link_target(resolution: Resolution, link_type: str, accept_language: str | None) -> str:
@@ -264,8 +319,9 @@ def choose(links: list[dict[str, Any]], accept_language: str | None) -> dict[str
     for _, _, tag in sorted(ranges):
         for link in links:
             langs = [lang.lower() for lang in link.get("hreflang", [])]
-            if tag == "*" or any(lang == tag or lang.startswith(tag + "-") or tag.startswith(lang + "-")
-                                 for lang in langs):
+            if tag == "*" or any(
+                lang == tag or lang.startswith(tag + "-") or tag.startswith(lang + "-") for lang in langs
+            ):
                 return link
     return links[0]
 
@@ -294,8 +350,11 @@ def _default_of(link: dict[str, Any]) -> dict[str, Any]:
 
 
 def _gtin_links(base: str, gtin: str, name: str) -> dict[str, list[dict[str, Any]]]:
-    return {f"{GS1_VOC}pip": [_link(f"{base}/products/{gtin}", f"{name}: the batches registered on chain",
-                                    "application/json")]}
+    return {
+        f"{GS1_VOC}pip": [
+            _link(f"{base}/products/{gtin}", f"{name}: the batches registered on chain", "application/json")
+        ]
+    }
 
 
 def _batch_links(base: str, gtin: str, lot: str) -> dict[str, list[dict[str, Any]]]:
@@ -304,17 +363,22 @@ def _batch_links(base: str, gtin: str, lot: str) -> dict[str, list[dict[str, Any
     return {
         f"{GS1_VOC}pip": [_link(f"{base}/verify{path}", "Product information and verification", "text/html")],
         f"{GS1_VOC}traceability": [_link(history_url, "Verified supply-chain history", "application/json")],
-        f"{GS1_VOC}epcis": [_link(f"{base}/events?gtin={gtin}&lot={quote(lot, safe='')}", "EPCIS events",
-                                  "application/json")],
-        f"{GS1_VOC}certificationInfo": [_link(f"{history_url}#documents", "Certificates (hash-verified)",
-                                              "application/json")],
+        f"{GS1_VOC}epcis": [
+            _link(f"{base}/events?gtin={gtin}&lot={quote(lot, safe='')}", "EPCIS events", "application/json")
+        ],
+        f"{GS1_VOC}certificationInfo": [
+            _link(f"{history_url}#documents", "Certificates (hash-verified)", "application/json")
+        ],
     }
 
 
 def _unit_links(base: str, gtin: str, lot: str, serial: str) -> dict[str, list[dict[str, Any]]]:
     path = digital_link.key_path(gtin, lot) + f"/21/{quote(serial, safe='')}"
-    return {f"{GS1_VOC}pip": [_link(f"{base}/verify{path}", "Product information and verification of this unit",
-                                    "text/html")]}
+    return {
+        f"{GS1_VOC}pip": [
+            _link(f"{base}/verify{path}", "Product information and verification of this unit", "text/html")
+        ]
+    }
 
 
 def registered_lots(ctx: TraceContext, gtin: str) -> dict[str, str | None]:
@@ -328,7 +392,8 @@ def registered_lots(ctx: TraceContext, gtin: str) -> dict[str, str | None]:
         rows = conn.execute(
             select(t.batch_keys.c.lot, t.batch_keys.c.metadata)
             .join(t.chain_batches, t.chain_batches.c.batch_id == t.batch_keys.c.batch_id)
-            .where(t.batch_keys.c.gtin == gtin).order_by(t.batch_keys.c.lot)
+            .where(t.batch_keys.c.gtin == gtin)
+            .order_by(t.batch_keys.c.lot)
         ).all()
     if not rows:
         raise NotFoundError(f"GTIN {gtin}: no batch of it is registered on chain")
@@ -347,6 +412,11 @@ def product(ctx: TraceContext, base: str, gtin: str) -> dict[str, Any]:
     except DigitalLinkError as exc:
         raise ValidationError(str(exc)) from exc
     lots = registered_lots(ctx, gtin)
-    return {"gtin": gtin, "product": next((p for p in lots.values() if p), None),
-            "batches": [{"lot": lot, "product": name, "uri": f"{base}{digital_link.key_path(gtin, lot)}"}
-                        for lot, name in lots.items()]}
+    return {
+        "gtin": gtin,
+        "product": next((p for p in lots.values() if p), None),
+        "batches": [
+            {"lot": lot, "product": name, "uri": f"{base}{digital_link.key_path(gtin, lot)}"}
+            for lot, name in lots.items()
+        ],
+    }

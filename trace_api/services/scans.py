@@ -171,6 +171,7 @@ class ScanRecorder:
         mine = (t.scans.c.batch_id == unit[0]) & (t.scans.c.serial == unit[1])
         with self.engine.connect() as conn:
             count, places = conn.execute(
-                select(func.count(), func.count(func.distinct(t.scans.c.place))).where(mine)).one()
+                select(func.count(), func.count(func.distinct(t.scans.c.place))).where(mine)
+            ).one()
             seen = conn.execute(select(t.scans.c.place).where(mine).distinct().limit(MAX_PLACES)).scalars().all()
         return ScanFacts(int(count), int(places), frozenset(seen))

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trace_api.domain import batch_key, parse_gln, resolve_account
 from trace_api.epcis.vocab import BIZ_STEPS, STEP_CODES, biz_step_name
 from trace_api.errors import ValidationError
-from trace_api.services.batches import batch_key, build_event, parse_gln, resolve_account
+from trace_api.services.batches import build_event
 
 COLUMNS: dict[str, str] = {  # in the template's order
     "gtin": "GTIN-8/12/13/14 of the batch, with its check digit (required)",
@@ -36,8 +37,20 @@ COLUMNS: dict[str, str] = {  # in the template's order
 REQUIRED = ("gtin", "lot", "step", "event_time")
 # The registry's lifecycle steps (its Step enum) in a batch's usual order; a transformation is `trace batch
 # derive`, not a row.
-STEPS = ("commissioning", "inspecting", "packing", "storing", "sensor_reporting", "shipping", "departing", "arriving",
-         "receiving", "retail_selling", "holding", "destroying")
+STEPS = (
+    "commissioning",
+    "inspecting",
+    "packing",
+    "storing",
+    "sensor_reporting",
+    "shipping",
+    "departing",
+    "arriving",
+    "receiving",
+    "retail_selling",
+    "holding",
+    "destroying",
+)
 assert set(STEPS) == set(STEP_CODES) - {"transforming"}, "a lifecycle step is missing from the spreadsheet's list"
 OTHER_STEPS = tuple(sorted(BIZ_STEPS - set(STEPS)))
 DELIMITERS = (",", ";", "\t")
@@ -77,18 +90,24 @@ def read_header(line: str, *, name: str, ignore: Iterable[str] = ()) -> Header:
     ignored = {_normal(c) for c in ignore}
     stray = sorted(ignored - set(columns))
     if stray:
-        raise ValidationError(f"{name}: --ignore-column {', '.join(stray)}: no such column in the header "
-                              f"({', '.join(c for c in columns if c)})")
+        raise ValidationError(
+            f"{name}: --ignore-column {', '.join(stray)}: no such column in the header "
+            f"({', '.join(c for c in columns if c)})"
+        )
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
         shown = {",": "comma", ";": "semicolon", "\t": "tab"}[delimiter]
-        raise ValidationError(f"{name}: missing required column(s) {', '.join(missing)} (header read as "
-                              f"{shown}-separated: {', '.join(columns) or 'empty'}); {columns_note()}")
+        raise ValidationError(
+            f"{name}: missing required column(s) {', '.join(missing)} (header read as "
+            f"{shown}-separated: {', '.join(columns) or 'empty'}); {columns_note()}"
+        )
     unknown = [c or "(empty)" for c in columns if c not in COLUMNS and c not in ignored]
     if unknown:
-        raise ValidationError(f"{name}: unknown column(s) {', '.join(unknown)}: nothing imported; the "
-                              f"{columns_note()}; sensor readings go in sensor_type, sensor_value, sensor_uom; "
-                              f"to import without a column, pass --ignore-column NAME")
+        raise ValidationError(
+            f"{name}: unknown column(s) {', '.join(unknown)}: nothing imported; the "
+            f"{columns_note()}; sensor readings go in sensor_type, sensor_value, sensor_uom; "
+            f"to import without a column, pass --ignore-column NAME"
+        )
     twice = sorted({c for c in columns if columns.count(c) > 1 and c in COLUMNS})
     if twice:
         raise ValidationError(f"{name}: column(s) {', '.join(twice)} appear more than once in the header")
@@ -108,8 +127,14 @@ def read_rows(path: Path, *, ignore: Iterable[str] = (),
             if not any(f.strip() for f in fields):
                 continue
             if len(fields) > width:
-                yield number, {"": f"has {len(fields)} values, the header {width} columns (a stray "
-                                   f"{_delimiter_name(header.delimiter)} in a value?)"}, header
+                yield (
+                    number,
+                    {
+                        "": f"has {len(fields)} values, the header {width} columns (a stray "
+                        f"{_delimiter_name(header.delimiter)} in a value?)"
+                    },
+                    header,
+                )
                 continue
             row = {c: fields[i].strip() for c, i in header.used.items() if i < len(fields)}
             if findings is None or findings.row(number, row):
@@ -183,8 +208,14 @@ def template() -> str:
     writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\n")
     writer.writeheader()
     for hour, step in enumerate(STEPS):
-        writer.writerow({**_EXAMPLE_BATCH, "step": step, "event_time": f"2026-11-20T{6 + hour:02d}:00:00Z",
-                         **_EXAMPLE_EXTRA.get(step, {})})
+        writer.writerow(
+            {
+                **_EXAMPLE_BATCH,
+                "step": step,
+                "event_time": f"2026-11-20T{6 + hour:02d}:00:00Z",
+                **_EXAMPLE_EXTRA.get(step, {}),
+            }
+        )
     return out.getvalue()
 
 
@@ -237,10 +268,16 @@ class Findings:
 
     def messages(self) -> list[str]:
         first = self._first_rows()
-        found = [f"rows {_numbers(sorted([first[h], *later]))} are the same (duplicate rows)"
-                 for h, later in self.repeated.items() if h in first]
-        found += [f"batch {name} is not registered (rows {_numbers(rows)}): register it first with "
-                  f"`trace batch register`, or correct its GTIN/lot" for name, rows in self.unregistered.values()]
+        found = [
+            f"rows {_numbers(sorted([first[h], *later]))} are the same (duplicate rows)"
+            for h, later in self.repeated.items()
+            if h in first
+        ]
+        found += [
+            f"batch {name} is not registered (rows {_numbers(rows)}): register it first with "
+            f"`trace batch register`, or correct its GTIN/lot"
+            for name, rows in self.unregistered.values()
+        ]
         if self.unknown_step:
             found.append(steps_note())
         return found

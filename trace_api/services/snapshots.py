@@ -101,8 +101,7 @@ def _probe(engine: Engine) -> _Probe | None:
     with _generations_lock:
         if engine not in _probes:
             path = engine.url.database
-            _probes[engine] = _Probe(path) if engine.dialect.name == "sqlite" and path and path != ":memory:" \
-                else None
+            _probes[engine] = _Probe(path) if engine.dialect.name == "sqlite" and path and path != ":memory:" else None
         return _probes[engine]
 
 
@@ -140,8 +139,9 @@ class Snapshots(Generic[T]):
     reader while the others keep being served the current one.
     """
 
-    def __init__(self, engine: Engine, *, max_age: float, max_entries: int = 256,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, engine: Engine, *, max_age: float, max_entries: int = 256, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.engine = engine
         self.max_age = max_age
         self.max_entries = max_entries

@@ -29,8 +29,24 @@ from trace_api.services.escrow_logs import Log, escrow_contract, fee_updates, tr
 __all__ = ["COLUMNS", "FORMATS", "Statement", "render", "statement"]
 
 FORMATS = ("csv", "pdf")
-COLUMNS = ("trade_id", "block", "time", "tx_hash", "log_index", "movement", "milestone", "line", "from", "to",
-           "token", "amount", "amount_units", "invoice_currency", "invoice_amount", "rate")
+COLUMNS = (
+    "trade_id",
+    "block",
+    "time",
+    "tx_hash",
+    "log_index",
+    "movement",
+    "milestone",
+    "line",
+    "from",
+    "to",
+    "token",
+    "amount",
+    "amount_units",
+    "invoice_currency",
+    "invoice_amount",
+    "rate",
+)
 # The trade's totals, by movement; "withdrawal" is not one of them (see the module's note).
 TOTALS = ("funded", "released", "fee", "refunded", "ruling to seller", "ruling to buyer")
 _EVENTS = ("TradeOpened", "MilestoneReleased", "ReceiptConfirmed", "TradeRefunded", "DisputeResolved")
@@ -45,8 +61,15 @@ class Statement:
     def to_json(self) -> dict[str, Any]:
         decimals = self.trade["token"]["decimals"]
         totals = {k: escrow.format_amount(v, decimals) for k, v in self.totals.items()}
-        return {"trade_id": self.trade["trade_id"], "state": self.trade["state"], "token": self.trade["token"],
-                "invoice": self.trade.get("invoice"), "columns": list(COLUMNS), "rows": self.rows, "totals": totals}
+        return {
+            "trade_id": self.trade["trade_id"],
+            "state": self.trade["state"],
+            "token": self.trade["token"],
+            "invoice": self.trade.get("invoice"),
+            "columns": list(COLUMNS),
+            "rows": self.rows,
+            "totals": totals,
+        }
 
 
 def _time(unix: int) -> str:
@@ -76,8 +99,11 @@ def statement(ctx: TraceContext, *, trade_id: int) -> Statement:
     def fee_recipient(log: Log) -> str:
         """The account credited with a fee: the recipient set last before the payout (setFee may change it)."""
         earlier = [u for u in updates if u.position < log.position]
-        return str(earlier[-1].args["recipient"]) if earlier else str(
-            guarded(lambda: escrow_contract(ctx).functions.feeRecipient().call()))
+        return (
+            str(earlier[-1].args["recipient"])
+            if earlier
+            else str(guarded(lambda: escrow_contract(ctx).functions.feeRecipient().call()))
+        )
 
     result = Statement(trade=trade, totals=dict.fromkeys(TOTALS, 0))
 
@@ -86,12 +112,26 @@ def statement(ctx: TraceContext, *, trade_id: int) -> Statement:
             return
         currency, invoiced, rate = _invoice_amount(units, token["decimals"], trade.get("invoice"))
         line = log.args.get("line", log.args.get("lineIndex", ""))
-        result.rows.append({
-            "trade_id": trade_id, "block": log.block, "time": _time(log.time), "tx_hash": log.tx_hash,
-            "log_index": log.log_index, "movement": movement, "milestone": milestone, "line": line,
-            "from": frm, "to": to, "token": token["symbol"], "amount": escrow.format_amount(units, token["decimals"]),
-            "amount_units": str(units), "invoice_currency": currency, "invoice_amount": invoiced, "rate": rate,
-        })
+        result.rows.append(
+            {
+                "trade_id": trade_id,
+                "block": log.block,
+                "time": _time(log.time),
+                "tx_hash": log.tx_hash,
+                "log_index": log.log_index,
+                "movement": movement,
+                "milestone": milestone,
+                "line": line,
+                "from": frm,
+                "to": to,
+                "token": token["symbol"],
+                "amount": escrow.format_amount(units, token["decimals"]),
+                "amount_units": str(units),
+                "invoice_currency": currency,
+                "invoice_amount": invoiced,
+                "rate": rate,
+            }
+        )
         if movement in result.totals:
             result.totals[movement] += units
 
@@ -113,8 +153,9 @@ def statement(ctx: TraceContext, *, trade_id: int) -> Statement:
             add(log, "ruling to buyer", int(a["toBuyer"]), vault, buyer, ruling)
     opened_at = logs[0].block if logs else 0
     recipients = {r["to"] for r in result.rows if r["movement"] == "fee"}
-    for log in withdrawals(ctx, accounts=[buyer, seller, *sorted(recipients)], token=token["address"],
-                           from_block=opened_at):
+    for log in withdrawals(
+        ctx, accounts=[buyer, seller, *sorted(recipients)], token=token["address"], from_block=opened_at
+    ):
         add(log, "withdrawal", int(log.args["amount"]), vault, str(log.args["to"]))
     result.rows.sort(key=lambda r: (r["block"], r["log_index"]))
     paid_out = sum(units for movement, units in result.totals.items() if movement != "funded")
@@ -130,10 +171,18 @@ def _csv(st: Statement) -> bytes:
     decimals = st.trade["token"]["decimals"]
     for movement, units in st.totals.items():  # totals close the file, one row per movement
         currency, invoiced, rate = _invoice_amount(units, decimals, st.trade.get("invoice"))
-        writer.writerow({"trade_id": st.trade["trade_id"], "movement": f"total {movement}",
-                         "token": st.trade["token"]["symbol"], "amount": escrow.format_amount(units, decimals),
-                         "amount_units": str(units), "invoice_currency": currency, "invoice_amount": invoiced,
-                         "rate": rate})
+        writer.writerow(
+            {
+                "trade_id": st.trade["trade_id"],
+                "movement": f"total {movement}",
+                "token": st.trade["token"]["symbol"],
+                "amount": escrow.format_amount(units, decimals),
+                "amount_units": str(units),
+                "invoice_currency": currency,
+                "invoice_amount": invoiced,
+                "rate": rate,
+            }
+        )
     return out.getvalue().encode()
 
 
@@ -152,13 +201,14 @@ def _pdf(st: Statement) -> bytes:
     pdf.set_creation_date(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))  # same statement, same bytes
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 14)
-    pdf.cell(0, 8, _latin(f"Statement of trade {trade['trade_id']} ({trade['state']})"),
-             new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 8, _latin(f"Statement of trade {trade['trade_id']} ({trade['state']})"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 9)
     batch = trade.get("batch") or {}
-    for line in (f"Buyer {trade['buyer']}   Seller {trade['seller']}   Arbiter {trade['arbiter']}",
-                 f"Batch {batch.get('gtin', '')}/{batch.get('lot', '')}   Amount {trade['amount']} {symbol} "
-                 f"({trade['token']['address']})   Opened {trade.get('opened_at')}"):
+    for line in (
+        f"Buyer {trade['buyer']}   Seller {trade['seller']}   Arbiter {trade['arbiter']}",
+        f"Batch {batch.get('gtin', '')}/{batch.get('lot', '')}   Amount {trade['amount']} {symbol} "
+        f"({trade['token']['address']})   Opened {trade.get('opened_at')}",
+    ):
         pdf.cell(0, 5, _latin(line), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     invoiced = any(r["invoice_currency"] for r in st.rows)
@@ -170,8 +220,15 @@ def _pdf(st: Statement) -> bytes:
     with pdf.table(col_widths=widths, text_align="LEFT", line_height=5) as table:
         table.row(headings)
         for r in st.rows:
-            cells = [r["block"], r["time"], r["movement"], r["milestone"], f"{r['to'][:10]}...",
-                     r["amount"], f"{r['tx_hash'][:26]}..."]
+            cells = [
+                r["block"],
+                r["time"],
+                r["movement"],
+                r["milestone"],
+                f"{r['to'][:10]}...",
+                r["amount"],
+                f"{r['tx_hash'][:26]}...",
+            ]
             if invoiced:
                 cells.insert(6, f"{r['invoice_amount']} {r['invoice_currency']}".strip())
             table.row([_latin(c) for c in cells])
@@ -180,11 +237,18 @@ def _pdf(st: Statement) -> bytes:
     pdf.cell(0, 6, "Totals of the trade", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 9)
     for movement, units in st.totals.items():
-        pdf.cell(0, 5, _latin(f"{movement}: {escrow.format_amount(units, decimals)} {symbol}"),
-                 new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(
+            0, 5, _latin(f"{movement}: {escrow.format_amount(units, decimals)} {symbol}"), new_x="LMARGIN", new_y="NEXT"
+        )
     pdf.ln(2)
-    pdf.multi_cell(0, 4, _latin("Withdrawals are a party's pooled credits in this token leaving the escrow; they "
-                                "may include credits of other trades and are not part of the totals."))
+    pdf.multi_cell(
+        0,
+        4,
+        _latin(
+            "Withdrawals are a party's pooled credits in this token leaving the escrow; they "
+            "may include credits of other trades and are not part of the totals."
+        ),
+    )
     return bytes(pdf.output())
 
 

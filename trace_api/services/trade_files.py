@@ -29,8 +29,16 @@ from trace_api.services import documents, escrow
 from trace_api.services.context import TraceContext
 from trace_api.services.escrow_logs import Log, escrow_contract, trade_logs
 
-__all__ = ["DOCUMENT_KINDS", "TradeFile", "add_document", "add_evidence", "dispute", "list_files", "read_file",
-           "show_trade"]
+__all__ = [
+    "DOCUMENT_KINDS",
+    "TradeFile",
+    "add_document",
+    "add_evidence",
+    "dispute",
+    "list_files",
+    "read_file",
+    "show_trade",
+]
 
 DOCUMENT_KINDS = ("commercial-invoice", "packing-list", "bill-of-lading", "certificate-of-origin")
 REASON_NAME = "reason.txt"
@@ -51,8 +59,16 @@ def _parties(ctx: TraceContext, trade_id: int) -> dict[str, str]:
     return {role: address.lower() for role, address in escrow.trade_parties(ctx, trade_id=trade_id).items()}
 
 
-def _stage(ctx: TraceContext, *, trade_id: int, kind: str, sender: str, text: str | None, path: Path | None,
-           recipients: list[str]) -> tuple[int, str, bool] | None:
+def _stage(
+    ctx: TraceContext,
+    *,
+    trade_id: int,
+    kind: str,
+    sender: str,
+    text: str | None,
+    path: Path | None,
+    recipients: list[str],
+) -> tuple[int, str, bool] | None:
     """Store the file encrypted for the trade's parties and a pending row naming it: (row id, sha256, whether the
     document store had it already). None when only a hash is given."""
     if text is not None:
@@ -65,21 +81,45 @@ def _stage(ctx: TraceContext, *, trade_id: int, kind: str, sender: str, text: st
     known = documents.stored(ctx, digest)
     documents.commit(ctx, prepared, owner=sender)
     with ctx.engine.begin() as conn:
-        row_id = conn.execute(insert(t.trade_files).values(
-            escrow=escrow_contract(ctx).address.lower(), trade_id=trade_id, sha256=digest, kind=kind,
-            name=prepared.info["name"], sender=sender.lower(), tx_hash="", created_at=dt.datetime.now(dt.UTC),
-        )).inserted_primary_key
+        row_id = conn.execute(
+            insert(t.trade_files).values(
+                escrow=escrow_contract(ctx).address.lower(),
+                trade_id=trade_id,
+                sha256=digest,
+                kind=kind,
+                name=prepared.info["name"],
+                sender=sender.lower(),
+                tx_hash="",
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        ).inserted_primary_key
     assert row_id is not None
     return int(row_id[0]), digest, known
 
 
-def _send(ctx: TraceContext, *, account: LocalAccount, trade_id: int, kind: str, text: str | None,
-          path: Path | None, digest: str | None, call: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+def _send(
+    ctx: TraceContext,
+    *,
+    account: LocalAccount,
+    trade_id: int,
+    kind: str,
+    text: str | None,
+    path: Path | None,
+    digest: str | None,
+    call: Callable[..., dict[str, Any]],
+) -> dict[str, Any]:
     # The input is checked (and the hash computed) before anything is stored.
     escrow.evidence_hash(text=text, path=path, digest=digest, max_bytes=ctx.settings.max_document_bytes)
     parties = _parties(ctx, trade_id)
-    staged = _stage(ctx, trade_id=trade_id, kind=kind, sender=account.address, text=text, path=path,
-                    recipients=list(parties.values()))
+    staged = _stage(
+        ctx,
+        trade_id=trade_id,
+        kind=kind,
+        sender=account.address,
+        text=text,
+        path=path,
+        recipients=list(parties.values()),
+    )
     try:
         result = call(ctx, account=account, trade_id=trade_id, text=text, path=path, digest=digest)
     except BaseException:
@@ -92,34 +132,56 @@ def _send(ctx: TraceContext, *, account: LocalAccount, trade_id: int, kind: str,
         raise
     if staged is not None:
         with ctx.engine.begin() as conn:
-            conn.execute(update(t.trade_files).where(t.trade_files.c.id == staged[0])
-                         .values(tx_hash=result["tx_hash"]))
+            conn.execute(update(t.trade_files).where(t.trade_files.c.id == staged[0]).values(tx_hash=result["tx_hash"]))
     return {**result, "kind": kind, "stored": staged is not None}
 
 
-def dispute(ctx: TraceContext, *, account: LocalAccount, trade_id: int, text: str | None = None,
-            path: Path | None = None, digest: str | None = None) -> dict[str, Any]:
+def dispute(
+    ctx: TraceContext,
+    *,
+    account: LocalAccount,
+    trade_id: int,
+    text: str | None = None,
+    path: Path | None = None,
+    digest: str | None = None,
+) -> dict[str, Any]:
     """Open a dispute with its reason (text or a file) stored for the parties and the arbiter."""
     kind = "reason" if text is not None else "evidence"
-    return _send(ctx, account=account, trade_id=trade_id, kind=kind, text=text, path=path, digest=digest,
-                 call=escrow.dispute)
+    return _send(
+        ctx, account=account, trade_id=trade_id, kind=kind, text=text, path=path, digest=digest, call=escrow.dispute
+    )
 
 
-def add_evidence(ctx: TraceContext, *, account: LocalAccount, trade_id: int, text: str | None = None,
-                 path: Path | None = None, digest: str | None = None) -> dict[str, Any]:
+def add_evidence(
+    ctx: TraceContext,
+    *,
+    account: LocalAccount,
+    trade_id: int,
+    text: str | None = None,
+    path: Path | None = None,
+    digest: str | None = None,
+) -> dict[str, Any]:
     """More evidence for the arbiter: its hash on chain, the file stored for the parties and the arbiter."""
-    return _send(ctx, account=account, trade_id=trade_id, kind="evidence", text=text, path=path, digest=digest,
-                 call=escrow.add_evidence)
+    return _send(
+        ctx,
+        account=account,
+        trade_id=trade_id,
+        kind="evidence",
+        text=text,
+        path=path,
+        digest=digest,
+        call=escrow.add_evidence,
+    )
 
 
-def add_document(ctx: TraceContext, *, account: LocalAccount, trade_id: int, kind: str,
-                 path: Path) -> dict[str, Any]:
+def add_document(ctx: TraceContext, *, account: LocalAccount, trade_id: int, kind: str, path: Path) -> dict[str, Any]:
     """Attach a trade document (``kind`` one of :data:`DOCUMENT_KINDS`): its hash on chain, the file stored for
     the counterparty and the arbiter."""
     if kind not in DOCUMENT_KINDS:
         raise ValidationError(f"unknown document kind {kind!r}; choose one of {', '.join(DOCUMENT_KINDS)}")
-    return _send(ctx, account=account, trade_id=trade_id, kind=kind, text=None, path=path, digest=None,
-                 call=escrow.add_evidence)
+    return _send(
+        ctx, account=account, trade_id=trade_id, kind=kind, text=None, path=path, digest=None, call=escrow.add_evidence
+    )
 
 
 def _iso(timestamp: int) -> str:
@@ -131,10 +193,16 @@ def _entries(ctx: TraceContext, trade_id: int) -> list[tuple[Log, dict[str, Any]
     but not recorded: the write-ahead's recovery)."""
     logs = trade_logs(ctx, trade_id=trade_id, names=_LOGS)
     with ctx.engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(
-            select(t.trade_files).where(t.trade_files.c.escrow == escrow_contract(ctx).address.lower(),
-                                        t.trade_files.c.trade_id == trade_id).order_by(t.trade_files.c.id)
-        ).mappings()]
+        rows = [
+            dict(r)
+            for r in conn.execute(
+                select(t.trade_files)
+                .where(
+                    t.trade_files.c.escrow == escrow_contract(ctx).address.lower(), t.trade_files.c.trade_id == trade_id
+                )
+                .order_by(t.trade_files.c.id)
+            ).mappings()
+        ]
     by_tx = {r["tx_hash"]: r for r in rows if r["tx_hash"]}
     pending = [r for r in rows if not r["tx_hash"]]
     found: list[tuple[Log, dict[str, Any] | None]] = []
@@ -146,8 +214,9 @@ def _entries(ctx: TraceContext, trade_id: int) -> list[tuple[Log, dict[str, Any]
             if row is not None:
                 pending.remove(row)
                 with ctx.engine.begin() as conn:
-                    conn.execute(update(t.trade_files).where(t.trade_files.c.id == row["id"])
-                                 .values(tx_hash=log.tx_hash))
+                    conn.execute(
+                        update(t.trade_files).where(t.trade_files.c.id == row["id"]).values(tx_hash=log.tx_hash)
+                    )
         found.append((log, row if row is not None and row["sha256"] == sha else None))
     return found
 
@@ -166,10 +235,17 @@ def list_files(ctx: TraceContext, *, trade_id: int, viewer: str | None) -> dict[
         sender = str(log.args["by"])
         kind = row["kind"] if row else ("reason" if log.name == "DisputeOpened" else "evidence")
         entry = {
-            "n": number, "kind": kind, "name": (row["name"] if party else PRIVATE_NAME) if row else None,
-            "sha256": "0x" + bytes(log.args["evidenceHash"]).hex(), "by": sender,
-            "by_name": names.get(sender.lower()), "role": roles.get(sender.lower()), "at": _iso(log.time),
-            "block": log.block, "tx_hash": log.tx_hash, "stored": row is not None,
+            "n": number,
+            "kind": kind,
+            "name": (row["name"] if party else PRIVATE_NAME) if row else None,
+            "sha256": "0x" + bytes(log.args["evidenceHash"]).hex(),
+            "by": sender,
+            "by_name": names.get(sender.lower()),
+            "role": roles.get(sender.lower()),
+            "at": _iso(log.time),
+            "block": log.block,
+            "tx_hash": log.tx_hash,
+            "stored": row is not None,
             "dispute": log.name == "DisputeOpened",
         }
         files.append(entry)
@@ -213,11 +289,15 @@ def read_file(ctx: TraceContext, *, trade_id: int, ref: str, reader: str | None)
     on_chain = "0x" + bytes(log.args["evidenceHash"]).hex()
     found = documents.content(ctx, on_chain) if row is not None else None
     if found is None:
-        raise NotFoundError(f"file {on_chain} of trade {trade_id} is not stored on this server (only its hash is "
-                            "on chain); ask its sender for it")
+        raise NotFoundError(
+            f"file {on_chain} of trade {trade_id} is not stored on this server (only its hash is "
+            "on chain); ask its sender for it"
+        )
     meta, data = found
     if data is None or "0x" + hashlib.sha256(data).hexdigest() != on_chain:
-        raise VerificationFailed(f"the stored copy of file {on_chain} of trade {trade_id} is damaged or missing: it "
-                                 "does not read back as the file whose hash is on chain; ask its sender for it")
+        raise VerificationFailed(
+            f"the stored copy of file {on_chain} of trade {trade_id} is damaged or missing: it "
+            "does not read back as the file whose hash is on chain; ask its sender for it"
+        )
     assert row is not None
     return TradeFile(name=row["name"], media_type=meta["media_type"], sha256=on_chain, data=data)

@@ -34,8 +34,22 @@ from web3.contract.contract import ContractFunction
 from trace_api.chain.client import guarded
 from trace_api.errors import ValidationError
 
-__all__ = ["INCOTERMS", "MAX_LINES", "SEA_RULES", "Invoice", "OrderLine", "default_schedule", "describe_terms",
-           "parse_incoterm", "parse_invoice", "parse_line", "parse_lines_csv", "parse_place", "parse_slippage", "quote"]
+__all__ = [
+    "INCOTERMS",
+    "MAX_LINES",
+    "SEA_RULES",
+    "Invoice",
+    "OrderLine",
+    "default_schedule",
+    "describe_terms",
+    "parse_incoterm",
+    "parse_invoice",
+    "parse_line",
+    "parse_lines_csv",
+    "parse_place",
+    "parse_slippage",
+    "quote",
+]
 
 # ITradeEscrow.Incoterm, by value (0 is "none").
 INCOTERMS = ("NONE", "EXW", "FCA", "CPT", "CIP", "DAP", "DPU", "DDP", "FAS", "FOB", "CFR", "CIF")
@@ -47,8 +61,11 @@ MAX_SLIPPAGE_BPS = 1_000  # 10 %: beyond that the quote means nothing
 _LOCODE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
 # Babel's two-letter territories that are groupings or private-use codes, not countries.
 _NOT_COUNTRIES = frozenset({"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"})
-_COUNTRIES = frozenset(code for code in map(str, Locale("en").territories)
-                       if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES)
+_COUNTRIES = frozenset(
+    code
+    for code in map(str, Locale("en").territories)
+    if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
+)
 _ZERO3 = b"\0" * 3
 MAX_LINES = 20  # TradeEscrow.MAX_LINES
 _LINE = re.compile(r"^\s*(\d{8,14})\s*/\s*([^=]+?)\s*(?:=\s*(\S+))?\s*$")
@@ -65,7 +82,7 @@ class OrderLine:
 
 
 def parse_line(value: str, *, need_amount: bool) -> OrderLine:
-    """"GTIN/LOT=AMOUNT" as an order line; "GTIN/LOT" alone (one batch, the whole price) when not ``need_amount``."""
+    """ "GTIN/LOT=AMOUNT" as an order line; "GTIN/LOT" alone (one batch, the whole price) when not ``need_amount``."""
     match = _LINE.match(value)
     if not match or (need_amount and not match.group(3)):
         raise ValidationError(f"order line {value!r}: write GTIN/LOT=AMOUNT, e.g. 09506000134352/L1=5000")
@@ -78,8 +95,7 @@ def parse_lines_csv(path: Path) -> list[OrderLine]:
         raise ValidationError(f"lines file {path} does not exist")
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
-        if reader.fieldnames is None or not {"gtin", "lot", "amount"} <= {f.strip().lower() for f in
-                                                                            reader.fieldnames}:
+        if reader.fieldnames is None or not {"gtin", "lot", "amount"} <= {f.strip().lower() for f in reader.fieldnames}:
             raise ValidationError(f"lines file {path}: needs the columns gtin, lot and amount")
         rows = [{k.strip().lower(): (v or "").strip() for k, v in row.items() if k} for row in reader]
     if not rows:
@@ -98,8 +114,9 @@ def parse_incoterm(value: str | None) -> int:
         return 0
     code = value.strip().upper()
     if code not in INCOTERMS[1:]:
-        raise ValidationError(f"unknown Incoterm {value!r}: use one of the Incoterms 2020 rules "
-                              f"{', '.join(INCOTERMS[1:])}")
+        raise ValidationError(
+            f"unknown Incoterm {value!r}: use one of the Incoterms 2020 rules {', '.join(INCOTERMS[1:])}"
+        )
     return INCOTERMS.index(code)
 
 
@@ -117,13 +134,17 @@ def parse_place(value: str | None, *, incoterm: int, port: bool = False) -> byte
     if not text:
         raise ValidationError(f"{rule} needs its named place as a UN/LOCODE, e.g. --place CNSHA")
     if not _LOCODE.match(text):
-        raise ValidationError(f"place {value!r} is not a UN/LOCODE: two letters of the country, then three letters "
-                              f"or digits 2-9, e.g. CNSHA or NLRTM")
+        raise ValidationError(
+            f"place {value!r} is not a UN/LOCODE: two letters of the country, then three letters "
+            f"or digits 2-9, e.g. CNSHA or NLRTM"
+        )
     if text[:2] not in _COUNTRIES:
         raise ValidationError(f"place {text}: {text[:2]} is not an ISO 3166-1 country code")
     if rule in SEA_RULES and not port:
-        raise ValidationError(f"{rule} is for sea and inland waterway transport: its named place must be a port. "
-                              f"If {text} is one, confirm with --port; otherwise use FCA, CPT or CIP")
+        raise ValidationError(
+            f"{rule} is for sea and inland waterway transport: its named place must be a port. "
+            f"If {text} is one, confirm with --port; otherwise use FCA, CPT or CIP"
+        )
     return text.encode()
 
 
@@ -198,8 +219,14 @@ def parse_slippage(value: str | int | None) -> int:
     return bps
 
 
-def quote(escrow: Contract, invoice: Invoice, *, token_address: str, token_symbol: str,
-          call: Callable[[ContractFunction], Any]) -> dict[str, Any]:
+def quote(
+    escrow: Contract,
+    invoice: Invoice,
+    *,
+    token_address: str,
+    token_symbol: str,
+    call: Callable[[ContractFunction], Any],
+) -> dict[str, Any]:
     """The feed's latest round for the invoice: the token amount it converts to, the rate and the round.
 
     An unknown pair is a ValidationError; a stale or invalid round reverts in the contract's ``quote`` and is raised
@@ -207,11 +234,18 @@ def quote(escrow: Contract, invoice: Invoice, *, token_address: str, token_symbo
     """
     feed = guarded(lambda: escrow.functions.priceFeed(invoice.code, token_address).call())
     if int(feed[0], 16) == 0:
-        raise ValidationError(f"no price feed converts {invoice.currency} into {token_symbol} on this chain: "
-                              f"invoice in {token_symbol} itself (--amount), or ask the escrow admin for a feed")
+        raise ValidationError(
+            f"no price feed converts {invoice.currency} into {token_symbol} on this chain: "
+            f"invoice in {token_symbol} itself (--amount), or ask the escrow admin for a feed"
+        )
     amount, rate, round_id, updated_at = call(escrow.functions.quote(invoice.code, token_address, invoice.amount))
-    return {"amount_units": int(amount), "rate": int(rate), "rate_decimals": int(feed[2]),
-            "round_id": int(round_id), "round_time": int(updated_at)}
+    return {
+        "amount_units": int(amount),
+        "rate": int(rate),
+        "rate_decimals": int(feed[2]),
+        "round_id": int(round_id),
+        "round_time": int(updated_at),
+    }
 
 
 def describe_terms(raw: Any, *, trade_id: int, iso: Any) -> dict[str, Any]:
@@ -222,15 +256,26 @@ def describe_terms(raw: Any, *, trade_id: int, iso: Any) -> dict[str, Any]:
     if bytes(currency) != _ZERO3:
         code = bytes(currency).decode("ascii")
         decimals = int(get_currency_precision(code)) if is_currency(code) else 2
-        invoice = {"amount": format_minor(invoice_amount, decimals), "amount_minor_units": str(invoice_amount),
-                   "currency": code, "rate": _rate_text(int(rate), int(rate_decimals)), "rate_units": str(rate),
-                   "rate_decimals": int(rate_decimals), "round_id": str(round_id), "round_time": iso(int(round_time))}
+        invoice = {
+            "amount": format_minor(invoice_amount, decimals),
+            "amount_minor_units": str(invoice_amount),
+            "currency": code,
+            "rate": _rate_text(int(rate), int(rate_decimals)),
+            "rate_units": str(rate),
+            "rate_decimals": int(rate_decimals),
+            "round_id": str(round_id),
+            "round_time": iso(int(round_time)),
+        }
     order = None
     if line_count:
         first = trade_id - line + 1
         order = {"line": int(line), "lines": int(line_count), "trade_ids": list(range(first, first + line_count))}
-    return {"incoterm": INCOTERMS[incoterm] if incoterm else None,
-            "place": bytes(place).decode("ascii") if incoterm else None, "invoice": invoice, "order": order}
+    return {
+        "incoterm": INCOTERMS[incoterm] if incoterm else None,
+        "place": bytes(place).decode("ascii") if incoterm else None,
+        "invoice": invoice,
+        "order": order,
+    }
 
 
 def _rate_text(rate: int, decimals: int) -> str:

@@ -16,7 +16,13 @@ from trace_api.services.context import TraceContext
 
 
 def commission_units(
-    ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: str, serials: list[str], gln: str | None = None,
+    ctx: TraceContext,
+    *,
+    account: LocalAccount,
+    gtin: str,
+    lot: str,
+    serials: list[str],
+    gln: str | None = None,
     when: str | None = None,
 ) -> dict[str, Any]:
     key = batch_key(gtin, lot)
@@ -28,8 +34,12 @@ def commission_units(
     events = []
     for serial in serials:
         event: dict[str, Any] = {
-            "type": "ObjectEvent", "eventTime": at, "eventTimeZoneOffset": "+00:00", "action": "ADD",
-            "bizStep": "commissioning", "disposition": "active",
+            "type": "ObjectEvent",
+            "eventTime": at,
+            "eventTimeZoneOffset": "+00:00",
+            "action": "ADD",
+            "bizStep": "commissioning",
+            "disposition": "active",
             "epcList": [digital_link.unit_uri(key.gtin, key.lot, serial, domain=digital_link.CANONICAL_DOMAIN)],
         }
         if gln:

@@ -42,8 +42,10 @@ def parse_code(uri: str) -> tuple[digital_link.DigitalLink, str | None]:
     except QRError as exc:
         raise ValidationError(f"not a GS1 Digital Link: {exc}") from exc
     if link.gtin is None:
-        raise ValidationError(f"the code identifies AI {link.primary} {link.key}, not a trade item (AI 01 GTIN); "
-                              "trace verifies GTIN + lot codes")
+        raise ValidationError(
+            f"the code identifies AI {link.primary} {link.key}, not a trade item (AI 01 GTIN); "
+            "trace verifies GTIN + lot codes"
+        )
     if link.lot is None:
         raise ValidationError("the code names no lot (AI 10); cannot find its batch")
     return link, signature
@@ -75,8 +77,13 @@ def verify_online(ctx: TraceContext, uri: str) -> Verdict:
         return verdict
     data = history.history(ctx, gtin=key.gtin, lot=key.lot)
     chain = data["hash_chain"]
-    verdict.add("hash chain", chain["ok"], f"{chain['events_on_chain']} events recomputed to the on-chain head"
-                if chain["ok"] else "the indexed events do not recompute to the on-chain head")
+    verdict.add(
+        "hash chain",
+        chain["ok"],
+        f"{chain['events_on_chain']} events recomputed to the on-chain head"
+        if chain["ok"]
+        else "the indexed events do not recompute to the on-chain head",
+    )
     bad = [e for e in data["timeline"] if e["status"] == "mismatch"]
     pending = [e for e in data["timeline"] if e["status"] == "pending"]
     merkle = [e for e in data["timeline"] if e.get("how") == "merkle"]
@@ -88,15 +95,27 @@ def verify_online(ctx: TraceContext, uri: str) -> Verdict:
     else:
         verdict.add("events", True, f"{total} of {total} events match the chain ({len(merkle)} by Merkle proof)")
     undisclosed = data["undisclosed"]
-    verdict.add("timeline", not undisclosed, "every on-chain step has its details" if not undisclosed
-                else history.undisclosed_note(len(undisclosed)))
-    verdict.add("recall", not data["recalled"], "not recalled" if not data["recalled"]
-                else "RECALLED (the batch or a batch it was made from)")
+    verdict.add(
+        "timeline",
+        not undisclosed,
+        "every on-chain step has its details" if not undisclosed else history.undisclosed_note(len(undisclosed)),
+    )
+    verdict.add(
+        "recall",
+        not data["recalled"],
+        "not recalled" if not data["recalled"] else "RECALLED (the batch or a batch it was made from)",
+    )
     if link.serial is not None:
         state = resolver.unit_status(ctx, key, link.serial, data)
-        verdict.add("unit", state == "known", f"serial {link.serial} " + {
-            "known": "was commissioned by the batch's registrant (verified on chain)",
-            "pending": "is captured, but its commissioning is not on chain yet"}.get(state, "was never issued"))
+        verdict.add(
+            "unit",
+            state == "known",
+            f"serial {link.serial} "
+            + {
+                "known": "was commissioned by the batch's registrant (verified on chain)",
+                "pending": "is captured, but its commissioning is not on chain yet",
+            }.get(state, "was never issued"),
+        )
     if signature is not None:
         try:
             checked = resolver.check_signature(ctx, uri=uri.split("#")[0], signature=signature)

@@ -106,8 +106,14 @@ def balance(ctx: TraceContext, *, account: str, token: str) -> TokenBalance:
     else:
         contract = ctx.chain.w3.eth.contract(address=Web3.to_checksum_address(info.address), abi=ERC20_ABI)
         units = int(guarded(lambda: contract.functions.balanceOf(holder).call()))
-    return TokenBalance(account=holder, name=account_names(ctx.settings).get(holder.lower()), token=info.symbol,
-                        token_address=info.address, amount=_units(units, info.decimals), units=units)
+    return TokenBalance(
+        account=holder,
+        name=account_names(ctx.settings).get(holder.lower()),
+        token=info.symbol,
+        token_address=info.address,
+        amount=_units(units, info.decimals),
+        units=units,
+    )
 
 
 def transfer(ctx: TraceContext, *, signer: LocalAccount, to: str, amount: str, token: str) -> TokenTransfer:
@@ -127,8 +133,15 @@ def transfer(ctx: TraceContext, *, signer: LocalAccount, to: str, amount: str, t
         contract = ctx.chain.w3.eth.contract(address=Web3.to_checksum_address(info.address), abi=ERC20_ABI)
         receipt = sender.transact(contract.functions.transfer(recipient, units))
     after = balance(ctx, account=recipient, token=token)
-    return TokenTransfer("transfer", signer.address, recipient, info.symbol, _units(units, info.decimals),
-                         hx(receipt["transactionHash"]), after.amount)
+    return TokenTransfer(
+        "transfer",
+        signer.address,
+        recipient,
+        info.symbol,
+        _units(units, info.decimals),
+        hx(receipt["transactionHash"]),
+        after.amount,
+    )
 
 
 def mint(ctx: TraceContext, *, signer: LocalAccount, to: str, amount: str, token: str) -> TokenTransfer:
@@ -143,7 +156,15 @@ def mint(ctx: TraceContext, *, signer: LocalAccount, to: str, amount: str, token
     recipient = address_of(ctx.settings, to)
     units = parse_amount(amount, info.decimals)
     receipt = ctx.sender(signer).transact(
-        ctx.chain.contract("MockStablecoin", info.address).functions.mint(recipient, units))
+        ctx.chain.contract("MockStablecoin", info.address).functions.mint(recipient, units)
+    )
     after = balance(ctx, account=recipient, token=token)
-    return TokenTransfer("mint", signer.address, recipient, info.symbol, _units(units, info.decimals),
-                         hx(receipt["transactionHash"]), after.amount)
+    return TokenTransfer(
+        "mint",
+        signer.address,
+        recipient,
+        info.symbol,
+        _units(units, info.decimals),
+        hx(receipt["transactionHash"]),
+        after.amount,
+    )

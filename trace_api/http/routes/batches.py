@@ -80,21 +80,36 @@ def _meta(body: BatchCreate) -> dict[str, Any]:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TxPublic)
 def register_batch(body: BatchCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
-    return batches.register_batch(ctx, account=caller.account, gtin=body.gtin, lot=body.lot,
-                                  quantity=body.quantity, uom=body.uom, metadata=_meta(body))
+    return batches.register_batch(
+        ctx,
+        account=caller.account,
+        gtin=body.gtin,
+        lot=body.lot,
+        quantity=body.quantity,
+        uom=body.uom,
+        metadata=_meta(body),
+    )
 
 
 @router.post("/derive", status_code=status.HTTP_201_CREATED, response_model=TxPublic)
 def derive_batch(body: BatchDerive, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
-    return batches.derive_batch(ctx, account=caller.account, gtin=body.gtin, lot=body.lot,
-                                parents=[(p.gtin, p.lot) for p in body.parents], quantity=body.quantity,
-                                uom=body.uom, metadata=_meta(body))
+    return batches.derive_batch(
+        ctx,
+        account=caller.account,
+        gtin=body.gtin,
+        lot=body.lot,
+        parents=[(p.gtin, p.lot) for p in body.parents],
+        quantity=body.quantity,
+        uom=body.uom,
+        metadata=_meta(body),
+    )
 
 
 @router.post("/{gtin}/{lot}/events", status_code=status.HTTP_201_CREATED, response_model=TxPublic)
 def record_event(gtin: str, lot: str, body: EventCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
-    return batches.record_event(ctx, source="http", account=caller.account, gtin=gtin, lot=lot, step=body.step,
-                                gln=body.location, to=body.to)
+    return batches.record_event(
+        ctx, source="http", account=caller.account, gtin=gtin, lot=lot, step=body.step, gln=body.location, to=body.to
+    )
 
 
 @router.post("/{gtin}/{lot}/recall", response_model=TxPublic)

@@ -42,9 +42,16 @@ _DOCUMENT_SCHEMA: dict[str, Any] = {
         "epcisBody": {"type": "object", "properties": {"eventList": {"type": "array", "items": {"type": "object"}}}},
     },
 }
-CAPTURE_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": _DOCUMENT_SCHEMA}, "application/ld+json": {"schema": _DOCUMENT_SCHEMA},
-    "application/xml": {"schema": {"type": "string", "description": "EPCIS 1.2 or 2.0 XML"}}}}}
+CAPTURE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _DOCUMENT_SCHEMA},
+            "application/ld+json": {"schema": _DOCUMENT_SCHEMA},
+            "application/xml": {"schema": {"type": "string", "description": "EPCIS 1.2 or 2.0 XML"}},
+        },
+    }
+}
 
 
 def _iso_only(value: Any) -> Any:
@@ -100,8 +107,10 @@ def _capture_events(body: bytes, max_bytes: int, content_type: str = "") -> list
         raise PayloadTooLargeError(f"EPCIS document is {len(body)} bytes, over the limit of {max_bytes}")
     if content_type.split(";")[0].strip().lower() in XML_TYPES:
         events, namespaces, _ = read_xml(body)
-        return [importer.event_dict(parse_event(e, namespaces=namespaces, where=f"EventList[{i}]"))
-                for i, e in enumerate(events)]
+        return [
+            importer.event_dict(parse_event(e, namespaces=namespaces, where=f"EventList[{i}]"))
+            for i, e in enumerate(events)
+        ]
     try:
         raw = loads_finite(body)  # NaN, Infinity and 1e999 are refused (422), not stored
     except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the decoder goes
@@ -112,8 +121,9 @@ def _capture_events(body: bytes, max_bytes: int, content_type: str = "") -> list
     return [event.to_jsonld() for event in document.events]
 
 
-@router.post("/capture", status_code=status.HTTP_202_ACCEPTED, response_model=CaptureAccepted,
-             openapi_extra=CAPTURE_BODY)
+@router.post(
+    "/capture", status_code=status.HTTP_202_ACCEPTED, response_model=CaptureAccepted, openapi_extra=CAPTURE_BODY
+)
 async def capture(request: Request, background: BackgroundTasks, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
     """Capture an EPCIS 2.0 document. Validated at once (422, nothing written) and checked against the registry's
     rules for the key's account (403 for an event the chain would refuse from it, nothing written); anchored in the
@@ -124,16 +134,22 @@ async def capture(request: Request, background: BackgroundTasks, ctx: CtxDep, ca
     capture_error_behaviour(request)
     body = await request.body()
     # Parsing and validating up to 5 MiB takes a while: off the event loop, so other requests go on.
-    events = await run_in_threadpool(_capture_events, body, ctx.settings.max_capture_bytes,
-                                     request.headers.get("content-type", ""))
+    events = await run_in_threadpool(
+        _capture_events, body, ctx.settings.max_capture_bytes, request.headers.get("content-type", "")
+    )
     # The registry's rules, for this caller's account, before anything is stored: what the chain would refuse is
     # refused now (403), not left pending for someone else's `trace anchor` to sign. Then the document is written
     # down with the capture, so a crash after the 202 loses nothing (`trace anchor` of that account resumes it).
-    capture_id = await run_in_threadpool(captures.accept, ctx, organisation=caller.organisation,
-                                         account=caller.account, events=events)
+    capture_id = await run_in_threadpool(
+        captures.accept, ctx, organisation=caller.organisation, account=caller.account, events=events
+    )
     background.add_task(captures.run, ctx, capture_id, caller.account, events)
-    return {"capture_id": capture_id, "status": "accepted", "events": len(events),
-            "status_url": f"/capture/{capture_id}"}
+    return {
+        "capture_id": capture_id,
+        "status": "accepted",
+        "events": len(events),
+        "status_url": f"/capture/{capture_id}",
+    }
 
 
 @router.get("/capture/{capture_id}", dependencies=[RateLimited], response_model=CaptureStatus)
@@ -143,9 +159,13 @@ def capture_status(capture_id: str, ctx: CtxDep) -> dict[str, Any]:
     if row is None:
         raise NotFoundError(f"no capture {capture_id}")
     detail = row["detail"]
-    return {"capture_id": capture_id, "status": row["status"], "events": row["event_count"],
-            "result": json.loads(detail) if row["status"] == "done" else None,
-            "error": detail if row["status"] == "failed" else None}
+    return {
+        "capture_id": capture_id,
+        "status": row["status"],
+        "events": row["event_count"],
+        "result": json.loads(detail) if row["status"] == "done" else None,
+        "error": detail if row["status"] == "failed" else None,
+    }
 
 
 @router.get("/events", dependencies=[RateLimited], response_model=EventsPage)
@@ -170,7 +190,8 @@ def query_events(
         key = batch_key(gtin, lot)
         batch_id = key.id_hex
         query = query.join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash).where(
-            t.event_batches.c.batch_id == key.id_hex)
+            t.event_batches.c.batch_id == key.id_hex
+        )
     if biz_step:
         query = query.where(t.epcis_events.c.biz_step == biz_step.rsplit("-", 1)[-1])
     if ge_time:
@@ -182,5 +203,8 @@ def query_events(
         rows = conn.execute(query).all()
     more = len(rows) > limit
     items = [json.loads(r.body) | {"eventID": r.event_hash} for r in rows[:limit]]
-    return {"events": shown(ctx.settings, viewer, batch_id, items), "count": len(items),
-            "next_offset": offset + limit if more else None}
+    return {
+        "events": shown(ctx.settings, viewer, batch_id, items),
+        "count": len(items),
+        "next_offset": offset + limit if more else None,
+    }

@@ -111,9 +111,14 @@ def create_query(definition: QueryDefinition, ctx: CtxDep, caller: CallerDep, re
     with ctx.engine.begin() as conn:
         if conn.execute(select(t.epcis_queries.c.name).where(t.epcis_queries.c.name == definition.name)).first():
             raise ConflictError(f"a query named {definition.name!r} exists")
-        conn.execute(insert(t.epcis_queries).values(
-            name=definition.name, query=json.dumps(definition.query), organisation=caller.organisation,
-            created_at=dt.datetime.now(dt.UTC)))
+        conn.execute(
+            insert(t.epcis_queries).values(
+                name=definition.name,
+                query=json.dumps(definition.query),
+                organisation=caller.organisation,
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
     response.headers["Location"] = f"/queries/{quote(definition.name)}"
     return {"name": definition.name, "query": definition.query}
 
@@ -156,5 +161,7 @@ def capture_error_behaviour(request: Request) -> None:
     """``GS1-Capture-Error-Behaviour``: captures here are all or nothing (``rollback``, the default)."""
     value = request.headers.get("GS1-Capture-Error-Behaviour", "rollback").strip().lower()
     if value != "rollback":
-        raise ValidationError(f"GS1-Capture-Error-Behaviour {value!r} is not supported: a capture here is all or "
-                              "nothing (rollback); send the valid events in a document of their own")
+        raise ValidationError(
+            f"GS1-Capture-Error-Behaviour {value!r} is not supported: a capture here is all or "
+            "nothing (rollback); send the valid events in a document of their own"
+        )

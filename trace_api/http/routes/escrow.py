@@ -19,8 +19,11 @@ from trace_api.services.trade_terms import OrderLine
 router = APIRouter(prefix="/escrow", tags=["escrow"])
 
 TradeId = Annotated[int, Path(ge=1, description="Trade id")]
-ACCOUNT = Field(max_length=42, description="Address, or dev account name on the local chain",
-                examples=["0x14dC79964da2C08b23698B3D3cc7Ca32193d9955"])
+ACCOUNT = Field(
+    max_length=42,
+    description="Address, or dev account name on the local chain",
+    examples=["0x14dC79964da2C08b23698B3D3cc7Ca32193d9955"],
+)
 
 
 class MilestonesIn(BaseModel):
@@ -31,8 +34,9 @@ class MilestonesIn(BaseModel):
 class InvoiceIn(BaseModel):
     amount: str = Field(max_length=40, description="Invoice amount in the currency", examples=["11500.00"])
     currency: str = Field(min_length=3, max_length=3, description="ISO 4217 code", examples=["EUR"])
-    max_slippage_bps: int = Field(default=50, ge=0, le=1_000,
-                                  description="How far the feed's rate may move from the quote read at the request")
+    max_slippage_bps: int = Field(
+        default=50, ge=0, le=1_000, description="How far the feed's rate may move from the quote read at the request"
+    )
 
 
 class TermsIn(BaseModel):
@@ -44,33 +48,53 @@ class TermsIn(BaseModel):
 class LineIn(BaseModel):
     gtin: str = Field(min_length=8, max_length=14, pattern=r"^\d+$", examples=["09506000134352"])
     lot: str = Field(min_length=1, max_length=20, examples=["LOT-2026-001"])
-    amount: str = Field(max_length=40, description="The line's share: in the token, or in the invoice's currency",
-                        examples=["5000.00"])
+    amount: str = Field(
+        max_length=40, description="The line's share: in the token, or in the invoice's currency", examples=["5000.00"]
+    )
 
 
 class TradeCreate(BaseModel):
-    gtin: str | None = Field(default=None, min_length=8, max_length=14, pattern=r"^\d+$",
-                             examples=["09506000134352"], description="One batch; or `lines`")
+    gtin: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=14,
+        pattern=r"^\d+$",
+        examples=["09506000134352"],
+        description="One batch; or `lines`",
+    )
     lot: str | None = Field(default=None, min_length=1, max_length=20, examples=["LOT-2026-001"])
-    lines: list[LineIn] | None = Field(default=None, min_length=2, max_length=20,
-                                       description="An order of several batches; each line becomes its own trade")
+    lines: list[LineIn] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=20,
+        description="An order of several batches; each line becomes its own trade",
+    )
     seller: str = ACCOUNT
     arbiter: str = ACCOUNT
-    token: str = Field(max_length=42, description="Deployment symbol (USDC), token address, or ETH",
-                       examples=["USDC"])
-    amount: str | None = Field(default=None, max_length=80, description="Price in the token's unit; or `invoice`",
-                               examples=["1250.50"])
-    invoice: InvoiceIn | None = Field(default=None, description="Price as an invoice in another currency, "
-                                                                "converted at the escrow's price feed")
+    token: str = Field(max_length=42, description="Deployment symbol (USDC), token address, or ETH", examples=["USDC"])
+    amount: str | None = Field(
+        default=None, max_length=80, description="Price in the token's unit; or `invoice`", examples=["1250.50"]
+    )
+    invoice: InvoiceIn | None = Field(
+        default=None, description="Price as an invoice in another currency, converted at the escrow's price feed"
+    )
     terms: TermsIn | None = Field(default=None, description="Incoterms rule and named place")
-    deliver_by: str = Field(default="30d", max_length=40,
-                            description="Duration (30d), ISO date (end of day, UTC) or ISO datetime")
+    deliver_by: str = Field(
+        default="30d", max_length=40, description="Duration (30d), ISO date (end of day, UTC) or ISO datetime"
+    )
     ruling_period: str = Field(default="7d", max_length=10, examples=["7d"])
-    dispute_window: str = Field(default=escrow.DEFAULT_DISPUTE_WINDOW, max_length=10, examples=["3d"],
-                                description="After a carrier's delivery, the buyer's time to dispute before payment "
-                                            "(1d to 30d); the buyer's own receiving pays at once")
-    milestones: MilestonesIn | None = Field(default=None, description="Default: the Incoterm's (on shipment for "
-                                            "EXW, F and C rules, on delivery for D rules), else 100% on delivery")
+    dispute_window: str = Field(
+        default=escrow.DEFAULT_DISPUTE_WINDOW,
+        max_length=10,
+        examples=["3d"],
+        description="After a carrier's delivery, the buyer's time to dispute before payment "
+        "(1d to 30d); the buyer's own receiving pays at once",
+    )
+    milestones: MilestonesIn | None = Field(
+        default=None,
+        description="Default: the Incoterm's (on shipment for "
+        "EXW, F and C rules, on delivery for D rules), else 100% on delivery",
+    )
     use_permit: bool = True
 
     @model_validator(mode="after")
@@ -130,16 +154,23 @@ class TradeTxPublic(BaseModel):
 
 
 class TradeOpenedPublic(TradeTxPublic):
-    warnings: list[str] = Field(description="e.g. the batch is already in the buyer's custody, so only a new "
-                                            "shipment from the seller can pay this trade")
+    warnings: list[str] = Field(
+        description="e.g. the batch is already in the buyer's custody, so only a new "
+        "shipment from the seller can pay this trade"
+    )
 
 
 class EvidenceCreate(BaseModel):
-    text: str | None = Field(default=None, min_length=1, max_length=20_000,
-                             description="The statement: its SHA-256 goes on chain, the text is stored encrypted "
-                                         "for the parties and the arbiter")
-    sha256: str | None = Field(default=None, pattern=r"^(0x)?[0-9a-fA-F]{64}$",
-                               description="SHA-256 of evidence hashed by the client")
+    text: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=20_000,
+        description="The statement: its SHA-256 goes on chain, the text is stored encrypted "
+        "for the parties and the arbiter",
+    )
+    sha256: str | None = Field(
+        default=None, pattern=r"^(0x)?[0-9a-fA-F]{64}$", description="SHA-256 of evidence hashed by the client"
+    )
 
     @model_validator(mode="after")
     def _one(self) -> EvidenceCreate:
@@ -200,19 +231,31 @@ def get_balances(account: str, ctx: CtxDep) -> dict[str, Any]:
 @router.post("/trades", status_code=status.HTTP_201_CREATED, response_model=TradeOpenedPublic)
 def open_trade(body: TradeCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
     """Open and fund a trade; the caller's account is the buyer."""
-    milestones = (f"shipped:{body.milestones.shipped_bps},delivered:{body.milestones.delivered_bps}"
-                  if body.milestones else None)
-    return escrow.open_trade(ctx, account=caller.account, seller=body.seller, arbiter=body.arbiter,
-                             token=body.token, amount=body.amount, gtin=body.gtin, lot=body.lot,
-                             lines=[OrderLine(x.gtin, x.lot, x.amount) for x in body.lines] if body.lines else None,
-                             deliver_by=body.deliver_by, ruling_period=body.ruling_period, milestones=milestones,
-                             dispute_window=body.dispute_window, use_permit=body.use_permit,
-                             incoterm=body.terms.incoterm if body.terms else None,
-                             place=body.terms.place if body.terms else None,
-                             port=body.terms.port if body.terms else False,
-                             invoice_amount=body.invoice.amount if body.invoice else None,
-                             invoice_currency=body.invoice.currency if body.invoice else None,
-                             max_slippage=body.invoice.max_slippage_bps if body.invoice else None)
+    milestones = (
+        f"shipped:{body.milestones.shipped_bps},delivered:{body.milestones.delivered_bps}" if body.milestones else None
+    )
+    return escrow.open_trade(
+        ctx,
+        account=caller.account,
+        seller=body.seller,
+        arbiter=body.arbiter,
+        token=body.token,
+        amount=body.amount,
+        gtin=body.gtin,
+        lot=body.lot,
+        lines=[OrderLine(x.gtin, x.lot, x.amount) for x in body.lines] if body.lines else None,
+        deliver_by=body.deliver_by,
+        ruling_period=body.ruling_period,
+        milestones=milestones,
+        dispute_window=body.dispute_window,
+        use_permit=body.use_permit,
+        incoterm=body.terms.incoterm if body.terms else None,
+        place=body.terms.place if body.terms else None,
+        port=body.terms.port if body.terms else False,
+        invoice_amount=body.invoice.amount if body.invoice else None,
+        invoice_currency=body.invoice.currency if body.invoice else None,
+        max_slippage=body.invoice.max_slippage_bps if body.invoice else None,
+    )
 
 
 @router.post("/trades/{trade_id}/release", response_model=TradeTxPublic)

@@ -58,5 +58,3 @@ def token_balance(
     """An account's balance of one token, in token units."""
     found = wallets.balance(ctx, account=account, token=token)
     return dataclasses.asdict(found) | {"units": str(found.units)}
-
-

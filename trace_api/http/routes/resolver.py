@@ -62,10 +62,14 @@ def _lang(request: Request) -> i18n.Lang:
 def _render(request: Request, name: str, context: dict[str, Any], status: int) -> HTMLResponse:
     """A page in the reader's language, with the switch to the other one (the same URL with ?lang=)."""
     lang = _lang(request)
-    switch = [{"tag": tag, "name": i18n.NAMES[tag], "href": f"{request.url.path}?{urlencode({'lang': tag})}"}
-              for tag in i18n.LANGUAGES if tag != lang.tag]
-    response = templates.TemplateResponse(request, name, {**context, **page.helpers(lang), "languages": switch},
-                                          status_code=status)
+    switch = [
+        {"tag": tag, "name": i18n.NAMES[tag], "href": f"{request.url.path}?{urlencode({'lang': tag})}"}
+        for tag in i18n.LANGUAGES
+        if tag != lang.tag
+    ]
+    response = templates.TemplateResponse(
+        request, name, {**context, **page.helpers(lang), "languages": switch}, status_code=status
+    )
     response.headers["Content-Language"] = lang.tag
     response.headers["Vary"] = "Accept, Accept-Language"
     return response
@@ -74,10 +78,14 @@ def _render(request: Request, name: str, context: dict[str, Any], status: int) -
 def _page(request: Request, ctx: TraceContext, data: dict[str, Any], status: int) -> HTMLResponse:
     record = ctx.chain.deployment()
     gtin, lot = data["gtin"], data["lot"]
-    context = {"found": data.get("registered", False) and "journey" in data, "chain_id": ctx.chain.chain_id,
-               "registry": record.address("TraceRegistry"), "data": data,
-               "json_href": f"/batches/{gtin}/{quote(lot, safe='')}/history",
-               "epcis_href": f"/events?gtin={gtin}&lot={quote(lot, safe='')}"}
+    context = {
+        "found": data.get("registered", False) and "journey" in data,
+        "chain_id": ctx.chain.chain_id,
+        "registry": record.address("TraceRegistry"),
+        "data": data,
+        "json_href": f"/batches/{gtin}/{quote(lot, safe='')}/history",
+        "epcis_href": f"/events?gtin={gtin}&lot={quote(lot, safe='')}",
+    }
     return _render(request, "verify.html", context, status)
 
 
@@ -86,8 +94,14 @@ def html_error(request: Request, status: int, detail: str) -> HTMLResponse:
     return _render(request, "error.html", {"status": status, "detail": detail}, status)
 
 
-def _content(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, wanted: str,
-             scanned: list[tuple[str, str]], place: str) -> Response:
+def _content(
+    request: Request,
+    ctx: TraceContext,
+    link: digital_link.DigitalLink,
+    wanted: str,
+    scanned: list[tuple[str, str]],
+    place: str,
+) -> Response:
     """What the resolver serves itself for a batch or unit: the verify page, the JSON summary, or the EPCIS events.
     A unit's page or summary is a scan of it: appended to ``scanned``, to be counted on every answer."""
     key, serial = resolver.parse_key(link.gtin or "", link.lot or "", link.serial)
@@ -101,8 +115,14 @@ def _content(request: Request, ctx: TraceContext, link: digital_link.DigitalLink
     except NotFoundError:
         if wanted != HTML:
             raise
-        data = resolver.counterfeit(key.gtin, key.lot, serial, registered=False, product=None,
-                                    detail="No producer registered this code on chain.")
+        data = resolver.counterfeit(
+            key.gtin,
+            key.lot,
+            serial,
+            registered=False,
+            product=None,
+            detail="No producer registered this code on chain.",
+        )
     data = {**data, "canonical_uri": f"{digital_link.CANONICAL_DOMAIN}{link.path}"}  # the summary stays untouched
     status = 404 if data["verdict"]["level"] == "counterfeit" else 200
     if wanted == HTML:  # the public page: private documents hidden, whoever opens it
@@ -154,8 +174,9 @@ def _passed_on(href: str, request: Request, link: digital_link.DigitalLink, comp
 Build = Callable[[Request, list[tuple[str, str]], str], Response]
 
 
-async def _cached(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, kind: str,
-                  build: Build) -> Response:
+async def _cached(
+    request: Request, ctx: TraceContext, link: digital_link.DigitalLink, kind: str, build: Build
+) -> Response:
     """A GET or HEAD answer of the resolver through ``http.cache``, in the thread pool (building may block). Once
     kept, ``http.cache.FrontCache`` sends it again before routing, as long as it stays current."""
     return await run_in_threadpool(_answer, request, ctx, link, kind, build)
@@ -183,8 +204,7 @@ def _variant(request: Request, kind: str, place: str, facts: ScanFacts | None) -
     return http_cache.variant(request, kind, _wanted(request), scans)
 
 
-def _answer(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, kind: str, build: Build
-            ) -> Response:
+def _answer(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, kind: str, build: Build) -> Response:
     """The index brought up to the chain (in the background when the server polls), the answer reused for its
     variant and index version, and, when it is a unit's page or summary, the scan queued for the background
     writer."""
@@ -217,12 +237,19 @@ async def _dl(request: Request, ctx: TraceContext, *, single_segment: bool = Fal
     if request.method == "OPTIONS":
         headers = cors.link_header(same_as=f"{_base(request)}{link.path}" if single_segment else None)
         return cors.finish(request, Response(status_code=204), headers)
-    return await _cached(request, ctx, link, "dl",
-                   lambda get, scanned, place: _resolved(get, ctx, link, single_segment, scanned, place))
+    return await _cached(
+        request, ctx, link, "dl", lambda get, scanned, place: _resolved(get, ctx, link, single_segment, scanned, place)
+    )
 
 
-def _resolved(request: Request, ctx: TraceContext, link: digital_link.DigitalLink, compressed: bool,
-              scanned: list[tuple[str, str]], place: str) -> Response:
+def _resolved(
+    request: Request,
+    ctx: TraceContext,
+    link: digital_link.DigitalLink,
+    compressed: bool,
+    scanned: list[tuple[str, str]],
+    place: str,
+) -> Response:
     """The whole GET answer for a Digital Link: linkset, redirect, or the item's own content."""
     base = _base(request)
     headers = cors.link_header(same_as=f"{base}{link.path}" if compressed else None)
@@ -232,8 +259,9 @@ def _resolved(request: Request, ctx: TraceContext, link: digital_link.DigitalLin
     except NotFoundError as exc:
         resolution, missing = None, str(exc)
     if resolution is not None:
-        headers = cors.link_header(linkset=f"{resolution.anchor}?linkType=linkset",
-                                   same_as=f"{base}{link.path}" if compressed else None)
+        headers = cors.link_header(
+            linkset=f"{resolution.anchor}?linkType=linkset", same_as=f"{base}{link.path}" if compressed else None
+        )
     link_type = link.query.get("linkType")
     wanted = _wanted(request)
     try:
@@ -246,15 +274,15 @@ def _resolved(request: Request, ctx: TraceContext, link: digital_link.DigitalLin
             if resolution is None:
                 raise NotFoundError(missing)
             target = resolver.link_target(resolution, link_type, request.headers.get("accept-language"))
-            return cors.finish(request, RedirectResponse(_passed_on(target, request, link, compressed), 307),
-                               headers)
+            return cors.finish(request, RedirectResponse(_passed_on(target, request, link, compressed), 307), headers)
         if wanted is not None and wanted != LINKSET and link.gtin is not None and link.lot is not None:
             return cors.finish(request, _content(request, ctx, link, wanted, scanned, place), headers)
         if resolution is None:
             raise NotFoundError(missing)
         default = resolver.choose(resolution.links[f"{resolver.GS1_VOC}pip"], request.headers.get("accept-language"))
-        return cors.finish(request, RedirectResponse(_passed_on(default["href"], request, link, compressed), 307),
-                           headers)
+        return cors.finish(
+            request, RedirectResponse(_passed_on(default["href"], request, link, compressed), 307), headers
+        )
     except NotFoundError as exc:
         return cors.finish(request, _error(request, 404, "NotFoundError", str(exc)), headers)
     except ValidationError as exc:
@@ -264,46 +292,64 @@ def _resolved(request: Request, ctx: TraceContext, link: digital_link.DigitalLin
 _OBJECT = {"schema": {"type": "object"}}
 _HTML = {"schema": {"type": "string"}}
 RESOLVE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "Served directly: the verify page (text/html), the JSON summary (application/json), the "
-                         "EPCIS events (application/ld+json), or the linkset (application/linkset+json or "
-                         "linkType=linkset)",
-          "content": {HTML: _HTML, JSON: _OBJECT, JSONLD: _OBJECT, LINKSET: _OBJECT}},
-    307: {"description": "Redirect to the link of the requested linkType, or to the default link; the query "
-                         "string is passed on",
-          "headers": {"Location": {"schema": {"type": "string"}}, "Link": {"schema": {"type": "string"}}}},
+    200: {
+        "description": "Served directly: the verify page (text/html), the JSON summary (application/json), the "
+        "EPCIS events (application/ld+json), or the linkset (application/linkset+json or "
+        "linkType=linkset)",
+        "content": {HTML: _HTML, JSON: _OBJECT, JSONLD: _OBJECT, LINKSET: _OBJECT},
+    },
+    307: {
+        "description": "Redirect to the link of the requested linkType, or to the default link; the query "
+        "string is passed on",
+        "headers": {"Location": {"schema": {"type": "string"}}, "Link": {"schema": {"type": "string"}}},
+    },
     **problem_responses(400),
-    404: {"description": "No links: an unknown GTIN, a serial never issued, a link type the item lacks; the "
-                         "possible-counterfeit page or JSON verdict for a batch or unit",
-          "content": {HTML: _HTML, JSON: _OBJECT, PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}},
+    404: {
+        "description": "No links: an unknown GTIN, a serial never issued, a link type the item lacks; the "
+        "possible-counterfeit page or JSON verdict for a batch or unit",
+        "content": {HTML: _HTML, JSON: _OBJECT, PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}},
+    },
 }
 PrimaryKey = Annotated[str, PathParam(pattern=f"^{cors.PRIMARY_KEY}$", description="A GS1 primary key AI, e.g. 01")]
 Compressed = Annotated[str, PathParam(pattern=f"^{cors.COMPRESSED}$", description="A compressed Digital Link URI path")]
 PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     **problem_responses(400),
-    404: {"description": "Not registered, or a serial never issued: the possible-counterfeit page; problem+json "
-                         "without a lot", "content": {HTML: _HTML, PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}}},
+    404: {
+        "description": "Not registered, or a serial never issued: the possible-counterfeit page; problem+json "
+        "without a lot",
+        "content": {HTML: _HTML, PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}},
+    },
 }
 
 
-def _also_head_and_options(route: APIRouter, path: str, responses: dict[int | str, dict[str, Any]] | None = None
-                           ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def _also_head_and_options(
+    route: APIRouter, path: str, responses: dict[int | str, dict[str, Any]] | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Serve HEAD and OPTIONS on ``path`` with the same function as GET (one route per method, so each has its own
     operation id). HEAD answers as GET does, without a body; OPTIONS answers 204, or GET's errors."""
     head = {**(responses or {}), 200: {"description": "As GET, without the body"}}
     options = {**{k: v for k, v in (responses or {}).items() if str(k)[0] == "4"}, 204: {"description": "No content"}}
 
     def register(func: Callable[..., Any]) -> Callable[..., Any]:
-        route.add_api_route(path, func, methods=["HEAD"], name=f"{func.__name__}_head", summary="Headers only",
-                            responses=head)
-        route.add_api_route(path, func, methods=["OPTIONS"], name=f"{func.__name__}_options", status_code=204,
-                            summary="Allowed methods and CORS", responses=options)
+        route.add_api_route(
+            path, func, methods=["HEAD"], name=f"{func.__name__}_head", summary="Headers only", responses=head
+        )
+        route.add_api_route(
+            path,
+            func,
+            methods=["OPTIONS"],
+            name=f"{func.__name__}_options",
+            status_code=204,
+            summary="Allowed methods and CORS",
+            responses=options,
+        )
         return func
+
     return register
 
 
 @_also_head_and_options(router, "/{primary:gs1key}/{rest:path}", RESOLVE_RESPONSES)
-@router.get("/{primary:gs1key}/{rest:path}", summary="Resolve a GS1 Digital Link URI",
-                  responses=RESOLVE_RESPONSES)
+@router.get("/{primary:gs1key}/{rest:path}", summary="Resolve a GS1 Digital Link URI", responses=RESOLVE_RESPONSES)
 async def resolve_link(primary: PrimaryKey, rest: str, request: Request, ctx: CtxDep) -> Response:
     """Any GS1 Digital Link URI (all primary keys parse; links exist for GTINs, their lots and serials).
 
@@ -312,16 +358,20 @@ async def resolve_link(primary: PrimaryKey, rest: str, request: Request, ctx: Ct
 
 
 @_also_head_and_options(compressed_router, "/{blob:gs1compressed}", RESOLVE_RESPONSES)
-@compressed_router.get("/{blob:gs1compressed}", responses=RESOLVE_RESPONSES,
-                             summary="Resolve a compressed GS1 Digital Link URI")
+@compressed_router.get(
+    "/{blob:gs1compressed}", responses=RESOLVE_RESPONSES, summary="Resolve a compressed GS1 Digital Link URI"
+)
 async def resolve_compressed(blob: Compressed, request: Request, ctx: CtxDep) -> Response:
     return await _dl(request, ctx, single_segment=True)
 
 
 @_also_head_and_options(router, "/verify/{primary:gs1key}/{rest:path}", PAGE_RESPONSES)
-@router.get("/verify/{primary:gs1key}/{rest:path}", response_class=HTMLResponse,
-                  summary="The verify page of a batch or unit (the default link of its Digital Link URI)",
-                  responses=PAGE_RESPONSES)
+@router.get(
+    "/verify/{primary:gs1key}/{rest:path}",
+    response_class=HTMLResponse,
+    summary="The verify page of a batch or unit (the default link of its Digital Link URI)",
+    responses=PAGE_RESPONSES,
+)
 async def verify_page(primary: PrimaryKey, rest: str, request: Request, ctx: CtxDep) -> Response:
     try:
         link = _parse(_request_uri(request, strip="/verify"))
@@ -337,12 +387,12 @@ async def verify_page(primary: PrimaryKey, rest: str, request: Request, ctx: Ctx
             return cors.finish(get, _content(get, ctx, link, HTML, scanned, place))
         except ValidationError as exc:
             return cors.finish(get, _error(get, 400, "BadDigitalLink", str(exc)))
+
     return await _cached(request, ctx, link, "verify", respond)
 
 
 @_also_head_and_options(router, "/products/{gtin}", problem_responses(400, 404))
-@router.get("/products/{gtin}", summary="A GTIN's batches registered on chain",
-                  responses=problem_responses(400, 404))
+@router.get("/products/{gtin}", summary="A GTIN's batches registered on chain", responses=problem_responses(400, 404))
 def product(gtin: str, request: Request, ctx: CtxDep) -> Response:
     if request.method == "OPTIONS":
         return cors.finish(request, Response(status_code=204))
@@ -376,14 +426,22 @@ class SignaturePublic(BaseModel):
     detail: str
 
 
-@router.options("/verify/signature", status_code=204, summary="CORS preflight for the signature check",
-                responses={204: {"description": "No content"}})
+@router.options(
+    "/verify/signature",
+    status_code=204,
+    summary="CORS preflight for the signature check",
+    responses={204: {"description": "No content"}},
+)
 def verify_signature_options() -> Response:
     return Response(status_code=204, headers={"Allow": "POST, OPTIONS"})
 
 
-@router.post("/verify/signature", summary="Check a Digital Link signature (sent in the body, never the URL)",
-             response_model=SignaturePublic, responses=problem_responses(400))
+@router.post(
+    "/verify/signature",
+    summary="Check a Digital Link signature (sent in the body, never the URL)",
+    response_model=SignaturePublic,
+    responses=problem_responses(400),
+)
 def verify_signature(body: SignatureCheck, ctx: CtxDep) -> Any:
     try:
         digital_link.parse(body.uri)
@@ -398,15 +456,23 @@ Sha256 = Annotated[str, PathParam(pattern=r"^0x[0-9a-f]{64}$", description="The 
 
 
 DOCUMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The document's bytes, as an attachment",
-          "content": {media: {"schema": {"type": "string", "format": "binary"}}
-                      for media in sorted({*INERT_TYPES, "application/octet-stream"})}},
+    200: {
+        "description": "The document's bytes, as an attachment",
+        "content": {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for media in sorted({*INERT_TYPES, "application/octet-stream"})
+        },
+    },
     **problem_responses(403, 404),
 }
 
 
-@router.get("/documents/{sha256}", summary="A public document cited by an event (its SHA-256 is under the event's "
-            "hash on chain)", response_class=Response, responses=DOCUMENT_RESPONSES)
+@router.get(
+    "/documents/{sha256}",
+    summary="A public document cited by an event (its SHA-256 is under the event's hash on chain)",
+    response_class=Response,
+    responses=DOCUMENT_RESPONSES,
+)
 def document(sha256: Sha256, ctx: CtxDep) -> Response:
     """The scan page downloads a certificate here and checks its SHA-256 in the browser. Private documents are
     for their counterparties only (403): they read them through the authenticated API."""
@@ -416,7 +482,13 @@ def document(sha256: Sha256, ctx: CtxDep) -> Response:
         return problem(403, "ForbiddenError", str(exc))
     except NotFoundError as exc:
         return problem(404, "NotFoundError", str(exc))
-    return Response(body, media_type=media_type if media_type in INERT_TYPES else "application/octet-stream",
-                    headers={"Content-Disposition": f'attachment; filename="{sha256[2:18]}"',
-                             "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
-                             "Cache-Control": "public, max-age=31536000, immutable"})
+    return Response(
+        body,
+        media_type=media_type if media_type in INERT_TYPES else "application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{sha256[2:18]}"',
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+            "Cache-Control": "public, max-age=31536000, immutable",
+        },
+    )
