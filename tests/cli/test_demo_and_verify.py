@@ -1,5 +1,6 @@
 """`trace demo` tells the story; `trace verify` and `trace qr` on its codes: exit 0 genuine, 6 not verified."""
 
+import csv
 import json
 from pathlib import Path
 
@@ -21,6 +22,11 @@ def test_demo_summary(demo_env) -> None:
     export = summary["export_trade"]
     assert (export["incoterm"], export["place"], export["token"]) == ("DAP", "CNSHA", "USDC")
     assert export["invoice"]["currency"] == "CNY" and len(export["trade_ids"]) == 2
+    for path in export["statements"]:  # written beside the QR label, with the CNY amounts at the recorded rate
+        rows = list(csv.DictReader(Path(path).read_text().splitlines()))
+        assert Path(path).parent == Path(summary["label"]["file"]).parent
+        funded = [r for r in rows if r.get("movement") == "funded"]
+        assert funded and all(r["invoice_currency"] == "CNY" and float(r["invoice_amount"]) > 0 for r in funded)
 
 
 def test_demo_is_idempotent(demo_env) -> None:

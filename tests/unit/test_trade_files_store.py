@@ -62,12 +62,12 @@ def test_a_discarded_document_is_gone(ctx: Ctx) -> None:
     [
         (
             1_080_000_000,
-            {"currency": "EUR", "rate": 108_000_000, "rate_decimals": 8, "amount": "1000"},
+            {"currency": "EUR", "rate_units": "108000000", "rate_decimals": 8, "amount": "1000"},
             ("EUR", "1000.00", "1.08"),
         ),
-        (1_000_000, {"currency": "CNY", "rate": 13_800_000, "rate_decimals": 8}, ("CNY", "7.25", "0.138")),
+        (1_000_000, {"currency": "CNY", "rate_units": "13800000", "rate_decimals": 8}, ("CNY", "7.25", "0.138")),
         (1_000_000, None, ("", "", "")),
-        (1_000_000, {"currency": "EUR", "rate": 0, "rate_decimals": 8}, ("", "", "")),
+        (1_000_000, {"currency": "EUR", "rate_units": "0", "rate_decimals": 8}, ("", "", "")),
     ],
 )
 def test_invoice_amounts_at_the_recorded_rate(

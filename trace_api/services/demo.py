@@ -14,7 +14,7 @@ from trace_api.chain.client import connect
 from trace_api.config import Settings
 from trace_api.domain import batch_key
 from trace_api.index.store import get_engine
-from trace_api.services import anchoring, batches, escrow, history, importer, orgs, units
+from trace_api.services import anchoring, batches, escrow, history, importer, orgs, statements, units
 from trace_api.services.context import TraceContext
 from trace_api.services.deploy import deploy, refresh_dev_feeds
 from trace_api.services.trade_terms import OrderLine
@@ -244,6 +244,13 @@ def run_story(
     say(f"QR label of bag 1, signed by the roaster: {label}")
     trades = escrow.list_trades(ctx)
     export = _export_trade(ctx)
+    if export is not None:  # the importer's books: one statement per line of the order, beside the label
+        export["statements"] = []
+        for trade_id in export["trade_ids"]:
+            path = label.parent / f"statement-trade-{trade_id}.csv"
+            path.write_bytes(statements.render(statements.statement(ctx, trade_id=trade_id), "csv")[1])
+            export["statements"].append(str(path))
+        say(f"statements of the Shanghai order (CNY at the recorded rate): {', '.join(export['statements'])}")
     roasted = history.history(ctx, gtin=ROASTED[0], lot=ROASTED[1])
     green = history.history(ctx, gtin=GREEN[0], lot=GREEN[1], sync=False)
     verified = sum(1 for e in green["timeline"] + roasted["timeline"] if e["status"] == "verified")

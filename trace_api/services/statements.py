@@ -80,9 +80,10 @@ def _invoice_amount(units: int, decimals: int, invoice: dict[str, Any] | None) -
     """(currency, amount, rate): the token amount in the invoice currency at the trade's rate, which is the price
     of one invoice-currency unit in the token (EUR/USD 1.08 for a EUR invoice settled in USDC); two decimals,
     rounded half-even. Empty without an invoice."""
-    if not invoice or not invoice.get("currency") or not invoice.get("rate"):
+    if not invoice or not invoice.get("currency") or not invoice.get("rate_units"):
         return "", "", ""
-    rate = Decimal(int(invoice["rate"])) / (Decimal(10) ** int(invoice.get("rate_decimals", 0)))
+    # the read model's rate: rate_units in the feed's decimals (the text "rate" is for people)
+    rate = Decimal(int(invoice["rate_units"])) / (Decimal(10) ** int(invoice["rate_decimals"]))
     if rate <= 0:
         return "", "", ""
     amount = (Decimal(units) / (Decimal(10) ** decimals) / rate).quantize(Decimal("0.01"), ROUND_HALF_EVEN)
