@@ -133,7 +133,7 @@ def test_fob_with_port_pays_on_shipment_and_explicit_milestones_win(chain_env: E
     assert e.escrow.functions.getTrade(mixed["trade_id"]).call()[2] == 3_000
     e.ok("event", "add", GTIN, lot, "--step", "shipping", "--to", "buyer", "--as", "seller")
     paid = e.ok("escrow", "release", str(fob["trade_id"]))
-    assert paid["released_units"] == "100000000" and paid["state"] == "closed"
+    assert paid["released_units"] == "100000000" and paid["state"] == "paid"
 
 
 def test_bad_terms_send_nothing(chain_env: Env) -> None:
@@ -209,7 +209,7 @@ def test_two_lines_each_settled_on_its_own(chain_env: Env, tmp_path: Any) -> Non
     assert e.ok("escrow", "release", str(first))["released_units"] == "600000000"
     assert e.ok("escrow", "release", str(second))["released_units"] == "0"
     shown = e.ok("escrow", "show", str(second))
-    assert [x["state"] for x in shown["lines"]] == ["closed", "open"]
+    assert [x["state"] for x in shown["lines"]] == ["paid", "open"]
     disputed = e.ok("escrow", "dispute", str(second), "--text", "lot 2 never left the roastery")
     assert disputed["state"] == "disputed"
 

@@ -191,6 +191,9 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
                 "disposition": event.get("disposition"),
                 "process": event.get(f"{EXT}process"),
                 "serials": [e.rsplit("/21/", 1)[1] for e in event.get("epcList") or [] if "/21/" in e][:10],
+                # what a transformation made (its output classes and EPCs): which story it belongs to
+                "outputs": [q["epcClass"] for q in event.get("outputQuantityList") or [] if isinstance(q, dict)]
+                + [e for e in event.get("outputEPCList") or [] if isinstance(e, str)],
                 "documents": docs,
                 **extra,
                 **status,

@@ -84,8 +84,20 @@ def sensors(readings: list[dict[str, Any]], limits: dict[str, Any]) -> dict[str,
     }
 
 
-def _group(data: dict[str, Any], depth: int, serial: str | None, seen: set[str]) -> dict[str, Any]:
-    own = [e for e in data["timeline"] if e["event_hash"] not in seen]
+def _class_of(identifier: str) -> str:
+    """A batch's class URI from an output class or a unit's EPC (``…/01/G/10/L/21/S`` → ``…/01/G/10/L``)."""
+    return identifier.split("/21/", 1)[0]
+
+
+def _group(data: dict[str, Any], depth: int, serial: str | None, seen: set[str], on_path: set[str]) -> dict[str, Any]:
+    # An upstream batch's transformations into other products (a sibling lot made from the same green coffee)
+    # are not this item's story.
+    own = [
+        e
+        for e in data["timeline"]
+        if e["event_hash"] not in seen
+        and not (depth > 0 and e.get("outputs") and not any(_class_of(o) in on_path for o in e["outputs"]))
+    ]
     seen.update(e["event_hash"] for e in own)
     steps = [e for e in own if _shown(e, serial if depth == 0 else None)]
     readings = [e for e in own if e["biz_step"] == "sensor_reporting"]
@@ -139,7 +151,8 @@ def build(ctx: TraceContext, data: dict[str, Any], *, serial: str | None = None)
     histories = [(data, 0)] + [
         (history.history_of(ctx, batch_key(p["gtin"], p["lot"])), p["depth"]) for p in data["parents"] if p.get("gtin")
     ]
-    groups = [_group(h, depth, serial, seen) for h, depth in histories]
+    on_path = {batch_key(h["gtin"], h["lot"]).epc_class for h, _ in histories}
+    groups = [_group(h, depth, serial, seen, on_path) for h, depth in histories]
 
     def start(group: dict[str, Any]) -> str:
         times = [e["event_time"] for e in group["steps"] if e["event_time"]]
