@@ -17,8 +17,8 @@ from qr.errors import QRError
 from trace_api.errors import ContractRevert, TraceError
 
 # Every top-level command: the modules that build it, and its one-line help for `trace --help`. A command's module
-# (and web3, the index, ...) is imported only when that command runs, so `trace --help` and `trace node status`
-# do not pay for the whole tool. tests/unit/test_cli_commands.py checks this table against the commands themselves.
+# (and web3, the index, ...) is imported only when that command runs, so `trace --help` does not pay for the
+# whole tool. tests/unit/test_cli_commands.py checks this table against the commands themselves.
 COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "node": (("node_cmds",), "Start, stop and steer the local chain (anvil)."),
     "deploy": (("chain_cmds",), "Deploy the contracts (and local mock tokens)."),

@@ -13,9 +13,11 @@ from typing import Any
 
 from web3.types import RPCEndpoint
 
+from trace_api.chain.accounts import dev_account
 from trace_api.chain.client import Chain, guarded
 from trace_api.config import LOCAL_CHAIN_ID
-from trace_api.errors import ChainUnavailableError, ConfigError, ValidationError
+from trace_api.errors import ChainUnavailableError, ConfigError, NotFoundError, ValidationError
+from trace_api.services.deploy import refresh_dev_feeds
 
 MAX_BLOCKS = 10_000
 MAX_WARP_S = 5 * 365 * 86400
@@ -70,7 +72,31 @@ def warp(*, chain: Chain, seconds: int) -> ChainClock:
         raise ValidationError(f"warp must be between 1 s and 5 years, got {seconds} s")
     target = clock(chain).timestamp + seconds
     _rpc(chain, "evm_mine", [target])
+    keep_mock_feeds_fresh(chain)
     return clock(chain)
+
+
+MOCK_FEED_FRESH_S = 3600
+
+
+def keep_mock_feeds_fresh(chain: Chain) -> None:
+    """On the local chain, post a new round (same rate) on each mock price feed whose latest round is over an hour
+    older than chain time, as a live feed would have: otherwise a warp or a night off leaves only stale rounds,
+    and an invoiced `escrow open` is refused. Real feeds are never touched."""
+    if not is_dev_chain(chain):
+        return
+    try:
+        contracts = chain.deployment().contracts
+    except NotFoundError:  # nothing deployed yet: no feeds
+        return
+    now = clock(chain).timestamp
+    for name, item in contracts.items():
+        if name.startswith("MockV3Aggregator:"):
+            feed = chain.contract("MockV3Aggregator", item.address)
+            updated = int(guarded(lambda feed=feed: feed.functions.latestRoundData().call())[3])
+            if updated < now - MOCK_FEED_FRESH_S:
+                refresh_dev_feeds(chain, dev_account("admin"))
+                return
 
 
 def follow_wall_clock(chain: Chain) -> None:
@@ -79,3 +105,4 @@ def follow_wall_clock(chain: Chain) -> None:
     and when the chain was warped ahead of the clock."""
     if is_dev_chain(chain) and clock(chain).timestamp < int(time.time()) - 1:
         _rpc(chain, "evm_mine", [])
+        keep_mock_feeds_fresh(chain)
