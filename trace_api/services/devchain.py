@@ -80,9 +80,9 @@ MOCK_FEED_FRESH_S = 3600
 
 
 def keep_mock_feeds_fresh(chain: Chain) -> None:
-    """On the local chain, post a new round (same rate) on each mock price feed whose latest round is over an hour
-    older than chain time, as a live feed would have: otherwise a warp or a night off leaves only stale rounds,
-    and an invoiced `escrow open` is refused. Real feeds are never touched."""
+    """After a warp on the local chain, post a new round (same rate) on each mock price feed whose latest round is
+    over an hour older than chain time, as a live feed would have: otherwise the warp leaves only stale rounds and
+    an invoiced `escrow open` is refused. Real feeds are never touched; a feed left stale otherwise stays stale."""
     if not is_dev_chain(chain):
         return
     try:
@@ -105,4 +105,3 @@ def follow_wall_clock(chain: Chain) -> None:
     and when the chain was warped ahead of the clock."""
     if is_dev_chain(chain) and clock(chain).timestamp < int(time.time()) - 1:
         _rpc(chain, "evm_mine", [])
-        keep_mock_feeds_fresh(chain)
