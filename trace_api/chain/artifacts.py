@@ -36,31 +36,27 @@ class Artifact:
 
 def load_artifacts(path: Path = PACKAGED) -> dict[str, Artifact]:
     """The shipped artifacts, re-read only when the file changed (``trace compile`` in the same process)."""
-    try:
-        stamp = path.stat().st_mtime_ns
-    except FileNotFoundError:
-        raise ConfigError(f"{path.name} is missing: run `trace compile` on a source checkout") from None
-    return _read(path, stamp)
-
-
-@functools.lru_cache(maxsize=4)
-def _read(path: Path, stamp: int) -> dict[str, Artifact]:
-    record = json.loads(path.read_text())
-    return {name: Artifact(**data) for name, data in record["contracts"].items()}
+    return _parsed(path, _stamp(path))[0]
 
 
 def load_enums(path: Path = PACKAGED) -> dict[str, tuple[str, ...]]:
     """The contracts' enums by canonical name (``ITraceRegistry.Step``), members in on-chain order."""
+    return _parsed(path, _stamp(path))[1]
+
+
+def _stamp(path: Path) -> int:
     try:
-        stamp = path.stat().st_mtime_ns
+        return path.stat().st_mtime_ns
     except FileNotFoundError:
         raise ConfigError(f"{path.name} is missing: run `trace compile` on a source checkout") from None
-    return _read_enums(path, stamp)
 
 
 @functools.lru_cache(maxsize=4)
-def _read_enums(path: Path, stamp: int) -> dict[str, tuple[str, ...]]:
-    return {name: tuple(members) for name, members in json.loads(path.read_text())["enums"].items()}
+def _parsed(path: Path, stamp: int) -> tuple[dict[str, Artifact], dict[str, tuple[str, ...]]]:
+    """The file read and parsed once per version, for both the artifacts and the enums."""
+    record = json.loads(path.read_text())
+    artifacts = {name: Artifact(**data) for name, data in record["contracts"].items()}
+    return artifacts, {name: tuple(members) for name, members in record["enums"].items()}
 
 
 def packaged_record(
