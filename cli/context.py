@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,13 +18,11 @@ if TYPE_CHECKING:  # imported when used: `trace --help` must not pay for web3 an
     from trace_api.chain.client import Chain
     from trace_api.config import Settings
 
-# Flags accepted anywhere on the command line, before or after the subcommand.
-GLOBAL_FLAGS = ("--json", "--traceback", "--wide")
-GLOBAL_VALUE_OPTIONS = ("--as",)
-
 
 @dataclass
 class Globals:
+    """One invocation's global options and what its commands share; it is click's context object of the root."""
+
     json: bool = False
     traceback: bool = False
     wide: bool = False
@@ -40,6 +41,13 @@ class Globals:
             make_private(self._settings.home)
         return self._settings
 
+    def override(self, **values: Any) -> None:
+        """Set settings from a command's own options (`trace verify --rpc`), before anything is connected."""
+        if self._chain is not None:
+            raise RuntimeError("settings are overridden after the chain was connected")
+        self.overrides.update({k: v for k, v in values.items() if v is not None})
+        self._settings = None
+
     def chain(self, *, autostart: bool = True) -> Chain:
         if self._chain is None:
             from trace_api.chain.client import connect
@@ -51,14 +59,6 @@ class Globals:
     def connected_chain(self) -> Chain | None:
         """The chain this invocation connected to, if any (never connects)."""
         return self._chain
-
-    def reset(self, other: Globals) -> None:
-        """Start a fresh invocation (main() may run many times in one process, as in tests)."""
-        self.json, self.traceback, self.as_, self.wide = other.json, other.traceback, other.as_, other.wide
-        console.width = UNBOUNDED_WIDTH if self.wide or not console.is_terminal else None  # type: ignore[assignment]
-        self.overrides = {}
-        self._settings = None
-        self._chain = None
 
     def account(self, default: str | None = None) -> Any:
         """The signer, by the one rule every command follows: `--as NAME` (or TRACE_ACCOUNT); then
@@ -73,7 +73,94 @@ class Globals:
         return account
 
 
-STATE = Globals()
+# The running invocation's Globals. main() sets it for the length of one invocation; the same object is click's
+# context object of the root command, which the global options' callbacks fill in.
+_INVOCATION: ContextVar[Globals] = ContextVar("trace_invocation")
+
+
+def state() -> Globals:
+    """The running invocation's global options and shared objects."""
+    try:
+        return _INVOCATION.get()
+    except LookupError:
+        raise RuntimeError("no `trace` invocation is running") from None
+
+
+@contextmanager
+def invocation(found: Globals) -> Iterator[Globals]:
+    token = _INVOCATION.set(found)
+    try:
+        yield found
+    finally:
+        _INVOCATION.reset(token)
+
+
+def _store(name: str) -> Any:
+    def callback(ctx: typer.Context, value: Any) -> Any:
+        if value:
+            setattr(ctx.find_root().obj, name, value)
+            if name == "wide":
+                console.width = UNBOUNDED_WIDTH
+        return value
+
+    return callback
+
+
+def _global_options(
+    json_: bool = typer.Option(
+        False, "--json", is_eager=True, callback=_store("json"), help="Machine-readable output."
+    ),
+    traceback_: bool = typer.Option(
+        False, "--traceback", is_eager=True, callback=_store("traceback"), help="Show the full traceback on errors."
+    ),
+    wide: bool = typer.Option(
+        False, "--wide", is_eager=True, callback=_store("wide"), help="Never fit tables to the terminal."
+    ),
+    as_: str = typer.Option(
+        None,
+        "--as",
+        is_eager=True,
+        callback=_store("as_"),
+        metavar="NAME",
+        show_default=False,
+        help="Sign as this dev account or keystore name (TRACE_ACCOUNT).",
+    ),
+) -> None:
+    """Declares the options every command and group accepts (see global_options)."""
+
+
+def global_options() -> list[Any]:
+    """The options every command and group accepts, before or after its own arguments: `trace --json batch show
+    ...` and `trace batch show ... --json` mean the same. Eager, so a usage error later on the line is already
+    reported in the requested form. Built by typer from _global_options, fresh for each command."""
+    scratch = typer.Typer(add_completion=False)
+    scratch.command()(_global_options)
+    params = list(typer.main.get_command(scratch).params)
+    for param in params:
+        param.expose_value = False  # stored in the invocation's Globals, not passed to the command
+    return params
+
+
+def with_global_options(command: Any) -> Any:
+    """``command`` and, for a group, every command below it, accepting the global options."""
+    taken = {opt for param in command.params for opt in getattr(param, "opts", ())}
+    command.params.extend(o for o in global_options() if not taken.intersection(o.opts))
+    for sub in getattr(command, "commands", {}).values():
+        with_global_options(sub)
+    return command
+
+
+class _CurrentState:
+    """Transitional: `STATE.x` reads and writes the running invocation's Globals (see state())."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(state(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(state(), name, value)
+
+
+STATE: Any = _CurrentState()
 # Output to a pipe or file (and --wide) is as wide as its content: tables and values are never cut or wrapped.
 UNBOUNDED_WIDTH = 10_000
 console = Console(stderr=False, highlight=False, soft_wrap=False)
@@ -83,32 +170,9 @@ def _prompt_password(text: str) -> str:
     return str(typer.prompt(text, hide_input=True))
 
 
-def split_global_options(argv: list[str]) -> tuple[Globals, list[str]]:
-    """Pull the global flags out of argv wherever they appear (up to a `--`)."""
-    found = Globals()
-    rest: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            rest.extend(argv[i:])
-            break
-        if arg in GLOBAL_FLAGS:
-            setattr(found, arg[2:], True)
-        elif arg in GLOBAL_VALUE_OPTIONS and i + 1 < len(argv):
-            found.as_ = argv[i + 1]
-            i += 1
-        elif arg.startswith("--as="):
-            found.as_ = arg.split("=", 1)[1]
-        else:
-            rest.append(arg)
-        i += 1
-    return found, rest
-
-
 def emit(data: Any, human: Any = None) -> None:
     """Print ``data`` as JSON under --json; otherwise print ``human`` (text or a rich renderable)."""
-    if STATE.json:
+    if state().json:
         sys.stdout.write(json.dumps(data, default=str, indent=2) + "\n")
         return
     shown = human if human is not None else data

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from cli.context import STATE, split_global_options
+from cli.context import UNBOUNDED_WIDTH, Globals, console, global_options, invocation, with_global_options
 from cli.status import ExitStatus, exit_status_for
 from qr.errors import QRError
 from trace_api.errors import ContractRevert, TraceError
@@ -48,11 +48,16 @@ def build_command(name: str) -> Any:
     scratch = typer.Typer()
     for module in modules:
         importlib.import_module(f"cli.commands.{module}").register(scratch)
-    return typer.main.get_group(scratch).commands[name]
+    command = typer.main.get_group(scratch).commands[name]
+    return with_global_options(command)
 
 
 class LazyGroup(TyperGroup):
     """The root group: lists COMMANDS, builds a command when it is run (or its own help is asked for)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(global_options())
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMANDS)
@@ -100,39 +105,33 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     home: str = typer.Option(None, "--home", help="State folder (TRACE_HOME).", show_default=False),
     rpc_url: str = typer.Option(None, "--rpc-url", help="JSON-RPC URL (TRACE_RPC_URL).", show_default=False),
     chain_id: int = typer.Option(None, "--chain-id", help="Expected chain id (TRACE_CHAIN_ID).", show_default=False),
-    json_: bool = typer.Option(False, "--json", help="Machine-readable output (anywhere on the line)."),
-    traceback_: bool = typer.Option(False, "--traceback", help="Show the full traceback on errors."),
-    wide: bool = typer.Option(False, "--wide", help="Never fit tables to the terminal: show every value whole."),
-    as_: str = typer.Option(None, "--as", help="Sign as this dev account or keystore name.", show_default=False),
     version: bool = typer.Option(
         False, "--version", help="Show the version and exit.", is_eager=True, callback=_print_version
     ),
 ) -> None:
-    STATE.overrides.update({"home": home, "rpc_url": rpc_url, "chain_id": chain_id})
-    STATE.json = STATE.json or json_
-    STATE.traceback = STATE.traceback or traceback_
-    STATE.as_ = STATE.as_ or as_
+    ctx.obj.override(home=home, rpc_url=rpc_url, chain_id=chain_id)
 
 
-def _fail(message: str, status: ExitStatus, **detail: object) -> int:
+def _fail(invocation: Globals, message: str, status: ExitStatus, **detail: object) -> int:
     first = message.strip().splitlines()[0] if message.strip() else "failed"
-    if STATE.json:
+    if invocation.json:
         sys.stderr.write(json.dumps({"error": first, "exit_status": int(status), **detail}, default=str) + "\n")
     else:
         sys.stderr.write(f"trace: error: {first}\n")
     return int(status)
 
 
-def _describe(exc: TraceError | QRError) -> tuple[str, dict[str, object]]:
+def _describe(invocation: Globals, exc: TraceError | QRError) -> tuple[str, dict[str, object]]:
     """The message for people, and the raw facts for --json (a revert's custom error and its arguments)."""
     if isinstance(exc, ContractRevert) and exc.error:
         from trace_api.services.explain import explain_revert
 
         try:
-            message = explain_revert(exc, settings=STATE.settings, chain=STATE.connected_chain)
+            message = explain_revert(exc, settings=invocation.settings, chain=invocation.connected_chain)
         except Exception:  # noqa: BLE001 - naming things is best effort; the raw error is still true
             message = str(exc)
         return message, {"contract_error": exc.error, "args": list(exc.args_)}
@@ -140,26 +139,29 @@ def _describe(exc: TraceError | QRError) -> tuple[str, dict[str, object]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    found, args = split_global_options(list(sys.argv[1:] if argv is None else argv))
-    STATE.reset(found)
+    found = Globals()  # click's context object of the root; the commands reach it through cli.context.state()
+    console.width = None if console.is_terminal else UNBOUNDED_WIDTH  # type: ignore[assignment]
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        result = app(args=args, prog_name="trace", standalone_mode=False)
+        with invocation(found):
+            result = app(args=args, prog_name="trace", standalone_mode=False, obj=found)
         return int(result) if isinstance(result, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.TyperException as exc:  # bad options, unknown commands, bad parameters
-        return _fail(exc.format_message(), ExitStatus.USAGE if exc.exit_code == 2 else ExitStatus.ERROR)
+        status = ExitStatus.USAGE if exc.exit_code == 2 else ExitStatus.ERROR
+        return _fail(found, exc.format_message(), status)
     except (typer.Abort, KeyboardInterrupt):
-        return _fail("interrupted", ExitStatus.INTERRUPTED)
+        return _fail(found, "interrupted", ExitStatus.INTERRUPTED)
     except (TraceError, QRError) as exc:
-        if STATE.traceback:
+        if found.traceback:
             traceback.print_exc()
-        message, detail = _describe(exc)
-        return _fail(message, exit_status_for(exc), **detail)
+        message, detail = _describe(found, exc)
+        return _fail(found, message, exit_status_for(exc), **detail)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, unless --traceback
-        if STATE.traceback:
+        if found.traceback:
             traceback.print_exc()
-        return _fail(f"{type(exc).__name__}: {exc}", ExitStatus.ERROR)
+        return _fail(found, f"{type(exc).__name__}: {exc}", ExitStatus.ERROR)
 
 
 def run() -> None:

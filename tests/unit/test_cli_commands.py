@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 import subprocess
 import sys
 
+import pytest
 import typer
 
 import cli.commands
@@ -41,3 +43,53 @@ def test_help_and_a_command_that_needs_no_chain_import_neither_web3_nor_the_inde
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert "Commands:" in done.stdout
     assert done.stderr.strip().endswith("[]"), done.stderr
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from cli.main import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_global_options_mean_the_same_before_or_after_the_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    document = str(ROOT / "examples" / "events.jsonld")
+    runs = [
+        _run(capsys, "--json", "epcis", "hash", document),
+        _run(capsys, "epcis", "--json", "hash", document),
+        _run(capsys, "epcis", "hash", document, "--json"),
+        _run(capsys, "epcis", "hash", "--json", "--", document),
+    ]
+    assert {code for code, _, _ in runs} == {0}
+    hashes = [json.loads(out) for _, out, _ in runs]
+    assert hashes[0] and all(h == hashes[0] for h in hashes)
+    assert all(h.startswith("ni:///sha-256;") for h in hashes[0])
+
+
+def test_after_a_double_dash_a_global_flag_is_an_argument(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "epcis", "hash", "--", "--json")
+    assert code != 0 and out == ""
+    assert err.startswith("trace: error: ") and len(err.strip().splitlines()) == 1
+
+
+def test_a_usage_error_is_reported_as_json_wherever_the_flag_stands(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (("epcis", "hash", "--json"), ("--json", "epcis", "hash")):
+        code, out, err = _run(capsys, *argv)
+        assert code == 2 and out == ""
+        assert json.loads(err) == {"error": "Missing argument 'file'.", "exit_status": 2}
+
+
+def test_each_invocation_starts_from_fresh_options(capsys: pytest.CaptureFixture[str]) -> None:
+    document = str(ROOT / "examples" / "events.jsonld")
+    _run(capsys, "--json", "epcis", "hash", document)
+    code, out, _ = _run(capsys, "epcis", "hash", document)
+    assert code == 0
+    assert not out.lstrip().startswith("[")  # human output: the --json of the previous run did not stick
+
+
+def test_state_outside_an_invocation_is_an_error() -> None:
+    from cli.context import state
+
+    with pytest.raises(RuntimeError, match="no `trace` invocation"):
+        state()
