@@ -24,34 +24,24 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import psutil
-import requests
-from eth_abi import encode
-from eth_account.signers.local import LocalAccount
-from sqlalchemy import func, insert, select
-from web3 import Web3
-from web3.contract import Contract
+from sqlalchemy import func, select
 
 from bench.common import BenchEnv, row
-from bench.import_1m import READ_POINTS, with_check_digit, write_csv
+from bench.import_1m import READ_POINTS, write_csv
+from bench.registry_gas import deploy_naive, gas_rows, naive_events_per_s
+from bench.trace_setup import ANCHOR_SIZE, Bench, keys_of, log, percentile, register
 from trace_api.chain.accounts import dev_account
-from trace_api.chain.sender import TxSender
 from trace_api.chain.toolchain import PROJECT_ROOT
-from trace_api.domain import BatchKey, canonical_json, metadata_hash
-from trace_api.epcis import EPCIS_CONTEXT, event_hash_bytes
-from trace_api.epcis.vocab import STEP_CODES
+from trace_api.domain import BatchKey
+from trace_api.epcis import EPCIS_CONTEXT
 from trace_api.index import schema as t
 from trace_api.index.store import get_engine
-from trace_api.merkle import MerkleTree
-from trace_api.services.batches import build_event
 from trace_api.services.context import TraceContext
-from trace_api.services.events import ANCHOR_META
 from trace_api.services.history import history_of
 from trace_api.services.importer import import_file
 
@@ -61,237 +51,7 @@ EVENTS_PER_BATCH = 50  # the CSV imports spread their rows so that a batch has a
 BASELINE_ROWS = 10_000
 IMPORT_EVENTS = 10_000
 IMPORT_BATCHES = 100
-NAIVE_EVENTS = 300
-BATCH_EVENTS = 50
-ANCHOR_SIZE = 1024
 LOOKUPS = 500
-REGISTER_GAS = 200_000  # registerBatch costs about 140k; a fixed limit skips one estimate per batch
-RPC_BATCH = 250  # registrations per mined block: 250 × REGISTER_GAS fits the 60M block gas limit
-
-PRODUCTS = tuple(with_check_digit(f"0950600013{i:03d}") for i in range(10))  # ten GTINs of one company
-UOM = b"KGM".ljust(8, b"\0")
-
-# Realistic naive steps: 30-character name, 40-character location, 80-character description.
-NAIVE_STEPS = (
-    (
-        "Cold storage intake inspection",
-        "Rotterdam Cold Store 3, Dock 12, Bay 07A",
-        "Pallet checked at intake: seal intact, core temperature 3.8 C, no visible damage",
-    ),
-    (
-        "Dispatch to regional warehouse",
-        "Antwerp Logistics Park, Gate 4, Ramp 19B",
-        "Reefer loaded at 2.9 C, doors sealed with seal 004512, driver and plate recorded",
-    ),
-)
-assert all(tuple(map(len, s)) == (30, 40, 80) for s in NAIVE_STEPS)
-
-
-def log(message: str) -> None:
-    print(f"[trace_bench] {message}", file=sys.stderr, flush=True)
-
-
-@dataclass
-class _Bench:
-    env: BenchEnv
-    ctx: TraceContext
-    producer: LocalAccount
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def registry(self) -> Contract:
-        return self.ctx.registry
-
-    @contextmanager
-    def part(self, name: str) -> Iterator[None]:
-        log(f"{name}…")
-        started = time.perf_counter()
-        yield
-        self.timings[name] = round(time.perf_counter() - started, 1)
-        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-        log(f"{name}: {self.timings[name]} s (load average {load} on {os.cpu_count()} CPUs)")
-
-
-def _keys(prefix: str, count: int) -> list[BatchKey]:
-    return [BatchKey(PRODUCTS[i % len(PRODUCTS)], f"{prefix}{i:06d}") for i in range(count)]
-
-
-def _percentile(values: Sequence[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
-
-
-# ---- setup: many batches, fast ----
-def _rpc(url: str, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
-    """One JSON-RPC batch request; raises on any error."""
-    replies = requests.post(
-        url, json=[{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)], timeout=300
-    ).json()
-    errors = [r["error"] for r in replies if "error" in r]
-    if errors:
-        raise RuntimeError(f"{calls[0][0]} failed: {errors[:3]}")
-    return [r["result"] for r in sorted(replies, key=lambda r: r["id"])]
-
-
-def _register(b: _Bench, keys: Sequence[BatchKey]) -> None:
-    """Register batches in blocks of RPC_BATCH: anvil signs for its unlocked dev account and one evm_mine mines
-    each block (the service signs in Python and awaits each receipt, which would take many minutes for 20,000
-    batches; 20,000 automined transactions sent at once also stalled anvil 1.7.1). Then index them and store
-    their keys as register_batch does."""
-    url = b.env.settings.effective_rpc_url
-    selector = Web3.keccak(text="registerBatch(bytes32,bytes32,uint128,bytes8)")[:4]
-    metas = [{"gtin": k.gtin, "lot": k.lot, "product": "chilled salmon fillets", "origin": "NO"} for k in keys]
-    nonce = b.env.chain.w3.eth.get_transaction_count(b.producer.address, "pending")
-    _rpc(url, [("evm_setAutomine", [False])])
-    try:
-        for lo in range(0, len(keys), RPC_BATCH):
-            calls = []
-            for i in range(lo, min(lo + RPC_BATCH, len(keys))):
-                args = encode(
-                    ["bytes32", "bytes32", "uint128", "bytes8"], [keys[i].id, metadata_hash(metas[i]), 1_200_000, UOM]
-                )
-                calls.append(
-                    (
-                        "eth_sendTransaction",
-                        [
-                            {
-                                "from": b.producer.address,
-                                "to": b.registry.address,
-                                "data": "0x" + (selector + args).hex(),
-                                "gas": hex(REGISTER_GAS),
-                                "nonce": hex(nonce + i),
-                            }
-                        ],
-                    )
-                )
-            _rpc(url, calls)
-            _rpc(url, [("evm_mine", [])])
-            pending = int(_rpc(url, [("txpool_status", [])])[0]["pending"], 16)
-            if pending:
-                raise RuntimeError(f"{pending} registrations left unmined")
-    finally:
-        _rpc(url, [("evm_setAutomine", [True])])
-    b.ctx.sync()
-    with b.ctx.engine.begin() as conn:
-        ids = [k.id_hex for k in keys]
-        indexed = conn.execute(
-            select(func.count()).select_from(t.chain_batches).where(t.chain_batches.c.batch_id.in_(ids))
-        ).scalar()
-        if indexed != len(set(ids)):
-            raise RuntimeError(f"{len(ids) - int(indexed or 0)} registered batches are missing from the index")
-        conn.execute(
-            insert(t.batch_keys),
-            [
-                {"batch_id": k.id_hex, "gtin": k.gtin, "lot": k.lot, "metadata": canonical_json(m)}
-                for k, m in zip(keys, metas, strict=True)
-            ],
-        )
-
-
-# ---- gas ----
-def _deploy_naive(b: _Bench) -> Contract:
-    artifact = b.env.chain.artifacts["NaiveSupplyChain"]
-    factory = b.env.chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    receipt = TxSender(b.env.chain, dev_account("admin")).transact(factory.constructor())
-    return b.env.chain.w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
-
-
-def _naive_batch_id(key: BatchKey) -> str:
-    return f"{key.gtin}-{key.lot}"  # the string id a tutorial contract keys its mapping by
-
-
-def _gas_rows(b: _Bench, naive: Contract) -> list[dict[str, Any]]:
-    sender = b.ctx.sender(b.producer)
-    keys = _keys("G", BATCH_EVENTS + 1)
-    _register(b, keys)
-
-    # Naive: the first step of a batch writes fresh slots; every later step overwrites them (the fair comparison
-    # with recordEvent on an existing batch, and the cheaper of the two).
-    naive_sender = TxSender(b.env.chain, dev_account("seller"))
-    bid = _naive_batch_id(keys[0])
-    first = naive_sender.transact(naive.functions.addStep(bid, *NAIVE_STEPS[0]))["gasUsed"]
-    naive_gas = int(naive_sender.transact(naive.functions.addStep(bid, *NAIVE_STEPS[1]))["gasUsed"])
-    log(f"naive addStep: first step of a batch {first} gas, later steps {naive_gas} gas")
-
-    # One plain event (Storing by the custodian, with its read point) on an existing batch, as the service sends it.
-    key = keys[0]
-    storing: list[int] = []
-    for n in range(3):
-        event = build_event(key=key, step="storing", gln=READ_POINTS[n % len(READ_POINTS)])
-        fn = b.registry.functions.recordEvent(
-            key.id,
-            STEP_CODES["storing"],
-            event_hash_bytes(event),
-            int(READ_POINTS[n % len(READ_POINTS)]),
-            "0x" + "00" * 20,
-        )
-        storing.append(int(sender.transact(fn)["gasUsed"]))
-    event = build_event(key=key, step="inspecting", gln=READ_POINTS[0])
-    fn = b.registry.functions.recordEvent(
-        key.id, STEP_CODES["inspecting"], event_hash_bytes(event), int(READ_POINTS[0]), "0x" + "00" * 20
-    )
-    inspecting = int(b.ctx.sender(dev_account("inspector")).transact(fn)["gasUsed"])
-    log(f"recordEvent: storing {storing}, inspecting {inspecting}")
-    record_gas = max(storing)
-
-    # 50 events on 50 batches that have no event yet, in one transaction.
-    inputs = []
-    for n, k in enumerate(keys[1:]):
-        step = "storing" if n % 2 else "sensor_reporting"
-        gln = READ_POINTS[n % len(READ_POINTS)]
-        inputs.append(
-            (
-                k.id,
-                STEP_CODES[step],
-                event_hash_bytes(build_event(key=k, step=step, gln=gln)),
-                int(gln),
-                "0x" + "00" * 20,
-            )
-        )
-    batch_gas = int(sender.transact(b.registry.functions.recordEvents(inputs))["gasUsed"])
-
-    rng = random.Random(7)
-    anchor: dict[int, int] = {}
-    for leaves in (ANCHOR_SIZE, 10_000):
-        tree = MerkleTree.from_event_hashes([rng.randbytes(32) for _ in range(leaves)])
-        fn = b.registry.functions.anchorRoot(tree.root, leaves, ANCHOR_META)
-        anchor[leaves] = int(sender.transact(fn)["gasUsed"])
-    log(f"anchorRoot: {anchor}")
-    return [
-        row("gas.naive_step", naive_gas, "gas", None),
-        row("gas.record_event", record_gas, "gas", naive_gas),
-        row(f"gas.record_events_per_event@{BATCH_EVENTS}", batch_gas / BATCH_EVENTS, "gas", naive_gas),
-        row(f"gas.anchor_per_event@{ANCHOR_SIZE}", anchor[ANCHOR_SIZE] / ANCHOR_SIZE, "gas", naive_gas),
-        row("gas.anchor_per_event@10000", anchor[10_000] / 10_000, "gas", naive_gas),
-    ]
-
-
-# ---- throughput ----
-def _naive_rate(b: _Bench, naive: Contract) -> float:
-    """One transaction per event, as a tutorial client sends them: locally signed, each receipt awaited. The
-    baseline is given its best case: the nonce is counted locally and the gas limit estimated once, so each event
-    costs one send and one receipt poll."""
-    w3 = b.env.chain.w3
-    account = dev_account("seller")
-    keys = _keys("N", 30)
-    fixed = {
-        "from": account.address,
-        "chainId": b.env.chain.chain_id,
-        "value": 0,
-        "maxFeePerGas": 0,
-        "maxPriorityFeePerGas": 0,
-    }
-    probe = naive.functions.addStep(_naive_batch_id(keys[0]), *NAIVE_STEPS[0])
-    gas = int(w3.eth.estimate_gas(probe.build_transaction({**fixed, "gas": 1_000_000})) * 1.2)
-    nonce = w3.eth.get_transaction_count(account.address, "pending")
-    started = time.perf_counter()
-    for i in range(NAIVE_EVENTS):
-        fn = naive.functions.addStep(_naive_batch_id(keys[i % len(keys)]), *NAIVE_STEPS[i % 2])
-        tx = fn.build_transaction({**fixed, "gas": gas, "nonce": nonce + i})
-        tx_hash = w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
-        if w3.eth.wait_for_transaction_receipt(tx_hash, 30, 0.005)["status"] != 1:
-            raise RuntimeError("naive addStep reverted")
-    return NAIVE_EVENTS / (time.perf_counter() - started)
 
 
 def _epcis_event(key: BatchKey, i: int, rng: random.Random) -> dict[str, Any]:
@@ -346,7 +106,7 @@ def _write_epcis(path: Path, keys: Sequence[BatchKey], count: int) -> None:
         fh.write("\n]}}\n")
 
 
-def _import_rate(b: _Bench, keys: Sequence[BatchKey]) -> float:
+def _import_rate(b: Bench, keys: Sequence[BatchKey]) -> float:
     path = b.env.workdir / "import-10k.jsonld"
     _write_epcis(path, keys, IMPORT_EVENTS)
     b.ctx.sync()  # index everything before the clock starts: the import's own sync then reads nothing old
@@ -365,7 +125,7 @@ def _import_rate(b: _Bench, keys: Sequence[BatchKey]) -> float:
 
 
 # ---- the import child: memory ----
-def _child_import(b: _Bench, path: Path) -> dict[str, Any]:
+def _child_import(b: Bench, path: Path) -> dict[str, Any]:
     """Run ``bench.import_1m`` on ``path``; its peak RSS is its own VmHWM (see that module), cross-checked by
     polling its RSS from here."""
     out, err = path.with_suffix(".out"), path.with_suffix(".err")
@@ -405,7 +165,7 @@ def _child_import(b: _Bench, path: Path) -> dict[str, Any]:
 
 
 # ---- latency ----
-def _events_query(b: _Bench, key: BatchKey) -> int:
+def _events_query(b: Bench, key: BatchKey) -> int:
     """The lookup's core: one batch's stored events in time order (what history_of reads before verifying)."""
     with b.ctx.engine.connect() as conn:
         return len(
@@ -418,7 +178,7 @@ def _events_query(b: _Bench, key: BatchKey) -> int:
         )
 
 
-def _lookup_p99(b: _Bench, keys: Sequence[BatchKey], label: str) -> float:
+def _lookup_p99(b: Bench, keys: Sequence[BatchKey], label: str) -> float:
     """p99 (ms) of history_of over up to LOOKUPS distinct batches, chosen at random; logs the bare query too."""
     sample = random.Random(99).sample(list(keys), min(LOOKUPS, len(keys)))
     for key in sample[:5]:  # warm-up: first-call costs of the code path, not of the data
@@ -441,14 +201,14 @@ def _lookup_p99(b: _Bench, keys: Sequence[BatchKey], label: str) -> float:
     mean = sum(sizes) / len(sizes)
     log(
         f"history@{label}: {len(sample)} batches, {min(sizes)}-{max(sizes)} events (mean {mean:.0f}), "
-        f"{unverified} not verified; history_of p50 {_percentile(full, 50):.2f} p99 {_percentile(full, 99):.2f} "
-        f"max {max(full):.2f} ms (CPU p50 {_percentile(full_cpu, 50):.2f} p99 {_percentile(full_cpu, 99):.2f} ms); "
-        f"events query alone p50 {_percentile(bare, 50):.2f} p99 {_percentile(bare, 99):.2f} ms"
+        f"{unverified} not verified; history_of p50 {percentile(full, 50):.2f} p99 {percentile(full, 99):.2f} "
+        f"max {max(full):.2f} ms (CPU p50 {percentile(full_cpu, 50):.2f} p99 {percentile(full_cpu, 99):.2f} ms); "
+        f"events query alone p50 {percentile(bare, 50):.2f} p99 {percentile(bare, 99):.2f} ms"
     )
-    return _percentile(full, 99)
+    return percentile(full, 99)
 
 
-def _event_count(b: _Bench) -> int:
+def _event_count(b: Bench) -> int:
     with b.ctx.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(t.epcis_events)).scalar() or 0)
 
@@ -457,26 +217,26 @@ def _event_count(b: _Bench) -> int:
 def run(env: BenchEnv) -> list[dict[str, Any]]:
     big_rows = int(os.environ.get(ROWS_ENV, DEFAULT_IMPORT_ROWS))
     ctx = TraceContext(settings=env.settings, chain=env.chain, engine=get_engine(env.settings))
-    b = _Bench(env=env, ctx=ctx, producer=dev_account("producer"))
+    b = Bench(env=env, ctx=ctx, producer=dev_account("producer"))
     rows: list[dict[str, Any]] = []
 
     with b.part("gas"):
-        naive = _deploy_naive(b)
-        rows += _gas_rows(b, naive)
+        naive = deploy_naive(b)
+        rows += gas_rows(b, naive)
     naive_gas = rows[0]["value"]
     with b.part("naive throughput"):
-        naive_rate = _naive_rate(b, naive)
+        naive_rate = naive_events_per_s(b, naive)
 
-    import_keys = _keys("J", IMPORT_BATCHES)
-    small_keys = _keys("S", BASELINE_ROWS // EVENTS_PER_BATCH)
-    big_keys = _keys("M", max(1, big_rows // EVENTS_PER_BATCH))
+    import_keys = keys_of("J", IMPORT_BATCHES)
+    small_keys = keys_of("S", BASELINE_ROWS // EVENTS_PER_BATCH)
+    big_keys = keys_of("M", max(1, big_rows // EVENTS_PER_BATCH))
     small_csv, big_csv = env.workdir / f"import-{BASELINE_ROWS}.csv", env.workdir / f"import-{big_rows}.csv"
     with b.part(f"write CSVs ({BASELINE_ROWS} and {big_rows} rows)"):
         write_csv(small_csv, rows=BASELINE_ROWS, keys=[(k.gtin, k.lot) for k in small_keys], seed=1)
         size = write_csv(big_csv, rows=big_rows, keys=[(k.gtin, k.lot) for k in big_keys], seed=2)
         log(f"{big_csv.name}: {size / 1e6:.1f} MB")
     with b.part(f"register {len(import_keys) + len(small_keys) + len(big_keys)} batches"):
-        _register(b, [*import_keys, *small_keys, *big_keys])
+        register(b, [*import_keys, *small_keys, *big_keys])
 
     with b.part(f"child import {BASELINE_ROWS} rows"):
         small = _child_import(b, small_csv)
