@@ -157,7 +157,7 @@ def test_a_carrier_cannot_move_custody_through_the_producers_anchor(
     assert response.status_code == 403, response.text
     assert "shipping needs one of the roles" in response.json()["detail"]
     result = anchoring.anchor(ctx, account=dev_account("producer"))  # "anchor anything pending", as the README says
-    assert result["direct_events"] == 0
+    assert result.direct_events == 0
     receiving = _capture(client, keys["carrier"], _event(lot, "receiving"))
     assert receiving.status_code == 403, receiving.text
     view = ctx.registry.functions.getBatch(domain.batch_key(GTIN, lot).id).call()
@@ -287,10 +287,10 @@ def test_one_unrecordable_pending_item_blocks_nobody(ctx: TraceContext, story: d
     )
     before = ctx.registry.functions.eventCount(domain.batch_key(GTIN, lot).id).call()
     producer_run = anchoring.anchor(ctx, account=dev_account("producer"))  # raised TraceUnauthorizedStep before
-    assert producer_run["direct_events"] == 0
+    assert producer_run.direct_events == 0
     assert ctx.registry.functions.eventCount(domain.batch_key(GTIN, lot).id).call() == before
     carrier_run = anchoring.anchor(ctx, account=carrier)
-    assert carrier_run["direct_events"] == 0
+    assert carrier_run.direct_events == 0
     with ctx.engine.connect() as conn:
         left = conn.execute(select(t.epcis_events.c.event_hash).where(t.epcis_events.c.event_hash == stuck)).first()
     assert left is None, "an item the chain refuses is dropped, not left pending for ever"
@@ -362,8 +362,8 @@ def test_a_capture_the_server_never_ran_is_resumed_by_its_accounts_anchor(
     producer = dev_account("producer")
     capture_id = captures_service.accept(ctx, organisation="Farm Co", account=producer, events=[reading])
     # ... and the server dies before its background task runs.
-    assert anchoring.anchor(ctx, account=dev_account("carrier"))["captures_resumed"] == 0  # not the carrier's
-    assert anchoring.anchor(ctx, account=producer)["captures_resumed"] == 1
+    assert anchoring.anchor(ctx, account=dev_account("carrier")).captures_resumed == 0  # not the carrier's
+    assert anchoring.anchor(ctx, account=producer).captures_resumed == 1
     with ctx.engine.connect() as conn:
         status, document = conn.execute(
             select(t.captures.c.status, t.captures.c.document).where(t.captures.c.capture_id == capture_id)
