@@ -8,6 +8,7 @@ from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel, ConfigDict, Field
 
 from trace_api.services import events as ev
+from trace_api.services import roots
 from trace_api.services.captures import resume
 from trace_api.services.context import TraceContext
 
@@ -28,9 +29,9 @@ def anchor(ctx: TraceContext, *, account: LocalAccount, batch_size: int | None =
     resumed = resume(ctx, account=account)
     direct = ev.send_direct(ctx, account=account)
     ev.resolve_awaiting(ctx)
-    built = ev.build_pending_roots(
+    built = roots.build_pending_roots(
         ctx, account=account.address, batch_size=batch_size or ctx.settings.anchor_batch_size
     )
-    sent = ev.send_roots(ctx, account=account)
+    sent = roots.send_roots(ctx, account=account)
     ctx.sync()
     return AnchorReport(captures_resumed=resumed, direct_events=direct, roots_built=built, roots_anchored=sent)

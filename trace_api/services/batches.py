@@ -39,7 +39,8 @@ from trace_api.index import schema as t
 from trace_api.services import documents
 from trace_api.services.batch_models import BatchDerived, BatchRecalled, BatchRegistered, EventRecorded, RoleChanged
 from trace_api.services.context import TraceContext
-from trace_api.services.events import anchor_now, discard, insert_events, resolve_awaiting
+from trace_api.services.events import discard, insert_events, resolve_awaiting
+from trace_api.services.roots import anchor_now
 
 ROLES = ("producer", "processor", "carrier", "inspector", "retailer", "admin")
 

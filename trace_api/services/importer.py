@@ -26,7 +26,7 @@ from trace_api.errors import ValidationError
 from trace_api.index import schema as t
 from trace_api.index.store import lock
 from trace_api.services import events as ev
-from trace_api.services import sheet
+from trace_api.services import roots, sheet
 from trace_api.services.context import TraceContext
 from trace_api.services.import_check import Rows, Validated, check, mode
 from trace_api.services.import_finder import BatchFinder
@@ -168,7 +168,7 @@ def import_rows(
         return ImportReport(
             rows=rows, new_events=0, anchored_roots=0, direct_events=0, batches=len(batches), dry_run=True
         )
-    ev.send_roots(ctx, account=account)  # finish roots an interrupted run built
+    roots.send_roots(ctx, account=account)  # finish roots an interrupted run built
     sender = ctx.sender(account)
     pending: list[tuple[str, Any]] = []
     chunk: list[ev.Captured] = []
@@ -181,7 +181,7 @@ def import_rows(
         if not chunk:
             return
         with ctx.engine.begin() as conn:
-            lock(conn, ev.ANCHOR_LOCK)  # with the lock held, "already stored" cannot change under us
+            lock(conn, roots.ANCHOR_LOCK)  # with the lock held, "already stored" cannot change under us
             hashes = [c.event_hash for c in chunk]
             existing = set(
                 conn.execute(
@@ -191,10 +191,10 @@ def import_rows(
             fresh = list({c.event_hash: c for c in chunk if c.event_hash not in existing}.values())
             ev.insert_captured(conn, fresh)
             anchored = [c.event_hash for c in fresh if c.row["mode"] == "anchor"]
-            root = ev.build_root(conn, anchored, anchorer=account.address) if anchored else None
+            root = roots.build_root(conn, anchored, anchorer=account.address) if anchored else None
         new_events += len(fresh)
         if root is not None:
-            pending.append((root, ev.submit_root(ctx, sender=sender, root=root, count=len(anchored))))
+            pending.append((root, roots.submit_root(ctx, sender=sender, root=root, count=len(anchored))))
         chunk.clear()
 
     for number, make in rows_of(False):
@@ -213,7 +213,7 @@ def import_rows(
             progress(number)
     flush()
     for root, tx_hash in pending:
-        ev.confirm_root(ctx, sender=sender, root=root, tx_hash=tx_hash)
+        roots.confirm_root(ctx, sender=sender, root=root, tx_hash=tx_hash)
     direct = ev.send_direct(ctx, account=account, only=direct_hashes)
     if progress:
         progress(rows)
