@@ -84,6 +84,7 @@ def batch_derive(
     meta = {"product": product} if product else {}
     result = batches.derive_batch(
         ctx(),
+        source="cli",
         account=STATE.account("processor"),
         gtin=gtin,
         lot=lot,
@@ -99,7 +100,9 @@ def batch_derive(
 @batch_app.command("recall")
 def batch_recall(gtin: str, lot: str, reason: str = typer.Option(..., "--reason")) -> None:
     """Recall a batch (its producer or an admin); everything derived from it reads as recalled too."""
-    result = batches.recall_batch(ctx(), account=STATE.account("producer"), gtin=gtin, lot=lot, reason=reason)
+    result = batches.recall_batch(
+        ctx(), source="cli", account=STATE.account("producer"), gtin=gtin, lot=lot, reason=reason
+    )
     emit(result.model_dump(mode="json"), f"recalled {gtin}/{lot}")
 
 

@@ -281,9 +281,9 @@ def test_reorg_to_a_chain_shorter_than_the_checkpoint(env: IndexEnv, replacement
     snapshot = env.node.snapshot()
     # Dropped blocks that fill every chain table: events, a derived batch (lineage), a shipment, a recall, a root.
     dropped = [record(ctx, "REORG-2", step) for step in ("packing", "storing")]
-    batches.derive_batch(ctx, account=PRODUCER, gtin=GTIN, lot="REORG-2B", parents=[(GTIN, "REORG-2")])
+    batches.derive_batch(ctx, account=PRODUCER, gtin=GTIN, lot="REORG-2B", parents=[(GTIN, "REORG-2")], source="cli")
     batches.record_event(ctx, source="cli", account=PRODUCER, gtin=GTIN, lot="REORG-2B", step="shipping", to="retailer")
-    batches.recall_batch(ctx, account=PRODUCER, gtin=GTIN, lot="REORG-2B", reason="test")
+    batches.recall_batch(ctx, account=PRODUCER, gtin=GTIN, lot="REORG-2B", reason="test", source="cli")
     anchoring.anchor(ctx, account=PRODUCER)
     old = chain_state(env.engine)
     assert all(old[table.name] for table in t.CHAIN_TABLES)

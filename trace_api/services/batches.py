@@ -86,7 +86,10 @@ def derive_batch(
     metadata: dict[str, Any] | None = None,
     when: str | None = None,
     process: str | None = None,
+    source: str,
 ) -> BatchDerived:
+    """Register a batch made from ``parents`` and write the TransformationEvent that says so; ``source`` names the
+    channel it came through (cli, http, demo)."""
     key = batch_key(gtin, lot)
     parent_keys = [batch_key(gtin_, lot_) for gtin_, lot_ in parents]
     if not parent_keys:
@@ -113,7 +116,7 @@ def derive_batch(
         ctx,
         [(event, [key, *parent_keys])],
         mode="anchor",
-        source="derive",
+        source=source,
         account=account,
         awaits=f"derive:{key.id_hex}",
     )
@@ -297,7 +300,10 @@ def record_event(
     )
 
 
-def recall_batch(ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: str, reason: str) -> BatchRecalled:
+def recall_batch(
+    ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: str, reason: str, source: str
+) -> BatchRecalled:
+    """Recall a batch, with its recall event (disposition recalled, the reason); ``source`` as for a derive."""
     key = batch_key(gtin, lot)
     if not reason.strip():
         raise ValidationError("a recall needs a reason")
@@ -309,7 +315,7 @@ def recall_batch(ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: st
     event["disposition"] = "recalled"
     event[f"{EXT}recallReason"] = reason
     hashes = _store_events(
-        ctx, [(event, [key])], mode="anchor", source="recall", account=account, awaits=f"recall:{key.id_hex}"
+        ctx, [(event, [key])], mode="anchor", source=source, account=account, awaits=f"recall:{key.id_hex}"
     )
     receipt = _send(ctx, sender, fn, hashes)
     root = _released(ctx, account, hashes)

@@ -182,6 +182,7 @@ def run_story(
         rg, rl = ROASTED
         batches.derive_batch(
             ctx,
+            source="demo",
             account=processor,
             gtin=rg,
             lot=rl,
@@ -284,6 +285,7 @@ def _export(ctx: TraceContext, at: Callable[[float], str], say: Say) -> None:
     for gtin, lot, _ in EXPORT_LOTS:
         batches.derive_batch(
             ctx,
+            source="demo",
             account=processor,
             gtin=gtin,
             lot=lot,

@@ -94,6 +94,7 @@ def derive_batch(body: BatchDerive, ctx: CtxDep, caller: CallerDep) -> BatchDeri
         gtin=body.gtin,
         lot=body.lot,
         parents=[(p.gtin, p.lot) for p in body.parents],
+        source="http",
         quantity=body.quantity,
         uom=body.uom,
         metadata=_meta(body),
@@ -109,7 +110,7 @@ def record_event(gtin: str, lot: str, body: EventCreate, ctx: CtxDep, caller: Ca
 
 @router.post("/{gtin}/{lot}/recall", response_model=BatchRecalled)
 def recall_batch(gtin: str, lot: str, body: RecallCreate, ctx: CtxDep, caller: CallerDep) -> BatchRecalled:
-    return batches.recall_batch(ctx, account=caller.account, gtin=gtin, lot=lot, reason=body.reason)
+    return batches.recall_batch(ctx, source="http", account=caller.account, gtin=gtin, lot=lot, reason=body.reason)
 
 
 @router.get("/{gtin}/{lot}", dependencies=[RateLimited], response_model=BatchSummaryPublic)
