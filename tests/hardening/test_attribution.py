@@ -31,8 +31,9 @@ from trace_api.epcis import event_hash_bytes
 from trace_api.http.app import create_app
 from trace_api.index import schema as t
 from trace_api.index.store import get_engine
-from trace_api.services import anchoring, apikeys, batches, events, history, resolver, units, verify
+from trace_api.services import anchoring, apikeys, batches, history, resolver, units, verify
 from trace_api.services import captures as captures_service
+from trace_api.services import roots as merkle_roots
 from trace_api.services.context import TraceContext
 
 GTIN = "09506000134369"
@@ -337,7 +338,7 @@ def test_a_capture_that_fails_later_leaves_nothing_pending(
     def refused(*_: Any, **__: Any) -> Any:
         raise ContractRevert("TraceNoRole", ())
 
-    monkeypatch.setattr(events, "submit_root", refused)
+    monkeypatch.setattr(merkle_roots, "submit_root", refused)
     reading = _event(story["lot"], "sensor_reporting", eventTime="2026-11-24T10:00:00.000Z")
     producer = dev_account("producer")
     capture_id = captures.accept(ctx, organisation="Farm Co", account=producer, events=[reading])

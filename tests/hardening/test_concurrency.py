@@ -212,7 +212,7 @@ def test_overlapping_imports_at_once_anchor_each_event_once(
     errors = _in_threads(
         *(
             lambda ctx=ctx, size=size: importer.import_events(
-                ctx, account=producer, events=docs, name=f"overlap-{size}", batch_size=size
+                ctx, account=producer, events=docs, name=f"overlap-{size}", source=f"overlap-{size}", batch_size=size
             )
             for ctx, size in zip(contexts, (100, 150), strict=True)
         )
