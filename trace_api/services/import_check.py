@@ -63,7 +63,7 @@ def _captured_by(ctx: TraceContext, event: dict[str, Any], account: str) -> bool
 
 
 def check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder, *, account: LocalAccount,
-           findings: sheet.Findings | None = None) -> tuple[int, set[str], set[str]]:  # fmt: skip
+          findings: sheet.Findings | None = None) -> tuple[int, set[str], set[str]]:  # fmt: skip
     """Pass 1: validate every row and apply the registry's rules for ``account`` to it (see policy), including
     what pass 2 would send on chain (simulated with ``eth_call`` as ``account``, in file order); raise one
     ValidationError naming the bad rows, or ForbiddenError when every bad row is one the chain would refuse.
