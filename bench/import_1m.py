@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "seconds": round(seconds, 3),
                 "cpu_seconds": round(cpu, 3),
                 "events_per_s": round(report.rows / seconds, 1),
-                "report": report.to_json(),
+                "report": report.model_dump(mode="json"),
                 "peak_rss_mb": round(peak if peak is not None else ru_maxrss, 1),
                 "ready_rss_mb": None if ready_rss is None else round(ready_rss, 1),
                 "ru_maxrss_mb": round(ru_maxrss, 1),

@@ -44,6 +44,7 @@ from trace_api.index.store import get_engine
 from trace_api.services.context import TraceContext
 from trace_api.services.history import history_of
 from trace_api.services.importer import import_file
+from trace_api.services.roots import ANCHOR_META
 
 ROWS_ENV = "BENCH_IMPORT_ROWS"
 DEFAULT_IMPORT_ROWS = 1_000_000

@@ -13,24 +13,32 @@ GTIN was typed (8, 12, 13 or 14 digits).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit
 
 from biip import ParseError
 from biip.checksums import gs1_standard_check_digit
-from biip.gs1_application_identifiers import GS1ApplicationIdentifier
-from biip.gs1_element_strings import GS1ElementString
 from biip.gtin import Gtin
 from eth_utils.crypto import keccak
 
 from qr import dl_compression
+from qr.dl_syntax import (
+    AI_SEGMENT,
+    NOT_ATTRIBUTES,
+    PRIMARY_KEYS,
+    check_pairs,
+    check_qualifiers,
+    check_value,
+    check_x20,
+    is_ai,
+)
 from qr.errors import DigitalLinkError
 
 __all__ = [
     "CANONICAL_DOMAIN",
     "DEFAULT_DOMAIN",
+    "PRIMARY_KEYS",
     "DigitalLink",
     "batch_id",
     "batch_uri",
@@ -46,9 +54,6 @@ __all__ = [
 DEFAULT_DOMAIN = "http://127.0.0.1:8000"
 CANONICAL_DOMAIN = "https://id.gs1.org"
 
-# GS1 General Specifications, figure 7.11-1: the 82 characters allowed in AIs of format X..n (lot, serial).
-_CSET82 = frozenset("!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz")
-_MAX_X_LEN = 20
 _GTIN_LENGTHS = (8, 12, 13, 14)
 
 
@@ -115,12 +120,12 @@ def normalize_gtin(gtin: str) -> str:
 
 def validate_lot(lot: str) -> str:
     """Return ``lot`` if it is a valid AI 10 value (1-20 characters of set 82); raise DigitalLinkError if not."""
-    return _check_x20("lot", lot)
+    return check_x20("lot", lot)
 
 
 def validate_serial(serial: str) -> str:
     """Return ``serial`` if it is a valid AI 21 value (1-20 characters of set 82); raise DigitalLinkError if not."""
-    return _check_x20("serial", serial)
+    return check_x20("serial", serial)
 
 
 def key_path(gtin: str, lot: str) -> str:
@@ -150,91 +155,6 @@ def unit_uri(gtin: str, lot: str, serial: str, *, domain: str = DEFAULT_DOMAIN) 
     """
     path = _path(normalize_gtin(gtin), validate_lot(lot), validate_serial(serial))
     return f"{_check_domain(domain)}{path}"
-
-
-# GS1 Digital Link URI syntax: each primary key with its key qualifiers, in path order. A key's qualifier sequences
-# are alternatives ("22,10,21" or "235" for a GTIN), each an ordered list of optional AIs (the GS1 Barcode Syntax
-# Dictionary's "dlpkey" attribute).
-PRIMARY_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "01": (("22", "10", "21"), ("235",)),  # GTIN
-    "8006": (("22", "10", "21"),),  # ITIP
-    "8013": (),  # GMN
-    "8010": (("8011",),),  # CPID
-    "414": (("254",), ("7040",)),  # GLN of a physical location
-    "415": (("8020",),),  # GLN of the invoicing party (pay to)
-    "417": (("7040",),),  # party GLN
-    "8017": (("8019",),),  # GSRN provider
-    "8018": (("8019",),),  # GSRN recipient
-    "255": (),  # GCN
-    "00": (),  # SSCC
-    "253": (),  # GDTI
-    "401": (),  # GINC
-    "402": (),  # GSIN
-    "8003": (),  # GRAI
-    "8004": (("7040",),),  # GIAI
-}
-# AIs the syntax dictionary does not permit as Digital Link data attributes (query string): key qualifiers and a
-# few that only make sense in a carrier. Every other AI known to biip may appear once in the query string.
-_NOT_ATTRIBUTES = frozenset(
-    [
-        "03",
-        "21",
-        "22",
-        "235",
-        "254",
-        "7040",
-        "7041",
-        "8011",
-        "8014",
-        "8019",
-        "8020",
-        "8040",
-        "8041",
-        "8042",
-        "8043",
-        "8200",
-    ]
-)
-# Numeric components that end in a GS1 check digit: AI -> (start, length) of the digits it covers, check digit last.
-_CHECK_DIGITS = {
-    "00": (0, 18),
-    "01": (0, 14),
-    "02": (0, 14),
-    "253": (0, 13),
-    "255": (0, 13),
-    "402": (0, 17),
-    "410": (0, 13),
-    "411": (0, 13),
-    "412": (0, 13),
-    "413": (0, 13),
-    "414": (0, 13),
-    "415": (0, 13),
-    "416": (0, 13),
-    "417": (0, 13),
-    "8003": (1, 13),
-    "8006": (0, 14),
-    "8017": (0, 18),
-    "8018": (0, 18),
-}
-# Element strings that must not appear together (GS1 General Specifications, "invalid pairs of element strings").
-_INVALID_PAIRS = tuple(
-    (re.compile(a), re.compile(b))
-    for a, b in (
-        ("01", "02|37|255|8006"),
-        ("02", "255"),
-        ("420", "421"),
-        ("426", "42[2-5]"),
-        ("390.", "394.|8111"),
-        ("391.", "390."),
-        ("392.", "393."),
-        ("394.", "8111"),
-        ("8017", "8018"),
-        ("255", "415|8020|8026"),
-    )
-)
-_AI_SEGMENT = re.compile(r"[0-9]{2,4}")
-_CSET82_ORDER = "".join(sorted(_CSET82))
-_CSET32 = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # the check characters of alphanumeric keys
 
 
 def parse(uri: str) -> DigitalLink:
@@ -305,83 +225,30 @@ def _parse_path(origin: str, prefix: list[str], segments: list[str], query: list
     pairs = [(segments[i], _decode(segments[i + 1])) for i in range(at, len(segments), 2)]
     primary, key = pairs[0]
     qualifiers = tuple(pairs[1:])
-    _check_qualifiers(primary, [ai for ai, _ in qualifiers])
+    check_qualifiers(primary, [ai for ai, _ in qualifiers])
     if primary == "01" and len(key) != 14:
         raise DigitalLinkError(
             f"GTIN {key!r} in /01/ must have 14 digits (write a GTIN-8, -12 or -13 with leading zeros)"
         )
     for ai, value in pairs:
-        _check_value(ai, value)
+        check_value(ai, value)
     attributes: dict[str, str] = {}
     others: dict[str, str] = {}
     for name, value in query:
-        if not _AI_SEGMENT.fullmatch(name):
+        if not AI_SEGMENT.fullmatch(name):
             others[name] = value  # linkType, context and other non-GS1 parameters: the last value wins
             continue
         if any(name == ai for ai, _ in pairs) or name in attributes:
             raise DigitalLinkError(f"AI {name} is given more than once")
         if any(name in sequence for sequence in PRIMARY_KEYS[primary]):
             raise DigitalLinkError(f"AI {name} is a key qualifier: it belongs in the path, not the query")
-        if not _is_ai(name) or name in _NOT_ATTRIBUTES:
+        if not is_ai(name) or name in NOT_ATTRIBUTES:
             raise DigitalLinkError(f"query parameter {name} is not a GS1 data attribute AI")
-        _check_value(name, value)
+        check_value(name, value)
         attributes[name] = value
-    _check_pairs([ai for ai, _ in pairs] + list(attributes))
+    check_pairs([ai for ai, _ in pairs] + list(attributes))
     domain = origin + "".join(f"/{s}" for s in (*prefix, *segments[:at]))
     return DigitalLink(domain=domain, primary=primary, key=key, qualifiers=qualifiers, query={**attributes, **others})
-
-
-def _check_qualifiers(primary: str, given: list[str]) -> None:
-    for sequence in PRIMARY_KEYS[primary] or ((),):
-        remaining = list(sequence)
-        for ai in given:
-            if ai not in remaining:
-                break
-            del remaining[: remaining.index(ai) + 1]
-        else:
-            return
-    allowed = " or ".join("/".join(s) for s in PRIMARY_KEYS[primary]) or "none"
-    raise DigitalLinkError(
-        f"key qualifiers {'/'.join(given)} are not allowed after AI {primary} (allowed, in this order: {allowed})"
-    )
-
-
-def _check_pairs(ais: list[str]) -> None:
-    for first, second in _INVALID_PAIRS:
-        a = next((ai for ai in ais if first.fullmatch(ai)), None)
-        b = next((ai for ai in ais if second.fullmatch(ai)), None)
-        if a is not None and b is not None:
-            raise DigitalLinkError(f"AI {a} and AI {b} must not appear together")
-
-
-def _check_value(ai: str, value: str) -> None:
-    try:
-        GS1ElementString.parse(f"{ai}{value}")
-    except (ParseError, ValueError) as exc:
-        raise DigitalLinkError(f"AI {ai} value {value[:40]!r} is invalid: {exc}") from None
-    if ai == "8013":
-        expected_pair = _check_pair(value[:-2])
-        if value[-2:] != expected_pair:
-            raise DigitalLinkError(f"AI 8013 value {value!r}: invalid check character pair, expected {expected_pair}")
-    if ai in _CHECK_DIGITS:
-        start, length = _CHECK_DIGITS[ai]
-        digits = value[start : start + length]
-        expected = gs1_standard_check_digit(digits[:-1])
-        if int(digits[-1]) != expected:
-            raise DigitalLinkError(f"AI {ai} value {value!r}: invalid check digit, expected {expected}")
-
-
-def _check_pair(data: str) -> str:
-    """The GS1 check character pair of an alphanumeric key (GMN): the CSET 82 positions of the characters, weighted
-    by the primes 2, 3, 5, ... from the right, summed modulo 1021; the 10 bits as two CSET 32 characters."""
-    primes: list[int] = []
-    candidate = 2
-    while len(primes) < len(data):
-        if all(candidate % p for p in primes):
-            primes.append(candidate)
-        candidate += 1
-    total = sum(_CSET82_ORDER.index(char) * prime for char, prime in zip(reversed(data), primes, strict=False)) % 1021
-    return _CSET32[total >> 5] + _CSET32[total & 31]
 
 
 def _decode(segment: str) -> str:
@@ -421,30 +288,10 @@ def _path(gtin14: str, lot: str | None, serial: str | None) -> str:
 
 
 def _ai_query(query: Mapping[str, str]) -> str:
-    pairs = sorted((k, v) for k, v in query.items() if _is_ai(k))
+    pairs = sorted((k, v) for k, v in query.items() if is_ai(k))
     if not pairs:
         return ""
     return "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in pairs)
-
-
-def _is_ai(key: str) -> bool:
-    if not (key.isascii() and key.isdigit()):
-        return False
-    try:
-        return GS1ApplicationIdentifier.extract(key).ai == key
-    except ParseError:
-        return False
-
-
-def _check_x20(what: str, value: str) -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= _MAX_X_LEN:
-        raise DigitalLinkError(f"{what} {value!r}: expected 1 to {_MAX_X_LEN} characters")
-    for pos, char in enumerate(value, start=1):
-        if char not in _CSET82:
-            raise DigitalLinkError(
-                f"{what} {value!r}: character {char!r} at position {pos} is not in GS1 AI encodable character set 82"
-            )
-    return value
 
 
 def _check_domain(domain: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from typing import Any
 
 import typer
 from rich.table import Column, Table
@@ -61,19 +60,6 @@ EXPIRES = typer.Option(
 )
 
 
-def _row(key: apikeys.ApiKeyPublic) -> dict[str, Any]:
-    return {
-        "id": key.id,
-        "organisation": key.organisation,
-        "account": key.account,
-        "status": key.status,
-        "created_at": key.created_at,
-        "expires_at": key.expires_at,
-        "revoked_at": key.revoked_at,
-        "last_used_at": key.last_used_at,
-    }
-
-
 def _when(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
@@ -87,9 +73,12 @@ def apikey_create(
     """Create an API key for ORGANISATION; it is shown once and stored only as a hash."""
     engine = get_engine(STATE.settings)
     key = apikeys.create_key(engine, organisation=organisation, account=account, expires_at=_expiry(expires))
-    info = _row(next(k for k in apikeys.list_keys(engine) if k.id == apikeys.key_id(key)))
-    until = f", expires {_when(info['expires_at'])} UTC" if info["expires_at"] else ""
-    emit({**info, "api_key": key}, f"API key {info['id']} for {organisation}{until} (shown once): {key}")
+    info = next(k for k in apikeys.list_keys(engine) if k.id == apikeys.key_id(key))
+    until = f", expires {_when(info.expires_at)} UTC" if info.expires_at else ""
+    emit(
+        info.model_dump(mode="json") | {"api_key": key},
+        f"API key {info.id} for {organisation}{until} (shown once): {key}",
+    )
 
 
 @apikey_app.command("list")
@@ -97,27 +86,27 @@ def apikey_list(
     organisation: str | None = typer.Option(None, "--organisation", help="Only this organisation's keys."),
 ) -> None:
     """List API keys (id, organisation, account, status, expiry, last use); never the keys themselves."""
-    keys = [_row(k) for k in apikeys.list_keys(get_engine(STATE.settings), organisation=organisation)]
+    keys = apikeys.list_keys(get_engine(STATE.settings), organisation=organisation)
     table = Table("organisation", "account", "status", "created", "expires", "last used")
     table.columns.insert(0, Column("id", no_wrap=True))
     for k in keys:
         table.add_row(
-            k["id"],
-            k["organisation"],
-            k["account"],
-            k["status"],
-            _when(k["created_at"]),
-            _when(k["expires_at"]),
-            _when(k["last_used_at"]),
+            k.id,
+            k.organisation,
+            k.account,
+            k.status,
+            _when(k.created_at),
+            _when(k.expires_at),
+            _when(k.last_used_at),
         )
-    emit(keys, table if keys else "no API keys")
+    emit([k.model_dump(mode="json") for k in keys], table if keys else "no API keys")
 
 
 @apikey_app.command("revoke")
 def apikey_revoke(key_id: str = typer.Argument(..., help="The key's id, as `trace apikey list` shows it.")) -> None:
     """Revoke an API key: it gets 401 from now on."""
-    info = _row(apikeys.revoke_key(get_engine(STATE.settings), ident=key_id))
-    emit(info, f"API key {info['id']} of {info['organisation']} revoked")
+    info = apikeys.revoke_key(get_engine(STATE.settings), ident=key_id)
+    emit(info.model_dump(mode="json"), f"API key {info.id} of {info.organisation} revoked")
 
 
 @apikey_app.command("rotate")
@@ -127,10 +116,9 @@ def apikey_rotate(
 ) -> None:
     """Replace an API key: a new key for the same organisation and account; the old one is revoked at once."""
     key, new = apikeys.rotate_key(get_engine(STATE.settings), ident=key_id, expires_at=_expiry(expires))
-    info = _row(new)
     emit(
-        {**info, "api_key": key, "replaces": key_id},
-        f"API key {info['id']} for {info['organisation']} replaces {key_id}, now revoked (shown once): {key}",
+        new.model_dump(mode="json") | {"api_key": key, "replaces": key_id},
+        f"API key {new.id} for {new.organisation} replaces {key_id}, now revoked (shown once): {key}",
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import typer
@@ -72,7 +71,7 @@ def accounts() -> None:
         table.add_row(
             account.name, account.address, ", ".join(account.roles) or "-", *(account.balances[s] for s in symbols)
         )
-    emit([dataclasses.asdict(a) for a in found], table)
+    emit([a.model_dump(mode="json") for a in found], table)
 
 
 def register(app: typer.Typer) -> None:

@@ -17,14 +17,14 @@ def demo(
     say = (lambda _: None) if STATE.json else (lambda text: console.print(f"[green]•[/green] {text}"))
     base = f"http://{host}:{port}"
     summary = run_story(STATE.settings, say=say, domain=base)
-    summary["urls"] = {
-        "verify_page": summary["label"]["signed_uri"],
+    urls = {
+        "verify_page": summary.label.signed_uri,
         "health": f"{base}/health",
         "docs": f"{base}/docs",
         "history": f"{base}/batches/{ROASTED[0]}/{ROASTED[1]}/history",
         "green_history": f"{base}/batches/{GREEN[0]}/{GREEN[1]}/history",
     }
-    emit(summary, "\n".join(f"  {k}: {v}" for k, v in summary["urls"].items()))
+    emit(summary.model_dump(mode="json") | {"urls": urls}, "\n".join(f"  {k}: {v}" for k, v in urls.items()))
     if serve:
         from trace_api.http.server import serve as run_server
 

@@ -66,12 +66,11 @@ def import_(
         ) as bar:
             task = bar.add_task(f"importing {file.name}", total=None)
             report = importer.import_file(context, **options, progress=lambda n: bar.update(task, completed=n))
-    data = report.to_json()
     verb = "validated (dry run)" if dry_run else "imported"
     emit(
-        data,
-        f"{verb} {data['rows']} rows: {data['new_events']} new events, {data['anchored_roots']} roots "
-        f"anchored, {data['direct_events']} lifecycle events recorded, {data['batches']} batches",
+        report.model_dump(mode="json"),
+        f"{verb} {report.rows} rows: {report.new_events} new events, {report.anchored_roots} roots "
+        f"anchored, {report.direct_events} lifecycle events recorded, {report.batches} batches",
     )
 
 

@@ -54,7 +54,7 @@ def mine(blocks: int = typer.Option(1, "--blocks", "-n", help="How many blocks t
     """Mine empty blocks on the local chain (refused on any other chain)."""
     now = devchain.mine(chain=STATE.chain(), blocks=blocks)
     emit(
-        dataclasses.asdict(now) | {"time": now.time},
+        now.model_dump(mode="json"),
         f"mined {blocks} block(s): block {now.block}, chain time {now.time}",
     )
 
@@ -63,7 +63,7 @@ def mine(blocks: int = typer.Option(1, "--blocks", "-n", help="How many blocks t
 def warp(duration: str = typer.Argument(..., help="How far ahead: 90s, 30m, 12h, 30d, 2w.")) -> None:
     """Move the local chain's time ahead and mine a block there, e.g. past an escrow deadline (local chain only)."""
     now = devchain.warp(chain=STATE.chain(), seconds=parse_duration(duration))
-    emit(dataclasses.asdict(now) | {"time": now.time}, f"chain time is now {now.time} (block {now.block})")
+    emit(now.model_dump(mode="json"), f"chain time is now {now.time} (block {now.block})")
 
 
 def register(app: typer.Typer) -> None:

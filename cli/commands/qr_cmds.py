@@ -128,7 +128,10 @@ def batch_units(
         serials=sheet.parse_serial_range(serials),
         gln=location,
     )
-    emit(result, f"commissioned {result['serials']} units of {gtin}/{lot} under {result['anchored_roots']} root(s)")
+    emit(
+        result.model_dump(mode="json"),
+        f"commissioned {result.serials} units of {gtin}/{lot} under {result.anchored_roots} root(s)",
+    )
 
 
 def verify(

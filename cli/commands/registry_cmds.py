@@ -34,14 +34,14 @@ def _engine() -> Any:
 def role_grant(role: str, account: str) -> None:
     """Grant ROLE (producer, processor, carrier, inspector, retailer, admin) to ACCOUNT (address or dev name)."""
     result = batches.set_role(ctx(), account=STATE.account("admin"), role=role, member=account, grant=True)
-    emit(result, f"granted {role} to {result['account']}")
+    emit(result.model_dump(mode="json"), f"granted {role} to {result.account}")
 
 
 @role_app.command("revoke")
 def role_revoke(role: str, account: str) -> None:
     """Revoke ROLE from ACCOUNT."""
     result = batches.set_role(ctx(), account=STATE.account("admin"), role=role, member=account, grant=False)
-    emit(result, f"revoked {role} from {result['account']}")
+    emit(result.model_dump(mode="json"), f"revoked {role} from {result.account}")
 
 
 @batch_app.command("register")
@@ -58,7 +58,10 @@ def batch_register(
     result = batches.register_batch(
         ctx(), account=STATE.account("producer"), gtin=gtin, lot=lot, quantity=quantity, uom=uom, metadata=meta
     )
-    emit(result, f"registered {result['gtin']}/{result['lot']} as {result['batch_id']} (block {result['block']})")
+    emit(
+        result.model_dump(mode="json"),
+        f"registered {result.gtin}/{result.lot} as {result.batch_id} (block {result.block})",
+    )
 
 
 @batch_app.command("derive")
@@ -81,6 +84,7 @@ def batch_derive(
     meta = {"product": product} if product else {}
     result = batches.derive_batch(
         ctx(),
+        source="cli",
         account=STATE.account("processor"),
         gtin=gtin,
         lot=lot,
@@ -90,14 +94,16 @@ def batch_derive(
         metadata=meta,
         process=process,
     )
-    emit(result, f"derived {result['gtin']}/{result['lot']} from {len(parents)} parent(s)")
+    emit(result.model_dump(mode="json"), f"derived {result.gtin}/{result.lot} from {len(parents)} parent(s)")
 
 
 @batch_app.command("recall")
 def batch_recall(gtin: str, lot: str, reason: str = typer.Option(..., "--reason")) -> None:
     """Recall a batch (its producer or an admin); everything derived from it reads as recalled too."""
-    result = batches.recall_batch(ctx(), account=STATE.account("producer"), gtin=gtin, lot=lot, reason=reason)
-    emit(result, f"recalled {gtin}/{lot}")
+    result = batches.recall_batch(
+        ctx(), source="cli", account=STATE.account("producer"), gtin=gtin, lot=lot, reason=reason
+    )
+    emit(result.model_dump(mode="json"), f"recalled {gtin}/{lot}")
 
 
 @batch_app.command("show")
@@ -241,14 +247,19 @@ def event_add(
         recipients=share,
         doc_details={k: v for k, v in details.items() if v},
     )
-    emit(result, f"recorded {step} for {gtin}/{lot}: {result['event_hash']} (gas {result['gas_used']})")
+    emit(
+        result.model_dump(mode="json"), f"recorded {step} for {gtin}/{lot}: {result.event_hash} (gas {result.gas_used})"
+    )
 
 
 def anchor(batch_size: int = typer.Option(None, "--batch-size", help="Events per Merkle root.")) -> None:
     """Finish what this account left pending: record its lifecycle events, anchor its captured events under
     Merkle roots. Never another account's: those are theirs to sign."""
     result = anchoring.anchor(ctx(), account=STATE.account("producer"), batch_size=batch_size)
-    emit(result, f"recorded {result['direct_events']} lifecycle events, anchored {len(result['roots_anchored'])} roots")
+    emit(
+        result.model_dump(mode="json"),
+        f"recorded {result.direct_events} lifecycle events, anchored {len(result.roots_anchored)} roots",
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import typer
 
 from cli.context import STATE, emit
@@ -25,7 +23,7 @@ def _ctx() -> TraceContext:
 def balance(account: str = typer.Argument(..., help="Address, keystore or dev name."), token: str = TOKEN) -> None:
     """An account's balance of one token."""
     found = wallets.balance(_ctx(), account=account, token=token)
-    emit(dataclasses.asdict(found), f"{found.name or found.account} holds {found.amount} {found.token}")
+    emit(found.model_dump(mode="json"), f"{found.name or found.account} holds {found.amount} {found.token}")
 
 
 @token_app.command("transfer")
@@ -37,7 +35,7 @@ def transfer(
     """Send tokens from the signer (`--as`) to an account."""
     done = wallets.transfer(_ctx(), signer=STATE.account("buyer"), to=to, amount=amount, token=token)
     emit(
-        dataclasses.asdict(done),
+        done.model_dump(mode="json"),
         f"sent {done.amount} {done.token} to {done.to} (tx {done.tx_hash}); "
         f"it now holds {done.balance_after} {done.token}",
     )
@@ -54,7 +52,7 @@ def mint(
     devchain.require_dev_chain(ctx.chain, "trace token mint")  # before asking for a signer
     done = wallets.mint(ctx, signer=STATE.account("admin"), to=to, amount=amount, token=token)
     emit(
-        dataclasses.asdict(done),
+        done.model_dump(mode="json"),
         f"minted {done.amount} {done.token} to {done.to}; it now holds {done.balance_after} {done.token}",
     )
 

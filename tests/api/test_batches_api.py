@@ -134,7 +134,7 @@ def test_capture_is_async_and_all_or_nothing(client: TestClient, farm_key: dict[
     assert client.get("/capture/nope").status_code == 404
 
 
-def test_an_event_recorded_over_http_is_recorded_as_coming_from_http(
+def test_writes_over_http_are_recorded_as_coming_from_http(
     client: TestClient, farm_key: dict[str, str], trace_session_settings: Settings
 ) -> None:
     from sqlalchemy import select
@@ -145,8 +145,56 @@ def test_an_event_recorded_over_http_is_recorded_as_coming_from_http(
     assert client.post("/batches", json={"gtin": GTIN, "lot": l1}, headers=farm_key).status_code == 201
     ev = client.post(f"/batches/{GTIN}/{l1}/events", json={"step": "packing"}, headers=farm_key)
     assert ev.status_code == 201, ev.text
+    child = lot()
+    derived = client.post(
+        "/batches/derive", json={"gtin": GTIN, "lot": child, "parents": [{"gtin": GTIN, "lot": l1}]}, headers=farm_key
+    )
+    assert derived.status_code == 201, derived.text
+    assert client.post(f"/batches/{GTIN}/{child}/recall", json={"reason": "mould"}, headers=farm_key).status_code == 200
+    e, b = t.epcis_events, t.event_batches
     with get_engine(trace_session_settings).connect() as conn:
-        source = conn.execute(
-            select(t.epcis_events.c.source).where(t.epcis_events.c.event_hash == ev.json()["event_hash"])
-        ).scalar()
+        source = conn.execute(select(e.c.source).where(e.c.event_hash == ev.json()["event_hash"])).scalar()
+        child_sources = conn.execute(
+            select(e.c.event_type, e.c.source)
+            .join(b, b.c.event_hash == e.c.event_hash)
+            .where(b.c.batch_id == derived.json()["batch_id"])
+            .order_by(e.c.event_type)
+        ).all()
     assert source == "http"
+    # the transformation that made the child and the child's recall came over HTTP too (they said derive/recall)
+    assert [tuple(r) for r in child_sources] == [("ObjectEvent", "http"), ("TransformationEvent", "http")]
+
+
+def test_openapi_describes_every_field_of_the_write_results(client: TestClient) -> None:
+    """Each write answers with its own closed model: OpenAPI lists its fields, and nothing else may appear."""
+    schema = client.get("/openapi.json").json()
+    paths, models = schema["paths"], schema["components"]["schemas"]
+    expected = {
+        ("/batches", "BatchRegistered"): {"batch_id", "gtin", "lot", "tx_hash", "block", "gas_used"},
+        ("/batches/derive", "BatchDerived"): {
+            "batch_id", "gtin", "lot", "parents", "tx_hash", "block", "event_hash", "anchored_root",
+        },
+        ("/batches/{gtin}/{lot}/events", "EventRecorded"): {
+            "batch_id", "step", "event_hash", "tx_hash", "block", "gas_used",
+        },
+        ("/batches/{gtin}/{lot}/recall", "BatchRecalled"): {
+            "batch_id", "recalled", "reason_hash", "tx_hash", "anchored_root",
+        },
+    }  # fmt: skip
+    for (path, name), fields in expected.items():
+        answers = paths[path]["post"]["responses"]
+        ok = answers.get("201") or answers["200"]
+        assert ok["content"]["application/json"]["schema"] == {"$ref": f"#/components/schemas/{name}"}
+        assert set(models[name]["properties"]) == fields, name
+        assert models[name]["additionalProperties"] is False, name
+
+
+def test_write_answers_carry_exactly_the_documented_fields(client: TestClient, farm_key: dict[str, str]) -> None:
+    l1 = lot()
+    made = client.post("/batches", json={"gtin": GTIN, "lot": l1, "product": "Green coffee"}, headers=farm_key)
+    assert made.status_code == 201, made.text
+    assert set(made.json()) == {"batch_id", "gtin", "lot", "tx_hash", "block", "gas_used"}
+    assert (made.json()["gtin"], made.json()["lot"]) == (GTIN, l1)
+    recalled = client.post(f"/batches/{GTIN}/{l1}/recall", json={"reason": "mould"}, headers=farm_key)
+    assert recalled.status_code == 200, recalled.text
+    assert recalled.json()["recalled"] is True and recalled.json()["batch_id"] == made.json()["batch_id"]

@@ -103,7 +103,7 @@ def test_a_party_downstream_does_not_see_upstream_private_documents(
     child = "C" + uuid.uuid4().hex[:8].upper()
     ctx = TraceContext.open(trace_session_settings, autostart=False)
     producer, retailer = dev_account("producer"), dev_account("retailer")
-    batches.derive_batch(ctx, account=producer, gtin="09506000134369", lot=child, parents=[(GTIN, lot)])
+    batches.derive_batch(ctx, account=producer, gtin="09506000134369", lot=child, parents=[(GTIN, lot)], source="test")
     batches.record_event(
         ctx, source="test", account=producer, gtin="09506000134369", lot=child, step="shipping", to="retailer"
     )

@@ -304,7 +304,12 @@ def test_recalled_upstream_shows_the_banner(served: dict[str, Any], browser: Any
     settings = served["settings"]
     ctx = TraceContext.open(settings, autostart=False)
     batches.recall_batch(
-        ctx, account=dev_account("producer"), gtin=GREEN[0], lot=GREEN[1], reason="aflatoxin above the legal limit"
+        ctx,
+        source="test",
+        account=dev_account("producer"),
+        gtin=GREEN[0],
+        lot=GREEN[1],
+        reason="aflatoxin above the legal limit",
     )
     page, response, _ = _open(browser, digital_link.unit_uri(*ROASTED, UNITS[1], domain=served["base"]))
     assert response.status == 200

@@ -31,8 +31,9 @@ from trace_api.epcis import event_hash_bytes
 from trace_api.http.app import create_app
 from trace_api.index import schema as t
 from trace_api.index.store import get_engine
-from trace_api.services import anchoring, apikeys, batches, events, history, resolver, units, verify
+from trace_api.services import anchoring, apikeys, batches, history, resolver, units, verify
 from trace_api.services import captures as captures_service
+from trace_api.services import roots as merkle_roots
 from trace_api.services.context import TraceContext
 
 GTIN = "09506000134369"
@@ -157,7 +158,7 @@ def test_a_carrier_cannot_move_custody_through_the_producers_anchor(
     assert response.status_code == 403, response.text
     assert "shipping needs one of the roles" in response.json()["detail"]
     result = anchoring.anchor(ctx, account=dev_account("producer"))  # "anchor anything pending", as the README says
-    assert result["direct_events"] == 0
+    assert result.direct_events == 0
     receiving = _capture(client, keys["carrier"], _event(lot, "receiving"))
     assert receiving.status_code == 403, receiving.text
     view = ctx.registry.functions.getBatch(domain.batch_key(GTIN, lot).id).call()
@@ -287,10 +288,10 @@ def test_one_unrecordable_pending_item_blocks_nobody(ctx: TraceContext, story: d
     )
     before = ctx.registry.functions.eventCount(domain.batch_key(GTIN, lot).id).call()
     producer_run = anchoring.anchor(ctx, account=dev_account("producer"))  # raised TraceUnauthorizedStep before
-    assert producer_run["direct_events"] == 0
+    assert producer_run.direct_events == 0
     assert ctx.registry.functions.eventCount(domain.batch_key(GTIN, lot).id).call() == before
     carrier_run = anchoring.anchor(ctx, account=carrier)
-    assert carrier_run["direct_events"] == 0
+    assert carrier_run.direct_events == 0
     with ctx.engine.connect() as conn:
         left = conn.execute(select(t.epcis_events.c.event_hash).where(t.epcis_events.c.event_hash == stuck)).first()
     assert left is None, "an item the chain refuses is dropped, not left pending for ever"
@@ -337,7 +338,7 @@ def test_a_capture_that_fails_later_leaves_nothing_pending(
     def refused(*_: Any, **__: Any) -> Any:
         raise ContractRevert("TraceNoRole", ())
 
-    monkeypatch.setattr(events, "submit_root", refused)
+    monkeypatch.setattr(merkle_roots, "submit_root", refused)
     reading = _event(story["lot"], "sensor_reporting", eventTime="2026-11-24T10:00:00.000Z")
     producer = dev_account("producer")
     capture_id = captures.accept(ctx, organisation="Farm Co", account=producer, events=[reading])
@@ -362,8 +363,8 @@ def test_a_capture_the_server_never_ran_is_resumed_by_its_accounts_anchor(
     producer = dev_account("producer")
     capture_id = captures_service.accept(ctx, organisation="Farm Co", account=producer, events=[reading])
     # ... and the server dies before its background task runs.
-    assert anchoring.anchor(ctx, account=dev_account("carrier"))["captures_resumed"] == 0  # not the carrier's
-    assert anchoring.anchor(ctx, account=producer)["captures_resumed"] == 1
+    assert anchoring.anchor(ctx, account=dev_account("carrier")).captures_resumed == 0  # not the carrier's
+    assert anchoring.anchor(ctx, account=producer).captures_resumed == 1
     with ctx.engine.connect() as conn:
         status, document = conn.execute(
             select(t.captures.c.status, t.captures.c.document).where(t.captures.c.capture_id == capture_id)

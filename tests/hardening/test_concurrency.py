@@ -34,6 +34,7 @@ from trace_api.index import schema as t
 from trace_api.index.store import make_engine
 from trace_api.services import anchoring, batches, importer
 from trace_api.services import events as ev
+from trace_api.services import roots as rt
 from trace_api.services.context import TraceContext
 
 WRITERS = 8
@@ -211,7 +212,7 @@ def test_overlapping_imports_at_once_anchor_each_event_once(
     errors = _in_threads(
         *(
             lambda ctx=ctx, size=size: importer.import_events(
-                ctx, account=producer, events=docs, name=f"overlap-{size}", batch_size=size
+                ctx, account=producer, events=docs, name=f"overlap-{size}", source=f"overlap-{size}", batch_size=size
             )
             for ctx, size in zip(contexts, (100, 150), strict=True)
         )
@@ -239,10 +240,10 @@ def test_two_runs_sending_the_same_pending_roots_both_succeed(
         source="capture",
         capturer=producer.address,
     )
-    assert ev.build_pending_roots(contexts[0], account=producer.address, batch_size=100) == 2
+    assert rt.build_pending_roots(contexts[0], account=producer.address, batch_size=100) == 2
     # Both runs have checked rootInfo before either sends.
-    monkeypatch.setattr(ev, "submit_root", _after_both(ev.submit_root))
-    errors = _in_threads(*(lambda ctx=ctx: ev.send_roots(ctx, account=producer) for ctx in contexts))
+    monkeypatch.setattr(rt, "submit_root", _after_both(rt.submit_root))
+    errors = _in_threads(*(lambda ctx=ctx: rt.send_roots(ctx, account=producer) for ctx in contexts))
     assert not errors, f"a run failed: {errors[0]!r}"
     contexts[0].sync()
     _exactly_once(env, contexts[0], len(docs))

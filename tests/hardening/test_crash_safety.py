@@ -291,7 +291,7 @@ def test_kill_9_during_import_and_anchor_then_resume(trace_env: dict[str, str], 
         if kind == "import":
             path = tmp_path / f"events-{number:03d}.csv"
             row_keys |= _write_csv(path, number)
-            args, source, expected = import_args(path), path.name, ROWS
+            args, source, expected = import_args(path), f"import:{path.name}", ROWS
         else:
             source = f"seed-{number:03d}"
             seeded |= _seed_pending(ctx, number, source)

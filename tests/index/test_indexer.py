@@ -39,7 +39,7 @@ def register(ctx: TraceContext, lot: str) -> dict[str, Any]:
 
 
 def record(ctx: TraceContext, lot: str, step: str) -> str:
-    return str(batches.record_event(ctx, source="cli", account=PRODUCER, gtin=GTIN, lot=lot, step=step)["event_hash"])
+    return str(batches.record_event(ctx, source="cli", account=PRODUCER, gtin=GTIN, lot=lot, step=step).event_hash)
 
 
 def statuses(ctx: TraceContext, lot: str) -> dict[str, str]:
@@ -281,9 +281,9 @@ def test_reorg_to_a_chain_shorter_than_the_checkpoint(env: IndexEnv, replacement
     snapshot = env.node.snapshot()
     # Dropped blocks that fill every chain table: events, a derived batch (lineage), a shipment, a recall, a root.
     dropped = [record(ctx, "REORG-2", step) for step in ("packing", "storing")]
-    batches.derive_batch(ctx, account=PRODUCER, gtin=GTIN, lot="REORG-2B", parents=[(GTIN, "REORG-2")])
+    batches.derive_batch(ctx, account=PRODUCER, gtin=GTIN, lot="REORG-2B", parents=[(GTIN, "REORG-2")], source="cli")
     batches.record_event(ctx, source="cli", account=PRODUCER, gtin=GTIN, lot="REORG-2B", step="shipping", to="retailer")
-    batches.recall_batch(ctx, account=PRODUCER, gtin=GTIN, lot="REORG-2B", reason="test")
+    batches.recall_batch(ctx, account=PRODUCER, gtin=GTIN, lot="REORG-2B", reason="test", source="cli")
     anchoring.anchor(ctx, account=PRODUCER)
     old = chain_state(env.engine)
     assert all(old[table.name] for table in t.CHAIN_TABLES)
@@ -332,7 +332,7 @@ def test_anchor_rerecords_a_direct_event_a_reorg_dropped(env: IndexEnv) -> None:
     ctx = env.context()
     ctx.sync()
     assert statuses(ctx, "REORG-3") == {first: "verified", dropped: "pending"}
-    assert anchoring.anchor(ctx, account=PRODUCER)["direct_events"] == 1
+    assert anchoring.anchor(ctx, account=PRODUCER).direct_events == 1
     assert statuses(ctx, "REORG-3") == {first: "verified", dropped: "verified"}
     assert history_of(ctx, batch_key(GTIN, "REORG-3"))["hash_chain"]["ok"] is True
 
@@ -364,6 +364,25 @@ def test_import_succeeds_after_a_reorg_dropped_another_batch(env: IndexEnv) -> N
     report = importer.import_file(ctx, account=PRODUCER, path=path)
     assert (report.new_events, report.anchored_roots) == (3, 1)
     assert set(statuses(ctx, "REORG-5").values()) == {"verified"}
+
+
+def test_an_import_records_the_channel_its_events_came_through(env: IndexEnv) -> None:
+    """Each stored event says how it came in: a file import as ``import:<file>``, never as the CLI or HTTP."""
+    ctx = env.context()
+    register(ctx, "CHANNEL-1")
+    typed = record(ctx, "CHANNEL-1", "commissioning")
+    path = write_csv(env.tmp_path / "channel.csv", csv_rows("CHANNEL-1", 3))
+    assert importer.import_file(ctx, account=PRODUCER, path=path).new_events == 3
+    with env.engine.connect() as conn:
+        sources = dict(
+            conn.execute(
+                select(t.epcis_events.c.event_hash, t.epcis_events.c.source)
+                .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
+                .where(t.event_batches.c.batch_id == batch_key(GTIN, "CHANNEL-1").id_hex)
+            ).all()
+        )
+    assert sources.pop(typed) == "cli"
+    assert list(sources.values()) == ["import:channel.csv"] * 3
 
 
 # ---- 4. resume ----

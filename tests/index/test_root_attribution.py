@@ -12,7 +12,7 @@ from trace_api import domain
 from trace_api.chain.accounts import dev_account
 from trace_api.index import schema as t
 from trace_api.index.store import get_engine
-from trace_api.services import batches, events, history
+from trace_api.services import batches, events, history, roots
 from trace_api.services.context import TraceContext
 from trace_api.services.deploy import scratch_chain
 
@@ -29,7 +29,7 @@ def test_a_copied_root_does_not_take_the_producers_events(tmp_path: Path) -> Non
         events.insert_events(
             ctx.engine, [(reading, [key.id_hex])], mode="anchor", source="test", capturer=producer.address
         )
-        assert events.build_pending_roots(ctx, account=producer.address, batch_size=16) == 1
+        assert roots.build_pending_roots(ctx, account=producer.address, batch_size=16) == 1
 
         # the copier anchors the producer's pending root first, with its own count and meta
         with ctx.engine.connect() as conn:
@@ -37,7 +37,7 @@ def test_a_copied_root_does_not_take_the_producers_events(tmp_path: Path) -> Non
         ctx.sender(copier).transact(ctx.registry.functions.anchorRoot(bytes.fromhex(root[2:]), 99, b"\x66" * 32))
         ctx.sync()
 
-        sent = events.send_roots(ctx, account=producer)  # not mistaken for "already anchored"
+        sent = roots.send_roots(ctx, account=producer)  # not mistaken for "already anchored"
         assert sent == [root]
         ctx.sync()
         anchored_at, count = ctx.registry.functions.rootInfo(producer.address, bytes.fromhex(root[2:])).call()

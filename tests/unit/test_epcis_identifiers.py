@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from trace_api.epcis.identifiers import gln_of, subjects
-from trace_api.services.importer import BatchFinder, _mode
+from trace_api.services.import_check import mode
+from trace_api.services.import_finder import BatchFinder
 
 
 @pytest.mark.parametrize(("field", "value", "batches", "items", "ssccs"), [
@@ -41,11 +42,10 @@ def test_partner_events_are_anchored_unless_they_are_a_registered_batchs_lifecyc
     batch = {"quantityList": [{"epcClass": "urn:epc:class:lgtin:4012345.011111.L1"}]}
     keys = finder.keys(batch)
     known = {keys[0].id_hex}
-    assert _mode({"bizStep": "receiving", **batch}, keys, known) == "direct"
-    assert _mode({"bizStep": "receiving", **batch}, keys, set()) == "anchor"  # nobody registered it here
-    assert _mode({"bizStep": "shipping", **batch}, keys, known) == "anchor"  # no account to move custody to
+    assert mode({"bizStep": "receiving", **batch}, keys, known) == "direct"
+    assert mode({"bizStep": "receiving", **batch}, keys, set()) == "anchor"  # nobody registered it here
+    assert mode({"bizStep": "shipping", **batch}, keys, known) == "anchor"  # no account to move custody to
     assert (
-        _mode({"bizStep": "shipping", "https://trace.example.org/ns/consignee": "0x1", **batch}, keys, known)
-        == "direct"
+        mode({"bizStep": "shipping", "https://trace.example.org/ns/consignee": "0x1", **batch}, keys, known) == "direct"
     )
-    assert _mode({"bizStep": "inspecting", **batch}, keys, known) == "anchor"
+    assert mode({"bizStep": "inspecting", **batch}, keys, known) == "anchor"

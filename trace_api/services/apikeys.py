@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from dataclasses import dataclass
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, insert, select, update
 
 from trace_api.errors import NotFoundError, UnauthorizedError, ValidationError
@@ -22,16 +22,18 @@ ID_DIGITS = 12
 LAST_USED_EVERY = dt.timedelta(minutes=1)  # a write per request would be a write per request
 
 
-@dataclass(frozen=True)
-class ApiKeyPublic:
+class ApiKeyPublic(BaseModel):
+    """An API key as anyone may see it: never the key, only its id (the first digits of its hash)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
     id: str
     organisation: str
-    account: str
+    account: str = Field(description="The dev account or keystore the key signs with")
+    status: str = Field(description="active, expired or revoked")
     created_at: dt.datetime
     expires_at: dt.datetime | None
     revoked_at: dt.datetime | None
     last_used_at: dt.datetime | None
-    status: str  # active, expired or revoked
 
 
 def _hash(key: str) -> str:

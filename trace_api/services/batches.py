@@ -37,8 +37,10 @@ from trace_api.epcis.vocab import STEP_CODES, step_code
 from trace_api.errors import ContractRevert, NotFoundError, ValidationError
 from trace_api.index import schema as t
 from trace_api.services import documents
+from trace_api.services.batch_models import BatchDerived, BatchRecalled, BatchRegistered, EventRecorded, RoleChanged
 from trace_api.services.context import TraceContext
-from trace_api.services.events import anchor_now, discard, insert_events, resolve_awaiting
+from trace_api.services.events import discard, insert_events, resolve_awaiting
+from trace_api.services.roots import anchor_now
 
 ROLES = ("producer", "processor", "carrier", "inspector", "retailer", "admin")
 
@@ -53,7 +55,7 @@ def register_batch(
     quantity: str | None = None,
     uom: str | None = None,
     metadata: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> BatchRegistered:
     key = batch_key(gtin, lot)
     meta = {"gtin": key.gtin, "lot": key.lot, **(metadata or {})}
     fn = ctx.registry.functions.registerBatch(key.id, metadata_hash(meta), parse_quantity(quantity), parse_uom(uom))
@@ -62,14 +64,14 @@ def register_batch(
     _save_key(ctx, key, meta)
     receipt = sender.transact(fn)
     ctx.sync()
-    return {
-        "batch_id": key.id_hex,
-        "gtin": key.gtin,
-        "lot": key.lot,
-        "tx_hash": hx(receipt["transactionHash"]),
-        "block": receipt["blockNumber"],
-        "gas_used": receipt["gasUsed"],
-    }
+    return BatchRegistered(
+        batch_id=key.id_hex,
+        gtin=key.gtin,
+        lot=key.lot,
+        tx_hash=hx(receipt["transactionHash"]),
+        block=receipt["blockNumber"],
+        gas_used=receipt["gasUsed"],
+    )
 
 
 def derive_batch(
@@ -84,7 +86,10 @@ def derive_batch(
     metadata: dict[str, Any] | None = None,
     when: str | None = None,
     process: str | None = None,
-) -> dict[str, Any]:
+    source: str,
+) -> BatchDerived:
+    """Register a batch made from ``parents`` and write the TransformationEvent that says so; ``source`` names the
+    channel it came through (cli, http, demo)."""
     key = batch_key(gtin, lot)
     parent_keys = [batch_key(gtin_, lot_) for gtin_, lot_ in parents]
     if not parent_keys:
@@ -111,22 +116,22 @@ def derive_batch(
         ctx,
         [(event, [key, *parent_keys])],
         mode="anchor",
-        source="derive",
+        source=source,
         account=account,
         awaits=f"derive:{key.id_hex}",
     )
     receipt = _send(ctx, sender, fn, hashes)
     root = _released(ctx, account, hashes)
-    return {
-        "batch_id": key.id_hex,
-        "gtin": key.gtin,
-        "lot": key.lot,
-        "parents": [p.id_hex for p in parent_keys],
-        "tx_hash": hx(receipt["transactionHash"]),
-        "block": receipt["blockNumber"],
-        "event_hash": hashes[0] if hashes else None,
-        "anchored_root": root,
-    }
+    return BatchDerived(
+        batch_id=key.id_hex,
+        gtin=key.gtin,
+        lot=key.lot,
+        parents=[p.id_hex for p in parent_keys],
+        tx_hash=hx(receipt["transactionHash"]),
+        block=receipt["blockNumber"],
+        event_hash=hashes[0] if hashes else None,
+        anchored_root=root,
+    )
 
 
 def _save_key(ctx: TraceContext, key: BatchKey, meta: dict[str, Any]) -> None:
@@ -249,7 +254,7 @@ def record_event(
     when: str | None = None,
     doc_details: dict[str, str] | None = None,
     source: str,
-) -> dict[str, Any]:
+) -> EventRecorded:
     """Record a lifecycle event on chain; ``source`` names the channel it came through (cli, http, demo).
     ``doc_details`` describes a public document to whoever scans it: its ``type``, ``issuer``, ``valid_from``
     and ``valid_until`` (ISO dates); they go into the event, so under its hash on chain."""
@@ -285,17 +290,20 @@ def record_event(
     hashes = _store_events(ctx, [(event, [key])], mode="direct", source=source, account=account)
     receipt = _send(ctx, sender, fn, hashes)
     ctx.sync()
-    return {
-        "batch_id": key.id_hex,
-        "step": step,
-        "event_hash": hx(event_hash),
-        "tx_hash": hx(receipt["transactionHash"]),
-        "block": receipt["blockNumber"],
-        "gas_used": receipt["gasUsed"],
-    }
+    return EventRecorded(
+        batch_id=key.id_hex,
+        step=step,
+        event_hash=hx(event_hash),
+        tx_hash=hx(receipt["transactionHash"]),
+        block=receipt["blockNumber"],
+        gas_used=receipt["gasUsed"],
+    )
 
 
-def recall_batch(ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: str, reason: str) -> dict[str, Any]:
+def recall_batch(
+    ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: str, reason: str, source: str
+) -> BatchRecalled:
+    """Recall a batch, with its recall event (disposition recalled, the reason); ``source`` as for a derive."""
     key = batch_key(gtin, lot)
     if not reason.strip():
         raise ValidationError("a recall needs a reason")
@@ -307,27 +315,27 @@ def recall_batch(ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: st
     event["disposition"] = "recalled"
     event[f"{EXT}recallReason"] = reason
     hashes = _store_events(
-        ctx, [(event, [key])], mode="anchor", source="recall", account=account, awaits=f"recall:{key.id_hex}"
+        ctx, [(event, [key])], mode="anchor", source=source, account=account, awaits=f"recall:{key.id_hex}"
     )
     receipt = _send(ctx, sender, fn, hashes)
     root = _released(ctx, account, hashes)
-    return {
-        "batch_id": key.id_hex,
-        "recalled": True,
-        "reason_hash": hx(reason_hash),
-        "tx_hash": hx(receipt["transactionHash"]),
-        "anchored_root": root,
-    }
+    return BatchRecalled(
+        batch_id=key.id_hex,
+        recalled=True,
+        reason_hash=hx(reason_hash),
+        tx_hash=hx(receipt["transactionHash"]),
+        anchored_root=root,
+    )
 
 
-def set_role(ctx: TraceContext, *, account: LocalAccount, role: str, member: str, grant: bool) -> dict[str, Any]:
+def set_role(ctx: TraceContext, *, account: LocalAccount, role: str, member: str, grant: bool) -> RoleChanged:
     if role not in ROLES:
         raise ValidationError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     role_id = (b"\0" * 32) if role == "admin" else Web3.keccak(text=f"{role.upper()}_ROLE")
     address = resolve_account(member, dev_names=ctx.dev_chain)
     fn = (ctx.registry.functions.grantRole if grant else ctx.registry.functions.revokeRole)(role_id, address)
     receipt = ctx.sender(account).transact(fn)
-    return {"role": role, "account": address, "granted": grant, "tx_hash": hx(receipt["transactionHash"])}
+    return RoleChanged(role=role, account=address, granted=grant, tx_hash=hx(receipt["transactionHash"]))
 
 
 def _store_events(

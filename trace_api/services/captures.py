@@ -57,8 +57,9 @@ def accept(ctx: TraceContext, *, organisation: str, account: LocalAccount, event
 def run(ctx: TraceContext, capture_id: str, account: LocalAccount, events: list[dict[str, Any]]) -> None:
     _set(ctx, capture_id, status="running")
     try:
-        report = importer.import_events(ctx, account=account, events=events, name=source_of(capture_id))
-        _set(ctx, capture_id, status="done", detail=json.dumps(report.to_json()), document=None)
+        source = source_of(capture_id)
+        report = importer.import_events(ctx, account=account, events=events, name=source, source=source)
+        _set(ctx, capture_id, status="done", detail=json.dumps(report.model_dump()), document=None)
     except TraceError as exc:
         _discard(ctx, capture_id)
         _set(ctx, capture_id, status="failed", detail=str(exc), document=None)

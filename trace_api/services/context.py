@@ -30,7 +30,14 @@ class TraceContext:
 
     @classmethod
     def open(cls, settings: Settings, *, autostart: bool = True) -> TraceContext:
-        return cls(settings=settings, chain=connect(settings, autostart=autostart), engine=get_engine(settings))
+        """Connect to the chain ``settings`` name (starting the local one if allowed) and open the index."""
+        return cls.on(settings, connect(settings, autostart=autostart))
+
+    @classmethod
+    def on(cls, settings: Settings, chain: Chain) -> TraceContext:
+        """A context over a chain already connected (say, one a deploy has just used) and the index of
+        ``settings``: the one way a context is built."""
+        return cls(settings=settings, chain=chain, engine=get_engine(settings))
 
     def sender(self, account: LocalAccount) -> TxSender:
         """One sender per account, so concurrent callers share its nonce counter."""

@@ -13,9 +13,9 @@ from trace_api.chain.accounts import dev_account
 from trace_api.chain.client import connect
 from trace_api.config import Settings
 from trace_api.domain import batch_key
-from trace_api.index.store import get_engine
 from trace_api.services import anchoring, batches, escrow, history, importer, orgs, statements, units
 from trace_api.services.context import TraceContext
+from trace_api.services.demo_models import DemoBatch, DemoLabel, DemoSummary, ExportTrade
 from trace_api.services.deploy import deploy, refresh_dev_feeds
 from trace_api.services.trade_terms import OrderLine
 
@@ -86,7 +86,7 @@ def run_story(
     *,
     say: Say = lambda _: None,
     domain: str = digital_link.DEFAULT_DOMAIN,
-) -> dict[str, Any]:
+) -> DemoSummary:
     node.allow_autostart(settings)  # the demo brings the chain up, even after a `trace node stop`
     chain = connect(settings)
     result = deploy(chain=chain, account=dev_account("admin"))
@@ -95,7 +95,7 @@ def run_story(
         + f" on chain {chain.chain_id}: "
         + ", ".join(f"{n} {d.address}" for n, d in result.deployment.contracts.items())
     )
-    ctx = TraceContext(settings=settings, chain=chain, engine=get_engine(settings))
+    ctx = TraceContext.on(settings, chain)
     producer, processor = dev_account("producer"), dev_account("processor")
     inspector, retailer = dev_account("inspector"), dev_account("retailer")
     g, gl = GREEN
@@ -172,6 +172,7 @@ def run_story(
             account=processor,
             events=_readings(t0 + dt.timedelta(days=9, hours=1)),
             name="demo-readings",
+            source="demo",
             batch_size=READINGS,
         )
         say(
@@ -181,6 +182,7 @@ def run_story(
         rg, rl = ROASTED
         batches.derive_batch(
             ctx,
+            source="demo",
             account=processor,
             gtin=rg,
             lot=rl,
@@ -245,12 +247,13 @@ def run_story(
     trades = escrow.list_trades(ctx)
     export = _export_trade(ctx)
     if export is not None:  # the importer's books: one statement per line of the order, beside the label
-        export["statements"] = []
-        for trade_id in export["trade_ids"]:
+        written = []
+        for trade_id in export.trade_ids:
             path = label.parent / f"statement-trade-{trade_id}.csv"
             path.write_bytes(statements.render(statements.statement(ctx, trade_id=trade_id), "csv")[1])
-            export["statements"].append(str(path))
-        say(f"statements of the Shanghai order (CNY at the recorded rate): {', '.join(export['statements'])}")
+            written.append(str(path))
+        export = export.model_copy(update={"statements": written})
+        say(f"statements of the Shanghai order (CNY at the recorded rate): {', '.join(written)}")
     roasted = history.history(ctx, gtin=ROASTED[0], lot=ROASTED[1])
     green = history.history(ctx, gtin=GREEN[0], lot=GREEN[1], sync=False)
     verified = sum(1 for e in green["timeline"] + roasted["timeline"] if e["status"] == "verified")
@@ -259,20 +262,20 @@ def run_story(
         f"{verified} of {total} events verified on chain; hash chains "
         + ("ok" if green["hash_chain"]["ok"] and roasted["hash_chain"]["ok"] else "BROKEN")
     )
-    return {
-        "chain_id": chain.chain_id,
-        "contracts": {n: d.address for n, d in result.deployment.contracts.items()},
-        "batches": {
-            "green": {"gtin": GREEN[0], "lot": GREEN[1], "events": len(green["timeline"])},
-            "roasted": {"gtin": ROASTED[0], "lot": ROASTED[1], "events": len(roasted["timeline"])},
+    return DemoSummary(
+        chain_id=chain.chain_id,
+        contracts={n: d.address for n, d in result.deployment.contracts.items()},
+        batches={
+            "green": DemoBatch(gtin=GREEN[0], lot=GREEN[1], events=len(green["timeline"])),
+            "roasted": DemoBatch(gtin=ROASTED[0], lot=ROASTED[1], events=len(roasted["timeline"])),
         },
-        "events_verified": verified,
-        "events_total": total,
-        "hash_chains_ok": green["hash_chain"]["ok"] and roasted["hash_chain"]["ok"],
-        "label": {"file": str(label), "uri": uri.split("#")[0], "signed_uri": uri},
-        "trades": trades,
-        "export_trade": export,
-    }
+        events_verified=verified,
+        events_total=total,
+        hash_chains_ok=green["hash_chain"]["ok"] and roasted["hash_chain"]["ok"],
+        label=DemoLabel(file=str(label), uri=uri.split("#")[0], signed_uri=uri),
+        trades=trades,
+        export_trade=export,
+    )
 
 
 def _export(ctx: TraceContext, at: Callable[[float], str], say: Say) -> None:
@@ -282,6 +285,7 @@ def _export(ctx: TraceContext, at: Callable[[float], str], say: Say) -> None:
     for gtin, lot, _ in EXPORT_LOTS:
         batches.derive_batch(
             ctx,
+            source="demo",
             account=processor,
             gtin=gtin,
             lot=lot,
@@ -330,18 +334,18 @@ def _export(ctx: TraceContext, at: Callable[[float], str], say: Say) -> None:
     )
 
 
-def _export_trade(ctx: TraceContext) -> dict[str, Any] | None:
+def _export_trade(ctx: TraceContext) -> ExportTrade | None:
     """The export order's trade ids, found by its first lot's trade (statements are written from these)."""
     key = batch_key(*EXPORT_LOTS[0][:2])
     for trade in escrow.list_trades(ctx):
         if trade["batch_id"] == key.id_hex:
             shown = escrow.show_trade(ctx, trade_id=int(trade["trade_id"]))
             order = shown["order"]
-            return {
-                "trade_ids": order["trade_ids"] if order else [shown["trade_id"]],
-                "incoterm": shown["incoterm"],
-                "place": shown["place"],
-                "invoice": shown["invoice"],
-                "token": shown["token"]["symbol"],
-            }
+            return ExportTrade(
+                trade_ids=order["trade_ids"] if order else [shown["trade_id"]],
+                incoterm=shown["incoterm"],
+                place=shown["place"],
+                invoice=shown["invoice"],
+                token=shown["token"]["symbol"],
+            )
     return None

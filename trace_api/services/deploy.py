@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from pydantic import BaseModel, ConfigDict, Field
 from web3 import Web3
 
 from trace_api.chain import node
@@ -42,10 +42,10 @@ DEV_FEED_MAX_AGE_S = 25 * 3600
 DEFAULT_FEE_BPS = 50  # 0.5 % platform fee on the local chain
 
 
-@dataclass(frozen=True)
-class DeployResult:
-    deployment: Deployment
-    deployed: bool  # False when the live deployment already matched
+class DeployResult(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    deployment: Deployment = Field(description="The deployment record, as saved under TRACE_HOME/deployments")
+    deployed: bool = Field(description="False when the live deployment already matched")
 
 
 def _code_hash(chain: Chain, address: str) -> str:
@@ -89,7 +89,7 @@ def deploy(*, chain: Chain, account: LocalAccount, force: bool = False) -> Deplo
     """Deploy the contracts and write ``TRACE_HOME/deployments/<chainId>.json``; a no-op when live and current."""
     existing = load_deployment(chain.settings, chain.chain_id)
     if existing is not None and not force and matches_live(chain, existing):
-        return DeployResult(existing, deployed=False)
+        return DeployResult(deployment=existing, deployed=False)
 
     sender = TxSender(chain, account)
     dev = chain.settings.is_dev_chain(chain.chain_id)
@@ -121,7 +121,7 @@ def deploy(*, chain: Chain, account: LocalAccount, force: bool = False) -> Deplo
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     save_deployment(chain.settings, record)
-    return DeployResult(record, deployed=True)
+    return DeployResult(deployment=record, deployed=True)
 
 
 def _deploy_dev_tokens(chain: Chain, sender: TxSender, contracts: dict[str, Deployed]) -> dict[str, str]:

@@ -7,10 +7,10 @@ real and nobody may move it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 from web3.types import RPCEndpoint
 
 from trace_api.chain.accounts import dev_account
@@ -23,13 +23,17 @@ MAX_BLOCKS = 10_000
 MAX_WARP_S = 5 * 365 * 86400
 
 
-@dataclass(frozen=True)
-class ChainClock:
-    block: int
-    timestamp: int
+class ChainClock(BaseModel):
+    """The local chain's latest block and its time."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    block: int
+    timestamp: int = Field(description="Unix seconds of the latest block")
+
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def time(self) -> str:
+        """The block's time, ISO 8601 in UTC."""
         return datetime.fromtimestamp(self.timestamp, UTC).isoformat().replace("+00:00", "Z")
 
 

@@ -85,6 +85,9 @@ class OrgProfile(BaseModel):
 
 
 class Organisation(BaseModel):
+    """An account's organisation, as this service holds it and as the chain vouches for it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
     account: str
     profile: OrgProfile
     profile_hash: str

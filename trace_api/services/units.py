@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from pydantic import ConfigDict, Field
 
 from qr import digital_link
 from qr.errors import DigitalLinkError
@@ -13,6 +14,15 @@ from trace_api.domain import batch_key, now_utc
 from trace_api.errors import ValidationError
 from trace_api.services import importer
 from trace_api.services.context import TraceContext
+from trace_api.services.importer import ImportReport
+
+
+class UnitsCommissioned(ImportReport):
+    """Serials commissioned as EPCIS events of one batch, anchored as an import of them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    batch_id: str
+    serials: int = Field(description="Serials commissioned")
 
 
 def commission_units(
@@ -24,7 +34,7 @@ def commission_units(
     serials: list[str],
     gln: str | None = None,
     when: str | None = None,
-) -> dict[str, Any]:
+) -> UnitsCommissioned:
     key = batch_key(gtin, lot)
     try:
         serials = [digital_link.validate_serial(s) for s in serials]
@@ -45,5 +55,6 @@ def commission_units(
         if gln:
             event["readPoint"] = {"id": f"https://id.gs1.org/414/{gln}"}
         events.append(event)
-    report = importer.import_events(ctx, account=account, events=events, name=f"units:{key.gtin}/{key.lot}")
-    return {"batch_id": key.id_hex, "serials": len(serials), **report.to_json()}
+    name = f"units:{key.gtin}/{key.lot}"
+    report = importer.import_events(ctx, account=account, events=events, name=name, source=name)
+    return UnitsCommissioned(batch_id=key.id_hex, serials=len(serials), **report.model_dump())

@@ -3,12 +3,12 @@ the local chain."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from web3 import Web3
 
 from trace_api.chain.accounts import DEV_ACCOUNTS, account_names, address_of, dev_addresses
@@ -22,12 +22,19 @@ from trace_api.services.devchain import is_dev_chain, require_dev_chain
 ADMIN_ROLE = "0x" + "00" * 32
 
 
-@dataclass(frozen=True)
-class AccountInfo:
+class _Result(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# Token amounts in a token's smallest unit outgrow JSON numbers (2**53): JSON carries them as decimal strings.
+Units = Annotated[int, PlainSerializer(str, return_type=str, when_used="json")]
+
+
+class AccountInfo(_Result):
     name: str
     address: str
-    roles: list[str]
-    balances: dict[str, str] = field(default_factory=dict)  # symbol -> amount in token units ("1250.5")
+    roles: list[str] = Field(description="Registry roles the account holds")
+    balances: dict[str, str] = Field(default_factory=dict, description='Symbol -> amount in token units ("1250.5")')
 
 
 def registry_roles(chain: Chain) -> dict[str, str]:
@@ -70,25 +77,23 @@ def list_accounts(*, chain: Chain) -> list[AccountInfo]:
     return found
 
 
-@dataclass(frozen=True)
-class TokenBalance:
+class TokenBalance(_Result):
     account: str
-    name: str | None
-    token: str  # symbol
-    token_address: str  # the zero address for the native coin
-    amount: str  # in token units
-    units: int  # in the token's smallest unit
+    name: str | None = Field(description="The account's name here (dev account or keystore), if it has one")
+    token: str = Field(description="Symbol")
+    token_address: str = Field(description="The zero address for the native coin")
+    amount: str = Field(description="In token units")
+    units: Units = Field(description="In the token's smallest unit")
 
 
-@dataclass(frozen=True)
-class TokenTransfer:
-    kind: str  # transfer or mint
+class TokenTransfer(_Result):
+    kind: str = Field(description="transfer or mint")
     sender: str
     to: str
     token: str
     amount: str
     tx_hash: str
-    balance_after: str  # the recipient's
+    balance_after: str = Field(description="The recipient's balance afterwards, in token units")
 
 
 def _token(ctx: TraceContext, token: str) -> Any:
@@ -134,13 +139,13 @@ def transfer(ctx: TraceContext, *, signer: LocalAccount, to: str, amount: str, t
         receipt = sender.transact(contract.functions.transfer(recipient, units))
     after = balance(ctx, account=recipient, token=token)
     return TokenTransfer(
-        "transfer",
-        signer.address,
-        recipient,
-        info.symbol,
-        _units(units, info.decimals),
-        hx(receipt["transactionHash"]),
-        after.amount,
+        kind="transfer",
+        sender=signer.address,
+        to=recipient,
+        token=info.symbol,
+        amount=_units(units, info.decimals),
+        tx_hash=hx(receipt["transactionHash"]),
+        balance_after=after.amount,
     )
 
 
@@ -160,11 +165,11 @@ def mint(ctx: TraceContext, *, signer: LocalAccount, to: str, amount: str, token
     )
     after = balance(ctx, account=recipient, token=token)
     return TokenTransfer(
-        "mint",
-        signer.address,
-        recipient,
-        info.symbol,
-        _units(units, info.decimals),
-        hx(receipt["transactionHash"]),
-        after.amount,
+        kind="mint",
+        sender=signer.address,
+        to=recipient,
+        token=info.symbol,
+        amount=_units(units, info.decimals),
+        tx_hash=hx(receipt["transactionHash"]),
+        balance_after=after.amount,
     )

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from trace_api.http.deps import CallerDep, CtxDep, RateLimited
 from trace_api.http.privacy import ViewerDep, shown
 from trace_api.services import batches, history
+from trace_api.services.batch_models import BatchDerived, BatchRecalled, BatchRegistered, EventRecorded
 
 router = APIRouter(prefix="/batches", tags=["batches"])
 
@@ -45,12 +46,6 @@ class RecallCreate(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class TxPublic(BaseModel):
-    batch_id: str
-    tx_hash: str
-    model_config = {"extra": "allow"}
-
-
 class BatchPublic(BaseModel):
     """What the index and the chain say about a batch; the history adds ``timeline``."""
 
@@ -78,8 +73,8 @@ def _meta(body: BatchCreate) -> dict[str, Any]:
     return {k: v for k, v in {"product": body.product, "origin": body.origin}.items() if v}
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=TxPublic)
-def register_batch(body: BatchCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=BatchRegistered)
+def register_batch(body: BatchCreate, ctx: CtxDep, caller: CallerDep) -> BatchRegistered:
     return batches.register_batch(
         ctx,
         account=caller.account,
@@ -91,30 +86,31 @@ def register_batch(body: BatchCreate, ctx: CtxDep, caller: CallerDep) -> dict[st
     )
 
 
-@router.post("/derive", status_code=status.HTTP_201_CREATED, response_model=TxPublic)
-def derive_batch(body: BatchDerive, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+@router.post("/derive", status_code=status.HTTP_201_CREATED, response_model=BatchDerived)
+def derive_batch(body: BatchDerive, ctx: CtxDep, caller: CallerDep) -> BatchDerived:
     return batches.derive_batch(
         ctx,
         account=caller.account,
         gtin=body.gtin,
         lot=body.lot,
         parents=[(p.gtin, p.lot) for p in body.parents],
+        source="http",
         quantity=body.quantity,
         uom=body.uom,
         metadata=_meta(body),
     )
 
 
-@router.post("/{gtin}/{lot}/events", status_code=status.HTTP_201_CREATED, response_model=TxPublic)
-def record_event(gtin: str, lot: str, body: EventCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+@router.post("/{gtin}/{lot}/events", status_code=status.HTTP_201_CREATED, response_model=EventRecorded)
+def record_event(gtin: str, lot: str, body: EventCreate, ctx: CtxDep, caller: CallerDep) -> EventRecorded:
     return batches.record_event(
         ctx, source="http", account=caller.account, gtin=gtin, lot=lot, step=body.step, gln=body.location, to=body.to
     )
 
 
-@router.post("/{gtin}/{lot}/recall", response_model=TxPublic)
-def recall_batch(gtin: str, lot: str, body: RecallCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
-    return batches.recall_batch(ctx, account=caller.account, gtin=gtin, lot=lot, reason=body.reason)
+@router.post("/{gtin}/{lot}/recall", response_model=BatchRecalled)
+def recall_batch(gtin: str, lot: str, body: RecallCreate, ctx: CtxDep, caller: CallerDep) -> BatchRecalled:
+    return batches.recall_batch(ctx, source="http", account=caller.account, gtin=gtin, lot=lot, reason=body.reason)
 
 
 @router.get("/{gtin}/{lot}", dependencies=[RateLimited], response_model=BatchSummaryPublic)

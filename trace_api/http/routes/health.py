@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from trace_api.http.deps import ChainDep
 
@@ -9,9 +9,12 @@ router = APIRouter(tags=["health"])
 
 
 class HealthPublic(BaseModel):
-    status: str
+    """The service is up and its chain answers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    status: str = Field(examples=["ok"])
     chain_id: int
-    block: int
+    block: int = Field(description="The chain's latest block number")
 
 
 @router.get("/health", response_model=HealthPublic, responses={503: {"description": "chain unavailable"}})

@@ -3,9 +3,6 @@ balances."""
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
-
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, Field
 
@@ -20,15 +17,6 @@ ACCOUNT = Path(pattern=r"^0x[0-9a-fA-F]{40}$", description="An account address")
 class OrgCreate(BaseModel):
     account: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="The organisation's account")
     profile: orgs.OrgProfile
-
-
-class TokenBalancePublic(BaseModel):
-    account: str
-    name: str | None
-    token: str
-    token_address: str
-    amount: str
-    units: str
 
 
 @router.get("/orgs", dependencies=[RateLimited], response_model=list[orgs.Organisation])
@@ -49,12 +37,11 @@ def register_org(body: OrgCreate, ctx: CtxDep, caller: CallerDep) -> orgs.Organi
     return orgs.register(ctx, signer=caller.account, account=body.account, profile=body.profile)
 
 
-@router.get("/tokens/{token}/balances/{account}", dependencies=[RateLimited], response_model=TokenBalancePublic)
+@router.get("/tokens/{token}/balances/{account}", dependencies=[RateLimited], response_model=wallets.TokenBalance)
 def token_balance(
     ctx: CtxDep,
     token: str = Path(max_length=42, description="USDC, EURC (deployment symbols), a token address, or ETH"),
     account: str = ACCOUNT,
-) -> dict[str, Any]:
+) -> wallets.TokenBalance:
     """An account's balance of one token, in token units."""
-    found = wallets.balance(ctx, account=account, token=token)
-    return dataclasses.asdict(found) | {"units": str(found.units)}
+    return wallets.balance(ctx, account=account, token=token)
