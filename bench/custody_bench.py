@@ -15,10 +15,9 @@ from typing import Any
 
 from bench.common import BenchEnv, row
 from bench.import_1m import READ_POINTS
-from bench.trace_bench import NAIVE_STEPS
+from bench.registry_gas import NAIVE_STEPS
 from trace_api.chain.accounts import dev_account
 from trace_api.chain.sender import TxSender
-from trace_api.index.store import get_engine
 from trace_api.services import batches
 from trace_api.services.context import TraceContext
 
@@ -60,7 +59,7 @@ def _step(ctx: TraceContext, lot: str, step: str, actor: str, n: int) -> int:
 
 
 def run(env: BenchEnv) -> list[dict[str, Any]]:
-    ctx = TraceContext(settings=env.settings, chain=env.chain, engine=get_engine(env.settings))
+    ctx = TraceContext.on(env.settings, env.chain)
     naive = _naive_step_gas(env)
     # Warm-up: one lifecycle first, so that the rows measure batches, not a fresh contract's first writes.
     for lot in ("CUSTODY-WARMUP", "CUSTODY-LIFECYCLE", "CUSTODY-RECEIVING"):

@@ -15,7 +15,6 @@ from typing import Any
 
 from bench.common import BenchEnv, row
 from trace_api.chain.accounts import dev_account
-from trace_api.index.store import get_engine
 from trace_api.services import batches, escrow
 from trace_api.services.context import TraceContext
 from trace_api.services.trade_terms import OrderLine
@@ -89,7 +88,7 @@ def _later(ctx: TraceContext, seconds: int) -> None:
 
 
 def run(env: BenchEnv) -> list[dict[str, Any]]:
-    ctx = TraceContext(settings=env.settings, chain=env.chain, engine=get_engine(env.settings))
+    ctx = TraceContext.on(env.settings, env.chain)
     # Warm-up: the first trade pays for storage that starts at zero once per deployment (trade counter, the
     # escrow's token balance, the buyer's permit nonce, the fee recipient's credited balance: fees accrue on every
     # payout and are collected now and then); the rows measure the steady state. The seller withdraws after the

@@ -19,7 +19,7 @@ from trace_api.epcis import event_hash_bytes
 from trace_api.epcis.vocab import STEP_CODES
 from trace_api.merkle import MerkleTree
 from trace_api.services.batches import build_event
-from trace_api.services.events import ANCHOR_META
+from trace_api.services.roots import ANCHOR_META
 
 NAIVE_EVENTS = 300
 BATCH_EVENTS = 50

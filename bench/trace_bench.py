@@ -40,11 +40,9 @@ from trace_api.chain.toolchain import PROJECT_ROOT
 from trace_api.domain import BatchKey
 from trace_api.epcis import EPCIS_CONTEXT
 from trace_api.index import schema as t
-from trace_api.index.store import get_engine
 from trace_api.services.context import TraceContext
 from trace_api.services.history import history_of
 from trace_api.services.importer import import_file
-from trace_api.services.roots import ANCHOR_META
 
 ROWS_ENV = "BENCH_IMPORT_ROWS"
 DEFAULT_IMPORT_ROWS = 1_000_000
@@ -217,7 +215,7 @@ def _event_count(b: Bench) -> int:
 # ---- entry ----
 def run(env: BenchEnv) -> list[dict[str, Any]]:
     big_rows = int(os.environ.get(ROWS_ENV, DEFAULT_IMPORT_ROWS))
-    ctx = TraceContext(settings=env.settings, chain=env.chain, engine=get_engine(env.settings))
+    ctx = TraceContext.on(env.settings, env.chain)
     b = Bench(env=env, ctx=ctx, producer=dev_account("producer"))
     rows: list[dict[str, Any]] = []
 
