@@ -18,7 +18,7 @@ from trace_api.chain.accounts import dev_account
 from trace_api.index.store import get_engine
 from trace_api.services import batches, escrow
 from trace_api.services.context import TraceContext
-from trace_api.services.trade_terms import OrderLine
+from trace_api.services.escrow.terms import OrderLine
 
 GTIN = "09506000134352"
 AMOUNT = "1250.50"
@@ -40,8 +40,8 @@ def _trade(ctx: TraceContext, lot: str, *, use_permit: bool) -> tuple[int, int]:
         use_permit=use_permit,
     )
     w3 = ctx.chain.w3
-    gas = sum(int(w3.eth.get_transaction_receipt(h)["gasUsed"]) for h in opened["tx_hashes"])
-    return opened["trade_id"], gas
+    gas = sum(int(w3.eth.get_transaction_receipt(h)["gasUsed"]) for h in opened.tx_hashes)
+    return opened.trade_id, gas
 
 
 def _order(ctx: TraceContext, lots: tuple[str, ...]) -> int:
@@ -58,7 +58,7 @@ def _order(ctx: TraceContext, lots: tuple[str, ...]) -> int:
         lines=[OrderLine(GTIN, lot, AMOUNT) for lot in lots],
         deliver_by="30d",
     )
-    return int(opened["gas_used"])
+    return opened.gas_used
 
 
 def _invoiced(ctx: TraceContext, lot: str) -> int:
@@ -79,7 +79,7 @@ def _invoiced(ctx: TraceContext, lot: str) -> int:
         lot=lot,
         deliver_by="30d",
     )
-    return int(opened["gas_used"])
+    return opened.gas_used
 
 
 def _later(ctx: TraceContext, seconds: int) -> None:

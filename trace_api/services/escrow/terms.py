@@ -33,6 +33,8 @@ from web3.contract.contract import ContractFunction
 
 from trace_api.chain.client import guarded
 from trace_api.errors import ValidationError
+from trace_api.services.escrow.inputs import iso
+from trace_api.services.escrow.results import InvoiceTerms, OrderInfo, TermsView
 
 __all__ = [
     "INCOTERMS",
@@ -40,6 +42,7 @@ __all__ = [
     "SEA_RULES",
     "Invoice",
     "OrderLine",
+    "Quote",
     "default_schedule",
     "describe_terms",
     "parse_incoterm",
@@ -219,6 +222,17 @@ def parse_slippage(value: str | int | None) -> int:
     return bps
 
 
+@dataclass(frozen=True)
+class Quote:
+    """A feed's round for an invoice: the token amount it converts to, the rate and the round."""
+
+    amount_units: int
+    rate: int
+    rate_decimals: int
+    round_id: int
+    round_time: int
+
+
 def quote(
     escrow: Contract,
     invoice: Invoice,
@@ -226,7 +240,7 @@ def quote(
     token_address: str,
     token_symbol: str,
     call: Callable[[ContractFunction], Any],
-) -> dict[str, Any]:
+) -> Quote:
     """The feed's latest round for the invoice: the token amount it converts to, the rate and the round.
 
     An unknown pair is a ValidationError; a stale or invalid round reverts in the contract's ``quote`` and is raised
@@ -239,43 +253,45 @@ def quote(
             f"invoice in {token_symbol} itself (--amount), or ask the escrow admin for a feed"
         )
     amount, rate, round_id, updated_at = call(escrow.functions.quote(invoice.code, token_address, invoice.amount))
-    return {
-        "amount_units": int(amount),
-        "rate": int(rate),
-        "rate_decimals": int(feed[2]),
-        "round_id": int(round_id),
-        "round_time": int(updated_at),
-    }
+    return Quote(
+        amount_units=int(amount),
+        rate=int(rate),
+        rate_decimals=int(feed[2]),
+        round_id=int(round_id),
+        round_time=int(updated_at),
+    )
 
 
-def describe_terms(raw: Any, *, trade_id: int, iso: Any) -> dict[str, Any]:
-    """``getTerms`` as the read model's fields: ``incoterm``, ``place``, ``invoice`` (None without one; for a line
-    of an order, that line's share) and ``order`` (None for a trade of one batch)."""
-    incoterm, place, currency, rate_decimals, round_time, invoice_amount, line, line_count, rate, round_id = raw
+def describe_terms(raw: dict[str, Any], *, trade_id: int) -> TermsView:
+    """``getTerms`` (decoded by its field names) as the read model's terms: ``incoterm``, ``place``, ``invoice``
+    (None without one; for a line of an order, that line's share) and ``order`` (None for a trade of one batch)."""
     invoice = None
-    if bytes(currency) != _ZERO3:
-        code = bytes(currency).decode("ascii")
+    currency = bytes(raw["currency"])
+    if currency != _ZERO3:
+        code = currency.decode("ascii")
         decimals = int(get_currency_precision(code)) if is_currency(code) else 2
-        invoice = {
-            "amount": format_minor(invoice_amount, decimals),
-            "amount_minor_units": str(invoice_amount),
-            "currency": code,
-            "rate": _rate_text(int(rate), int(rate_decimals)),
-            "rate_units": str(rate),
-            "rate_decimals": int(rate_decimals),
-            "round_id": str(round_id),
-            "round_time": iso(int(round_time)),
-        }
+        invoice = InvoiceTerms(
+            amount=format_minor(raw["invoiceAmount"], decimals),
+            amount_minor_units=str(raw["invoiceAmount"]),
+            currency=code,
+            rate=_rate_text(int(raw["rate"]), int(raw["rateDecimals"])),
+            rate_units=str(raw["rate"]),
+            rate_decimals=int(raw["rateDecimals"]),
+            round_id=str(raw["roundId"]),
+            round_time=iso(int(raw["roundTime"])),
+        )
     order = None
+    line, line_count = int(raw["line"]), int(raw["lineCount"])
     if line_count:
         first = trade_id - line + 1
-        order = {"line": int(line), "lines": int(line_count), "trade_ids": list(range(first, first + line_count))}
-    return {
-        "incoterm": INCOTERMS[incoterm] if incoterm else None,
-        "place": bytes(place).decode("ascii") if incoterm else None,
-        "invoice": invoice,
-        "order": order,
-    }
+        order = OrderInfo(line=line, lines=line_count, trade_ids=list(range(first, first + line_count)))
+    incoterm = int(raw["incoterm"])
+    return TermsView(
+        incoterm=INCOTERMS[incoterm] if incoterm else None,
+        place=bytes(raw["place"]).decode("ascii") if incoterm else None,
+        invoice=invoice,
+        order=order,
+    )
 
 
 def _rate_text(rate: int, decimals: int) -> str:

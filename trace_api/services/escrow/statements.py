@@ -22,9 +22,12 @@ from typing import Any
 
 from trace_api.chain.client import guarded
 from trace_api.errors import ValidationError
-from trace_api.services import escrow
 from trace_api.services.context import TraceContext
-from trace_api.services.escrow_logs import Log, escrow_contract, fee_updates, trade_logs, withdrawals
+from trace_api.services.escrow.inputs import format_amount
+from trace_api.services.escrow.logs import Log, escrow_contract, fee_updates, trade_logs, withdrawals
+from trace_api.services.escrow.read import show_trade
+from trace_api.services.escrow.results import InvoiceTerms, TradeDetail
+from trace_api.services.escrow.trades import MILESTONE_NAMES
 
 __all__ = ["COLUMNS", "FORMATS", "Statement", "render", "statement"]
 
@@ -54,18 +57,19 @@ _EVENTS = ("TradeOpened", "MilestoneReleased", "ReceiptConfirmed", "TradeRefunde
 
 @dataclass
 class Statement:
-    trade: dict[str, Any]
+    trade: TradeDetail
     rows: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)  # movement -> token units
 
     def to_json(self) -> dict[str, Any]:
-        decimals = self.trade["token"]["decimals"]
-        totals = {k: escrow.format_amount(v, decimals) for k, v in self.totals.items()}
+        decimals = self.trade.token.decimals
+        totals = {k: format_amount(v, decimals) for k, v in self.totals.items()}
+        invoice = self.trade.invoice
         return {
-            "trade_id": self.trade["trade_id"],
-            "state": self.trade["state"],
-            "token": self.trade["token"],
-            "invoice": self.trade.get("invoice"),
+            "trade_id": self.trade.trade_id,
+            "state": self.trade.state,
+            "token": self.trade.token.model_dump(mode="json"),
+            "invoice": invoice.model_dump(mode="json") if invoice else None,
             "columns": list(COLUMNS),
             "rows": self.rows,
             "totals": totals,
@@ -76,25 +80,25 @@ def _time(unix: int) -> str:
     return dt.datetime.fromtimestamp(unix, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def _invoice_amount(units: int, decimals: int, invoice: dict[str, Any] | None) -> tuple[str, str, str]:
+def _invoice_amount(units: int, decimals: int, invoice: InvoiceTerms | None) -> tuple[str, str, str]:
     """(currency, amount, rate): the token amount in the invoice currency at the trade's rate, which is the price
     of one invoice-currency unit in the token (EUR/USD 1.08 for a EUR invoice settled in USDC); two decimals,
     rounded half-even. Empty without an invoice."""
-    if not invoice or not invoice.get("currency") or not invoice.get("rate_units"):
+    if invoice is None or not invoice.currency or not int(invoice.rate_units):
         return "", "", ""
     # the read model's rate: rate_units in the feed's decimals (the text "rate" is for people)
-    rate = Decimal(int(invoice["rate_units"])) / (Decimal(10) ** int(invoice["rate_decimals"]))
+    rate = Decimal(int(invoice.rate_units)) / (Decimal(10) ** invoice.rate_decimals)
     if rate <= 0:
         return "", "", ""
     amount = (Decimal(units) / (Decimal(10) ** decimals) / rate).quantize(Decimal("0.01"), ROUND_HALF_EVEN)
-    return str(invoice["currency"]), str(amount), str(rate)
+    return invoice.currency, str(amount), str(rate)
 
 
 def statement(ctx: TraceContext, *, trade_id: int) -> Statement:
     """The statement of a trade (NotFoundError for an unknown one)."""
-    trade = escrow.show_trade(ctx, trade_id=trade_id)
-    token = trade["token"]
-    buyer, seller, vault = trade["buyer"], trade["seller"], escrow_contract(ctx).address
+    trade = show_trade(ctx, trade_id=trade_id)
+    token = trade.token
+    buyer, seller, vault = trade.buyer, trade.seller, escrow_contract(ctx).address
     updates = fee_updates(ctx)
 
     def fee_recipient(log: Log) -> str:
@@ -111,7 +115,7 @@ def statement(ctx: TraceContext, *, trade_id: int) -> Statement:
     def add(log: Log, movement: str, units: int, frm: str, to: str, milestone: str = "") -> None:
         if units == 0:
             return
-        currency, invoiced, rate = _invoice_amount(units, token["decimals"], trade.get("invoice"))
+        currency, invoiced, rate = _invoice_amount(units, token.decimals, trade.invoice)
         line = log.args.get("line", log.args.get("lineIndex", ""))
         result.rows.append(
             {
@@ -125,8 +129,8 @@ def statement(ctx: TraceContext, *, trade_id: int) -> Statement:
                 "line": line,
                 "from": frm,
                 "to": to,
-                "token": token["symbol"],
-                "amount": escrow.format_amount(units, token["decimals"]),
+                "token": token.symbol,
+                "amount": format_amount(units, token.decimals),
                 "amount_units": str(units),
                 "invoice_currency": currency,
                 "invoice_amount": invoiced,
@@ -142,7 +146,7 @@ def statement(ctx: TraceContext, *, trade_id: int) -> Statement:
         if log.name == "TradeOpened":
             add(log, "funded", int(a["amount"]), buyer, vault)
         elif log.name in ("MilestoneReleased", "ReceiptConfirmed"):
-            milestone = escrow.MILESTONES[int(a["milestone"])] if "milestone" in a else "confirmed by the buyer"
+            milestone = MILESTONE_NAMES[int(a["milestone"])] if "milestone" in a else "confirmed by the buyer"
             add(log, "released", int(a["amount"]) - int(a["fee"]), vault, seller, milestone)
             add(log, "fee", int(a["fee"]), vault, fee_recipient(log), milestone)
         elif log.name == "TradeRefunded":
@@ -155,7 +159,7 @@ def statement(ctx: TraceContext, *, trade_id: int) -> Statement:
     opened_at = logs[0].block if logs else 0
     recipients = {r["to"] for r in result.rows if r["movement"] == "fee"}
     for log in withdrawals(
-        ctx, accounts=[buyer, seller, *sorted(recipients)], token=token["address"], from_block=opened_at
+        ctx, accounts=[buyer, seller, *sorted(recipients)], token=token.address, from_block=opened_at
     ):
         add(log, "withdrawal", int(log.args["amount"]), vault, str(log.args["to"]))
     result.rows.sort(key=lambda r: (r["block"], r["log_index"]))
@@ -169,15 +173,15 @@ def _csv(st: Statement) -> bytes:
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     writer.writerows(st.rows)
-    decimals = st.trade["token"]["decimals"]
+    decimals = st.trade.token.decimals
     for movement, units in st.totals.items():  # totals close the file, one row per movement
-        currency, invoiced, rate = _invoice_amount(units, decimals, st.trade.get("invoice"))
+        currency, invoiced, rate = _invoice_amount(units, decimals, st.trade.invoice)
         writer.writerow(
             {
-                "trade_id": st.trade["trade_id"],
+                "trade_id": st.trade.trade_id,
                 "movement": f"total {movement}",
-                "token": st.trade["token"]["symbol"],
-                "amount": escrow.format_amount(units, decimals),
+                "token": st.trade.token.symbol,
+                "amount": format_amount(units, decimals),
                 "amount_units": str(units),
                 "invoice_currency": currency,
                 "invoice_amount": invoiced,
@@ -195,20 +199,20 @@ def _latin(text: Any) -> str:
 def _pdf(st: Statement) -> bytes:
     from fpdf import FPDF  # imported here: only statements in PDF need it
 
-    trade, decimals = st.trade, st.trade["token"]["decimals"]
-    symbol = trade["token"]["symbol"]
+    trade, decimals = st.trade, st.trade.token.decimals
+    symbol = trade.token.symbol
     pdf = FPDF(orientation="L", format="A4")
-    pdf.set_title(f"Statement of trade {trade['trade_id']}")
+    pdf.set_title(f"Statement of trade {trade.trade_id}")
     pdf.set_creation_date(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))  # same statement, same bytes
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 14)
-    pdf.cell(0, 8, _latin(f"Statement of trade {trade['trade_id']} ({trade['state']})"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 8, _latin(f"Statement of trade {trade.trade_id} ({trade.state})"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 9)
-    batch = trade.get("batch") or {}
+    batch = trade.batch
     for line in (
-        f"Buyer {trade['buyer']}   Seller {trade['seller']}   Arbiter {trade['arbiter']}",
-        f"Batch {batch.get('gtin', '')}/{batch.get('lot', '')}   Amount {trade['amount']} {symbol} "
-        f"({trade['token']['address']})   Opened {trade.get('opened_at')}",
+        f"Buyer {trade.buyer}   Seller {trade.seller}   Arbiter {trade.arbiter}",
+        f"Batch {batch.gtin if batch else ''}/{batch.lot if batch else ''}   Amount {trade.amount} {symbol} "
+        f"({trade.token.address})   Opened {trade.opened_at}",
     ):
         pdf.cell(0, 5, _latin(line), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
@@ -238,9 +242,7 @@ def _pdf(st: Statement) -> bytes:
     pdf.cell(0, 6, "Totals of the trade", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 9)
     for movement, units in st.totals.items():
-        pdf.cell(
-            0, 5, _latin(f"{movement}: {escrow.format_amount(units, decimals)} {symbol}"), new_x="LMARGIN", new_y="NEXT"
-        )
+        pdf.cell(0, 5, _latin(f"{movement}: {format_amount(units, decimals)} {symbol}"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     pdf.multi_cell(
         0,
