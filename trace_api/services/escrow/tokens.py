@@ -13,6 +13,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import Web3Exception
 
+from trace_api.chain.erc20 import TOKEN_INTERFACE
 from trace_api.errors import ValidationError
 from trace_api.services.context import TraceContext
 from trace_api.services.escrow.trades import read
@@ -50,7 +51,7 @@ class TokenInfo(BaseModel):
 
 def erc20(ctx: TraceContext, address: str) -> Contract:
     """A token through the standard interface: ERC-20 with its metadata, EIP-2612 and ERC-5267."""
-    return ctx.chain.contract("MockStablecoin", address)
+    return ctx.chain.contract(TOKEN_INTERFACE, address)
 
 
 def resolve_token(ctx: TraceContext, token: str) -> TokenInfo:
