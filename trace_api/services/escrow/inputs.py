@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from trace_api.chain.artifacts import load_constants, load_enums, load_structs
 from trace_api.errors import ValidationError
 
 __all__ = [
@@ -35,16 +36,20 @@ __all__ = [
     "percent_to_bps",
 ]
 
-BPS = 10_000
 DAY = 86_400
-MILESTONES = ("shipped", "delivered")  # ITradeEscrow.Milestone, by value
-# Mirrors of the contract's limits, checked here so that a bad value is a ValidationError and nothing is sent.
-MIN_RULING_PERIOD_S = 1 * DAY
-MAX_RULING_PERIOD_S = 90 * DAY
-MIN_DISPUTE_WINDOW_S = 1 * DAY  # TradeEscrow.MIN_DISPUTE_WINDOW
-MAX_DISPUTE_WINDOW_S = 30 * DAY  # TradeEscrow.MAX_DISPUTE_WINDOW
-MAX_DELIVERY_WINDOW_S = 730 * DAY
-MAX_AMOUNT = 2**96 - 1  # TradeEscrow stores amounts in 96 bits
+MILESTONES = tuple(name.lower() for name in load_enums()["ITradeEscrow.Milestone"])  # shipped, delivered, by value
+# The contract's limits, read from its compiled source (contracts.json), checked here so that a bad value is a
+# ValidationError and nothing is sent.
+_LIMITS = load_constants()["TradeEscrow"]
+BPS = int(_LIMITS["_BPS"])
+MIN_RULING_PERIOD_S = int(_LIMITS["MIN_RULING_PERIOD"])
+MAX_RULING_PERIOD_S = int(_LIMITS["MAX_RULING_PERIOD"])
+MIN_DISPUTE_WINDOW_S = int(_LIMITS["MIN_DISPUTE_WINDOW"])
+MAX_DISPUTE_WINDOW_S = int(_LIMITS["MAX_DISPUTE_WINDOW"])
+MAX_DELIVERY_WINDOW_S = int(_LIMITS["MAX_DELIVERY_WINDOW"])
+MAX_LINES = int(_LIMITS["MAX_LINES"])
+# The escrow stores an amount in its trade record's `amount` field: its width (uint96) bounds every amount.
+MAX_AMOUNT = 2 ** int(load_structs()["TradeEscrow.TradeRecord"]["amount"].removeprefix("uint")) - 1
 # How long a buyer has to dispute a delivery it did not record itself (a carrier's); its own receipt pays at once.
 DEFAULT_DISPUTE_WINDOW = "3d"
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": DAY, "w": 7 * DAY}
@@ -88,7 +93,7 @@ def parse_amount(value: str | int | Decimal, decimals: int) -> int:
         exponent += 1
     if -exponent > decimals:
         raise ValidationError(f"amount {text} has more than {decimals} decimals, the token's precision")
-    if len(coefficient) + exponent + decimals > 29:  # ≥ 10**29 cannot fit in uint96
+    if len(coefficient) + exponent + decimals > len(str(MAX_AMOUNT)):  # more digits than the largest amount
         raise ValidationError(f"amount {text} is too large")
     units = int("".join(map(str, coefficient))) * 10 ** (exponent + decimals)
     if units > MAX_AMOUNT:
@@ -116,7 +121,8 @@ def parse_duration(value: str) -> int:
 
 def parse_deliver_by(value: str, *, now: int) -> int:
     """The delivery deadline as unix time: a duration from ``now`` ("30d"), an ISO datetime (UTC unless it has an
-    offset) or an ISO date (the end of that day, UTC). Must lie in (now, now + 730 days], the contract's window."""
+    offset) or an ISO date (the end of that day, UTC). Must lie in (now, now + MAX_DELIVERY_WINDOW], the contract's
+    window."""
     text = value.strip()
     if _DURATION.match(text):
         deadline = now + parse_duration(text)

@@ -15,8 +15,10 @@ from trace_api.errors import NotFoundError, ValidationError
 from trace_api.services.context import TraceContext
 from trace_api.services.escrow.inputs import (
     BPS,
+    DAY,
     DEFAULT_DISPUTE_WINDOW,
     MAX_DISPUTE_WINDOW_S,
+    MAX_LINES,
     MAX_RULING_PERIOD_S,
     MIN_DISPUTE_WINDOW_S,
     MIN_RULING_PERIOD_S,
@@ -29,7 +31,6 @@ from trace_api.services.escrow.inputs import (
 )
 from trace_api.services.escrow.results import OpenedLine, TradeOpened
 from trace_api.services.escrow.terms import (
-    MAX_LINES,
     Invoice,
     OrderLine,
     Quote,
@@ -151,11 +152,15 @@ def open_trade(
     slippage = parse_slippage(max_slippage_bps)
     ruling = parse_duration(ruling_period)
     if not MIN_RULING_PERIOD_S <= ruling <= MAX_RULING_PERIOD_S:
-        raise ValidationError(f"ruling period {ruling_period}: must be between 1 and 90 days")
+        raise ValidationError(
+            f"ruling period {ruling_period}: must be between {MIN_RULING_PERIOD_S // DAY} and "
+            f"{MAX_RULING_PERIOD_S // DAY} days"
+        )
     window = parse_duration(dispute_window)
     if not MIN_DISPUTE_WINDOW_S <= window <= MAX_DISPUTE_WINDOW_S:
         raise ValidationError(
-            f"dispute window {dispute_window}: must be between 1 and 30 days (the buyer's time to "
+            f"dispute window {dispute_window}: must be between {MIN_DISPUTE_WINDOW_S // DAY} and "
+            f"{MAX_DISPUTE_WINDOW_S // DAY} days (the buyer's time to "
             f"dispute a carrier's delivery before it pays)"
         )
     info = resolve_token(ctx, token)

@@ -31,9 +31,10 @@ from babel.numbers import get_currency_precision, is_currency
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 
+from trace_api.chain.artifacts import load_enums, load_structs
 from trace_api.chain.client import guarded
 from trace_api.errors import ValidationError
-from trace_api.services.escrow.inputs import iso
+from trace_api.services.escrow.inputs import BPS, MAX_LINES, iso
 from trace_api.services.escrow.results import InvoiceTerms, OrderInfo, TermsView
 
 __all__ = [
@@ -55,12 +56,13 @@ __all__ = [
 ]
 
 # ITradeEscrow.Incoterm, by value (0 is "none").
-INCOTERMS = ("NONE", "EXW", "FCA", "CPT", "CIP", "DAP", "DPU", "DDP", "FAS", "FOB", "CFR", "CIF")
+INCOTERMS = tuple(name.upper() for name in load_enums()["ITradeEscrow.Incoterm"])  # NONE, EXW, FCA, … CIF
 SEA_RULES = frozenset({"FAS", "FOB", "CFR", "CIF"})
 D_RULES = frozenset({"DAP", "DPU", "DDP"})
-BPS = 10_000
 DEFAULT_SLIPPAGE = "0.5%"
 MAX_SLIPPAGE_BPS = 1_000  # 10 %: beyond that the quote means nothing
+# An invoice amount is recorded in ``ITradeEscrow.Terms.invoiceAmount``: its width bounds it.
+_MAX_INVOICE = 2 ** int(load_structs()["ITradeEscrow.Terms"]["invoiceAmount"].removeprefix("uint")) - 1
 _LOCODE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
 # Babel's two-letter territories that are groupings or private-use codes, not countries.
 _NOT_COUNTRIES = frozenset({"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"})
@@ -70,7 +72,6 @@ _COUNTRIES = frozenset(
     if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
 )
 _ZERO3 = b"\0" * 3
-MAX_LINES = 20  # TradeEscrow.MAX_LINES
 _LINE = re.compile(r"^\s*(\d{8,14})\s*/\s*([^=]+?)\s*(?:=\s*(\S+))?\s*$")
 
 
@@ -192,7 +193,7 @@ def parse_invoice(amount: str, currency: str) -> Invoice:
     scaled = number.scaleb(decimals)
     if scaled != scaled.to_integral_value():
         raise ValidationError(f"invoice amount {amount} has more than {decimals} decimals, {code}'s minor unit")
-    if scaled >= 2**96:
+    if scaled > _MAX_INVOICE:
         raise ValidationError(f"invoice amount {amount} is too large")
     return Invoice(int(scaled), code, decimals)
 

@@ -17,7 +17,7 @@ from trace_api.domain import hx
 from trace_api.errors import ValidationError
 from trace_api.services.context import TraceContext
 from trace_api.services.devchain import follow_wall_clock
-from trace_api.services.escrow.inputs import evidence_hash, format_amount, iso
+from trace_api.services.escrow.inputs import BPS, evidence_hash, format_amount, iso
 from trace_api.services.escrow.read import nothing_due
 from trace_api.services.escrow.results import (
     Confirmed,
@@ -185,8 +185,8 @@ def _resolution(
 
 def resolve(ctx: TraceContext, *, account: LocalAccount, trade_id: int, seller_bps: int) -> Resolved:
     """The arbiter's ruling: ``seller_bps`` of the frozen remainder to the seller, the rest back to the buyer."""
-    if not 0 <= seller_bps <= 10_000:
-        raise ValidationError(f"seller share {seller_bps} bps: must be between 0 and 10000 (0% and 100%)")
+    if not 0 <= seller_bps <= BPS:
+        raise ValidationError(f"seller share {seller_bps} bps: must be between 0 and {BPS} (0% and 100%)")
     escrow, _, token = _prepare(ctx, trade_id)
     receipt = ctx.sender(account).transact(escrow.functions.resolve(trade_id, seller_bps))
     return _resolution(escrow, receipt, trade_id, token, seller_bps)
