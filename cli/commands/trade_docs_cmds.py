@@ -117,17 +117,18 @@ def statement(
         raise ValidationError(f"unknown statement format {fmt!r}; choose one of {', '.join(statements.FORMATS)}")
     st = statements.statement(_ctx(), trade_id=trade_id)
     _, data = statements.render(st, fmt)
+    public = st.public().model_dump(mode="json")
     if out is None and fmt == "pdf":
         out = Path(f"statement-trade-{trade_id}.pdf")
     if out is not None:
         out.write_bytes(data)
-        emit({**st.to_json(), "out": str(out)}, f"wrote {out}: {len(st.rows)} movement(s) of trade {trade_id}")
+        emit({**public, "out": str(out)}, f"wrote {out}: {len(st.rows)} movement(s) of trade {trade_id}")
     elif STATE.json:
-        emit(st.to_json())
+        emit(public)
     else:
         sys.stdout.write(data.decode())
     if out is not None and not STATE.json:
-        totals = ", ".join(f"{k} {v}" for k, v in st.to_json()["totals"].items() if v != "0")
+        totals = ", ".join(f"{k} {v}" for k, v in public["totals"].items() if v != "0")
         console.print(f"totals: {totals}")
 
 

@@ -52,7 +52,7 @@ from trace_api.services.escrow.tokens import (
     resolve_token,
     sign_permit,
 )
-from trace_api.services.escrow.trades import chain_now, escrow_contract, events, read, tx
+from trace_api.services.escrow.trades import chain_now, escrow_contract, events, read, tx, view_named
 
 __all__ = ["open_trade"]
 
@@ -170,7 +170,7 @@ def open_trade(
     if not read(escrow.functions.isTokenAllowed(info.address)):
         raise ValidationError(f"{info.symbol} ({info.address}) is not allowed by the escrow")
     sender = ctx.sender(account)
-    quoted = _quote(escrow, invoice, info, sender)
+    quoted = _quote(ctx, escrow, invoice, info, sender)
     # With an invoice the escrow computes the amount; the buyer funds up to the quote plus its slippage.
     units = parse_amount(amount, info.decimals) if invoice is None and amount is not None else 0
     shares = _line_shares(lines, invoice, info, units) if lines else []
@@ -205,7 +205,7 @@ def open_trade(
         invoice_terms,
         order,
     )
-    warnings = [w for key in keys for w in _open_warnings(registry, key, buyer)]
+    warnings = [w for key in keys for w in _open_warnings(ctx, registry, key, buyer)]
 
     shown = f"{format_amount(funds, info.decimals)} {info.symbol}"
     sent: list[str] = []
@@ -240,7 +240,7 @@ def open_trade(
     opened = events(escrow, receipt, "TradeOpened")
     units = sum(int(o["amount"]) for o in opened)  # with an invoice, what the escrow converted at its round
     first = int(opened[0]["tradeId"])
-    terms = describe_terms(guarded(lambda: ctx.chain.view(escrow, "getTerms", first)), trade_id=first)
+    terms = describe_terms(view_named(ctx, escrow, "getTerms", first), trade_id=first)
     key = keys[0]
     return TradeOpened(
         trade_id=first,
@@ -300,7 +300,9 @@ def _line_shares(lines: list[OrderLine], invoice: Invoice | None, info: TokenInf
     return shares
 
 
-def _quote(escrow: Contract, invoice: Invoice | None, info: TokenInfo, sender: TxSender) -> Quote | None:
+def _quote(
+    ctx: TraceContext, escrow: Contract, invoice: Invoice | None, info: TokenInfo, sender: TxSender
+) -> Quote | None:
     """The feed's quote for an invoice, read before anything is signed; None without one."""
     if invoice is None:
         return None
@@ -309,10 +311,10 @@ def _quote(escrow: Contract, invoice: Invoice | None, info: TokenInfo, sender: T
             f"an invoice in {invoice.currency} is settled in a stablecoin: give --token (e.g. "
             f"USDC), not the native coin"
         )
-    return quote(escrow, invoice, token_address=info.address, token_symbol=info.symbol, call=sender.call)
+    return quote(ctx, escrow, invoice, token_address=info.address, token_symbol=info.symbol, call=sender.call)
 
 
-def _open_warnings(registry: Contract, key: BatchKey, buyer: str) -> list[str]:
+def _open_warnings(ctx: TraceContext, registry: Contract, key: BatchKey, buyer: str) -> list[str]:
     """What the buyer should know before funding: goods it already holds, or that were delivered to it before,
     never pay this trade (the escrow pays only for a shipment from the seller that the buyer had not completed
     when the trade opened), so such a trade ends by `trace escrow confirm` or a refund."""
@@ -322,10 +324,10 @@ def _open_warnings(registry: Contract, key: BatchKey, buyer: str) -> list[str]:
             f"{label} is already in the buyer's custody: only a new shipment from the seller to the buyer can "
             f"pay this trade; for goods already received, pay with `trace escrow confirm`"
         ]
-    shipment, _ = read(registry.functions.latestShipment(key.id, buyer))
-    if shipment[1]:  # delivered to the buyer, which no longer holds it
+    shipment = view_named(ctx, registry, "latestShipment", key.id, buyer)["shipment"]
+    if shipment["deliveredAt"]:  # delivered to the buyer, which no longer holds it
         return [
-            f"{label} was already delivered to the buyer ({iso(int(shipment[1]))}) and has left it since: "
+            f"{label} was already delivered to the buyer ({iso(int(shipment['deliveredAt']))}) and has left it since: "
             f"that delivery does not pay this trade, only a new shipment from the seller does"
         ]
     return []

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from web3.contract import Contract
 from web3.exceptions import Web3Exception
 
-from trace_api.chain.client import guarded
 from trace_api.domain import hx, resolve_account
 from trace_api.errors import ValidationError
 from trace_api.index.trade_queries import batch_label
@@ -37,6 +36,7 @@ from trace_api.services.escrow.trades import (
     get_trade,
     read,
     trade_state,
+    view_named,
 )
 
 __all__ = ["DEFAULT_LIST_LIMIT", "balances", "list_trades", "nothing_due", "show_trade", "trade_parties"]
@@ -110,7 +110,7 @@ def _describe(
     ruling_deadline = trade.disputed_at + trade.ruling_period if trade.disputed_at else 0
     releasable = _releasable(escrow, trade)
     batch = _label(ctx, trade.batch_id)
-    terms = describe_terms(guarded(lambda: ctx.chain.view(escrow, "getTerms", trade.id)), trade_id=trade.id)
+    terms = describe_terms(view_named(ctx, escrow, "getTerms", trade.id), trade_id=trade.id)
     own_line = TradeLine(
         trade_id=trade.id,
         batch_id=hx(trade.batch_id),
@@ -206,8 +206,10 @@ class _Facts:
 
 def _facts(ctx: TraceContext, trade: Trade) -> _Facts:
     """One registry call: the same facts, read the same way, as the escrow's release, refund and default ruling."""
-    shipment, recalled = read(ctx.registry.functions.latestShipment(trade.batch_id, trade.buyer))
-    shipper, delivered_at, handed_on_at, received, in_transit = shipment
+    latest = view_named(ctx, ctx.registry, "latestShipment", trade.batch_id, trade.buyer)
+    shipment, recalled = latest["shipment"], latest["recalled"]
+    shipper, delivered_at, handed_on_at = str(shipment["shipper"]), shipment["deliveredAt"], shipment["handedOnAt"]
+    received, in_transit = shipment["received"], shipment["inTransit"]
     own = (
         shipper.lower() == trade.seller.lower()
         and not (received and delivered_at < trade.opened_at)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from trace_api.chain.client import guarded
 from trace_api.errors import ValidationError
 from trace_api.services.context import TraceContext
@@ -27,9 +29,10 @@ from trace_api.services.escrow.inputs import format_amount
 from trace_api.services.escrow.logs import Log, escrow_contract, fee_updates, trade_logs, withdrawals
 from trace_api.services.escrow.read import show_trade
 from trace_api.services.escrow.results import InvoiceTerms, TradeDetail
+from trace_api.services.escrow.tokens import TokenInfo
 from trace_api.services.escrow.trades import MILESTONE_NAMES
 
-__all__ = ["COLUMNS", "FORMATS", "Statement", "render", "statement"]
+__all__ = ["COLUMNS", "FORMATS", "Statement", "StatementPublic", "StatementRow", "render", "statement"]
 
 FORMATS = ("csv", "pdf")
 COLUMNS = (
@@ -55,25 +58,58 @@ TOTALS = ("funded", "released", "fee", "refunded", "ruling to seller", "ruling t
 _EVENTS = ("TradeOpened", "MilestoneReleased", "ReceiptConfirmed", "TradeRefunded", "DisputeResolved")
 
 
+class StatementRow(BaseModel):
+    """One movement of the trade's money, with the columns of :data:`COLUMNS` (``from`` is a Python keyword)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", serialize_by_alias=True)
+    trade_id: int
+    block: int
+    time: str
+    tx_hash: str
+    log_index: int
+    movement: str
+    milestone: str
+    line: int | str = Field(description="The order line the movement belongs to, empty for the whole trade")
+    from_: str = Field(serialization_alias="from")
+    to: str
+    token: str
+    amount: str
+    amount_units: str
+    invoice_currency: str
+    invoice_amount: str
+    rate: str
+
+
+class StatementPublic(BaseModel):
+    """A statement as `--json` shows it: the rows, and the trade's totals per movement in the token's unit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    trade_id: int
+    state: str
+    token: TokenInfo
+    invoice: InvoiceTerms | None
+    columns: list[str]
+    rows: list[StatementRow]
+    totals: dict[str, str]
+
+
 @dataclass
 class Statement:
     trade: TradeDetail
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[StatementRow] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)  # movement -> token units
 
-    def to_json(self) -> dict[str, Any]:
+    def public(self) -> StatementPublic:
         decimals = self.trade.token.decimals
-        totals = {k: format_amount(v, decimals) for k, v in self.totals.items()}
-        invoice = self.trade.invoice
-        return {
-            "trade_id": self.trade.trade_id,
-            "state": self.trade.state,
-            "token": self.trade.token.model_dump(mode="json"),
-            "invoice": invoice.model_dump(mode="json") if invoice else None,
-            "columns": list(COLUMNS),
-            "rows": self.rows,
-            "totals": totals,
-        }
+        return StatementPublic(
+            trade_id=self.trade.trade_id,
+            state=self.trade.state,
+            token=self.trade.token,
+            invoice=self.trade.invoice,
+            columns=list(COLUMNS),
+            rows=self.rows,
+            totals={k: format_amount(v, decimals) for k, v in self.totals.items()},
+        )
 
 
 def _time(unix: int) -> str:
@@ -118,24 +154,24 @@ def statement(ctx: TraceContext, *, trade_id: int) -> Statement:
         currency, invoiced, rate = _invoice_amount(units, token.decimals, trade.invoice)
         line = log.args.get("line", log.args.get("lineIndex", ""))
         result.rows.append(
-            {
-                "trade_id": trade_id,
-                "block": log.block,
-                "time": _time(log.time),
-                "tx_hash": log.tx_hash,
-                "log_index": log.log_index,
-                "movement": movement,
-                "milestone": milestone,
-                "line": line,
-                "from": frm,
-                "to": to,
-                "token": token.symbol,
-                "amount": format_amount(units, token.decimals),
-                "amount_units": str(units),
-                "invoice_currency": currency,
-                "invoice_amount": invoiced,
-                "rate": rate,
-            }
+            StatementRow(
+                trade_id=trade_id,
+                block=log.block,
+                time=_time(log.time),
+                tx_hash=log.tx_hash,
+                log_index=log.log_index,
+                movement=movement,
+                milestone=milestone,
+                line=line,
+                from_=frm,
+                to=to,
+                token=token.symbol,
+                amount=format_amount(units, token.decimals),
+                amount_units=str(units),
+                invoice_currency=currency,
+                invoice_amount=invoiced,
+                rate=rate,
+            )
         )
         if movement in result.totals:
             result.totals[movement] += units
@@ -157,12 +193,12 @@ def statement(ctx: TraceContext, *, trade_id: int) -> Statement:
             add(log, "fee", int(a["fee"]), vault, fee_recipient(log), ruling)
             add(log, "ruling to buyer", int(a["toBuyer"]), vault, buyer, ruling)
     opened_at = logs[0].block if logs else 0
-    recipients = {r["to"] for r in result.rows if r["movement"] == "fee"}
+    recipients = {r.to for r in result.rows if r.movement == "fee"}
     for log in withdrawals(
         ctx, accounts=[buyer, seller, *sorted(recipients)], token=token.address, from_block=opened_at
     ):
         add(log, "withdrawal", int(log.args["amount"]), vault, str(log.args["to"]))
-    result.rows.sort(key=lambda r: (r["block"], r["log_index"]))
+    result.rows.sort(key=lambda r: (r.block, r.log_index))
     paid_out = sum(units for movement, units in result.totals.items() if movement != "funded")
     result.totals["in escrow"] = result.totals["funded"] - paid_out
     return result
@@ -172,7 +208,7 @@ def _csv(st: Statement) -> bytes:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(st.rows)
+    writer.writerows(r.model_dump() for r in st.rows)
     decimals = st.trade.token.decimals
     for movement, units in st.totals.items():  # totals close the file, one row per movement
         currency, invoiced, rate = _invoice_amount(units, decimals, st.trade.invoice)
@@ -216,7 +252,7 @@ def _pdf(st: Statement) -> bytes:
     ):
         pdf.cell(0, 5, _latin(line), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
-    invoiced = any(r["invoice_currency"] for r in st.rows)
+    invoiced = any(r.invoice_currency for r in st.rows)
     headings = ["Block", "Time (UTC)", "Movement", "Milestone", "To", f"Amount ({symbol})", "Transaction"]
     widths = [16, 38, 30, 34, 42, 30, 87]
     if invoiced:
@@ -225,17 +261,9 @@ def _pdf(st: Statement) -> bytes:
     with pdf.table(col_widths=widths, text_align="LEFT", line_height=5) as table:
         table.row(headings)
         for r in st.rows:
-            cells = [
-                r["block"],
-                r["time"],
-                r["movement"],
-                r["milestone"],
-                f"{r['to'][:10]}...",
-                r["amount"],
-                f"{r['tx_hash'][:26]}...",
-            ]
+            cells = [r.block, r.time, r.movement, r.milestone, f"{r.to[:10]}...", r.amount, f"{r.tx_hash[:26]}..."]
             if invoiced:
-                cells.insert(6, f"{r['invoice_amount']} {r['invoice_currency']}".strip())
+                cells.insert(6, f"{r.invoice_amount} {r.invoice_currency}".strip())
             table.row([_latin(c) for c in cells])
     pdf.ln(4)
     pdf.set_font("Helvetica", "B", 10)

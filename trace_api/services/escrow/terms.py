@@ -32,10 +32,11 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 
 from trace_api.chain.artifacts import load_enums, load_structs
-from trace_api.chain.client import guarded
 from trace_api.errors import ValidationError
+from trace_api.services.context import TraceContext
 from trace_api.services.escrow.inputs import BPS, MAX_LINES, iso
 from trace_api.services.escrow.results import InvoiceTerms, OrderInfo, TermsView
+from trace_api.services.escrow.trades import named_outputs, view_named
 
 __all__ = [
     "INCOTERMS",
@@ -235,6 +236,7 @@ class Quote:
 
 
 def quote(
+    ctx: TraceContext,
     escrow: Contract,
     invoice: Invoice,
     *,
@@ -247,19 +249,19 @@ def quote(
     An unknown pair is a ValidationError; a stale or invalid round reverts in the contract's ``quote`` and is raised
     as its decoded custom error (``call`` is the sender's, which decodes reverts), the same one ``open`` would raise.
     """
-    feed = guarded(lambda: escrow.functions.priceFeed(invoice.code, token_address).call())
-    if int(feed[0], 16) == 0:
+    feed = view_named(ctx, escrow, "priceFeed", invoice.code, token_address)
+    if int(feed["feed"], 16) == 0:
         raise ValidationError(
             f"no price feed converts {invoice.currency} into {token_symbol} on this chain: "
             f"invoice in {token_symbol} itself (--amount), or ask the escrow admin for a feed"
         )
-    amount, rate, round_id, updated_at = call(escrow.functions.quote(invoice.code, token_address, invoice.amount))
+    quoted = named_outputs(escrow, "quote", call(escrow.functions.quote(invoice.code, token_address, invoice.amount)))
     return Quote(
-        amount_units=int(amount),
-        rate=int(rate),
-        rate_decimals=int(feed[2]),
-        round_id=int(round_id),
-        round_time=int(updated_at),
+        amount_units=int(quoted["amount"]),
+        rate=int(quoted["rate"]),
+        rate_decimals=int(feed["feedDecimals"]),
+        round_id=int(quoted["roundId"]),
+        round_time=int(quoted["updatedAt"]),
     )
 
 

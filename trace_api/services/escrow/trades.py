@@ -21,7 +21,18 @@ from trace_api.services.context import TraceContext
 from trace_api.services.devchain import follow_wall_clock
 from trace_api.services.escrow.inputs import BPS
 
-__all__ = ["STATES", "TRADE_STATES", "Trade", "chain_now", "escrow_contract", "events", "get_trade", "read"]
+__all__ = [
+    "STATES",
+    "TRADE_STATES",
+    "Trade",
+    "chain_now",
+    "escrow_contract",
+    "events",
+    "get_trade",
+    "named_outputs",
+    "read",
+    "view_named",
+]
 
 STATES = tuple(name.lower() for name in load_enums()["ITradeEscrow.State"])  # none, open, disputed, closed
 MILESTONE_NAMES = tuple(name.lower() for name in load_enums()["ITradeEscrow.Milestone"])  # shipped, delivered
@@ -94,7 +105,7 @@ def get_trade(ctx: TraceContext, escrow: Contract, trade_id: int) -> Trade:
     """The trade, by the names ``getTrade``'s ABI gives its fields (NotFoundError for an unknown id)."""
     if trade_id < 1:
         raise ValidationError("trade ids start at 1")
-    raw: dict[str, Any] = guarded(lambda: ctx.chain.view(escrow, "getTrade", trade_id))
+    raw = view_named(ctx, escrow, "getTrade", trade_id)
     values = {_CAMEL.sub("_", name).lower(): value for name, value in raw.items()}
     if set(values) != _FIELDS:  # the contract's struct changed: say so, never misread it
         raise ValueError(f"getTrade returns {sorted(values)}, expected {sorted(_FIELDS)}")
@@ -104,6 +115,28 @@ def get_trade(ctx: TraceContext, escrow: Contract, trade_id: int) -> Trade:
         values[role] = Web3.to_checksum_address(values[role])
     values["batch_id"] = bytes(values["batch_id"])
     return Trade(id=trade_id, **values)
+
+
+def view_named(ctx: TraceContext, contract: Contract, name: str, *args: Any) -> dict[str, Any]:
+    """A view's outputs by the names its ABI gives them (structs as dicts of their fields, nested alike): one
+    struct is its fields, several outputs are keyed by their names."""
+    raw = guarded(lambda: ctx.chain.view(contract, name, *args))
+    return raw if isinstance(raw, dict) else named_outputs(contract, name, raw)
+
+
+def named_outputs(contract: Contract, name: str, raw: Any) -> dict[str, Any]:
+    """Decoded outputs of ``contract.name`` (a tuple for several, the value for one) keyed by the ABI's names."""
+    abi: list[dict[str, Any]] = [dict(f) for f in contract.abi]
+    (function,) = [f for f in abi if f.get("type") == "function" and f.get("name") == name]
+    outputs: list[dict[str, Any]] = function["outputs"]
+    values = raw if len(outputs) > 1 else (raw,)
+    return {output["name"]: _named(output, value) for output, value in zip(outputs, values, strict=True)}
+
+
+def _named(output: dict[str, Any], value: Any) -> Any:
+    if output["type"] == "tuple":
+        return {c["name"]: _named(c, v) for c, v in zip(output["components"], value, strict=True)}
+    return value
 
 
 def tx(receipt: TxReceipt) -> dict[str, Any]:
