@@ -17,7 +17,7 @@ from bench.common import BenchEnv, row
 from trace_api.chain.accounts import dev_account
 from trace_api.services import batches, escrow
 from trace_api.services.context import TraceContext
-from trace_api.services.trade_terms import OrderLine
+from trace_api.services.escrow.terms import OrderLine
 
 GTIN = "09506000134352"
 AMOUNT = "1250.50"
@@ -39,8 +39,8 @@ def _trade(ctx: TraceContext, lot: str, *, use_permit: bool) -> tuple[int, int]:
         use_permit=use_permit,
     )
     w3 = ctx.chain.w3
-    gas = sum(int(w3.eth.get_transaction_receipt(h)["gasUsed"]) for h in opened["tx_hashes"])
-    return opened["trade_id"], gas
+    gas = sum(int(w3.eth.get_transaction_receipt(h)["gasUsed"]) for h in opened.tx_hashes)
+    return opened.trade_id, gas
 
 
 def _order(ctx: TraceContext, lots: tuple[str, ...]) -> int:
@@ -57,7 +57,7 @@ def _order(ctx: TraceContext, lots: tuple[str, ...]) -> int:
         lines=[OrderLine(GTIN, lot, AMOUNT) for lot in lots],
         deliver_by="30d",
     )
-    return int(opened["gas_used"])
+    return opened.gas_used
 
 
 def _invoiced(ctx: TraceContext, lot: str) -> int:
@@ -78,7 +78,7 @@ def _invoiced(ctx: TraceContext, lot: str) -> int:
         lot=lot,
         deliver_by="30d",
     )
-    return int(opened["gas_used"])
+    return opened.gas_used
 
 
 def _later(ctx: TraceContext, seconds: int) -> None:

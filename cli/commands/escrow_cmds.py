@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import BaseModel
 from rich.console import Group
 from rich.table import Table
 
@@ -18,9 +19,11 @@ from cli.commands import trade_docs_cmds
 from cli.context import STATE, emit
 from trace_api.errors import ValidationError
 from trace_api.index.store import get_engine
-from trace_api.services import escrow, trade_files
+from trace_api.services import escrow
 from trace_api.services.context import TraceContext
-from trace_api.services.trade_terms import OrderLine, parse_line, parse_lines_csv
+from trace_api.services.escrow import files as trade_files
+from trace_api.services.escrow.results import TermsView
+from trace_api.services.escrow.terms import OrderLine, parse_line, parse_lines_csv, parse_slippage
 
 escrow_app = typer.Typer(
     help="Trade escrow: fund, release by milestones, dispute, resolve, withdraw.", no_args_is_help=True
@@ -45,8 +48,12 @@ def _short(address: str) -> str:
     return f"{address[:8]}…{address[-4:]}"
 
 
-def _money(data: dict[str, Any], field: str) -> str:
-    return f"{data[field]} {data['token']['symbol']}"
+def _money(amount: str | None, token: escrow.TokenInfo) -> str:
+    return f"{amount} {token.symbol}"
+
+
+def _json(model: BaseModel) -> Any:
+    return model.model_dump(mode="json")
 
 
 @escrow_app.command("open")
@@ -115,7 +122,7 @@ def open_(
         lines=lines,
         deliver_by=deliver_by,
         ruling_period=ruling_period,
-        milestones=milestones,
+        milestones=escrow.parse_milestones(milestones) if milestones and milestones.strip() else None,
         dispute_window=dispute_window,
         use_permit=permit,
         incoterm=incoterm,
@@ -123,21 +130,19 @@ def open_(
         port=port,
         invoice_amount=invoice_amount,
         invoice_currency=invoice_currency,
-        max_slippage=max_slippage,
+        max_slippage_bps=parse_slippage(max_slippage) if max_slippage is not None else None,
     )
-    for warning in result["warnings"]:
+    for warning in result.warnings:
         sys.stderr.write(f"trace: warning: {warning}\n")
-    terms = _terms_line(result)
-    ids = result["trade_ids"]
+    terms = _terms_line(result, result.token)
+    ids = result.trade_ids
     what = f"trade {ids[0]}" if len(ids) == 1 else f"trades {', '.join(map(str, ids))} (one per line)"
-    goods = ", ".join(
-        f"{line['gtin']}/{line['lot']}" + (f" {line['amount']}" if len(ids) > 1 else "") for line in result["lines"]
-    )
+    goods = ", ".join(f"{line.gtin}/{line.lot}" + (f" {line.amount}" if len(ids) > 1 else "") for line in result.lines)
     emit(
-        result,
-        f"opened {what}: {_money(result, 'amount')} for {goods}{', ' + terms if terms else ''}, deliver "
-        f"by {result['deliver_by']} (funded by {result['funding']}, {len(result['tx_hashes'])} tx, gas "
-        f"{result['gas_used']})",
+        _json(result),
+        f"opened {what}: {_money(result.amount, result.token)} for {goods}{', ' + terms if terms else ''}, deliver "
+        f"by {result.deliver_by} (funded by {result.funding}, {len(result.tx_hashes)} tx, gas "
+        f"{result.gas_used})",
     )
 
 
@@ -160,14 +165,14 @@ def _batch_or_lines(
     return (None, None), [parse_line(value, need_amount=len(lots) > 1) for value in lots]
 
 
-def _terms_line(data: dict[str, Any]) -> str:
+def _terms_line(terms: TermsView, token: escrow.TokenInfo) -> str:
     """ "DAP CNSHA, invoice 11500.00 EUR at 1.08 (round 3, 2026-12-01T05:00:00Z)", or "" for a plain trade."""
-    parts = [f"{data['incoterm']} {data['place']}"] if data["incoterm"] else []
-    if data["invoice"]:
-        inv = data["invoice"]
+    parts = [f"{terms.incoterm} {terms.place}"] if terms.incoterm else []
+    if terms.invoice:
+        inv = terms.invoice
         parts.append(
-            f"invoice {inv['amount']} {inv['currency']} at {inv['rate']} {data['token']['symbol']}/"
-            f"{inv['currency']} (round {inv['round_id']}, {inv['round_time']})"
+            f"invoice {inv.amount} {inv.currency} at {inv.rate} {token.symbol}/"
+            f"{inv.currency} (round {inv.round_id}, {inv.round_time})"
         )
     return ", ".join(parts)
 
@@ -177,50 +182,47 @@ def show(trade_id: int = TRADE_ID) -> None:
     """Show a trade: state, amounts, milestones, and what can be released now."""
     data = trade_files.show_trade(_ctx(), trade_id=trade_id, viewer=trade_docs_cmds.viewer())
     tables: list[Any] = [_trade_table(data)]
-    if data["files"]:
-        tables.append(trade_docs_cmds.files_table(data["files"], "documents and evidence (`trace escrow doc get`)"))
-    emit(data, Group(*tables))
+    if data.files:
+        tables.append(trade_docs_cmds.files_table(data.files, "documents and evidence (`trace escrow doc get`)"))
+    emit(_json(data), Group(*tables))
 
 
-def _trade_table(data: dict[str, Any]) -> Table:
-    batch = data["batch"]
-    label = f"{batch['gtin']}/{batch['lot']}" if batch else data["batch_id"]
-    table = Table(
-        title=f"trade {data['trade_id']} [bold]{data['state'].upper()}[/bold]  batch {label}", show_header=False
-    )
+def _trade_table(data: trade_files.TradeWithFiles) -> Table:
+    batch, token = data.batch, data.token
+    label = f"{batch.gtin}/{batch.lot}" if batch else data.batch_id
+    table = Table(title=f"trade {data.trade_id} [bold]{data.state.upper()}[/bold]  batch {label}", show_header=False)
     table.add_column("field", style="dim")
     table.add_column("value")
+    terms = _terms_line(data, token)
     rows = [
-        ("buyer", data["buyer"]),
-        ("seller", data["seller"]),
-        ("arbiter", data["arbiter"]),
-        ("amount", _money(data, "amount")),
-        *([("terms", _terms_line(data))] if _terms_line(data) else []),
-        ("released", _money(data, "released")),
-        ("in escrow", _money(data, "in_escrow")),
-        ("fee", f"{data['fee_bps'] / 100:g}%"),
-        ("opened", data["opened_at"]),
-        ("deliver by", data["deliver_by"] + ("  [red]overdue[/red]" if data["overdue"] else "")),
+        ("buyer", data.buyer),
+        ("seller", data.seller),
+        ("arbiter", data.arbiter),
+        ("amount", _money(data.amount, token)),
+        *([("terms", terms)] if terms else []),
+        ("released", _money(data.released, token)),
+        ("in escrow", _money(data.in_escrow, token)),
+        ("fee", f"{data.fee_bps / 100:g}%"),
+        ("opened", data.opened_at),
+        ("deliver by", f"{data.deliver_by}" + ("  [red]overdue[/red]" if data.overdue else "")),
     ]
-    for m in data["milestones"]:
-        rows.append(
-            (f"milestone {m['name']}", f"{m['bps'] / 100:g}% = {m['amount']} {data['token']['symbol']}, {m['status']}")
-        )
-    if data["disputed_at"]:
-        rows.append(("disputed", f"{data['disputed_at']}, ruling due {data['ruling_deadline']}"))
-    if data.get("dispute"):
-        d = data["dispute"]
-        rows.append(("disputed by", f"{d['by_name'] or d['by']} ({d['role']})"))
-        if d["reason"]:
-            rows.append(("reason", d["reason"]))
-    if data["refunded_to_buyer"] not in (None, "0"):
-        rows.append(("back to buyer", _money(data, "refunded_to_buyer")))
-    if data["batch_recalled"]:
+    for m in data.milestones:
+        rows.append((f"milestone {m.name}", f"{m.bps / 100:g}% = {m.amount} {token.symbol}, {m.status}"))
+    if data.disputed_at:
+        rows.append(("disputed", f"{data.disputed_at}, ruling due {data.ruling_deadline}"))
+    if data.dispute:
+        d = data.dispute
+        rows.append(("disputed by", f"{d.by_name or d.by} ({d.role})"))
+        if d.reason:
+            rows.append(("reason", d.reason))
+    if data.refunded_to_buyer not in (None, "0"):
+        rows.append(("back to buyer", _money(data.refunded_to_buyer, token)))
+    if data.batch_recalled:
         rows.append(("batch", "[bold red]RECALLED[/bold red]"))
-    rows.append(("releasable now", _money(data, "releasable_now")))
-    if data["refundable_now"]:
+    rows.append(("releasable now", _money(data.releasable_now, token)))
+    if data.refundable_now:
         rows.append(("refundable now", "yes: `trace escrow refund`"))
-    if data["resolvable_by_timeout"]:
+    if data.resolvable_by_timeout:
         rows.append(("ruling overdue", "yes: `trace escrow resolve-timeout`"))
     for key, value in rows:
         table.add_row(key, str(value))
@@ -242,40 +244,46 @@ def list_(
         table.add_column(col, justify="right" if col in ("id", "amount", "released") else "left")
     for t in items:
         table.add_row(
-            str(t["trade_id"]),
-            t["state"],
-            _money(t, "amount"),
-            t["released"],
-            _short(t["buyer"]),
-            _short(t["seller"]),
-            t["deliver_by"],
+            str(t.trade_id),
+            t.state,
+            _money(t.amount, t.token),
+            t.released,
+            _short(t.buyer),
+            _short(t.seller),
+            t.deliver_by,
         )
-    emit(items, table)
+    emit([_json(t) for t in items], table)
 
 
 @escrow_app.command("release")
 def release(trade_id: int = TRADE_ID) -> None:
     """Pay the milestones the registry shows as reached (anyone may call; nothing is sent when nothing is due)."""
     result = escrow.release(_ctx(), account=STATE.account("seller"), trade_id=trade_id)
-    if result["tx_hash"] is None:
-        emit(result, f"trade {trade_id}: {result['note']}")
+    if result.tx_hash is None:
+        emit(_json(result), f"trade {trade_id}: {result.note}")
         return
-    paid = ", ".join(f"{m['name']} {m['amount']}" for m in result["milestones"])
-    emit(result, f"trade {trade_id}: released {_money(result, 'released')} ({paid}); now {result['state']}")
+    paid = ", ".join(f"{m.name} {m.amount}" for m in result.milestones)
+    emit(
+        _json(result),
+        f"trade {trade_id}: released {_money(result.released, result.token)} ({paid}); now {result.state}",
+    )
 
 
 @escrow_app.command("confirm")
 def confirm(trade_id: int = TRADE_ID) -> None:
     """Release everything still in escrow to the seller (the buyer)."""
     result = escrow.confirm(_ctx(), account=STATE.account("buyer"), trade_id=trade_id)
-    emit(result, f"trade {trade_id}: confirmed, released {_money(result, 'released')}")
+    emit(_json(result), f"trade {trade_id}: confirmed, released {_money(result.released, result.token)}")
 
 
 @escrow_app.command("refund")
 def refund(trade_id: int = TRADE_ID) -> None:
     """Return an undelivered trade's remainder to the buyer after its delivery deadline."""
     result = escrow.refund(_ctx(), account=STATE.account("buyer"), trade_id=trade_id)
-    emit(result, f"trade {trade_id}: refunded {_money(result, 'refunded')} to the buyer (withdraw to collect)")
+    emit(
+        _json(result),
+        f"trade {trade_id}: refunded {_money(result.refunded, result.token)} to the buyer (withdraw to collect)",
+    )
 
 
 @escrow_app.command("dispute")
@@ -294,7 +302,7 @@ def dispute(
     result = trade_files.dispute(
         _ctx(), account=STATE.account("buyer"), trade_id=trade_id, text=text, path=file, digest=sha256
     )
-    emit(result, f"trade {trade_id}: disputed; the arbiter must rule by {result['ruling_deadline']}")
+    emit(_json(result), f"trade {trade_id}: disputed; the arbiter must rule by {result.ruling_deadline}")
 
 
 @escrow_app.command("evidence")
@@ -312,7 +320,7 @@ def evidence(
     result = trade_files.add_evidence(
         _ctx(), account=STATE.account("buyer"), trade_id=trade_id, text=text, path=file, digest=sha256
     )
-    emit(result, f"trade {trade_id}: evidence {result['evidence_sha256']} recorded")
+    emit(_json(result), f"trade {trade_id}: evidence {result.evidence_sha256} recorded")
 
 
 @escrow_app.command("resolve")
@@ -321,11 +329,12 @@ def resolve(
     seller_share: str = typer.Option(..., "--seller-share", help="The seller's share: 70% or 7000bps."),
 ) -> None:
     """Rule on a dispute: split the frozen remainder between seller and buyer (the arbiter)."""
-    result = escrow.resolve(_ctx(), account=STATE.account("arbiter"), trade_id=trade_id, seller_share=seller_share)
+    bps = escrow.parse_share(seller_share)
+    result = escrow.resolve(_ctx(), account=STATE.account("arbiter"), trade_id=trade_id, seller_bps=bps)
     emit(
-        result,
-        f"trade {trade_id}: resolved, {_money(result, 'to_seller')} to the seller (fee {result['fee']}), "
-        f"{_money(result, 'to_buyer')} to the buyer",
+        _json(result),
+        f"trade {trade_id}: resolved, {_money(result.to_seller, result.token)} to the seller (fee {result.fee}), "
+        f"{_money(result.to_buyer, result.token)} to the buyer",
     )
 
 
@@ -334,9 +343,9 @@ def resolve_timeout(trade_id: int = TRADE_ID) -> None:
     """Settle a dispute whose ruling deadline passed, by the registry's facts (anyone)."""
     result = escrow.resolve_by_timeout(_ctx(), account=STATE.account("buyer"), trade_id=trade_id)
     emit(
-        result,
-        f"trade {trade_id}: settled by timeout, {_money(result, 'to_seller')} to the seller, "
-        f"{_money(result, 'to_buyer')} to the buyer",
+        _json(result),
+        f"trade {trade_id}: settled by timeout, {_money(result.to_seller, result.token)} to the seller, "
+        f"{_money(result.to_buyer, result.token)} to the buyer",
     )
 
 
@@ -344,8 +353,8 @@ def resolve_timeout(trade_id: int = TRADE_ID) -> None:
 def withdraw(token: str = typer.Argument(None, help="USDC, EURC, a token address or ETH; default: all.")) -> None:
     """Pull your credited balance out of the escrow (default signer: seller)."""
     result = escrow.withdraw(_ctx(), account=STATE.account("seller"), token=token)
-    lines = [f"withdrew {w['amount']} {w['token']['symbol']} to {result['account']}" for w in result["withdrawals"]]
-    emit(result, "\n".join(lines))
+    lines = [f"withdrew {w.amount} {w.token.symbol} to {result.account}" for w in result.withdrawals]
+    emit(_json(result), "\n".join(lines))
 
 
 @escrow_app.command("balance")
@@ -353,7 +362,7 @@ def balance(account: str = typer.Argument(None, help="Address or dev account nam
     """What an account can withdraw from the escrow, per token."""
     who = account or STATE.account("seller").address
     items = escrow.balances(_ctx(), account=who)
-    emit(items, "\n".join(f"{i['amount']} {i['token']['symbol']}" for i in items))
+    emit([_json(i) for i in items], "\n".join(f"{i.amount} {i.token.symbol}" for i in items))
 
 
 def register(app: typer.Typer) -> None:

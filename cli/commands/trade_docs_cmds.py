@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
@@ -17,8 +16,9 @@ from cli.context import STATE, console, emit
 from trace_api.chain.accounts import address_of
 from trace_api.errors import TraceError, ValidationError
 from trace_api.index.store import get_engine
-from trace_api.services import statements, trade_files
 from trace_api.services.context import TraceContext
+from trace_api.services.escrow import files as trade_files
+from trace_api.services.escrow import statements
 
 doc_app = typer.Typer(
     help="Trade documents and dispute evidence: attach (hash on chain, file encrypted for the "
@@ -42,19 +42,19 @@ def viewer(default: str = "buyer") -> str | None:
         return None
 
 
-def files_table(files: list[dict[str, Any]], title: str) -> Table:
+def files_table(files: list[trade_files.FileEntry], title: str) -> Table:
     table = Table(title=title)
     for col in ("#", "kind", "name", "by", "at", "sha256"):
         table.add_column(col)
     for f in files:
-        by = f["by_name"] or f["by"]
+        by = f.by_name or f.by
         table.add_row(
-            str(f["n"]),
-            f["kind"] + (" (dispute)" if f["dispute"] else ""),
-            f["name"] if f["stored"] else "[dim]hash only[/dim]",
-            f"{by} ({f['role']})" if f["role"] else by,
-            f["at"],
-            f["sha256"],
+            str(f.n),
+            f.kind + (" (dispute)" if f.dispute else ""),
+            (f.name or "") if f.stored else "[dim]hash only[/dim]",
+            f"{by} ({f.role})" if f.role else by,
+            f.at,
+            f.sha256,
         )
     return table
 
@@ -70,8 +70,8 @@ def add(
     """Attach a trade document (the buyer or the seller; default signer: seller)."""
     result = trade_files.add_document(_ctx(), account=STATE.account("seller"), trade_id=trade_id, kind=kind, path=file)
     emit(
-        result,
-        f"trade {trade_id}: {kind} {result['evidence_sha256']} recorded, file stored for the parties and the arbiter",
+        result.model_dump(mode="json"),
+        f"trade {trade_id}: {kind} {result.evidence_sha256} recorded, file stored for the parties and the arbiter",
     )
 
 
@@ -79,7 +79,7 @@ def add(
 def list_(trade_id: int = TRADE_ID) -> None:
     """The trade's documents and evidence, with who sent each and when."""
     data = trade_files.list_files(_ctx(), trade_id=trade_id, viewer=viewer())
-    emit(data, files_table(data["files"], f"trade {trade_id}: {len(data['files'])} file(s)"))
+    emit(data.model_dump(mode="json"), files_table(data.files, f"trade {trade_id}: {len(data.files)} file(s)"))
 
 
 @doc_app.command("get")
@@ -117,17 +117,18 @@ def statement(
         raise ValidationError(f"unknown statement format {fmt!r}; choose one of {', '.join(statements.FORMATS)}")
     st = statements.statement(_ctx(), trade_id=trade_id)
     _, data = statements.render(st, fmt)
+    public = st.public().model_dump(mode="json")
     if out is None and fmt == "pdf":
         out = Path(f"statement-trade-{trade_id}.pdf")
     if out is not None:
         out.write_bytes(data)
-        emit({**st.to_json(), "out": str(out)}, f"wrote {out}: {len(st.rows)} movement(s) of trade {trade_id}")
+        emit({**public, "out": str(out)}, f"wrote {out}: {len(st.rows)} movement(s) of trade {trade_id}")
     elif STATE.json:
-        emit(st.to_json())
+        emit(public)
     else:
         sys.stdout.write(data.decode())
     if out is not None and not STATE.json:
-        totals = ", ".join(f"{k} {v}" for k, v in st.to_json()["totals"].items() if v != "0")
+        totals = ", ".join(f"{k} {v}" for k, v in public["totals"].items() if v != "0")
         console.print(f"totals: {totals}")
 
 

@@ -102,7 +102,8 @@ def test_format_amount(units: int, decimals: int, text: str) -> None:
     ],
 )
 def test_milestones(text: str | None, shipped: int, delivered: int) -> None:
-    assert parse_milestones(text) == (shipped, delivered)
+    parsed = parse_milestones(text)
+    assert (parsed.shipped_bps, parsed.delivered_bps) == (shipped, delivered)
 
 
 @pytest.mark.parametrize(

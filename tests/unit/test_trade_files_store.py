@@ -12,7 +12,9 @@ from sqlalchemy.engine import Engine
 from trace_api.config import Settings
 from trace_api.errors import ForbiddenError
 from trace_api.index.store import get_engine
-from trace_api.services import documents, statements
+from trace_api.services import documents
+from trace_api.services.escrow import statements
+from trace_api.services.escrow.results import InvoiceTerms
 
 
 @dataclass
@@ -73,4 +75,15 @@ def test_a_discarded_document_is_gone(ctx: Ctx) -> None:
 def test_invoice_amounts_at_the_recorded_rate(
     units: int, invoice: dict[str, object] | None, expected: tuple[str, str, str]
 ) -> None:
-    assert statements._invoice_amount(units, 6, invoice) == expected
+    terms = None
+    if invoice is not None:
+        given = {
+            "amount": "1",
+            "amount_minor_units": "100",
+            "rate": "1",
+            "round_id": "1",
+            "round_time": None,
+            **invoice,
+        }
+        terms = InvoiceTerms.model_validate(given)
+    assert statements._invoice_amount(units, 6, terms) == expected

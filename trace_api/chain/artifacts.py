@@ -36,12 +36,24 @@ class Artifact:
 
 def load_artifacts(path: Path = PACKAGED) -> dict[str, Artifact]:
     """The shipped artifacts, re-read only when the file changed (``trace compile`` in the same process)."""
-    return _parsed(path, _stamp(path))[0]
+    return _parsed(path, _stamp(path)).artifacts
 
 
 def load_enums(path: Path = PACKAGED) -> dict[str, tuple[str, ...]]:
     """The contracts' enums by canonical name (``ITraceRegistry.Step``), members in on-chain order."""
-    return _parsed(path, _stamp(path))[1]
+    return _parsed(path, _stamp(path)).enums
+
+
+def load_constants(path: Path = PACKAGED) -> dict[str, dict[str, int | str]]:
+    """The contracts' ``constant`` state variables by contract and name (``TradeEscrow`` -> ``MAX_LINES`` -> 20):
+    integers as numbers, fixed bytes as 0x hex. Read offline: nothing calls a getter."""
+    return _parsed(path, _stamp(path)).constants
+
+
+def load_structs(path: Path = PACKAGED) -> dict[str, dict[str, str]]:
+    """Struct members with their Solidity types by canonical name (``TradeEscrow.TradeRecord`` -> ``amount`` ->
+    ``uint96``), storage structs included: their widths bound what the contract can hold."""
+    return _parsed(path, _stamp(path)).structs
 
 
 def _stamp(path: Path) -> int:
@@ -51,23 +63,37 @@ def _stamp(path: Path) -> int:
         raise ConfigError(f"{path.name} is missing: run `trace compile` on a source checkout") from None
 
 
+@dataclass(frozen=True)
+class _Record:
+    artifacts: dict[str, Artifact]
+    enums: dict[str, tuple[str, ...]]
+    constants: dict[str, dict[str, int | str]]
+    structs: dict[str, dict[str, str]]
+
+
 @functools.lru_cache(maxsize=4)
-def _parsed(path: Path, stamp: int) -> tuple[dict[str, Artifact], dict[str, tuple[str, ...]]]:
-    """The file read and parsed once per version, for both the artifacts and the enums."""
+def _parsed(path: Path, stamp: int) -> _Record:
+    """The file read and parsed once per version, for the artifacts and the facts alike."""
     record = json.loads(path.read_text())
-    artifacts = {name: Artifact(**data) for name, data in record["contracts"].items()}
-    return artifacts, {name: tuple(members) for name, members in record["enums"].items()}
+    return _Record(
+        artifacts={name: Artifact(**data) for name, data in record["contracts"].items()},
+        enums={name: tuple(members) for name, members in record["enums"].items()},
+        constants=record["constants"],
+        structs=record["structs"],
+    )
 
 
 def packaged_record(
-    artifacts: dict[str, Artifact], *, enums: dict[str, list[str]], solc_version: str, source_hashes: dict[str, str]
+    artifacts: dict[str, Artifact], *, facts: dict[str, Any], solc_version: str, source_hashes: dict[str, str]
 ) -> str:
     """The text of ``contracts.json`` for these artifacts: stable (sorted), so unchanged sources change no byte."""
     record = {
         "generated_by": "trace compile",
         "solc_version": solc_version,
         "source_hashes": dict(sorted(source_hashes.items())),
-        "enums": dict(sorted(enums.items())),
+        "enums": facts["enums"],
+        "constants": facts["constants"],
+        "structs": facts["structs"],
         "contracts": {name: asdict(artifacts[name]) for name in sorted(artifacts)},
     }
     return json.dumps(record, indent=1, sort_keys=True) + "\n"

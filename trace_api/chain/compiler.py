@@ -21,6 +21,7 @@ import solcx
 from solcx.exceptions import SolcError
 
 from trace_api.chain.artifacts import Artifact, packaged_record, write_packaged
+from trace_api.chain.facts import solidity_facts
 from trace_api.chain.toolchain import (
     BRIDGE_SCRIPT,
     BUILD_DIR,
@@ -97,6 +98,11 @@ def _cache_key(sources: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
+def compile_facts(*, contracts_dir: Path = CONTRACTS_DIR, build_dir: Path = BUILD_DIR) -> dict[str, Any]:
+    """The enums, constants and structs of ``contracts/`` as compiled today (see :mod:`trace_api.chain.facts`)."""
+    return _compile(force=False, contracts_dir=contracts_dir, build_dir=build_dir)[1]
+
+
 def compile_contracts(
     *, force: bool = False, contracts_dir: Path = CONTRACTS_DIR, build_dir: Path = BUILD_DIR
 ) -> dict[str, Artifact]:
@@ -104,27 +110,8 @@ def compile_contracts(
     return _compile(force=force, contracts_dir=contracts_dir, build_dir=build_dir)[0]
 
 
-def _enums(output: dict[str, Any], folder: str) -> dict[str, list[str]]:
-    """Every enum declared under ``contracts/``, by canonical name (``ITraceRegistry.Step``), members in order."""
-    found: dict[str, list[str]] = {}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("nodeType") == "EnumDefinition":
-                found[node["canonicalName"]] = [member["name"] for member in node["members"]]
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    for source, data in output.get("sources", {}).items():
-        if source.startswith(f"{folder}/"):
-            walk(data.get("ast"))
-    return dict(sorted(found.items()))
-
-
-def _compile(*, force: bool, contracts_dir: Path, build_dir: Path) -> tuple[dict[str, Artifact], dict[str, list[str]]]:
+def _compile(*, force: bool, contracts_dir: Path, build_dir: Path) -> tuple[dict[str, Artifact], dict[str, Any]]:
+    """The artifacts, and the facts read from the AST (:func:`solidity_facts`: enums, constants, structs)."""
     sources = _sources(contracts_dir)
     key = _cache_key(sources)
     cache = build_dir / ARTIFACTS_FILE
@@ -133,8 +120,8 @@ def _compile(*, force: bool, contracts_dir: Path, build_dir: Path) -> tuple[dict
             cached = json.loads(cache.read_text())
         except ValueError:
             cached = {}
-        if cached.get("cache_key") == key:
-            return {name: Artifact(**data) for name, data in cached["contracts"].items()}, cached["enums"]
+        if cached.get("cache_key") == key and "facts" in cached:
+            return {name: Artifact(**data) for name, data in cached["contracts"].items()}, cached["facts"]
 
     solc_path = ensure_solc()
     settings = compiler_settings()
@@ -170,7 +157,7 @@ def _compile(*, force: bool, contracts_dir: Path, build_dir: Path) -> tuple[dict
                 bytecode=data["evm"]["bytecode"]["object"],
                 deployed_bytecode=data["evm"]["deployedBytecode"]["object"],
             )
-    enums = _enums(output, contracts_dir.name)
+    facts = solidity_facts(output, contracts_dir.name)
     build_dir.mkdir(parents=True, exist_ok=True)
     record = {
         "cache_key": key,
@@ -178,12 +165,12 @@ def _compile(*, force: bool, contracts_dir: Path, build_dir: Path) -> tuple[dict
         "evm_version": settings.evm_version,
         "source_hashes": {n: "0x" + hashlib.sha256(t.encode()).hexdigest() for n, t in sources.items()},
         "contracts": {name: a.__dict__ for name, a in artifacts.items()},
-        "enums": enums,
+        "facts": facts,
     }
     tmp = cache.with_suffix(".tmp")
     tmp.write_text(json.dumps(record))
     os.replace(tmp, cache)
-    return artifacts, enums
+    return artifacts, facts
 
 
 def is_source_checkout() -> bool:
@@ -193,9 +180,9 @@ def is_source_checkout() -> bool:
 
 def refresh_packaged(*, force: bool = False) -> tuple[dict[str, Artifact], bool]:
     """Compile ``contracts/`` and write the artifacts the package ships; returns them and whether the file changed."""
-    artifacts, enums = _compile(force=force, contracts_dir=CONTRACTS_DIR, build_dir=BUILD_DIR)
+    artifacts, facts = _compile(force=force, contracts_dir=CONTRACTS_DIR, build_dir=BUILD_DIR)
     hashes = {n: "0x" + hashlib.sha256(t.encode()).hexdigest() for n, t in _sources(CONTRACTS_DIR).items()}
-    text = packaged_record(artifacts, enums=enums, solc_version=compiler_settings().version, source_hashes=hashes)
+    text = packaged_record(artifacts, facts=facts, solc_version=compiler_settings().version, source_hashes=hashes)
     return artifacts, write_packaged(text)
 
 

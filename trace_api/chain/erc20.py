@@ -1,40 +1,21 @@
-"""The standard ERC-20 ABI (EIP-20), for any token: the reads (name, symbol, decimals, balanceOf, allowance,
-totalSupply) and `transfer`.
+"""The one token ABI: ``ITradeToken`` (``contracts/interfaces/``), OpenZeppelin's ``IERC20Metadata``,
+``IERC20Permit`` and ``IERC5267`` compiled into the shipped ``contracts.json``: ERC-20 with its metadata (EIP-20),
+EIP-2612 permits and the ERC-5267 domain.
 
-Real tokens are read through this, never through the ABI of a test mock.
+Real tokens are read and sent through this, never through the ABI of a test mock.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from trace_api.chain.artifacts import load_artifacts
 
-def _view(name: str, inputs: list[tuple[str, str]], output: str) -> dict[str, Any]:
-    return {
-        "type": "function",
-        "name": name,
-        "stateMutability": "view",
-        "inputs": [{"name": n, "type": t} for n, t in inputs],
-        "outputs": [{"name": "", "type": output}],
-    }
+__all__ = ["TOKEN_INTERFACE", "token_abi"]
+
+TOKEN_INTERFACE = "ITradeToken"
 
 
-ERC20_READ_ABI: list[dict[str, Any]] = [
-    _view("name", [], "string"),
-    _view("symbol", [], "string"),
-    _view("decimals", [], "uint8"),
-    _view("totalSupply", [], "uint256"),
-    _view("balanceOf", [("account", "address")], "uint256"),
-    _view("allowance", [("owner", "address"), ("spender", "address")], "uint256"),
-]
-
-ERC20_ABI: list[dict[str, Any]] = [
-    *ERC20_READ_ABI,
-    {
-        "type": "function",
-        "name": "transfer",
-        "stateMutability": "nonpayable",
-        "inputs": [{"name": "to", "type": "address"}, {"name": "value", "type": "uint256"}],
-        "outputs": [{"name": "", "type": "bool"}],
-    },
-]
+def token_abi() -> list[dict[str, Any]]:
+    """The compiled ABI of :data:`TOKEN_INTERFACE`, as shipped in the package."""
+    return load_artifacts()[TOKEN_INTERFACE].abi

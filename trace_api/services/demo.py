@@ -13,11 +13,12 @@ from trace_api.chain.accounts import dev_account
 from trace_api.chain.client import connect
 from trace_api.config import Settings
 from trace_api.domain import batch_key
-from trace_api.services import anchoring, batches, escrow, history, importer, orgs, statements, units
+from trace_api.services import anchoring, batches, escrow, history, importer, orgs, units
 from trace_api.services.context import TraceContext
 from trace_api.services.demo_models import DemoBatch, DemoLabel, DemoSummary, ExportTrade
 from trace_api.services.deploy import deploy, refresh_dev_feeds
-from trace_api.services.trade_terms import OrderLine
+from trace_api.services.escrow import statements
+from trace_api.services.escrow.terms import OrderLine
 
 GREEN = ("09506000134352", "HUILA-2026-11")
 ROASTED = ("09506000134369", "ROAST-2026-11-A")
@@ -208,10 +209,10 @@ def run_story(
             gtin=rg,
             lot=rl,
             deliver_by="30d",
-            milestones="shipped:3000,delivered:7000",
+            milestones=escrow.Milestones.of(3000, 7000),
         )
-        trade_id = int(trade["trade_id"])
-        say(f"the shop locked {TRADE_AMOUNT} USDC in escrow (trade {trade_id}, {trade['funding']})")
+        trade_id = trade.trade_id
+        say(f"the shop locked {TRADE_AMOUNT} USDC in escrow (trade {trade_id}, {trade.funding})")
         batches.record_event(
             ctx,
             source="demo",
@@ -230,8 +231,8 @@ def run_story(
         delivered = escrow.release(ctx, account=processor, trade_id=trade_id)
         paid = escrow.withdraw(ctx, account=processor, token="USDC")
         say(
-            f"escrow released {shipped['released']} USDC on shipment and {delivered['released']} on delivery; "
-            f"the roaster withdrew {paid['withdrawals'][0]['amount']} USDC"
+            f"escrow released {shipped.released} USDC on shipment and {delivered.released} on delivery; "
+            f"the roaster withdrew {paid.withdrawals[0].amount} USDC"
         )
         batches.record_event(
             ctx, source="demo", account=retailer, gtin=rg, lot=rl, step="retail_selling", gln=SHOP_GLN, when=at(13.6)
@@ -244,7 +245,7 @@ def run_story(
     uri = signing.sign_uri(digital_link.unit_uri(*ROASTED, UNITS[0], domain=domain), processor.key)
     render.render_png(uri, label)
     say(f"QR label of bag 1, signed by the roaster: {label}")
-    trades = escrow.list_trades(ctx)
+    trades = [t.model_dump(mode="json") for t in escrow.list_trades(ctx)]
     export = _export_trade(ctx)
     if export is not None:  # the importer's books: one statement per line of the order, beside the label
         written = []
@@ -329,8 +330,9 @@ def _export(ctx: TraceContext, at: Callable[[float], str], say: Say) -> None:
             when=at(13.2),
         )
     say(
-        f"a Shanghai importer bought two roasted lots DAP CNSHA for {amount} {currency} = {trade['amount']} USDC at "
-        f"{trade['invoice']['rate']} (trades {', '.join(map(str, trade['trade_ids']))}); both lots shipped"
+        f"a Shanghai importer bought two roasted lots DAP CNSHA for {amount} {currency} = {trade.amount} USDC at "
+        f"{trade.invoice.rate if trade.invoice else '?'} (trades {', '.join(map(str, trade.trade_ids))}); "
+        "both lots shipped"
     )
 
 
@@ -338,14 +340,13 @@ def _export_trade(ctx: TraceContext) -> ExportTrade | None:
     """The export order's trade ids, found by its first lot's trade (statements are written from these)."""
     key = batch_key(*EXPORT_LOTS[0][:2])
     for trade in escrow.list_trades(ctx):
-        if trade["batch_id"] == key.id_hex:
-            shown = escrow.show_trade(ctx, trade_id=int(trade["trade_id"]))
-            order = shown["order"]
+        if trade.batch_id == key.id_hex:
+            shown = escrow.show_trade(ctx, trade_id=trade.trade_id)
             return ExportTrade(
-                trade_ids=order["trade_ids"] if order else [shown["trade_id"]],
-                incoterm=shown["incoterm"],
-                place=shown["place"],
-                invoice=shown["invoice"],
-                token=shown["token"]["symbol"],
+                trade_ids=shown.order.trade_ids if shown.order else [shown.trade_id],
+                incoterm=shown.incoterm,
+                place=shown.place,
+                invoice=shown.invoice.model_dump(mode="json") if shown.invoice else None,
+                token=shown.token.symbol,
             )
     return None

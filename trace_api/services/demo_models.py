@@ -27,8 +27,8 @@ class ExportTrade(_Result):
     """The Shanghai order: one trade per line, with its terms and the importer's statements."""
 
     trade_ids: list[int]
-    incoterm: str
-    place: str
+    incoterm: str | None
+    place: str | None
     invoice: Any = Field(description="The order's invoice currency, amount and recorded rate, as escrow shows it")
     token: str = Field(description="Symbol of the settlement token")
     statements: list[str] = Field(default_factory=list, description="CSV statement files, one per trade")

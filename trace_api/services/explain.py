@@ -248,7 +248,7 @@ def describer_for(settings: Any, chain: Any | None = None, roles: dict[str, str]
     Every lookup is best effort: a name that cannot be found falls back to the raw value, never to an error.
     """
     from trace_api.chain.accounts import account_names
-    from trace_api.chain.erc20 import ERC20_READ_ABI
+    from trace_api.chain.erc20 import token_abi
     from trace_api.epcis.vocab import STEP_CODES
     from trace_api.services.escrow import STATES
 
@@ -280,7 +280,7 @@ def describer_for(settings: Any, chain: Any | None = None, roles: dict[str, str]
         if chain is None:
             return None
         try:
-            erc20 = chain.w3.eth.contract(address=chain.w3.to_checksum_address(token), abi=ERC20_READ_ABI)
+            erc20 = chain.w3.eth.contract(address=chain.w3.to_checksum_address(token), abi=token_abi())
             decimals, symbol = erc20.functions.decimals().call(), erc20.functions.symbol().call()
         except Exception:  # noqa: BLE001 - not a token, or the node went away: show the raw units
             return None

@@ -13,7 +13,7 @@ from web3 import Web3
 
 from trace_api.chain.accounts import DEV_ACCOUNTS, account_names, address_of, dev_addresses
 from trace_api.chain.client import Chain, guarded
-from trace_api.chain.erc20 import ERC20_ABI, ERC20_READ_ABI
+from trace_api.chain.erc20 import token_abi
 from trace_api.domain import hx
 from trace_api.errors import ValidationError
 from trace_api.services.context import TraceContext
@@ -63,7 +63,7 @@ def list_accounts(*, chain: Chain) -> list[AccountInfo]:
     registry = chain.contract("TraceRegistry")
     roles = registry_roles(chain)
     tokens = {
-        symbol: chain.w3.eth.contract(address=Web3.to_checksum_address(address), abi=ERC20_READ_ABI)
+        symbol: chain.w3.eth.contract(address=Web3.to_checksum_address(address), abi=token_abi())
         for symbol, address in chain.deployment().tokens.items()
     }
     decimals = {symbol: token.functions.decimals().call() for symbol, token in tokens.items()}
@@ -109,7 +109,7 @@ def balance(ctx: TraceContext, *, account: str, token: str) -> TokenBalance:
     if info.native:
         units = int(guarded(lambda: ctx.chain.w3.eth.get_balance(Web3.to_checksum_address(holder))))
     else:
-        contract = ctx.chain.w3.eth.contract(address=Web3.to_checksum_address(info.address), abi=ERC20_ABI)
+        contract = ctx.chain.w3.eth.contract(address=Web3.to_checksum_address(info.address), abi=token_abi())
         units = int(guarded(lambda: contract.functions.balanceOf(holder).call()))
     return TokenBalance(
         account=holder,
@@ -135,7 +135,7 @@ def transfer(ctx: TraceContext, *, signer: LocalAccount, to: str, amount: str, t
     if info.native:
         receipt = sender.wait(sender.submit_value(recipient, units))
     else:
-        contract = ctx.chain.w3.eth.contract(address=Web3.to_checksum_address(info.address), abi=ERC20_ABI)
+        contract = ctx.chain.w3.eth.contract(address=Web3.to_checksum_address(info.address), abi=token_abi())
         receipt = sender.transact(contract.functions.transfer(recipient, units))
     after = balance(ctx, account=recipient, token=token)
     return TokenTransfer(

@@ -6,15 +6,16 @@ Amounts are decimal strings in the token's unit ("1250.50"); ``*_units`` fields 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from trace_api.http.deps import CallerDep, CtxDep, RateLimited
 from trace_api.http.privacy import ViewerDep
-from trace_api.services import escrow, trade_files
-from trace_api.services.trade_terms import OrderLine
+from trace_api.services import escrow
+from trace_api.services.escrow import files
+from trace_api.services.escrow.terms import OrderLine
 
 router = APIRouter(prefix="/escrow", tags=["escrow"])
 
@@ -108,56 +109,14 @@ class TradeCreate(BaseModel):
         return self
 
 
-class TokenPublic(BaseModel):
-    symbol: str
-    address: str
-    decimals: int
-
-
-class InvoicePublic(BaseModel):
-    amount: str
-    amount_minor_units: str
-    currency: str
-    rate: str = Field(description="Token per unit of the currency, as read from the feed")
-    rate_units: str
-    rate_decimals: int
-    round_id: str
-    round_time: str | None
-
-
-class TradePublic(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    trade_id: int
-    state: str
-    buyer: str
-    seller: str
-    arbiter: str
-    token: TokenPublic
-    amount: str
-    released: str
-    batch_id: str
-    deliver_by: str | None
-    incoterm: str | None = Field(default=None, description="Incoterms 2020 rule, recorded on chain")
-    place: str | None = Field(default=None, description="Its named place, a UN/LOCODE")
-    invoice: InvoicePublic | None = None
-
-
 class TradesPublic(BaseModel):
-    trades: list[TradePublic]
+    trades: list[escrow.TradeSummary]
     count: int
 
 
-class TradeTxPublic(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    trade_id: int
-    tx_hash: str | None
-
-
-class TradeOpenedPublic(TradeTxPublic):
-    warnings: list[str] = Field(
-        description="e.g. the batch is already in the buyer's custody, so only a new "
-        "shipment from the seller can pay this trade"
-    )
+class BalancesPublic(BaseModel):
+    account: str
+    balances: list[escrow.Balance]
 
 
 class EvidenceCreate(BaseModel):
@@ -190,17 +149,15 @@ class ResolveCreate(BaseModel):
         return self
 
     @property
-    def share(self) -> str | int:
-        return self.seller_bps if self.seller_bps is not None else f"{self.seller_percent}%"
+    def bps(self) -> int:
+        if self.seller_bps is not None:
+            return self.seller_bps
+        assert self.seller_percent is not None
+        return escrow.percent_to_bps(self.seller_percent)
 
 
 class WithdrawCreate(BaseModel):
     token: str | None = Field(default=None, max_length=42, description="Default: every token with a balance")
-
-
-class WithdrawalsPublic(BaseModel):
-    account: str
-    withdrawals: list[dict[str, Any]]
 
 
 @router.get("/trades", dependencies=[RateLimited], response_model=TradesPublic)
@@ -209,31 +166,29 @@ def list_trades(
     account: Annotated[str | None, Query(max_length=42)] = None,
     state: Annotated[str | None, Query(pattern="^(open|disputed|paid|refunded|resolved|closed)$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = escrow.DEFAULT_LIST_LIMIT,
-) -> dict[str, Any]:
+) -> TradesPublic:
     """Trades, newest first; `account` matches the buyer, the seller or the arbiter."""
     trades = escrow.list_trades(ctx, account=account, state=state, limit=limit)
-    return {"trades": trades, "count": len(trades)}
+    return TradesPublic(trades=trades, count=len(trades))
 
 
-@router.get("/trades/{trade_id}", dependencies=[RateLimited], response_model=TradePublic)
-def get_trade(trade_id: TradeId, ctx: CtxDep, viewer: ViewerDep) -> dict[str, Any]:
+@router.get("/trades/{trade_id}", dependencies=[RateLimited], response_model=files.TradeWithFiles)
+def get_trade(trade_id: TradeId, ctx: CtxDep, viewer: ViewerDep) -> files.TradeWithFiles:
     """A trade with its milestones, what can be released now, its dispute and its files (who sent each, when).
     File names and the dispute's reason are shown to an API key of the buyer, the seller or the arbiter only."""
-    return trade_files.show_trade(ctx, trade_id=trade_id, viewer=viewer.address)
+    return files.show_trade(ctx, trade_id=trade_id, viewer=viewer.address)
 
 
-@router.get("/balances/{account}", dependencies=[RateLimited])
-def get_balances(account: str, ctx: CtxDep) -> dict[str, Any]:
+@router.get("/balances/{account}", dependencies=[RateLimited], response_model=BalancesPublic)
+def get_balances(account: str, ctx: CtxDep) -> BalancesPublic:
     """What `account` can withdraw, per token."""
-    return {"account": account, "balances": escrow.balances(ctx, account=account)}
+    return BalancesPublic(account=account, balances=escrow.balances(ctx, account=account))
 
 
-@router.post("/trades", status_code=status.HTTP_201_CREATED, response_model=TradeOpenedPublic)
-def open_trade(body: TradeCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+@router.post("/trades", status_code=status.HTTP_201_CREATED, response_model=escrow.TradeOpened)
+def open_trade(body: TradeCreate, ctx: CtxDep, caller: CallerDep) -> escrow.TradeOpened:
     """Open and fund a trade; the caller's account is the buyer."""
-    milestones = (
-        f"shipped:{body.milestones.shipped_bps},delivered:{body.milestones.delivered_bps}" if body.milestones else None
-    )
+    milestones = body.milestones
     return escrow.open_trade(
         ctx,
         account=caller.account,
@@ -246,7 +201,7 @@ def open_trade(body: TradeCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, A
         lines=[OrderLine(x.gtin, x.lot, x.amount) for x in body.lines] if body.lines else None,
         deliver_by=body.deliver_by,
         ruling_period=body.ruling_period,
-        milestones=milestones,
+        milestones=escrow.Milestones.of(milestones.shipped_bps, milestones.delivered_bps) if milestones else None,
         dispute_window=body.dispute_window,
         use_permit=body.use_permit,
         incoterm=body.terms.incoterm if body.terms else None,
@@ -254,53 +209,53 @@ def open_trade(body: TradeCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, A
         port=body.terms.port if body.terms else False,
         invoice_amount=body.invoice.amount if body.invoice else None,
         invoice_currency=body.invoice.currency if body.invoice else None,
-        max_slippage=body.invoice.max_slippage_bps if body.invoice else None,
+        max_slippage_bps=body.invoice.max_slippage_bps if body.invoice else None,
     )
 
 
-@router.post("/trades/{trade_id}/release", response_model=TradeTxPublic)
-def release(trade_id: TradeId, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+@router.post("/trades/{trade_id}/release", response_model=escrow.Released)
+def release(trade_id: TradeId, ctx: CtxDep, caller: CallerDep) -> escrow.Released:
     """Pay the milestones the registry shows as reached; `tx_hash` is null when nothing was due."""
     return escrow.release(ctx, account=caller.account, trade_id=trade_id)
 
 
-@router.post("/trades/{trade_id}/confirm", response_model=TradeTxPublic)
-def confirm(trade_id: TradeId, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+@router.post("/trades/{trade_id}/confirm", response_model=escrow.Confirmed)
+def confirm(trade_id: TradeId, ctx: CtxDep, caller: CallerDep) -> escrow.Confirmed:
     """The buyer releases everything still in escrow."""
     return escrow.confirm(ctx, account=caller.account, trade_id=trade_id)
 
 
-@router.post("/trades/{trade_id}/refund", response_model=TradeTxPublic)
-def refund(trade_id: TradeId, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+@router.post("/trades/{trade_id}/refund", response_model=escrow.Refunded)
+def refund(trade_id: TradeId, ctx: CtxDep, caller: CallerDep) -> escrow.Refunded:
     """Return an undelivered trade's remainder to the buyer after the delivery deadline."""
     return escrow.refund(ctx, account=caller.account, trade_id=trade_id)
 
 
-@router.post("/trades/{trade_id}/dispute", response_model=TradeTxPublic)
-def dispute(trade_id: TradeId, body: EvidenceCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+@router.post("/trades/{trade_id}/dispute", response_model=files.DisputeFiled)
+def dispute(trade_id: TradeId, body: EvidenceCreate, ctx: CtxDep, caller: CallerDep) -> files.DisputeFiled:
     """A party freezes the trade for the arbiter."""
-    return trade_files.dispute(ctx, account=caller.account, trade_id=trade_id, text=body.text, digest=body.sha256)
+    return files.dispute(ctx, account=caller.account, trade_id=trade_id, text=body.text, digest=body.sha256)
 
 
-@router.post("/trades/{trade_id}/evidence", status_code=status.HTTP_201_CREATED, response_model=TradeTxPublic)
-def add_evidence(trade_id: TradeId, body: EvidenceCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+@router.post("/trades/{trade_id}/evidence", status_code=status.HTTP_201_CREATED, response_model=files.EvidenceFiled)
+def add_evidence(trade_id: TradeId, body: EvidenceCreate, ctx: CtxDep, caller: CallerDep) -> files.EvidenceFiled:
     """A party references more evidence."""
-    return trade_files.add_evidence(ctx, account=caller.account, trade_id=trade_id, text=body.text, digest=body.sha256)
+    return files.add_evidence(ctx, account=caller.account, trade_id=trade_id, text=body.text, digest=body.sha256)
 
 
-@router.post("/trades/{trade_id}/resolve", response_model=TradeTxPublic)
-def resolve(trade_id: TradeId, body: ResolveCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+@router.post("/trades/{trade_id}/resolve", response_model=escrow.Resolved)
+def resolve(trade_id: TradeId, body: ResolveCreate, ctx: CtxDep, caller: CallerDep) -> escrow.Resolved:
     """The arbiter splits the frozen remainder."""
-    return escrow.resolve(ctx, account=caller.account, trade_id=trade_id, seller_share=body.share)
+    return escrow.resolve(ctx, account=caller.account, trade_id=trade_id, seller_bps=body.bps)
 
 
-@router.post("/trades/{trade_id}/resolve-timeout", response_model=TradeTxPublic)
-def resolve_timeout(trade_id: TradeId, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+@router.post("/trades/{trade_id}/resolve-timeout", response_model=escrow.Resolved)
+def resolve_timeout(trade_id: TradeId, ctx: CtxDep, caller: CallerDep) -> escrow.Resolved:
     """Settle a dispute whose ruling deadline passed, by the registry's facts."""
     return escrow.resolve_by_timeout(ctx, account=caller.account, trade_id=trade_id)
 
 
-@router.post("/withdraw", response_model=WithdrawalsPublic)
-def withdraw(body: WithdrawCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+@router.post("/withdraw", response_model=escrow.Withdrawals)
+def withdraw(body: WithdrawCreate, ctx: CtxDep, caller: CallerDep) -> escrow.Withdrawals:
     """Pull the caller's credited balance of a token (or of every token) out of the escrow."""
     return escrow.withdraw(ctx, account=caller.account, token=body.token)

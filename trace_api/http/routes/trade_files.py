@@ -8,14 +8,15 @@ import binascii
 import re
 import tempfile
 from pathlib import Path as FilePath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from trace_api.errors import ValidationError
 from trace_api.http.deps import CallerDep, CtxDep, RateLimited
-from trace_api.services import statements, trade_files
+from trace_api.services.escrow import files as trade_files
+from trace_api.services.escrow import statements
 
 router = APIRouter(prefix="/escrow", tags=["escrow"])
 
@@ -38,8 +39,10 @@ class DocumentCreate(BaseModel):
     content_base64: str = Field(min_length=1, description="The file, base64-encoded")
 
 
-@router.post("/trades/{trade_id}/documents", status_code=status.HTTP_201_CREATED)
-def add_document(trade_id: TradeId, body: DocumentCreate, ctx: CtxDep, caller: CallerDep) -> dict[str, Any]:
+@router.post(
+    "/trades/{trade_id}/documents", status_code=status.HTTP_201_CREATED, response_model=trade_files.EvidenceFiled
+)
+def add_document(trade_id: TradeId, body: DocumentCreate, ctx: CtxDep, caller: CallerDep) -> trade_files.EvidenceFiled:
     """Attach a trade document: its SHA-256 on chain, the file stored encrypted for the trade's parties and
     arbiter. The caller's account must be the buyer or the seller."""
     try:

@@ -20,18 +20,29 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import delete, insert, select, update
+from pydantic import BaseModel, ConfigDict
 
 from trace_api.chain.accounts import account_names
 from trace_api.errors import ForbiddenError, NotFoundError, ValidationError, VerificationFailed
-from trace_api.index import schema as t
-from trace_api.services import documents, escrow
+from trace_api.index.trade_queries import add_pending_file, complete_file, drop_file, trade_file_rows
+from trace_api.services import documents
 from trace_api.services.context import TraceContext
-from trace_api.services.escrow_logs import Log, escrow_contract, trade_logs
+from trace_api.services.escrow.inputs import evidence_hash
+from trace_api.services.escrow.logs import Log, escrow_contract, trade_logs
+from trace_api.services.escrow.read import show_trade as show_trade_only
+from trace_api.services.escrow.read import trade_parties
+from trace_api.services.escrow.results import DisputeOpened, EvidenceAdded, TradeDetail
+from trace_api.services.escrow.writes import add_evidence as record_evidence
+from trace_api.services.escrow.writes import dispute as open_dispute
 
 __all__ = [
     "DOCUMENT_KINDS",
+    "DisputeFiled",
+    "EvidenceFiled",
+    "FileEntry",
     "TradeFile",
+    "TradeFiles",
+    "TradeWithFiles",
     "add_document",
     "add_evidence",
     "dispute",
@@ -54,9 +65,60 @@ class TradeFile:
     data: bytes
 
 
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FileEntry(_Model):
+    """One hash a trade's logs carry: who sent it, when, and whether this server stores the file."""
+
+    n: int
+    kind: str
+    name: str | None
+    sha256: str
+    by: str
+    by_name: str | None
+    role: str | None
+    at: str
+    block: int
+    tx_hash: str
+    stored: bool
+    dispute: bool
+
+
+class DisputeInfo(_Model):
+    by: str
+    by_name: str | None
+    role: str | None
+    at: str
+    sha256: str
+    tx_hash: str
+    reason: str | None
+
+
+class TradeFiles(_Model):
+    dispute: DisputeInfo | None
+    files: list[FileEntry]
+
+
+class TradeWithFiles(TradeDetail, TradeFiles):
+    """A trade's read model with its dispute and files as the viewer may see them."""
+
+
+class EvidenceFiled(EvidenceAdded):
+    kind: str
+    stored: bool
+
+
+class DisputeFiled(DisputeOpened):
+    kind: str
+    stored: bool
+
+
 def _parties(ctx: TraceContext, trade_id: int) -> dict[str, str]:
     """Role -> lower-case address of the trade's buyer, seller and arbiter (NotFoundError for an unknown trade)."""
-    return {role: address.lower() for role, address in escrow.trade_parties(ctx, trade_id=trade_id).items()}
+    parties = trade_parties(ctx, trade_id=trade_id)
+    return {role: str(address).lower() for role, address in parties.model_dump().items()}
 
 
 def _stage(
@@ -80,21 +142,16 @@ def _stage(
     digest = prepared.info["sha256"]
     known = documents.stored(ctx, digest)
     documents.commit(ctx, prepared, owner=sender)
-    with ctx.engine.begin() as conn:
-        row_id = conn.execute(
-            insert(t.trade_files).values(
-                escrow=escrow_contract(ctx).address.lower(),
-                trade_id=trade_id,
-                sha256=digest,
-                kind=kind,
-                name=prepared.info["name"],
-                sender=sender.lower(),
-                tx_hash="",
-                created_at=dt.datetime.now(dt.UTC),
-            )
-        ).inserted_primary_key
-    assert row_id is not None
-    return int(row_id[0]), digest, known
+    row_id = add_pending_file(
+        ctx.engine,
+        escrow=escrow_contract(ctx).address,
+        trade_id=trade_id,
+        sha256=digest,
+        kind=kind,
+        name=prepared.info["name"],
+        sender=sender,
+    )
+    return row_id, digest, known
 
 
 def _send(
@@ -106,10 +163,10 @@ def _send(
     text: str | None,
     path: Path | None,
     digest: str | None,
-    call: Callable[..., dict[str, Any]],
-) -> dict[str, Any]:
+    call: Callable[..., EvidenceAdded],
+) -> tuple[EvidenceAdded, bool]:
     # The input is checked (and the hash computed) before anything is stored.
-    escrow.evidence_hash(text=text, path=path, digest=digest, max_bytes=ctx.settings.max_document_bytes)
+    evidence_hash(text=text, path=path, digest=digest, max_bytes=ctx.settings.max_document_bytes)
     parties = _parties(ctx, trade_id)
     staged = _stage(
         ctx,
@@ -125,15 +182,13 @@ def _send(
     except BaseException:
         if staged is not None:  # nothing was sent: keep nothing
             row_id, sha, known = staged
-            with ctx.engine.begin() as conn:
-                conn.execute(delete(t.trade_files).where(t.trade_files.c.id == row_id))
+            drop_file(ctx.engine, row_id)
             if not known:
                 documents.discard(ctx, sha)
         raise
     if staged is not None:
-        with ctx.engine.begin() as conn:
-            conn.execute(update(t.trade_files).where(t.trade_files.c.id == staged[0]).values(tx_hash=result["tx_hash"]))
-    return {**result, "kind": kind, "stored": staged is not None}
+        complete_file(ctx.engine, staged[0], result.tx_hash)
+    return result, staged is not None
 
 
 def dispute(
@@ -144,12 +199,13 @@ def dispute(
     text: str | None = None,
     path: Path | None = None,
     digest: str | None = None,
-) -> dict[str, Any]:
+) -> DisputeFiled:
     """Open a dispute with its reason (text or a file) stored for the parties and the arbiter."""
     kind = "reason" if text is not None else "evidence"
-    return _send(
-        ctx, account=account, trade_id=trade_id, kind=kind, text=text, path=path, digest=digest, call=escrow.dispute
+    result, stored = _send(
+        ctx, account=account, trade_id=trade_id, kind=kind, text=text, path=path, digest=digest, call=open_dispute
     )
+    return DisputeFiled(**result.model_dump(), kind=kind, stored=stored)
 
 
 def add_evidence(
@@ -160,9 +216,9 @@ def add_evidence(
     text: str | None = None,
     path: Path | None = None,
     digest: str | None = None,
-) -> dict[str, Any]:
+) -> EvidenceFiled:
     """More evidence for the arbiter: its hash on chain, the file stored for the parties and the arbiter."""
-    return _send(
+    result, stored = _send(
         ctx,
         account=account,
         trade_id=trade_id,
@@ -170,18 +226,20 @@ def add_evidence(
         text=text,
         path=path,
         digest=digest,
-        call=escrow.add_evidence,
+        call=record_evidence,
     )
+    return EvidenceFiled(**result.model_dump(), kind="evidence", stored=stored)
 
 
-def add_document(ctx: TraceContext, *, account: LocalAccount, trade_id: int, kind: str, path: Path) -> dict[str, Any]:
+def add_document(ctx: TraceContext, *, account: LocalAccount, trade_id: int, kind: str, path: Path) -> EvidenceFiled:
     """Attach a trade document (``kind`` one of :data:`DOCUMENT_KINDS`): its hash on chain, the file stored for
     the counterparty and the arbiter."""
     if kind not in DOCUMENT_KINDS:
         raise ValidationError(f"unknown document kind {kind!r}; choose one of {', '.join(DOCUMENT_KINDS)}")
-    return _send(
-        ctx, account=account, trade_id=trade_id, kind=kind, text=None, path=path, digest=None, call=escrow.add_evidence
+    result, stored = _send(
+        ctx, account=account, trade_id=trade_id, kind=kind, text=None, path=path, digest=None, call=record_evidence
     )
+    return EvidenceFiled(**result.model_dump(), kind=kind, stored=stored)
 
 
 def _iso(timestamp: int) -> str:
@@ -192,17 +250,7 @@ def _entries(ctx: TraceContext, trade_id: int) -> list[tuple[Log, dict[str, Any]
     """Each hash the trade's logs carry, with the stored file it names (completing rows whose transaction was sent
     but not recorded: the write-ahead's recovery)."""
     logs = trade_logs(ctx, trade_id=trade_id, names=_LOGS)
-    with ctx.engine.connect() as conn:
-        rows = [
-            dict(r)
-            for r in conn.execute(
-                select(t.trade_files)
-                .where(
-                    t.trade_files.c.escrow == escrow_contract(ctx).address.lower(), t.trade_files.c.trade_id == trade_id
-                )
-                .order_by(t.trade_files.c.id)
-            ).mappings()
-        ]
+    rows = trade_file_rows(ctx.engine, escrow=escrow_contract(ctx).address, trade_id=trade_id)
     by_tx = {r["tx_hash"]: r for r in rows if r["tx_hash"]}
     pending = [r for r in rows if not r["tx_hash"]]
     found: list[tuple[Log, dict[str, Any] | None]] = []
@@ -213,15 +261,12 @@ def _entries(ctx: TraceContext, trade_id: int) -> list[tuple[Log, dict[str, Any]
             row = next((r for r in pending if r["sha256"] == sha and r["sender"] == sender), None)
             if row is not None:
                 pending.remove(row)
-                with ctx.engine.begin() as conn:
-                    conn.execute(
-                        update(t.trade_files).where(t.trade_files.c.id == row["id"]).values(tx_hash=log.tx_hash)
-                    )
+                complete_file(ctx.engine, int(row["id"]), log.tx_hash)
         found.append((log, row if row is not None and row["sha256"] == sha else None))
     return found
 
 
-def list_files(ctx: TraceContext, *, trade_id: int, viewer: str | None) -> dict[str, Any]:
+def list_files(ctx: TraceContext, *, trade_id: int, viewer: str | None) -> TradeFiles:
     """The trade's dispute and files, oldest first, with who sent each and when. A ``viewer`` that is the buyer,
     the seller or the arbiter also sees the file names and the reason's text; anyone else sees the kind, the
     sender, the time and the hash (which the chain shows anyway)."""
@@ -229,39 +274,42 @@ def list_files(ctx: TraceContext, *, trade_id: int, viewer: str | None) -> dict[
     roles = {address: role for role, address in parties.items()}
     party = viewer is not None and viewer.lower() in roles
     names = account_names(ctx.settings)
-    files: list[dict[str, Any]] = []
-    dispute_info: dict[str, Any] | None = None
+    files: list[FileEntry] = []
+    dispute_info: DisputeInfo | None = None
     for number, (log, row) in enumerate(_entries(ctx, trade_id), start=1):
         sender = str(log.args["by"])
         kind = row["kind"] if row else ("reason" if log.name == "DisputeOpened" else "evidence")
-        entry = {
-            "n": number,
-            "kind": kind,
-            "name": (row["name"] if party else PRIVATE_NAME) if row else None,
-            "sha256": "0x" + bytes(log.args["evidenceHash"]).hex(),
-            "by": sender,
-            "by_name": names.get(sender.lower()),
-            "role": roles.get(sender.lower()),
-            "at": _iso(log.time),
-            "block": log.block,
-            "tx_hash": log.tx_hash,
-            "stored": row is not None,
-            "dispute": log.name == "DisputeOpened",
-        }
+        entry = FileEntry(
+            n=number,
+            kind=kind,
+            name=(row["name"] if party else PRIVATE_NAME) if row else None,
+            sha256="0x" + bytes(log.args["evidenceHash"]).hex(),
+            by=sender,
+            by_name=names.get(sender.lower()),
+            role=roles.get(sender.lower()),
+            at=_iso(log.time),
+            block=log.block,
+            tx_hash=log.tx_hash,
+            stored=row is not None,
+            dispute=log.name == "DisputeOpened",
+        )
         files.append(entry)
         if log.name == "DisputeOpened":
             reason = None
             if party and row is not None and row["kind"] == "reason":
                 found = documents.content(ctx, row["sha256"])
                 reason = found[1].decode("utf-8", "replace") if found and found[1] is not None else None
-            dispute_info = {key: entry[key] for key in ("by", "by_name", "role", "at", "sha256", "tx_hash")}
-            dispute_info["reason"] = reason
-    return {"dispute": dispute_info, "files": files}
+            dispute_info = DisputeInfo(
+                **entry.model_dump(include={"by", "by_name", "role", "at", "sha256", "tx_hash"}), reason=reason
+            )
+    return TradeFiles(dispute=dispute_info, files=files)
 
 
-def show_trade(ctx: TraceContext, *, trade_id: int, viewer: str | None) -> dict[str, Any]:
-    """:func:`escrow.show_trade` with the trade's dispute and files as ``viewer`` may see them."""
-    return {**escrow.show_trade(ctx, trade_id=trade_id), **list_files(ctx, trade_id=trade_id, viewer=viewer)}
+def show_trade(ctx: TraceContext, *, trade_id: int, viewer: str | None) -> TradeWithFiles:
+    """The trade's read model with its dispute and files as ``viewer`` may see them."""
+    trade = show_trade_only(ctx, trade_id=trade_id)
+    listed = list_files(ctx, trade_id=trade_id, viewer=viewer)
+    return TradeWithFiles.model_validate({**dict(trade), **dict(listed)})
 
 
 def _pick(entries: list[tuple[Log, dict[str, Any] | None]], ref: str) -> tuple[Log, dict[str, Any] | None]:

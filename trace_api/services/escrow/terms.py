@@ -31,8 +31,12 @@ from babel.numbers import get_currency_precision, is_currency
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 
-from trace_api.chain.client import guarded
+from trace_api.chain.artifacts import load_enums, load_structs
 from trace_api.errors import ValidationError
+from trace_api.services.context import TraceContext
+from trace_api.services.escrow.inputs import BPS, MAX_LINES, iso
+from trace_api.services.escrow.results import InvoiceTerms, OrderInfo, TermsView
+from trace_api.services.escrow.trades import named_outputs, view_named
 
 __all__ = [
     "INCOTERMS",
@@ -40,6 +44,7 @@ __all__ = [
     "SEA_RULES",
     "Invoice",
     "OrderLine",
+    "Quote",
     "default_schedule",
     "describe_terms",
     "parse_incoterm",
@@ -52,12 +57,13 @@ __all__ = [
 ]
 
 # ITradeEscrow.Incoterm, by value (0 is "none").
-INCOTERMS = ("NONE", "EXW", "FCA", "CPT", "CIP", "DAP", "DPU", "DDP", "FAS", "FOB", "CFR", "CIF")
+INCOTERMS = tuple(name.upper() for name in load_enums()["ITradeEscrow.Incoterm"])  # NONE, EXW, FCA, … CIF
 SEA_RULES = frozenset({"FAS", "FOB", "CFR", "CIF"})
 D_RULES = frozenset({"DAP", "DPU", "DDP"})
-BPS = 10_000
 DEFAULT_SLIPPAGE = "0.5%"
 MAX_SLIPPAGE_BPS = 1_000  # 10 %: beyond that the quote means nothing
+# An invoice amount is recorded in ``ITradeEscrow.Terms.invoiceAmount``: its width bounds it.
+_MAX_INVOICE = 2 ** int(load_structs()["ITradeEscrow.Terms"]["invoiceAmount"].removeprefix("uint")) - 1
 _LOCODE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
 # Babel's two-letter territories that are groupings or private-use codes, not countries.
 _NOT_COUNTRIES = frozenset({"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"})
@@ -67,7 +73,6 @@ _COUNTRIES = frozenset(
     if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
 )
 _ZERO3 = b"\0" * 3
-MAX_LINES = 20  # TradeEscrow.MAX_LINES
 _LINE = re.compile(r"^\s*(\d{8,14})\s*/\s*([^=]+?)\s*(?:=\s*(\S+))?\s*$")
 
 
@@ -189,7 +194,7 @@ def parse_invoice(amount: str, currency: str) -> Invoice:
     scaled = number.scaleb(decimals)
     if scaled != scaled.to_integral_value():
         raise ValidationError(f"invoice amount {amount} has more than {decimals} decimals, {code}'s minor unit")
-    if scaled >= 2**96:
+    if scaled > _MAX_INVOICE:
         raise ValidationError(f"invoice amount {amount} is too large")
     return Invoice(int(scaled), code, decimals)
 
@@ -219,63 +224,77 @@ def parse_slippage(value: str | int | None) -> int:
     return bps
 
 
+@dataclass(frozen=True)
+class Quote:
+    """A feed's round for an invoice: the token amount it converts to, the rate and the round."""
+
+    amount_units: int
+    rate: int
+    rate_decimals: int
+    round_id: int
+    round_time: int
+
+
 def quote(
+    ctx: TraceContext,
     escrow: Contract,
     invoice: Invoice,
     *,
     token_address: str,
     token_symbol: str,
     call: Callable[[ContractFunction], Any],
-) -> dict[str, Any]:
+) -> Quote:
     """The feed's latest round for the invoice: the token amount it converts to, the rate and the round.
 
     An unknown pair is a ValidationError; a stale or invalid round reverts in the contract's ``quote`` and is raised
     as its decoded custom error (``call`` is the sender's, which decodes reverts), the same one ``open`` would raise.
     """
-    feed = guarded(lambda: escrow.functions.priceFeed(invoice.code, token_address).call())
-    if int(feed[0], 16) == 0:
+    feed = view_named(ctx, escrow, "priceFeed", invoice.code, token_address)
+    if int(feed["feed"], 16) == 0:
         raise ValidationError(
             f"no price feed converts {invoice.currency} into {token_symbol} on this chain: "
             f"invoice in {token_symbol} itself (--amount), or ask the escrow admin for a feed"
         )
-    amount, rate, round_id, updated_at = call(escrow.functions.quote(invoice.code, token_address, invoice.amount))
-    return {
-        "amount_units": int(amount),
-        "rate": int(rate),
-        "rate_decimals": int(feed[2]),
-        "round_id": int(round_id),
-        "round_time": int(updated_at),
-    }
+    quoted = named_outputs(escrow, "quote", call(escrow.functions.quote(invoice.code, token_address, invoice.amount)))
+    return Quote(
+        amount_units=int(quoted["amount"]),
+        rate=int(quoted["rate"]),
+        rate_decimals=int(feed["feedDecimals"]),
+        round_id=int(quoted["roundId"]),
+        round_time=int(quoted["updatedAt"]),
+    )
 
 
-def describe_terms(raw: Any, *, trade_id: int, iso: Any) -> dict[str, Any]:
-    """``getTerms`` as the read model's fields: ``incoterm``, ``place``, ``invoice`` (None without one; for a line
-    of an order, that line's share) and ``order`` (None for a trade of one batch)."""
-    incoterm, place, currency, rate_decimals, round_time, invoice_amount, line, line_count, rate, round_id = raw
+def describe_terms(raw: dict[str, Any], *, trade_id: int) -> TermsView:
+    """``getTerms`` (decoded by its field names) as the read model's terms: ``incoterm``, ``place``, ``invoice``
+    (None without one; for a line of an order, that line's share) and ``order`` (None for a trade of one batch)."""
     invoice = None
-    if bytes(currency) != _ZERO3:
-        code = bytes(currency).decode("ascii")
+    currency = bytes(raw["currency"])
+    if currency != _ZERO3:
+        code = currency.decode("ascii")
         decimals = int(get_currency_precision(code)) if is_currency(code) else 2
-        invoice = {
-            "amount": format_minor(invoice_amount, decimals),
-            "amount_minor_units": str(invoice_amount),
-            "currency": code,
-            "rate": _rate_text(int(rate), int(rate_decimals)),
-            "rate_units": str(rate),
-            "rate_decimals": int(rate_decimals),
-            "round_id": str(round_id),
-            "round_time": iso(int(round_time)),
-        }
+        invoice = InvoiceTerms(
+            amount=format_minor(raw["invoiceAmount"], decimals),
+            amount_minor_units=str(raw["invoiceAmount"]),
+            currency=code,
+            rate=_rate_text(int(raw["rate"]), int(raw["rateDecimals"])),
+            rate_units=str(raw["rate"]),
+            rate_decimals=int(raw["rateDecimals"]),
+            round_id=str(raw["roundId"]),
+            round_time=iso(int(raw["roundTime"])),
+        )
     order = None
+    line, line_count = int(raw["line"]), int(raw["lineCount"])
     if line_count:
         first = trade_id - line + 1
-        order = {"line": int(line), "lines": int(line_count), "trade_ids": list(range(first, first + line_count))}
-    return {
-        "incoterm": INCOTERMS[incoterm] if incoterm else None,
-        "place": bytes(place).decode("ascii") if incoterm else None,
-        "invoice": invoice,
-        "order": order,
-    }
+        order = OrderInfo(line=line, lines=line_count, trade_ids=list(range(first, first + line_count)))
+    incoterm = int(raw["incoterm"])
+    return TermsView(
+        incoterm=INCOTERMS[incoterm] if incoterm else None,
+        place=bytes(raw["place"]).decode("ascii") if incoterm else None,
+        invoice=invoice,
+        order=order,
+    )
 
 
 def _rate_text(rate: int, decimals: int) -> str:
