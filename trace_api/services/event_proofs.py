@@ -8,13 +8,11 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select
-
 from trace_api.domain import hx
 from trace_api.epcis import HASH_ALGORITHM, LEGACY_ALGORITHM, event_hash_bytes, event_hash_id
-from trace_api.index import schema as t
+from trace_api.index import queries
 from trace_api.services.context import TraceContext
-from trace_api.services.history import _event_status
+from trace_api.services.history import _event_status, attributed_roots
 
 __all__ = ["verify_events"]
 
@@ -27,26 +25,14 @@ def verify_events(ctx: TraceContext, events: Iterable[Mapping[str, Any]]) -> lis
     with ctx.engine.connect() as conn:
         for event in events:
             hashes = {a: hx(event_hash_bytes(event, algorithm=a)) for a in (HASH_ALGORITHM, LEGACY_ALGORITHM)}
-            rows = {
-                r.event_hash: r
-                for r in conn.execute(
-                    select(t.epcis_events).where(t.epcis_events.c.event_hash.in_(list(hashes.values())))
-                )
-            }
+            rows = queries.event_rows(conn, list(hashes.values()))
             row = next((rows[h] for a, h in hashes.items() if h in rows and rows[h].hash_algorithm == a), None)
             verdict: dict[str, Any] = {"event_id": event_hash_id(event), "event_hash": hashes[HASH_ALGORITHM]}
             if row is None:
                 out.append(verdict | {"status": "unknown", "reason": "no event with this hash was captured here"})
                 continue
-            on_chain = {
-                r.event_hash: r
-                for r in conn.execute(select(t.chain_events).where(t.chain_events.c.event_hash == row.event_hash))
-            }
-            roots = (
-                {r.root: r for r in conn.execute(select(t.chain_roots).where(t.chain_roots.c.root == row.root))}
-                if row.root
-                else {}
-            )
+            on_chain = queries.chain_events_by_hash(conn, row.event_hash)
+            roots = attributed_roots(ctx, conn, [row.root]) if row.root else {}
             stored = json.loads(row.body)
             status = _event_status(stored, row, on_chain, roots)
             out.append(verdict | {"event_hash": row.event_hash, "hash_algorithm": row.hash_algorithm, **status})

@@ -22,14 +22,14 @@ import math
 from decimal import Decimal
 from typing import Any
 
+from eth_typing import HexStr
 from eth_utils.crypto import keccak
-from sqlalchemy import select
 
 from trace_api.domain import EXT, QUANTITY_SCALE, BatchKey, batch_key, hx
 from trace_api.epcis import event_hash_bytes
 from trace_api.epcis.vocab import STEP_CODES
 from trace_api.errors import NotFoundError
-from trace_api.index import schema as t
+from trace_api.index import queries
 from trace_api.merkle import verify as verify_proof
 from trace_api.services import documents
 from trace_api.services.batches import DOCUMENT_DETAILS
@@ -70,57 +70,38 @@ def _event_status(event: dict[str, Any], row: Any, on_chain: dict[str, Any], roo
     return {"status": "verified", "how": "merkle", "root": row.root, "block": root.block_number, "actor": root.anchorer}
 
 
-def _attributed_roots(ctx: TraceContext, conn: Any, root_ids: list[str]) -> dict[str, Any]:
+def attributed_roots(ctx: TraceContext, conn: Any, root_ids: list[str]) -> dict[str, Any]:
     """The on-chain anchoring of each root that the events under it are attributed to. Roots are anchored per
     anchorer, so anyone may anchor a copy of a root; when there are several, the one this index sent (its
     `anchor_roots` transaction) is the one shown, else the earliest."""
-    rows = conn.execute(
-        select(t.chain_roots).where(t.chain_roots.c.root.in_(root_ids)).order_by(t.chain_roots.c.block_number)
-    ).all()
     by_root: dict[str, list[Any]] = {}
-    for r in rows:
+    for r in queries.roots(conn, root_ids):
         by_root.setdefault(r.root, []).append(r)
     chosen = {root: found[0] for root, found in by_root.items()}
     contested = [root for root, found in by_root.items() if len(found) > 1]
-    sent = (
-        dict(
-            conn.execute(
-                select(t.anchor_roots.c.root, t.anchor_roots.c.tx_hash).where(t.anchor_roots.c.root.in_(contested))
-            ).all()
-        )
-        if contested
-        else {}
-    )
-    for root, tx_hash in sent.items():
+    for root, tx_hash in queries.roots_sent(conn, contested).items():
         if tx_hash:
-            sender = str(ctx.chain.w3.eth.get_transaction(tx_hash)["from"]).lower()
+            sender = str(ctx.chain.w3.eth.get_transaction(HexStr(tx_hash))["from"]).lower()
             chosen[root] = next((r for r in by_root[root] if r.anchorer == sender), chosen[root])
     return chosen
 
 
-def _keys_of(conn: Any, ids: list[str]) -> dict[str, dict[str, str]]:
-    if not ids:
-        return {}
-    rows = conn.execute(select(t.batch_keys).where(t.batch_keys.c.batch_id.in_(ids))).mappings().all()
-    return {r["batch_id"]: {"gtin": r["gtin"], "lot": r["lot"]} for r in rows}
-
-
 def lineage(conn: Any, batch_id: str, *, upstream: bool) -> list[dict[str, Any]]:
     """Batches this one was made from (upstream) or that were made from it, transitively, nearest first."""
-    mine, other = (t.chain_lineage.c.child_id, t.chain_lineage.c.parent_id)
-    if not upstream:
-        mine, other = other, mine
     seen: dict[str, int] = {}
     frontier = [batch_id]
     for depth in range(1, MAX_LINEAGE_DEPTH + 1):
         if not frontier:
             break
-        found = list(conn.execute(select(other).where(mine.in_(frontier))).scalars())
+        found = queries.lineage_step(conn, frontier, upstream=upstream)
         frontier = [f for f in dict.fromkeys(found) if f not in seen and f != batch_id]
         for f in frontier:
             seen[f] = depth
-    keys = _keys_of(conn, list(seen))
-    return [{"batch_id": b, "depth": d, **keys.get(b, {})} for b, d in seen.items()]
+    keys = queries.keys_of(conn, list(seen))
+    return [
+        {"batch_id": b, "depth": d, **({"gtin": keys[b][0], "lot": keys[b][1]} if b in keys else {})}
+        for b, d in seen.items()
+    ]
 
 
 def _quantity(scaled: str) -> str:
@@ -140,33 +121,18 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
     bid = key.id_hex
     registry = ctx.registry
     with ctx.engine.connect() as conn:
-        batch = conn.execute(select(t.chain_batches).where(t.chain_batches.c.batch_id == bid)).first()
-        meta_row = conn.execute(select(t.batch_keys.c.metadata).where(t.batch_keys.c.batch_id == bid)).scalar()
+        batch = queries.batch_row(conn, bid)
+        meta_row = queries.batch_metadata(conn, bid)
         if batch is None and meta_row is None:
             raise NotFoundError(f"batch {key.gtin}/{key.lot} is not registered")
-        rows = conn.execute(
-            select(t.epcis_events)
-            .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
-            .where(t.event_batches.c.batch_id == bid, t.epcis_events.c.awaits.is_(None))
-            .order_by(t.event_batches.c.event_time, t.epcis_events.c.created_seq)
-        ).all()
-        chain_rows = conn.execute(
-            select(t.chain_events).where(t.chain_events.c.batch_id == bid).order_by(t.chain_events.c.seq)
-        ).all()
+        rows = queries.batch_events(conn, bid)
+        chain_rows = queries.chain_events(conn, bid)
         root_ids = list({r.root for r in rows if r.root})
-        roots = _attributed_roots(ctx, conn, root_ids)
-        recall = conn.execute(select(t.chain_recalls).where(t.chain_recalls.c.batch_id == bid)).first()
+        roots = attributed_roots(ctx, conn, root_ids)
+        recall = queries.recall_of(conn, bid)
         parents = lineage(conn, bid, upstream=True)
         children = lineage(conn, bid, upstream=False)
-        upstream_recalls = (
-            conn.execute(
-                select(t.chain_recalls.c.batch_id).where(
-                    t.chain_recalls.c.batch_id.in_([p["batch_id"] for p in parents])
-                )
-            )
-            .scalars()
-            .all()
-        )
+        upstream_recalls = queries.recalled_among(conn, [p["batch_id"] for p in parents])
 
     on_chain = {r.event_hash: r for r in chain_rows}
     timeline = []
@@ -297,24 +263,7 @@ def undisclosed_note(count: int) -> str:
 def events_of(ctx: TraceContext, key: BatchKey) -> list[dict[str, Any]]:
     """The captured EPCIS events of a batch, in event-time order; NotFoundError for a batch nobody registered."""
     with ctx.engine.connect() as conn:
-        bodies = (
-            conn.execute(
-                select(t.epcis_events.c.body)
-                .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
-                .where(t.event_batches.c.batch_id == key.id_hex, t.epcis_events.c.awaits.is_(None))
-                .order_by(t.event_batches.c.event_time, t.epcis_events.c.created_seq)
-            )
-            .scalars()
-            .all()
-        )
-        if not bodies and not _known(conn, key.id_hex):
+        bodies = queries.batch_event_bodies(conn, key.id_hex)
+        if not bodies and not queries.is_known(conn, key.id_hex):
             raise NotFoundError(f"batch {key.gtin}/{key.lot} is not registered")
         return [json.loads(b) for b in bodies]
-
-
-def _known(conn: Any, batch_id: str) -> bool:
-    """Registered on chain (as indexed), or registered through this index and not yet confirmed."""
-    return any(
-        conn.execute(select(table.c.batch_id).where(table.c.batch_id == batch_id)).first()
-        for table in (t.chain_batches, t.batch_keys)
-    )

@@ -8,14 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import select
-
 from qr import digital_link
 from qr.errors import DigitalLinkError, SignatureError
 from qr.signing import recover_address
 from trace_api.domain import BatchKey, batch_key
 from trace_api.errors import NotFoundError, ValidationError, VerificationFailed
-from trace_api.index import schema as t
+from trace_api.index import queries
 from trace_api.services import history, journey
 from trace_api.services.context import TraceContext
 from trace_api.services.scans import ScanFacts
@@ -45,15 +43,7 @@ def unit_status(ctx: TraceContext, key: BatchKey, serial: str, data: dict[str, A
     facts count, so nobody else's capture (pending, refused or anchored under their own root) issues a serial."""
     uri = f"https://id.gs1.org{digital_link.key_path(key.gtin, key.lot)}/21/{serial}"
     with ctx.engine.connect() as conn:
-        rows = conn.execute(
-            select(t.epcis_events.c.event_hash, t.epcis_events.c.body)
-            .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
-            .where(
-                t.event_batches.c.batch_id == key.id_hex,
-                t.epcis_events.c.biz_step == "commissioning",
-                t.epcis_events.c.body.contains(json.dumps(uri)),
-            )
-        ).all()
+        rows = queries.commissioning_events(conn, key.id_hex, json.dumps(uri))
     status = {e["event_hash"]: e for e in data["timeline"]}
     registrant = data.get("producer")
     found = "unknown"
@@ -216,9 +206,7 @@ def check_signature(ctx: TraceContext, *, uri: str, signature: str) -> dict[str,
     if link.gtin is not None and link.lot is not None:
         key = batch_key(link.gtin, link.lot)
         with ctx.engine.connect() as conn:
-            registrant = conn.execute(
-                select(t.chain_batches.c.producer).where(t.chain_batches.c.batch_id == key.id_hex)
-            ).scalar()
+            registrant = queries.registrant(conn, key.id_hex)
     is_registrant = registrant is not None and registrant == signer.lower()
     detail = f"signed by {signer}, " + (
         "who registered this batch" if is_registrant else "who did not register this batch"
@@ -389,12 +377,7 @@ def registered_lots(ctx: TraceContext, gtin: str) -> dict[str, str | None]:
         NotFoundError: no batch of that GTIN is registered.
     """
     with ctx.engine.connect() as conn:
-        rows = conn.execute(
-            select(t.batch_keys.c.lot, t.batch_keys.c.metadata)
-            .join(t.chain_batches, t.chain_batches.c.batch_id == t.batch_keys.c.batch_id)
-            .where(t.batch_keys.c.gtin == gtin)
-            .order_by(t.batch_keys.c.lot)
-        ).all()
+        rows = queries.registered_lots(conn, gtin)
     if not rows:
         raise NotFoundError(f"GTIN {gtin}: no batch of it is registered on chain")
     return {row.lot: json.loads(row.metadata or "{}").get("product") for row in rows}
