@@ -12,6 +12,7 @@ from rich.table import Table
 from cli.context import STATE, emit
 from trace_api.services import anchoring, batches, history, journey
 from trace_api.services.context import TraceContext
+from trace_api.services.product import product_metadata
 
 role_app = typer.Typer(help="Grant and revoke registry roles.", no_args_is_help=True)
 batch_app = typer.Typer(help="Register, derive, recall and show batches.", no_args_is_help=True)
@@ -54,7 +55,7 @@ def batch_register(
     origin: str = typer.Option(None, "--origin", help="Origin shown to consumers, e.g. a farm and country."),
 ) -> None:
     """Register a batch (signed by a producer)."""
-    meta = {k: v for k, v in {"product": product, "origin": origin}.items() if v}
+    meta = product_metadata(product=product, origin=origin)
     result = batches.register_batch(
         ctx(), account=STATE.account("producer"), gtin=gtin, lot=lot, quantity=quantity, uom=uom, metadata=meta
     )
@@ -78,7 +79,7 @@ def batch_derive(
         if not sep:
             raise typer.BadParameter(f"--from {p!r}: expected GTIN/LOT")
         parents.append((g, lt))
-    meta = {"product": product} if product else {}
+    meta = product_metadata(product=product)
     result = batches.derive_batch(
         ctx(),
         account=STATE.account("processor"),

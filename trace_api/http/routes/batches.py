@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from trace_api.http.deps import CallerDep, CtxDep, RateLimited
 from trace_api.http.privacy import ViewerDep, shown
 from trace_api.services import batches, history
+from trace_api.services.product import MAX_TEXT, product_metadata
 
 router = APIRouter(prefix="/batches", tags=["batches"])
 
@@ -22,8 +23,8 @@ class BatchCreate(BaseModel):
     lot: str = LOT
     quantity: str | None = Field(default=None, max_length=40, pattern=r"^\d+(\.\d{1,3})?$")
     uom: str | None = Field(default=None, max_length=8)
-    product: str | None = Field(default=None, max_length=200)
-    origin: str | None = Field(default=None, max_length=200)
+    product: str | None = Field(default=None, max_length=MAX_TEXT)
+    origin: str | None = Field(default=None, max_length=MAX_TEXT)
 
 
 class BatchRef(BaseModel):
@@ -74,8 +75,8 @@ class HistoryPublic(BatchPublic):
     children: list[dict[str, Any]]
 
 
-def _meta(body: BatchCreate) -> dict[str, Any]:
-    return {k: v for k, v in {"product": body.product, "origin": body.origin}.items() if v}
+def _meta(body: BatchCreate) -> dict[str, str]:
+    return product_metadata(product=body.product, origin=body.origin)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TxPublic)
