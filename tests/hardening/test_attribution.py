@@ -142,7 +142,7 @@ def test_a_foreign_key_cannot_issue_a_serial(
     html = client.get(f"/01/{GTIN}/10/{lot}/21/FAKE888", headers={"Accept": "text/html"}).text
     assert "Verified on chain" not in html
     verdict = verify.verify_online(ctx, _uri(lot, "FAKE888"))
-    assert not verdict.ok and any(c["check"] == "unit" and not c["ok"] for c in verdict.checks)
+    assert not verdict.ok and any(c.check == "unit" and not c.ok for c in verdict.checks)
     # The producer's own serials are known.
     assert verify.verify_online(ctx, _uri(lot, SERIALS[0])).ok
 
@@ -188,9 +188,9 @@ def test_another_producers_signature_is_not_the_producers(ctx: TraceContext, sto
     uri = _uri(story["lot"], SERIALS[0])
     foreign = signing.sign_uri(uri, dev_account("seller").key).split("#sig=")[1]
     checked = resolver.check_signature(ctx, uri=uri, signature=foreign)
-    assert not checked["producer"] and not checked["trusted"]
+    assert not checked.producer and not checked.trusted
     own = signing.sign_uri(uri, dev_account("producer").key).split("#sig=")[1]
-    assert resolver.check_signature(ctx, uri=uri, signature=own)["producer"]
+    assert resolver.check_signature(ctx, uri=uri, signature=own).producer
 
 
 def _insert_raw(ctx: TraceContext, event: dict[str, Any], lot: str, *, mode: str, capturer: str) -> str:
@@ -240,7 +240,7 @@ def test_pending_events_never_read_as_verified(client: TestClient, ctx: TraceCon
     verdict = verify.verify_online(
         ctx, digital_link.unit_uri(GTIN, lot, SERIALS[0], domain=digital_link.CANONICAL_DOMAIN)
     )
-    assert not verdict.ok and any(c["check"] == "events" and "pending" in c["detail"] for c in verdict.checks)
+    assert not verdict.ok and any(c.check == "events" and "pending" in c.detail for c in verdict.checks)
     # Its capturer's anchor makes it verified, and only then does the unit count.
     anchoring.anchor(ctx, account=dev_account("producer"))
     assert verify.verify_online(ctx, _uri(lot, "PEND1")).ok
@@ -265,7 +265,7 @@ def test_an_on_chain_step_without_details_is_shown(
     assert "1 step recorded on chain without details" in html and "Verified on chain" not in html
     verdict = verify.verify_online(ctx, _uri(lot, SERIALS[0]))
     assert not verdict.ok
-    assert any(c["check"] == "timeline" and "without details" in c["detail"] for c in verdict.checks)
+    assert any(c.check == "timeline" and "without details" in c.detail for c in verdict.checks)
     shown = run_trace("batch", "show", GTIN, lot, env=trace_session_env)
     assert shown.code == 0 and "1 step recorded on chain without details" in shown.stdout
     checked = run_trace("verify", _uri(lot, SERIALS[0]), env=trace_session_env)

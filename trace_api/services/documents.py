@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine
 
 from trace_api.config import Settings
@@ -105,26 +106,45 @@ def _write(folder: Path, digest: str, stored: bytes, key: bytes | None, recipien
         key_file.chmod(0o600)
 
 
-def verify(ctx: Any, sha256: str, *, actor: str | None) -> dict[str, Any]:
+class DocumentCheck(BaseModel):
+    """A cited document checked against the store: ``verified`` when it is intact (hashes to its name; a private
+    one after decryption) and was attached by the account the chain names for the citing event. A document the
+    store never held has only ``sha256``, ``available``, ``verified`` and ``private`` set."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    sha256: str
+    name: str | None = None
+    available: bool
+    verified: bool
+    intact: bool | None = None
+    attached_by_actor: bool | None = None
+    private: bool
+
+    def fields(self) -> dict[str, Any]:
+        """The fields set, as a timeline entry shows them."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+def verify(ctx: Any, sha256: str, *, actor: str | None) -> DocumentCheck:
     """Whether the stored document still hashes to its name (private ones are checked after decryption) and was
     attached by ``actor``, the account the chain names for the citing event (None: not on chain, never verified).
     Anyone can cite a hash; only the party that attached the document vouches for it."""
     with ctx.engine.connect() as conn:
         row = queries_documents.document(conn, sha256)
     if row is None:
-        return {"sha256": sha256, "available": False, "verified": False, "private": False}
+        return DocumentCheck(sha256=sha256, available=False, verified=False, private=False)
     data = _plaintext(ctx.settings, sha256, private=row["private"])
     intact = data is not None and "0x" + hashlib.sha256(data).hexdigest() == sha256
     own = actor is not None and actor.lower() in json.loads(row["owners"] or "[]")
-    return {
-        "sha256": sha256,
-        "name": row["name"],
-        "available": data is not None,
-        "verified": intact and own,
-        "intact": intact,
-        "attached_by_actor": own,
-        "private": row["private"],
-    }
+    return DocumentCheck(
+        sha256=sha256,
+        name=row["name"],
+        available=data is not None,
+        verified=intact and own,
+        intact=intact,
+        attached_by_actor=own,
+        private=row["private"],
+    )
 
 
 def _plaintext(settings: Settings, sha256: str, *, private: bool) -> bytes | None:

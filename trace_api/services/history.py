@@ -20,10 +20,11 @@ from __future__ import annotations
 import json
 import math
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from eth_typing import HexStr
 from eth_utils.crypto import keccak
+from pydantic import BaseModel, ConfigDict
 
 from trace_api.domain import EXT, QUANTITY_SCALE, BatchKey, batch_key, hx
 from trace_api.epcis import event_hash_bytes
@@ -38,36 +39,58 @@ from trace_api.services.context import TraceContext
 MAX_LINEAGE_DEPTH = 16
 
 
-def _event_status(event: dict[str, Any], row: Any, on_chain: dict[str, Any], roots: dict[str, Any]) -> dict[str, Any]:
+class EventStatus(BaseModel):
+    """Where a captured event stands against the chain. Only the fields of its kind are set: ``reason`` for a
+    mismatch; ``how`` (recorded or merkle), ``block`` and ``actor`` for a verified event, with ``seq`` and
+    ``tx_hash`` when recorded directly, ``root`` when anchored under a Merkle root."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    status: Literal["verified", "pending", "mismatch"]
+    reason: str | None = None
+    how: Literal["recorded", "merkle"] | None = None
+    seq: int | None = None
+    root: str | None = None
+    block: int | None = None
+    tx_hash: str | None = None
+    actor: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The fields of its kind, as they appear in a timeline entry."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+def _event_status(event: dict[str, Any], row: Any, on_chain: dict[str, Any], roots: dict[str, Any]) -> EventStatus:
     recomputed = hx(event_hash_bytes(event, algorithm=row.hash_algorithm))
     if recomputed != row.event_hash:
-        return {"status": "mismatch", "reason": "stored event does not match its recorded hash"}
+        return EventStatus(status="mismatch", reason="stored event does not match its recorded hash")
     if row.mode == "direct":
         chain_row = on_chain.get(row.event_hash)
         if chain_row is None:
-            return {"status": "pending"}
+            return EventStatus(status="pending")
         if row.capturer and chain_row.actor != row.capturer:
-            return {
-                "status": "mismatch",
-                "reason": f"recorded on chain by {chain_row.actor}, not by the account that captured it",
-            }
-        return {
-            "status": "verified",
-            "how": "recorded",
-            "seq": chain_row.seq,
-            "block": chain_row.block_number,
-            "tx_hash": chain_row.tx_hash,
-            "actor": chain_row.actor,
-        }
+            return EventStatus(
+                status="mismatch",
+                reason=f"recorded on chain by {chain_row.actor}, not by the account that captured it",
+            )
+        return EventStatus(
+            status="verified",
+            how="recorded",
+            seq=chain_row.seq,
+            block=chain_row.block_number,
+            tx_hash=chain_row.tx_hash,
+            actor=chain_row.actor,
+        )
     if row.root is None or row.root not in roots:
-        return {"status": "pending"}
+        return EventStatus(status="pending")
     proof = [bytes.fromhex(p[2:]) for p in json.loads(row.proof or "[]")]
     if not verify_proof(bytes.fromhex(row.root[2:]), bytes.fromhex(row.event_hash[2:]), proof):
-        return {"status": "mismatch", "reason": "Merkle proof does not hold"}
+        return EventStatus(status="mismatch", reason="Merkle proof does not hold")
     root = roots[row.root]
     if row.capturer and root.anchorer != row.capturer:
-        return {"status": "mismatch", "reason": f"anchored by {root.anchorer}, not by the account that captured it"}
-    return {"status": "verified", "how": "merkle", "root": row.root, "block": root.block_number, "actor": root.anchorer}
+        return EventStatus(
+            status="mismatch", reason=f"anchored by {root.anchorer}, not by the account that captured it"
+        )
+    return EventStatus(status="verified", how="merkle", root=row.root, block=root.block_number, actor=root.anchorer)
 
 
 def attributed_roots(ctx: TraceContext, conn: Any, root_ids: list[str]) -> dict[str, Any]:
@@ -139,8 +162,8 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
     for row in rows:
         event = json.loads(row.body)
         status = _event_status(event, row, on_chain, roots)
-        actor = status.get("actor") if status["status"] == "verified" else None
-        docs = [documents.verify(ctx, d["sha256"], actor=actor) | _details(d) for d in _cited(event)]
+        actor = status.actor if status.status == "verified" else None
+        docs = [documents.verify(ctx, d["sha256"], actor=actor).fields() | _details(d) for d in _cited(event)]
         read_point = (event.get("readPoint") or {}).get("id")
         extra: dict[str, Any] = {}
         if isinstance(event.get(f"{EXT}recallReason"), str):
@@ -162,7 +185,7 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
                 + [e for e in event.get("outputEPCList") or [] if isinstance(e, str)],
                 "documents": docs,
                 **extra,
-                **status,
+                **status.fields(),
             }
         )
 

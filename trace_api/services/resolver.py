@@ -7,6 +7,8 @@ import hashlib
 import json
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from qr import digital_link
 from qr.errors import DigitalLinkError, SignatureError
 from qr.signing import recover_address
@@ -187,7 +189,18 @@ def verdict(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def check_signature(ctx: TraceContext, *, uri: str, signature: str) -> dict[str, Any]:
+class SignatureVerdict(BaseModel):
+    """Who signed a Digital Link, and whether that is the batch's registrant (the only signer trusted)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    signer: str
+    producer: bool
+    trusted: bool
+    registrant: bool
+    detail: str
+
+
+def check_signature(ctx: TraceContext, *, uri: str, signature: str) -> SignatureVerdict:
     """Recover who signed a Digital Link; trusted ("producer") only when the signer registered the batch on chain
     (its producer, or the processor that derived it). Holding the producer role for some other batch is not
     enough. (The registry has no on-chain delegation yet; a delegate would be checked here.)"""
@@ -205,10 +218,6 @@ def check_signature(ctx: TraceContext, *, uri: str, signature: str) -> dict[str,
     detail = f"signed by {signer}, " + (
         "who registered this batch" if is_registrant else "who did not register this batch"
     )
-    return {
-        "signer": signer,
-        "producer": is_registrant,
-        "trusted": is_registrant,
-        "registrant": is_registrant,
-        "detail": detail,
-    }
+    return SignatureVerdict(
+        signer=signer, producer=is_registrant, trusted=is_registrant, registrant=is_registrant, detail=detail
+    )

@@ -26,14 +26,6 @@ class SignatureCheck(BaseModel):
     signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
 
 
-class SignaturePublic(BaseModel):
-    signer: str
-    producer: bool
-    trusted: bool
-    registrant: bool
-    detail: str
-
-
 @router.options(
     "/verify/signature",
     status_code=204,
@@ -47,10 +39,10 @@ def verify_signature_options() -> Response:
 @router.post(
     "/verify/signature",
     summary="Check a Digital Link signature (sent in the body, never the URL)",
-    response_model=SignaturePublic,
+    response_model=resolver.SignatureVerdict,
     responses=problem_responses(400),
 )
-def verify_signature(body: SignatureCheck, ctx: CtxDep) -> Any:
+def verify_signature(body: SignatureCheck, ctx: CtxDep) -> resolver.SignatureVerdict | Response:
     try:
         digital_link.parse(body.uri)
     except DigitalLinkError as exc:
