@@ -147,7 +147,7 @@ def epcis_export(
         text = json.dumps(document, indent=2) + "\n"
     if out:
         out.write_text(text)
-        emit({"written": str(out), "events": len(data["timeline"])}, f"wrote {len(data['timeline'])} events to {out}")
+        emit({"written": str(out), "events": len(data.timeline)}, f"wrote {len(data.timeline)} events to {out}")
     else:
         typer.echo(text, nl=False)
 

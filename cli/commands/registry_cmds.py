@@ -114,7 +114,7 @@ def batch_show(
 ) -> None:
     """Print the batch's whole journey: its own steps and those of every batch it was made from, ✓/✗ each."""
     context = ctx()
-    data = history.history(context, gtin=gtin, lot=lot)
+    data = history.history(context, gtin=gtin, lot=lot).as_json()
     if limit is not None:
         data = {**data, "timeline": data["timeline"][-limit:], "timeline_total": len(data["timeline"])}
     data["journey"] = journey.build(context, data)

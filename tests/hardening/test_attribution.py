@@ -77,8 +77,8 @@ def story(ctx: TraceContext, tmp_path: Path) -> dict[str, Any]:
         ctx, source="test", account=dev_account("inspector"), gtin=GTIN, lot=lot, step="inspecting", doc=cert
     )
     data = history.history(ctx, gtin=GTIN, lot=lot)
-    sha = next(d["sha256"] for e in data["timeline"] for d in e["documents"])
-    assert data["timeline"][-1]["documents"][0]["verified"], "the inspector's own certificate is verified"
+    sha = next(d.sha256 for e in data.timeline for d in e.documents)
+    assert data.timeline[-1].documents[0].verified, "the inspector's own certificate is verified"
     return {"lot": lot, "certificate": sha}
 
 
@@ -176,12 +176,12 @@ def test_a_foreign_event_cannot_borrow_a_certificate_badge(
     assert response.status_code == 202, response.text
     assert client.get(response.json()["status_url"]).json()["status"] == "done"
     data = history.history(ctx, gtin=GTIN, lot=lot)
-    mine = [e for e in data["timeline"] if e["biz_step"] == "sensor_reporting"]
-    assert len(mine) == 1 and mine[0]["status"] == "verified"
-    assert mine[0]["actor"] == dev_account("carrier").address.lower()
-    assert [d["verified"] for d in mine[0]["documents"]] == [False]
-    inspected = [e for e in data["timeline"] if e["biz_step"] == "inspecting"]
-    assert [d["verified"] for d in inspected[0]["documents"]] == [True]
+    mine = [e for e in data.timeline if e.biz_step == "sensor_reporting"]
+    assert len(mine) == 1 and mine[0].status == "verified"
+    assert mine[0].actor == dev_account("carrier").address.lower()
+    assert [d.verified for d in mine[0].documents] == [False]
+    inspected = [e for e in data.timeline if e.biz_step == "inspecting"]
+    assert [d.verified for d in inspected[0].documents] == [True]
 
 
 def test_another_producers_signature_is_not_the_producers(ctx: TraceContext, story: dict[str, Any]) -> None:
@@ -256,8 +256,8 @@ def test_an_on_chain_step_without_details_is_shown(
         ctx.registry.functions.recordEvent(key.id, 6, secret, 0, "0x" + "00" * 20)
     )
     data = history.history(ctx, gtin=GTIN, lot=lot)
-    assert data["hash_chain"]["ok"], "the hash chain itself is intact"
-    assert [u["step"] for u in data["undisclosed"]] == ["storing"] and not data["complete"]
+    assert data.hash_chain.ok, "the hash chain itself is intact"
+    assert [u.step for u in data.undisclosed] == ["storing"] and not data.complete
     page = client.get(f"/01/{GTIN}/10/{lot}", headers={"Accept": "application/json"}).json()
     assert page["verdict"]["level"] == "incomplete"
     assert "1 step recorded on chain without details" in page["verdict"]["title"]
@@ -369,5 +369,5 @@ def test_a_capture_the_server_never_ran_is_resumed_by_its_accounts_anchor(
             select(t.captures.c.status, t.captures.c.document).where(t.captures.c.capture_id == capture_id)
         ).one()
     assert status == "done" and document is None
-    timeline = history.history(ctx, gtin=GTIN, lot=story["lot"])["timeline"]
-    assert [e["status"] for e in timeline if e["event_time"] == "2026-11-25T10:00:00.000Z"] == ["verified"]
+    timeline = history.history(ctx, gtin=GTIN, lot=story["lot"]).timeline
+    assert [e.status for e in timeline if e.event_time == "2026-11-25T10:00:00.000Z"] == ["verified"]

@@ -253,22 +253,22 @@ def run_story(
         say(f"statements of the Shanghai order (CNY at the recorded rate): {', '.join(export['statements'])}")
     roasted = history.history(ctx, gtin=ROASTED[0], lot=ROASTED[1])
     green = history.history(ctx, gtin=GREEN[0], lot=GREEN[1], sync=False)
-    verified = sum(1 for e in green["timeline"] + roasted["timeline"] if e["status"] == "verified")
-    total = len(green["timeline"]) + len(roasted["timeline"])
+    verified = sum(1 for e in green.timeline + roasted.timeline if e.status == "verified")
+    total = len(green.timeline) + len(roasted.timeline)
     say(
         f"{verified} of {total} events verified on chain; hash chains "
-        + ("ok" if green["hash_chain"]["ok"] and roasted["hash_chain"]["ok"] else "BROKEN")
+        + ("ok" if green.hash_chain.ok and roasted.hash_chain.ok else "BROKEN")
     )
     return {
         "chain_id": chain.chain_id,
         "contracts": {n: d.address for n, d in result.deployment.contracts.items()},
         "batches": {
-            "green": {"gtin": GREEN[0], "lot": GREEN[1], "events": len(green["timeline"])},
-            "roasted": {"gtin": ROASTED[0], "lot": ROASTED[1], "events": len(roasted["timeline"])},
+            "green": {"gtin": GREEN[0], "lot": GREEN[1], "events": len(green.timeline)},
+            "roasted": {"gtin": ROASTED[0], "lot": ROASTED[1], "events": len(roasted.timeline)},
         },
         "events_verified": verified,
         "events_total": total,
-        "hash_chains_ok": green["hash_chain"]["ok"] and roasted["hash_chain"]["ok"],
+        "hash_chains_ok": green.hash_chain.ok and roasted.hash_chain.ok,
         "label": {"file": str(label), "uri": uri.split("#")[0], "signed_uri": uri},
         "trades": trades,
         "export_trade": export,

@@ -20,11 +20,10 @@ from __future__ import annotations
 import json
 import math
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from eth_typing import HexStr
 from eth_utils.crypto import keccak
-from pydantic import BaseModel, ConfigDict
 
 from trace_api.domain import EXT, QUANTITY_SCALE, BatchKey, batch_key, hx
 from trace_api.epcis import event_hash_bytes
@@ -35,28 +34,19 @@ from trace_api.merkle import verify as verify_proof
 from trace_api.services import documents
 from trace_api.services.batches import DOCUMENT_DETAILS
 from trace_api.services.context import TraceContext
+from trace_api.services.history_models import (
+    BatchHistory,
+    CitedDocument,
+    EventStatus,
+    HashChain,
+    LineageLink,
+    Reading,
+    RecallFacts,
+    TimelineEntry,
+    Undisclosed,
+)
 
 MAX_LINEAGE_DEPTH = 16
-
-
-class EventStatus(BaseModel):
-    """Where a captured event stands against the chain. Only the fields of its kind are set: ``reason`` for a
-    mismatch; ``how`` (recorded or merkle), ``block`` and ``actor`` for a verified event, with ``seq`` and
-    ``tx_hash`` when recorded directly, ``root`` when anchored under a Merkle root."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    status: Literal["verified", "pending", "mismatch"]
-    reason: str | None = None
-    how: Literal["recorded", "merkle"] | None = None
-    seq: int | None = None
-    root: str | None = None
-    block: int | None = None
-    tx_hash: str | None = None
-    actor: str | None = None
-
-    def fields(self) -> dict[str, Any]:
-        """The fields of its kind, as they appear in a timeline entry."""
-        return self.model_dump(mode="json", exclude_unset=True)
 
 
 def _event_status(event: dict[str, Any], row: Any, on_chain: dict[str, Any], roots: dict[str, Any]) -> EventStatus:
@@ -109,7 +99,7 @@ def attributed_roots(ctx: TraceContext, conn: Any, root_ids: list[str]) -> dict[
     return chosen
 
 
-def lineage(conn: Any, batch_id: str, *, upstream: bool) -> list[dict[str, Any]]:
+def lineage(conn: Any, batch_id: str, *, upstream: bool) -> list[LineageLink]:
     """Batches this one was made from (upstream) or that were made from it, transitively, nearest first."""
     seen: dict[str, int] = {}
     frontier = [batch_id]
@@ -122,7 +112,9 @@ def lineage(conn: Any, batch_id: str, *, upstream: bool) -> list[dict[str, Any]]
             seen[f] = depth
     keys = queries.keys_of(conn, list(seen))
     return [
-        {"batch_id": b, "depth": d, **({"gtin": keys[b][0], "lot": keys[b][1]} if b in keys else {})}
+        LineageLink(batch_id=b, depth=d, gtin=keys[b][0], lot=keys[b][1])
+        if b in keys
+        else LineageLink(batch_id=b, depth=d)
         for b, d in seen.items()
     ]
 
@@ -133,14 +125,14 @@ def _quantity(scaled: str) -> str:
     return f"{value.normalize():f}"
 
 
-def history(ctx: TraceContext, *, gtin: str, lot: str, sync: bool = True) -> dict[str, Any]:
+def history(ctx: TraceContext, *, gtin: str, lot: str, sync: bool = True) -> BatchHistory:
     key = batch_key(gtin, lot)
     if sync:
         ctx.sync()
     return history_of(ctx, key)
 
 
-def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
+def history_of(ctx: TraceContext, key: BatchKey) -> BatchHistory:
     bid = key.id_hex
     registry = ctx.registry
     with ctx.engine.connect() as conn:
@@ -155,7 +147,7 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
         recall = queries.recall_of(conn, bid)
         parents = lineage(conn, bid, upstream=True)
         children = lineage(conn, bid, upstream=False)
-        upstream_recalls = queries.recalled_among(conn, [p["batch_id"] for p in parents])
+        upstream_recalls = queries.recalled_among(conn, [p.batch_id for p in parents])
 
     on_chain = {r.event_hash: r for r in chain_rows}
     timeline = []
@@ -163,7 +155,10 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
         event = json.loads(row.body)
         status = _event_status(event, row, on_chain, roots)
         actor = status.actor if status.status == "verified" else None
-        docs = [documents.verify(ctx, d["sha256"], actor=actor).fields() | _details(d) for d in _cited(event)]
+        docs = [
+            CitedDocument(**documents.verify(ctx, d["sha256"], actor=actor).fields(), **_details(d))
+            for d in _cited(event)
+        ]
         read_point = (event.get("readPoint") or {}).get("id")
         extra: dict[str, Any] = {}
         if isinstance(event.get(f"{EXT}recallReason"), str):
@@ -171,34 +166,34 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
         if event.get("sensorElementList"):
             extra["readings"] = _readings(event)
         timeline.append(
-            {
-                "event_hash": row.event_hash,
-                "type": row.event_type,
-                "biz_step": row.biz_step,
-                "event_time": event.get("eventTime"),
-                "where": read_point,
-                "disposition": event.get("disposition"),
-                "process": event.get(f"{EXT}process"),
-                "serials": [e.rsplit("/21/", 1)[1] for e in event.get("epcList") or [] if "/21/" in e][:10],
+            TimelineEntry(
+                event_hash=row.event_hash,
+                type=row.event_type,
+                biz_step=row.biz_step,
+                event_time=event.get("eventTime"),
+                where=read_point,
+                disposition=event.get("disposition"),
+                process=event.get(f"{EXT}process"),
+                serials=[e.rsplit("/21/", 1)[1] for e in event.get("epcList") or [] if "/21/" in e][:10],
                 # what a transformation made (its output classes and EPCs): which story it belongs to
-                "outputs": [q["epcClass"] for q in event.get("outputQuantityList") or [] if isinstance(q, dict)]
+                outputs=[q["epcClass"] for q in event.get("outputQuantityList") or [] if isinstance(q, dict)]
                 + [e for e in event.get("outputEPCList") or [] if isinstance(e, str)],
-                "documents": docs,
+                documents=docs,
                 **extra,
                 **status.fields(),
-            }
+            )
         )
 
     shown = {row.event_hash for row in rows if row.mode == "direct"}
     undisclosed = [
-        {
-            "seq": r.seq,
-            "step": step_name(r.step),
-            "event_hash": r.event_hash,
-            "actor": r.actor,
-            "block": r.block_number,
-            "tx_hash": r.tx_hash,
-        }
+        Undisclosed(
+            seq=r.seq,
+            step=step_name(r.step),
+            event_hash=r.event_hash,
+            actor=r.actor,
+            block=r.block_number,
+            tx_hash=r.tx_hash,
+        )
         for r in chain_rows
         if r.event_hash not in shown
     ]
@@ -214,35 +209,35 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
     # The index knows the recalls (its own and, through the lineage, upstream) up to the same height.
     recalled = recall is not None or bool(upstream_recalls)
     meta = json.loads(meta_row) if meta_row else {}
-    return {
-        "batch_id": bid,
-        "gtin": key.gtin,
-        "lot": key.lot,
-        "metadata": meta,
-        "registered": batch is not None,
-        "producer": batch.producer if batch else None,
-        "custodian": live["custodian"].lower() if live else None,
-        "quantity": _quantity(batch.quantity) if batch else None,
-        "uom": batch.uom if batch else None,
-        "recalled": recalled,
-        "recall": {
-            "self": recall is not None,
-            "upstream": list(upstream_recalls),
-            "reason_hash": recall.reason_hash if recall else None,
-            "block": recall.block_number if recall else None,
-        },
-        "hash_chain": {
-            "ok": head_ok,
-            "events_on_chain": len(chain_rows),
-            "head": hx(bytes(live["head"])) if live else None,
-        },
-        "timeline": timeline,
-        "undisclosed": undisclosed,
-        "pending": sum(1 for e in timeline if e["status"] == "pending"),
-        "complete": not undisclosed,
-        "parents": parents,
-        "children": children,
-    }
+    return BatchHistory(
+        batch_id=bid,
+        gtin=key.gtin,
+        lot=key.lot,
+        metadata=meta,
+        registered=batch is not None,
+        producer=batch.producer if batch else None,
+        custodian=live["custodian"].lower() if live else None,
+        quantity=_quantity(batch.quantity) if batch else None,
+        uom=batch.uom if batch else None,
+        recalled=recalled,
+        recall=RecallFacts.model_validate(
+            {
+                "self": recall is not None,
+                "upstream": list(upstream_recalls),
+                "reason_hash": recall.reason_hash if recall else None,
+                "block": recall.block_number if recall else None,
+            }
+        ),
+        hash_chain=HashChain(
+            ok=head_ok, events_on_chain=len(chain_rows), head=hx(bytes(live["head"])) if live else None
+        ),
+        timeline=timeline,
+        undisclosed=undisclosed,
+        pending=sum(1 for e in timeline if e.status == "pending"),
+        complete=not undisclosed,
+        parents=parents,
+        children=children,
+    )
 
 
 def step_name(code: int) -> str:
@@ -261,7 +256,7 @@ def _details(cited: dict[str, Any]) -> dict[str, Any]:
     return {k: cited[k] for k in DOCUMENT_DETAILS if isinstance(cited.get(k), str)}
 
 
-def _readings(event: dict[str, Any]) -> list[dict[str, Any]]:
+def _readings(event: dict[str, Any]) -> list[Reading]:
     """An event's numeric sensor reports: measurement type (the CBV name without its prefix), value, unit. A
     non-finite value (stored by an older version) is no reading."""
     found = []
@@ -270,11 +265,11 @@ def _readings(event: dict[str, Any]) -> list[dict[str, Any]]:
             value = report.get("value") if isinstance(report, dict) else None
             if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
                 found.append(
-                    {
-                        "type": str(report.get("type", "reading")).rsplit("-", 1)[-1].rsplit(":", 1)[-1],
-                        "value": value,
-                        "uom": str(report.get("uom", "")),
-                    }
+                    Reading(
+                        type=str(report.get("type", "reading")).rsplit("-", 1)[-1].rsplit(":", 1)[-1],
+                        value=value,
+                        uom=str(report.get("uom", "")),
+                    )
                 )
     return found
 

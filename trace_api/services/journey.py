@@ -149,7 +149,9 @@ def build(ctx: TraceContext, data: dict[str, Any], *, serial: str | None = None)
     places and recalls. An event shared by two batches (a transformation) is shown once, with the batch it made."""
     seen: set[str] = set()
     histories = [(data, 0)] + [
-        (history.history_of(ctx, batch_key(p["gtin"], p["lot"])), p["depth"]) for p in data["parents"] if p.get("gtin")
+        (history.history_of(ctx, batch_key(p["gtin"], p["lot"])).as_json(), p["depth"])
+        for p in data["parents"]
+        if p.get("gtin")
     ]
     on_path = {batch_key(h["gtin"], h["lot"]).epc_class for h, _ in histories}
     groups = [_group(h, depth, serial, seen, on_path) for h, depth in histories]

@@ -17,6 +17,7 @@ from trace_api.errors import ValidationError, VerificationFailed
 from trace_api.index import queries
 from trace_api.services import history, journey
 from trace_api.services.context import TraceContext
+from trace_api.services.history_models import BatchHistory
 from trace_api.services.scans import ScanFacts
 
 ANOMALY_PLACES = 3  # one serial scanned from this many distinct places looks cloned
@@ -33,23 +34,23 @@ def parse_key(gtin: str, lot: str, serial: str | None = None) -> tuple[BatchKey,
     return key, serial
 
 
-def unit_status(ctx: TraceContext, key: BatchKey, serial: str, data: dict[str, Any]) -> str:
+def unit_status(ctx: TraceContext, key: BatchKey, serial: str, data: BatchHistory) -> str:
     """ "known" when a verified commissioning event by the batch's registrant lists the serial; "pending" when such
     an event is captured but not verified yet; else "unknown". ``data`` is the batch's history: only its verified
     facts count, so nobody else's capture (pending, refused or anchored under their own root) issues a serial."""
     uri = f"https://id.gs1.org{digital_link.key_path(key.gtin, key.lot)}/21/{serial}"
     with ctx.engine.connect() as conn:
         rows = queries.commissioning_events(conn, key.id_hex, json.dumps(uri))
-    status = {e["event_hash"]: e for e in data["timeline"]}
-    registrant = data.get("producer")
+    status = {e.event_hash: e for e in data.timeline}
+    registrant = data.producer
     found = "unknown"
     for event_hash, body in rows:
         entry = status.get(event_hash)
         if entry is None or uri not in (json.loads(body).get("epcList") or []):
             continue
-        if entry["status"] == "verified" and registrant and entry.get("actor") == registrant:
+        if entry.status == "verified" and registrant and entry.actor == registrant:
             return "known"
-        if entry["status"] == "pending":
+        if entry.status == "pending":
             found = "pending"
     return found
 
@@ -69,10 +70,10 @@ def scan_report(facts: ScanFacts, place: str) -> dict[str, Any]:
     }
 
 
-def verified_history(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
+def verified_history(ctx: TraceContext, key: BatchKey) -> BatchHistory:
     """The batch's verified history at the index's current version: computed once per version and reused
-    (``ctx.histories``); the caller brings the index up to the chain first. A shallow copy, the caller's to add to."""
-    return dict(ctx.histories.get(("history", key.id_hex), lambda: history.history_of(ctx, key)))
+    (``ctx.histories``); the caller brings the index up to the chain first."""
+    return ctx.histories.get(("history", key.id_hex), lambda: history.history_of(ctx, key))
 
 
 def place_of(client_host: str | None) -> str:
@@ -89,11 +90,12 @@ def summary(
     product and its whole journey (services.journey). A serial never issued gets the verdict only: showing the
     batch's journey under it would lend a copied code the real batch's story."""
     key, serial = parse_key(gtin, lot, serial)
-    data = verified_history(ctx, key)
+    record = verified_history(ctx, key)
+    data = record.as_json()
     data["serial"] = serial
     data["unit"] = None
     if serial is not None:
-        state = unit_status(ctx, key, serial, data)
+        state = unit_status(ctx, key, serial, record)
         data["unit"] = {
             "serial": serial,
             "known": state == "known",

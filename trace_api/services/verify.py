@@ -95,25 +95,25 @@ def verify_online(ctx: TraceContext, uri: str) -> Verdict:
     if not exists:
         return verdict.verdict()
     data = history.history(ctx, gtin=key.gtin, lot=key.lot)
-    chain = data["hash_chain"]
+    chain = data.hash_chain
     verdict.add(
         "hash chain",
-        chain["ok"],
-        f"{chain['events_on_chain']} events recomputed to the on-chain head"
-        if chain["ok"]
+        chain.ok,
+        f"{chain.events_on_chain} events recomputed to the on-chain head"
+        if chain.ok
         else "the indexed events do not recompute to the on-chain head",
     )
-    bad = [e for e in data["timeline"] if e["status"] == "mismatch"]
-    pending = [e for e in data["timeline"] if e["status"] == "pending"]
-    merkle = [e for e in data["timeline"] if e.get("how") == "merkle"]
-    total = len(data["timeline"])
+    bad = [e for e in data.timeline if e.status == "mismatch"]
+    pending = [e for e in data.timeline if e.status == "pending"]
+    merkle = [e for e in data.timeline if e.how == "merkle"]
+    total = len(data.timeline)
     if bad:
-        verdict.add("events", False, bad[0].get("reason", "mismatch"))
+        verdict.add("events", False, bad[0].reason or "mismatch")
     elif pending:
         verdict.add("events", False, f"{len(pending)} of {total} events are pending: captured, not on chain yet")
     else:
         verdict.add("events", True, f"{total} of {total} events match the chain ({len(merkle)} by Merkle proof)")
-    undisclosed = data["undisclosed"]
+    undisclosed = data.undisclosed
     verdict.add(
         "timeline",
         not undisclosed,
@@ -121,8 +121,8 @@ def verify_online(ctx: TraceContext, uri: str) -> Verdict:
     )
     verdict.add(
         "recall",
-        not data["recalled"],
-        "not recalled" if not data["recalled"] else "RECALLED (the batch or a batch it was made from)",
+        not data.recalled,
+        "not recalled" if not data.recalled else "RECALLED (the batch or a batch it was made from)",
     )
     if link.serial is not None:
         state = resolver.unit_status(ctx, key, link.serial, data)
