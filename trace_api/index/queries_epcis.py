@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, insert, or_, select, update
+from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from trace_api.index import schema as t
 from trace_api.index.queries import AnyRow, of_batch, released_events
@@ -62,10 +62,11 @@ def candidate_events(
     before: dt.datetime | None,
     limit: int,
 ) -> Iterator[AnyRow]:
-    """(body, event_hash) of the captured events an EPCIS query may match, by event time then hash, at most
+    """(body, event_hash) of the captured events an EPCIS query may match (those released from their
+    transaction), by event time then hash, at most
     ``limit``: of one of ``types`` and ``biz_steps`` (when given), with one of ``hashes`` or a body holding one of
     ``texts`` (JSON strings; when either is given), in the time range. The caller checks the rest on each body."""
-    query: Select[Any] = select(t.epcis_events.c.body, t.epcis_events.c.event_hash)
+    query = released_events(t.epcis_events.c.body, t.epcis_events.c.event_hash)
     if types:
         query = query.where(t.epcis_events.c.event_type.in_(types))
     if hashes or texts:
