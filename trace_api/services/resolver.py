@@ -111,9 +111,9 @@ def summary(
             product=data["metadata"].get("product"),
             detail=f"Serial {serial} was never issued for this batch.",
         )
-    data["journey"] = journey.build(ctx, data, serial=serial)
-    own = next(g for g in data["journey"]["groups"] if g["depth"] == 0)
-    data["units_issued"] = own["units_issued"]
+    trip = journey.build(ctx, record, serial=serial)
+    data["journey"] = trip.as_json()
+    data["units_issued"] = next(g for g in trip.groups if g.depth == 0).units_issued
     data["verdict"] = verdict(data)
     return data
 
