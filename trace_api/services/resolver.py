@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from qr import digital_link
 from qr.errors import DigitalLinkError, SignatureError
@@ -55,19 +55,38 @@ def unit_status(ctx: TraceContext, key: BatchKey, serial: str, data: BatchHistor
     return found
 
 
-def scan_report(facts: ScanFacts, place: str) -> dict[str, Any]:
+class ScanReport(BaseModel):
+    """A unit's scans so far, and whether their pattern looks like a cloned code."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    count: int
+    places: int = Field(description="Distinct coarse places (hashed networks) it was scanned from")
+    anomaly: bool
+    message: str | None
+
+
+class ScanVerdict(BaseModel):
+    """The one-line answer a consumer sees first."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    level: Literal["verified", "pending", "warning", "incomplete", "mismatch", "recalled", "counterfeit"]
+    title: str
+    detail: str
+
+
+def scan_report(facts: ScanFacts, place: str) -> ScanReport:
     """A unit's scans, the one being served from ``place`` included, and whether their pattern looks like a cloned
     code. The others are those recorded so far (``ctx.scans``: the caller queues this one for the writer)."""
     facts = facts.with_scan_from(place)
     anomaly = facts.places >= ANOMALY_PLACES
-    return {
-        "count": facts.count,
-        "places": facts.places,
-        "anomaly": anomaly,
-        "message": f"this code was scanned in {facts.places} different places — it may have been copied"
+    return ScanReport(
+        count=facts.count,
+        places=facts.places,
+        anomaly=anomaly,
+        message=f"this code was scanned in {facts.places} different places — it may have been copied"
         if anomaly
         else None,
-    }
+    )
 
 
 def verified_history(ctx: TraceContext, key: BatchKey) -> BatchHistory:
@@ -100,7 +119,7 @@ def summary(
             "serial": serial,
             "known": state == "known",
             "pending": state == "pending",
-            "scans": scan_report(ctx.scans.facts(key.id_hex, serial), place or "unknown"),
+            "scans": scan_report(ctx.scans.facts(key.id_hex, serial), place or "unknown").model_dump(),
         }
     if data["unit"] is not None and not data["unit"]["known"] and not data["unit"]["pending"]:
         return counterfeit(
@@ -114,7 +133,7 @@ def summary(
     trip = journey.build(ctx, record, serial=serial)
     data["journey"] = trip.as_json()
     data["units_issued"] = next(g for g in trip.groups if g.depth == 0).units_issued
-    data["verdict"] = verdict(data)
+    data["verdict"] = verdict(data).model_dump()
     return data
 
 
@@ -129,19 +148,21 @@ def counterfeit(
         "serial": serial,
         "product": product,
         "metadata": {},
-        "verdict": {"level": "counterfeit", "title": "Could not verify — possible counterfeit", "detail": detail},
+        "verdict": ScanVerdict(
+            level="counterfeit", title="Could not verify — possible counterfeit", detail=detail
+        ).model_dump(),
     }
 
 
-def verdict(data: dict[str, Any]) -> dict[str, Any]:
+def verdict(data: dict[str, Any]) -> ScanVerdict:
     """The one-line answer the consumer sees first. "verified" only when every fact shown is verified on chain:
     nothing pending, no on-chain step without its details, the unit issued by a verified commissioning."""
     if data["recalled"]:
-        return {
-            "level": "recalled",
-            "title": "RECALLED — do not consume",
-            "detail": "This batch, or a batch it was made from, has been recalled by its producer.",
-        }
+        return ScanVerdict(
+            level="recalled",
+            title="RECALLED — do not consume",
+            detail="This batch, or a batch it was made from, has been recalled by its producer.",
+        )
     unit = data.get("unit")
     groups = data["journey"]["groups"]
     shown = [e for g in groups for e in g["steps"]]
@@ -151,25 +172,25 @@ def verdict(data: dict[str, Any]) -> dict[str, Any]:
         or any(e["status"] == "mismatch" for e in data["timeline"])
         or not all(g["hash_chain_ok"] for g in groups)
     ):
-        return {
-            "level": "mismatch",
-            "title": "Record does not match the chain",
-            "detail": "Some steps shown here differ from what is recorded on chain.",
-        }
+        return ScanVerdict(
+            level="mismatch",
+            title="Record does not match the chain",
+            detail="Some steps shown here differ from what is recorded on chain.",
+        )
     undisclosed = sum(g["undisclosed"] for g in groups)
     if undisclosed:
         note = history.undisclosed_note(undisclosed)
-        return {
-            "level": "incomplete",
-            "title": "Not fully verified: " + note,
-            "detail": f"The chain holds {note}; this history cannot show what they were.",
-        }
+        return ScanVerdict(
+            level="incomplete",
+            title="Not fully verified: " + note,
+            detail=f"The chain holds {note}; this history cannot show what they were.",
+        )
     if unit is not None and not unit["known"]:
-        return {
-            "level": "pending",
-            "title": "Not verified yet",
-            "detail": f"Serial {unit['serial']} is captured but its commissioning is not on chain yet.",
-        }
+        return ScanVerdict(
+            level="pending",
+            title="Not verified yet",
+            detail=f"Serial {unit['serial']} is captured but its commissioning is not on chain yet.",
+        )
     upstream = [g for g in groups if g["depth"] > 0]  # the batch's own pending events count, shown or not
     count = (
         data["pending"]
@@ -177,18 +198,20 @@ def verdict(data: dict[str, Any]) -> dict[str, Any]:
         + sum(g["sensors"]["pending"] for g in upstream if g["sensors"])
     )
     if count:
-        return {
-            "level": "pending",
-            "title": f"Not verified yet: {count} step{'s' if count != 1 else ''} pending",
-            "detail": "Some steps below are captured but not on chain yet; the others are verified.",
-        }
+        return ScanVerdict(
+            level="pending",
+            title=f"Not verified yet: {count} step{'s' if count != 1 else ''} pending",
+            detail="Some steps below are captured but not on chain yet; the others are verified.",
+        )
     if unit is not None and unit["scans"]["anomaly"]:
-        return {"level": "warning", "title": "Verified, but scanned in many places", "detail": unit["scans"]["message"]}
-    return {
-        "level": "verified",
-        "title": "Verified on chain",
-        "detail": "Every step below is recorded on chain by the party that performed it.",
-    }
+        return ScanVerdict(
+            level="warning", title="Verified, but scanned in many places", detail=unit["scans"]["message"]
+        )
+    return ScanVerdict(
+        level="verified",
+        title="Verified on chain",
+        detail="Every step below is recorded on chain by the party that performed it.",
+    )
 
 
 class SignatureVerdict(BaseModel):

@@ -199,7 +199,7 @@ def _unit_of(link: digital_link.DigitalLink) -> tuple[str, str] | None:
 
 def _variant(request: Request, kind: str, place: str, facts: ScanFacts | None) -> Hashable | None:
     # a unit's page shows its scans, this one included: part of its variant
-    scans = tuple(resolver.scan_report(facts, place).items()) if facts is not None else None
+    scans = tuple(resolver.scan_report(facts, place).model_dump().items()) if facts is not None else None
     return http_cache.variant(request, kind, _wanted(request), scans)
 
 
