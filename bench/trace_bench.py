@@ -194,8 +194,8 @@ def _lookup_p99(b: Bench, keys: Sequence[BatchKey], label: str) -> float:
         return wall, cpu, results
 
     full, full_cpu, histories = timed(lambda k: history_of(b.ctx, k))
-    sizes = [len(h["timeline"]) for h in histories]
-    unverified = sum(1 for h in histories for e in h["timeline"] if e["status"] != "verified")
+    sizes = [len(h.timeline) for h in histories]
+    unverified = sum(1 for h in histories for e in h.timeline if e.status != "verified")
     bare, _, _ = timed(lambda k: _events_query(b, k))
     mean = sum(sizes) / len(sizes)
     log(

@@ -117,15 +117,14 @@ def epcis_verify(file: Path) -> None:
     Works for any event, with or without a registered batch. Exits 6 unless every event is verified.
     """
     verdicts = event_proofs.verify_events(ctx(), (importer.event_dict(e) for e in iter_events(file)))
-    emit(verdicts, "\n".join(f"{v['status']:9} {v['event_id']}" + (f"  {v['how']} in block {v['block']}"
-                                                                  if v["status"] == "verified" else "")
-                             for v in verdicts))  # fmt: skip
-    failed = [v for v in verdicts if v["status"] != "verified"]
+    data = [v.fields() for v in verdicts]
+    emit(data, "\n".join(f"{v.status:9} {v.event_id}" + (f"  {v.how} in block {v.block}" if v.status == "verified"
+                                                         else "") for v in verdicts))  # fmt: skip
+    failed = [v for v in verdicts if v.status != "verified"]
     if failed:
         raise VerificationFailed(
-            f"{len(failed)} of {len(verdicts)} events not verified; first: {failed[0]['event_id']} "
-            f"is {failed[0]['status']}",
-            verdict={"events": verdicts},
+            f"{len(failed)} of {len(verdicts)} events not verified; first: {failed[0].event_id} is {failed[0].status}",
+            verdict={"events": data},
         )
 
 
@@ -147,7 +146,7 @@ def epcis_export(
         text = json.dumps(document, indent=2) + "\n"
     if out:
         out.write_text(text)
-        emit({"written": str(out), "events": len(data["timeline"])}, f"wrote {len(data['timeline'])} events to {out}")
+        emit({"written": str(out), "events": len(data.timeline)}, f"wrote {len(data.timeline)} events to {out}")
     else:
         typer.echo(text, nl=False)
 

@@ -156,8 +156,8 @@ def verify(
         context = TraceContext.open(settings, autostart=settings.is_local)
         verdict = verify_service.verify_online(context, uri)
     emit(
-        verdict.to_json(),
-        "\n".join(("✓ " if c["ok"] else "✗ ") + f"{c['check']}: {c['detail']}" for c in verdict.checks),
+        verdict.model_dump(mode="json"),
+        "\n".join(("✓ " if c.ok else "✗ ") + f"{c.check}: {c.detail}" for c in verdict.checks),
     )
     verdict.raise_if_failed()
 

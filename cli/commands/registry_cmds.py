@@ -12,6 +12,8 @@ from rich.table import Table
 from cli.context import STATE, emit
 from trace_api.services import anchoring, batches, history, journey
 from trace_api.services.context import TraceContext
+from trace_api.services.history_models import BatchHistory
+from trace_api.services.product import product_metadata
 
 role_app = typer.Typer(help="Grant and revoke registry roles.", no_args_is_help=True)
 batch_app = typer.Typer(help="Register, derive, recall and show batches.", no_args_is_help=True)
@@ -54,7 +56,7 @@ def batch_register(
     origin: str = typer.Option(None, "--origin", help="Origin shown to consumers, e.g. a farm and country."),
 ) -> None:
     """Register a batch (signed by a producer)."""
-    meta = {k: v for k, v in {"product": product, "origin": origin}.items() if v}
+    meta = product_metadata(product=product, origin=origin)
     result = batches.register_batch(
         ctx(), account=STATE.account("producer"), gtin=gtin, lot=lot, quantity=quantity, uom=uom, metadata=meta
     )
@@ -81,7 +83,7 @@ def batch_derive(
         if not sep:
             raise typer.BadParameter(f"--from {p!r}: expected GTIN/LOT")
         parents.append((g, lt))
-    meta = {"product": product} if product else {}
+    meta = product_metadata(product=product)
     result = batches.derive_batch(
         ctx(),
         source="cli",
@@ -119,98 +121,94 @@ def batch_show(
 ) -> None:
     """Print the batch's whole journey: its own steps and those of every batch it was made from, ✓/✗ each."""
     context = ctx()
-    data = history.history(context, gtin=gtin, lot=lot)
+    record = history.history(context, gtin=gtin, lot=lot)
+    shown = record if limit is None else record.model_copy(update={"timeline": record.timeline[-limit:]})
+    trip = journey.build(context, shown)
+    data = shown.as_json()
     if limit is not None:
-        data = {**data, "timeline": data["timeline"][-limit:], "timeline_total": len(data["timeline"])}
-    data["journey"] = journey.build(context, data)
-    emit(data, _journey_view(data))
+        data["timeline_total"] = len(record.timeline)
+    data["journey"] = trip.as_json()
+    emit(data, _journey_view(shown, trip, total=len(record.timeline) if limit is not None else None))
 
 
-def _party(parties: dict[str, Any], address: str | None) -> str:
+def _party(parties: dict[str, journey.Party], address: str | None) -> str:
     org = parties.get((address or "").lower())
     if org:
-        return f"{org['name']} ({org['country']}) [green]✓ verified[/green]"
+        return f"{org.name} ({org.country}) [green]✓ verified[/green]"
     return f"{address} [yellow](unverified party)[/yellow]" if address else ""
 
 
-def _journey_view(data: dict[str, Any]) -> Group:
-    meta, trip = data["metadata"], data["journey"]
-    title = f"{meta.get('product', 'batch')} {data['gtin']}/{data['lot']}"
-    if data["recalled"]:
+def _journey_view(data: BatchHistory, trip: journey.Journey, *, total: int | None) -> Group:
+    product = data.metadata.get("product")
+    title = f"{product if product is not None else 'batch'} {data.gtin}/{data.lot}"
+    if data.recalled:
         title += "  [bold red]RECALLED[/bold red]"
-    chain = data["hash_chain"]
+    chain = data.hash_chain
+    groups = trip.groups
     lines = [
         f"[bold]{title}[/bold]",
-        f"hash chain {'ok' if chain['ok'] else 'BROKEN'}: {chain['events_on_chain']} events on chain; "
-        f"custodian {_party(trip['parties'], data['custodian'])}",
-        f"{trip['verified_steps']} of {trip['steps']} steps verified on chain, in {len(trip['groups'])} "
-        f"batch{'es' if len(trip['groups']) != 1 else ''}",
+        f"hash chain {'ok' if chain.ok else 'BROKEN'}: {chain.events_on_chain} events on chain; "
+        f"custodian {_party(trip.parties, data.custodian)}",
+        f"{trip.verified_steps} of {trip.steps} steps verified on chain, in {len(groups)} "
+        f"batch{'es' if len(groups) != 1 else ''}",
     ]
-    if data["undisclosed"]:
+    if data.undisclosed:
         lines.append(
             "[bold red]INCOMPLETE: "
-            + history.undisclosed_note(len(data["undisclosed"]))
+            + history.undisclosed_note(len(data.undisclosed))
             + "[/bold red] (seq "
-            + ", ".join(str(u["seq"]) for u in data["undisclosed"][:10])
+            + ", ".join(str(u.seq) for u in data.undisclosed[:10])
             + ")"
         )
-    if data["pending"]:
-        lines.append(f"{data['pending']} event(s) pending: captured, not on chain yet (run `trace anchor`)")
-    if "timeline_total" in data:
-        lines.append(f"this batch: the latest {len(data['timeline'])} of {data['timeline_total']} events (--limit)")
-    for recall in trip["recalls"]:
+    if data.pending:
+        lines.append(f"{data.pending} event(s) pending: captured, not on chain yet (run `trace anchor`)")
+    if total is not None:
+        lines.append(f"this batch: the latest {len(data.timeline)} of {total} events (--limit)")
+    for recall in trip.recalls:
         lines.append(
-            f"[bold red]recalled[/bold red] {recall['gtin']}/{recall['lot']} at {recall['recalled_at']}: "
-            + (recall["reason"] or "reason not available")
+            f"[bold red]recalled[/bold red] {recall.gtin}/{recall.lot} at {recall.recalled_at}: "
+            + (recall.reason or "reason not available")
         )
     parts: list[Any] = ["\n".join(lines)]
-    for group in trip["groups"]:
-        head = "this batch" if group["depth"] == 0 else "made from"
+    for group in groups:
+        head = "this batch" if group.depth == 0 else "made from"
         table = Table(
-            title=f"{head}: {group['product'] or 'batch'} {group['gtin']}/{group['lot']}"
-            + ("  [bold red]RECALLED[/bold red]" if group["recalled"] else ""),
-            caption=f"{group['verified_steps']} of {len(group['steps'])} steps verified"
-            + ("" if group["hash_chain_ok"] else "; [red]hash chain BROKEN[/red]")
-            + (f"; {group['units_issued']} serialised units issued" if group["units_issued"] else ""),
+            title=f"{head}: {group.product or 'batch'} {group.gtin}/{group.lot}"
+            + ("  [bold red]RECALLED[/bold red]" if group.recalled else ""),
+            caption=f"{group.verified_steps} of {len(group.steps)} steps verified"
+            + ("" if group.hash_chain_ok else "; [red]hash chain BROKEN[/red]")
+            + (f"; {group.units_issued} serialised units issued" if group.units_issued else ""),
             title_justify="left",
             caption_justify="left",
         )
         for col in ("", "when", "step", "by", "where", "proof", "documents"):
             table.add_column(col, overflow="fold")
-        for ev in group["steps"]:
+        for ev in group.steps:
             docs = ", ".join(
-                ("🔒 " if d["private"] else f"{d.get('type') or d.get('name', '')} ")
-                + ("hash verified" if d["verified"] else "UNVERIFIED")
-                + (f" (valid until {d['valid_until']})" if d.get("valid_until") else "")
-                for d in ev["documents"]
+                ("🔒 " if d.private else f"{d.type or d.name or ''} ")
+                + ("hash verified" if d.verified else "UNVERIFIED")
+                + (f" (valid until {d.valid_until})" if d.valid_until else "")
+                for d in ev.documents
             )
-            name, gln = journey.place_of(trip, ev["where"])
+            name, gln = trip.place_of(ev.where)
             where = f"{name} (GLN {gln})" if name else (f"GLN {gln}" if gln else "")
-            step = ev["biz_step"] or ev["type"]
-            if ev["type"] == "TransformationEvent":
-                step = f"transformed ({ev['process']})" if ev.get("process") else "transformed"
-            proof = ev.get("how", ev.get("reason", ev["status"]))
-            table.add_row(
-                MARKS[ev["status"]],
-                ev["event_time"],
-                step,
-                _party(trip["parties"], ev.get("actor")),
-                where,
-                proof,
-                docs,
-            )
+            step = ev.biz_step or ev.type
+            if ev.type == "TransformationEvent":
+                step = f"transformed ({ev.process})" if ev.process else "transformed"
+            proof = ev.how or ev.reason or ev.status
+            table.add_row(MARKS[ev.status], ev.event_time, step, _party(trip.parties, ev.actor), where, proof, docs)
         parts.append(table)
-        sensors = group["sensors"]
+        sensors = group.sensors
         if sensors:
-            for s in sensors["series"]:
+            for series in sensors.series:
                 limits = (
-                    f"; allowed {s['low']}–{s['high']} {s['unit']}, {s['excursions']} outside"
-                    if s["low"] is not None or s["high"] is not None
+                    f"; allowed {series.low}–{series.high} {series.unit}, {series.excursions} outside"
+                    if series.low is not None or series.high is not None
                     else ""
                 )
                 parts.append(
-                    f"  {s['type']}: {s['count']} readings, {s['min']}–{s['max']} {s['unit']}{limits}; "
-                    f"{sensors['verified']} of {sensors['count']} sensor events verified"
+                    f"  {series.type}: {series.count} readings, {series.min}–{series.max} {series.unit}{limits}; "
+                    f"{sensors.verified} of {sensors.count} sensor events verified"
                 )
     return Group(*parts)
 

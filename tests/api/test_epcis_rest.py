@@ -9,12 +9,14 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
 
 from trace_api.config import Settings
 from trace_api.epcis import event_hash_id, iter_events
 from trace_api.http.app import create_app
+from trace_api.index import schema as t
 from trace_api.index.store import get_engine
-from trace_api.services import apikeys
+from trace_api.services import apikeys, epcis_query, events
 
 ROOT = Path(__file__).resolve().parents[2]
 XML = ROOT / "tests" / "data" / "epcis" / "gs1-epcis" / "xml" / "Example_9.6.1-ObjectEvent-2020_06_18a.xml"
@@ -105,3 +107,28 @@ def test_capture_error_behaviour_proceed_is_refused(client: TestClient, key: dic
         headers={**key, "Content-Type": "application/xml", "GS1-Capture-Error-Behaviour": "proceed"},
     )
     assert response.status_code == 422 and "rollback" in response.text
+
+
+def test_events_written_ahead_of_their_transaction_are_not_served(
+    client: TestClient, trace_session_settings: Settings
+) -> None:
+    """An event stored ahead of a transaction that is not indexed yet (and may never be sent) is no part of any
+    story: the REST queries leave it out, as GET /events and the history do."""
+    event = {"type": "ObjectEvent", "eventTime": "2026-11-21T09:00:00.000Z", "eventTimeZoneOffset": "+00:00",
+             "action": "OBSERVE", "bizStep": "inspecting", "epcList": ["urn:epc:id:sgtin:4012345.011111.987654"],
+             "readPoint": {"id": "urn:epc:id:sgln:4012345.00077.0"}}  # fmt: skip
+    [stored] = events.insert_events(
+        get_engine(trace_session_settings), [(event, [])], mode="direct", source="test", capturer="0x" + "ab" * 20,
+        awaits="0x" + "cd" * 32,
+    )  # fmt: skip
+    try:
+        assert client.get(f"/events/{stored}").status_code == 404
+        served = {e["eventID"] for e in _events(client.get("/bizSteps/inspecting/events?perPage=1000"))}
+        assert epcis_query.event_id(stored) not in served
+        epc = quote("urn:epc:id:sgtin:4012345.011111.987654", safe="")
+        assert _events(client.get(f"/epcs/{epc}/events")) == []
+        shown = client.get("/events?bizStep=inspecting&limit=1000").json()["events"]
+        assert stored not in {e["eventID"] for e in shown}
+    finally:  # the session's index is shared: nothing is left awaiting a transaction that will never come
+        with get_engine(trace_session_settings).begin() as conn:
+            conn.execute(delete(t.epcis_events).where(t.epcis_events.c.event_hash == stored))

@@ -78,8 +78,8 @@ def story(ctx: TraceContext, tmp_path: Path) -> dict[str, Any]:
         ctx, source="test", account=dev_account("inspector"), gtin=GTIN, lot=lot, step="inspecting", doc=cert
     )
     data = history.history(ctx, gtin=GTIN, lot=lot)
-    sha = next(d["sha256"] for e in data["timeline"] for d in e["documents"])
-    assert data["timeline"][-1]["documents"][0]["verified"], "the inspector's own certificate is verified"
+    sha = next(d.sha256 for e in data.timeline for d in e.documents)
+    assert data.timeline[-1].documents[0].verified, "the inspector's own certificate is verified"
     return {"lot": lot, "certificate": sha}
 
 
@@ -143,7 +143,7 @@ def test_a_foreign_key_cannot_issue_a_serial(
     html = client.get(f"/01/{GTIN}/10/{lot}/21/FAKE888", headers={"Accept": "text/html"}).text
     assert "Verified on chain" not in html
     verdict = verify.verify_online(ctx, _uri(lot, "FAKE888"))
-    assert not verdict.ok and any(c["check"] == "unit" and not c["ok"] for c in verdict.checks)
+    assert not verdict.ok and any(c.check == "unit" and not c.ok for c in verdict.checks)
     # The producer's own serials are known.
     assert verify.verify_online(ctx, _uri(lot, SERIALS[0])).ok
 
@@ -177,21 +177,21 @@ def test_a_foreign_event_cannot_borrow_a_certificate_badge(
     assert response.status_code == 202, response.text
     assert client.get(response.json()["status_url"]).json()["status"] == "done"
     data = history.history(ctx, gtin=GTIN, lot=lot)
-    mine = [e for e in data["timeline"] if e["biz_step"] == "sensor_reporting"]
-    assert len(mine) == 1 and mine[0]["status"] == "verified"
-    assert mine[0]["actor"] == dev_account("carrier").address.lower()
-    assert [d["verified"] for d in mine[0]["documents"]] == [False]
-    inspected = [e for e in data["timeline"] if e["biz_step"] == "inspecting"]
-    assert [d["verified"] for d in inspected[0]["documents"]] == [True]
+    mine = [e for e in data.timeline if e.biz_step == "sensor_reporting"]
+    assert len(mine) == 1 and mine[0].status == "verified"
+    assert mine[0].actor == dev_account("carrier").address.lower()
+    assert [d.verified for d in mine[0].documents] == [False]
+    inspected = [e for e in data.timeline if e.biz_step == "inspecting"]
+    assert [d.verified for d in inspected[0].documents] == [True]
 
 
 def test_another_producers_signature_is_not_the_producers(ctx: TraceContext, story: dict[str, Any]) -> None:
     uri = _uri(story["lot"], SERIALS[0])
     foreign = signing.sign_uri(uri, dev_account("seller").key).split("#sig=")[1]
     checked = resolver.check_signature(ctx, uri=uri, signature=foreign)
-    assert not checked["producer"] and not checked["trusted"]
+    assert not checked.producer and not checked.trusted
     own = signing.sign_uri(uri, dev_account("producer").key).split("#sig=")[1]
-    assert resolver.check_signature(ctx, uri=uri, signature=own)["producer"]
+    assert resolver.check_signature(ctx, uri=uri, signature=own).producer
 
 
 def _insert_raw(ctx: TraceContext, event: dict[str, Any], lot: str, *, mode: str, capturer: str) -> str:
@@ -241,7 +241,7 @@ def test_pending_events_never_read_as_verified(client: TestClient, ctx: TraceCon
     verdict = verify.verify_online(
         ctx, digital_link.unit_uri(GTIN, lot, SERIALS[0], domain=digital_link.CANONICAL_DOMAIN)
     )
-    assert not verdict.ok and any(c["check"] == "events" and "pending" in c["detail"] for c in verdict.checks)
+    assert not verdict.ok and any(c.check == "events" and "pending" in c.detail for c in verdict.checks)
     # Its capturer's anchor makes it verified, and only then does the unit count.
     anchoring.anchor(ctx, account=dev_account("producer"))
     assert verify.verify_online(ctx, _uri(lot, "PEND1")).ok
@@ -257,8 +257,8 @@ def test_an_on_chain_step_without_details_is_shown(
         ctx.registry.functions.recordEvent(key.id, 6, secret, 0, "0x" + "00" * 20)
     )
     data = history.history(ctx, gtin=GTIN, lot=lot)
-    assert data["hash_chain"]["ok"], "the hash chain itself is intact"
-    assert [u["step"] for u in data["undisclosed"]] == ["storing"] and not data["complete"]
+    assert data.hash_chain.ok, "the hash chain itself is intact"
+    assert [u.step for u in data.undisclosed] == ["storing"] and not data.complete
     page = client.get(f"/01/{GTIN}/10/{lot}", headers={"Accept": "application/json"}).json()
     assert page["verdict"]["level"] == "incomplete"
     assert "1 step recorded on chain without details" in page["verdict"]["title"]
@@ -266,7 +266,7 @@ def test_an_on_chain_step_without_details_is_shown(
     assert "1 step recorded on chain without details" in html and "Verified on chain" not in html
     verdict = verify.verify_online(ctx, _uri(lot, SERIALS[0]))
     assert not verdict.ok
-    assert any(c["check"] == "timeline" and "without details" in c["detail"] for c in verdict.checks)
+    assert any(c.check == "timeline" and "without details" in c.detail for c in verdict.checks)
     shown = run_trace("batch", "show", GTIN, lot, env=trace_session_env)
     assert shown.code == 0 and "1 step recorded on chain without details" in shown.stdout
     checked = run_trace("verify", _uri(lot, SERIALS[0]), env=trace_session_env)
@@ -370,5 +370,5 @@ def test_a_capture_the_server_never_ran_is_resumed_by_its_accounts_anchor(
             select(t.captures.c.status, t.captures.c.document).where(t.captures.c.capture_id == capture_id)
         ).one()
     assert status == "done" and document is None
-    timeline = history.history(ctx, gtin=GTIN, lot=story["lot"])["timeline"]
-    assert [e["status"] for e in timeline if e["event_time"] == "2026-11-25T10:00:00.000Z"] == ["verified"]
+    timeline = history.history(ctx, gtin=GTIN, lot=story["lot"]).timeline
+    assert [e.status for e in timeline if e.event_time == "2026-11-25T10:00:00.000Z"] == ["verified"]

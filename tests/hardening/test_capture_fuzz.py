@@ -57,7 +57,7 @@ def world(trace_session_settings: Settings, tmp_path_factory: pytest.TempPathFac
     batches.record_event(
         ctx, source="test", account=dev_account("inspector"), gtin=GTIN, lot=lot, step="inspecting", doc=cert
     )
-    sha = next(d["sha256"] for e in history.history(ctx, gtin=GTIN, lot=lot)["timeline"] for d in e["documents"])
+    sha = next(d.sha256 for e in history.history(ctx, gtin=GTIN, lot=lot).timeline for d in e.documents)
     engine = get_engine(trace_session_settings)
     keys = {
         name: {"Authorization": "Bearer " + apikeys.create_key(engine, organisation=f"fuzz {name}", account=name)}

@@ -241,9 +241,9 @@ def _check_exactly_once(ctx: TraceContext, row_keys: dict[tuple[str, str], None]
     )
     verified = 0
     for lot in LOTS:
-        timeline = history.history_of(ctx, domain.batch_key(GTIN, lot))["timeline"]
+        timeline = history.history_of(ctx, domain.batch_key(GTIN, lot)).timeline
         assert len(timeline) == per_lot[lot], f"{lot}: {len(timeline)} events in its history, {per_lot[lot]} input"
-        bad = [(e["event_hash"], e["status"]) for e in timeline if e["status"] != "verified"]
+        bad = [(e.event_hash, e.status) for e in timeline if e.status != "verified"]
         assert not bad, f"{len(bad)} events of {lot} are not verified, e.g. {bad[:3]} (seed {SEED})"
         verified += len(timeline)
     return {"events": len(inputs), "roots": len(counts), "verified": verified}

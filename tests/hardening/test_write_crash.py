@@ -138,7 +138,7 @@ def _setup(ctx: TraceContext, trial: Trial) -> None:
 
 
 def _events_of(ctx: TraceContext, lot: str) -> list[dict]:
-    return history.history_of(ctx, domain.batch_key(GTIN, lot))["timeline"]
+    return history.history_of(ctx, domain.batch_key(GTIN, lot)).as_json()["timeline"]
 
 
 def _check(ctx: TraceContext, env: dict[str, str], trials: list[Trial]) -> dict[str, int]:
@@ -166,7 +166,7 @@ def _check(ctx: TraceContext, env: dict[str, str], trials: list[Trial]) -> dict[
             assert meta is not None, f"{where}: the batch is on chain, its metadata is lost"
             view = registry.functions.getBatch(key.id).call()
             assert domain.metadata_hash(json.loads(meta)) == bytes(view[11]), f"{where}: metadata does not hash"
-        data = history.history_of(ctx, key)
+        data = history.history_of(ctx, key).as_json()
         assert not data["undisclosed"], f"{where}: {history.undisclosed_note(len(data['undisclosed']))}"
         assert data["hash_chain"]["ok"], f"{where}: hash chain broken"
         pending = [e for e in data["timeline"] if e["status"] != "verified"]

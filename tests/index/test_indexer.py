@@ -43,7 +43,7 @@ def record(ctx: TraceContext, lot: str, step: str) -> str:
 
 
 def statuses(ctx: TraceContext, lot: str) -> dict[str, str]:
-    return {e["event_hash"]: e["status"] for e in history_of(ctx, batch_key(GTIN, lot))["timeline"]}
+    return {e.event_hash: e.status for e in history_of(ctx, batch_key(GTIN, lot)).timeline}
 
 
 def chain_event_hashes(env: IndexEnv) -> list[str]:
@@ -176,7 +176,7 @@ def test_events_count_only_after_the_confirmation_depth(env: IndexEnv) -> None:
     ctx.sync()
     assert chain_event_hashes(env) == [event_hash]
     assert statuses(ctx, "CONF-1") == {event_hash: "verified"}
-    assert history_of(ctx, batch_key(GTIN, "CONF-1"))["hash_chain"]["ok"] is True
+    assert history_of(ctx, batch_key(GTIN, "CONF-1")).hash_chain.ok is True
     assert chain_state(env.engine) == env.reference(confirmations=3)
 
 
@@ -189,8 +189,8 @@ def test_hash_chain_is_intact_while_an_event_awaits_confirmation(env: IndexEnv) 
     ctx.sync()
     record(ctx, "CONF-2", "packing")  # pending for 3 more blocks
     data = history_of(ctx, batch_key(GTIN, "CONF-2"))
-    assert sorted(e["status"] for e in data["timeline"]) == ["pending", "verified"]
-    assert data["hash_chain"]["ok"] is True
+    assert sorted(e.status for e in data.timeline) == ["pending", "verified"]
+    assert data.hash_chain.ok is True
 
 
 def test_reorg_shallower_than_the_confirmation_depth_never_reaches_the_index(env: IndexEnv) -> None:
@@ -249,12 +249,12 @@ def test_reorg_replacing_blocks_at_the_same_heights(env: IndexEnv) -> None:
     assert stored_blocks_match_chain(env)
 
     data = history_of(ctx, batch_key(GTIN, "REORG-1"))
-    assert {e["event_hash"]: e["status"] for e in data["timeline"]} == {
+    assert {e.event_hash: e.status for e in data.timeline} == {
         first: "verified",
         dropped[0]: "pending",
         dropped[1]: "pending",
     }  # captured rows stay, unverified
-    assert data["hash_chain"] == {"ok": True, "events_on_chain": 3, "head": data["hash_chain"]["head"]}
+    assert (data.hash_chain.ok, data.hash_chain.events_on_chain) == (True, 3)
 
     events.insert_events(
         env.engine,
@@ -309,17 +309,17 @@ def test_reorg_to_a_chain_shorter_than_the_checkpoint(env: IndexEnv, replacement
     assert ctx.sync().rolled_back_to is None  # settled
 
     data = history_of(ctx, batch_key(GTIN, "REORG-2"))
-    assert {e["event_hash"]: e["status"] for e in data["timeline"] if e["type"] == "ObjectEvent"} == {
+    assert {e.event_hash: e.status for e in data.timeline if e.type == "ObjectEvent"} == {
         first: "verified",
         **{h: "pending" for h in dropped},
         **{h: "verified" for h in kept},
     }
-    assert {e["status"] for e in data["timeline"] if e["type"] == "TransformationEvent"} == {"pending"}
-    assert data["hash_chain"]["ok"] is True
-    assert data["hash_chain"]["events_on_chain"] == 1 + replacements
-    assert (data["children"], data["recalled"]) == ([], False)
+    assert {e.status for e in data.timeline if e.type == "TransformationEvent"} == {"pending"}
+    assert data.hash_chain.ok is True
+    assert data.hash_chain.events_on_chain == 1 + replacements
+    assert (data.children, data.recalled) == ([], False)
     child = history_of(ctx, batch_key(GTIN, "REORG-2B"))
-    assert (child["registered"], child["recalled"], child["parents"]) == (False, False, [])
+    assert (child.registered, child.recalled, child.parents) == (False, False, [])
 
 
 def test_anchor_rerecords_a_direct_event_a_reorg_dropped(env: IndexEnv) -> None:
@@ -334,7 +334,7 @@ def test_anchor_rerecords_a_direct_event_a_reorg_dropped(env: IndexEnv) -> None:
     assert statuses(ctx, "REORG-3") == {first: "verified", dropped: "pending"}
     assert anchoring.anchor(ctx, account=PRODUCER).direct_events == 1
     assert statuses(ctx, "REORG-3") == {first: "verified", dropped: "verified"}
-    assert history_of(ctx, batch_key(GTIN, "REORG-3"))["hash_chain"]["ok"] is True
+    assert history_of(ctx, batch_key(GTIN, "REORG-3")).hash_chain.ok is True
 
 
 def test_anchor_reanchors_a_root_a_reorg_dropped(env: IndexEnv) -> None:

@@ -43,6 +43,6 @@ def test_a_copied_root_does_not_take_the_producers_events(tmp_path: Path) -> Non
         anchored_at, count = ctx.registry.functions.rootInfo(producer.address, bytes.fromhex(root[2:])).call()
         assert anchored_at and count == 1
 
-        timeline = history.history(ctx, gtin=GTIN, lot="ROOT-COPY")["timeline"]
-        [entry] = [e for e in timeline if e.get("how") == "merkle"]
-        assert entry["status"] == "verified" and entry["actor"] == producer.address.lower()
+        timeline = history.history(ctx, gtin=GTIN, lot="ROOT-COPY").timeline
+        [entry] = [e for e in timeline if e.how == "merkle"]
+        assert entry.status == "verified" and entry.actor == producer.address.lower()

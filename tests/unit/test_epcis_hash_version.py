@@ -28,10 +28,10 @@ def _row(algorithm: int) -> SimpleNamespace:
 def test_each_row_is_checked_with_its_own_algorithm() -> None:
     assert event_hash_bytes(EVENT, algorithm=LEGACY_ALGORITHM) != event_hash_bytes(EVENT)
     for algorithm in (LEGACY_ALGORITHM, HASH_ALGORITHM):
-        assert _event_status(EVENT, _row(algorithm), {}, {})["status"] == "pending"  # not "mismatch"
+        assert _event_status(EVENT, _row(algorithm), {}, {}).status == "pending"  # not "mismatch"
     wrong = _row(LEGACY_ALGORITHM)
     wrong.hash_algorithm = HASH_ALGORITHM
-    assert _event_status(EVENT, wrong, {}, {})["status"] == "mismatch"
+    assert _event_status(EVENT, wrong, {}, {}).status == "mismatch"
 
 
 def test_old_database_gets_the_column_with_algorithm_1(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trace_api.services.resolver import choose
+from trace_api.services.linksets import choose
 
 LINKS = [
     {"href": "https://x.example/en", "title": "Product", "hreflang": ["en"]},

@@ -42,14 +42,14 @@ def test_the_same_private_file_twice_keeps_every_recipient(ctx: Ctx) -> None:
         assert documents.read(ctx, digest, reader=reader) == ("image/jpeg", b"mouldy sack")
     with pytest.raises(ForbiddenError):
         documents.read(ctx, digest, reader="0xoutsider")
-    assert documents.verify(ctx, digest, actor="0xseller")["verified"] is True
+    assert documents.verify(ctx, digest, actor="0xseller").verified is True
 
 
 def test_a_public_document_attached_again_privately_stays_readable(ctx: Ctx) -> None:
     digest = _attach(ctx, b"certificate", private=False, recipients=[], owner="0xproducer")
     _attach(ctx, b"certificate", private=True, recipients=["0xbuyer"], owner="0xbuyer")
     assert documents.read(ctx, digest, reader=None) == ("image/jpeg", b"certificate")
-    assert documents.verify(ctx, digest, actor="0xproducer")["intact"] is True
+    assert documents.verify(ctx, digest, actor="0xproducer").intact is True
 
 
 def test_a_discarded_document_is_gone(ctx: Ctx) -> None:

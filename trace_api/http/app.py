@@ -15,7 +15,17 @@ from trace_api.http import cache, cors, deps, limits, problems, redact
 from trace_api.http.edge import EdgeHeaders
 from trace_api.http.guard import RequestGuard
 from trace_api.http.jsonio import FiniteJSONResponse
-from trace_api.http.routes import batches, epcis, epcis_rest, escrow, health, parties, resolver, trade_files
+from trace_api.http.routes import (
+    batches,
+    epcis,
+    epcis_rest,
+    escrow,
+    health,
+    parties,
+    resolver,
+    scan_checks,
+    trade_files,
+)
 from trace_api.services.snapshots import IndexPoller
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -49,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(epcis.router)
     app.include_router(epcis_rest.router)
     app.include_router(resolver.router)
+    app.include_router(scan_checks.router)
     app.include_router(escrow.router)
     app.include_router(trade_files.router)
     app.include_router(parties.router)

@@ -228,7 +228,7 @@ def _kept(request: Request) -> Response | None:
         facts = ctx.scans.known(*route.unit)
         if facts is None:
             return None
-        scans = tuple(scan_report(facts, place).items())
+        scans = tuple(scan_report(facts, place).model_dump().items())
     state.index_poller.poke(ctx.sync)
     version = store.version()
     kept = store.peek((*key[0], *route.base, scans), version)  # type: ignore[misc,index]

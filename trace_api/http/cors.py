@@ -1,5 +1,5 @@
 """What every resolver response carries: CORS for any origin (a middleware, so errors and 429s carry it too), the
-Link header, Vary; HEAD without a body.
+Link header, Vary; HEAD without a body, and the HEAD and OPTIONS routes beside each GET.
 
 Also the path convertors that let the resolver's routes match Digital Link paths only: ``gs1key`` (a primary key
 AI as first segment) and ``gs1compressed`` (one segment of base64url, a compressed Digital Link URI).
@@ -8,7 +8,10 @@ AI as first segment) and ``gs1compressed`` (one segment of base64url, a compress
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
+from fastapi import APIRouter
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qr.digital_link import PRIMARY_KEYS
 from trace_api.http.edge import with_headers
-from trace_api.services.resolver import LINKSET_CONTEXT
+from trace_api.services.linksets import LINKSET_CONTEXT
 
 METHODS = "GET, HEAD, OPTIONS"
 HEADERS = {
@@ -93,3 +96,29 @@ def finish(request: Request, response: Response, headers: dict[str, str] | None 
     if request.method == "HEAD":
         return Response(status_code=response.status_code, headers=dict(response.headers))
     return response
+
+
+def also_head_and_options(
+    route: APIRouter, path: str, responses: dict[int | str, dict[str, Any]] | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Serve HEAD and OPTIONS on ``path`` with the same function as GET (one route per method, so each has its own
+    operation id). HEAD answers as GET does, without a body; OPTIONS answers 204, or GET's errors."""
+    head = {**(responses or {}), 200: {"description": "As GET, without the body"}}
+    options = {**{k: v for k, v in (responses or {}).items() if str(k)[0] == "4"}, 204: {"description": "No content"}}
+
+    def register(func: Callable[..., Any]) -> Callable[..., Any]:
+        route.add_api_route(
+            path, func, methods=["HEAD"], name=f"{func.__name__}_head", summary="Headers only", responses=head
+        )
+        route.add_api_route(
+            path,
+            func,
+            methods=["OPTIONS"],
+            name=f"{func.__name__}_options",
+            status_code=204,
+            summary="Allowed methods and CORS",
+            responses=options,
+        )
+        return func
+
+    return register

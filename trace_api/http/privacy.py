@@ -14,15 +14,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import select, union
 
 from trace_api.chain.accounts import DEV_ACCOUNTS, dev_account
 from trace_api.config import Settings
 from trace_api.errors import UnauthorizedError
 from trace_api.http.deps import api_key_from
-from trace_api.index import schema as t
 from trace_api.index.store import get_engine
-from trace_api.services import apikeys
+from trace_api.services import apikeys, documents
 
 PRIVATE_NAME = "private document"
 HIDDEN = ("sha256", "name", "media_type", "recipients")
@@ -65,13 +63,7 @@ ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 
 def parties(settings: Settings, batch_id: str) -> set[str]:
     """The accounts the index knows as parties of a batch."""
-    query = union(
-        select(t.chain_batches.c.producer).where(t.chain_batches.c.batch_id == batch_id),
-        select(t.chain_events.c.actor).where(t.chain_events.c.batch_id == batch_id),
-        select(t.chain_transfers.c.to_account).where(t.chain_transfers.c.batch_id == batch_id),
-    )
-    with get_engine(settings).connect() as conn:
-        return {str(a).lower() for a in conn.execute(query).scalars()}
+    return documents.parties(get_engine(settings), batch_id)
 
 
 def is_party(settings: Settings, viewer: Viewer, batch_id: str | None) -> bool:

@@ -17,16 +17,43 @@ import uuid
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import insert, select, update
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
 
-from trace_api.errors import TraceError
-from trace_api.index import schema as t
+from trace_api.errors import NotFoundError, TraceError
+from trace_api.index import queries_epcis
 from trace_api.services import events as ev
 from trace_api.services import importer
 from trace_api.services.context import TraceContext
 
 log = logging.getLogger("trace_api.captures")
 UNFINISHED = ("accepted", "running")
+
+
+class CaptureStatus(BaseModel):
+    """Where a capture stands (``GET /capture/{id}``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    capture_id: str
+    status: str = Field(description="accepted, running, done or failed")
+    events: int
+    result: dict[str, Any] | None = Field(description="The import report, once done")
+    error: str | None = Field(description="Why it failed")
+
+
+def status(engine: Engine, capture_id: str) -> CaptureStatus:
+    """NotFoundError for a capture nobody made."""
+    with engine.connect() as conn:
+        row = queries_epcis.capture(conn, capture_id)
+    if row is None:
+        raise NotFoundError(f"no capture {capture_id}")
+    return CaptureStatus(
+        capture_id=capture_id,
+        status=row.status,
+        events=row.event_count,
+        result=json.loads(row.detail) if row.status == "done" else None,
+        error=row.detail if row.status == "failed" else None,
+    )
 
 
 def source_of(capture_id: str) -> str:
@@ -39,17 +66,16 @@ def accept(ctx: TraceContext, *, organisation: str, account: LocalAccount, event
     importer.check_events(ctx, account=account, events=events, name="capture")
     capture_id = str(uuid.uuid4())
     with ctx.engine.begin() as conn:
-        conn.execute(
-            insert(t.captures).values(
-                capture_id=capture_id,
-                organisation=organisation,
-                status="accepted",
-                event_count=len(events),
-                detail="",
-                created_at=dt.datetime.now(dt.UTC),
-                account=account.address.lower(),
-                document=json.dumps(events, separators=(",", ":"), allow_nan=False),
-            )
+        queries_epcis.insert_capture(
+            conn,
+            capture_id=capture_id,
+            organisation=organisation,
+            status="accepted",
+            event_count=len(events),
+            detail="",
+            created_at=dt.datetime.now(dt.UTC),
+            account=account.address.lower(),
+            document=json.dumps(events, separators=(",", ":"), allow_nan=False),
         )
     return capture_id
 
@@ -72,15 +98,7 @@ def run(ctx: TraceContext, capture_id: str, account: LocalAccount, events: list[
 def resume(ctx: TraceContext, *, account: LocalAccount) -> int:
     """Run the captures of ``account`` that a dead server accepted and never finished. Returns how many."""
     with ctx.engine.connect() as conn:
-        rows = conn.execute(
-            select(t.captures.c.capture_id, t.captures.c.document)
-            .where(
-                t.captures.c.status.in_(UNFINISHED),
-                t.captures.c.account == account.address.lower(),
-                t.captures.c.document.is_not(None),
-            )
-            .order_by(t.captures.c.created_at)
-        ).all()
+        rows = queries_epcis.unfinished_captures(conn, account.address.lower(), UNFINISHED)
     for capture_id, document in rows:
         run(ctx, capture_id, account, json.loads(document))
     return len(rows)
@@ -88,11 +106,7 @@ def resume(ctx: TraceContext, *, account: LocalAccount) -> int:
 
 def _set(ctx: TraceContext, capture_id: str, *, status: str, detail: str = "", **values: Any) -> None:
     with ctx.engine.begin() as conn:
-        conn.execute(
-            update(t.captures)
-            .where(t.captures.c.capture_id == capture_id)
-            .values(status=status, detail=detail[:2000], **values)
-        )
+        queries_epcis.set_capture(conn, capture_id, status=status, detail=detail[:2000], **values)
 
 
 def _discard(ctx: TraceContext, capture_id: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
@@ -16,6 +15,7 @@ from trace_api.chain.sender import TxSender
 from trace_api.config import Settings
 from trace_api.index.indexer import Indexer, SyncResult
 from trace_api.index.store import get_engine
+from trace_api.services.history_models import BatchHistory
 from trace_api.services.scans import ScanRecorder
 from trace_api.services.snapshots import Snapshots
 
@@ -65,7 +65,7 @@ class TraceContext:
         return ScanRecorder(self.engine, flush_seconds=self.settings.scan_flush_seconds)
 
     @functools.cached_property
-    def histories(self) -> Snapshots[dict[str, Any]]:
+    def histories(self) -> Snapshots[BatchHistory]:
         """Verified batch histories, one per batch and index version (``services.snapshots``)."""
         return Snapshots(self.engine, max_age=self.settings.snapshot_max_age, max_entries=64)
 

@@ -257,22 +257,22 @@ def run_story(
         say(f"statements of the Shanghai order (CNY at the recorded rate): {', '.join(written)}")
     roasted = history.history(ctx, gtin=ROASTED[0], lot=ROASTED[1])
     green = history.history(ctx, gtin=GREEN[0], lot=GREEN[1], sync=False)
-    verified = sum(1 for e in green["timeline"] + roasted["timeline"] if e["status"] == "verified")
-    total = len(green["timeline"]) + len(roasted["timeline"])
+    verified = sum(1 for e in green.timeline + roasted.timeline if e.status == "verified")
+    total = len(green.timeline) + len(roasted.timeline)
     say(
         f"{verified} of {total} events verified on chain; hash chains "
-        + ("ok" if green["hash_chain"]["ok"] and roasted["hash_chain"]["ok"] else "BROKEN")
+        + ("ok" if green.hash_chain.ok and roasted.hash_chain.ok else "BROKEN")
     )
     return DemoSummary(
         chain_id=chain.chain_id,
         contracts={n: d.address for n, d in result.deployment.contracts.items()},
         batches={
-            "green": DemoBatch(gtin=GREEN[0], lot=GREEN[1], events=len(green["timeline"])),
-            "roasted": DemoBatch(gtin=ROASTED[0], lot=ROASTED[1], events=len(roasted["timeline"])),
+            "green": DemoBatch(gtin=GREEN[0], lot=GREEN[1], events=len(green.timeline)),
+            "roasted": DemoBatch(gtin=ROASTED[0], lot=ROASTED[1], events=len(roasted.timeline)),
         },
         events_verified=verified,
         events_total=total,
-        hash_chains_ok=green["hash_chain"]["ok"] and roasted["hash_chain"]["ok"],
+        hash_chains_ok=green.hash_chain.ok and roasted.hash_chain.ok,
         label=DemoLabel(file=str(label), uri=uri.split("#")[0], signed_uri=uri),
         trades=trades,
         export_trade=export,

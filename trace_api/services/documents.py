@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import delete, select, update
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine
 
 from trace_api.config import Settings
 from trace_api.errors import ForbiddenError, NotFoundError, PayloadTooLargeError, ValidationError
-from trace_api.index import schema as t
+from trace_api.index import queries, queries_documents
 
 NONCE_BYTES = 12
 
@@ -66,50 +67,33 @@ def commit(ctx: Any, prepared: Prepared, *, owner: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     digest = prepared.info["sha256"]
     with ctx.engine.connect() as conn:
-        known = conn.execute(
-            select(t.documents.c.private, t.documents.c.recipients).where(t.documents.c.sha256 == digest)
-        ).first()
+        known = queries_documents.document(conn, digest)
     if known is None:
         _write(folder, digest, prepared.stored, prepared.key, prepared.recipients)
     else:
         # The same content again (another event, another trade, the other party): the stored copy and its key stay,
         # so earlier readers keep their access; new recipients are added to it.
-        recipients = list(dict.fromkeys([*json.loads(known.recipients or "[]"), *prepared.recipients]))
+        recipients = list(dict.fromkeys([*json.loads(known["recipients"] or "[]"), *prepared.recipients]))
         key_file = folder / "keys" / f"{digest[2:]}.json"
-        if known.private and key_file.is_file():
+        if known["private"] and key_file.is_file():
             key_file.write_text(json.dumps({**json.loads(key_file.read_text()), "recipients": recipients}))
         with ctx.engine.begin() as conn:
-            conn.execute(
-                update(t.documents).where(t.documents.c.sha256 == digest).values(recipients=json.dumps(recipients))
-            )
-    from trace_api.index.store import insert_ignore
-
+            queries_documents.add_recipients(conn, digest, recipients)
     with ctx.engine.begin() as conn:
-        insert_ignore(
+        queries_documents.insert(
             conn,
-            t.documents,
-            [
-                {
-                    "sha256": digest,
-                    "name": prepared.info["name"],
-                    "size": len(prepared.stored),
-                    "media_type": prepared.media_type,
-                    "private": prepared.info["private"],
-                    "recipients": json.dumps(prepared.recipients),
-                    "owners": "[]",
-                }
-            ],
+            {
+                "sha256": digest,
+                "name": prepared.info["name"],
+                "size": len(prepared.stored),
+                "media_type": prepared.media_type,
+                "private": prepared.info["private"],
+                "recipients": json.dumps(prepared.recipients),
+                "owners": "[]",
+            },
         )
         # Whoever attached the same content first, this account attaches it too.
-        owners = json.loads(
-            conn.execute(select(t.documents.c.owners).where(t.documents.c.sha256 == digest)).scalar() or "[]"
-        )
-        if owner.lower() not in owners:
-            conn.execute(
-                update(t.documents)
-                .where(t.documents.c.sha256 == digest)
-                .values(owners=json.dumps([*owners, owner.lower()]))
-            )
+        queries_documents.add_owner(conn, digest, owner.lower())
 
 
 def _write(folder: Path, digest: str, stored: bytes, key: bytes | None, recipients: list[str]) -> None:
@@ -122,26 +106,45 @@ def _write(folder: Path, digest: str, stored: bytes, key: bytes | None, recipien
         key_file.chmod(0o600)
 
 
-def verify(ctx: Any, sha256: str, *, actor: str | None) -> dict[str, Any]:
+class DocumentCheck(BaseModel):
+    """A cited document checked against the store: ``verified`` when it is intact (hashes to its name; a private
+    one after decryption) and was attached by the account the chain names for the citing event. A document the
+    store never held has only ``sha256``, ``available``, ``verified`` and ``private`` set."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    sha256: str
+    name: str | None = None
+    available: bool
+    verified: bool
+    intact: bool | None = None
+    attached_by_actor: bool | None = None
+    private: bool
+
+    def fields(self) -> dict[str, Any]:
+        """The fields set, as a timeline entry shows them."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+def verify(ctx: Any, sha256: str, *, actor: str | None) -> DocumentCheck:
     """Whether the stored document still hashes to its name (private ones are checked after decryption) and was
     attached by ``actor``, the account the chain names for the citing event (None: not on chain, never verified).
     Anyone can cite a hash; only the party that attached the document vouches for it."""
     with ctx.engine.connect() as conn:
-        row = conn.execute(select(t.documents).where(t.documents.c.sha256 == sha256)).mappings().first()
+        row = queries_documents.document(conn, sha256)
     if row is None:
-        return {"sha256": sha256, "available": False, "verified": False, "private": False}
+        return DocumentCheck(sha256=sha256, available=False, verified=False, private=False)
     data = _plaintext(ctx.settings, sha256, private=row["private"])
     intact = data is not None and "0x" + hashlib.sha256(data).hexdigest() == sha256
     own = actor is not None and actor.lower() in json.loads(row["owners"] or "[]")
-    return {
-        "sha256": sha256,
-        "name": row["name"],
-        "available": data is not None,
-        "verified": intact and own,
-        "intact": intact,
-        "attached_by_actor": own,
-        "private": row["private"],
-    }
+    return DocumentCheck(
+        sha256=sha256,
+        name=row["name"],
+        available=data is not None,
+        verified=intact and own,
+        intact=intact,
+        attached_by_actor=own,
+        private=row["private"],
+    )
 
 
 def _plaintext(settings: Settings, sha256: str, *, private: bool) -> bytes | None:
@@ -163,7 +166,7 @@ def _plaintext(settings: Settings, sha256: str, *, private: bool) -> bytes | Non
 
 def stored(ctx: Any, sha256: str) -> bool:
     with ctx.engine.connect() as conn:
-        return conn.execute(select(t.documents.c.sha256).where(t.documents.c.sha256 == sha256)).first() is not None
+        return queries_documents.document(conn, sha256) is not None
 
 
 def discard(ctx: Any, sha256: str) -> None:
@@ -172,14 +175,14 @@ def discard(ctx: Any, sha256: str) -> None:
     for path in (folder / sha256[2:], folder / "keys" / f"{sha256[2:]}.json"):
         path.unlink(missing_ok=True)
     with ctx.engine.begin() as conn:
-        conn.execute(delete(t.documents).where(t.documents.c.sha256 == sha256))
+        queries_documents.drop(conn, sha256)
 
 
 def content(ctx: Any, sha256: str) -> tuple[dict[str, Any], bytes | None] | None:
     """A stored document's row and its content (decrypted; None if the store has lost it or it fails to decrypt),
     or None if it was never stored. The caller decides who may read it."""
     with ctx.engine.connect() as conn:
-        row = conn.execute(select(t.documents).where(t.documents.c.sha256 == sha256)).mappings().first()
+        row = queries_documents.document(conn, sha256)
     if row is None:
         return None
     return dict(row), _plaintext(ctx.settings, sha256, private=row["private"])
@@ -188,7 +191,7 @@ def content(ctx: Any, sha256: str) -> tuple[dict[str, Any], bytes | None] | None
 def read(ctx: Any, sha256: str, *, reader: str | None) -> tuple[str, bytes]:
     """The document's content; a private one only for its named counterparties."""
     with ctx.engine.connect() as conn:
-        row = conn.execute(select(t.documents).where(t.documents.c.sha256 == sha256)).mappings().first()
+        row = queries_documents.document(conn, sha256)
     if row is None:
         raise NotFoundError(f"no document {sha256}")
     if row["private"] and (reader is None or reader not in json.loads(row["recipients"])):
@@ -197,3 +200,9 @@ def read(ctx: Any, sha256: str, *, reader: str | None) -> tuple[str, bytes]:
     if data is None:
         raise NotFoundError(f"document {sha256} is not in this store")
     return row["media_type"], data
+
+
+def parties(engine: Engine, batch_id: str) -> set[str]:
+    """The accounts the index knows as parties of a batch (lower case): who may see its private documents."""
+    with engine.connect() as conn:
+        return queries.parties(conn, batch_id)

@@ -15,15 +15,29 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Engine, or_, select
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
 
+from trace_api.domain import batch_key
 from trace_api.epcis import EPCIS_CONTEXT, EVENT_TYPES, HASH_VERSION
 from trace_api.epcis._canon import to_digital_link
 from trace_api.epcis.vocab import biz_step_name, disposition_name
-from trace_api.errors import ValidationError
-from trace_api.index import schema as t
+from trace_api.errors import ConflictError, NotFoundError, ValidationError
+from trace_api.index import queries_epcis
 
-__all__ = ["PARAMETERS", "event_id", "query_document", "run_query"]
+__all__ = [
+    "PARAMETERS",
+    "EventsPage",
+    "NamedQuery",
+    "create_named_query",
+    "delete_named_query",
+    "event_id",
+    "events_page",
+    "named_queries",
+    "named_query",
+    "query_document",
+    "run_query",
+]
 
 PARAMETERS = frozenset({"eventType", "EQ_bizStep", "EQ_disposition", "EQ_bizLocation", "EQ_readPoint", "MATCH_epc",
                         "GE_eventTime", "LT_eventTime", "EQ_eventID"})  # fmt: skip
@@ -121,29 +135,21 @@ def run_query(
 ) -> tuple[list[dict[str, Any]], bool]:
     """(matching events, oldest first, each with its eventID; whether more follow)."""
     check_query(query)
-    statement = select(t.epcis_events.c.body, t.epcis_events.c.event_hash)
-    if types := _values(query, "eventType"):
-        statement = statement.where(t.epcis_events.c.event_type.in_(types))
-    if ids := _values(query, "EQ_eventID"):  # by hash through the key, a partner's own eventID by its text
-        hashes = [h for h in map(_hash_of, ids) if h]
-        others = [i for i in ids if not _hash_of(i)]
-        statement = statement.where(
-            or_(
-                t.epcis_events.c.event_hash.in_(hashes),
-                *(t.epcis_events.c.body.contains(json.dumps(i)) for i in others),
-            )
-        )
-    if steps := _values(query, "EQ_bizStep"):
-        statement = statement.where(t.epcis_events.c.biz_step.in_([biz_step_name(s) or s[:64] for s in steps]))
-    if (start := _time(query, "GE_eventTime")) is not None:
-        statement = statement.where(t.epcis_events.c.event_time >= start)
-    if (end := _time(query, "LT_eventTime")) is not None:
-        statement = statement.where(t.epcis_events.c.event_time < end)
-    statement = statement.order_by(t.epcis_events.c.event_time, t.epcis_events.c.event_hash).limit(MAX_SCAN)
+    ids = _values(query, "EQ_eventID")  # by hash through the key, a partner's own eventID by its text
     out: list[dict[str, Any]] = []
     skipped = 0
     with engine.connect() as conn:
-        for body, stored_hash in conn.execute(statement):
+        candidates = queries_epcis.candidate_events(
+            conn,
+            types=_values(query, "eventType"),
+            hashes=[h for h in map(_hash_of, ids) if h],
+            texts=[json.dumps(i) for i in ids if not _hash_of(i)],
+            biz_steps=[biz_step_name(s) or s[:64] for s in _values(query, "EQ_bizStep")],
+            since=_time(query, "GE_eventTime"),
+            before=_time(query, "LT_eventTime"),
+            limit=MAX_SCAN,
+        )
+        for body, stored_hash in candidates:
             event = json.loads(body)
             if not _matches(event, stored_hash, query):
                 continue
@@ -164,3 +170,83 @@ def query_document(events: Iterable[Mapping[str, Any]], *, name: str | None = No
     return {"@context": [EPCIS_CONTEXT], "type": "EPCISQueryDocument", "schemaVersion": "2.0",
             "creationDate": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "epcisBody": {"queryResults": results}}  # fmt: skip
+
+
+class EventsPage(BaseModel):
+    """One page of ``GET /events``: captured events (EPCIS 2.0 JSON-LD, each with its ``eventID``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    events: list[dict[str, Any]]
+    count: int
+    next_offset: int | None = Field(description="The offset of the next page; null on the last")
+
+
+def events_page(
+    engine: Engine,
+    *,
+    gtin: str | None = None,
+    lot: str | None = None,
+    biz_step: str | None = None,
+    since: dt.datetime | None = None,
+    before: dt.datetime | None = None,
+    limit: int,
+    offset: int,
+) -> EventsPage:
+    """The simple query of ``GET /events``: by batch (gtin and lot together), bizStep (a CBV name or URI), and
+    event-time range; paginated by offset."""
+    batch_id = None
+    if gtin or lot:
+        if not (gtin and lot):
+            raise ValidationError("give both gtin and lot")
+        batch_id = batch_key(gtin, lot).id_hex
+    with engine.connect() as conn:
+        rows = queries_epcis.event_page(
+            conn,
+            batch_id=batch_id,
+            biz_step=biz_step.rsplit("-", 1)[-1] if biz_step else None,
+            since=since,
+            before=before,
+            limit=limit + 1,
+            offset=offset,
+        )
+    items = [json.loads(r.body) | {"eventID": r.event_hash} for r in rows[:limit]]
+    return EventsPage(events=items, count=len(items), next_offset=offset + limit if len(rows) > limit else None)
+
+
+class NamedQuery(BaseModel):
+    """A stored EPCIS query: its name and its parameters."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    query: dict[str, Any]
+
+
+def create_named_query(engine: Engine, *, name: str, query: dict[str, Any], organisation: str) -> NamedQuery:
+    """Store a named query once its parameters are checked; ConflictError when the name is taken."""
+    check_query(query)
+    with engine.begin() as conn:
+        if queries_epcis.named_query(conn, name) is not None:
+            raise ConflictError(f"a query named {name!r} exists")
+        queries_epcis.add_named_query(conn, name=name, query=json.dumps(query), organisation=organisation)
+    return NamedQuery(name=name, query=query)
+
+
+def named_queries(engine: Engine) -> list[NamedQuery]:
+    with engine.connect() as conn:
+        return [NamedQuery(name=name, query=json.loads(text)) for name, text in queries_epcis.named_queries(conn)]
+
+
+def named_query(engine: Engine, name: str) -> NamedQuery:
+    """NotFoundError when no query has that name."""
+    with engine.connect() as conn:
+        text = queries_epcis.named_query(conn, name)
+    if text is None:
+        raise NotFoundError(f"no query named {name!r}")
+    return NamedQuery(name=name, query=json.loads(text))
+
+
+def delete_named_query(engine: Engine, name: str) -> None:
+    """NotFoundError when no query has that name."""
+    with engine.begin() as conn:
+        if not queries_epcis.delete_named_query(conn, name):
+            raise NotFoundError(f"no query named {name!r}")

@@ -261,18 +261,14 @@ def describer_for(settings: Any, chain: Any | None = None, roles: dict[str, str]
 
     def batch(batch_id: str) -> str | None:
         try:
-            from sqlalchemy import select
-
-            from trace_api.index.schema import batch_keys
+            from trace_api.index import queries
             from trace_api.index.store import get_engine
 
             with get_engine(settings).connect() as conn:
-                row = conn.execute(
-                    select(batch_keys.c.gtin, batch_keys.c.lot).where(batch_keys.c.batch_id == batch_id.lower())
-                ).first()
+                keys = queries.keys_of(conn, [batch_id.lower()])
         except Exception:  # noqa: BLE001 - a missing or locked index only costs the nicer name
             return None
-        return f"batch {row.gtin}/{row.lot}" if row else None
+        return "batch {}/{}".format(*keys[batch_id.lower()]) if keys else None
 
     def amount(token: str | None, value: int) -> str | None:
         if token is None or int(token, 16) == 0:

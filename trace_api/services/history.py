@@ -22,105 +22,101 @@ import math
 from decimal import Decimal
 from typing import Any
 
+from eth_typing import HexStr
 from eth_utils.crypto import keccak
-from sqlalchemy import select
 
 from trace_api.domain import EXT, QUANTITY_SCALE, BatchKey, batch_key, hx
 from trace_api.epcis import event_hash_bytes
 from trace_api.epcis.vocab import STEP_CODES
 from trace_api.errors import NotFoundError
-from trace_api.index import schema as t
+from trace_api.index import queries
 from trace_api.merkle import verify as verify_proof
 from trace_api.services import documents
 from trace_api.services.batches import DOCUMENT_DETAILS
 from trace_api.services.context import TraceContext
+from trace_api.services.history_models import (
+    BatchHistory,
+    CitedDocument,
+    EventStatus,
+    HashChain,
+    LineageLink,
+    Reading,
+    RecallFacts,
+    TimelineEntry,
+    Undisclosed,
+)
 
 MAX_LINEAGE_DEPTH = 16
 
 
-def _event_status(event: dict[str, Any], row: Any, on_chain: dict[str, Any], roots: dict[str, Any]) -> dict[str, Any]:
+def _event_status(event: dict[str, Any], row: Any, on_chain: dict[str, Any], roots: dict[str, Any]) -> EventStatus:
     recomputed = hx(event_hash_bytes(event, algorithm=row.hash_algorithm))
     if recomputed != row.event_hash:
-        return {"status": "mismatch", "reason": "stored event does not match its recorded hash"}
+        return EventStatus(status="mismatch", reason="stored event does not match its recorded hash")
     if row.mode == "direct":
         chain_row = on_chain.get(row.event_hash)
         if chain_row is None:
-            return {"status": "pending"}
+            return EventStatus(status="pending")
         if row.capturer and chain_row.actor != row.capturer:
-            return {
-                "status": "mismatch",
-                "reason": f"recorded on chain by {chain_row.actor}, not by the account that captured it",
-            }
-        return {
-            "status": "verified",
-            "how": "recorded",
-            "seq": chain_row.seq,
-            "block": chain_row.block_number,
-            "tx_hash": chain_row.tx_hash,
-            "actor": chain_row.actor,
-        }
+            return EventStatus(
+                status="mismatch",
+                reason=f"recorded on chain by {chain_row.actor}, not by the account that captured it",
+            )
+        return EventStatus(
+            status="verified",
+            how="recorded",
+            seq=chain_row.seq,
+            block=chain_row.block_number,
+            tx_hash=chain_row.tx_hash,
+            actor=chain_row.actor,
+        )
     if row.root is None or row.root not in roots:
-        return {"status": "pending"}
+        return EventStatus(status="pending")
     proof = [bytes.fromhex(p[2:]) for p in json.loads(row.proof or "[]")]
     if not verify_proof(bytes.fromhex(row.root[2:]), bytes.fromhex(row.event_hash[2:]), proof):
-        return {"status": "mismatch", "reason": "Merkle proof does not hold"}
+        return EventStatus(status="mismatch", reason="Merkle proof does not hold")
     root = roots[row.root]
     if row.capturer and root.anchorer != row.capturer:
-        return {"status": "mismatch", "reason": f"anchored by {root.anchorer}, not by the account that captured it"}
-    return {"status": "verified", "how": "merkle", "root": row.root, "block": root.block_number, "actor": root.anchorer}
+        return EventStatus(
+            status="mismatch", reason=f"anchored by {root.anchorer}, not by the account that captured it"
+        )
+    return EventStatus(status="verified", how="merkle", root=row.root, block=root.block_number, actor=root.anchorer)
 
 
-def _attributed_roots(ctx: TraceContext, conn: Any, root_ids: list[str]) -> dict[str, Any]:
+def attributed_roots(ctx: TraceContext, conn: Any, root_ids: list[str]) -> dict[str, Any]:
     """The on-chain anchoring of each root that the events under it are attributed to. Roots are anchored per
     anchorer, so anyone may anchor a copy of a root; when there are several, the one this index sent (its
     `anchor_roots` transaction) is the one shown, else the earliest."""
-    rows = conn.execute(
-        select(t.chain_roots).where(t.chain_roots.c.root.in_(root_ids)).order_by(t.chain_roots.c.block_number)
-    ).all()
     by_root: dict[str, list[Any]] = {}
-    for r in rows:
+    for r in queries.roots(conn, root_ids):
         by_root.setdefault(r.root, []).append(r)
     chosen = {root: found[0] for root, found in by_root.items()}
     contested = [root for root, found in by_root.items() if len(found) > 1]
-    sent = (
-        dict(
-            conn.execute(
-                select(t.anchor_roots.c.root, t.anchor_roots.c.tx_hash).where(t.anchor_roots.c.root.in_(contested))
-            ).all()
-        )
-        if contested
-        else {}
-    )
-    for root, tx_hash in sent.items():
+    for root, tx_hash in queries.roots_sent(conn, contested).items():
         if tx_hash:
-            sender = str(ctx.chain.w3.eth.get_transaction(tx_hash)["from"]).lower()
+            sender = str(ctx.chain.w3.eth.get_transaction(HexStr(tx_hash))["from"]).lower()
             chosen[root] = next((r for r in by_root[root] if r.anchorer == sender), chosen[root])
     return chosen
 
 
-def _keys_of(conn: Any, ids: list[str]) -> dict[str, dict[str, str]]:
-    if not ids:
-        return {}
-    rows = conn.execute(select(t.batch_keys).where(t.batch_keys.c.batch_id.in_(ids))).mappings().all()
-    return {r["batch_id"]: {"gtin": r["gtin"], "lot": r["lot"]} for r in rows}
-
-
-def lineage(conn: Any, batch_id: str, *, upstream: bool) -> list[dict[str, Any]]:
+def lineage(conn: Any, batch_id: str, *, upstream: bool) -> list[LineageLink]:
     """Batches this one was made from (upstream) or that were made from it, transitively, nearest first."""
-    mine, other = (t.chain_lineage.c.child_id, t.chain_lineage.c.parent_id)
-    if not upstream:
-        mine, other = other, mine
     seen: dict[str, int] = {}
     frontier = [batch_id]
     for depth in range(1, MAX_LINEAGE_DEPTH + 1):
         if not frontier:
             break
-        found = list(conn.execute(select(other).where(mine.in_(frontier))).scalars())
+        found = queries.lineage_step(conn, frontier, upstream=upstream)
         frontier = [f for f in dict.fromkeys(found) if f not in seen and f != batch_id]
         for f in frontier:
             seen[f] = depth
-    keys = _keys_of(conn, list(seen))
-    return [{"batch_id": b, "depth": d, **keys.get(b, {})} for b, d in seen.items()]
+    keys = queries.keys_of(conn, list(seen))
+    return [
+        LineageLink(batch_id=b, depth=d, gtin=keys[b][0], lot=keys[b][1])
+        if b in keys
+        else LineageLink(batch_id=b, depth=d)
+        for b, d in seen.items()
+    ]
 
 
 def _quantity(scaled: str) -> str:
@@ -129,52 +125,40 @@ def _quantity(scaled: str) -> str:
     return f"{value.normalize():f}"
 
 
-def history(ctx: TraceContext, *, gtin: str, lot: str, sync: bool = True) -> dict[str, Any]:
+def history(ctx: TraceContext, *, gtin: str, lot: str, sync: bool = True) -> BatchHistory:
     key = batch_key(gtin, lot)
     if sync:
         ctx.sync()
     return history_of(ctx, key)
 
 
-def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
+def history_of(ctx: TraceContext, key: BatchKey) -> BatchHistory:
     bid = key.id_hex
     registry = ctx.registry
     with ctx.engine.connect() as conn:
-        batch = conn.execute(select(t.chain_batches).where(t.chain_batches.c.batch_id == bid)).first()
-        meta_row = conn.execute(select(t.batch_keys.c.metadata).where(t.batch_keys.c.batch_id == bid)).scalar()
+        batch = queries.batch_row(conn, bid)
+        meta_row = queries.batch_metadata(conn, bid)
         if batch is None and meta_row is None:
             raise NotFoundError(f"batch {key.gtin}/{key.lot} is not registered")
-        rows = conn.execute(
-            select(t.epcis_events)
-            .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
-            .where(t.event_batches.c.batch_id == bid, t.epcis_events.c.awaits.is_(None))
-            .order_by(t.event_batches.c.event_time, t.epcis_events.c.created_seq)
-        ).all()
-        chain_rows = conn.execute(
-            select(t.chain_events).where(t.chain_events.c.batch_id == bid).order_by(t.chain_events.c.seq)
-        ).all()
+        rows = queries.batch_events(conn, bid)
+        chain_rows = queries.chain_events(conn, bid)
         root_ids = list({r.root for r in rows if r.root})
-        roots = _attributed_roots(ctx, conn, root_ids)
-        recall = conn.execute(select(t.chain_recalls).where(t.chain_recalls.c.batch_id == bid)).first()
+        roots = attributed_roots(ctx, conn, root_ids)
+        recall = queries.recall_of(conn, bid)
         parents = lineage(conn, bid, upstream=True)
         children = lineage(conn, bid, upstream=False)
-        upstream_recalls = (
-            conn.execute(
-                select(t.chain_recalls.c.batch_id).where(
-                    t.chain_recalls.c.batch_id.in_([p["batch_id"] for p in parents])
-                )
-            )
-            .scalars()
-            .all()
-        )
+        upstream_recalls = queries.recalled_among(conn, [p.batch_id for p in parents])
 
     on_chain = {r.event_hash: r for r in chain_rows}
     timeline = []
     for row in rows:
         event = json.loads(row.body)
         status = _event_status(event, row, on_chain, roots)
-        actor = status.get("actor") if status["status"] == "verified" else None
-        docs = [documents.verify(ctx, d["sha256"], actor=actor) | _details(d) for d in _cited(event)]
+        actor = status.actor if status.status == "verified" else None
+        docs = [
+            CitedDocument(**documents.verify(ctx, d["sha256"], actor=actor).fields(), **_details(d))
+            for d in _cited(event)
+        ]
         read_point = (event.get("readPoint") or {}).get("id")
         extra: dict[str, Any] = {}
         if isinstance(event.get(f"{EXT}recallReason"), str):
@@ -182,34 +166,34 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
         if event.get("sensorElementList"):
             extra["readings"] = _readings(event)
         timeline.append(
-            {
-                "event_hash": row.event_hash,
-                "type": row.event_type,
-                "biz_step": row.biz_step,
-                "event_time": event.get("eventTime"),
-                "where": read_point,
-                "disposition": event.get("disposition"),
-                "process": event.get(f"{EXT}process"),
-                "serials": [e.rsplit("/21/", 1)[1] for e in event.get("epcList") or [] if "/21/" in e][:10],
+            TimelineEntry(
+                event_hash=row.event_hash,
+                type=row.event_type,
+                biz_step=row.biz_step,
+                event_time=event.get("eventTime"),
+                where=read_point,
+                disposition=event.get("disposition"),
+                process=event.get(f"{EXT}process"),
+                serials=[e.rsplit("/21/", 1)[1] for e in event.get("epcList") or [] if "/21/" in e][:10],
                 # what a transformation made (its output classes and EPCs): which story it belongs to
-                "outputs": [q["epcClass"] for q in event.get("outputQuantityList") or [] if isinstance(q, dict)]
+                outputs=[q["epcClass"] for q in event.get("outputQuantityList") or [] if isinstance(q, dict)]
                 + [e for e in event.get("outputEPCList") or [] if isinstance(e, str)],
-                "documents": docs,
+                documents=docs,
                 **extra,
-                **status,
-            }
+                **status.fields(),
+            )
         )
 
     shown = {row.event_hash for row in rows if row.mode == "direct"}
     undisclosed = [
-        {
-            "seq": r.seq,
-            "step": step_name(r.step),
-            "event_hash": r.event_hash,
-            "actor": r.actor,
-            "block": r.block_number,
-            "tx_hash": r.tx_hash,
-        }
+        Undisclosed(
+            seq=r.seq,
+            step=step_name(r.step),
+            event_hash=r.event_hash,
+            actor=r.actor,
+            block=r.block_number,
+            tx_hash=r.tx_hash,
+        )
         for r in chain_rows
         if r.event_hash not in shown
     ]
@@ -225,35 +209,35 @@ def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
     # The index knows the recalls (its own and, through the lineage, upstream) up to the same height.
     recalled = recall is not None or bool(upstream_recalls)
     meta = json.loads(meta_row) if meta_row else {}
-    return {
-        "batch_id": bid,
-        "gtin": key.gtin,
-        "lot": key.lot,
-        "metadata": meta,
-        "registered": batch is not None,
-        "producer": batch.producer if batch else None,
-        "custodian": live["custodian"].lower() if live else None,
-        "quantity": _quantity(batch.quantity) if batch else None,
-        "uom": batch.uom if batch else None,
-        "recalled": recalled,
-        "recall": {
-            "self": recall is not None,
-            "upstream": list(upstream_recalls),
-            "reason_hash": recall.reason_hash if recall else None,
-            "block": recall.block_number if recall else None,
-        },
-        "hash_chain": {
-            "ok": head_ok,
-            "events_on_chain": len(chain_rows),
-            "head": hx(bytes(live["head"])) if live else None,
-        },
-        "timeline": timeline,
-        "undisclosed": undisclosed,
-        "pending": sum(1 for e in timeline if e["status"] == "pending"),
-        "complete": not undisclosed,
-        "parents": parents,
-        "children": children,
-    }
+    return BatchHistory(
+        batch_id=bid,
+        gtin=key.gtin,
+        lot=key.lot,
+        metadata=meta,
+        registered=batch is not None,
+        producer=batch.producer if batch else None,
+        custodian=live["custodian"].lower() if live else None,
+        quantity=_quantity(batch.quantity) if batch else None,
+        uom=batch.uom if batch else None,
+        recalled=recalled,
+        recall=RecallFacts.model_validate(
+            {
+                "self": recall is not None,
+                "upstream": list(upstream_recalls),
+                "reason_hash": recall.reason_hash if recall else None,
+                "block": recall.block_number if recall else None,
+            }
+        ),
+        hash_chain=HashChain(
+            ok=head_ok, events_on_chain=len(chain_rows), head=hx(bytes(live["head"])) if live else None
+        ),
+        timeline=timeline,
+        undisclosed=undisclosed,
+        pending=sum(1 for e in timeline if e.status == "pending"),
+        complete=not undisclosed,
+        parents=parents,
+        children=children,
+    )
 
 
 def step_name(code: int) -> str:
@@ -272,7 +256,7 @@ def _details(cited: dict[str, Any]) -> dict[str, Any]:
     return {k: cited[k] for k in DOCUMENT_DETAILS if isinstance(cited.get(k), str)}
 
 
-def _readings(event: dict[str, Any]) -> list[dict[str, Any]]:
+def _readings(event: dict[str, Any]) -> list[Reading]:
     """An event's numeric sensor reports: measurement type (the CBV name without its prefix), value, unit. A
     non-finite value (stored by an older version) is no reading."""
     found = []
@@ -281,11 +265,11 @@ def _readings(event: dict[str, Any]) -> list[dict[str, Any]]:
             value = report.get("value") if isinstance(report, dict) else None
             if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
                 found.append(
-                    {
-                        "type": str(report.get("type", "reading")).rsplit("-", 1)[-1].rsplit(":", 1)[-1],
-                        "value": value,
-                        "uom": str(report.get("uom", "")),
-                    }
+                    Reading(
+                        type=str(report.get("type", "reading")).rsplit("-", 1)[-1].rsplit(":", 1)[-1],
+                        value=value,
+                        uom=str(report.get("uom", "")),
+                    )
                 )
     return found
 
@@ -297,24 +281,7 @@ def undisclosed_note(count: int) -> str:
 def events_of(ctx: TraceContext, key: BatchKey) -> list[dict[str, Any]]:
     """The captured EPCIS events of a batch, in event-time order; NotFoundError for a batch nobody registered."""
     with ctx.engine.connect() as conn:
-        bodies = (
-            conn.execute(
-                select(t.epcis_events.c.body)
-                .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
-                .where(t.event_batches.c.batch_id == key.id_hex, t.epcis_events.c.awaits.is_(None))
-                .order_by(t.event_batches.c.event_time, t.epcis_events.c.created_seq)
-            )
-            .scalars()
-            .all()
-        )
-        if not bodies and not _known(conn, key.id_hex):
+        bodies = queries.batch_event_bodies(conn, key.id_hex)
+        if not bodies and not queries.is_known(conn, key.id_hex):
             raise NotFoundError(f"batch {key.gtin}/{key.lot} is not registered")
         return [json.loads(b) for b in bodies]
-
-
-def _known(conn: Any, batch_id: str) -> bool:
-    """Registered on chain (as indexed), or registered through this index and not yet confirmed."""
-    return any(
-        conn.execute(select(table.c.batch_id).where(table.c.batch_id == batch_id)).first()
-        for table in (t.chain_batches, t.batch_keys)
-    )

@@ -1,31 +1,26 @@
-"""What a scanned GS1 Digital Link resolves to: the verified product story, unit checks, scans, link sets."""
+"""What a scanned GS1 Digital Link shows: the verified product story, its verdict, unit checks, scans, signatures.
+The link sets a GS1-conformant resolver serves for the same URIs are in `linksets`."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote
+from typing import Any, Literal
 
-from sqlalchemy import select
+from pydantic import BaseModel, ConfigDict, Field
 
 from qr import digital_link
 from qr.errors import DigitalLinkError, SignatureError
 from qr.signing import recover_address
 from trace_api.domain import BatchKey, batch_key
-from trace_api.errors import NotFoundError, ValidationError, VerificationFailed
-from trace_api.index import schema as t
+from trace_api.errors import ValidationError, VerificationFailed
+from trace_api.index import queries
 from trace_api.services import history, journey
 from trace_api.services.context import TraceContext
+from trace_api.services.history_models import BatchHistory
 from trace_api.services.scans import ScanFacts
 
 ANOMALY_PLACES = 3  # one serial scanned from this many distinct places looks cloned
-GS1_VOC = "https://gs1.org/voc/"
-# GS1's JSON-LD context for linksets, named in the description file and in a Link header of every linkset.
-LINKSET_CONTEXT = "https://ref.gs1.org/standards/resolver/linkset-context"
-LANGUAGES = ("en",)  # the languages of the link titles and JSON targets; links carry them as hreflang
-PAGE_LANGUAGES = ("en", "zh-CN")  # the verify page speaks these (chosen by Accept-Language or ?lang=)
 
 
 def parse_key(gtin: str, lot: str, serial: str | None = None) -> tuple[BatchKey, str | None]:
@@ -39,54 +34,65 @@ def parse_key(gtin: str, lot: str, serial: str | None = None) -> tuple[BatchKey,
     return key, serial
 
 
-def unit_status(ctx: TraceContext, key: BatchKey, serial: str, data: dict[str, Any]) -> str:
+def unit_status(ctx: TraceContext, key: BatchKey, serial: str, data: BatchHistory) -> str:
     """ "known" when a verified commissioning event by the batch's registrant lists the serial; "pending" when such
     an event is captured but not verified yet; else "unknown". ``data`` is the batch's history: only its verified
     facts count, so nobody else's capture (pending, refused or anchored under their own root) issues a serial."""
     uri = f"https://id.gs1.org{digital_link.key_path(key.gtin, key.lot)}/21/{serial}"
     with ctx.engine.connect() as conn:
-        rows = conn.execute(
-            select(t.epcis_events.c.event_hash, t.epcis_events.c.body)
-            .join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash)
-            .where(
-                t.event_batches.c.batch_id == key.id_hex,
-                t.epcis_events.c.biz_step == "commissioning",
-                t.epcis_events.c.body.contains(json.dumps(uri)),
-            )
-        ).all()
-    status = {e["event_hash"]: e for e in data["timeline"]}
-    registrant = data.get("producer")
+        rows = queries.commissioning_events(conn, key.id_hex, json.dumps(uri))
+    status = {e.event_hash: e for e in data.timeline}
+    registrant = data.producer
     found = "unknown"
     for event_hash, body in rows:
         entry = status.get(event_hash)
         if entry is None or uri not in (json.loads(body).get("epcList") or []):
             continue
-        if entry["status"] == "verified" and registrant and entry.get("actor") == registrant:
+        if entry.status == "verified" and registrant and entry.actor == registrant:
             return "known"
-        if entry["status"] == "pending":
+        if entry.status == "pending":
             found = "pending"
     return found
 
 
-def scan_report(facts: ScanFacts, place: str) -> dict[str, Any]:
+class ScanReport(BaseModel):
+    """A unit's scans so far, and whether their pattern looks like a cloned code."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    count: int
+    places: int = Field(description="Distinct coarse places (hashed networks) it was scanned from")
+    anomaly: bool
+    message: str | None
+
+
+class ScanVerdict(BaseModel):
+    """The one-line answer a consumer sees first."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    level: Literal["verified", "pending", "warning", "incomplete", "mismatch", "recalled", "counterfeit"]
+    title: str
+    detail: str
+
+
+def scan_report(facts: ScanFacts, place: str) -> ScanReport:
     """A unit's scans, the one being served from ``place`` included, and whether their pattern looks like a cloned
     code. The others are those recorded so far (``ctx.scans``: the caller queues this one for the writer)."""
     facts = facts.with_scan_from(place)
     anomaly = facts.places >= ANOMALY_PLACES
-    return {
-        "count": facts.count,
-        "places": facts.places,
-        "anomaly": anomaly,
-        "message": f"this code was scanned in {facts.places} different places — it may have been copied"
+    return ScanReport(
+        count=facts.count,
+        places=facts.places,
+        anomaly=anomaly,
+        message=f"this code was scanned in {facts.places} different places — it may have been copied"
         if anomaly
         else None,
-    }
+    )
 
 
-def verified_history(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
+def verified_history(ctx: TraceContext, key: BatchKey) -> BatchHistory:
     """The batch's verified history at the index's current version: computed once per version and reused
-    (``ctx.histories``); the caller brings the index up to the chain first. A shallow copy, the caller's to add to."""
-    return dict(ctx.histories.get(("history", key.id_hex), lambda: history.history_of(ctx, key)))
+    (``ctx.histories``); the caller brings the index up to the chain first."""
+    return ctx.histories.get(("history", key.id_hex), lambda: history.history_of(ctx, key))
 
 
 def place_of(client_host: str | None) -> str:
@@ -103,16 +109,17 @@ def summary(
     product and its whole journey (services.journey). A serial never issued gets the verdict only: showing the
     batch's journey under it would lend a copied code the real batch's story."""
     key, serial = parse_key(gtin, lot, serial)
-    data = verified_history(ctx, key)
+    record = verified_history(ctx, key)
+    data = record.as_json()
     data["serial"] = serial
     data["unit"] = None
     if serial is not None:
-        state = unit_status(ctx, key, serial, data)
+        state = unit_status(ctx, key, serial, record)
         data["unit"] = {
             "serial": serial,
             "known": state == "known",
             "pending": state == "pending",
-            "scans": scan_report(ctx.scans.facts(key.id_hex, serial), place or "unknown"),
+            "scans": scan_report(ctx.scans.facts(key.id_hex, serial), place or "unknown").model_dump(),
         }
     if data["unit"] is not None and not data["unit"]["known"] and not data["unit"]["pending"]:
         return counterfeit(
@@ -123,10 +130,10 @@ def summary(
             product=data["metadata"].get("product"),
             detail=f"Serial {serial} was never issued for this batch.",
         )
-    data["journey"] = journey.build(ctx, data, serial=serial)
-    own = next(g for g in data["journey"]["groups"] if g["depth"] == 0)
-    data["units_issued"] = own["units_issued"]
-    data["verdict"] = verdict(data)
+    trip = journey.build(ctx, record, serial=serial)
+    data["journey"] = trip.as_json()
+    data["units_issued"] = next(g for g in trip.groups if g.depth == 0).units_issued
+    data["verdict"] = verdict(data).model_dump()
     return data
 
 
@@ -141,19 +148,21 @@ def counterfeit(
         "serial": serial,
         "product": product,
         "metadata": {},
-        "verdict": {"level": "counterfeit", "title": "Could not verify — possible counterfeit", "detail": detail},
+        "verdict": ScanVerdict(
+            level="counterfeit", title="Could not verify — possible counterfeit", detail=detail
+        ).model_dump(),
     }
 
 
-def verdict(data: dict[str, Any]) -> dict[str, Any]:
+def verdict(data: dict[str, Any]) -> ScanVerdict:
     """The one-line answer the consumer sees first. "verified" only when every fact shown is verified on chain:
     nothing pending, no on-chain step without its details, the unit issued by a verified commissioning."""
     if data["recalled"]:
-        return {
-            "level": "recalled",
-            "title": "RECALLED — do not consume",
-            "detail": "This batch, or a batch it was made from, has been recalled by its producer.",
-        }
+        return ScanVerdict(
+            level="recalled",
+            title="RECALLED — do not consume",
+            detail="This batch, or a batch it was made from, has been recalled by its producer.",
+        )
     unit = data.get("unit")
     groups = data["journey"]["groups"]
     shown = [e for g in groups for e in g["steps"]]
@@ -163,25 +172,25 @@ def verdict(data: dict[str, Any]) -> dict[str, Any]:
         or any(e["status"] == "mismatch" for e in data["timeline"])
         or not all(g["hash_chain_ok"] for g in groups)
     ):
-        return {
-            "level": "mismatch",
-            "title": "Record does not match the chain",
-            "detail": "Some steps shown here differ from what is recorded on chain.",
-        }
+        return ScanVerdict(
+            level="mismatch",
+            title="Record does not match the chain",
+            detail="Some steps shown here differ from what is recorded on chain.",
+        )
     undisclosed = sum(g["undisclosed"] for g in groups)
     if undisclosed:
         note = history.undisclosed_note(undisclosed)
-        return {
-            "level": "incomplete",
-            "title": "Not fully verified: " + note,
-            "detail": f"The chain holds {note}; this history cannot show what they were.",
-        }
+        return ScanVerdict(
+            level="incomplete",
+            title="Not fully verified: " + note,
+            detail=f"The chain holds {note}; this history cannot show what they were.",
+        )
     if unit is not None and not unit["known"]:
-        return {
-            "level": "pending",
-            "title": "Not verified yet",
-            "detail": f"Serial {unit['serial']} is captured but its commissioning is not on chain yet.",
-        }
+        return ScanVerdict(
+            level="pending",
+            title="Not verified yet",
+            detail=f"Serial {unit['serial']} is captured but its commissioning is not on chain yet.",
+        )
     upstream = [g for g in groups if g["depth"] > 0]  # the batch's own pending events count, shown or not
     count = (
         data["pending"]
@@ -189,21 +198,34 @@ def verdict(data: dict[str, Any]) -> dict[str, Any]:
         + sum(g["sensors"]["pending"] for g in upstream if g["sensors"])
     )
     if count:
-        return {
-            "level": "pending",
-            "title": f"Not verified yet: {count} step{'s' if count != 1 else ''} pending",
-            "detail": "Some steps below are captured but not on chain yet; the others are verified.",
-        }
+        return ScanVerdict(
+            level="pending",
+            title=f"Not verified yet: {count} step{'s' if count != 1 else ''} pending",
+            detail="Some steps below are captured but not on chain yet; the others are verified.",
+        )
     if unit is not None and unit["scans"]["anomaly"]:
-        return {"level": "warning", "title": "Verified, but scanned in many places", "detail": unit["scans"]["message"]}
-    return {
-        "level": "verified",
-        "title": "Verified on chain",
-        "detail": "Every step below is recorded on chain by the party that performed it.",
-    }
+        return ScanVerdict(
+            level="warning", title="Verified, but scanned in many places", detail=unit["scans"]["message"]
+        )
+    return ScanVerdict(
+        level="verified",
+        title="Verified on chain",
+        detail="Every step below is recorded on chain by the party that performed it.",
+    )
 
 
-def check_signature(ctx: TraceContext, *, uri: str, signature: str) -> dict[str, Any]:
+class SignatureVerdict(BaseModel):
+    """Who signed a Digital Link, and whether that is the batch's registrant (the only signer trusted)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    signer: str
+    producer: bool
+    trusted: bool
+    registrant: bool
+    detail: str
+
+
+def check_signature(ctx: TraceContext, *, uri: str, signature: str) -> SignatureVerdict:
     """Recover who signed a Digital Link; trusted ("producer") only when the signer registered the batch on chain
     (its producer, or the processor that derived it). Holding the producer role for some other batch is not
     enough. (The registry has no on-chain delegation yet; a delegate would be checked here.)"""
@@ -216,207 +238,11 @@ def check_signature(ctx: TraceContext, *, uri: str, signature: str) -> dict[str,
     if link.gtin is not None and link.lot is not None:
         key = batch_key(link.gtin, link.lot)
         with ctx.engine.connect() as conn:
-            registrant = conn.execute(
-                select(t.chain_batches.c.producer).where(t.chain_batches.c.batch_id == key.id_hex)
-            ).scalar()
+            registrant = queries.registrant(conn, key.id_hex)
     is_registrant = registrant is not None and registrant == signer.lower()
     detail = f"signed by {signer}, " + (
         "who registered this batch" if is_registrant else "who did not register this batch"
     )
-    return {
-        "signer": signer,
-        "producer": is_registrant,
-        "trusted": is_registrant,
-        "registrant": is_registrant,
-        "detail": detail,
-    }
-
-
-@dataclass(frozen=True)
-class Resolution:
-    """The links a GS1-conformant resolver serves for one requested item, walked up from it to its GTIN.
-
-    ``anchor`` is the uncompressed request URI on this resolver (without query string). ``links`` maps each link
-    type (full ``https://gs1.org/voc/...`` IRI) to its links, the most specific first; ``gs1:defaultLink`` holds the
-    first ``gs1:pip`` link, where a client that names no link type is redirected.
-    """
-
-    anchor: str
-    description: str
-    links: dict[str, list[dict[str, Any]]]
-
-
-def resolve(ctx: TraceContext, base: str, link: digital_link.DigitalLink) -> Resolution:
-    """The links for ``link``: a unit's or batch's own links plus those of every level up to the GTIN.
-
-    An unknown lot, or a serial without a lot, walks up to the GTIN's links. A serial that was never issued in a
-    registered batch, and a GTIN nobody registered a batch of, have no links at all.
-
-    Raises:
-        NotFoundError: this resolver has no links for the item (unsupported primary key, unknown GTIN, serial
-            never issued).
-    """
-    if link.gtin is None:
-        raise NotFoundError(f"this resolver serves GTINs (AI 01) only, not AI {link.primary}")
-    gtin, lot, serial = link.gtin, link.lot, link.serial
-    anchor = f"{base}{link.path}"
-    product = registered_lots(ctx, gtin)
-    name = next((p for p in product.values() if p), None) or f"GTIN {gtin}"
-    levels = [_gtin_links(base, gtin, name)]  # most general first
-    description = name
-    if lot is not None and lot in product:
-        levels.append(_batch_links(base, gtin, lot))
-        description = f"{product[lot] or name}, lot {lot}"
-        if serial is not None:
-            key = batch_key(gtin, lot)
-            data = verified_history(ctx, key)
-            if unit_status(ctx, key, serial, data) == "unknown":
-                raise NotFoundError(f"serial {serial} was never issued for batch {gtin}/{lot}")
-            levels.append(_unit_links(base, gtin, lot, serial))
-            description += f", serial {serial}"
-    links: dict[str, list[dict[str, Any]]] = {}
-    for level in reversed(levels):  # the most specific link of each type first: it is the one redirected to
-        for rel, items in level.items():
-            links.setdefault(rel, []).extend(items)
-    links[f"{GS1_VOC}defaultLink"] = [_default_of(links[f"{GS1_VOC}pip"][0])]
-    return Resolution(anchor=anchor, description=description, links=links)
-
-
-def linkset(resolution: Resolution) -> dict[str, Any]:
-    """The RFC 9264 linkset (``application/linkset+json``) in the shape of GS1's linkset schema."""
-    return {"linkset": [{"anchor": resolution.anchor, "itemDescription": resolution.description, **resolution.links}]}
-
-
-def link_target(resolution: Resolution, link_type: str, accept_language: str | None) -> str:
-    """The href of the best link of ``link_type`` (``gs1:pip`` or its full IRI) for the client's languages.
-
-    Raises:
-        NotFoundError: the item has no link of that type.
-    """
-    full = GS1_VOC + link_type.removeprefix("gs1:") if link_type.startswith("gs1:") else link_type
-    if full not in resolution.links:
-        available = ", ".join("gs1:" + k.removeprefix(GS1_VOC) for k in resolution.links)
-        raise NotFoundError(f"no link of type {link_type} for this item; available: {available}")
-    return str(choose(resolution.links[full], accept_language)["href"])
-
-
-def choose(links: list[dict[str, Any]], accept_language: str | None) -> dict[str, Any]:
-    """The link whose ``hreflang`` best matches an Accept-Language header (RFC 9110 q-values; a language range
-    ``de`` matches ``de-CH``); the first link when nothing matches."""
-    ranges = []
-    for position, part in enumerate((accept_language or "").split(",")):
-        tag, _, params = part.strip().partition(";")
-        q = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if tag and q > 0:
-            ranges.append((-q, position, tag.lower()))
-    for _, _, tag in sorted(ranges):
-        for link in links:
-            langs = [lang.lower() for lang in link.get("hreflang", [])]
-            if tag == "*" or any(
-                lang == tag or lang.startswith(tag + "-") or tag.startswith(lang + "-") for lang in langs
-            ):
-                return link
-    return links[0]
-
-
-def resolver_description(base: str) -> dict[str, Any]:
-    """The GS1-Conformant Resolver description file (/.well-known/gs1resolver), with the standard's fields only."""
-    return {
-        "name": "trace GS1 Digital Link resolver",
-        "resolverRoot": base,
-        "supportedPrimaryKeys": ["01"],
-        "supportedLinkType": [{"namespace": GS1_VOC, "prefix": "gs1:"}],
-        "linkTypeDefaultCanBeLinkset": False,
-        "jsonLdContextLocation": LINKSET_CONTEXT,
-        "contact": {"fn": "trace operators"},
-    }
-
-
-def _link(href: str, title: str, media: str) -> dict[str, Any]:
-    languages = PAGE_LANGUAGES if media == "text/html" else LANGUAGES
-    return {"href": href, "title": title, "type": media, "hreflang": list(languages)}
-
-
-def _default_of(link: dict[str, Any]) -> dict[str, Any]:
-    # The default link carries no optional attributes (GS1-Conformant Resolver standard), only target and title.
-    return {"href": link["href"], "title": link["title"]}
-
-
-def _gtin_links(base: str, gtin: str, name: str) -> dict[str, list[dict[str, Any]]]:
-    return {
-        f"{GS1_VOC}pip": [
-            _link(f"{base}/products/{gtin}", f"{name}: the batches registered on chain", "application/json")
-        ]
-    }
-
-
-def _batch_links(base: str, gtin: str, lot: str) -> dict[str, list[dict[str, Any]]]:
-    path = digital_link.key_path(gtin, lot)
-    history_url = f"{base}/batches/{gtin}/{quote(lot, safe='')}/history"
-    return {
-        f"{GS1_VOC}pip": [_link(f"{base}/verify{path}", "Product information and verification", "text/html")],
-        f"{GS1_VOC}traceability": [_link(history_url, "Verified supply-chain history", "application/json")],
-        f"{GS1_VOC}epcis": [
-            _link(f"{base}/events?gtin={gtin}&lot={quote(lot, safe='')}", "EPCIS events", "application/json")
-        ],
-        f"{GS1_VOC}certificationInfo": [
-            _link(f"{history_url}#documents", "Certificates (hash-verified)", "application/json")
-        ],
-    }
-
-
-def _unit_links(base: str, gtin: str, lot: str, serial: str) -> dict[str, list[dict[str, Any]]]:
-    path = digital_link.key_path(gtin, lot) + f"/21/{quote(serial, safe='')}"
-    return {
-        f"{GS1_VOC}pip": [
-            _link(f"{base}/verify{path}", "Product information and verification of this unit", "text/html")
-        ]
-    }
-
-
-def registered_lots(ctx: TraceContext, gtin: str) -> dict[str, str | None]:
-    """The lots of ``gtin`` registered on chain as indexed (the caller brings the index up to the chain), each with
-    its product name (None when its metadata has none).
-
-    Raises:
-        NotFoundError: no batch of that GTIN is registered.
-    """
-    with ctx.engine.connect() as conn:
-        rows = conn.execute(
-            select(t.batch_keys.c.lot, t.batch_keys.c.metadata)
-            .join(t.chain_batches, t.chain_batches.c.batch_id == t.batch_keys.c.batch_id)
-            .where(t.batch_keys.c.gtin == gtin)
-            .order_by(t.batch_keys.c.lot)
-        ).all()
-    if not rows:
-        raise NotFoundError(f"GTIN {gtin}: no batch of it is registered on chain")
-    return {row.lot: json.loads(row.metadata or "{}").get("product") for row in rows}
-
-
-def product(ctx: TraceContext, base: str, gtin: str) -> dict[str, Any]:
-    """A GTIN's registered batches, each with its Digital Link URI: the GTIN level of the resolver.
-
-    Raises:
-        ValidationError: a malformed GTIN.
-        NotFoundError: no batch of that GTIN is registered.
-    """
-    try:
-        gtin = digital_link.normalize_gtin(gtin)
-    except DigitalLinkError as exc:
-        raise ValidationError(str(exc)) from exc
-    lots = registered_lots(ctx, gtin)
-    return {
-        "gtin": gtin,
-        "product": next((p for p in lots.values() if p), None),
-        "batches": [
-            {"lot": lot, "product": name, "uri": f"{base}{digital_link.key_path(gtin, lot)}"}
-            for lot, name in lots.items()
-        ],
-    }
+    return SignatureVerdict(
+        signer=signer, producer=is_registrant, trusted=is_registrant, registrant=is_registrant, detail=detail
+    )

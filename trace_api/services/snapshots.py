@@ -24,9 +24,9 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event
 
-from trace_api.index import schema as t
+from trace_api.index import queries
 from trace_api.index.indexer import CHECKPOINT
 
 log = logging.getLogger("trace_api.snapshots")
@@ -114,12 +114,7 @@ def index_version(engine: Engine) -> Version:
 
 def _query(engine: Engine, generation: int) -> Version:
     with engine.connect() as conn:
-        row = conn.execute(
-            select(t.checkpoints.c.block_number, t.blocks.c.hash)
-            .select_from(t.checkpoints.outerjoin(t.blocks, t.blocks.c.number == t.checkpoints.c.block_number))
-            .where(t.checkpoints.c.name == CHECKPOINT)
-        ).first()
-    number, block_hash = (row[0], row[1]) if row is not None else (None, None)
+        number, block_hash = queries.checkpoint_block(conn, CHECKPOINT)
     return number, block_hash, generation
 
 

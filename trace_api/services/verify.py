@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from pydantic import BaseModel, ConfigDict
 
 from qr import digital_link
 from qr.errors import QRError
@@ -14,25 +13,45 @@ from trace_api.services import history, resolver
 from trace_api.services.context import TraceContext
 
 
-@dataclass
-class Verdict:
-    uri: str
-    checks: list[dict[str, Any]] = field(default_factory=list)
+class Check(BaseModel):
+    """One check of a code: what was checked, whether it held, and what was found."""
 
-    def add(self, name: str, ok: bool, detail: str) -> None:
-        self.checks.append({"check": name, "ok": ok, "detail": detail})
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    check: str
+    ok: bool
+    detail: str
+
+
+class Verdict(BaseModel):
+    """Every check made of a scanned code, in order; ``genuine`` when all of them held."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    uri: str
+    genuine: bool
+    checks: list[Check]
 
     @property
     def ok(self) -> bool:
-        return all(c["ok"] for c in self.checks)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"uri": self.uri, "genuine": self.ok, "checks": self.checks}
+        return self.genuine
 
     def raise_if_failed(self) -> None:
-        failed = [c for c in self.checks if not c["ok"]]
+        failed = [c for c in self.checks if not c.ok]
         if failed:
-            raise VerificationFailed(f"{failed[0]['check']}: {failed[0]['detail']}", verdict=self.to_json())
+            raise VerificationFailed(f"{failed[0].check}: {failed[0].detail}", verdict=self.model_dump(mode="json"))
+
+
+class _Checks:
+    """The checks made so far of one code."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.made: list[Check] = []
+
+    def add(self, name: str, ok: bool, detail: str) -> None:
+        self.made.append(Check(check=name, ok=ok, detail=detail))
+
+    def verdict(self) -> Verdict:
+        return Verdict(uri=self.uri, genuine=all(c.ok for c in self.made), checks=self.made)
 
 
 def parse_code(uri: str) -> tuple[digital_link.DigitalLink, str | None]:
@@ -54,47 +73,47 @@ def parse_code(uri: str) -> tuple[digital_link.DigitalLink, str | None]:
 def verify_offline(uri: str, *, producer: str) -> Verdict:
     """Signature only: the code must be signed by the given producer address."""
     link, signature = parse_code(uri)
-    verdict = Verdict(uri.split("#")[0])
+    verdict = _Checks(uri.split("#")[0])
     if signature is None:
         verdict.add("signature", False, "the code carries no signature (#sig=…)")
-        return verdict
+        return verdict.verdict()
     try:
         _, signer = recover_signer(uri)
     except QRError as exc:
         verdict.add("signature", False, str(exc))
-        return verdict
+        return verdict.verdict()
     verdict.add("signature", signer.lower() == producer.lower(), f"signed by {signer}")
-    return verdict
+    return verdict.verdict()
 
 
 def verify_online(ctx: TraceContext, uri: str) -> Verdict:
     link, signature = parse_code(uri)
     key = batch_key(link.gtin, link.lot or "")
-    verdict = Verdict(uri.split("#")[0])
+    verdict = _Checks(uri.split("#")[0])
     exists = bool(ctx.registry.functions.exists(key.id).call())
     verdict.add("batch", exists, f"batch {key.gtin}/{key.lot} " + ("is registered" if exists else "is not on chain"))
     if not exists:
-        return verdict
+        return verdict.verdict()
     data = history.history(ctx, gtin=key.gtin, lot=key.lot)
-    chain = data["hash_chain"]
+    chain = data.hash_chain
     verdict.add(
         "hash chain",
-        chain["ok"],
-        f"{chain['events_on_chain']} events recomputed to the on-chain head"
-        if chain["ok"]
+        chain.ok,
+        f"{chain.events_on_chain} events recomputed to the on-chain head"
+        if chain.ok
         else "the indexed events do not recompute to the on-chain head",
     )
-    bad = [e for e in data["timeline"] if e["status"] == "mismatch"]
-    pending = [e for e in data["timeline"] if e["status"] == "pending"]
-    merkle = [e for e in data["timeline"] if e.get("how") == "merkle"]
-    total = len(data["timeline"])
+    bad = [e for e in data.timeline if e.status == "mismatch"]
+    pending = [e for e in data.timeline if e.status == "pending"]
+    merkle = [e for e in data.timeline if e.how == "merkle"]
+    total = len(data.timeline)
     if bad:
-        verdict.add("events", False, bad[0].get("reason", "mismatch"))
+        verdict.add("events", False, bad[0].reason or "mismatch")
     elif pending:
         verdict.add("events", False, f"{len(pending)} of {total} events are pending: captured, not on chain yet")
     else:
         verdict.add("events", True, f"{total} of {total} events match the chain ({len(merkle)} by Merkle proof)")
-    undisclosed = data["undisclosed"]
+    undisclosed = data.undisclosed
     verdict.add(
         "timeline",
         not undisclosed,
@@ -102,8 +121,8 @@ def verify_online(ctx: TraceContext, uri: str) -> Verdict:
     )
     verdict.add(
         "recall",
-        not data["recalled"],
-        "not recalled" if not data["recalled"] else "RECALLED (the batch or a batch it was made from)",
+        not data.recalled,
+        "not recalled" if not data.recalled else "RECALLED (the batch or a batch it was made from)",
     )
     if link.serial is not None:
         state = resolver.unit_status(ctx, key, link.serial, data)
@@ -119,7 +138,7 @@ def verify_online(ctx: TraceContext, uri: str) -> Verdict:
     if signature is not None:
         try:
             checked = resolver.check_signature(ctx, uri=uri.split("#")[0], signature=signature)
-            verdict.add("signature", checked["trusted"], checked["detail"])
+            verdict.add("signature", checked.trusted, checked.detail)
         except VerificationFailed as exc:
             verdict.add("signature", False, str(exc))
-    return verdict
+    return verdict.verdict()

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
 from trace_api.http.deps import CallerDep, CtxDep, RateLimited
-from trace_api.http.privacy import ViewerDep, shown
+from trace_api.http.privacy import ViewerDep, hide_private_documents, is_party
 from trace_api.services import batches, history
 from trace_api.services.batch_models import BatchDerived, BatchRecalled, BatchRegistered, EventRecorded
+from trace_api.services.history_models import BatchHistory, BatchSummary
+from trace_api.services.product import MAX_TEXT, product_metadata
 
 router = APIRouter(prefix="/batches", tags=["batches"])
 
@@ -23,8 +23,8 @@ class BatchCreate(BaseModel):
     lot: str = LOT
     quantity: str | None = Field(default=None, max_length=40, pattern=r"^\d+(\.\d{1,3})?$")
     uom: str | None = Field(default=None, max_length=8)
-    product: str | None = Field(default=None, max_length=200)
-    origin: str | None = Field(default=None, max_length=200)
+    product: str | None = Field(default=None, max_length=MAX_TEXT)
+    origin: str | None = Field(default=None, max_length=MAX_TEXT)
 
 
 class BatchRef(BaseModel):
@@ -46,31 +46,8 @@ class RecallCreate(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class BatchPublic(BaseModel):
-    """What the index and the chain say about a batch; the history adds ``timeline``."""
-
-    model_config = {"extra": "allow"}
-    batch_id: str
-    gtin: str
-    lot: str
-    registered: bool
-    recalled: bool
-    metadata: dict[str, Any]
-    hash_chain: dict[str, Any]
-
-
-class BatchSummaryPublic(BatchPublic):
-    events: int = Field(description="Captured events of the batch")
-
-
-class HistoryPublic(BatchPublic):
-    timeline: list[dict[str, Any]]
-    parents: list[dict[str, Any]]
-    children: list[dict[str, Any]]
-
-
-def _meta(body: BatchCreate) -> dict[str, Any]:
-    return {k: v for k, v in {"product": body.product, "origin": body.origin}.items() if v}
+def _meta(body: BatchCreate) -> dict[str, str]:
+    return product_metadata(product=body.product, origin=body.origin)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=BatchRegistered)
@@ -113,13 +90,22 @@ def recall_batch(gtin: str, lot: str, body: RecallCreate, ctx: CtxDep, caller: C
     return batches.recall_batch(ctx, source="http", account=caller.account, gtin=gtin, lot=lot, reason=body.reason)
 
 
-@router.get("/{gtin}/{lot}", dependencies=[RateLimited], response_model=BatchSummaryPublic)
-def get_batch(gtin: str, lot: str, ctx: CtxDep) -> dict[str, Any]:
-    data = history.history(ctx, gtin=gtin, lot=lot)
-    return {k: v for k, v in data.items() if k != "timeline"} | {"events": len(data["timeline"])}
+# Fields only some entries have (an event's proof, a document's checks) are left out where unset, as before.
+@router.get("/{gtin}/{lot}", dependencies=[RateLimited], response_model=BatchSummary, response_model_exclude_unset=True)
+def get_batch(gtin: str, lot: str, ctx: CtxDep) -> BatchSummary:
+    """What the index and the chain say about a batch, with the number of its captured events."""
+    return history.history(ctx, gtin=gtin, lot=lot).summary()
 
 
-@router.get("/{gtin}/{lot}/history", dependencies=[RateLimited], response_model=HistoryPublic)
-def get_history(gtin: str, lot: str, ctx: CtxDep, viewer: ViewerDep) -> dict[str, Any]:
-    data = history.history(ctx, gtin=gtin, lot=lot)
-    return shown(ctx.settings, viewer, data["batch_id"], data)  # type: ignore[no-any-return]
+@router.get(
+    "/{gtin}/{lot}/history",
+    dependencies=[RateLimited],
+    response_model=BatchHistory,
+    response_model_exclude_unset=True,
+)
+def get_history(gtin: str, lot: str, ctx: CtxDep, viewer: ViewerDep) -> BatchHistory:
+    """The batch's facts and its timeline; private documents are shown whole to the parties of the batch only."""
+    record = history.history(ctx, gtin=gtin, lot=lot)
+    if is_party(ctx.settings, viewer, record.batch_id):
+        return record
+    return BatchHistory.model_validate(hide_private_documents(record.as_json()))

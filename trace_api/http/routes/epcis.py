@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, BeforeValidator, Field
-from sqlalchemy import select
+from pydantic import BaseModel, BeforeValidator
 
 from trace_api.domain import batch_key
 from trace_api.epcis import parse_document, parse_event
 from trace_api.epcis.model import EVENT_TYPES
 from trace_api.epcis.xml import read_xml
-from trace_api.errors import NotFoundError, PayloadTooLargeError, ValidationError
+from trace_api.errors import PayloadTooLargeError, ValidationError
 from trace_api.finite import loads_finite
 from trace_api.http.deps import CallerDep, CtxDep, RateLimited
 from trace_api.http.privacy import ViewerDep, shown
 from trace_api.http.routes.epcis_rest import capture_error_behaviour
-from trace_api.index import schema as t
-from trace_api.services import captures, importer
+from trace_api.services import captures, epcis_query, importer
 
 router = APIRouter(tags=["epcis"])
 
@@ -70,20 +67,6 @@ class CaptureAccepted(BaseModel):
     status: str
     events: int
     status_url: str
-
-
-class CaptureStatus(BaseModel):
-    capture_id: str
-    status: str = Field(description="accepted, running, done or failed")
-    events: int
-    result: dict[str, Any] | None = Field(description="The import report, once done")
-    error: str | None = Field(description="Why it failed")
-
-
-class EventsPage(BaseModel):
-    events: list[dict[str, Any]]
-    count: int
-    next_offset: int | None
 
 
 def _depth(value: Any) -> int:
@@ -152,23 +135,12 @@ async def capture(request: Request, background: BackgroundTasks, ctx: CtxDep, ca
     }
 
 
-@router.get("/capture/{capture_id}", dependencies=[RateLimited], response_model=CaptureStatus)
-def capture_status(capture_id: str, ctx: CtxDep) -> dict[str, Any]:
-    with ctx.engine.connect() as conn:
-        row = conn.execute(select(t.captures).where(t.captures.c.capture_id == capture_id)).mappings().first()
-    if row is None:
-        raise NotFoundError(f"no capture {capture_id}")
-    detail = row["detail"]
-    return {
-        "capture_id": capture_id,
-        "status": row["status"],
-        "events": row["event_count"],
-        "result": json.loads(detail) if row["status"] == "done" else None,
-        "error": detail if row["status"] == "failed" else None,
-    }
+@router.get("/capture/{capture_id}", dependencies=[RateLimited], response_model=captures.CaptureStatus)
+def capture_status(capture_id: str, ctx: CtxDep) -> captures.CaptureStatus:
+    return captures.status(ctx.engine, capture_id)
 
 
-@router.get("/events", dependencies=[RateLimited], response_model=EventsPage)
+@router.get("/events", dependencies=[RateLimited], response_model=epcis_query.EventsPage)
 def query_events(
     ctx: CtxDep,
     viewer: ViewerDep,
@@ -179,32 +151,11 @@ def query_events(
     lt_time: Annotated[IsoDateTime | None, Query(alias="LT_eventTime")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-) -> dict[str, Any]:
+) -> epcis_query.EventsPage:
     """EPCIS query subset: by batch (gtin + lot), bizStep, event-time range; paginated."""
-    # Events written ahead of a transaction that is not indexed yet are not part of any story.
-    query = select(t.epcis_events.c.body, t.epcis_events.c.event_hash).where(t.epcis_events.c.awaits.is_(None))
-    batch_id = None  # private documents are shown to the parties of the one batch asked for
-    if gtin or lot:
-        if not (gtin and lot):
-            raise ValidationError("give both gtin and lot")
-        key = batch_key(gtin, lot)
-        batch_id = key.id_hex
-        query = query.join(t.event_batches, t.event_batches.c.event_hash == t.epcis_events.c.event_hash).where(
-            t.event_batches.c.batch_id == key.id_hex
-        )
-    if biz_step:
-        query = query.where(t.epcis_events.c.biz_step == biz_step.rsplit("-", 1)[-1])
-    if ge_time:
-        query = query.where(t.epcis_events.c.event_time >= ge_time)
-    if lt_time:
-        query = query.where(t.epcis_events.c.event_time < lt_time)
-    query = query.order_by(t.epcis_events.c.event_time, t.epcis_events.c.event_hash).limit(limit + 1).offset(offset)
-    with ctx.engine.connect() as conn:
-        rows = conn.execute(query).all()
-    more = len(rows) > limit
-    items = [json.loads(r.body) | {"eventID": r.event_hash} for r in rows[:limit]]
-    return {
-        "events": shown(ctx.settings, viewer, batch_id, items),
-        "count": len(items),
-        "next_offset": offset + limit if more else None,
-    }
+    page = epcis_query.events_page(
+        ctx.engine, gtin=gtin, lot=lot, biz_step=biz_step, since=ge_time, before=lt_time, limit=limit, offset=offset
+    )
+    # private documents are shown to the parties of the one batch asked for
+    batch_id = batch_key(gtin, lot).id_hex if gtin and lot else None
+    return page.model_copy(update={"events": shown(ctx.settings, viewer, batch_id, page.events)})

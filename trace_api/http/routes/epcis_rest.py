@@ -7,19 +7,15 @@ events each carry an ``eventID`` (the event's own, or its CBV 2.0 Event Hash ID)
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, Field
-from sqlalchemy import delete, insert, select
 
 from trace_api.epcis import EPCIS_CONTEXT, EVENT_TYPES
-from trace_api.errors import ConflictError, NotFoundError, ValidationError
+from trace_api.errors import NotFoundError, ValidationError
 from trace_api.http.deps import CallerDep, CtxDep, RateLimited
-from trace_api.index import schema as t
 from trace_api.services import epcis_query
 
 EPCIS_VERSION = "2.0.0"
@@ -104,57 +100,37 @@ def events_of_disposition(disposition: str, ctx: CtxDep, request: Request, respo
     return _page(ctx, request, response, {"EQ_disposition": [disposition]}, per_page, token)
 
 
-@router.post("/queries", status_code=status.HTTP_201_CREATED)
-def create_query(definition: QueryDefinition, ctx: CtxDep, caller: CallerDep, response: Response) -> dict[str, Any]:
+@router.post("/queries", status_code=status.HTTP_201_CREATED, response_model=epcis_query.NamedQuery)
+def create_query(
+    definition: QueryDefinition, ctx: CtxDep, caller: CallerDep, response: Response
+) -> epcis_query.NamedQuery:
     """Store a named query (its parameters are checked first); 409 when the name is taken."""
-    epcis_query.check_query(definition.query)
-    with ctx.engine.begin() as conn:
-        if conn.execute(select(t.epcis_queries.c.name).where(t.epcis_queries.c.name == definition.name)).first():
-            raise ConflictError(f"a query named {definition.name!r} exists")
-        conn.execute(
-            insert(t.epcis_queries).values(
-                name=definition.name,
-                query=json.dumps(definition.query),
-                organisation=caller.organisation,
-                created_at=dt.datetime.now(dt.UTC),
-            )
-        )
-    response.headers["Location"] = f"/queries/{quote(definition.name)}"
-    return {"name": definition.name, "query": definition.query}
+    stored = epcis_query.create_named_query(
+        ctx.engine, name=definition.name, query=definition.query, organisation=caller.organisation
+    )
+    response.headers["Location"] = f"/queries/{quote(stored.name)}"
+    return stored
 
 
-@router.get("/queries")
-def list_queries(ctx: CtxDep) -> list[dict[str, Any]]:
-    with ctx.engine.connect() as conn:
-        rows = conn.execute(select(t.epcis_queries).order_by(t.epcis_queries.c.name)).all()
-    return [{"name": r.name, "query": json.loads(r.query)} for r in rows]
+@router.get("/queries", response_model=list[epcis_query.NamedQuery])
+def list_queries(ctx: CtxDep) -> list[epcis_query.NamedQuery]:
+    return epcis_query.named_queries(ctx.engine)
 
 
-def _stored(ctx: Any, name: str) -> dict[str, Any]:
-    with ctx.engine.connect() as conn:
-        row = conn.execute(select(t.epcis_queries).where(t.epcis_queries.c.name == name)).first()
-    if row is None:
-        raise NotFoundError(f"no query named {name!r}")
-    query: dict[str, Any] = json.loads(row.query)
-    return query
-
-
-@router.get("/queries/{name}")
-def get_query(name: str, ctx: CtxDep) -> dict[str, Any]:
-    return {"name": name, "query": _stored(ctx, name)}
+@router.get("/queries/{name}", response_model=epcis_query.NamedQuery)
+def get_query(name: str, ctx: CtxDep) -> epcis_query.NamedQuery:
+    return epcis_query.named_query(ctx.engine, name)
 
 
 @router.delete("/queries/{name}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_query(name: str, ctx: CtxDep, caller: CallerDep) -> None:
-    _stored(ctx, name)
-    with ctx.engine.begin() as conn:
-        conn.execute(delete(t.epcis_queries).where(t.epcis_queries.c.name == name))
+    epcis_query.delete_named_query(ctx.engine, name)
 
 
 @router.get("/queries/{name}/events")
 def run_named_query(name: str, ctx: CtxDep, request: Request, response: Response, per_page: PerPage = 30,
                     token: PageToken = None) -> dict[str, Any]:  # fmt: skip
-    return _page(ctx, request, response, _stored(ctx, name), per_page, token, name=name)
+    return _page(ctx, request, response, epcis_query.named_query(ctx.engine, name).query, per_page, token, name=name)
 
 
 def capture_error_behaviour(request: Request) -> None:

@@ -13,19 +13,18 @@ from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, Field
 
 from qr import digital_link
 from qr.errors import DigitalLinkError
 from trace_api.epcis import export_document
-from trace_api.errors import ForbiddenError, NotFoundError, ValidationError
+from trace_api.errors import NotFoundError, ValidationError
 from trace_api.http import cache as http_cache
 from trace_api.http import cors, i18n, page
 from trace_api.http.deps import CtxDep, client_host, rate_limit
 from trace_api.http.jsonio import FiniteJSONResponse as JSONResponse  # stored NaN answers null, not 500
 from trace_api.http.privacy import Viewer, get_viewer, hide_private_documents, shown
 from trace_api.http.problems import PROBLEM_JSON, PROBLEM_REF, problem, problem_responses
-from trace_api.services import documents, history, resolver
+from trace_api.services import history, linksets, resolver
 from trace_api.services.context import TraceContext
 from trace_api.services.scans import ScanFacts
 
@@ -200,7 +199,7 @@ def _unit_of(link: digital_link.DigitalLink) -> tuple[str, str] | None:
 
 def _variant(request: Request, kind: str, place: str, facts: ScanFacts | None) -> Hashable | None:
     # a unit's page shows its scans, this one included: part of its variant
-    scans = tuple(resolver.scan_report(facts, place).items()) if facts is not None else None
+    scans = tuple(resolver.scan_report(facts, place).model_dump().items()) if facts is not None else None
     return http_cache.variant(request, kind, _wanted(request), scans)
 
 
@@ -254,7 +253,7 @@ def _resolved(
     base = _base(request)
     headers = cors.link_header(same_as=f"{base}{link.path}" if compressed else None)
     try:
-        resolution: resolver.Resolution | None = resolver.resolve(ctx, base, link)
+        resolution: linksets.Resolution | None = linksets.resolve(ctx, base, link)
         missing = ""
     except NotFoundError as exc:
         resolution, missing = None, str(exc)
@@ -268,18 +267,18 @@ def _resolved(
         if link_type in ("linkset", "all") or (wanted == LINKSET and not link_type):
             if resolution is None:
                 raise NotFoundError(missing)
-            body = resolver.linkset(resolution)
+            body = linksets.linkset(resolution)
             return cors.finish(request, JSONResponse(body, media_type=LINKSET), headers)
         if link_type:
             if resolution is None:
                 raise NotFoundError(missing)
-            target = resolver.link_target(resolution, link_type, request.headers.get("accept-language"))
+            target = linksets.link_target(resolution, link_type, request.headers.get("accept-language"))
             return cors.finish(request, RedirectResponse(_passed_on(target, request, link, compressed), 307), headers)
         if wanted is not None and wanted != LINKSET and link.gtin is not None and link.lot is not None:
             return cors.finish(request, _content(request, ctx, link, wanted, scanned, place), headers)
         if resolution is None:
             raise NotFoundError(missing)
-        default = resolver.choose(resolution.links[f"{resolver.GS1_VOC}pip"], request.headers.get("accept-language"))
+        default = linksets.choose(resolution.links[f"{linksets.GS1_VOC}pip"], request.headers.get("accept-language"))
         return cors.finish(
             request, RedirectResponse(_passed_on(default["href"], request, link, compressed), 307), headers
         )
@@ -322,33 +321,7 @@ PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _also_head_and_options(
-    route: APIRouter, path: str, responses: dict[int | str, dict[str, Any]] | None = None
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Serve HEAD and OPTIONS on ``path`` with the same function as GET (one route per method, so each has its own
-    operation id). HEAD answers as GET does, without a body; OPTIONS answers 204, or GET's errors."""
-    head = {**(responses or {}), 200: {"description": "As GET, without the body"}}
-    options = {**{k: v for k, v in (responses or {}).items() if str(k)[0] == "4"}, 204: {"description": "No content"}}
-
-    def register(func: Callable[..., Any]) -> Callable[..., Any]:
-        route.add_api_route(
-            path, func, methods=["HEAD"], name=f"{func.__name__}_head", summary="Headers only", responses=head
-        )
-        route.add_api_route(
-            path,
-            func,
-            methods=["OPTIONS"],
-            name=f"{func.__name__}_options",
-            status_code=204,
-            summary="Allowed methods and CORS",
-            responses=options,
-        )
-        return func
-
-    return register
-
-
-@_also_head_and_options(router, "/{primary:gs1key}/{rest:path}", RESOLVE_RESPONSES)
+@cors.also_head_and_options(router, "/{primary:gs1key}/{rest:path}", RESOLVE_RESPONSES)
 @router.get("/{primary:gs1key}/{rest:path}", summary="Resolve a GS1 Digital Link URI", responses=RESOLVE_RESPONSES)
 async def resolve_link(primary: PrimaryKey, rest: str, request: Request, ctx: CtxDep) -> Response:
     """Any GS1 Digital Link URI (all primary keys parse; links exist for GTINs, their lots and serials).
@@ -357,7 +330,7 @@ async def resolve_link(primary: PrimaryKey, rest: str, request: Request, ctx: Ct
     return await _dl(request, ctx)
 
 
-@_also_head_and_options(compressed_router, "/{blob:gs1compressed}", RESOLVE_RESPONSES)
+@cors.also_head_and_options(compressed_router, "/{blob:gs1compressed}", RESOLVE_RESPONSES)
 @compressed_router.get(
     "/{blob:gs1compressed}", responses=RESOLVE_RESPONSES, summary="Resolve a compressed GS1 Digital Link URI"
 )
@@ -365,7 +338,7 @@ async def resolve_compressed(blob: Compressed, request: Request, ctx: CtxDep) ->
     return await _dl(request, ctx, single_segment=True)
 
 
-@_also_head_and_options(router, "/verify/{primary:gs1key}/{rest:path}", PAGE_RESPONSES)
+@cors.also_head_and_options(router, "/verify/{primary:gs1key}/{rest:path}", PAGE_RESPONSES)
 @router.get(
     "/verify/{primary:gs1key}/{rest:path}",
     response_class=HTMLResponse,
@@ -391,104 +364,23 @@ async def verify_page(primary: PrimaryKey, rest: str, request: Request, ctx: Ctx
     return await _cached(request, ctx, link, "verify", respond)
 
 
-@_also_head_and_options(router, "/products/{gtin}", problem_responses(400, 404))
+@cors.also_head_and_options(router, "/products/{gtin}", problem_responses(400, 404))
 @router.get("/products/{gtin}", summary="A GTIN's batches registered on chain", responses=problem_responses(400, 404))
 def product(gtin: str, request: Request, ctx: CtxDep) -> Response:
     if request.method == "OPTIONS":
         return cors.finish(request, Response(status_code=204))
     request.app.state.index_poller.poke(ctx.sync)
     try:
-        return cors.finish(request, JSONResponse(resolver.product(ctx, _base(request), gtin)))
+        return cors.finish(request, JSONResponse(linksets.product(ctx, _base(request), gtin)))
     except ValidationError as exc:
         return cors.finish(request, problem(400, "ValidationError", str(exc)))
     except NotFoundError as exc:
         return cors.finish(request, problem(404, "NotFoundError", str(exc)))
 
 
-@_also_head_and_options(router, "/.well-known/gs1resolver")
+@cors.also_head_and_options(router, "/.well-known/gs1resolver")
 @router.get("/.well-known/gs1resolver", summary="GS1-Conformant Resolver description file")
 def well_known(request: Request) -> Response:
     if request.method == "OPTIONS":
         return cors.finish(request, Response(status_code=204))
-    return cors.finish(request, JSONResponse(resolver.resolver_description(_base(request))))
-
-
-class SignatureCheck(BaseModel):
-    uri: str = Field(max_length=2048)
-    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$")
-
-
-class SignaturePublic(BaseModel):
-    signer: str
-    producer: bool
-    trusted: bool
-    registrant: bool
-    detail: str
-
-
-@router.options(
-    "/verify/signature",
-    status_code=204,
-    summary="CORS preflight for the signature check",
-    responses={204: {"description": "No content"}},
-)
-def verify_signature_options() -> Response:
-    return Response(status_code=204, headers={"Allow": "POST, OPTIONS"})
-
-
-@router.post(
-    "/verify/signature",
-    summary="Check a Digital Link signature (sent in the body, never the URL)",
-    response_model=SignaturePublic,
-    responses=problem_responses(400),
-)
-def verify_signature(body: SignatureCheck, ctx: CtxDep) -> Any:
-    try:
-        digital_link.parse(body.uri)
-    except DigitalLinkError as exc:
-        return problem(400, "BadDigitalLink", str(exc))
-    return resolver.check_signature(ctx, uri=body.uri, signature=body.signature)
-
-
-# Served as they were attached, but never as something a browser would run: only these types keep their own.
-INERT_TYPES = frozenset({"application/pdf", "text/plain", "image/png", "image/jpeg", "image/webp"})
-Sha256 = Annotated[str, PathParam(pattern=r"^0x[0-9a-f]{64}$", description="The document's SHA-256, as cited")]
-
-
-DOCUMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "The document's bytes, as an attachment",
-        "content": {
-            media: {"schema": {"type": "string", "format": "binary"}}
-            for media in sorted({*INERT_TYPES, "application/octet-stream"})
-        },
-    },
-    **problem_responses(403, 404),
-}
-
-
-@router.get(
-    "/documents/{sha256}",
-    summary="A public document cited by an event (its SHA-256 is under the event's hash on chain)",
-    response_class=Response,
-    responses=DOCUMENT_RESPONSES,
-)
-def document(sha256: Sha256, ctx: CtxDep) -> Response:
-    """The scan page downloads a certificate here and checks its SHA-256 in the browser. Private documents are
-    for their counterparties only (403): they read them through the authenticated API."""
-    try:
-        media_type, body = documents.read(ctx, sha256, reader=None)
-    except ForbiddenError as exc:
-        return problem(403, "ForbiddenError", str(exc))
-    except NotFoundError as exc:
-        return problem(404, "NotFoundError", str(exc))
-    return Response(
-        body,
-        media_type=media_type if media_type in INERT_TYPES else "application/octet-stream",
-        headers={
-            "Content-Disposition": f'attachment; filename="{sha256[2:18]}"',
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "sandbox",
-            "Cache-Control": "public, max-age=31536000, immutable",
-        },
-    )
+    return cors.finish(request, JSONResponse(linksets.resolver_description(_base(request))))
