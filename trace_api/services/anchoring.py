@@ -4,13 +4,14 @@ Above both the capture pipeline and the event writer, which it drives."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from eth_account.signers.local import LocalAccount
+from typing import TYPE_CHECKING, Any
 
 from trace_api.services import events as ev
 from trace_api.services.captures import resume
 from trace_api.services.context import TraceContext
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 
 def anchor(ctx: TraceContext, *, account: LocalAccount, batch_size: int | None = None) -> dict[str, Any]:

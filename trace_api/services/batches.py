@@ -13,11 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_account.signers.local import LocalAccount
 from sqlalchemy import delete, insert, select
-from web3 import Web3
 
 from trace_api.domain import (
     EXT,
@@ -39,6 +37,9 @@ from trace_api.index import schema as t
 from trace_api.services import documents
 from trace_api.services.context import TraceContext
 from trace_api.services.events import anchor_now, discard, insert_events, resolve_awaiting
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 ROLES = ("producer", "processor", "carrier", "inspector", "retailer", "admin")
 
@@ -321,6 +322,8 @@ def recall_batch(ctx: TraceContext, *, account: LocalAccount, gtin: str, lot: st
 
 
 def set_role(ctx: TraceContext, *, account: LocalAccount, role: str, member: str, grant: bool) -> dict[str, Any]:
+    from web3 import Web3
+
     if role not in ROLES:
         raise ValidationError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     role_id = (b"\0" * 32) if role == "admin" else Web3.keccak(text=f"{role.upper()}_ROLE")

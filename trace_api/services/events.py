@@ -8,11 +8,9 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_account.signers.local import LocalAccount
 from sqlalchemy import Connection, Engine, bindparam, delete, select, update
-from web3 import Web3
 
 from trace_api.domain import hx
 from trace_api.epcis import HASH_ALGORITHM, event_hash_bytes
@@ -23,6 +21,9 @@ from trace_api.index import schema as t
 from trace_api.index.store import insert_ignore, lock
 from trace_api.merkle import MerkleTree
 from trace_api.services.context import TraceContext
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 log = logging.getLogger("trace_api.events")
 ANCHOR_META = b"\0" * 32
@@ -123,6 +124,8 @@ def discard(engine: Engine, hashes: Iterable[str]) -> None:
 def discard_unsent(ctx: TraceContext, *, source: str) -> int:
     """After a failed capture: drop its events that are on chain neither directly nor under an anchored root,
     and the roots of them that were never anchored. Returns how many events were dropped."""
+    from web3 import Web3
+
     registry = ctx.registry
     e = t.epcis_events
     with ctx.engine.connect() as conn:

@@ -138,7 +138,7 @@ def history(ctx: TraceContext, *, gtin: str, lot: str, sync: bool = True) -> dic
 
 def history_of(ctx: TraceContext, key: BatchKey) -> dict[str, Any]:
     bid = key.id_hex
-    registry = ctx.registry
+    registry = ctx.chain.ref("TraceRegistry")  # view calls only: no web3 on the read path
     with ctx.engine.connect() as conn:
         batch = conn.execute(select(t.chain_batches).where(t.chain_batches.c.batch_id == bid)).first()
         meta_row = conn.execute(select(t.batch_keys.c.metadata).where(t.batch_keys.c.batch_id == bid)).scalar()

@@ -17,9 +17,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 
 from trace_api.domain import EXT, BatchKey, batch_key, hx
@@ -32,6 +31,9 @@ from trace_api.services import events as ev
 from trace_api.services import sheet
 from trace_api.services.context import TraceContext
 from trace_api.services.policy import Policy, consignee_of
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 DIRECT_STEPS = frozenset({"shipping", "receiving", "arriving"})
 MAX_REPORTED_ERRORS = 20

@@ -3,9 +3,7 @@ so a scanned unit can be proved genuine without a storage slot per serial."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from eth_account.signers.local import LocalAccount
+from typing import TYPE_CHECKING, Any
 
 from qr import digital_link
 from qr.errors import DigitalLinkError
@@ -13,6 +11,9 @@ from trace_api.domain import batch_key, now_utc
 from trace_api.errors import ValidationError
 from trace_api.services import importer
 from trace_api.services.context import TraceContext
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 
 def commission_units(
