@@ -30,7 +30,7 @@ from trace_api.domain import (
     parse_uom,
     resolve_account,
 )
-from trace_api.epcis import event_hash_bytes, parse_event
+from trace_api.epcis import event_hash_bytes
 from trace_api.epcis.vocab import STEP_CODES, step_code
 from trace_api.errors import ContractRevert, NotFoundError, ValidationError
 from trace_api.index import schema as t
@@ -254,6 +254,8 @@ def record_event(
     """Record a lifecycle event on chain; ``source`` names the channel it came through (cli, http, demo).
     ``doc_details`` describes a public document to whoever scans it: its ``type``, ``issuer``, ``valid_from``
     and ``valid_until`` (ISO dates); they go into the event, so under its hash on chain."""
+    from trace_api.epcis import parse_event  # the pydantic model: only writes load it
+
     key = batch_key(gtin, lot)
     details = _document_details(doc_details or {}, doc=doc, private=private)
     code = step_code(step)

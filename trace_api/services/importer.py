@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from trace_api.domain import EXT, BatchKey, batch_key, hx
-from trace_api.epcis import event_hash_bytes, iter_event_dicts, iter_events, parse_event
+from trace_api.epcis import event_hash_bytes
 from trace_api.epcis.identifiers import subjects
 from trace_api.errors import ContractRevert, ForbiddenError, TraceError, ValidationError
 from trace_api.index import schema as t
@@ -154,6 +154,8 @@ def _rows(path: Path, *, dev_names: bool, validate: bool, ignore: Sequence[str] 
     """(row number, thunk building the event dict) — spreadsheet row numbers, or event positions in a JSON
     document. Pass 2 (``validate`` false) re-reads a JSON document that pass 1 validated without validating it
     again."""
+    from trace_api.epcis import iter_event_dicts, iter_events  # the pydantic model: only imports load it
+
     if path.suffix.lower() == ".csv":
         for number, row, header in sheet.read_rows(path, ignore=ignore, findings=findings if validate else None):
             yield number, functools.partial(sheet.event_from_row, row, header, dev_names=dev_names)
@@ -209,6 +211,8 @@ def _check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder, *, 
     A spreadsheet (``findings``) is the producer's own record: a row twice, or a batch no one registered (a
     mistyped GTIN or lot), is an error there, where a partner's EPCIS document may hold both.
     Returns the row count, the batches named and those of them registered on chain."""
+    from trace_api.epcis import parse_event
+
     errors: list[str] = []
     bad = 0
     refused = 0
