@@ -9,7 +9,6 @@ import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from eth_typing import HexStr

@@ -64,7 +64,7 @@ class Chain:
     @functools.cached_property
     def w3(self) -> Web3:
         """web3 over this chain's transport, made (and imported) on first use."""
-        return make_web3(self.rpc)
+        return _make_web3(self.rpc)
 
     @functools.cached_property
     def errors(self) -> ErrorDecoder:
@@ -96,7 +96,8 @@ class Chain:
     def contract(self, name: str, address: str | None = None) -> Contract:
         """A web3 handle on a deployed contract (to build transactions); see :meth:`ref`."""
         ref = self.ref(name, address)
-        return self.w3.eth.contract(address=ref.address, abi=ref.abi)  # type: ignore[call-overload]
+        contract: Contract = self.w3.eth.contract(address=ref.address, abi=ref.abi)  # type: ignore[call-overload]
+        return contract
 
     # ---- reads, without web3 ----
     def block_number(self) -> int:
@@ -195,7 +196,7 @@ def guarded(call: Any) -> Any:
         raise ChainUnavailableError("chain unavailable: cannot reach the JSON-RPC node") from exc
 
 
-def make_web3(rpc: JsonRpc) -> Web3:
+def _make_web3(rpc: JsonRpc) -> Web3:
     from web3 import Web3
 
     from trace_api.chain.web3_provider import RpcProvider

@@ -134,7 +134,7 @@ class Indexer:
             conn.execute(
                 insert(t.chain_batches).values(
                     batch_id=hx(a["id"]),
-                    producer=a.get("producer", a.get("actor")).lower(),
+                    producer=str(a["producer"] if "producer" in a else a["actor"]).lower(),
                     metadata_hash=hx(a["metadataHash"]),
                     quantity=str(a["quantity"]),
                     uom=bytes(a["uom"]).rstrip(b"\0").decode(errors="replace"),
