@@ -11,6 +11,7 @@ import typer
 
 from cli.commands.registry_cmds import batch_app, ctx
 from cli.context import STATE, emit
+
 # qr's renderers and signing (qrcode, Pillow, eth_account) load in the commands that use them: `trace batch show`
 # shares this module and must not pay for them.
 from qr import digital_link
