@@ -26,6 +26,9 @@ class _Node(BaseHTTPRequestHandler):
         if method == "broken":
             self._send(502, b"<html>bad gateway</html>", "text/html")
             return
+        if method == "limited":
+            self._send(429, b'{"error": "too many requests"}', "application/json")
+            return
         if method == "eth_call":
             body: dict[str, Any] = {"code": 3, "message": "execution reverted", "data": "0x08c379a0"}
             answer = {"jsonrpc": "2.0", "id": request["id"], "error": body}
@@ -92,6 +95,11 @@ def test_a_connection_the_node_closed_is_opened_again(node: str) -> None:
 def test_a_proxy_error_page_is_chain_unavailable(node: str) -> None:
     with pytest.raises(ChainUnavailableError, match="HTTP 502"):
         JsonRpc(node).call("broken")
+
+
+def test_a_rate_limit_that_is_no_rpc_answer_is_chain_unavailable(node: str) -> None:
+    with pytest.raises(ChainUnavailableError, match="HTTP 429"):
+        JsonRpc(node).call("limited")
 
 
 def test_nothing_listening_is_chain_unavailable_without_the_url(node: str) -> None:

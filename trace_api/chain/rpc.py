@@ -35,6 +35,16 @@ class RpcError(TraceError):
         super().__init__(f"{method} failed: {body.get('message', body)}")
 
 
+def _is_rpc_answer(payload: bytes) -> bool:
+    """A JSON-RPC response (or a batch of them): what an error status may still carry from a node."""
+    try:
+        answer = json.loads(payload)
+    except ValueError:
+        return False
+    answers = answer if isinstance(answer, list) else [answer]
+    return all(isinstance(a, dict) and "jsonrpc" in a and ("result" in a or "error" in a) for a in answers)
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
         return "0x" + bytes(value).hex()
@@ -88,7 +98,7 @@ class JsonRpc:
                 raise ChainUnavailableError("chain unavailable: cannot reach the JSON-RPC node") from exc
             if response.will_close:
                 self._drop()
-            if response.status >= 400 and not payload.lstrip().startswith((b"{", b"[")):
+            if response.status >= 400 and not _is_rpc_answer(payload):  # a proxy's error page, a rate limit
                 raise ChainUnavailableError(f"chain unavailable: the JSON-RPC node answered HTTP {response.status}")
             return payload
         raise AssertionError("unreachable")  # pragma: no cover
@@ -111,7 +121,9 @@ class JsonRpc:
         response = self.request(method, list(params))
         if "error" in response:
             raise RpcError(method, response["error"])
-        return response.get("result")
+        if "result" not in response:
+            raise ChainUnavailableError("chain unavailable: the JSON-RPC node sent a malformed answer")
+        return response["result"]
 
     @staticmethod
     def decode(payload: bytes) -> dict[str, Any]:
