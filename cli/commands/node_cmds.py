@@ -9,7 +9,7 @@ from rich.table import Table
 
 from cli.context import STATE, emit
 from trace_api.chain import node
-from trace_api.chain.client import make_web3
+from trace_api.chain.rpc import JsonRpc
 from trace_api.errors import ChainUnavailableError
 from trace_api.services import devchain
 from trace_api.services.escrow import parse_duration
@@ -41,8 +41,12 @@ def status() -> None:
     if info is None:
         raise ChainUnavailableError("node is not running; `trace node start`")
     node.keep_good_state(STATE.settings)
-    w3 = make_web3(info.rpc_url)
-    data = {**dataclasses.asdict(info), "chain_id": w3.eth.chain_id, "block": w3.eth.block_number}
+    rpc = JsonRpc(info.rpc_url)
+    data = {
+        **dataclasses.asdict(info),
+        "chain_id": int(rpc.call("eth_chainId"), 16),
+        "block": int(rpc.call("eth_blockNumber"), 16),
+    }
     table = Table(show_header=False, box=None)
     for key in ("pid", "rpc_url", "chain_id", "block", "state_file", "log_file"):
         table.add_row(key, str(data[key]))

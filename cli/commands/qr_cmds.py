@@ -11,12 +11,13 @@ import typer
 
 from cli.commands.registry_cmds import batch_app, ctx
 from cli.context import STATE, emit
-from qr import digital_link, render, sheet, signing
-from qr.decode import decode
+
+# qr's renderers and signing (qrcode, Pillow, eth_account) load in the commands that use them: `trace batch show`
+# shares this module and must not pay for them.
+from qr import digital_link
 from trace_api.chain.accounts import address_of
 from trace_api.errors import ConfigError
 from trace_api.services import units
-from trace_api.services import verify as verify_service
 from trace_api.services.context import TraceContext
 
 qr_app = typer.Typer(help="GS1 Digital Link QR codes for batches and units.", no_args_is_help=True)
@@ -63,6 +64,8 @@ def qr_make(
     allow_local: bool = typer.Option(False, "--allow-local", help=ALLOW_LOCAL_HELP),
 ) -> None:
     """Make one QR code (error correction H)."""
+    from qr import render, signing
+
     domain = _domain(domain, allow_local)
     uri = (
         digital_link.unit_uri(gtin, lot, serial, domain=domain)
@@ -96,6 +99,8 @@ def qr_sheet(
     image_format: str = typer.Option("png", "--format", help="png or svg, for a folder."),
 ) -> None:
     """Bulk labels: a printable A4 PDF or a folder of images."""
+    from qr import sheet
+
     domain = _domain(domain, allow_local)
     fmt: Literal["pdf", "dir"] = "pdf" if out.suffix.lower() == ".pdf" else "dir"
     path = sheet.make_sheet(
@@ -120,6 +125,8 @@ def batch_units(
     location: str = typer.Option(None, "--location", help="GLN where the units were commissioned."),
 ) -> None:
     """Commission unit serials: one EPCIS event each, anchored under Merkle roots."""
+    from qr import sheet
+
     result = units.commission_units(
         ctx(),
         account=STATE.account("producer"),
@@ -143,6 +150,9 @@ def verify(
     ),
 ) -> None:
     """Verify a product code against the chain itself: exit 0 genuine, 6 not verified (with the reason)."""
+    from qr.decode import decode
+    from trace_api.services import verify as verify_service
+
     uri = decode(Path(code)) if Path(code).is_file() else code
     verify_service.parse_code(uri)  # a malformed code is a one-line error, before any node is started
     if offline:

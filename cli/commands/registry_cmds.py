@@ -10,7 +10,7 @@ from rich.console import Group
 from rich.table import Table
 
 from cli.context import STATE, emit
-from trace_api.services import anchoring, batches, history, journey
+from trace_api.services import batches, history, journey
 from trace_api.services.context import TraceContext
 from trace_api.services.history_models import BatchHistory
 from trace_api.services.product import product_metadata
@@ -253,6 +253,8 @@ def event_add(
 def anchor(batch_size: int = typer.Option(None, "--batch-size", help="Events per Merkle root.")) -> None:
     """Finish what this account left pending: record its lifecycle events, anchor its captured events under
     Merkle roots. Never another account's: those are theirs to sign."""
+    from trace_api.services import anchoring  # with captures and the importer: not on the read path
+
     result = anchoring.anchor(ctx(), account=STATE.account("producer"), batch_size=batch_size)
     emit(
         result.model_dump(mode="json"),

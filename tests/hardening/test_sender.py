@@ -23,7 +23,8 @@ from web3.exceptions import TransactionNotFound
 from tests.conftest import ROOT
 from trace_api.chain.accounts import dev_account
 from trace_api.chain.client import Chain
-from trace_api.chain.sender import TxSender, bump
+from trace_api.chain.fees import bump
+from trace_api.chain.sender import TxSender
 from trace_api.config import Settings
 from trace_api.domain import hx
 from trace_api.services.deploy import scratch_chain

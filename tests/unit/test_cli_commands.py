@@ -93,3 +93,18 @@ def test_state_outside_an_invocation_is_an_error() -> None:
 
     with pytest.raises(RuntimeError, match="no `trace` invocation"):
         state()
+
+
+def test_the_read_path_of_batch_show_imports_neither_web3_nor_eth_account() -> None:
+    """`trace batch show` reads over the lean JSON-RPC transport: what it loads must not pull web3 (about a second
+    to import), eth_account or the QR renderers back in. The run itself, against a chain, is in the CLI bench."""
+    probe = (
+        "import sys\n"
+        "from cli.main import build_command\n"
+        "build_command('batch')\n"
+        "import trace_api.services.history, trace_api.services.journey, trace_api.index.indexer\n"
+        "heavy = ('web3', 'eth_account', 'qrcode', 'PIL', 'trace_api.epcis.model', 'trace_api.chain.sender')\n"
+        "sys.stderr.write(repr(sorted(m for m in heavy if m in sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.stderr.strip().endswith("[]"), done.stderr

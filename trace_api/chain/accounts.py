@@ -9,15 +9,17 @@ import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
+from eth_utils.address import is_address, to_checksum_address
 
 from trace_api.config import DEV_MNEMONIC, Settings
 from trace_api.errors import ConfigError, UnauthorizedError
 
-Account.enable_unaudited_hdwallet_features()
+if TYPE_CHECKING:
+    from eth_account import Account
+    from eth_account.signers.local import LocalAccount
 
 # Index in the dev mnemonic of each named local account.
 DEV_ACCOUNTS: dict[str, int] = {
@@ -35,10 +37,19 @@ DEV_ACCOUNTS: dict[str, int] = {
 PasswordPrompt = Callable[[str], str]
 
 
+@functools.cache
+def _accounts() -> type[Account]:
+    """eth_account's Account, imported when a key is used (its import costs a third of a second)."""
+    from eth_account import Account
+
+    Account.enable_unaudited_hdwallet_features()
+    return Account
+
+
 def dev_account(name: str) -> LocalAccount:
     if name not in DEV_ACCOUNTS:
         raise ConfigError(f"unknown dev account {name!r}; choose one of {', '.join(DEV_ACCOUNTS)}")
-    account: LocalAccount = Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{DEV_ACCOUNTS[name]}")
+    account: LocalAccount = _accounts().from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{DEV_ACCOUNTS[name]}")
     return account
 
 
@@ -66,13 +77,11 @@ def account_names(settings: Settings) -> dict[str, str]:
 
 def address_of(settings: Settings, value: str) -> str:
     """A checksum address from an address, a keystore name, or (on the local chain) a dev account name."""
-    from web3 import Web3
-
-    if Web3.is_address(value):
-        return Web3.to_checksum_address(value)
+    if is_address(value):
+        return to_checksum_address(value)
     for address, name in account_names(settings).items():
         if name == value:
-            return Web3.to_checksum_address(address)
+            return to_checksum_address(address)
     known = "a keystore name" + (" or a dev account name" if settings.is_dev_chain() else "")
     raise ConfigError(f"{value!r} is neither an address nor {known}")
 
@@ -107,10 +116,10 @@ def load_account(settings: Settings, name: str | None = None, *, prompt: Passwor
                 raise ConfigError(f"keystore {path.name} needs a password: set TRACE_KEY_PASSWORD")
             password = prompt(f"Password for {path.name}")
         try:
-            key = Account.decrypt(json.loads(path.read_text()), password)
+            key = _accounts().decrypt(json.loads(path.read_text()), password)
         except ValueError as exc:
             raise UnauthorizedError(f"cannot decrypt keystore {path.name}: wrong password") from exc
-        decrypted: LocalAccount = Account.from_key(key)
+        decrypted: LocalAccount = _accounts().from_key(key)
         return decrypted
     if not settings.is_dev_chain():
         if settings.private_key:
@@ -119,7 +128,7 @@ def load_account(settings: Settings, name: str | None = None, *, prompt: Passwor
             f"no keystore named {name or '(none given)'} in {folder}; create one with `trace keys import`"
         )
     if settings.private_key and name is None:
-        plain: LocalAccount = Account.from_key(settings.private_key)
+        plain: LocalAccount = _accounts().from_key(settings.private_key)
         return plain
     return dev_account(name or "admin")
 
@@ -130,7 +139,7 @@ def write_keystore(folder: Path, name: str, private_key: str, password: str) -> 
     path = folder / f"{name}.json"
     if path.exists():
         raise ConfigError(f"keystore {path} already exists")
-    data = Account.encrypt(HexStr(private_key), password)
+    data = _accounts().encrypt(HexStr(private_key), password)
     path.write_text(json.dumps(data))
     path.chmod(0o600)
     return path

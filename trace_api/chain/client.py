@@ -1,42 +1,70 @@
-"""Connect to the chain: web3 over JSON-RPC, the deployment record, contract handles."""
+"""Connect to the chain: the JSON-RPC endpoint, the deployment record, contract handles.
+
+The read paths (view calls, blocks, transactions, logs) speak JSON-RPC through :mod:`trace_api.chain.rpc` and code
+the ABI with eth_abi; web3 is imported only when a command asks for ``Chain.w3`` (contract functions to send,
+deployments), and then runs over the same transport.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-import requests
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import function_abi_to_4byte_selector, get_abi_input_types, get_abi_output_types
-from hexbytes import HexBytes
-from web3 import HTTPProvider, Web3
-from web3.contract import Contract
-from web3.exceptions import ContractCustomError, ContractLogicError, Web3Exception, Web3RPCError
-from web3.types import RPCEndpoint, RPCResponse, TxReceipt
+from eth_utils.address import to_checksum_address
 
 from trace_api.chain import node
 from trace_api.chain.artifacts import Artifact, load_artifacts
 from trace_api.chain.reverts import ErrorDecoder
+from trace_api.chain.rpc import JsonRpc, RpcError
 from trace_api.config import Settings
 from trace_api.deployments import Deployment, deployment_path, load_deployment
 from trace_api.domain import hx
 from trace_api.errors import ChainUnavailableError, ConfigError, ContractRevert, NotFoundError
 
-RPC_TIMEOUT_S = 30
+if TYPE_CHECKING:
+    from hexbytes import HexBytes
+    from web3 import Web3
+    from web3.contract import Contract
+    from web3.types import TxReceipt
+
+
+class Deployed(Protocol):
+    """What a view call needs of a contract: where it is and its ABI (a web3 Contract is one)."""
+
+    @property
+    def address(self) -> Any: ...
+
+    @property
+    def abi(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ContractRef:
+    """A deployed contract as the read paths know it: its address and ABI, without web3."""
+
+    address: str
+    abi: list[dict[str, Any]] = field(repr=False)
 
 
 @dataclass
 class Chain:
-    """A live connection: web3, the settings it came from and the artifacts of our contracts."""
+    """A live connection: the JSON-RPC endpoint, the settings it came from and the artifacts of our contracts."""
 
-    w3: Web3
+    rpc: JsonRpc
     settings: Settings
     chain_id: int
     artifacts: dict[str, Artifact] = field(repr=False)
     _deployment: tuple[int | None, Deployment] | None = field(default=None, repr=False)
+
+    @functools.cached_property
+    def w3(self) -> Web3:
+        """web3 over this chain's transport, made (and imported) on first use."""
+        return _make_web3(self.rpc)
 
     @functools.cached_property
     def errors(self) -> ErrorDecoder:
@@ -56,28 +84,48 @@ class Chain:
             self._deployment = (stamp, record)
         return self._deployment[1]
 
-    def contract(self, name: str, address: str | None = None) -> Contract:
-        """A handle on a deployed contract; ``name`` is an artifact name, or ``Artifact:label`` for instances."""
+    def ref(self, name: str, address: str | None = None) -> ContractRef:
+        """A deployed contract's address and ABI; ``name`` is an artifact name, or ``Artifact:label`` for instances."""
         artifact = name.split(":")[0]
         if artifact not in self.artifacts:
             raise ConfigError(f"no contract named {artifact}")
         if address is None:
             address = self.deployment().address(name)
-        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=self.artifacts[artifact].abi)
+        return ContractRef(to_checksum_address(address), self.artifacts[artifact].abi)
 
+    def contract(self, name: str, address: str | None = None) -> Contract:
+        """A web3 handle on a deployed contract (to build transactions); see :meth:`ref`."""
+        ref = self.ref(name, address)
+        contract: Contract = self.w3.eth.contract(address=ref.address, abi=ref.abi)  # type: ignore[call-overload]
+        return contract
+
+    # ---- reads, without web3 ----
     def block_number(self) -> int:
-        return int(guarded(lambda: self.w3.eth.block_number))
+        return int(self.rpc.call("eth_blockNumber"), 16)
 
-    def view(self, contract: Contract, name: str, *args: Any, block: int | None = None) -> Any:
-        """A view call on the hot read paths: one ``eth_call`` with the ABI coded here, without web3's contract
-        machinery (which costs several milliseconds a call in Python). One output comes back bare, several as a
+    def block(self, number: int | str) -> dict[str, Any]:
+        """A block's header fields as the node sends them (hex strings); NotFoundError above the head."""
+        tag = hex(number) if isinstance(number, int) else number
+        block = self.rpc.call("eth_getBlockByNumber", tag, False)
+        if block is None:
+            raise NotFoundError(f"no block {number}")
+        return dict(block)
+
+    def logs(self, address: str, from_block: int, to_block: int) -> list[dict[str, Any]]:
+        """A contract's logs in a block range, as the node sends them (hex strings)."""
+        return list(
+            self.rpc.call("eth_getLogs", {"address": address, "fromBlock": hex(from_block), "toBlock": hex(to_block)})
+        )
+
+    def view(self, contract: Deployed, name: str, *args: Any, block: int | None = None) -> Any:
+        """A view call: one ``eth_call`` with the ABI coded here, without web3's contract machinery (which costs
+        several milliseconds a call in Python, and a second to import). One output comes back bare, several as a
         tuple, one struct as a dict of its named fields; a revert raises ContractRevert.
         """
         selector, inputs, outputs, fields = _view_abi(contract, name)
         data = "0x" + (selector + abi_encode(inputs, list(args))).hex()
-        response = self.w3.provider.make_request(
-            RPCEndpoint("eth_call"), [{"to": contract.address, "data": data}, "latest" if block is None else hex(block)]
-        )
+        call = {"to": str(contract.address), "data": data}
+        response = self.rpc.request("eth_call", [call, "latest" if block is None else hex(block)])
         if "error" in response:
             error = response["error"]
             raw = error.get("data") if isinstance(error, dict) else None
@@ -92,13 +140,12 @@ class Chain:
 
     def failure_of(self, tx_hash: HexBytes, receipt: TxReceipt) -> ContractRevert:
         """Why a mined transaction failed: its call replayed on the state before its block."""
-        tx: dict[str, Any] = dict(self.w3.eth.get_transaction(tx_hash))
-        call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
-        if "input" in tx and "data" not in call:
-            call["data"] = tx["input"]
+        tx = self.rpc.call("eth_getTransactionByHash", hx(tx_hash)) or {}
+        call = {k: tx[k] for k in ("from", "to", "value") if tx.get(k) is not None}
+        call["data"] = tx.get("input") or tx.get("data") or "0x"
         try:
-            self.w3.eth.call(call, receipt["blockNumber"] - 1)  # type: ignore[arg-type]
-        except (ContractCustomError, ContractLogicError, Web3RPCError) as exc:
+            self.rpc.call("eth_call", call, hex(int(receipt["blockNumber"]) - 1))
+        except RpcError as exc:
             return self.errors.from_exception(exc)
         return ContractRevert("", (), f"transaction {hx(tx_hash)} failed (out of gas?)")
 
@@ -123,74 +170,49 @@ def _abi_of(address: str, name: str, abi_json: str) -> ViewAbi:
     )
 
 
-def _view_abi(contract: Contract, name: str) -> ViewAbi:
-    cached = getattr(contract, "_trace_abi_json", None)
-    if cached is None:
-        cached = json.dumps(contract.abi, sort_keys=True)
-        contract._trace_abi_json = cached  # type: ignore[attr-defined]
-    return _abi_of(contract.address, name, cached)
+# The ABI's text by the identity of the list it came from (kept alive here, so an id is never reused while cached):
+# dumping a large ABI on every call would cost more than the call.
+_ABI_TEXT: dict[int, tuple[Any, str]] = {}
 
 
-# How a node that died, is restarting or hangs looks to requests: a refused or reset connection, a timeout, a
-# response cut off mid-body.
-_TRANSPORT_ERRORS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    ConnectionError,
-    OSError,
-)
+def _view_abi(contract: Deployed, name: str) -> ViewAbi:
+    abi = contract.abi
+    cached = _ABI_TEXT.get(id(abi))
+    if cached is None or cached[0] is not abi:
+        if len(_ABI_TEXT) > 256:
+            _ABI_TEXT.clear()
+        cached = _ABI_TEXT[id(abi)] = (abi, json.dumps(abi, sort_keys=True))
+    return _abi_of(str(contract.address), name, cached[1])
 
 
 def guarded(call: Any) -> Any:
-    """Run an RPC call, turning connection failures into ChainUnavailableError."""
+    """Run an RPC call, turning connection failures into ChainUnavailableError. Our transport raises it already;
+    this covers what reaches the node another way."""
     try:
         return call()
     except ChainUnavailableError:
         raise
-    except _TRANSPORT_ERRORS as exc:
+    except OSError as exc:  # refused, reset, timed out (requests' errors are OSErrors too)
         raise ChainUnavailableError("chain unavailable: cannot reach the JSON-RPC node") from exc
 
 
-class GuardedHTTPProvider(HTTPProvider):
-    """An HTTP provider whose transport failures raise ChainUnavailableError, whoever made the call: our code,
-    web3's own look-ups (transaction defaults, receipts) or contract calls and log queries. So every command
-    exits 4 and every API route answers 503 while the node is down, not only where a call was wrapped."""
+def _make_web3(rpc: JsonRpc) -> Web3:
+    from web3 import Web3
 
-    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
-        response: RPCResponse = guarded(lambda: super(GuardedHTTPProvider, self).make_request(method, params))
-        return response
+    from trace_api.chain.web3_provider import RpcProvider
 
-    def make_batch_request(self, batch_requests: list[tuple[RPCEndpoint, Any]]) -> Any:
-        return guarded(lambda: super(GuardedHTTPProvider, self).make_batch_request(batch_requests))
-
-
-NEVER_CHANGES = {RPCEndpoint("eth_chainId"), RPCEndpoint("net_version"), RPCEndpoint("web3_clientVersion")}
-
-
-def make_web3(rpc_url: str) -> Web3:
-    # web3 would otherwise ask eth_chainId before every call and estimate. Only what never changes is cached:
-    # web3 also caches blocks and transactions by default, which would hide a reorg from the indexer and costs an
-    # extra eth_getBlockByNumber per cached read.
-    return Web3(
-        GuardedHTTPProvider(
-            rpc_url,
-            request_kwargs={"timeout": RPC_TIMEOUT_S},
-            cache_allowed_requests=True,
-            cacheable_requests=NEVER_CHANGES,
-        )
-    )
+    return Web3(RpcProvider(rpc))
 
 
 def connect(settings: Settings, *, autostart: bool = True) -> Chain:
     """Connect to the configured node, starting the local one first when allowed and needed."""
     if autostart:
         node.ensure_running(settings)
-    w3 = make_web3(settings.effective_rpc_url)
+    rpc = JsonRpc(settings.effective_rpc_url)
     try:
-        chain_id = guarded(lambda: w3.eth.chain_id)
-    except Web3Exception as exc:
+        chain_id = int(rpc.call("eth_chainId"), 16)
+    except (RpcError, TypeError, ValueError) as exc:
         raise ChainUnavailableError(f"chain unavailable: {exc}") from exc
     if chain_id != settings.chain_id:
         raise ConfigError(f"the node at the RPC URL has chain id {chain_id}, but TRACE_CHAIN_ID is {settings.chain_id}")
-    return Chain(w3=w3, settings=settings, chain_id=chain_id, artifacts=load_artifacts())
+    return Chain(rpc=rpc, settings=settings, chain_id=chain_id, artifacts=load_artifacts())

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import psutil
 
-from trace_api.chain.toolchain import anvil_binary
+from trace_api.chain.rpc import JsonRpc
 from trace_api.config import DEV_MNEMONIC, LOCAL_CHAIN_ID, LOCAL_RPC_HOST, Settings
-from trace_api.errors import ChainUnavailableError, ConflictError, NodeError
+from trace_api.errors import ChainUnavailableError, ConflictError, NodeError, TraceError
 
 STATE_FILE = "state.json"
 DUMP_FILE = "state.dump.json"  # anvil rewrites its dump in place: a kill mid-write must not cost the last good state
@@ -82,16 +82,9 @@ def running_node(settings: Settings) -> NodeInfo | None:
 
 
 def _rpc_ready(port: int) -> bool:
-    import urllib.request
-
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
-    req = urllib.request.Request(
-        f"http://{LOCAL_RPC_HOST}:{port}", data=body, headers={"Content-Type": "application/json"}
-    )
     try:
-        with urllib.request.urlopen(req, timeout=1) as resp:
-            return bool(json.loads(resp.read()).get("result"))
-    except (OSError, ValueError):
+        return bool(JsonRpc(f"http://{LOCAL_RPC_HOST}:{port}", timeout=1).call("eth_chainId"))
+    except (OSError, TraceError):
         return False
 
 
@@ -129,6 +122,8 @@ def keep_good_state(settings: Settings) -> bool:
 
 def start(settings: Settings) -> NodeInfo:
     """Start anvil on 127.0.0.1:<node_port> with chain id 31337 and the dev mnemonic, loading saved state."""
+    from trace_api.chain.toolchain import anvil_binary  # reads the toolchain pins (yaml): only starting needs it
+
     existing = running_node(settings)
     if existing:
         raise ConflictError(f"node already running (pid {existing.pid}, {existing.rpc_url}); `trace node stop` first")

@@ -14,9 +14,10 @@ _ERROR_STRING = bytes.fromhex("08c379a0")  # Error(string)
 _PANIC = bytes.fromhex("4e487b71")  # Panic(uint256)
 
 
-def _type_of(item: dict[str, Any]) -> str:
+def canonical_type(item: dict[str, Any]) -> str:
+    """An ABI input's type as signatures spell it: a struct as the tuple of its members' types."""
     if item["type"].startswith("tuple"):
-        inner = ",".join(_type_of(c) for c in item["components"])
+        inner = ",".join(canonical_type(c) for c in item["components"])
         return f"({inner}){item['type'][5:]}"
     return str(item["type"])
 
@@ -30,7 +31,7 @@ class ErrorDecoder:
             for item in abi:
                 if item.get("type") != "error":
                     continue
-                types = [_type_of(i) for i in item.get("inputs", [])]
+                types = [canonical_type(i) for i in item.get("inputs", [])]
                 selector = keccak(text=f"{item['name']}({','.join(types)})")[:4]
                 self._errors[selector] = (item["name"], types)
 

@@ -34,6 +34,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, Transaction
 from web3.types import TxReceipt
 
 from trace_api.chain.client import Chain, guarded
+from trace_api.chain.fees import Fees
 from trace_api.chain.journal import JOURNAL_DIR, Journal, PendingTx, alive
 from trace_api.domain import hx
 from trace_api.errors import TraceError
@@ -44,18 +45,12 @@ REPLACE_AFTER_S = 30.0  # a transaction pending this long is re-priced
 LOST_GRACE_S = 1.0  # a transaction the node has not known for this long is sent again
 POLL_S = 0.05
 MAX_POLL_S = 1.0
-FEE_CACHE_S = 5.0
 SEND_ATTEMPTS = 4
 MAX_RESENDS = 3
 SETTLED_KEPT = 4096
 
 Callable_ = ContractFunction | ContractConstructor
 _SIGNED_KEYS = ("to", "data", "value", "chainId", "gas", "maxFeePerGas", "maxPriorityFeePerGas", "nonce")
-
-
-def bump(fee: int) -> int:
-    """The least fee a node accepts for a replacement: 10 % more, plus 1 wei so that a zero fee rises too."""
-    return fee + fee // 10 + 1
 
 
 def _nonce_clash(exc: Exception) -> bool:
@@ -70,7 +65,7 @@ class TxSender:
         self.address = account.address
         self._lock = threading.RLock()
         self._depth = 0
-        self._fees: tuple[float, dict[str, int]] | None = None
+        self.fees = Fees(chain)
         self._pending: dict[int, PendingTx] = {}  # by nonce: ours in flight, and what recovery found pending
         self._by_hash: dict[str, int] = {}  # every version's hash -> nonce
         self._settled: OrderedDict[str, str] = OrderedDict()  # hash of any version -> hash that was mined
@@ -121,17 +116,6 @@ class TxSender:
     # ---- nonces and fees ----
     def _pending_count(self) -> int:
         return int(guarded(lambda: self.chain.w3.eth.get_transaction_count(self.address, "pending")))
-
-    def _fee_fields(self, *, fresh: bool = False) -> dict[str, int]:
-        now = time.monotonic()
-        if self._fees and not fresh and now - self._fees[0] < FEE_CACHE_S:
-            return self._fees[1]
-        w3 = self.chain.w3
-        base = int(guarded(lambda: w3.eth.get_block("latest")).get("baseFeePerGas", 0))
-        tip = int(guarded(lambda: w3.eth.max_priority_fee)) if base else 0
-        fields = {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
-        self._fees = (now, fields)
-        return fields
 
     # ---- reverts ----
     def estimate(self, tx: dict[str, Any]) -> int:
@@ -260,7 +244,7 @@ class TxSender:
         if gas is None:
             gas = int(self.estimate(call) * GAS_MARGIN)
         fields = {k: v for k, v in call.items() if k != "from"}
-        fields.update({"data": data, "chainId": self.chain.chain_id, "gas": gas, **self._fee_fields()})
+        fields.update({"data": data, "chainId": self.chain.chain_id, "gas": gas, **self.fees.market()})
         return HexBytes(self._send_new(fields).hashes[-1])
 
     def _send_new(self, fields: dict[str, Any]) -> PendingTx:
@@ -370,11 +354,8 @@ class TxSender:
             latest = int(guarded(lambda: self.chain.w3.eth.get_transaction_count(self.address, "latest")))
             if latest > record.nonce:
                 return None  # the nonce is used: a version was mined (wait finds it) or the node lost it
-            market = self._fee_fields(fresh=True)
-            tip = max(bump(int(record.fields["maxPriorityFeePerGas"])), market["maxPriorityFeePerGas"])
-            cap = max(bump(int(record.fields["maxFeePerGas"])), market["maxFeePerGas"], tip)
             previous = record.fields
-            record.fields = {**previous, "maxFeePerGas": cap, "maxPriorityFeePerGas": tip}
+            record.fields = {**previous, **self.fees.replacement(previous)}
             try:
                 return self._send_version(record)
             except Web3RPCError:
@@ -400,13 +381,7 @@ class TxSender:
                 self._log(*({"op": "dropped", "nonce": record.nonce, "hash": h} for h in record.hashes))
                 del self._pending[record.nonce]
                 record.nonce = nonce
-            # At today's price, at least: a node evicts what cannot pay the base fee.
-            market = self._fee_fields(fresh=True)
-            record.fields = {
-                **record.fields,
-                "nonce": nonce,
-                **{k: max(int(record.fields[k]), market[k]) for k in ("maxFeePerGas", "maxPriorityFeePerGas")},
-            }
+            record.fields = {**record.fields, "nonce": nonce, **self.fees.at_least_market(record.fields)}
             try:
                 self._send_version(record)
             except Web3RPCError as exc:

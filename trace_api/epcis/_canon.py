@@ -99,55 +99,63 @@ def _cpi(body: str, pattern: bool) -> str:
 
 
 _GRAI12 = r"\d{12}\.\."
-_EPC: dict[str, tuple[re.Pattern[str], Callable[[str], str]]] = {
+# Pattern texts, each compiled on first use (_compiled): compiling them all would cost every process that imports
+# the event hash a few tens of milliseconds.
+_EPC: dict[str, tuple[str, Callable[[str], str]]] = {
     "urn:epc:id:sgtin:": (
-        re.compile(_gcp_alternatives(13) + rf"\.{_S}{{1,20}}"),
+        _gcp_alternatives(13) + rf"\.{_S}{{1,20}}",
         lambda b: "/01/" + _gtin(b) + "/21/" + _pe(b[15:]),
     ),
-    "urn:epc:id:sscc:": (re.compile(_gcp_alternatives(17)), _sscc),
-    "urn:epc:id:sgln:": (re.compile(_gcp_alternatives(12) + rf"\.{_S}{{1,20}}"), _sgln),
+    "urn:epc:id:sscc:": (_gcp_alternatives(17), _sscc),
+    "urn:epc:id:sgln:": (_gcp_alternatives(12) + rf"\.{_S}{{1,20}}", _sgln),
     "urn:epc:id:grai:": (
-        re.compile(_gcp_alternatives(12, _GRAI12) + rf"\.{_S}{{1,16}}"),
+        _gcp_alternatives(12, _GRAI12) + rf"\.{_S}{{1,16}}",
         lambda b: "/8003/" + _key12(b, "0") + _pe(b[14:]),
     ),
-    "urn:epc:id:giai:": (re.compile(_gcp_text(lambda n: 30 - n, _S)), _plain("8004", False, True)),
-    "urn:epc:id:gsrn:": (re.compile(_gcp_alternatives(17)), _plain("8018", True, False)),
-    "urn:epc:id:gsrnp:": (re.compile(_gcp_alternatives(17)), _plain("8017", True, False)),
+    "urn:epc:id:giai:": (_gcp_text(lambda n: 30 - n, _S), _plain("8004", False, True)),
+    "urn:epc:id:gsrn:": (_gcp_alternatives(17), _plain("8018", True, False)),
+    "urn:epc:id:gsrnp:": (_gcp_alternatives(17), _plain("8017", True, False)),
     "urn:epc:id:gdti:": (
-        re.compile(_gcp_alternatives(12, _GRAI12) + rf"{_S}{{1,20}}"),
+        _gcp_alternatives(12, _GRAI12) + rf"{_S}{{1,20}}",
         lambda b: "/253/" + _key12(b) + _pe(b[14:]),
     ),
-    "urn:epc:id:cpi:": (re.compile(_gcp_text(lambda n: 30 - n, _CP) + r"\.\d{1,12}"), lambda b: _cpi(b, False)),
-    "urn:epc:id:sgcn:": (re.compile(_gcp_alternatives(12) + r"\.\d{1,12}"), lambda b: "/255/" + _key12(b) + b[14:]),
-    "urn:epc:id:ginc:": (re.compile(_gcp_text(lambda n: 30 - n, _S)), _plain("401", False, True)),
-    "urn:epc:id:gsin:": (re.compile(_gcp_alternatives(16)), _plain("402", True, False)),
+    "urn:epc:id:cpi:": (_gcp_text(lambda n: 30 - n, _CP) + r"\.\d{1,12}", lambda b: _cpi(b, False)),
+    "urn:epc:id:sgcn:": (_gcp_alternatives(12) + r"\.\d{1,12}", lambda b: "/255/" + _key12(b) + b[14:]),
+    "urn:epc:id:ginc:": (_gcp_text(lambda n: 30 - n, _S), _plain("401", False, True)),
+    "urn:epc:id:gsin:": (_gcp_alternatives(16), _plain("402", True, False)),
     "urn:epc:id:itip:": (
-        re.compile(_gcp_alternatives(13) + rf"\.\d{{2}}\.\d{{2}}\.{_S}{{1,20}}"),
+        _gcp_alternatives(13) + rf"\.\d{{2}}\.\d{{2}}\.{_S}{{1,20}}",
         lambda b: "/8006/" + _gtin(b) + b[15:17] + b[18:20] + "/21/" + _pe(b[21:]),
     ),
     "urn:epc:id:upui:": (
-        re.compile(_gcp_alternatives(13) + rf"\.{_S}{{1,28}}"),
+        _gcp_alternatives(13) + rf"\.{_S}{{1,28}}",
         lambda b: "/01/" + _gtin(b) + "/235/" + _pe(b[15:]),
     ),
-    "urn:epc:id:pgln:": (re.compile(_gcp_alternatives(12)), lambda b: "/417/" + _key12(b)),
+    "urn:epc:id:pgln:": (_gcp_alternatives(12), lambda b: "/417/" + _key12(b)),
     "urn:epc:class:lgtin:": (
-        re.compile(_gcp_alternatives(13) + rf"\.{_S}{{1,20}}"),
+        _gcp_alternatives(13) + rf"\.{_S}{{1,20}}",
         lambda b: "/01/" + _gtin(b) + "/10/" + _pe(b[15:]),
     ),
-    "urn:epc:idpat:sgtin:": (re.compile(_gcp_alternatives(13) + r"\.\*"), lambda b: "/01/" + _gtin(b)),
+    "urn:epc:idpat:sgtin:": (_gcp_alternatives(13) + r"\.\*", lambda b: "/01/" + _gtin(b)),
     "urn:epc:idpat:grai:": (
-        re.compile(_gcp_alternatives(12, _GRAI12) + r"\.\*"),
+        _gcp_alternatives(12, _GRAI12) + r"\.\*",
         lambda b: "/8003/" + _key12(b, "0"),
     ),
-    "urn:epc:idpat:gdti:": (re.compile(_gcp_alternatives(12, _GRAI12) + r"\.\*"), lambda b: "/253/" + _key12(b)),
-    "urn:epc:idpat:sgcn:": (re.compile(_gcp_alternatives(12, _GRAI12) + r"\.\*"), lambda b: "/255/" + _key12(b)),
-    "urn:epc:idpat:cpi:": (re.compile(_gcp_text(lambda n: 30 - n, _CP) + r"\.\*"), lambda b: _cpi(b, True)),
+    "urn:epc:idpat:gdti:": (_gcp_alternatives(12, _GRAI12) + r"\.\*", lambda b: "/253/" + _key12(b)),
+    "urn:epc:idpat:sgcn:": (_gcp_alternatives(12, _GRAI12) + r"\.\*", lambda b: "/255/" + _key12(b)),
+    "urn:epc:idpat:cpi:": (_gcp_text(lambda n: 30 - n, _CP) + r"\.\*", lambda b: _cpi(b, True)),
     "urn:epc:idpat:itip:": (
-        re.compile(_gcp_alternatives(13) + r"\.\d{2}\.\d{2}\.\*"),
+        _gcp_alternatives(13) + r"\.\d{2}\.\d{2}\.\*",
         lambda b: "/8006/" + _gtin(b) + b[15:17] + b[18:20],
     ),
-    "urn:epc:idpat:upui:": (re.compile(_gcp_alternatives(13) + r"\.\*"), lambda b: "/01/" + _gtin(b)),
+    "urn:epc:idpat:upui:": (_gcp_alternatives(13) + r"\.\*", lambda b: "/01/" + _gtin(b)),
 }
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
 
 _DL_ANY_KEY = re.compile(
     r"https?:[^?#]*/(?:01|gtin|8006|itip|8010|cpid|414|gln|417|party|8017|gsrnp|8018|gsrn|255|gcn|00|sscc|253|gdti"
@@ -225,7 +233,7 @@ def to_digital_link(uri: str) -> str | None:
             return None
         pattern, build = rule
         body = uri[scheme_end:]
-        return _DL + build(body) if pattern.fullmatch(body) else None
+        return _DL + build(body) if _compiled(pattern).fullmatch(body) else None
     if uri.startswith("http") and _DL_ANY_KEY.match(uri):
         return _constrain_digital_link(uri)
     return None

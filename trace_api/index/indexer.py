@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from eth_abi.abi import decode as abi_decode
 from eth_utils.abi import event_abi_to_log_topic
 from sqlalchemy import Connection, Engine, delete, insert, select
-from web3.contract import Contract
 
-from trace_api.chain.client import Chain, guarded
+from trace_api.chain.client import Chain, ContractRef
+from trace_api.chain.reverts import canonical_type
 from trace_api.domain import hx
 from trace_api.errors import ChainUnavailableError
 from trace_api.index import schema as t
@@ -39,13 +40,12 @@ class Indexer:
         self.chain = chain
         self.engine = engine
         record = chain.deployment()
-        self.registry: Contract = chain.contract("TraceRegistry")
+        self.registry: ContractRef = chain.ref("TraceRegistry")
         self.start_block = record.contracts["TraceRegistry"].block
-        abi: list[dict[str, Any]] = list(self.registry.abi)  # type: ignore[arg-type]
         self._events = {
-            event_abi_to_log_topic(item): getattr(self.registry.events, item["name"])()  # type: ignore[arg-type]
-            for item in abi
-            if item.get("type") == "event" and hasattr(self.registry.events, item["name"])
+            event_abi_to_log_topic(item): _EventAbi.of(item)  # type: ignore[arg-type]
+            for item in self.registry.abi
+            if item.get("type") == "event" and not item.get("anonymous")
         }
 
     # ---- public ----
@@ -55,8 +55,7 @@ class Indexer:
 
     def sync(self, *, confirmations: int | None = None) -> SyncResult:
         depth = self.chain.settings.confirmations if confirmations is None else confirmations
-        w3 = self.chain.w3
-        head = int(guarded(lambda: w3.eth.block_number))
+        head = self.chain.block_number()
         target = head - depth
         with self.engine.begin() as conn:
             # One sync at a time per database (API workers, a CLI import): lock the checkpoint row first.
@@ -70,19 +69,14 @@ class Indexer:
             count = 0
             for lo in range(first, target + 1, CHUNK_BLOCKS):
                 hi = min(lo + CHUNK_BLOCKS - 1, target)
-                logs = guarded(
-                    lambda lo=lo, hi=hi: w3.eth.get_logs(
-                        {"address": self.registry.address, "fromBlock": lo, "toBlock": hi}
-                    )
-                )
                 seen: dict[int, str] = {}
-                for log in logs:
+                for log in self.chain.logs(self.registry.address, lo, hi):
                     self._apply(conn, log)
-                    seen[int(log["blockNumber"])] = hx(log["blockHash"])
+                    seen[int(log["blockNumber"], 16)] = hx(log["blockHash"])
                     count += 1
                 self._remember(conn, seen)
             if target >= first:
-                block = guarded(lambda: w3.eth.get_block(target))
+                block = self.chain.block(target)
                 self._remember(conn, {target: hx(block["hash"])})
                 self._set_checkpoint(conn, target)
                 conn.execute(delete(t.blocks).where(t.blocks.c.number < target - KEEP_BLOCK_HASHES))
@@ -111,11 +105,9 @@ class Indexer:
             .where(t.blocks.c.number <= last)
             .order_by(t.blocks.c.number.desc())
         ).all()
-        w3 = self.chain.w3
         for i, (number, block_hash) in enumerate(stored):
             try:
-                live = guarded(lambda n=number: w3.eth.get_block(n))
-                live_hash = hx(live["hash"])
+                live_hash = hx(self.chain.block(int(number))["hash"])
             except ChainUnavailableError:
                 raise  # a node that is down says nothing about reorgs
             except Exception:  # noqa: BLE001 - a block above the new head is as good as replaced
@@ -131,19 +123,18 @@ class Indexer:
         self._set_checkpoint(conn, fork)
 
     # ---- decoding ----
-    def _apply(self, conn: Connection, log: Any) -> None:
-        topic = bytes(log["topics"][0]) if log["topics"] else b""
-        event = self._events.get(topic)
+    def _apply(self, conn: Connection, log: dict[str, Any]) -> None:
+        topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
+        event = self._events.get(topics[0]) if topics else None
         if event is None:
             return
-        decoded = event.process_log(log)
-        name, a = decoded["event"], decoded["args"]
-        block, tx = int(log["blockNumber"]), hx(log["transactionHash"])
+        name, a = event.name, event.decode(topics, log["data"])
+        block, tx = int(log["blockNumber"], 16), hx(log["transactionHash"])
         if name in ("BatchRegistered", "BatchDerived"):
             conn.execute(
                 insert(t.chain_batches).values(
                     batch_id=hx(a["id"]),
-                    producer=a.get("producer", a.get("actor")).lower(),
+                    producer=str(a["producer"] if "producer" in a else a["actor"]).lower(),
                     metadata_hash=hx(a["metadataHash"]),
                     quantity=str(a["quantity"]),
                     uom=bytes(a["uom"]).rstrip(b"\0").decode(errors="replace"),
@@ -200,3 +191,37 @@ class Indexer:
                     block_number=block,
                 )
             )
+
+
+@dataclass(frozen=True)
+class _EventAbi:
+    """One event of the ABI, to decode its logs: indexed arguments from the topics, the others from the data."""
+
+    name: str
+    indexed: tuple[tuple[str, str], ...]
+    plain: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, item: dict[str, Any]) -> _EventAbi:
+        inputs = [(i["name"], canonical_type(i)) for i in item.get("inputs", [])]
+        flags = [bool(i.get("indexed")) for i in item.get("inputs", [])]
+        return cls(
+            item["name"],
+            tuple(x for x, f in zip(inputs, flags, strict=True) if f),
+            tuple(x for x, f in zip(inputs, flags, strict=True) if not f),
+        )
+
+    def decode(self, topics: list[bytes], data: str) -> dict[str, Any]:
+        if len(topics) != len(self.indexed) + 1:
+            raise ValueError(f"{self.name}: {len(topics) - 1} indexed topics, the ABI has {len(self.indexed)}")
+        args = {}
+        for (name, kind), topic in zip(self.indexed, topics[1:], strict=True):
+            # A dynamic indexed value is stored as its hash: the topic is all there is.
+            args[name] = topic if _dynamic(kind) else abi_decode([kind], topic)[0]
+        values = abi_decode([k for _, k in self.plain], bytes.fromhex(data[2:]))
+        args.update(zip((n for n, _ in self.plain), values, strict=True))
+        return args
+
+
+def _dynamic(kind: str) -> bool:
+    return kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("(")

@@ -4,13 +4,17 @@ Above both the capture pipeline and the event writer, which it drives."""
 
 from __future__ import annotations
 
-from eth_account.signers.local import LocalAccount
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from trace_api.services import events as ev
 from trace_api.services import roots
 from trace_api.services.captures import resume
 from trace_api.services.context import TraceContext
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 
 class AnchorReport(BaseModel):

@@ -13,11 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_account.signers.local import LocalAccount
 from sqlalchemy import delete, insert, select
-from web3 import Web3
 
 from trace_api.domain import (
     EXT,
@@ -32,7 +30,7 @@ from trace_api.domain import (
     parse_uom,
     resolve_account,
 )
-from trace_api.epcis import event_hash_bytes, parse_event
+from trace_api.epcis import event_hash_bytes
 from trace_api.epcis.vocab import STEP_CODES, step_code
 from trace_api.errors import ContractRevert, NotFoundError, ValidationError
 from trace_api.index import schema as t
@@ -41,6 +39,9 @@ from trace_api.services.batch_models import BatchDerived, BatchRecalled, BatchRe
 from trace_api.services.context import TraceContext
 from trace_api.services.events import discard, insert_events, resolve_awaiting
 from trace_api.services.roots import anchor_now
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 ROLES = ("producer", "processor", "carrier", "inspector", "retailer", "admin")
 
@@ -258,6 +259,8 @@ def record_event(
     """Record a lifecycle event on chain; ``source`` names the channel it came through (cli, http, demo).
     ``doc_details`` describes a public document to whoever scans it: its ``type``, ``issuer``, ``valid_from``
     and ``valid_until`` (ISO dates); they go into the event, so under its hash on chain."""
+    from trace_api.epcis import parse_event  # the pydantic model: only writes load it
+
     key = batch_key(gtin, lot)
     details = _document_details(doc_details or {}, doc=doc, private=private)
     code = step_code(step)
@@ -329,6 +332,8 @@ def recall_batch(
 
 
 def set_role(ctx: TraceContext, *, account: LocalAccount, role: str, member: str, grant: bool) -> RoleChanged:
+    from web3 import Web3
+
     if role not in ROLES:
         raise ValidationError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     role_id = (b"\0" * 32) if role == "admin" else Web3.keccak(text=f"{role.upper()}_ROLE")

@@ -14,9 +14,8 @@ import datetime as dt
 import json
 import logging
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
@@ -25,6 +24,9 @@ from trace_api.index import queries_epcis
 from trace_api.services import events as ev
 from trace_api.services import importer
 from trace_api.services.context import TraceContext
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 log = logging.getLogger("trace_api.captures")
 UNFINISHED = ("accepted", "running")

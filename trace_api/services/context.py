@@ -5,19 +5,23 @@ from __future__ import annotations
 import functools
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
-from web3.contract import Contract
 
 from trace_api.chain.client import Chain, connect
-from trace_api.chain.sender import TxSender
 from trace_api.config import Settings
 from trace_api.index.indexer import Indexer, SyncResult
 from trace_api.index.store import get_engine
 from trace_api.services.history_models import BatchHistory
 from trace_api.services.scans import ScanRecorder
 from trace_api.services.snapshots import Snapshots
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+    from web3.contract import Contract
+
+    from trace_api.chain.sender import TxSender
 
 
 @dataclass
@@ -41,6 +45,8 @@ class TraceContext:
 
     def sender(self, account: LocalAccount) -> TxSender:
         """One sender per account, so concurrent callers share its nonce counter."""
+        from trace_api.chain.sender import TxSender  # web3 comes with it: only writes pay for it
+
         with self._lock:
             if account.address not in self._senders:
                 self._senders[account.address] = TxSender(self.chain, account)

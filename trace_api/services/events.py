@@ -9,11 +9,10 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
 from sqlalchemy import Connection, Engine, delete, select, update
-from web3 import Web3
 
 from trace_api.domain import hx
 from trace_api.epcis import HASH_ALGORITHM, event_hash_bytes
@@ -23,6 +22,9 @@ from trace_api.errors import ValidationError
 from trace_api.index import schema as t
 from trace_api.index.store import insert_ignore
 from trace_api.services.context import TraceContext
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 log = logging.getLogger("trace_api.events")
 DIRECT_CHUNK = 100  # lifecycle events per recordEvents transaction
@@ -121,6 +123,7 @@ def discard(engine: Engine, hashes: Iterable[str]) -> None:
 def discard_unsent(ctx: TraceContext, *, source: str) -> int:
     """After a failed capture: drop its events that are on chain neither directly nor under an anchored root,
     and the roots of them that were never anchored. Returns how many events were dropped."""
+
     registry = ctx.registry
     e = t.epcis_events
     with ctx.engine.connect() as conn:
@@ -140,7 +143,7 @@ def discard_unsent(ctx: TraceContext, *, source: str) -> int:
     anchored: dict[str, bool] = {}
     for root in roots:  # roots are anchored per anchorer: only the capturer's own anchoring counts
         anchorer = anchorers.get(root) or "0x" + "00" * 20
-        anchored_at, _ = registry.functions.rootInfo(Web3.to_checksum_address(anchorer), bytes.fromhex(root[2:])).call()
+        anchored_at, _ = registry.functions.rootInfo(to_checksum_address(anchorer), bytes.fromhex(root[2:])).call()
         anchored[root] = anchored_at != 0
     drop = [
         r.event_hash

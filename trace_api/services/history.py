@@ -134,7 +134,7 @@ def history(ctx: TraceContext, *, gtin: str, lot: str, sync: bool = True) -> Bat
 
 def history_of(ctx: TraceContext, key: BatchKey) -> BatchHistory:
     bid = key.id_hex
-    registry = ctx.registry
+    registry = ctx.chain.ref("TraceRegistry")  # view calls only: no web3 on the read path
     with ctx.engine.connect() as conn:
         batch = queries.batch_row(conn, bid)
         meta_row = queries.batch_metadata(conn, bid)

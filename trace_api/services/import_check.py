@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 
 from trace_api.domain import EXT, BatchKey, hx
-from trace_api.epcis import event_hash_bytes, parse_event
+from trace_api.epcis import event_hash_bytes
 from trace_api.errors import ContractRevert, ForbiddenError, TraceError, ValidationError
 from trace_api.index import schema as t
 from trace_api.services import events as ev
@@ -19,6 +18,9 @@ from trace_api.services import sheet
 from trace_api.services.context import TraceContext
 from trace_api.services.import_finder import BatchFinder, batch_names
 from trace_api.services.policy import Policy, consignee_of
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 DIRECT_STEPS = frozenset({"shipping", "receiving", "arriving"})
 MAX_REPORTED_ERRORS = 20
@@ -70,6 +72,8 @@ def check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder, *, a
     A spreadsheet (``findings``) is the producer's own record: a row twice, or a batch no one registered (a
     mistyped GTIN or lot), is an error there, where a partner's EPCIS document may hold both.
     Returns the row count, the batches named and those of them registered on chain."""
+    from trace_api.epcis import parse_event  # the pydantic model: only imports load it
+
     errors: list[str] = []
     bad = 0
     refused = 0

@@ -15,13 +15,11 @@ import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from trace_api.epcis import iter_event_dicts, iter_events
 from trace_api.errors import ValidationError
 from trace_api.index import schema as t
 from trace_api.index.store import lock
@@ -30,6 +28,9 @@ from trace_api.services import roots, sheet
 from trace_api.services.context import TraceContext
 from trace_api.services.import_check import Rows, Validated, check, mode
 from trace_api.services.import_finder import BatchFinder
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 Progress = Callable[[int], None]
 
@@ -65,6 +66,8 @@ def _rows(path: Path, *, dev_names: bool, validate: bool, ignore: Sequence[str] 
     """(row number, thunk building the event dict) — spreadsheet row numbers, or event positions in a JSON
     document. Pass 2 (``validate`` false) re-reads a JSON document that pass 1 validated without validating it
     again."""
+    from trace_api.epcis import iter_event_dicts, iter_events  # the pydantic model: only imports load it
+
     if path.suffix.lower() == ".csv":
         for number, row, header in sheet.read_rows(path, ignore=ignore, findings=findings if validate else None):
             yield number, functools.partial(sheet.event_from_row, row, header, dev_names=dev_names)

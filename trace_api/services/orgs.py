@@ -12,12 +12,11 @@ import datetime as dt
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from babel import Locale
-from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select, update
-from web3 import Web3
 
 from trace_api.chain.accounts import address_of
 from trace_api.domain import hx, parse_gln
@@ -26,6 +25,9 @@ from trace_api.index import schema as t
 from trace_api.index.store import insert_ignore
 from trace_api.services import documents
 from trace_api.services.context import TraceContext
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 # CLDR territories that are not ISO 3166-1 countries (regions, reserved and private-use codes).
 _NOT_COUNTRIES = frozenset({"AC", "CP", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "ZZ"})
@@ -162,6 +164,8 @@ def revoke(ctx: TraceContext, *, signer: LocalAccount, account: str) -> Organisa
 
 
 def _on_chain(ctx: TraceContext, account: str) -> tuple[str, int, int]:
+    from web3 import Web3
+
     profile_hash, updated_at, version = (
         ctx.chain.contract("OrgDirectory").functions.organisationOf(Web3.to_checksum_address(account)).call()
     )
@@ -169,6 +173,8 @@ def _on_chain(ctx: TraceContext, account: str) -> tuple[str, int, int]:
 
 
 def _resolve(ctx: TraceContext, row: dict) -> Organisation:  # type: ignore[type-arg]
+    from web3 import Web3
+
     on_chain, updated_at, version = _on_chain(ctx, row["account"])
     verified = on_chain == row["profile_hash"]
     status = row["status"]

@@ -19,8 +19,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from web3 import Web3
-
 from trace_api.epcis.vocab import STEP_CODES
 from trace_api.errors import ForbiddenError
 from trace_api.services.context import TraceContext
@@ -62,6 +60,8 @@ class BatchState:
 
 def roles_of(ctx: TraceContext, account: str) -> frozenset[str]:
     """The registry roles ``account`` holds now (admin included)."""
+    from web3 import Web3
+
     registry = ctx.registry
     held = {
         name
@@ -92,6 +92,8 @@ class Policy:
     """One capture's check: roles read once, each batch's state read once and advanced event by event."""
 
     def __init__(self, ctx: TraceContext, account: str) -> None:
+        from web3 import Web3
+
         self.ctx = ctx
         self.account = account.lower()
         self.roles = roles_of(ctx, Web3.to_checksum_address(account))
@@ -174,6 +176,8 @@ class Policy:
 
 
 def consignee_of(event: dict[str, Any]) -> str | None:
+    from web3 import Web3
+
     from trace_api.domain import EXT
 
     value = event.get(f"{EXT}consignee")

@@ -4,9 +4,8 @@ chain pipelined, and marking what the chain already has. Roots are per anchorer:
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_account.signers.local import LocalAccount
 from sqlalchemy import Connection, bindparam, select, update
 
 from trace_api.domain import hx
@@ -15,6 +14,9 @@ from trace_api.index import schema as t
 from trace_api.index.store import insert_ignore, lock
 from trace_api.merkle import MerkleTree
 from trace_api.services.context import TraceContext
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 ANCHOR_META = b"\0" * 32
 ANCHOR_LOCK = "anchoring"

@@ -3,9 +3,8 @@ so a scanned unit can be proved genuine without a storage slot per serial."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_account.signers.local import LocalAccount
 from pydantic import ConfigDict, Field
 
 from qr import digital_link
@@ -23,6 +22,10 @@ class UnitsCommissioned(ImportReport):
     model_config = ConfigDict(frozen=True, extra="forbid")
     batch_id: str
     serials: int = Field(description="Serials commissioned")
+
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 
 def commission_units(
