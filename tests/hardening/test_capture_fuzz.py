@@ -140,12 +140,10 @@ def test_random_captures_never_verify_anything_foreign(
     view = ctx.registry.functions.getBatch(key.id).call()
     assert view[1].lower() == producer and not view[7], f"{attacker} moved custody or shipped the batch"
     inspector = dev_account("inspector").address.lower()
-    for entry in data["timeline"]:
-        if entry["status"] != "verified" or entry.get("actor") in (producer, None):
+    for entry in data.timeline:
+        if entry.status != "verified" or entry.actor in (producer, None):
             continue
-        allowed = entry["biz_step"] == "sensor_reporting" or (
-            entry["biz_step"] == "inspecting" and entry["actor"] == inspector
-        )
-        assert allowed, f"{entry['actor']} has a verified {entry['biz_step'] or entry['type']} on the batch"
-        if entry["actor"] != inspector:
-            assert not any(d["verified"] for d in entry["documents"]), "a borrowed certificate badge"
+        allowed = entry.biz_step == "sensor_reporting" or (entry.biz_step == "inspecting" and entry.actor == inspector)
+        assert allowed, f"{entry.actor} has a verified {entry.biz_step or entry.type} on the batch"
+        if entry.actor != inspector:
+            assert not any(d.verified for d in entry.documents), "a borrowed certificate badge"

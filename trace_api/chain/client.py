@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
+from eth_abi.exceptions import EncodingError
 from eth_utils.abi import function_abi_to_4byte_selector, get_abi_input_types, get_abi_output_types
 from eth_utils.address import to_checksum_address
 
@@ -24,7 +25,7 @@ from trace_api.chain.rpc import JsonRpc, RpcError
 from trace_api.config import Settings
 from trace_api.deployments import Deployment, deployment_path, load_deployment
 from trace_api.domain import hx
-from trace_api.errors import ChainUnavailableError, ConfigError, ContractRevert, NotFoundError
+from trace_api.errors import ChainUnavailableError, ConfigError, ContractRevert, NotFoundError, ValidationError
 
 if TYPE_CHECKING:
     from hexbytes import HexBytes
@@ -123,7 +124,11 @@ class Chain:
         tuple, one struct as a dict of its named fields; a revert raises ContractRevert.
         """
         selector, inputs, outputs, fields = _view_abi(contract, name)
-        data = "0x" + (selector + abi_encode(inputs, list(args))).hex()
+        try:
+            encoded = abi_encode(inputs, list(args))
+        except EncodingError as exc:  # a trade id above uint256 is the caller's input, not a bug
+            raise ValidationError(f"a value does not fit the argument types of the contract's {name}") from exc
+        data = "0x" + (selector + encoded).hex()
         call = {"to": str(contract.address), "data": data}
         response = self.rpc.request("eth_call", [call, "latest" if block is None else hex(block)])
         if "error" in response:
