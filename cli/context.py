@@ -17,6 +17,7 @@ from rich.console import Console
 if TYPE_CHECKING:  # imported when used: `trace --help` must not pay for web3 and pydantic
     from trace_api.chain.client import Chain
     from trace_api.config import Settings
+    from trace_api.services.context import TraceContext
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Globals:
     overrides: dict[str, Any] = field(default_factory=dict)
     _settings: Settings | None = None
     _chain: Chain | None = None
+    _trace: TraceContext | None = None
 
     @property
     def settings(self) -> Settings:
@@ -54,6 +56,14 @@ class Globals:
 
             self._chain = connect(self.settings, autostart=autostart)
         return self._chain
+
+    def trace(self) -> TraceContext:
+        """The services' context for this invocation: its settings, chain and index (built once, on first use)."""
+        if self._trace is None:
+            from trace_api.services.context import TraceContext
+
+            self._trace = TraceContext.on(self.settings, self.chain())
+        return self._trace
 
     @property
     def connected_chain(self) -> Chain | None:
@@ -150,17 +160,6 @@ def with_global_options(command: Any) -> Any:
     return command
 
 
-class _CurrentState:
-    """Transitional: `STATE.x` reads and writes the running invocation's Globals (see state())."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(state(), name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        setattr(state(), name, value)
-
-
-STATE: Any = _CurrentState()
 # Output to a pipe or file (and --wide) is as wide as its content: tables and values are never cut or wrapped.
 UNBOUNDED_WIDTH = 10_000
 console = Console(stderr=False, highlight=False, soft_wrap=False)

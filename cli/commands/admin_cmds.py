@@ -9,7 +9,7 @@ import os
 import typer
 from rich.table import Column, Table
 
-from cli.context import STATE, emit
+from cli.context import emit, state
 from trace_api.chain.accounts import write_keystore
 from trace_api.errors import ValidationError
 from trace_api.index.store import get_engine
@@ -25,8 +25,8 @@ def keys_import(name: str) -> None:
     """Encrypt a private key into the keystore folder. Key from TRACE_IMPORT_KEY or a prompt; password from
     TRACE_KEY_PASSWORD or a prompt."""
     key = os.environ.get("TRACE_IMPORT_KEY") or typer.prompt("Private key", hide_input=True)
-    password = STATE.settings.key_password or typer.prompt("New password", hide_input=True, confirmation_prompt=True)
-    path = write_keystore(STATE.settings.effective_keystore_dir, name, key, password)
+    password = state().settings.key_password or typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    path = write_keystore(state().settings.effective_keystore_dir, name, key, password)
     address = "0x" + json.loads(path.read_text())["address"]
     emit({"name": name, "path": str(path), "address": address}, f"wrote {path} for {address}")
 
@@ -34,7 +34,7 @@ def keys_import(name: str) -> None:
 @keys_app.command("list")
 def keys_list() -> None:
     """List keystores (name and address)."""
-    folder = STATE.settings.effective_keystore_dir
+    folder = state().settings.effective_keystore_dir
     items = (
         [
             {"name": p.stem, "address": "0x" + json.loads(p.read_text()).get("address", "")}
@@ -71,7 +71,7 @@ def apikey_create(
     expires: str | None = EXPIRES,
 ) -> None:
     """Create an API key for ORGANISATION; it is shown once and stored only as a hash."""
-    engine = get_engine(STATE.settings)
+    engine = get_engine(state().settings)
     key = apikeys.create_key(engine, organisation=organisation, account=account, expires_at=_expiry(expires))
     info = next(k for k in apikeys.list_keys(engine) if k.id == apikeys.key_id(key))
     until = f", expires {_when(info.expires_at)} UTC" if info.expires_at else ""
@@ -86,7 +86,7 @@ def apikey_list(
     organisation: str | None = typer.Option(None, "--organisation", help="Only this organisation's keys."),
 ) -> None:
     """List API keys (id, organisation, account, status, expiry, last use); never the keys themselves."""
-    keys = apikeys.list_keys(get_engine(STATE.settings), organisation=organisation)
+    keys = apikeys.list_keys(get_engine(state().settings), organisation=organisation)
     table = Table("organisation", "account", "status", "created", "expires", "last used")
     table.columns.insert(0, Column("id", no_wrap=True))
     for k in keys:
@@ -105,7 +105,7 @@ def apikey_list(
 @apikey_app.command("revoke")
 def apikey_revoke(key_id: str = typer.Argument(..., help="The key's id, as `trace apikey list` shows it.")) -> None:
     """Revoke an API key: it gets 401 from now on."""
-    info = apikeys.revoke_key(get_engine(STATE.settings), ident=key_id)
+    info = apikeys.revoke_key(get_engine(state().settings), ident=key_id)
     emit(info.model_dump(mode="json"), f"API key {info.id} of {info.organisation} revoked")
 
 
@@ -115,7 +115,7 @@ def apikey_rotate(
     expires: str | None = EXPIRES,
 ) -> None:
     """Replace an API key: a new key for the same organisation and account; the old one is revoked at once."""
-    key, new = apikeys.rotate_key(get_engine(STATE.settings), ident=key_id, expires_at=_expiry(expires))
+    key, new = apikeys.rotate_key(get_engine(state().settings), ident=key_id, expires_at=_expiry(expires))
     emit(
         new.model_dump(mode="json") | {"api_key": key, "replaces": key_id},
         f"API key {new.id} for {new.organisation} replaces {key_id}, now revoked (shown once): {key}",

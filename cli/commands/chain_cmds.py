@@ -7,7 +7,7 @@ import time
 import typer
 from rich.table import Table
 
-from cli.context import STATE, emit
+from cli.context import emit, state
 from trace_api.chain import node
 from trace_api.chain.compiler import is_source_checkout, refresh_packaged
 from trace_api.chain.toolchain import compiler_settings
@@ -43,11 +43,11 @@ def deploy(
     force: bool = typer.Option(False, "--force", help="Deploy again even if the live deployment matches."),
 ) -> None:
     """Deploy TraceRegistry and TradeEscrow (plus mock stablecoins on the local chain); starts the local node."""
-    node.allow_autostart(STATE.settings)
+    node.allow_autostart(state().settings)
     if is_source_checkout():
         refresh_packaged()  # a source checkout deploys what contracts/ says today
-    chain = STATE.chain()
-    result = deploy_service(chain=chain, account=STATE.account("admin"), force=force)
+    chain = state().chain()
+    result = deploy_service(chain=chain, account=state().account("admin"), force=force)
     record = result.deployment
     data = {"deployed": result.deployed, **record.to_json()}
     table = Table(title=f"chain {record.chain_id}: " + ("deployed" if result.deployed else "already deployed, no-op"))
@@ -62,7 +62,7 @@ def deploy(
 def accounts() -> None:
     """List the accounts you can sign with (`--as NAME`): dev accounts on the local chain and keystores, with their
     addresses, registry roles and balances."""
-    found = list_accounts(chain=STATE.chain())
+    found = list_accounts(chain=state().chain())
     symbols = list(found[0].balances) if found else []
     table = Table(title="accounts (sign with --as NAME)")
     for column in ("name", "address", "roles", *symbols):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli.context import STATE, console, emit
+from cli.context import console, emit, state
 from trace_api.services.demo import GREEN, ROASTED, run_story
 
 
@@ -14,9 +14,9 @@ def demo(
     port: int = typer.Option(8000, "--port"),
 ) -> None:
     """Start the local chain, deploy, run the coffee story, and serve."""
-    say = (lambda _: None) if STATE.json else (lambda text: console.print(f"[green]•[/green] {text}"))
+    say = (lambda _: None) if state().json else (lambda text: console.print(f"[green]•[/green] {text}"))
     base = f"http://{host}:{port}"
-    summary = run_story(STATE.settings, say=say, domain=base)
+    summary = run_story(state().settings, say=say, domain=base)
     urls = {
         "verify_page": summary.label.signed_uri,
         "health": f"{base}/health",
@@ -29,7 +29,7 @@ def demo(
         from trace_api.http.server import serve as run_server
 
         console.print(f"serving on {base} (Ctrl-C to stop)")
-        run_server(STATE.settings, host=host, port=port, log_level="warning")
+        run_server(state().settings, host=host, port=port, log_level="warning")
 
 
 def register(app: typer.Typer) -> None:

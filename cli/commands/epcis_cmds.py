@@ -8,8 +8,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cli.commands.registry_cmds import ctx
-from cli.context import STATE, console, emit
+from cli.context import console, emit, state
 from trace_api import domain
 from trace_api.epcis import event_hash_id, export_document, iter_events
 from trace_api.epcis.xml_export import export_xml
@@ -44,8 +43,8 @@ def import_(
         return
     if file is None:
         raise ValidationError("which file? `trace import FILE` (or `trace import --template FILE` to start one)")
-    context = ctx()
-    account = STATE.account("producer")
+    context = state().trace()
+    account = state().account("producer")
     options = {
         "account": account,
         "path": file,
@@ -53,7 +52,7 @@ def import_(
         "dry_run": dry_run,
         "ignore_columns": ignore_column,
     }
-    if STATE.json:
+    if state().json:
         report = importer.import_file(context, **options)
     else:
         with Progress(
@@ -103,7 +102,7 @@ IMPORT_HELP = (
 def epcis_hash(file: Path) -> None:
     """Print the GS1 CBV 2.0 event hash ID of each event, in document order."""
     hashes = [event_hash_id(e) for e in iter_events(file)]
-    if STATE.json:
+    if state().json:
         emit(hashes)
     else:
         for h in hashes:
@@ -116,7 +115,7 @@ def epcis_verify(file: Path) -> None:
 
     Works for any event, with or without a registered batch. Exits 6 unless every event is verified.
     """
-    verdicts = event_proofs.verify_events(ctx(), (importer.event_dict(e) for e in iter_events(file)))
+    verdicts = event_proofs.verify_events(state().trace(), (importer.event_dict(e) for e in iter_events(file)))
     data = [v.fields() for v in verdicts]
     emit(data, "\n".join(f"{v.status:9} {v.event_id}" + (f"  {v.how} in block {v.block}" if v.status == "verified"
                                                          else "") for v in verdicts))  # fmt: skip
@@ -138,8 +137,8 @@ def epcis_export(
     """Export a batch's events as an EPCIS 2.0 document; each event re-hashes to the hash anchored for it."""
     if fmt not in ("json", "xml"):
         raise ValidationError(f"--format {fmt!r}: use json or xml")
-    data = history.history(ctx(), gtin=gtin, lot=lot)
-    document = export_document(history.events_of(ctx(), domain.batch_key(gtin, lot)))
+    data = history.history(state().trace(), gtin=gtin, lot=lot)
+    document = export_document(history.events_of(state().trace(), domain.batch_key(gtin, lot)))
     if fmt == "xml":
         text = export_xml(document["epcisBody"]["eventList"], creation_date=document["creationDate"]).decode("utf-8")
     else:

@@ -16,11 +16,9 @@ from rich.console import Group
 from rich.table import Table
 
 from cli.commands import trade_docs_cmds
-from cli.context import STATE, emit
+from cli.context import emit, state
 from trace_api.errors import ValidationError
-from trace_api.index.store import get_engine
 from trace_api.services import escrow
-from trace_api.services.context import TraceContext
 from trace_api.services.escrow import files as trade_files
 from trace_api.services.escrow.results import TermsView
 from trace_api.services.escrow.terms import OrderLine, parse_line, parse_lines_csv, parse_slippage
@@ -38,10 +36,6 @@ EVIDENCE_FILE = typer.Option(
     dir_okay=False,
 )
 EVIDENCE_SHA = typer.Option(None, "--sha256", help="SHA-256 of evidence hashed elsewhere (64 hex digits).")
-
-
-def _ctx() -> TraceContext:
-    return TraceContext(settings=STATE.settings, chain=STATE.chain(), engine=get_engine(STATE.settings))
 
 
 def _short(address: str) -> str:
@@ -111,8 +105,8 @@ def open_(
     invoice_amount, invoice_currency = invoice or (None, None)
     batch, lines = _batch_or_lines(gtin, lot or [], lines_file)
     result = escrow.open_trade(
-        _ctx(),
-        account=STATE.account("buyer"),
+        state().trace(),
+        account=state().account("buyer"),
         seller=seller,
         arbiter=arbiter,
         token=token,
@@ -180,7 +174,7 @@ def _terms_line(terms: TermsView, token: escrow.TokenInfo) -> str:
 @escrow_app.command("show")
 def show(trade_id: int = TRADE_ID) -> None:
     """Show a trade: state, amounts, milestones, and what can be released now."""
-    data = trade_files.show_trade(_ctx(), trade_id=trade_id, viewer=trade_docs_cmds.viewer())
+    data = trade_files.show_trade(state().trace(), trade_id=trade_id, viewer=trade_docs_cmds.viewer())
     tables: list[Any] = [_trade_table(data)]
     if data.files:
         tables.append(trade_docs_cmds.files_table(data.files, "documents and evidence (`trace escrow doc get`)"))
@@ -232,13 +226,13 @@ def _trade_table(data: trade_files.TradeWithFiles) -> Table:
 @escrow_app.command("list")
 def list_(
     account: str = typer.Option(None, "--account", help="Only trades where this account is a party."),
-    state: str = typer.Option(
+    trade_state: str = typer.Option(
         None, "--state", help="open, disputed, paid, refunded, resolved, or closed (the last three)."
     ),
     limit: int = typer.Option(escrow.DEFAULT_LIST_LIMIT, "--limit", min=1),
 ) -> None:
     """List trades, newest first."""
-    items = escrow.list_trades(_ctx(), account=account, state=state, limit=limit)
+    items = escrow.list_trades(state().trace(), account=account, state=trade_state, limit=limit)
     table = Table(title=f"{len(items)} trade(s)")
     for col in ("id", "state", "amount", "released", "buyer", "seller", "deliver by"):
         table.add_column(col, justify="right" if col in ("id", "amount", "released") else "left")
@@ -258,7 +252,7 @@ def list_(
 @escrow_app.command("release")
 def release(trade_id: int = TRADE_ID) -> None:
     """Pay the milestones the registry shows as reached (anyone may call; nothing is sent when nothing is due)."""
-    result = escrow.release(_ctx(), account=STATE.account("seller"), trade_id=trade_id)
+    result = escrow.release(state().trace(), account=state().account("seller"), trade_id=trade_id)
     if result.tx_hash is None:
         emit(_json(result), f"trade {trade_id}: {result.note}")
         return
@@ -272,14 +266,14 @@ def release(trade_id: int = TRADE_ID) -> None:
 @escrow_app.command("confirm")
 def confirm(trade_id: int = TRADE_ID) -> None:
     """Release everything still in escrow to the seller (the buyer)."""
-    result = escrow.confirm(_ctx(), account=STATE.account("buyer"), trade_id=trade_id)
+    result = escrow.confirm(state().trace(), account=state().account("buyer"), trade_id=trade_id)
     emit(_json(result), f"trade {trade_id}: confirmed, released {_money(result.released, result.token)}")
 
 
 @escrow_app.command("refund")
 def refund(trade_id: int = TRADE_ID) -> None:
     """Return an undelivered trade's remainder to the buyer after its delivery deadline."""
-    result = escrow.refund(_ctx(), account=STATE.account("buyer"), trade_id=trade_id)
+    result = escrow.refund(state().trace(), account=state().account("buyer"), trade_id=trade_id)
     emit(
         _json(result),
         f"trade {trade_id}: refunded {_money(result.refunded, result.token)} to the buyer (withdraw to collect)",
@@ -300,7 +294,7 @@ def dispute(
 ) -> None:
     """Freeze the trade and ask the arbiter to rule (the buyer or the seller)."""
     result = trade_files.dispute(
-        _ctx(), account=STATE.account("buyer"), trade_id=trade_id, text=text, path=file, digest=sha256
+        state().trace(), account=state().account("buyer"), trade_id=trade_id, text=text, path=file, digest=sha256
     )
     emit(_json(result), f"trade {trade_id}: disputed; the arbiter must rule by {result.ruling_deadline}")
 
@@ -318,7 +312,7 @@ def evidence(
 ) -> None:
     """Reference more evidence for the arbiter (the buyer or the seller)."""
     result = trade_files.add_evidence(
-        _ctx(), account=STATE.account("buyer"), trade_id=trade_id, text=text, path=file, digest=sha256
+        state().trace(), account=state().account("buyer"), trade_id=trade_id, text=text, path=file, digest=sha256
     )
     emit(_json(result), f"trade {trade_id}: evidence {result.evidence_sha256} recorded")
 
@@ -330,7 +324,7 @@ def resolve(
 ) -> None:
     """Rule on a dispute: split the frozen remainder between seller and buyer (the arbiter)."""
     bps = escrow.parse_share(seller_share)
-    result = escrow.resolve(_ctx(), account=STATE.account("arbiter"), trade_id=trade_id, seller_bps=bps)
+    result = escrow.resolve(state().trace(), account=state().account("arbiter"), trade_id=trade_id, seller_bps=bps)
     emit(
         _json(result),
         f"trade {trade_id}: resolved, {_money(result.to_seller, result.token)} to the seller (fee {result.fee}), "
@@ -341,7 +335,7 @@ def resolve(
 @escrow_app.command("resolve-timeout")
 def resolve_timeout(trade_id: int = TRADE_ID) -> None:
     """Settle a dispute whose ruling deadline passed, by the registry's facts (anyone)."""
-    result = escrow.resolve_by_timeout(_ctx(), account=STATE.account("buyer"), trade_id=trade_id)
+    result = escrow.resolve_by_timeout(state().trace(), account=state().account("buyer"), trade_id=trade_id)
     emit(
         _json(result),
         f"trade {trade_id}: settled by timeout, {_money(result.to_seller, result.token)} to the seller, "
@@ -352,7 +346,7 @@ def resolve_timeout(trade_id: int = TRADE_ID) -> None:
 @escrow_app.command("withdraw")
 def withdraw(token: str = typer.Argument(None, help="USDC, EURC, a token address or ETH; default: all.")) -> None:
     """Pull your credited balance out of the escrow (default signer: seller)."""
-    result = escrow.withdraw(_ctx(), account=STATE.account("seller"), token=token)
+    result = escrow.withdraw(state().trace(), account=state().account("seller"), token=token)
     lines = [f"withdrew {w.amount} {w.token.symbol} to {result.account}" for w in result.withdrawals]
     emit(_json(result), "\n".join(lines))
 
@@ -360,8 +354,8 @@ def withdraw(token: str = typer.Argument(None, help="USDC, EURC, a token address
 @escrow_app.command("balance")
 def balance(account: str = typer.Argument(None, help="Address or dev account name; default: the signer.")) -> None:
     """What an account can withdraw from the escrow, per token."""
-    who = account or STATE.account("seller").address
-    items = escrow.balances(_ctx(), account=who)
+    who = account or state().account("seller").address
+    items = escrow.balances(state().trace(), account=who)
     emit([_json(i) for i in items], "\n".join(f"{i.amount} {i.token.symbol}" for i in items))
 
 

@@ -7,7 +7,7 @@ import dataclasses
 import typer
 from rich.table import Table
 
-from cli.context import STATE, emit
+from cli.context import emit, state
 from trace_api.chain import node
 from trace_api.chain.rpc import JsonRpc
 from trace_api.errors import ChainUnavailableError
@@ -20,14 +20,14 @@ node_app = typer.Typer(help="Manage the embedded local chain (anvil).", no_args_
 @node_app.command("start")
 def start() -> None:
     """Start anvil on 127.0.0.1 with chain id 31337; state persists under TRACE_HOME."""
-    info = node.start(STATE.settings)
+    info = node.start(state().settings)
     emit(dataclasses.asdict(info), f"node started: pid {info.pid}, {info.rpc_url}, state {info.state_file}")
 
 
 @node_app.command("stop")
 def stop() -> None:
     """Stop the node; its state is dumped to TRACE_HOME first."""
-    info = node.stop(STATE.settings)
+    info = node.stop(state().settings)
     if info is None:
         emit({"stopped": False}, "node is not running")
     else:
@@ -37,10 +37,10 @@ def stop() -> None:
 @node_app.command("status")
 def status() -> None:
     """Show pid, block number, chain id and state file; exit 4 when not running."""
-    info = node.running_node(STATE.settings)
+    info = node.running_node(state().settings)
     if info is None:
         raise ChainUnavailableError("node is not running; `trace node start`")
-    node.keep_good_state(STATE.settings)
+    node.keep_good_state(state().settings)
     rpc = JsonRpc(info.rpc_url)
     data = {
         **dataclasses.asdict(info),
@@ -56,7 +56,7 @@ def status() -> None:
 @node_app.command("mine")
 def mine(blocks: int = typer.Option(1, "--blocks", "-n", help="How many blocks to mine.")) -> None:
     """Mine empty blocks on the local chain (refused on any other chain)."""
-    now = devchain.mine(chain=STATE.chain(), blocks=blocks)
+    now = devchain.mine(chain=state().chain(), blocks=blocks)
     emit(
         now.model_dump(mode="json"),
         f"mined {blocks} block(s): block {now.block}, chain time {now.time}",
@@ -66,7 +66,7 @@ def mine(blocks: int = typer.Option(1, "--blocks", "-n", help="How many blocks t
 @node_app.command("warp")
 def warp(duration: str = typer.Argument(..., help="How far ahead: 90s, 30m, 12h, 30d, 2w.")) -> None:
     """Move the local chain's time ahead and mine a block there, e.g. past an escrow deadline (local chain only)."""
-    now = devchain.warp(chain=STATE.chain(), seconds=parse_duration(duration))
+    now = devchain.warp(chain=state().chain(), seconds=parse_duration(duration))
     emit(now.model_dump(mode="json"), f"chain time is now {now.time} (block {now.block})")
 
 

@@ -8,19 +8,13 @@ import typer
 from pydantic import ValidationError as PydanticValidationError
 from rich.table import Table
 
-from cli.context import STATE, emit
+from cli.context import emit, state
 from trace_api.errors import ValidationError
-from trace_api.index.store import get_engine
 from trace_api.services import orgs
-from trace_api.services.context import TraceContext
 
 org_app = typer.Typer(
     help="Organisations behind accounts (name, GLNs, country), vouched for on chain.", no_args_is_help=True
 )
-
-
-def _ctx() -> TraceContext:
-    return TraceContext(settings=STATE.settings, chain=STATE.chain(), engine=get_engine(STATE.settings))
 
 
 def _mark(org: orgs.Organisation) -> str:
@@ -52,7 +46,7 @@ def org_register(
     except PydanticValidationError as exc:
         first = exc.errors()[0]
         raise ValidationError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
-    org = orgs.register(_ctx(), signer=STATE.account("admin"), account=account, profile=profile, logo=logo)
+    org = orgs.register(state().trace(), signer=state().account("admin"), account=account, profile=profile, logo=logo)
     emit(
         org.model_dump(mode="json"),
         f"{org.account} is {org.profile.legal_name} ({org.profile.country}), "
@@ -63,21 +57,21 @@ def org_register(
 @org_app.command("show")
 def show(account: str = typer.Argument(..., help="Address, keystore or dev name.")) -> None:
     """Show an account's organisation and whether the chain vouches for it."""
-    org = orgs.show(_ctx(), account=account)
+    org = orgs.show(state().trace(), account=account)
     emit(org.model_dump(mode="json"), _table([org]))
 
 
 @org_app.command("list")
 def list_() -> None:
     """Every organisation profile this installation holds, checked against the chain."""
-    found = orgs.list_all(_ctx())
+    found = orgs.list_all(state().trace())
     emit([o.model_dump(mode="json") for o in found], _table(found))
 
 
 @org_app.command("revoke")
 def revoke(account: str = typer.Argument(..., help="Address, keystore or dev name.")) -> None:
     """Withdraw the admin's word for an account's organisation (signed by a registry admin)."""
-    org = orgs.revoke(_ctx(), signer=STATE.account("admin"), account=account)
+    org = orgs.revoke(state().trace(), signer=state().account("admin"), account=account)
     emit(org.model_dump(mode="json"), f"{org.account} is no longer vouched for as {org.profile.legal_name}")
 
 

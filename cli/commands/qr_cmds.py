@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 import typer
 
-from cli.commands.registry_cmds import batch_app, ctx
-from cli.context import STATE, emit
+from cli.commands.registry_cmds import batch_app
+from cli.context import emit, state
 
 # qr's renderers and signing (qrcode, Pillow, eth_account) load in the commands that use them: `trace batch show`
 # shares this module and must not pay for them.
@@ -18,7 +18,6 @@ from qr import digital_link
 from trace_api.chain.accounts import address_of
 from trace_api.errors import ConfigError
 from trace_api.services import units
-from trace_api.services.context import TraceContext
 
 qr_app = typer.Typer(help="GS1 Digital Link QR codes for batches and units.", no_args_is_help=True)
 
@@ -27,13 +26,13 @@ ALLOW_LOCAL_HELP = "Allow a code that points at this machine (testing only: no p
 
 
 def _signing_key(sign: bool) -> str | None:
-    return STATE.account("producer").key.hex() if sign else None
+    return state().account("producer").key.hex() if sign else None
 
 
 def _domain(domain: str | None, allow_local: bool) -> str:
     """The resolver a label points at: --domain, else TRACE_PUBLIC_URL; the local server only when asked for,
     since a printed code that points at 127.0.0.1 works on no phone."""
-    chosen = domain or STATE.settings.public_url.rstrip("/") or digital_link.DEFAULT_DOMAIN
+    chosen = domain or state().settings.public_url.rstrip("/") or digital_link.DEFAULT_DOMAIN
     if domain is None and not allow_local and is_loopback(chosen):
         raise ConfigError(
             f"labels would point at {chosen}, which no phone can reach: set TRACE_PUBLIC_URL or give "
@@ -128,8 +127,8 @@ def batch_units(
     from qr import sheet
 
     result = units.commission_units(
-        ctx(),
-        account=STATE.account("producer"),
+        state().trace(),
+        account=state().account("producer"),
         gtin=gtin,
         lot=lot,
         serials=sheet.parse_serial_range(serials),
@@ -158,13 +157,12 @@ def verify(
     if offline:
         if not producer:
             raise typer.BadParameter("--offline needs --producer ADDRESS", param_hint="--producer")
-        verdict = verify_service.verify_offline(uri, producer=address_of(STATE.settings, producer))
+        verdict = verify_service.verify_offline(uri, producer=address_of(state().settings, producer))
     else:
-        if rpc:
-            STATE.overrides["rpc_url"] = rpc
-        settings = STATE.settings
-        context = TraceContext.open(settings, autostart=settings.is_local)
-        verdict = verify_service.verify_online(context, uri)
+        invocation = state()
+        invocation.override(rpc_url=rpc)
+        invocation.chain(autostart=invocation.settings.is_local)  # a remote chain is never started
+        verdict = verify_service.verify_online(invocation.trace(), uri)
     emit(
         verdict.model_dump(mode="json"),
         "\n".join(("✓ " if c.ok else "✗ ") + f"{c.check}: {c.detail}" for c in verdict.checks),

@@ -9,9 +9,8 @@ import typer
 from rich.console import Group
 from rich.table import Table
 
-from cli.context import STATE, emit
+from cli.context import emit, state
 from trace_api.services import batches, history, journey
-from trace_api.services.context import TraceContext
 from trace_api.services.history_models import BatchHistory
 from trace_api.services.product import product_metadata
 
@@ -22,27 +21,17 @@ event_app = typer.Typer(help="Record lifecycle events.", no_args_is_help=True)
 MARKS = {"verified": "[green]✓[/green]", "pending": "[yellow]…[/yellow]", "mismatch": "[red]✗[/red]"}
 
 
-def ctx() -> TraceContext:
-    return TraceContext(settings=STATE.settings, chain=STATE.chain(), engine=_engine())
-
-
-def _engine() -> Any:
-    from trace_api.index.store import get_engine
-
-    return get_engine(STATE.settings)
-
-
 @role_app.command("grant")
 def role_grant(role: str, account: str) -> None:
     """Grant ROLE (producer, processor, carrier, inspector, retailer, admin) to ACCOUNT (address or dev name)."""
-    result = batches.set_role(ctx(), account=STATE.account("admin"), role=role, member=account, grant=True)
+    result = batches.set_role(state().trace(), account=state().account("admin"), role=role, member=account, grant=True)
     emit(result.model_dump(mode="json"), f"granted {role} to {result.account}")
 
 
 @role_app.command("revoke")
 def role_revoke(role: str, account: str) -> None:
     """Revoke ROLE from ACCOUNT."""
-    result = batches.set_role(ctx(), account=STATE.account("admin"), role=role, member=account, grant=False)
+    result = batches.set_role(state().trace(), account=state().account("admin"), role=role, member=account, grant=False)
     emit(result.model_dump(mode="json"), f"revoked {role} from {result.account}")
 
 
@@ -58,7 +47,13 @@ def batch_register(
     """Register a batch (signed by a producer)."""
     meta = product_metadata(product=product, origin=origin)
     result = batches.register_batch(
-        ctx(), account=STATE.account("producer"), gtin=gtin, lot=lot, quantity=quantity, uom=uom, metadata=meta
+        state().trace(),
+        account=state().account("producer"),
+        gtin=gtin,
+        lot=lot,
+        quantity=quantity,
+        uom=uom,
+        metadata=meta,
     )
     emit(
         result.model_dump(mode="json"),
@@ -85,9 +80,9 @@ def batch_derive(
         parents.append((g, lt))
     meta = product_metadata(product=product)
     result = batches.derive_batch(
-        ctx(),
+        state().trace(),
         source="cli",
-        account=STATE.account("processor"),
+        account=state().account("processor"),
         gtin=gtin,
         lot=lot,
         parents=parents,
@@ -103,7 +98,7 @@ def batch_derive(
 def batch_recall(gtin: str, lot: str, reason: str = typer.Option(..., "--reason")) -> None:
     """Recall a batch (its producer or an admin); everything derived from it reads as recalled too."""
     result = batches.recall_batch(
-        ctx(), source="cli", account=STATE.account("producer"), gtin=gtin, lot=lot, reason=reason
+        state().trace(), source="cli", account=state().account("producer"), gtin=gtin, lot=lot, reason=reason
     )
     emit(result.model_dump(mode="json"), f"recalled {gtin}/{lot}")
 
@@ -120,7 +115,7 @@ def batch_show(
     ),
 ) -> None:
     """Print the batch's whole journey: its own steps and those of every batch it was made from, ✓/✗ each."""
-    context = ctx()
+    context = state().trace()
     record = history.history(context, gtin=gtin, lot=lot)
     shown = record if limit is None else record.model_copy(update={"timeline": record.timeline[-limit:]})
     trip = journey.build(context, shown)
@@ -232,9 +227,9 @@ def event_add(
     event (under its hash on chain) and show on the scan page."""
     details = {"type": doc_type, "issuer": doc_issuer, "valid_from": valid_from, "valid_until": valid_until}
     result = batches.record_event(
-        ctx(),
+        state().trace(),
         source="cli",
-        account=STATE.account("producer"),
+        account=state().account("producer"),
         gtin=gtin,
         lot=lot,
         step=step,
@@ -255,7 +250,7 @@ def anchor(batch_size: int = typer.Option(None, "--batch-size", help="Events per
     Merkle roots. Never another account's: those are theirs to sign."""
     from trace_api.services import anchoring  # with captures and the importer: not on the read path
 
-    result = anchoring.anchor(ctx(), account=STATE.account("producer"), batch_size=batch_size)
+    result = anchoring.anchor(state().trace(), account=state().account("producer"), batch_size=batch_size)
     emit(
         result.model_dump(mode="json"),
         f"recorded {result.direct_events} lifecycle events, anchored {len(result.roots_anchored)} roots",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli.context import STATE
+from cli.context import state
 
 
 def serve(
@@ -18,7 +18,7 @@ def serve(
     """
     from trace_api.http.server import serve as run_server
 
-    run_server(STATE.settings, host=host, port=port)
+    run_server(state().settings, host=host, port=port)
 
 
 def register(app: typer.Typer) -> None:

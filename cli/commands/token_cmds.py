@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from cli.context import STATE, emit
-from trace_api.index.store import get_engine
+from cli.context import emit, state
 from trace_api.services import devchain, wallets
-from trace_api.services.context import TraceContext
 
 token_app = typer.Typer(
     help="Token balances and transfers (USDC, EURC, a token address, or ETH).", no_args_is_help=True
@@ -15,14 +13,10 @@ token_app = typer.Typer(
 TOKEN = typer.Option(..., "--token", help="USDC, EURC (deployment symbols), a token address, or ETH.")
 
 
-def _ctx() -> TraceContext:
-    return TraceContext(settings=STATE.settings, chain=STATE.chain(), engine=get_engine(STATE.settings))
-
-
 @token_app.command("balance")
 def balance(account: str = typer.Argument(..., help="Address, keystore or dev name."), token: str = TOKEN) -> None:
     """An account's balance of one token."""
-    found = wallets.balance(_ctx(), account=account, token=token)
+    found = wallets.balance(state().trace(), account=account, token=token)
     emit(found.model_dump(mode="json"), f"{found.name or found.account} holds {found.amount} {found.token}")
 
 
@@ -33,7 +27,7 @@ def transfer(
     token: str = TOKEN,
 ) -> None:
     """Send tokens from the signer (`--as`) to an account."""
-    done = wallets.transfer(_ctx(), signer=STATE.account("buyer"), to=to, amount=amount, token=token)
+    done = wallets.transfer(state().trace(), signer=state().account("buyer"), to=to, amount=amount, token=token)
     emit(
         done.model_dump(mode="json"),
         f"sent {done.amount} {done.token} to {done.to} (tx {done.tx_hash}); "
@@ -48,9 +42,9 @@ def mint(
     token: str = TOKEN,
 ) -> None:
     """Mint a mock stablecoin (local chain only; the deployer owns the mocks)."""
-    ctx = _ctx()
+    ctx = state().trace()
     devchain.require_dev_chain(ctx.chain, "trace token mint")  # before asking for a signer
-    done = wallets.mint(ctx, signer=STATE.account("admin"), to=to, amount=amount, token=token)
+    done = wallets.mint(ctx, signer=state().account("admin"), to=to, amount=amount, token=token)
     emit(
         done.model_dump(mode="json"),
         f"minted {done.amount} {done.token} to {done.to}; it now holds {done.balance_after} {done.token}",

@@ -12,11 +12,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cli.context import STATE, console, emit
+from cli.context import console, emit, state
 from trace_api.chain.accounts import address_of
 from trace_api.errors import TraceError, ValidationError
-from trace_api.index.store import get_engine
-from trace_api.services.context import TraceContext
 from trace_api.services.escrow import files as trade_files
 from trace_api.services.escrow import statements
 
@@ -29,15 +27,11 @@ doc_app = typer.Typer(
 TRADE_ID = typer.Argument(..., min=1, help="Trade id.")
 
 
-def _ctx() -> TraceContext:
-    return TraceContext(settings=STATE.settings, chain=STATE.chain(), engine=get_engine(STATE.settings))
-
-
 def viewer(default: str = "buyer") -> str | None:
     """Who reads: `--as` (or TRACE_ACCOUNT), else ``default`` on the local chain; no key is unlocked to read."""
-    name = STATE.as_ or STATE.settings.account or default
+    name = state().as_ or state().settings.account or default
     try:
-        return address_of(STATE.settings, name)
+        return address_of(state().settings, name)
     except TraceError:
         return None
 
@@ -68,7 +62,9 @@ def add(
     ),
 ) -> None:
     """Attach a trade document (the buyer or the seller; default signer: seller)."""
-    result = trade_files.add_document(_ctx(), account=STATE.account("seller"), trade_id=trade_id, kind=kind, path=file)
+    result = trade_files.add_document(
+        state().trace(), account=state().account("seller"), trade_id=trade_id, kind=kind, path=file
+    )
     emit(
         result.model_dump(mode="json"),
         f"trade {trade_id}: {kind} {result.evidence_sha256} recorded, file stored for the parties and the arbiter",
@@ -78,7 +74,7 @@ def add(
 @doc_app.command("list")
 def list_(trade_id: int = TRADE_ID) -> None:
     """The trade's documents and evidence, with who sent each and when."""
-    data = trade_files.list_files(_ctx(), trade_id=trade_id, viewer=viewer())
+    data = trade_files.list_files(state().trace(), trade_id=trade_id, viewer=viewer())
     emit(data.model_dump(mode="json"), files_table(data.files, f"trade {trade_id}: {len(data.files)} file(s)"))
 
 
@@ -89,7 +85,7 @@ def get(
     out: Path = typer.Option(None, "--out", help="Write here (default: the file's name, in this folder)."),
 ) -> None:
     """Download a trade's file (its buyer, seller or arbiter only), checked against its hash on chain."""
-    found = trade_files.read_file(_ctx(), trade_id=trade_id, ref=ref, reader=viewer())
+    found = trade_files.read_file(state().trace(), trade_id=trade_id, ref=ref, reader=viewer())
     target = out or Path(Path(found.name).name)
     target.write_bytes(found.data)
     emit(
@@ -115,7 +111,7 @@ def statement(
     withdrawals, with block, time, transaction and amounts."""
     if fmt not in statements.FORMATS:
         raise ValidationError(f"unknown statement format {fmt!r}; choose one of {', '.join(statements.FORMATS)}")
-    st = statements.statement(_ctx(), trade_id=trade_id)
+    st = statements.statement(state().trace(), trade_id=trade_id)
     _, data = statements.render(st, fmt)
     public = st.public().model_dump(mode="json")
     if out is None and fmt == "pdf":
@@ -123,11 +119,11 @@ def statement(
     if out is not None:
         out.write_bytes(data)
         emit({**public, "out": str(out)}, f"wrote {out}: {len(st.rows)} movement(s) of trade {trade_id}")
-    elif STATE.json:
+    elif state().json:
         emit(public)
     else:
         sys.stdout.write(data.decode())
-    if out is not None and not STATE.json:
+    if out is not None and not state().json:
         totals = ", ".join(f"{k} {v}" for k, v in public["totals"].items() if v != "0")
         console.print(f"totals: {totals}")
 

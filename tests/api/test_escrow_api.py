@@ -3,79 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-from web3.contract import Contract
 
-from trace_api.chain.accounts import dev_account
-from trace_api.http.app import create_app
-from trace_api.index.store import get_engine
-from trace_api.services import apikeys
-from trace_api.services.deploy import scratch_chain
-
-GTIN = "09506000134352"
-BUYER, SELLER = dev_account("buyer").address, dev_account("seller").address
-
-
-@dataclass
-class Api:
-    client: TestClient
-    keys: dict[str, dict[str, str]]  # organisation account name -> auth header
-    escrow: Contract
-    usdc: Contract
-    w3: Any
-
-    def post(self, path: str, who: str, body: dict[str, Any] | None = None) -> Any:
-        return self.client.post(path, json=body or {}, headers=self.keys[who])
+from tests.api.escrow_api import BUYER, GTIN, SELLER, Api, serve
+from tests.api.escrow_api import open_trade as _open
+from tests.api.escrow_api import problem as _problem
+from tests.api.escrow_api import register as _batch
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    with scratch_chain(tmp_path_factory.mktemp("escrow-api")) as (chain, deployed):
-        engine = get_engine(chain.settings)
-        keys = {
-            name: {"Authorization": f"Bearer {apikeys.create_key(engine, organisation=org, account=name)}"}
-            for name, org in (
-                ("buyer", "Rotterdam Roasters BV"),
-                ("seller", "Finca La Esperanza"),
-                ("arbiter", "Chamber of Arbitration"),
-            )
-        }
-        yield Api(
-            TestClient(create_app(chain.settings)),
-            keys,
-            chain.contract("TradeEscrow"),
-            chain.contract("MockStablecoin", deployed.deployment.tokens["USDC"]),
-            chain.w3,
-        )
-
-
-def _problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def _batch(api: Api, lot: str) -> None:
-    created = api.post("/batches", "seller", {"gtin": GTIN, "lot": lot})
-    assert created.status_code == 201, created.text
-
-
-def _open(api: Api, lot: str, **extra: Any) -> Any:
-    body = {
-        "gtin": GTIN,
-        "lot": lot,
-        "seller": "seller",
-        "arbiter": "arbiter",
-        "token": "USDC",
-        "amount": "1250.50",
-        **extra,
-    }
-    return api.post("/escrow/trades", "buyer", body)
+    yield from serve(tmp_path_factory.mktemp("escrow-api"))
 
 
 def test_writes_need_an_api_key(api: Api) -> None:

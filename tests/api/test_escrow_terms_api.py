@@ -4,53 +4,18 @@ several lines as structured JSON. Bad input is a 4xx problem and opens nothing."
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-from web3.contract import Contract
 
-from trace_api.chain.accounts import dev_account
-from trace_api.http.app import create_app
-from trace_api.index.store import get_engine
-from trace_api.services import apikeys
-from trace_api.services.deploy import scratch_chain
-
-GTIN = "09506000134352"
-BUYER = dev_account("buyer").address
-
-
-@dataclass
-class Api:
-    client: TestClient
-    keys: dict[str, dict[str, str]]
-    escrow: Contract
-    usdc: Contract
-
-    def post(self, path: str, who: str, body: dict[str, Any]) -> Any:
-        return self.client.post(path, json=body, headers=self.keys[who])
+from tests.api.escrow_api import BUYER, GTIN, Api, serve
+from tests.api.escrow_api import register as _batch
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    with scratch_chain(tmp_path_factory.mktemp("escrow-terms-api")) as (chain, deployed):
-        engine = get_engine(chain.settings)
-        keys = {
-            name: {"Authorization": f"Bearer {apikeys.create_key(engine, organisation=org, account=name)}"}
-            for name, org in (("buyer", "Shanghai Coffee Imports"), ("seller", "Rotterdam Roasters BV"))
-        }
-        yield Api(
-            TestClient(create_app(chain.settings)),
-            keys,
-            chain.contract("TradeEscrow"),
-            chain.contract("MockStablecoin", deployed.deployment.tokens["USDC"]),
-        )
-
-
-def _batch(api: Api, lot: str) -> None:
-    created = api.post("/batches", "seller", {"gtin": GTIN, "lot": lot})
-    assert created.status_code == 201, created.text
+    parties = (("buyer", "Shanghai Coffee Imports"), ("seller", "Rotterdam Roasters BV"))
+    yield from serve(tmp_path_factory.mktemp("escrow-terms-api"), parties)
 
 
 def _body(**extra: Any) -> dict[str, Any]:

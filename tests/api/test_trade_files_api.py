@@ -13,12 +13,12 @@ from decimal import Decimal
 
 import pytest
 
-from tests.api.test_escrow_api import BUYER, SELLER, Api, _batch, _open, _problem
+from tests.api.escrow_api import BUYER, PARTIES, SELLER, Api, serve
+from tests.api.escrow_api import open_trade as _open
+from tests.api.escrow_api import problem as _problem
+from tests.api.escrow_api import register as _batch
 from trace_api.chain.accounts import dev_account
-from trace_api.http.app import create_app
 from trace_api.index.store import get_engine
-from trace_api.services import apikeys
-from trace_api.services.deploy import scratch_chain
 
 CLAIM = "half the sacks are missing"
 BILL = b"%PDF-1.4 bill of lading MSCU7654321"
@@ -26,26 +26,8 @@ BILL = b"%PDF-1.4 bill of lading MSCU7654321"
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    from fastapi.testclient import TestClient
-
-    with scratch_chain(tmp_path_factory.mktemp("trade-files-api")) as (chain, deployed):
-        engine = get_engine(chain.settings)
-        keys = {
-            name: {"Authorization": f"Bearer {apikeys.create_key(engine, organisation=org, account=name)}"}
-            for name, org in (
-                ("buyer", "Rotterdam Roasters BV"),
-                ("seller", "Finca La Esperanza"),
-                ("arbiter", "Chamber of Arbitration"),
-                ("producer", "Someone Else Ltd"),
-            )
-        }
-        yield Api(
-            TestClient(create_app(chain.settings)),
-            keys,
-            chain.contract("TradeEscrow"),
-            chain.contract("MockStablecoin", deployed.deployment.tokens["USDC"]),
-            chain.w3,
-        )
+    outsider = ("producer", "Someone Else Ltd")
+    yield from serve(tmp_path_factory.mktemp("trade-files-api"), (*PARTIES, outsider))
 
 
 @pytest.fixture(scope="module")

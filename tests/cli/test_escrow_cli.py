@@ -4,75 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import pytest
-from web3 import Web3
-from web3.contract import Contract
-
-from tests.conftest import CliResult, free_port, run_trace
+from tests.cli.escrow_env import ADMIN, GTIN, Env, one_error_line, register
 from trace_api.chain.accounts import dev_account
-from trace_api.chain.compiler import get_artifact
 
-GTIN = "09506000134352"
-BUYER, SELLER, ADMIN = (dev_account(n).address for n in ("buyer", "seller", "admin"))
+BUYER, SELLER = (dev_account(n).address for n in ("buyer", "seller"))
 NATIVE = "0x" + "00" * 20
 FEE_BPS = 50
-
-
-@dataclass
-class Env:
-    env: dict[str, str]
-    w3: Web3
-    escrow: Contract
-    usdc: Contract
-
-    def trace(self, *args: str) -> CliResult:
-        return run_trace(*args, env=self.env)
-
-    def ok(self, *args: str) -> Any:
-        """Run with --json; the command must succeed."""
-        result = run_trace(*args, "--json", env=self.env)
-        assert result.code == 0, result.stderr
-        return json.loads(result.stdout)
-
-    def nonce(self, address: str) -> int:
-        return self.w3.eth.get_transaction_count(address)
-
-    def time_travel(self, seconds: int) -> None:
-        assert "error" not in self.w3.provider.make_request("evm_increaseTime", [seconds])
-        assert "error" not in self.w3.provider.make_request("evm_mine", [])
-
-
-@pytest.fixture(scope="module")
-def chain_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    """One node and deployment for this module; each test trades its own batch."""
-    home = tmp_path_factory.mktemp("escrow-cli")
-    env = {"TRACE_HOME": str(home), "TRACE_NODE_PORT": str(free_port())}
-    deployed = run_trace("deploy", "--json", env=env)
-    try:
-        assert deployed.code == 0, deployed.stderr
-        record = json.loads(deployed.stdout)
-        w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{env['TRACE_NODE_PORT']}"))
-        escrow = w3.eth.contract(record["contracts"]["TradeEscrow"]["address"], abi=get_artifact("TradeEscrow").abi)
-        usdc = w3.eth.contract(record["tokens"]["USDC"], abi=get_artifact("MockStablecoin").abi)
-        yield Env(env, w3, escrow, usdc)
-    finally:
-        run_trace("node", "stop", env=env)
-
-
-def _one_error_line(result: CliResult) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("trace: error: ")
-    return lines[0]
-
-
-def _register(e: Env, lot: str) -> None:
-    e.ok("batch", "register", "--gtin", GTIN, "--lot", lot, "--as", "seller")
 
 
 def _fee(amount: int) -> int:
@@ -81,7 +20,7 @@ def _fee(amount: int) -> int:
 
 def test_story_permit_milestones_release_and_withdraw(chain_env: Env) -> None:
     e, lot = chain_env, "STORY-1"
-    _register(e, lot)
+    register(e, lot)
     buyer_usdc, buyer_nonce = e.usdc.functions.balanceOf(BUYER).call(), e.nonce(BUYER)
 
     opened = e.ok(
@@ -145,7 +84,7 @@ def test_story_permit_milestones_release_and_withdraw(chain_env: Env) -> None:
 
 def test_bad_input_sends_nothing(chain_env: Env) -> None:
     e, lot = chain_env, "BAD-INPUT-1"
-    _register(e, lot)
+    register(e, lot)
     count, nonce = e.escrow.functions.tradeCount().call(), e.nonce(BUYER)
     base = ("escrow", "open", "--gtin", GTIN, "--lot", lot, "--seller", "seller", "--arbiter", "arbiter")
     cases = [
@@ -159,7 +98,7 @@ def test_bad_input_sends_nothing(chain_env: Env) -> None:
     for extra, message in cases:
         result = e.trace(*base, *extra)
         assert result.code == 1, (extra, result.stderr)
-        assert message in _one_error_line(result), result.stderr
+        assert message in one_error_line(result), result.stderr
     unknown = e.trace(
         "escrow",
         "open",
@@ -176,14 +115,14 @@ def test_bad_input_sends_nothing(chain_env: Env) -> None:
         "--token",
         "USDC",
     )
-    assert unknown.code == 1 and "not registered" in _one_error_line(unknown)
+    assert unknown.code == 1 and "not registered" in one_error_line(unknown)
     assert e.nonce(BUYER) == nonce
     assert e.escrow.functions.tradeCount().call() == count
 
 
 def test_native_coin_refund_after_deadline(chain_env: Env) -> None:
     e, lot = chain_env, "NATIVE-1"
-    _register(e, lot)
+    register(e, lot)
     escrow_eth = e.w3.eth.get_balance(e.escrow.address)
     opened = e.ok(
         "escrow",
@@ -210,7 +149,7 @@ def test_native_coin_refund_after_deadline(chain_env: Env) -> None:
 
     early = e.trace("escrow", "refund", str(trade_id))
     assert early.code == 5
-    assert "can be refunded only after its delivery deadline" in _one_error_line(early)
+    assert "can be refunded only after its delivery deadline" in one_error_line(early)
 
     e.time_travel(3 * 86_400)
     shown = e.ok("escrow", "show", str(trade_id))
@@ -230,7 +169,7 @@ def test_native_coin_refund_after_deadline(chain_env: Env) -> None:
 
 def test_dispute_then_resolve_70_30(chain_env: Env, tmp_path: Path) -> None:
     e, lot = chain_env, "DISPUTE-1"
-    _register(e, lot)
+    register(e, lot)
     opened = e.ok(
         "escrow",
         "open",
@@ -261,9 +200,9 @@ def test_dispute_then_resolve_70_30(chain_env: Env, tmp_path: Path) -> None:
     seller_nonce = e.nonce(SELLER)
     frozen = e.trace("escrow", "release", trade_id)
     assert frozen.code == 5
-    assert "is disputed, not open" in _one_error_line(frozen)
+    assert "is disputed, not open" in one_error_line(frozen)
     not_arbiter = e.trace("escrow", "resolve", trade_id, "--seller-share", "70%", "--as", "seller")
-    assert not_arbiter.code == 5 and "Only the arbiter of trade" in _one_error_line(not_arbiter)
+    assert not_arbiter.code == 5 and "Only the arbiter of trade" in one_error_line(not_arbiter)
     assert e.nonce(SELLER) == seller_nonce
 
     seller_before = e.escrow.functions.withdrawable(SELLER, e.usdc.address).call()
@@ -278,7 +217,7 @@ def test_dispute_then_resolve_70_30(chain_env: Env, tmp_path: Path) -> None:
 
 def test_json_shapes_of_show_and_list(chain_env: Env) -> None:
     e, lot = chain_env, "SHAPE-1"
-    _register(e, lot)
+    register(e, lot)
     opened = e.ok(
         "escrow",
         "open",
@@ -333,14 +272,14 @@ def test_json_shapes_of_show_and_list(chain_env: Env) -> None:
     assert all(t["state"] == "open" and t["buyer"] == BUYER for t in listed)
     assert e.ok("escrow", "list", "--account", "retailer") == []
     missing = e.trace("escrow", "show", "9999")
-    assert missing.code == 1 and "no trade 9999" in _one_error_line(missing)
+    assert missing.code == 1 and "no trade 9999" in one_error_line(missing)
     human = e.trace("escrow", "show", str(trade_id))
     assert human.code == 0 and "99.99 EURC" in human.stdout
 
 
 def test_carrier_delivery_pays_after_the_dispute_window(chain_env: Env) -> None:
     e, lot = chain_env, "WINDOW-1"
-    _register(e, lot)
+    register(e, lot)
     buyer_nonce = e.nonce(BUYER)
     too_long = e.trace(
         "escrow",
@@ -360,7 +299,7 @@ def test_carrier_delivery_pays_after_the_dispute_window(chain_env: Env) -> None:
         "--dispute-window",
         "31d",
     )
-    assert too_long.code != 0 and "dispute window 31d" in _one_error_line(too_long)
+    assert too_long.code != 0 and "dispute window 31d" in one_error_line(too_long)
     for short in ("0", "23h"):  # a carrier's word alone would pay the seller
         refused = e.trace(
             "escrow",
@@ -380,9 +319,7 @@ def test_carrier_delivery_pays_after_the_dispute_window(chain_env: Env) -> None:
             "--dispute-window",
             short,
         )
-        assert refused.code == 1 and f"dispute window {short}: must be between 1 and 30 days" in _one_error_line(
-            refused
-        )
+        assert refused.code == 1 and f"dispute window {short}: must be between 1 and 30 days" in one_error_line(refused)
     assert e.nonce(BUYER) == buyer_nonce  # nothing sent
 
     opened = e.ok(
@@ -429,7 +366,7 @@ def test_carrier_delivery_pays_after_the_dispute_window(chain_env: Env) -> None:
 
 def test_open_warns_when_the_buyer_already_holds_the_batch(chain_env: Env) -> None:
     e, lot = chain_env, "HELD-1"
-    _register(e, lot)
+    register(e, lot)
     e.ok("event", "add", GTIN, lot, "--step", "shipping", "--to", "buyer", "--as", "seller")
     e.ok("event", "add", GTIN, lot, "--step", "receiving", "--as", "buyer")
     e.time_travel(60)

@@ -11,7 +11,7 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
-from tests.cli.test_escrow_cli import GTIN, Env, _one_error_line, _register, chain_env  # noqa: F401 - fixture
+from tests.cli.escrow_env import GTIN, Env, one_error_line, register
 from trace_api.chain.accounts import dev_account
 
 BUYER, SELLER, ARBITER, ADMIN = (dev_account(n).address for n in ("buyer", "seller", "arbiter", "admin"))
@@ -19,7 +19,7 @@ CLAIM = "bags arrived wet and mouldy"
 
 
 def _open(e: Env, lot: str, amount: str = "1000", *extra: str) -> str:
-    _register(e, lot)
+    register(e, lot)
     opened = e.ok(
         "escrow",
         "open",
@@ -84,7 +84,7 @@ def test_dispute_reason_evidence_and_documents_for_the_arbiter(chain_env: Env, t
     assert {f["name"] for f in outside["files"]} == {"private document"}
     # ... and cannot download them.
     refused = e.trace("escrow", "doc", "get", trade_id, "1", "--out", str(tmp_path / "x"), "--as", "producer")
-    assert refused.code == 1 and "buyer, seller and arbiter only" in _one_error_line(refused)
+    assert refused.code == 1 and "buyer, seller and arbiter only" in one_error_line(refused)
     assert not (tmp_path / "x").exists()
 
     # The arbiter downloads each file, checked against its hash on chain.
@@ -102,7 +102,7 @@ def test_dispute_reason_evidence_and_documents_for_the_arbiter(chain_env: Env, t
     original = blob.read_bytes()
     blob.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
     damaged = e.trace("escrow", "doc", "get", trade_id, "3", "--out", str(tmp_path / "d"), "--as", "arbiter")
-    assert damaged.code == 6 and "does not read back as the file whose hash is on chain" in _one_error_line(damaged)
+    assert damaged.code == 6 and "does not read back as the file whose hash is on chain" in one_error_line(damaged)
     blob.write_bytes(original)
 
     # Bad input: one line, nothing sent, nothing stored.
@@ -114,16 +114,16 @@ def test_dispute_reason_evidence_and_documents_for_the_arbiter(chain_env: Env, t
         bad = e.trace("escrow", "doc", "add", trade_id, *args)
         assert bad.code in (1, 2) and words in bad.stderr
     unknown = e.trace("escrow", "doc", "add", "9999", "--kind", "packing-list", "--file", str(bill))
-    assert unknown.code == 1 and "no trade 9999" in _one_error_line(unknown)
+    assert unknown.code == 1 and "no trade 9999" in one_error_line(unknown)
     assert e.nonce(SELLER) == nonce
     missing = e.trace("escrow", "doc", "get", trade_id, "9", "--as", "arbiter")
-    assert missing.code == 1 and "no number 9" in _one_error_line(missing)
+    assert missing.code == 1 and "no number 9" in one_error_line(missing)
 
     e.ok("escrow", "resolve", trade_id, "--seller-share", "40%")
     new = tmp_path / "late.pdf"
     new.write_bytes(b"a packing list sent after the ruling")
     late = e.trace("escrow", "doc", "add", trade_id, "--kind", "packing-list", "--file", str(new))
-    assert late.code == 5 and "closed" in _one_error_line(late)
+    assert late.code == 5 and "closed" in one_error_line(late)
     assert e.nonce(SELLER) == nonce and _stored(e) == before  # the refused file was not kept
     assert len(e.ok("escrow", "doc", "list", trade_id)["files"]) == 4
 
@@ -152,7 +152,7 @@ def test_closed_trades_say_how_they_ended(chain_env: Env) -> None:
     assert [m["status"] for m in shown["milestones"]] == ["refunded to the buyer", "refunded to the buyer"]
     assert [m["status"] for m in e.ok("escrow", "show", resolved)["milestones"]] == ["settled by the ruling"]
     bad = e.trace("escrow", "list", "--state", "finished")
-    assert bad.code == 1 and "paid, refunded, resolved" in _one_error_line(bad)
+    assert bad.code == 1 and "paid, refunded, resolved" in one_error_line(bad)
 
 
 def _rows(path: Path) -> tuple[list[dict[str, str]], dict[str, Decimal]]:
@@ -226,6 +226,6 @@ def test_statement_reconciles_to_the_token_movements_on_chain(chain_env: Env, tm
     assert stdout.code == 0 and stdout.stdout.splitlines()[0].startswith("trade_id,block,time,tx_hash")
 
     unknown = e.trace("escrow", "statement", "9999")
-    assert unknown.code == 1 and "no trade 9999" in _one_error_line(unknown)
+    assert unknown.code == 1 and "no trade 9999" in one_error_line(unknown)
     bad = e.trace("escrow", "statement", trade_id, "--format", "xlsx")
-    assert bad.code == 1 and "unknown statement format 'xlsx'" in _one_error_line(bad)
+    assert bad.code == 1 and "unknown statement format 'xlsx'" in one_error_line(bad)

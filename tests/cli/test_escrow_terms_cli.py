@@ -3,71 +3,13 @@ feeds. Every bad input is one line on stderr and opens nothing."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import pytest
-from web3 import Web3
-from web3.contract import Contract
-
-from tests.conftest import CliResult, free_port, run_trace
+from tests.cli.escrow_env import GTIN, Env, one_error_line
 from trace_api.chain.accounts import dev_account
-from trace_api.chain.compiler import get_artifact
 
-GTIN = "09506000134352"
-BUYER, ADMIN = dev_account("buyer").address, dev_account("admin").address
+BUYER = dev_account("buyer").address
 EUR_USD, CNY_USD = 108_000_000, 13_800_000  # the deploy's mock feeds, 8 decimals
-
-
-@dataclass
-class Env:
-    env: dict[str, str]
-    w3: Web3
-    escrow: Contract
-    usdc: Contract
-    feeds: dict[str, Contract]
-
-    def trace(self, *args: str) -> CliResult:
-        return run_trace(*args, env=self.env)
-
-    def ok(self, *args: str) -> Any:
-        result = run_trace(*args, "--json", env=self.env)
-        assert result.code == 0, result.stderr
-        return json.loads(result.stdout)
-
-    def transact(self, fn: Any) -> None:
-        self.w3.eth.wait_for_transaction_receipt(fn.transact({"from": ADMIN}))
-
-
-@pytest.fixture(scope="module")
-def chain_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    home = tmp_path_factory.mktemp("escrow-terms-cli")
-    env = {"TRACE_HOME": str(home), "TRACE_NODE_PORT": str(free_port())}
-    deployed = run_trace("deploy", "--json", env=env)
-    try:
-        assert deployed.code == 0, deployed.stderr
-        record = json.loads(deployed.stdout)
-        w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{env['TRACE_NODE_PORT']}"))
-        escrow = w3.eth.contract(record["contracts"]["TradeEscrow"]["address"], abi=get_artifact("TradeEscrow").abi)
-        usdc = w3.eth.contract(record["tokens"]["USDC"], abi=get_artifact("MockStablecoin").abi)
-        feeds = {
-            pair: w3.eth.contract(
-                record["contracts"][f"MockV3Aggregator:{pair}"]["address"], abi=get_artifact("MockV3Aggregator").abi
-            )
-            for pair in ("EUR/USD", "CNY/USD")
-        }
-        yield Env(env, w3, escrow, usdc, feeds)
-    finally:
-        run_trace("node", "stop", env=env)
-
-
-def _one_error_line(result: CliResult) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("trace: error: ")
-    return lines[0]
 
 
 def _open_args(lot: str, *extra: str) -> tuple[str, ...]:
@@ -156,7 +98,7 @@ def test_bad_terms_send_nothing(chain_env: Env) -> None:
     for extra, message in cases:
         result = e.trace(*_open_args(lot, *extra))
         assert result.code == 1, (extra, result.stderr)
-        assert message in _one_error_line(result), result.stderr
+        assert message in one_error_line(result), result.stderr
     assert e.w3.eth.get_transaction_count(BUYER) == nonce
     assert e.escrow.functions.tradeCount().call() == count
 
@@ -171,7 +113,7 @@ def test_stale_feed_is_refused_by_name_and_opens_nothing(chain_env: Env) -> None
     try:
         result = e.trace(*_open_args(lot, "--invoice", "11500.00", "EUR"))
         assert result.code == 5, result.stderr  # a contract revert, decoded
-        line = _one_error_line(result)
+        line = one_error_line(result)
         assert 'The "EUR" rate is stale' in line and "more than 25 h ago" in line, line
     finally:
         e.transact(feed.functions.updateAnswer(EUR_USD))
@@ -230,7 +172,7 @@ def test_two_lines_each_settled_on_its_own(chain_env: Env, tmp_path: Any) -> Non
         "--amount",
         "16",
     )
-    assert wrong.code == 1 and "the lines add up to 15 USDC, not to the amount 16 USDC" in _one_error_line(wrong)
+    assert wrong.code == 1 and "the lines add up to 15 USDC, not to the amount 16 USDC" in one_error_line(wrong)
     missing = e.trace(
         *(
             "escrow",
@@ -247,7 +189,7 @@ def test_two_lines_each_settled_on_its_own(chain_env: Env, tmp_path: Any) -> Non
             f"{GTIN}/TERMS-L2",
         )
     )
-    assert missing.code == 1 and "GTIN/LOT=AMOUNT" in _one_error_line(missing)
+    assert missing.code == 1 and "GTIN/LOT=AMOUNT" in one_error_line(missing)
     assert e.escrow.functions.tradeCount().call() == count
     from_csv = e.ok(
         "escrow", "open", "--seller", "seller", "--arbiter", "arbiter", "--token", "USDC", "--lines", str(csv_file)
