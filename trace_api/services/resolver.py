@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, JsonValue
 
 from qr import digital_link
 from qr.errors import DigitalLinkError, SignatureError
@@ -18,6 +17,7 @@ from trace_api.index import queries
 from trace_api.services import history, journey
 from trace_api.services.context import TraceContext
 from trace_api.services.history_models import BatchHistory
+from trace_api.services.scan_models import Counterfeit, ScanReport, ScanSummary, ScanVerdict, UnitFacts
 from trace_api.services.scans import ScanFacts
 
 ANOMALY_PLACES = 3  # one serial scanned from this many distinct places looks cloned
@@ -55,25 +55,6 @@ def unit_status(ctx: TraceContext, key: BatchKey, serial: str, data: BatchHistor
     return found
 
 
-class ScanReport(BaseModel):
-    """A unit's scans so far, and whether their pattern looks like a cloned code."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    count: int
-    places: int = Field(description="Distinct coarse places (hashed networks) it was scanned from")
-    anomaly: bool
-    message: str | None
-
-
-class ScanVerdict(BaseModel):
-    """The one-line answer a consumer sees first."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    level: Literal["verified", "pending", "warning", "incomplete", "mismatch", "recalled", "counterfeit"]
-    title: str
-    detail: str
-
-
 def scan_report(facts: ScanFacts, place: str) -> ScanReport:
     """A unit's scans, the one being served from ``place`` included, and whether their pattern looks like a cloned
     code. The others are those recorded so far (``ctx.scans``: the caller queues this one for the writer)."""
@@ -104,80 +85,74 @@ def place_of(client_host: str | None) -> str:
 
 def summary(
     ctx: TraceContext, *, gtin: str, lot: str, serial: str | None = None, place: str | None = None
-) -> dict[str, Any]:
+) -> ScanSummary | Counterfeit:
     """The scan page's data (HTML and JSON alike): the verdict first; then, unless the code is not genuine, the
     product and its whole journey (services.journey). A serial never issued gets the verdict only: showing the
     batch's journey under it would lend a copied code the real batch's story."""
     key, serial = parse_key(gtin, lot, serial)
     record = verified_history(ctx, key)
-    data = record.as_json()
-    data["serial"] = serial
-    data["unit"] = None
+    unit = None
     if serial is not None:
         state = unit_status(ctx, key, serial, record)
-        data["unit"] = {
-            "serial": serial,
-            "known": state == "known",
-            "pending": state == "pending",
-            "scans": scan_report(ctx.scans.facts(key.id_hex, serial), place or "unknown").model_dump(),
-        }
-    if data["unit"] is not None and not data["unit"]["known"] and not data["unit"]["pending"]:
-        return counterfeit(
-            key.gtin,
-            key.lot,
-            serial,
-            registered=data["registered"],
-            product=data["metadata"].get("product"),
-            detail=f"Serial {serial} was never issued for this batch.",
-        )
+        scans = scan_report(ctx.scans.facts(key.id_hex, serial), place or "unknown")
+        unit = UnitFacts(serial=serial, known=state == "known", pending=state == "pending", scans=scans)
+        if state == "unknown":
+            return counterfeit(
+                key.gtin,
+                key.lot,
+                serial,
+                registered=record.registered,
+                product=record.metadata.get("product"),
+                detail=f"Serial {serial} was never issued for this batch.",
+            )
     trip = journey.build(ctx, record, serial=serial)
-    data["journey"] = trip.as_json()
-    data["units_issued"] = next(g for g in trip.groups if g.depth == 0).units_issued
-    data["verdict"] = verdict(data).model_dump()
-    return data
+    return ScanSummary(
+        **{name: getattr(record, name) for name in BatchHistory.model_fields},
+        serial=serial,
+        unit=unit,
+        journey=trip,
+        units_issued=next(g for g in trip.groups if g.depth == 0).units_issued,
+        verdict=verdict(record, unit, trip),
+    )
 
 
 def counterfeit(
-    gtin: str, lot: str, serial: str | None, *, registered: bool, product: str | None, detail: str
-) -> dict[str, Any]:
+    gtin: str, lot: str, serial: str | None, *, registered: bool, product: JsonValue, detail: str
+) -> Counterfeit:
     """The answer for a code that is not genuine: the verdict, nothing of any batch's story."""
-    return {
-        "registered": registered,
-        "gtin": gtin,
-        "lot": lot,
-        "serial": serial,
-        "product": product,
-        "metadata": {},
-        "verdict": ScanVerdict(
-            level="counterfeit", title="Could not verify — possible counterfeit", detail=detail
-        ).model_dump(),
-    }
+    return Counterfeit(
+        registered=registered,
+        gtin=gtin,
+        lot=lot,
+        serial=serial,
+        product=product,
+        verdict=ScanVerdict(level="counterfeit", title="Could not verify — possible counterfeit", detail=detail),
+    )
 
 
-def verdict(data: dict[str, Any]) -> ScanVerdict:
+def verdict(record: BatchHistory, unit: UnitFacts | None, trip: journey.Journey) -> ScanVerdict:
     """The one-line answer the consumer sees first. "verified" only when every fact shown is verified on chain:
     nothing pending, no on-chain step without its details, the unit issued by a verified commissioning."""
-    if data["recalled"]:
+    if record.recalled:
         return ScanVerdict(
             level="recalled",
             title="RECALLED — do not consume",
             detail="This batch, or a batch it was made from, has been recalled by its producer.",
         )
-    unit = data.get("unit")
-    groups = data["journey"]["groups"]
-    shown = [e for g in groups for e in g["steps"]]
+    groups = trip.groups
+    shown = [e for g in groups for e in g.steps]
     if (
-        any(e["status"] == "mismatch" for e in shown)
-        or any(g["sensors"] and g["sensors"]["mismatch"] for g in groups)
-        or any(e["status"] == "mismatch" for e in data["timeline"])
-        or not all(g["hash_chain_ok"] for g in groups)
+        any(e.status == "mismatch" for e in shown)
+        or any(g.sensors and g.sensors.mismatch for g in groups)
+        or any(e.status == "mismatch" for e in record.timeline)
+        or not all(g.hash_chain_ok for g in groups)
     ):
         return ScanVerdict(
             level="mismatch",
             title="Record does not match the chain",
             detail="Some steps shown here differ from what is recorded on chain.",
         )
-    undisclosed = sum(g["undisclosed"] for g in groups)
+    undisclosed = sum(g.undisclosed for g in groups)
     if undisclosed:
         note = history.undisclosed_note(undisclosed)
         return ScanVerdict(
@@ -185,17 +160,17 @@ def verdict(data: dict[str, Any]) -> ScanVerdict:
             title="Not fully verified: " + note,
             detail=f"The chain holds {note}; this history cannot show what they were.",
         )
-    if unit is not None and not unit["known"]:
+    if unit is not None and not unit.known:
         return ScanVerdict(
             level="pending",
             title="Not verified yet",
-            detail=f"Serial {unit['serial']} is captured but its commissioning is not on chain yet.",
+            detail=f"Serial {unit.serial} is captured but its commissioning is not on chain yet.",
         )
-    upstream = [g for g in groups if g["depth"] > 0]  # the batch's own pending events count, shown or not
+    upstream = [g for g in groups if g.depth > 0]  # the batch's own pending events count, shown or not
     count = (
-        data["pending"]
-        + sum(1 for g in upstream for e in g["steps"] if e["status"] == "pending")
-        + sum(g["sensors"]["pending"] for g in upstream if g["sensors"])
+        record.pending
+        + sum(1 for g in upstream for e in g.steps if e.status == "pending")
+        + sum(g.sensors.pending for g in upstream if g.sensors)
     )
     if count:
         return ScanVerdict(
@@ -203,9 +178,9 @@ def verdict(data: dict[str, Any]) -> ScanVerdict:
             title=f"Not verified yet: {count} step{'s' if count != 1 else ''} pending",
             detail="Some steps below are captured but not on chain yet; the others are verified.",
         )
-    if unit is not None and unit["scans"]["anomaly"]:
+    if unit is not None and unit.scans.anomaly:
         return ScanVerdict(
-            level="warning", title="Verified, but scanned in many places", detail=unit["scans"]["message"]
+            level="warning", title="Verified, but scanned in many places", detail=unit.scans.message or ""
         )
     return ScanVerdict(
         level="verified",

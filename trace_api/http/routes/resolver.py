@@ -108,13 +108,13 @@ def _content(
         document = shown(ctx.settings, get_viewer(request), key.id_hex, export_document(history.events_of(ctx, key)))
         return JSONResponse(document, media_type=JSONLD)
     try:
-        data = resolver.summary(ctx, gtin=key.gtin, lot=key.lot, serial=serial, place=place)
+        answer = resolver.summary(ctx, gtin=key.gtin, lot=key.lot, serial=serial, place=place)
         if serial is not None:
             scanned.append((key.id_hex, serial))
     except NotFoundError:
         if wanted != HTML:
             raise
-        data = resolver.counterfeit(
+        answer = resolver.counterfeit(
             key.gtin,
             key.lot,
             serial,
@@ -122,8 +122,8 @@ def _content(
             product=None,
             detail="No producer registered this code on chain.",
         )
-    data = {**data, "canonical_uri": f"{digital_link.CANONICAL_DOMAIN}{link.path}"}  # the summary stays untouched
-    status = 404 if data["verdict"]["level"] == "counterfeit" else 200
+    data = {**answer.as_json(), "canonical_uri": f"{digital_link.CANONICAL_DOMAIN}{link.path}"}
+    status = 404 if answer.verdict.level == "counterfeit" else 200
     if wanted == HTML:  # the public page: private documents hidden, whoever opens it
         return _page(request, ctx, hide_private_documents(data), status)
     return JSONResponse(_for_viewer(ctx, get_viewer(request), key.id_hex, data), status_code=status)
