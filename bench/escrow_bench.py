@@ -29,14 +29,16 @@ def _trade(ctx: TraceContext, lot: str, *, use_permit: bool) -> tuple[int, int]:
     opened = escrow.open_trade(
         ctx,
         account=dev_account("buyer"),
-        seller="seller",
-        arbiter="arbiter",
-        token="USDC",
-        amount=AMOUNT,
-        gtin=GTIN,
-        lot=lot,
-        deliver_by="30d",
-        use_permit=use_permit,
+        order=escrow.TradeOrder(
+            seller="seller",
+            arbiter="arbiter",
+            token="USDC",
+            amount=AMOUNT,
+            gtin=GTIN,
+            lot=lot,
+            deliver_by="30d",
+            use_permit=use_permit,
+        ),
     )
     w3 = ctx.chain.w3
     gas = sum(int(w3.eth.get_transaction_receipt(h)["gasUsed"]) for h in opened.tx_hashes)
@@ -50,12 +52,14 @@ def _order(ctx: TraceContext, lots: tuple[str, ...]) -> int:
     opened = escrow.open_trade(
         ctx,
         account=dev_account("buyer"),
-        seller="seller",
-        arbiter="arbiter",
-        token="USDC",
-        amount=None,
-        lines=[OrderLine(GTIN, lot, AMOUNT) for lot in lots],
-        deliver_by="30d",
+        order=escrow.TradeOrder(
+            seller="seller",
+            arbiter="arbiter",
+            token="USDC",
+            amount=None,
+            lines=[OrderLine(GTIN, lot, AMOUNT) for lot in lots],
+            deliver_by="30d",
+        ),
     )
     return opened.gas_used
 
@@ -66,17 +70,19 @@ def _invoiced(ctx: TraceContext, lot: str) -> int:
     opened = escrow.open_trade(
         ctx,
         account=dev_account("buyer"),
-        seller="seller",
-        arbiter="arbiter",
-        token="USDC",
-        amount=None,
-        invoice_amount="1157.87",
-        invoice_currency="EUR",
-        incoterm="DAP",
-        place="CNSHA",
-        gtin=GTIN,
-        lot=lot,
-        deliver_by="30d",
+        order=escrow.TradeOrder(
+            seller="seller",
+            arbiter="arbiter",
+            token="USDC",
+            amount=None,
+            invoice_amount="1157.87",
+            invoice_currency="EUR",
+            incoterm="DAP",
+            place="CNSHA",
+            gtin=GTIN,
+            lot=lot,
+            deliver_by="30d",
+        ),
     )
     return opened.gas_used
 

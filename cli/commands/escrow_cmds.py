@@ -104,9 +104,7 @@ def open_(
     """Open and fund a trade for a batch (signed by the buyer)."""
     invoice_amount, invoice_currency = invoice or (None, None)
     batch, lines = _batch_or_lines(gtin, lot or [], lines_file)
-    result = escrow.open_trade(
-        state().trace(),
-        account=state().account("buyer"),
+    order = escrow.TradeOrder(
         seller=seller,
         arbiter=arbiter,
         token=token,
@@ -126,6 +124,7 @@ def open_(
         invoice_currency=invoice_currency,
         max_slippage_bps=parse_slippage(max_slippage) if max_slippage is not None else None,
     )
+    result = escrow.open_trade(state().trace(), account=state().account("buyer"), order=order)
     for warning in result.warnings:
         sys.stderr.write(f"trace: warning: {warning}\n")
     terms = _terms_line(result, result.token)

@@ -202,14 +202,16 @@ def run_story(
         trade = escrow.open_trade(
             ctx,
             account=retailer,
-            seller="processor",
-            arbiter="arbiter",
-            token="USDC",
-            amount=TRADE_AMOUNT,
-            gtin=rg,
-            lot=rl,
-            deliver_by="30d",
-            milestones=escrow.Milestones.of(3000, 7000),
+            order=escrow.TradeOrder(
+                seller="processor",
+                arbiter="arbiter",
+                token="USDC",
+                amount=TRADE_AMOUNT,
+                gtin=rg,
+                lot=rl,
+                deliver_by="30d",
+                milestones=escrow.Milestones.of(3000, 7000),
+            ),
         )
         trade_id = trade.trade_id
         say(f"the shop locked {TRADE_AMOUNT} USDC in escrow (trade {trade_id}, {trade.funding})")
@@ -306,16 +308,18 @@ def _export(ctx: TraceContext, at: Callable[[float], str], say: Say) -> None:
     trade = escrow.open_trade(
         ctx,
         account=dev_account("buyer"),
-        seller="processor",
-        arbiter="arbiter",
-        token="USDC",
-        amount=None,
-        lines=[OrderLine(g, lot, share) for g, lot, share in EXPORT_LOTS],
-        invoice_amount=amount,
-        invoice_currency=currency,
-        incoterm="DAP",
-        place="CNSHA",
-        deliver_by="45d",
+        order=escrow.TradeOrder(
+            seller="processor",
+            arbiter="arbiter",
+            token="USDC",
+            amount=None,
+            lines=[OrderLine(g, lot, share) for g, lot, share in EXPORT_LOTS],
+            invoice_amount=amount,
+            invoice_currency=currency,
+            incoterm="DAP",
+            place="CNSHA",
+            deliver_by="45d",
+        ),
     )
     for gtin, lot, _ in EXPORT_LOTS:
         batches.record_event(

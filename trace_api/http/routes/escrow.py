@@ -189,9 +189,7 @@ def get_balances(account: str, ctx: CtxDep) -> BalancesPublic:
 def open_trade(body: TradeCreate, ctx: CtxDep, caller: CallerDep) -> escrow.TradeOpened:
     """Open and fund a trade; the caller's account is the buyer."""
     milestones = body.milestones
-    return escrow.open_trade(
-        ctx,
-        account=caller.account,
+    order = escrow.TradeOrder(
         seller=body.seller,
         arbiter=body.arbiter,
         token=body.token,
@@ -211,6 +209,7 @@ def open_trade(body: TradeCreate, ctx: CtxDep, caller: CallerDep) -> escrow.Trad
         invoice_currency=body.invoice.currency if body.invoice else None,
         max_slippage_bps=body.invoice.max_slippage_bps if body.invoice else None,
     )
+    return escrow.open_trade(ctx, account=caller.account, order=order)
 
 
 @router.post("/trades/{trade_id}/release", response_model=escrow.Released)

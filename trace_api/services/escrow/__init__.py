@@ -22,7 +22,7 @@ from trace_api.services.escrow.inputs import (
     parse_share,
     percent_to_bps,
 )
-from trace_api.services.escrow.opening import open_trade
+from trace_api.services.escrow.opening import TradeOrder, open_trade
 from trace_api.services.escrow.read import DEFAULT_LIST_LIMIT, balances, list_trades, show_trade, trade_parties
 from trace_api.services.escrow.results import (
     Balance,
@@ -53,6 +53,7 @@ from trace_api.services.escrow.writes import (
 )
 
 __all__ = [
+    "TradeOrder",
     "DEFAULT_DISPUTE_WINDOW",
     "DEFAULT_LIST_LIMIT",
     "NATIVE",

@@ -4,6 +4,8 @@ one ``openWithPermit`` transaction, the allowance already given, or an ``approve
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from eth_account.signers.local import LocalAccount
 from web3.contract import Contract
 
@@ -54,7 +56,7 @@ from trace_api.services.escrow.tokens import (
 )
 from trace_api.services.escrow.trades import chain_now, escrow_contract, events, read, tx, view_named
 
-__all__ = ["open_trade"]
+__all__ = ["TradeOrder", "open_trade"]
 
 ZERO_ID = b"\0" * 32  # an order of several lines names no batch of its own
 
@@ -69,29 +71,32 @@ def _party(ctx: TraceContext, value: str, role: str) -> str:
     return resolve_account(value, dev_names=ctx.dev_chain)
 
 
-def open_trade(
-    ctx: TraceContext,
-    *,
-    account: LocalAccount,
-    seller: str,
-    arbiter: str,
-    token: str,
-    amount: str | None,
-    gtin: str | None = None,
-    lot: str | None = None,
-    deliver_by: str,
-    ruling_period: str = "7d",
-    milestones: Milestones | None = None,
-    lines: list[OrderLine] | None = None,
-    dispute_window: str = DEFAULT_DISPUTE_WINDOW,
-    use_permit: bool = True,
-    incoterm: str | None = None,
-    place: str | None = None,
-    port: bool = False,
-    invoice_amount: str | None = None,
-    invoice_currency: str | None = None,
-    max_slippage_bps: int | None = None,
-) -> TradeOpened:
+@dataclass(frozen=True)
+class TradeOrder:
+    """What a buyer asks for when it opens a trade, as the CLI and the HTTP API both take it (see ``open_trade``).
+    Durations are "30d"/"12h"/ISO 8601; ``deliver_by`` may also be an ISO date or datetime."""
+
+    seller: str
+    arbiter: str
+    token: str
+    amount: str | None = None
+    gtin: str | None = None
+    lot: str | None = None
+    lines: list[OrderLine] | None = None
+    deliver_by: str = "30d"
+    ruling_period: str = "7d"
+    milestones: Milestones | None = None
+    dispute_window: str = DEFAULT_DISPUTE_WINDOW
+    use_permit: bool = True
+    incoterm: str | None = None
+    place: str | None = None
+    port: bool = False
+    invoice_amount: str | None = None
+    invoice_currency: str | None = None
+    max_slippage_bps: int | None = None
+
+
+def open_trade(ctx: TraceContext, *, account: LocalAccount, order: TradeOrder) -> TradeOpened:
     """Open and fund a trade as ``account`` (the buyer).
 
     The price is either ``amount`` in the token, or an invoice (``invoice_amount`` in ``invoice_currency``) that
@@ -108,6 +113,7 @@ def open_trade(
     the value. ``funding`` in the result says which path was taken, ``tx_hashes`` lists what was sent.
     """
     # Every check that needs no transaction comes first: a rejected open sends nothing.
+    gtin, lot, amount, lines, invoice_amount = order.gtin, order.lot, order.amount, order.lines, order.invoice_amount
     if lines and (gtin is not None or lot is not None):
         raise ValidationError("give either one batch (GTIN and lot) or order lines, not both")
     if not lines and (gtin is None or lot is None):
@@ -131,41 +137,41 @@ def open_trade(
     if len(keys) > MAX_LINES:
         raise ValidationError(f"an order has at most {MAX_LINES} lines, not {len(keys)}")
     buyer = account.address
-    seller_address, arbiter_address = _party(ctx, seller, "seller"), _party(ctx, arbiter, "arbiter")
+    seller_address, arbiter_address = _party(ctx, order.seller, "seller"), _party(ctx, order.arbiter, "arbiter")
     if int(seller_address, 16) == 0 or seller_address == buyer:
         raise ValidationError("the seller must be an account other than the buyer")
     if int(arbiter_address, 16) == 0 or arbiter_address in (buyer, seller_address):
         raise ValidationError("the arbiter must be an account other than the buyer and the seller")
-    rule = parse_incoterm(incoterm)
-    place_code = parse_place(place, incoterm=rule, port=port)
+    rule = parse_incoterm(order.incoterm)
+    place_code = parse_place(order.place, incoterm=rule, port=order.port)
     # Without explicit milestones a rule's default applies on chain: (0, 0) asks the contract for it.
-    schedule = milestones or (Milestones.of(*default_schedule(rule)) if rule else Milestones.of(0, BPS))
+    schedule = order.milestones or (Milestones.of(*default_schedule(rule)) if rule else Milestones.of(0, BPS))
     schedule = Milestones.of(schedule.shipped_bps, schedule.delivered_bps)  # checked, however it was built
-    sent_schedule = (schedule.shipped_bps, schedule.delivered_bps) if milestones or not rule else (0, 0)
+    sent_schedule = (schedule.shipped_bps, schedule.delivered_bps) if order.milestones or not rule else (0, 0)
     if amount is not None and invoice_amount is not None:
         raise ValidationError(
             "give the price either in the token (amount) or as an invoice (amount and currency), not both"
         )
     if amount is None and invoice_amount is None and not lines:
         raise ValidationError("give the price: an amount in the token, or an invoice (amount and currency)")
-    invoice = parse_invoice(invoice_amount, invoice_currency or "") if invoice_amount is not None else None
-    slippage = parse_slippage(max_slippage_bps)
-    ruling = parse_duration(ruling_period)
+    invoice = parse_invoice(invoice_amount, order.invoice_currency or "") if invoice_amount is not None else None
+    slippage = parse_slippage(order.max_slippage_bps)
+    ruling = parse_duration(order.ruling_period)
     if not MIN_RULING_PERIOD_S <= ruling <= MAX_RULING_PERIOD_S:
         raise ValidationError(
-            f"ruling period {ruling_period}: must be between {MIN_RULING_PERIOD_S // DAY} and "
+            f"ruling period {order.ruling_period}: must be between {MIN_RULING_PERIOD_S // DAY} and "
             f"{MAX_RULING_PERIOD_S // DAY} days"
         )
-    window = parse_duration(dispute_window)
+    window = parse_duration(order.dispute_window)
     if not MIN_DISPUTE_WINDOW_S <= window <= MAX_DISPUTE_WINDOW_S:
         raise ValidationError(
-            f"dispute window {dispute_window}: must be between {MIN_DISPUTE_WINDOW_S // DAY} and "
+            f"dispute window {order.dispute_window}: must be between {MIN_DISPUTE_WINDOW_S // DAY} and "
             f"{MAX_DISPUTE_WINDOW_S // DAY} days (the buyer's time to "
             f"dispute a carrier's delivery before it pays)"
         )
-    info = resolve_token(ctx, token)
+    info = resolve_token(ctx, order.token)
     now = chain_now(ctx)
-    deadline = parse_deliver_by(deliver_by, now=now)
+    deadline = parse_deliver_by(order.deliver_by, now=now)
     registry, escrow = ctx.registry, escrow_contract(ctx)
     if not read(escrow.functions.isTokenAllowed(info.address)):
         raise ValidationError(f"{info.symbol} ({info.address}) is not allowed by the escrow")
@@ -189,7 +195,7 @@ def open_trade(
         if invoice is not None and quoted is not None
         else (0, b"\0" * 3, 0, 0)
     )
-    order = [(key.id, share) for key, share in zip(keys, shares, strict=True)] if lines else []
+    order_lines = [(key.id, share) for key, share in zip(keys, shares, strict=True)] if lines else []
     params = (
         seller_address,
         arbiter_address,
@@ -203,7 +209,7 @@ def open_trade(
         rule,
         place_code,
         invoice_terms,
-        order,
+        order_lines,
     )
     warnings = [w for key in keys for w in _open_warnings(ctx, registry, key, buyer)]
 
@@ -222,7 +228,7 @@ def open_trade(
                 f"the buyer holds {format_amount(balance, info.decimals)} {info.symbol}, needs {shown}"
             )
         allowance = int(read(coin.functions.allowance(buyer, escrow.address)))
-        domain = permit_domain(ctx, coin) if use_permit and allowance < funds else None
+        domain = permit_domain(ctx, coin) if order.use_permit and allowance < funds else None
         value = 0
         if allowance >= funds:
             funding, fn = "allowance", escrow.functions.open(params)
