@@ -83,13 +83,15 @@ def prepare(home: Path, node_port: int) -> str:
         escrow.open_trade(
             ctx,
             account=dev_account("buyer"),
-            seller="seller",
-            arbiter="arbiter",
-            token="USDC",
-            amount="100",
-            gtin=GREEN[0],
-            lot=GREEN[1],
-            deliver_by="30d",
+            order=escrow.TradeOrder(
+                seller="seller",
+                arbiter="arbiter",
+                token="USDC",
+                amount="100",
+                gtin=GREEN[0],
+                lot=GREEN[1],
+                deliver_by="30d",
+            ),
         )
     except TraceError as exc:
         _say(f"no escrow trade for the fuzz ({exc})")
