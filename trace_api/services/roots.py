@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from trace_api.domain import hx
 from trace_api.errors import ContractRevert
-from trace_api.index import queries_roots as qr
+from trace_api.index import queries_roots
 from trace_api.index.store import lock
 from trace_api.merkle import MerkleTree
 from trace_api.services.context import TraceContext
@@ -26,8 +26,10 @@ def build_root(conn: Connection, hashes: list[str], *, anchorer: str) -> str:
     """Put events under one Merkle root: store the root (status built) and each event's proof, atomically."""
     tree = MerkleTree.from_event_hashes([bytes.fromhex(h[2:]) for h in hashes])
     root = hx(tree.root)
-    qr.place_under(conn, root, {h: json.dumps([hx(p) for p in tree.proof(bytes.fromhex(h[2:]))]) for h in hashes})
-    qr.add_root(conn, root=root, count=len(hashes), meta_hash=hx(ANCHOR_META), anchorer=anchorer.lower())
+    queries_roots.place_under(
+        conn, root, {h: json.dumps([hx(p) for p in tree.proof(bytes.fromhex(h[2:]))]) for h in hashes}
+    )
+    queries_roots.add_root(conn, root=root, count=len(hashes), meta_hash=hx(ANCHOR_META), anchorer=anchorer.lower())
     return root
 
 
@@ -37,7 +39,7 @@ def build_pending_roots(ctx: TraceContext, *, account: str, batch_size: int) -> 
     while True:
         with ctx.engine.begin() as conn:
             lock(conn, ANCHOR_LOCK)  # two runs must never put one event under two roots
-            hashes = qr.unrooted(conn, account.lower(), batch_size)
+            hashes = queries_roots.unrooted(conn, account.lower(), batch_size)
             if not hashes:
                 return built
             build_root(conn, hashes, anchorer=account)
@@ -51,7 +53,7 @@ def anchor_now(ctx: TraceContext, *, account: LocalAccount, hashes: list[str]) -
     built or sent."""
     with ctx.engine.begin() as conn:
         lock(conn, ANCHOR_LOCK)
-        ready = qr.unrooted_among(conn, hashes, account.address.lower())
+        ready = queries_roots.unrooted_among(conn, hashes, account.address.lower())
         if not ready:
             return None
         root = build_root(conn, ready, anchorer=account.address)
@@ -67,8 +69,8 @@ def send_roots(ctx: TraceContext, *, account: LocalAccount) -> list[str]:
     registry = ctx.registry
     sender = ctx.sender(account)
     with ctx.engine.begin() as conn:
-        qr.mark_anchored(conn, account.address.lower())
-        pending = qr.unanchored(conn, account.address.lower())
+        queries_roots.mark_anchored(conn, account.address.lower())
+        pending = queries_roots.unanchored(conn, account.address.lower())
     sent: list[tuple[str, Any]] = []
     for root, count, meta in pending:
         anchored_at, _ = registry.functions.rootInfo(account.address, bytes.fromhex(root[2:])).call()
@@ -110,4 +112,4 @@ def confirm_root(ctx: TraceContext, *, sender: Any, root: str, tx_hash: Any) -> 
 
 def _mark_root(ctx: TraceContext, root: str, tx_hash: str | None, status: str) -> None:
     with ctx.engine.begin() as conn:
-        qr.set_root(conn, root, status, tx_hash)
+        queries_roots.set_root(conn, root, status, tx_hash)
