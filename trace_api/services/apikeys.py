@@ -12,10 +12,10 @@ import hashlib
 import secrets
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine
 
 from trace_api.errors import NotFoundError, UnauthorizedError, ValidationError
-from trace_api.index import schema as t
+from trace_api.index import queries_keys as qk
 
 PREFIX = "trk_"
 ID_DIGITS = 12
@@ -65,14 +65,13 @@ def create_key(engine: Engine, *, organisation: str, account: str, expires_at: d
         raise ValidationError("an API key's expiry must be in the future")
     key = PREFIX + secrets.token_urlsafe(32)
     with engine.begin() as conn:
-        conn.execute(
-            insert(t.api_keys).values(
-                key_hash=_hash(key),
-                organisation=organisation.strip(),
-                account=account.strip(),
-                created_at=_now(),
-                expires_at=expires_at,
-            )
+        qk.add_key(
+            conn,
+            key_hash=_hash(key),
+            organisation=organisation.strip(),
+            account=account.strip(),
+            created_at=_now(),
+            expires_at=expires_at,
         )
     return key
 
@@ -83,12 +82,9 @@ def key_id(key: str) -> str:
 
 
 def list_keys(engine: Engine, *, organisation: str | None = None) -> list[ApiKeyPublic]:
-    query = select(t.api_keys).order_by(t.api_keys.c.organisation, t.api_keys.c.created_at)
-    if organisation is not None:
-        query = query.where(t.api_keys.c.organisation == organisation)
     now = _now()
     with engine.connect() as conn:
-        rows = conn.execute(query).mappings().all()
+        rows = qk.key_rows(conn, organisation)
     return [
         ApiKeyPublic(
             id=row["key_hash"][2 : 2 + ID_DIGITS],
@@ -121,12 +117,7 @@ def revoke_key(engine: Engine, *, ident: str) -> ApiKeyPublic:
     found = _find(engine, ident)
     if found.revoked_at is None:
         with engine.begin() as conn:
-            conn.execute(
-                update(t.api_keys)
-                .where(t.api_keys.c.key_hash.like(f"0x{found.id}%"))
-                .where(t.api_keys.c.revoked_at.is_(None))
-                .values(revoked_at=_now())
-            )
+            qk.revoke(conn, found.id, _now())
     return _find(engine, found.id)
 
 
@@ -140,15 +131,14 @@ def rotate_key(engine: Engine, *, ident: str, expires_at: dt.datetime | None = N
     key = PREFIX + secrets.token_urlsafe(32)
     now = _now()
     with engine.begin() as conn:
-        conn.execute(update(t.api_keys).where(t.api_keys.c.key_hash.like(f"0x{old.id}%")).values(revoked_at=now))
-        conn.execute(
-            insert(t.api_keys).values(
-                key_hash=_hash(key),
-                organisation=old.organisation,
-                account=old.account,
-                created_at=now,
-                expires_at=expires_at,
-            )
+        qk.revoke(conn, old.id, now)
+        qk.add_key(
+            conn,
+            key_hash=_hash(key),
+            organisation=old.organisation,
+            account=old.account,
+            created_at=now,
+            expires_at=expires_at,
         )
     return key, _find(engine, key_id(key))
 
@@ -159,7 +149,7 @@ def authenticate(engine: Engine, key: str | None) -> tuple[str, str]:
         raise UnauthorizedError("missing API key: send `Authorization: Bearer <key>`")
     digest = _hash(key)
     with engine.connect() as conn:
-        row = conn.execute(select(t.api_keys).where(t.api_keys.c.key_hash == digest)).mappings().first()
+        row = qk.key_row(conn, digest)
     if row is None:
         raise UnauthorizedError("invalid API key")
     now = _now()
@@ -169,5 +159,5 @@ def authenticate(engine: Engine, key: str | None) -> tuple[str, str]:
     last = _utc(row["last_used_at"])
     if last is None or now - last >= LAST_USED_EVERY:
         with engine.begin() as conn:
-            conn.execute(update(t.api_keys).where(t.api_keys.c.key_hash == digest).values(last_used_at=now))
+            qk.touch(conn, digest, now)
     return row["organisation"], row["account"]

@@ -15,8 +15,6 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, select
-
 from trace_api.domain import (
     EXT,
     BatchKey,
@@ -33,7 +31,7 @@ from trace_api.domain import (
 from trace_api.epcis import event_hash_bytes
 from trace_api.epcis.vocab import STEP_CODES, step_code
 from trace_api.errors import ContractRevert, NotFoundError, ValidationError
-from trace_api.index import schema as t
+from trace_api.index import queries_batches as qb
 from trace_api.services import documents
 from trace_api.services.batch_models import BatchDerived, BatchRecalled, BatchRegistered, EventRecorded, RoleChanged
 from trace_api.services.context import TraceContext
@@ -139,10 +137,7 @@ def _save_key(ctx: TraceContext, key: BatchKey, meta: dict[str, Any]) -> None:
     """Write the batch's key and metadata ahead of its registration. The dry run passed, so the batch is not on
     chain: metadata an earlier, unfinished attempt left is replaced."""
     with ctx.engine.begin() as conn:
-        conn.execute(delete(t.batch_keys).where(t.batch_keys.c.batch_id == key.id_hex))
-        conn.execute(
-            insert(t.batch_keys).values(batch_id=key.id_hex, gtin=key.gtin, lot=key.lot, metadata=canonical_json(meta))
-        )
+        qb.replace_key(conn, batch_id=key.id_hex, gtin=key.gtin, lot=key.lot, metadata=canonical_json(meta))
 
 
 def _send(ctx: TraceContext, sender: Any, fn: Any, hashes: list[str]) -> Any:
@@ -358,13 +353,7 @@ def _store_events(
 
     if awaits is not None:
         with ctx.engine.connect() as conn:
-            stale = list(
-                conn.execute(
-                    select(t.epcis_events.c.event_hash).where(
-                        t.epcis_events.c.awaits == awaits, t.epcis_events.c.capturer == account.address.lower()
-                    )
-                ).scalars()
-            )
+            stale = qb.awaiting(conn, awaits, account.address.lower())
         discard(ctx.engine, stale)
 
     return insert_events(

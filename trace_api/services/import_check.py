@@ -7,12 +7,10 @@ import json
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from trace_api.domain import EXT, BatchKey, hx
 from trace_api.epcis import event_hash_bytes
 from trace_api.errors import ContractRevert, ForbiddenError, TraceError, ValidationError
-from trace_api.index import schema as t
+from trace_api.index import queries_imports as qi
 from trace_api.services import events as ev
 from trace_api.services import sheet
 from trace_api.services.context import TraceContext
@@ -54,14 +52,7 @@ def _captured_by(ctx: TraceContext, event: dict[str, Any], account: str) -> bool
     """Whether ``account`` already captured this very event (importing a file again, or resuming a run)."""
     event_hash = hx(event_hash_bytes(event))
     with ctx.engine.connect() as conn:
-        return (
-            conn.execute(
-                select(t.epcis_events.c.event_hash).where(
-                    t.epcis_events.c.event_hash == event_hash, t.epcis_events.c.capturer == account.lower()
-                )
-            ).first()
-            is not None
-        )
+        return qi.captured_by(conn, event_hash, account)
 
 
 def check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder, *, account: LocalAccount,
@@ -128,15 +119,7 @@ def check(ctx: TraceContext, rows_of: Rows, name: str, finder: BatchFinder, *, a
         bad += findings.bad_rows()
         errors.extend(findings.messages())
     with ctx.engine.connect() as conn:
-        known = (
-            set(
-                conn.execute(
-                    select(t.chain_batches.c.batch_id).where(t.chain_batches.c.batch_id.in_(list(batches)))
-                ).scalars()
-            )
-            if batches
-            else set()
-        )
+        known = qi.registered_among(conn, list(batches)) if batches else set()
     sends: list[tuple[str, BatchKey, tuple[Any, ...]]] = []
     for number, event, key in lifecycle:
         if key.id_hex in known:
@@ -162,11 +145,7 @@ def _simulate(ctx: TraceContext, account: LocalAccount, sends: list[tuple[str, B
     """The lifecycle steps pass 2 would record, tried on chain without sending: a step the contract refuses
     (not the custodian, not in transit ...) refuses the file now, not after its events were written."""
     with ctx.engine.connect() as conn:
-        done = set(
-            conn.execute(
-                select(t.chain_events.c.event_hash).where(t.chain_events.c.event_hash.in_([h for h, _, _ in sends]))
-            ).scalars()
-        )
+        done = qi.recorded_among(conn, [h for h, _, _ in sends])
     todo = [(key, inputs) for h, key, inputs in sends if h not in done]
     if not todo:
         return

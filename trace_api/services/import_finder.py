@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
-
 from trace_api.domain import BatchKey, batch_key
 from trace_api.epcis.identifiers import subjects
 from trace_api.errors import ValidationError
-from trace_api.index import schema as t
+from trace_api.index import queries_imports as qi
 from trace_api.services.context import TraceContext
 
 
@@ -47,28 +45,24 @@ class BatchFinder:
 
     def _query(self, kind: str, ref: str) -> list[BatchKey]:
         assert self.ctx is not None
-        e, b, k = t.epcis_events, t.event_batches, t.batch_keys
-        query = select(k.c.gtin, k.c.lot, e.c.body).select_from(
-            b.join(e, e.c.event_hash == b.c.event_hash).join(k, k.c.batch_id == b.c.batch_id)
-        )
-        if kind == "item":  # an event about the batch that named this serial: its commissioning, as a rule
-            gtin, serial = ref.split("/", 1)
-            query = query.where(k.c.gtin == gtin, e.c.body.contains(serial))
-        else:  # an aggregation that packed the batch into this SSCC; the last serial digits stand together in
-            # every form of the SSCC (URN or Digital Link)
-            query = query.where(e.c.event_type == "AggregationEvent", e.c.body.contains(ref[-5:-1]))
-        keys: dict[str, BatchKey] = {}
         with self.ctx.engine.connect() as conn:
-            for gtin, lot, body in conn.execute(query.limit(1000)):
-                named = subjects(json.loads(body))
-                hit = (
-                    tuple(ref.split("/", 1)) in named.items
-                    if kind == "item"
-                    else (ref in named.ssccs and _parent_sscc(json.loads(body)) == ref)
-                )
-                if hit:
-                    key = batch_key(gtin, lot)
-                    keys[key.id_hex] = key
+            if kind == "item":  # an event about the batch that named this serial: its commissioning, as a rule
+                gtin, serial = ref.split("/", 1)
+                rows = qi.item_candidates(conn, gtin, serial)
+            else:  # an aggregation that packed the batch into this SSCC; the last serial digits stand together in
+                # every form of the SSCC (URN or Digital Link)
+                rows = qi.sscc_candidates(conn, ref[-5:-1])
+        keys: dict[str, BatchKey] = {}
+        for gtin, lot, body in rows:
+            named = subjects(json.loads(body))
+            hit = (
+                tuple(ref.split("/", 1)) in named.items
+                if kind == "item"
+                else (ref in named.ssccs and _parent_sscc(json.loads(body)) == ref)
+            )
+            if hit:
+                key = batch_key(gtin, lot)
+                keys[key.id_hex] = key
         return list(keys.values())
 
 

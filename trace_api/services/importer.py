@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from trace_api.errors import ValidationError
-from trace_api.index import schema as t
+from trace_api.index import queries_imports as qi
 from trace_api.index.store import lock
 from trace_api.services import events as ev
 from trace_api.services import roots, sheet
@@ -186,11 +185,7 @@ def import_rows(
         with ctx.engine.begin() as conn:
             lock(conn, roots.ANCHOR_LOCK)  # with the lock held, "already stored" cannot change under us
             hashes = [c.event_hash for c in chunk]
-            existing = set(
-                conn.execute(
-                    select(t.epcis_events.c.event_hash).where(t.epcis_events.c.event_hash.in_(hashes))
-                ).scalars()
-            )
+            existing = qi.stored_among(conn, hashes)
             fresh = list({c.event_hash: c for c in chunk if c.event_hash not in existing}.values())
             ev.insert_captured(conn, fresh)
             anchored = [c.event_hash for c in fresh if c.row["mode"] == "anchor"]

@@ -16,13 +16,11 @@ from typing import TYPE_CHECKING
 
 from babel import Locale
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select, update
 
 from trace_api.chain.accounts import address_of
 from trace_api.domain import hx, parse_gln
 from trace_api.errors import NotFoundError, ValidationError
-from trace_api.index import schema as t
-from trace_api.index.store import insert_ignore
+from trace_api.index import queries_orgs as qo
 from trace_api.services import documents
 from trace_api.services.context import TraceContext
 
@@ -137,16 +135,11 @@ def register(
         "updated_at": dt.datetime.now(dt.UTC),
     }
     with ctx.engine.begin() as conn:  # write-ahead: the profile exists before its hash is sent
-        conn.execute(t.organisations.delete().where(t.organisations.c.account == row["account"]))
-        insert_ignore(conn, t.organisations, [row])
+        qo.replace_profile(conn, row)
     receipt = ctx.sender(signer).transact(fn)
     tx_hash = hx(receipt["transactionHash"])
     with ctx.engine.begin() as conn:
-        conn.execute(
-            update(t.organisations)
-            .where(t.organisations.c.account == row["account"])
-            .values(status="set", tx_hash=tx_hash)
-        )
+        qo.set_status(conn, member.lower(), "set", tx_hash=tx_hash)
     return show(ctx, account=member)
 
 
@@ -155,11 +148,7 @@ def revoke(ctx: TraceContext, *, signer: LocalAccount, account: str) -> Organisa
     current = show(ctx, account=member)
     ctx.sender(signer).transact(ctx.chain.contract("OrgDirectory").functions.revokeOrganisation(member))
     with ctx.engine.begin() as conn:
-        conn.execute(
-            update(t.organisations)
-            .where(t.organisations.c.account == member.lower())
-            .values(status="revoked", updated_at=dt.datetime.now(dt.UTC))
-        )
+        qo.set_status(conn, member.lower(), "revoked", updated_at=dt.datetime.now(dt.UTC))
     return current.model_copy(update={"verified": False, "status": "revoked"})
 
 
@@ -180,9 +169,7 @@ def _resolve(ctx: TraceContext, row: dict) -> Organisation:  # type: ignore[type
     status = row["status"]
     if status == "pending" and verified:  # the transaction went through before a crash: complete the row
         with ctx.engine.begin() as conn:
-            conn.execute(
-                update(t.organisations).where(t.organisations.c.account == row["account"]).values(status="set")
-            )
+            qo.set_status(conn, row["account"], "set")
         status = "set"
     return Organisation(
         account=Web3.to_checksum_address(row["account"]),
@@ -199,7 +186,7 @@ def _resolve(ctx: TraceContext, row: dict) -> Organisation:  # type: ignore[type
 def show(ctx: TraceContext, *, account: str) -> Organisation:
     member = _member(ctx, account).lower()
     with ctx.engine.connect() as conn:
-        row = conn.execute(select(t.organisations).where(t.organisations.c.account == member)).mappings().first()
+        row = qo.org_row(conn, member)
     if row is None:
         raise NotFoundError(
             f"no organisation profile for {account}; the registry admin adds one with `trace org register`"
@@ -209,7 +196,7 @@ def show(ctx: TraceContext, *, account: str) -> Organisation:
 
 def list_all(ctx: TraceContext) -> list[Organisation]:
     with ctx.engine.connect() as conn:
-        rows = conn.execute(select(t.organisations).order_by(t.organisations.c.account)).mappings().all()
+        rows = qo.org_rows(conn)
     return [_resolve(ctx, dict(row)) for row in rows]
 
 
@@ -219,6 +206,6 @@ def names(ctx: TraceContext, accounts: list[str]) -> dict[str, Organisation]:
     if not wanted:
         return {}
     with ctx.engine.connect() as conn:
-        rows = conn.execute(select(t.organisations).where(t.organisations.c.account.in_(wanted))).mappings().all()
+        rows = qo.org_rows(conn, wanted)
     found = (_resolve(ctx, dict(row)) for row in rows)
     return {org.account.lower(): org for org in found if org.verified}

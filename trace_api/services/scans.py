@@ -18,10 +18,10 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from trace_api.index import schema as t
+from trace_api.index import queries_scans as qs
 
 log = logging.getLogger("trace_api.scans")
 
@@ -159,7 +159,7 @@ class ScanRecorder:
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
         with self.engine.begin() as conn:
-            conn.execute(insert(t.scans), rows)
+            qs.add_scans(conn, rows)
         with self._cond:  # the units in memory count what was just written; the others are read when asked
             self._commits += 1
             for row in rows:
@@ -168,10 +168,6 @@ class ScanRecorder:
                     self._facts[unit] = self._facts[unit].with_scan_from(row["place"])
 
     def _read(self, unit: Unit) -> ScanFacts:
-        mine = (t.scans.c.batch_id == unit[0]) & (t.scans.c.serial == unit[1])
         with self.engine.connect() as conn:
-            count, places = conn.execute(
-                select(func.count(), func.count(func.distinct(t.scans.c.place))).where(mine)
-            ).one()
-            seen = conn.execute(select(t.scans.c.place).where(mine).distinct().limit(MAX_PLACES)).scalars().all()
-        return ScanFacts(int(count), int(places), frozenset(seen))
+            count, places, seen = qs.scan_counts(conn, *unit, at_most=MAX_PLACES)
+        return ScanFacts(count, places, frozenset(seen))
