@@ -59,7 +59,9 @@ def register_batch(
 ) -> BatchRegistered:
     key = batch_key(gtin, lot)
     meta = {"gtin": key.gtin, "lot": key.lot, **(metadata or {})}
-    fn = ctx.registry.functions.registerBatch(key.id, metadata_hash(meta), parse_quantity(quantity), parse_uom(uom))
+    fn = ctx.chain.ref("TraceRegistry").fn(
+        "registerBatch", key.id, metadata_hash(meta), parse_quantity(quantity), parse_uom(uom)
+    )
     sender = ctx.sender(account)
     sender.call(fn)  # refused (already registered, no role) before anything is written
     _save_key(ctx, key, meta)
@@ -284,7 +286,7 @@ def record_event(
     )
     parse_event(event)
     event_hash = event_hash_bytes(event)
-    fn = ctx.registry.functions.recordEvent(key.id, code, event_hash, location, consignee)
+    fn = ctx.chain.ref("TraceRegistry").fn("recordEvent", key.id, code, event_hash, location, consignee)
     sender = ctx.sender(account)
     sender.call(fn)
     if prepared:
