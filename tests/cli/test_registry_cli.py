@@ -1,12 +1,14 @@
 """The traceability CLI end to end on a real anvil: batches, events, custody, lineage, recalls, bad input."""
 
 import json
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_trace
+from tests.conftest import ROOT, cli_environ, run_trace
 from tests.conftest import trace_fails as fails
 from tests.conftest import trace_ok as ok
 
@@ -64,6 +66,23 @@ def test_lifecycle_custody_documents(trace_session_env: dict[str, str], tmp_path
     assert docs["invoice.pdf"]["verified"] and docs["invoice.pdf"]["private"]
     stored = Path(env["TRACE_HOME"]) / "documents" / docs["invoice.pdf"]["sha256"][2:]
     assert b"private invoice" not in stored.read_bytes()  # encrypted at rest
+
+
+def test_event_add_sends_without_importing_web3(trace_session_env: dict[str, str]) -> None:
+    """`trace event add` encodes, signs and sends its transaction over the lean JSON-RPC transport: the whole run,
+    against the chain, never imports web3 (about a second to import; the CLI bench times the command)."""
+    env, l1 = trace_session_env, lot()
+    ok(env, "batch", "register", "--gtin", GTIN, "--lot", l1)
+    probe = (
+        "import sys\n"
+        "from cli.main import main\n"
+        f"code = main(['event', 'add', '{GTIN}', '{l1}', '--step', 'storing', '--json'])\n"
+        "sys.stderr.write(repr((code, sorted(m for m in ('web3', 'ens') if m in sys.modules))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=cli_environ(env), capture_output=True, text=True)
+    assert done.stderr.strip().endswith("(0, [])"), done.stderr
+    assert json.loads(done.stdout)["step"] == "storing"
+    assert [e["biz_step"] for e in show(env, GTIN, l1)["timeline"]][-1] == "storing"
 
 
 def test_derive_and_transitive_recall(trace_session_env: dict[str, str]) -> None:

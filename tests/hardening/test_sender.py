@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -27,6 +27,7 @@ from trace_api.chain.fees import bump
 from trace_api.chain.sender import TxSender
 from trace_api.config import Settings
 from trace_api.domain import hx
+from trace_api.errors import ContractRevert
 from trace_api.services.deploy import scratch_chain
 
 ACCOUNT = "producer"
@@ -302,3 +303,29 @@ def test_journal_survives_a_torn_line_and_compacts(anvil: Node, monkeypatch: pyt
     sender.transact(anvil.anchor(new_root()))
     assert journal.path.read_text() == ""  # everything settled: nothing left to keep
     assert not journal.path.with_suffix(".tmp").exists()
+
+
+def test_a_lean_call_sends_what_web3_would_send_and_gets_the_receipt_web3_would_type(anvil: Node) -> None:
+    """A Call is coded with eth_abi and sent over our JSON-RPC transport: the same calldata as web3's contract
+    function, the same receipt as web3 reads, and a revert by its custom error's name (dry run and send alike)."""
+    root = new_root()
+    lean = anvil.chain.ref("TraceRegistry").fn("anchorRoot", bytes.fromhex(root[2:]), 1, META)
+    placeholders = {"gas": 1, "maxFeePerGas": 0, "maxPriorityFeePerGas": 0, "nonce": 0, "chainId": 1}
+    assert lean.data == anvil.anchor(root).build_transaction({"from": anvil.address, **placeholders})["data"]
+    sender = anvil.sender()
+    receipt = sender.transact(lean)
+    assert receipt["status"] == 1 and anvil.anchored(root)
+    assert _plain(receipt) == _plain(anvil.w3.eth.get_transaction_receipt(receipt["transactionHash"]))
+    for attempt in (sender.call, sender.transact):
+        with pytest.raises(ContractRevert) as refused:
+            attempt(lean)
+        assert refused.value.error == "TraceRootExists"
+
+
+def _plain(value: Any) -> Any:
+    """web3's AttributeDicts as dicts, to compare with a receipt of plain dicts; each value with its type."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return (type(value), value)

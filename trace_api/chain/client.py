@@ -1,8 +1,8 @@
 """Connect to the chain: the JSON-RPC endpoint, the deployment record, contract handles.
 
 The read paths (view calls, blocks, transactions, logs) speak JSON-RPC through :mod:`trace_api.chain.rpc` and code
-the ABI with eth_abi; web3 is imported only when a command asks for ``Chain.w3`` (contract functions to send,
-deployments), and then runs over the same transport.
+the ABI with eth_abi, and so does a :class:`Call` a transaction sends; web3 is imported only when a command asks for
+``Chain.w3`` (contract functions built with web3, deployments), and then runs over the same transport.
 """
 
 from __future__ import annotations
@@ -46,10 +46,28 @@ class Deployed(Protocol):
 
 @dataclass(frozen=True)
 class ContractRef:
-    """A deployed contract as the read paths know it: its address and ABI, without web3."""
+    """A deployed contract as the read and write paths know it: its address and ABI, without web3."""
 
     address: str
     abi: list[dict[str, Any]] = field(repr=False)
+
+    def fn(self, name: str, *args: Any) -> Call:
+        """One of its functions with arguments, to call or to send (see :class:`TxSender`)."""
+        return Call(self, name, args)
+
+
+@dataclass(frozen=True)
+class Call:
+    """A contract function with its arguments: what a transaction sends, coded with eth_abi like a view."""
+
+    contract: Deployed
+    name: str
+    args: tuple[Any, ...]
+
+    @property
+    def data(self) -> str:
+        """The calldata: the function's selector and its arguments, ABI-coded."""
+        return encode_call(self.contract, self.name, self.args)
 
 
 @dataclass
@@ -118,18 +136,18 @@ class Chain:
             self.rpc.call("eth_getLogs", {"address": address, "fromBlock": hex(from_block), "toBlock": hex(to_block)})
         )
 
-    def view(self, contract: Deployed, name: str, *args: Any, block: int | None = None) -> Any:
+    def view(
+        self, contract: Deployed, name: str, *args: Any, block: int | None = None, sender: str | None = None
+    ) -> Any:
         """A view call: one ``eth_call`` with the ABI coded here, without web3's contract machinery (which costs
         several milliseconds a call in Python, and a second to import). One output comes back bare, several as a
-        tuple, one struct as a dict of its named fields; a revert raises ContractRevert.
+        tuple, one struct as a dict of its named fields; a revert raises ContractRevert. ``sender`` is the call's
+        ``from`` (a transaction's dry run).
         """
-        selector, inputs, outputs, fields = _view_abi(contract, name)
-        try:
-            encoded = abi_encode(inputs, list(args))
-        except EncodingError as exc:  # a trade id above uint256 is the caller's input, not a bug
-            raise ValidationError(f"a value does not fit the argument types of the contract's {name}") from exc
-        data = "0x" + (selector + encoded).hex()
-        call = {"to": str(contract.address), "data": data}
+        _, _, outputs, fields = _view_abi(contract, name)
+        call = {"to": str(contract.address), "data": encode_call(contract, name, args)}
+        if sender is not None:
+            call["from"] = sender
         response = self.rpc.request("eth_call", [call, "latest" if block is None else hex(block)])
         if "error" in response:
             error = response["error"]
@@ -173,6 +191,16 @@ def _abi_of(address: str, name: str, abi_json: str) -> ViewAbi:
         tuple(get_abi_output_types(entry)),
         fields,
     )
+
+
+def encode_call(contract: Deployed, name: str, args: tuple[Any, ...]) -> str:
+    """The calldata of one of ``contract``'s functions with ``args``, as a 0x hex string."""
+    selector, inputs, _, _ = _view_abi(contract, name)
+    try:
+        encoded = abi_encode(inputs, list(args))
+    except EncodingError as exc:  # a trade id above uint256 is the caller's input, not a bug
+        raise ValidationError(f"a value does not fit the argument types of the contract's {name}") from exc
+    return "0x" + (selector + encoded).hex()
 
 
 # The ABI's text by the identity of the list it came from (kept alive here, so an id is never reused while cached):

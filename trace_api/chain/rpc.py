@@ -1,8 +1,9 @@
 """The one JSON-RPC transport: HTTP(S) POSTs over a kept-alive connection per thread, from the standard library.
 
 Every request to the node goes through :class:`JsonRpc`, whether our code makes it (view calls, logs, blocks on
-the read paths) or web3 does (transactions, receipts, contract calls): web3 is given :class:`RpcProvider`, a
-provider on top of it. So the read paths do not import web3 at all (its import costs about a second), and every
+the read paths; nonces, estimates, raw transactions and receipts in the sender) or web3 does (the services that
+still build contract calls with web3): web3 is given :class:`RpcProvider`, a provider on top of it. So neither the
+read paths nor a lean write imports web3 (its import costs about a second), and every
 transport failure, whoever made the call, raises ChainUnavailableError: commands exit 4 and routes answer 503
 while the node is down.
 """
@@ -49,6 +50,11 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
         return "0x" + bytes(value).hex()
     raise TypeError(f"cannot send {type(value).__name__} over JSON-RPC")
+
+
+def hex_quantities(params: dict[str, Any]) -> dict[str, Any]:
+    """Request fields as JSON-RPC takes them: numbers (quantities) in hex."""
+    return {k: hex(v) if isinstance(v, int) else v for k, v in params.items()}
 
 
 class JsonRpc:

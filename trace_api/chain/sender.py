@@ -25,19 +25,22 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
-from web3.contract.contract import ContractConstructor, ContractFunction
-from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
-from web3.types import TxReceipt
 
-from trace_api.chain.client import Chain, guarded
+from trace_api.chain.client import Call, Chain, guarded
 from trace_api.chain.fees import Fees
 from trace_api.chain.journal import JOURNAL_DIR, Journal, PendingTx, alive
+from trace_api.chain.receipts import typed_receipt
+from trace_api.chain.rpc import RpcError, hex_quantities
 from trace_api.domain import hx
 from trace_api.errors import TraceError
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+    from web3.contract.contract import ContractConstructor, ContractFunction
+    from web3.types import TxReceipt
 
 GAS_MARGIN = 1.2
 RECEIPT_TIMEOUT_S = 120.0
@@ -49,7 +52,9 @@ SEND_ATTEMPTS = 4
 MAX_RESENDS = 3
 SETTLED_KEPT = 4096
 
-Callable_ = ContractFunction | ContractConstructor
+# What is sent: a lean Call, or a web3 contract function or constructor (deployments and the services that still
+# build their calls with web3 pay for its import; the rest of the way is the same).
+Sendable: TypeAlias = "Call | ContractFunction | ContractConstructor"
 _SIGNED_KEYS = ("to", "data", "value", "chainId", "gas", "maxFeePerGas", "maxPriorityFeePerGas", "nonce")
 
 
@@ -114,17 +119,23 @@ class TxSender:
         )
 
     # ---- nonces and fees ----
-    def _pending_count(self) -> int:
-        return int(guarded(lambda: self.chain.w3.eth.get_transaction_count(self.address, "pending")))
+    def _count(self, block: str) -> int:
+        """The account's transaction count at ``block``: "pending" gives the next free nonce."""
+        return int(self.chain.rpc.call("eth_getTransactionCount", self.address, block), 16)
 
     # ---- reverts ----
     def estimate(self, tx: dict[str, Any]) -> int:
         try:
-            return int(guarded(lambda: self.chain.w3.eth.estimate_gas(tx)))  # type: ignore[arg-type]
-        except (ContractCustomError, ContractLogicError, Web3RPCError) as exc:
+            return int(self.chain.rpc.call("eth_estimateGas", hex_quantities(tx)), 16)
+        except RpcError as exc:
             raise self.chain.errors.from_exception(exc) from exc
 
-    def call(self, fn: ContractFunction) -> Any:
+    def call(self, fn: Call | ContractFunction) -> Any:
+        """A dry run from this account: the function's result, or ContractRevert."""
+        if isinstance(fn, Call):
+            return self.chain.view(fn.contract, fn.name, *fn.args, sender=self.address)
+        from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
+
         try:
             return guarded(lambda: fn.call({"from": self.address}))
         except (ContractCustomError, ContractLogicError, Web3RPCError) as exc:
@@ -211,9 +222,12 @@ class TxSender:
         return None
 
     # ---- sending ----
-    def submit(self, fn: Callable_, *, value: int = 0, gas: int | None = None) -> HexBytes:
+    def submit(self, fn: Sendable, *, value: int = 0, gas: int | None = None) -> HexBytes:
         """Estimate (decoding any revert before anything is sent), sign and send; returns the tx hash."""
         self._ensure_recovered()
+        if isinstance(fn, Call):
+            call = {"from": self.address, "to": str(fn.contract.address), "value": value, "data": fn.data}
+            return self._submit_call(call, gas)
         # Placeholders for gas, fees and nonce keep web3 from asking the node for them here.
         built = fn.build_transaction(
             {  # type: ignore[arg-type]
@@ -226,7 +240,7 @@ class TxSender:
                 "nonce": 0,
             }
         )
-        call: dict[str, Any] = {"from": self.address, "value": int(built.get("value", 0)), "data": built["data"]}
+        call = {"from": self.address, "value": int(built.get("value", 0)), "data": built["data"]}
         if built.get("to"):
             call["to"] = built["to"]
         return self._submit_call(call, gas)
@@ -251,11 +265,11 @@ class TxSender:
         """Send with the next free nonce, retrying when another sender took it first."""
         for attempt in range(SEND_ATTEMPTS):
             with self._locked():
-                record = PendingTx(self._pending_count(), {}, [], time.time(), os.getpid())
+                record = PendingTx(self._count("pending"), {}, [], time.time(), os.getpid())
                 record.fields = {**fields, "nonce": record.nonce}
                 try:
                     self._send_version(record)
-                except Web3RPCError as exc:
+                except RpcError as exc:
                     if attempt < SEND_ATTEMPTS - 1 and _nonce_clash(exc):
                         continue  # another host with the same key: read the count again
                     raise self.chain.errors.from_exception(exc) from exc
@@ -271,8 +285,8 @@ class TxSender:
         record.sent_at = time.time()
         self._log_sent(record, tx_hash)
         try:
-            guarded(lambda: self.chain.w3.eth.send_raw_transaction(signed.raw_transaction))
-        except Web3RPCError as exc:
+            self.chain.rpc.call("eth_sendRawTransaction", hx(signed.raw_transaction))
+        except RpcError as exc:
             if "already known" not in str(exc).lower():
                 self._log({"op": "dropped", "nonce": record.nonce, "hash": tx_hash})
                 raise
@@ -331,34 +345,27 @@ class TxSender:
 
     def _first_receipt(self, hashes: list[str]) -> TxReceipt | None:
         for h in hashes:
-            try:
-                return guarded(lambda h=h: self.chain.w3.eth.get_transaction_receipt(h))  # type: ignore[no-any-return]
-            except TransactionNotFound:
-                continue
+            raw = self.chain.rpc.call("eth_getTransactionReceipt", h)
+            if raw is not None:
+                return typed_receipt(raw)
         return None
 
     def _known(self, hashes: list[str]) -> bool:
-        for h in hashes:
-            try:
-                guarded(lambda h=h: self.chain.w3.eth.get_transaction(h))
-                return True
-            except TransactionNotFound:
-                continue
-        return False
+        return any(self.chain.rpc.call("eth_getTransactionByHash", h) is not None for h in hashes)
 
     def _replace(self, record: PendingTx) -> str | None:
         """Send the next version of a pending transaction: same nonce, current fees and at least bump() of the last."""
         with self._locked():
             if self._pending.get(record.nonce) is not record or self._first_receipt(record.hashes) is not None:
                 return None
-            latest = int(guarded(lambda: self.chain.w3.eth.get_transaction_count(self.address, "latest")))
+            latest = self._count("latest")
             if latest > record.nonce:
                 return None  # the nonce is used: a version was mined (wait finds it) or the node lost it
             previous = record.fields
             record.fields = {**previous, **self.fees.replacement(previous)}
             try:
                 return self._send_version(record)
-            except Web3RPCError:
+            except RpcError:
                 record.fields = previous  # mined meanwhile, or the node wants more: the next round tells
                 return None
 
@@ -371,7 +378,7 @@ class TxSender:
             if record.resends >= MAX_RESENDS:
                 raise TraceError(f"transaction {record.hashes[-1]} was dropped by the node {MAX_RESENDS} times")
             record.resends += 1
-            nonce = self._pending_count()
+            nonce = self._count("pending")
             if nonce != record.nonce:
                 call: dict[str, Any] = {
                     "from": self.address,
@@ -384,9 +391,9 @@ class TxSender:
             record.fields = {**record.fields, "nonce": nonce, **self.fees.at_least_market(record.fields)}
             try:
                 self._send_version(record)
-            except Web3RPCError as exc:
+            except RpcError as exc:
                 raise self.chain.errors.from_exception(exc) from exc
             self._track(record)
 
-    def transact(self, fn: Callable_, *, value: int = 0, gas: int | None = None) -> TxReceipt:
+    def transact(self, fn: Sendable, *, value: int = 0, gas: int | None = None) -> TxReceipt:
         return self.wait(self.submit(fn, value=value, gas=gas))

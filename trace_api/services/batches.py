@@ -57,7 +57,9 @@ def register_batch(
 ) -> BatchRegistered:
     key = batch_key(gtin, lot)
     meta = {"gtin": key.gtin, "lot": key.lot, **(metadata or {})}
-    fn = ctx.registry.functions.registerBatch(key.id, metadata_hash(meta), parse_quantity(quantity), parse_uom(uom))
+    fn = ctx.chain.ref("TraceRegistry").fn(
+        "registerBatch", key.id, metadata_hash(meta), parse_quantity(quantity), parse_uom(uom)
+    )
     sender = ctx.sender(account)
     sender.call(fn)  # refused (already registered, no role) before anything is written
     _save_key(ctx, key, meta)
@@ -94,8 +96,13 @@ def derive_batch(
     if not parent_keys:
         raise ValidationError("a derived batch needs at least one parent (--from GTIN LOT)")
     meta = {"gtin": key.gtin, "lot": key.lot, "parents": [p.id_hex for p in parent_keys], **(metadata or {})}
-    fn = ctx.registry.functions.deriveBatch(
-        key.id, [p.id for p in parent_keys], metadata_hash(meta), parse_quantity(quantity), parse_uom(uom)
+    fn = ctx.chain.ref("TraceRegistry").fn(
+        "deriveBatch",
+        key.id,
+        [p.id for p in parent_keys],
+        metadata_hash(meta),
+        parse_quantity(quantity),
+        parse_uom(uom),
     )
     sender = ctx.sender(account)
     sender.call(fn)
@@ -279,7 +286,7 @@ def record_event(
     )
     parse_event(event)
     event_hash = event_hash_bytes(event)
-    fn = ctx.registry.functions.recordEvent(key.id, code, event_hash, location, consignee)
+    fn = ctx.chain.ref("TraceRegistry").fn("recordEvent", key.id, code, event_hash, location, consignee)
     sender = ctx.sender(account)
     sender.call(fn)
     if prepared:
@@ -306,7 +313,7 @@ def recall_batch(
     if not reason.strip():
         raise ValidationError("a recall needs a reason")
     reason_hash = hashlib.sha256(reason.encode()).digest()
-    fn = ctx.registry.functions.recall(key.id, reason_hash)
+    fn = ctx.chain.ref("TraceRegistry").fn("recall", key.id, reason_hash)
     sender = ctx.sender(account)
     sender.call(fn)
     event = build_event(key=key, step="holding")
@@ -327,13 +334,13 @@ def recall_batch(
 
 
 def set_role(ctx: TraceContext, *, account: LocalAccount, role: str, member: str, grant: bool) -> RoleChanged:
-    from web3 import Web3
+    from eth_utils.crypto import keccak
 
     if role not in ROLES:
         raise ValidationError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
-    role_id = (b"\0" * 32) if role == "admin" else Web3.keccak(text=f"{role.upper()}_ROLE")
+    role_id = (b"\0" * 32) if role == "admin" else keccak(text=f"{role.upper()}_ROLE")
     address = resolve_account(member, dev_names=ctx.dev_chain)
-    fn = (ctx.registry.functions.grantRole if grant else ctx.registry.functions.revokeRole)(role_id, address)
+    fn = ctx.chain.ref("TraceRegistry").fn("grantRole" if grant else "revokeRole", role_id, address)
     receipt = ctx.sender(account).transact(fn)
     return RoleChanged(role=role, account=address, granted=grant, tx_hash=hx(receipt["transactionHash"]))
 
@@ -367,5 +374,5 @@ def _store_events(
 
 
 def require_batch(ctx: TraceContext, key: BatchKey) -> None:
-    if not ctx.registry.functions.exists(key.id).call():
+    if not ctx.chain.view(ctx.chain.ref("TraceRegistry"), "exists", key.id):
         raise NotFoundError(f"batch {key.gtin}/{key.lot} is not registered")

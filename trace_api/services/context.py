@@ -45,7 +45,7 @@ class TraceContext:
 
     def sender(self, account: LocalAccount) -> TxSender:
         """One sender per account, so concurrent callers share its nonce counter."""
-        from trace_api.chain.sender import TxSender  # web3 comes with it: only writes pay for it
+        from trace_api.chain.sender import TxSender  # with the journal: only writes pay for it
 
         with self._lock:
             if account.address not in self._senders:

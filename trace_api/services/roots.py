@@ -66,14 +66,14 @@ def anchor_now(ctx: TraceContext, *, account: LocalAccount, hashes: list[str]) -
 def send_roots(ctx: TraceContext, *, account: LocalAccount) -> list[str]:
     """Anchor every root ``account`` built that is not on chain yet. Safe to repeat: a root already anchored is only
     marked. Roots of other accounts are theirs to send: anchoring them would vouch for what they captured."""
-    registry = ctx.registry
+    registry = ctx.chain.ref("TraceRegistry")
     sender = ctx.sender(account)
     with ctx.engine.begin() as conn:
         queries_roots.mark_anchored(conn, account.address.lower())
         pending = queries_roots.unanchored(conn, account.address.lower())
     sent: list[tuple[str, Any]] = []
     for root, count, meta in pending:
-        anchored_at, _ = registry.functions.rootInfo(account.address, bytes.fromhex(root[2:])).call()
+        anchored_at, _ = ctx.chain.view(registry, "rootInfo", account.address, bytes.fromhex(root[2:]))
         if anchored_at:
             _mark_root(ctx, root, None, "anchored")
             continue
@@ -87,7 +87,7 @@ def submit_root(ctx: TraceContext, *, sender: Any, root: str, count: int, meta: 
     """Send anchorRoot without waiting (so several roots are mined together), and note that it was sent."""
     meta_b = bytes.fromhex((meta or hx(ANCHOR_META))[2:])
     try:
-        tx_hash = sender.submit(ctx.registry.functions.anchorRoot(bytes.fromhex(root[2:]), count, meta_b))
+        tx_hash = sender.submit(ctx.chain.ref("TraceRegistry").fn("anchorRoot", bytes.fromhex(root[2:]), count, meta_b))
     except ContractRevert as exc:
         if exc.error != "TraceRootExists":
             raise
