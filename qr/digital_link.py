@@ -17,12 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit
 
-from biip import ParseError
-from biip.checksums import gs1_standard_check_digit
-from biip.gtin import Gtin
 from eth_utils.crypto import keccak
 
-from qr import dl_compression
+from qr.check_digits import gs1_check_digit
 from qr.dl_syntax import (
     AI_SEGMENT,
     NOT_ATTRIBUTES,
@@ -108,13 +105,9 @@ def normalize_gtin(gtin: str) -> str:
     if not isinstance(gtin, str) or not gtin.isascii() or not gtin.isdigit() or len(gtin) not in _GTIN_LENGTHS:
         raise DigitalLinkError(f"GTIN {gtin!r}: expected 8, 12, 13 or 14 digits")
     gtin14 = gtin.zfill(14)
-    expected = gs1_standard_check_digit(gtin14[:-1])
+    expected = gs1_check_digit(gtin14[:-1])
     if int(gtin14[-1]) != expected:
         raise DigitalLinkError(f"GTIN {gtin}: invalid check digit, expected {expected}")
-    try:
-        Gtin.parse(gtin14)
-    except ParseError as exc:
-        raise DigitalLinkError(f"GTIN {gtin}: {exc}") from exc
     return gtin14
 
 
@@ -184,6 +177,8 @@ def parse(uri: str) -> DigitalLink:
     segments = parts.path.split("/")[1:]
     if segments and segments[-1] == "":
         segments.pop()  # a trailing slash
+    from qr import dl_compression  # biip's AI table: loaded by parsing, not by building batch keys
+
     try:
         query = _query_pairs(parts.query)
         if _primary_position(segments) is not None or not segments or not dl_compression.looks_compressed(segments[-1]):

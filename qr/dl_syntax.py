@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import re
 
-from biip import ParseError
-from biip.checksums import gs1_standard_check_digit
-from biip.gs1_application_identifiers import GS1ApplicationIdentifier
-from biip.gs1_element_strings import GS1ElementString
-
+from qr.check_digits import gs1_check_digit
 from qr.errors import DigitalLinkError
 
 # GS1 General Specifications, figure 7.11-1: the 82 characters allowed in AIs of format X..n (lot, serial).
@@ -125,6 +121,9 @@ def check_pairs(ais: list[str]) -> None:
 
 
 def check_value(ai: str, value: str) -> None:
+    from biip import ParseError  # biip (and its GS1 prefix tables) loads when a URI is parsed, not at import
+    from biip.gs1_element_strings import GS1ElementString
+
     try:
         GS1ElementString.parse(f"{ai}{value}")
     except (ParseError, ValueError) as exc:
@@ -136,7 +135,7 @@ def check_value(ai: str, value: str) -> None:
     if ai in _CHECK_DIGITS:
         start, length = _CHECK_DIGITS[ai]
         digits = value[start : start + length]
-        expected = gs1_standard_check_digit(digits[:-1])
+        expected = gs1_check_digit(digits[:-1])
         if int(digits[-1]) != expected:
             raise DigitalLinkError(f"AI {ai} value {value!r}: invalid check digit, expected {expected}")
 
@@ -157,6 +156,9 @@ def _check_pair(data: str) -> str:
 def is_ai(key: str) -> bool:
     if not (key.isascii() and key.isdigit()):
         return False
+    from biip import ParseError
+    from biip.gs1_application_identifiers import GS1ApplicationIdentifier
+
     try:
         return GS1ApplicationIdentifier.extract(key).ai == key
     except ParseError:

@@ -17,6 +17,7 @@ from typing import Any
 from eth_utils.address import is_address, to_checksum_address
 
 from qr import digital_link
+from qr.check_digits import gs1_check_digit
 from qr.errors import DigitalLinkError
 from trace_api.errors import ValidationError
 
@@ -66,8 +67,7 @@ def parse_gln(gln: str | None) -> int:
         return 0
     if len(gln) != 13 or not gln.isdigit():
         raise ValidationError(f"GLN {gln!r}: must be 13 digits")
-    digits = [int(c) for c in gln[:12]]
-    check = (10 - sum(d * (3 if i % 2 else 1) for i, d in enumerate(digits)) % 10) % 10
+    check = gs1_check_digit(gln[:12])
     if check != int(gln[12]):
         raise ValidationError(f"GLN {gln}: invalid check digit, expected {check}")
     return int(gln)

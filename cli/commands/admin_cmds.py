@@ -1,7 +1,5 @@
 """`trace keys` (encrypted keystores) and `trace apikey` (HTTP API keys for organisations)."""
 
-from __future__ import annotations
-
 import datetime as dt
 import json
 import os

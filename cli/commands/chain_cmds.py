@@ -1,7 +1,5 @@
 """`trace compile` and `trace deploy`."""
 
-from __future__ import annotations
-
 import time
 
 import typer

@@ -1,7 +1,5 @@
 """`trace demo`: the end-to-end story, then the API and consumer pages until Ctrl-C."""
 
-from __future__ import annotations
-
 import typer
 
 from cli.context import console, emit, state

@@ -1,7 +1,5 @@
 """`trace import`, `trace epcis hash|export`."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 

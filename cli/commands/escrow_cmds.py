@@ -4,8 +4,6 @@ Default signers on the local chain (``--as NAME`` overrides any of them): open, 
 and resolve-timeout sign as ``buyer``; release, withdraw and doc add as ``seller``; resolve as ``arbiter``.
 """
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Any

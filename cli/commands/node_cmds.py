@@ -1,7 +1,5 @@
 """`trace node start|stop|status`: the embedded local chain."""
 
-from __future__ import annotations
-
 import dataclasses
 
 import typer

@@ -1,7 +1,5 @@
 """`trace org register|show|list|revoke`: organisations behind accounts, vouched for by the registry admin."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import typer

@@ -1,7 +1,5 @@
 """`trace qr make|sheet`, `trace batch units`, `trace verify`: labels for packages and checking them."""
 
-from __future__ import annotations
-
 import ipaddress
 from pathlib import Path
 from typing import Literal
@@ -17,7 +15,6 @@ from cli.context import emit, state
 from qr import digital_link
 from trace_api.chain.accounts import address_of
 from trace_api.errors import ConfigError
-from trace_api.services import units
 
 qr_app = typer.Typer(help="GS1 Digital Link QR codes for batches and units.", no_args_is_help=True)
 
@@ -125,6 +122,7 @@ def batch_units(
 ) -> None:
     """Commission unit serials: one EPCIS event each, anchored under Merkle roots."""
     from qr import sheet
+    from trace_api.services import units  # the importer's machinery: not for `batch show`, which shares this group
 
     result = units.commission_units(
         state().trace(),

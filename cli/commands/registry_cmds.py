@@ -1,7 +1,5 @@
 """`trace role`, `trace batch`, `trace event`, `trace anchor`: the traceability registry."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any
 

@@ -1,7 +1,5 @@
 """`trace serve`: the HTTP API and consumer pages."""
 
-from __future__ import annotations
-
 import typer
 
 from cli.context import state

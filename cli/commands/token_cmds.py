@@ -1,7 +1,5 @@
 """`trace token balance|transfer|mint`: a wallet's stablecoins (and native coin)."""
 
-from __future__ import annotations
-
 import typer
 
 from cli.context import emit, state

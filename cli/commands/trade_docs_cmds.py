@@ -4,8 +4,6 @@ Reading a trade's files needs to be its buyer, seller or arbiter: `--as NAME` (o
 the local chain.
 """
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 

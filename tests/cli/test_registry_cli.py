@@ -68,21 +68,34 @@ def test_lifecycle_custody_documents(trace_session_env: dict[str, str], tmp_path
     assert b"private invoice" not in stored.read_bytes()  # encrypted at rest
 
 
-def test_event_add_sends_without_importing_web3(trace_session_env: dict[str, str]) -> None:
-    """`trace event add` encodes, signs and sends its transaction over the lean JSON-RPC transport: the whole run,
-    against the chain, never imports web3 (about a second to import; the CLI bench times the command)."""
-    env, l1 = trace_session_env, lot()
-    ok(env, "batch", "register", "--gtin", GTIN, "--lot", l1)
+# What a command must not load because it does not need it: web3 (about half a second; the lean JSON-RPC transport
+# encodes, signs and sends), biip (its GS1 prefix tables: a batch key needs only a check digit), psutil (the local
+# node is found by asking it).
+NOT_NEEDED = ("web3", "ens", "biip", "psutil")
+
+
+def _run_loading_only_what_is_needed(env: dict[str, str], *args: str) -> str:
+    """Run `trace ARGS --json` in a fresh interpreter; its stdout, after checking it loaded none of NOT_NEEDED."""
     probe = (
         "import sys\n"
         "from cli.main import main\n"
-        f"code = main(['event', 'add', '{GTIN}', '{l1}', '--step', 'storing', '--json'])\n"
-        "sys.stderr.write(repr((code, sorted(m for m in ('web3', 'ens') if m in sys.modules))))\n"
+        f"code = main({[*args, '--json']!r})\n"
+        f"sys.stderr.write(repr((code, sorted(m for m in {NOT_NEEDED!r} if m in sys.modules))))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=cli_environ(env), capture_output=True, text=True)
     assert done.stderr.strip().endswith("(0, [])"), done.stderr
-    assert json.loads(done.stdout)["step"] == "storing"
-    assert [e["biz_step"] for e in show(env, GTIN, l1)["timeline"]][-1] == "storing"
+    return done.stdout
+
+
+def test_event_add_and_batch_show_load_only_what_they_need(trace_session_env: dict[str, str]) -> None:
+    """The producer's shell loop (`trace event add`) and the read (`trace batch show`) run against the chain
+    without importing what they do not need (the CLI bench times both commands)."""
+    env, l1 = trace_session_env, lot()
+    ok(env, "batch", "register", "--gtin", GTIN, "--lot", l1)
+    added = _run_loading_only_what_is_needed(env, "event", "add", GTIN, l1, "--step", "storing")
+    assert json.loads(added)["step"] == "storing"
+    shown = _run_loading_only_what_is_needed(env, "batch", "show", GTIN, l1)
+    assert [e["biz_step"] for e in json.loads(shown)["timeline"]] == ["storing"]
 
 
 def test_derive_and_transitive_recall(trace_session_env: dict[str, str]) -> None:

@@ -342,3 +342,20 @@ def test_gmn_check_character_pair() -> None:
 def test_invalid_pairs_of_element_strings_are_refused(uri: str, pair: str) -> None:
     with pytest.raises(DigitalLinkError, match=f"{pair} must not appear together"):
         parse(uri)
+
+
+def test_the_check_digit_is_the_gs1_standard_one_biip_computes() -> None:
+    """qr.check_digits computes the GS1 check digit itself (importing biip costs every command 0.1 s): it must agree
+    with biip's for every key length, leading zeros included."""
+    import random
+
+    from biip.checksums import gs1_standard_check_digit
+
+    from qr.check_digits import gs1_check_digit
+
+    rng = random.Random(12)
+    payloads = ["0", "0" * 17, "9" * 17, "950600013435", "1061414100003"]
+    payloads += [str(rng.randrange(10**n)).zfill(n) for n in range(1, 18) for _ in range(200)]
+    assert [gs1_check_digit(p) for p in payloads] == [gs1_standard_check_digit(p) for p in payloads]
+    with pytest.raises(ValueError, match="digits only"):
+        gs1_check_digit("12a4")

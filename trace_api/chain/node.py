@@ -17,8 +17,6 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import psutil
-
 from trace_api.chain.rpc import JsonRpc
 from trace_api.config import DEV_MNEMONIC, LOCAL_CHAIN_ID, LOCAL_RPC_HOST, Settings
 from trace_api.errors import ChainUnavailableError, ConflictError, NodeError, TraceError
@@ -48,6 +46,8 @@ def _info_file(settings: Settings) -> Path:
 
 
 def _alive(pid: int) -> bool:
+    import psutil  # loaded when no node answers or on stop: the usual command finds its node by asking it
+
     try:
         proc = psutil.Process(pid)
         return proc.status() != psutil.STATUS_ZOMBIE and "anvil" in proc.name()
@@ -193,6 +193,8 @@ def stop(settings: Settings) -> NodeInfo | None:
     info = running_node(settings)
     if info is None:
         return None
+    import psutil
+
     try:
         proc = psutil.Process(info.pid)
         proc.send_signal(signal.SIGTERM)
@@ -208,18 +210,17 @@ def stop(settings: Settings) -> NodeInfo | None:
     return info
 
 
-def ensure_running(settings: Settings) -> NodeInfo | None:
+def ensure_running(settings: Settings) -> None:
     """Start the local node if the RPC URL is the local default and nothing answers there, unless the user
     stopped it with `trace node stop` (then say so: a command must not undo the user's stop)."""
     if not settings.is_local:
-        return None
-    info = running_node(settings)
-    if info or _rpc_ready(settings.node_port):
+        return
+    if _rpc_ready(settings.node_port) or running_node(settings):
         keep_good_state(settings)
-        return info
+        return
     if _stopped_marker(settings).exists():
         raise ChainUnavailableError("the local node is stopped: trace node start")
-    return start(settings)
+    start(settings)
 
 
 def allow_autostart(settings: Settings) -> None:

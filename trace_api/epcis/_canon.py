@@ -19,6 +19,8 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from qr.check_digits import gs1_check_digit
+
 __all__ = ["canonical_time", "canonical_value", "to_digital_link"]
 
 _DL = "https://id.gs1.org"
@@ -26,13 +28,6 @@ _DL = "https://id.gs1.org"
 _S = r"(?:%2[125-9A-Fa-f]|%3[0-9A-Fa-f]|%4[1-9A-Fa-f]|%5[0-9AaFf]|%6[1-9A-Fa-f]|%7[0-9Aa]|[!')(*+,.0-9:;=A-Za-z_-])"
 _CP = r"(?:%2[3dfDF]|%3[0-9]|%4[1-9A-Fa-f]|%5[0-9Aa]|[0-9A-Z-])"
 _PERCENT = str.maketrans({"!": "%21", "(": "%28", ")": "%29", "*": "%2A", "+": "%2B", ",": "%2C", ":": "%3A"})
-
-
-@functools.lru_cache(maxsize=65536)  # GTINs and GLNs repeat across events, serials do not reach here
-def _check_digit(digits: str) -> str:
-    """GS1 mod-10: weights 3, 1, 3, ... from the right."""
-    total = 3 * sum(map(int, digits[-1::-2])) + sum(map(int, digits[-2::-2]))
-    return str(-total % 10)
 
 
 def _pe(text: str) -> str:
@@ -58,21 +53,21 @@ def _gtin(body: str) -> str:
     gcp = body[: body.index(".")]
     item = body[len(gcp) + 1 : 14]
     raw = item[0] + gcp + item[1:]
-    return raw + _check_digit(raw)
+    return raw + str(gs1_check_digit(raw))
 
 
 def _key12(body: str, extra: str = "") -> str:
     """GCP plus the reference digits up to 12 (GLN, GDTI, SGCN) or 12 with a leading digit (GRAI)."""
     gcp = body[: body.index(".")]
     raw = extra + gcp + body[len(gcp) + 1 : 13]
-    return raw + _check_digit(raw)
+    return raw + str(gs1_check_digit(raw))
 
 
 def _sscc(body: str) -> str:
     gcp = body[: body.index(".")]
     ref = body[len(gcp) + 1 :]
     raw = ref[0] + gcp + ref[1:]
-    return "/00/" + raw + _check_digit(raw)
+    return "/00/" + raw + str(gs1_check_digit(raw))
 
 
 def _sgln(body: str) -> str:
@@ -85,7 +80,7 @@ def _plain(ai: str, check: bool, encode: bool) -> Callable[[str], str]:
         gcp = body[: body.index(".")]
         raw = gcp + body[len(gcp) + 1 :]
         if check:
-            raw += _check_digit(raw)
+            raw += str(gs1_check_digit(raw))
         return f"/{ai}/" + (_pe(raw) if encode else raw)
 
     return build
