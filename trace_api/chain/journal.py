@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 JOURNAL_DIR = "txs"
 JOURNAL_COMPACT_BYTES = 1 << 20
 
@@ -27,6 +25,8 @@ def alive(pid: int, since: float) -> bool:
     """True if process ``pid`` runs and is the one that wrote a journal line at ``since`` (not a reused pid)."""
     if pid == os.getpid():
         return True
+    import psutil  # only a journal with another process's pending lines asks: not every send
+
     try:
         return bool(psutil.Process(pid).create_time() <= since + 1)
     except psutil.Error:
