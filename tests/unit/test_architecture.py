@@ -91,11 +91,6 @@ def test_no_import_cycle_between_services() -> None:
 
 QUERY_CONSTRUCTS = {"select", "insert", "update", "delete", "text", "union", "union_all", "func", "bindparam",
                     "or_", "and_", "exists", "literal", "case"}  # fmt: skip
-# Services that still build their own SQL: each is to move its queries into trace_api/index/ (issue 12). The list
-# only shrinks; a module not on it that builds SQL fails the test.
-SQL_NOT_MOVED_YET = {
-    "trace_api/services/events.py",
-}
 
 
 def builds_sql(path: Path) -> list[str]:
@@ -124,7 +119,7 @@ def test_no_sql_outside_the_index() -> None:
     offenders = []
     for path in sources("qr", "trace_api", "cli"):
         name = str(path.relative_to(ROOT))
-        if path.is_relative_to(index) or name in SQL_NOT_MOVED_YET:
+        if path.is_relative_to(index):
             continue
         if found := builds_sql(path):
             offenders.append(f"{name}: {', '.join(sorted(set(found)))}")

@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from eth_utils.address import to_checksum_address
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine
 
 from trace_api.domain import hx
 from trace_api.epcis import HASH_ALGORITHM, event_hash_bytes
 from trace_api.epcis.identifiers import gln_of
 from trace_api.epcis.vocab import biz_step_name, step_code
 from trace_api.errors import ValidationError
-from trace_api.index import schema as t
-from trace_api.index.store import insert_ignore
+from trace_api.index import queries_events as qe
+from trace_api.index.queries_imports import recorded_among
 from trace_api.services.context import TraceContext
 
 if TYPE_CHECKING:
@@ -87,8 +87,7 @@ def capture(
 
 
 def insert_captured(conn: Connection, captured: list[Captured]) -> None:
-    insert_ignore(conn, t.epcis_events, [c.row for c in captured])
-    insert_ignore(conn, t.event_batches, [link for c in captured for link in c.links])
+    qe.insert_captured(conn, [c.row for c in captured], [link for c in captured for link in c.links])
 
 
 def insert_events(
@@ -116,8 +115,7 @@ def discard(engine: Engine, hashes: Iterable[str]) -> None:
     if not hashes:
         return
     with engine.begin() as conn:
-        conn.execute(delete(t.event_batches).where(t.event_batches.c.event_hash.in_(hashes)))
-        conn.execute(delete(t.epcis_events).where(t.epcis_events.c.event_hash.in_(hashes)))
+        qe.delete_events(conn, hashes)
 
 
 def discard_unsent(ctx: TraceContext, *, source: str) -> int:
@@ -125,21 +123,12 @@ def discard_unsent(ctx: TraceContext, *, source: str) -> int:
     and the roots of them that were never anchored. Returns how many events were dropped."""
 
     registry = ctx.registry
-    e = t.epcis_events
     with ctx.engine.connect() as conn:
-        rows = conn.execute(select(e.c.event_hash, e.c.mode, e.c.root).where(e.c.source == source)).all()
+        rows = qe.of_source(conn, source)
     recorded = _recorded_hashes(ctx, [r.event_hash for r in rows if r.mode == "direct"])
     roots = {r.root for r in rows if r.root}
     with ctx.engine.connect() as conn:
-        anchorers = (
-            dict(
-                conn.execute(
-                    select(t.anchor_roots.c.root, t.anchor_roots.c.anchorer).where(t.anchor_roots.c.root.in_(roots))
-                ).all()
-            )
-            if roots
-            else {}
-        )
+        anchorers = qe.anchorers_of(conn, roots)
     anchored: dict[str, bool] = {}
     for root in roots:  # roots are anchored per anchorer: only the capturer's own anchoring counts
         anchorer = anchorers.get(root) or "0x" + "00" * 20
@@ -154,7 +143,7 @@ def discard_unsent(ctx: TraceContext, *, source: str) -> int:
     dead = [root for root, ok in anchored.items() if not ok]
     if dead:
         with ctx.engine.begin() as conn:
-            conn.execute(delete(t.anchor_roots).where(t.anchor_roots.c.root.in_(dead)))
+            qe.delete_roots(conn, dead)
     return len(drop)
 
 
@@ -163,9 +152,7 @@ def _recorded_hashes(ctx: TraceContext, hashes: list[str]) -> set[str]:
     if not hashes:
         return set()
     with ctx.engine.connect() as conn:
-        found = set(
-            conn.execute(select(t.chain_events.c.event_hash).where(t.chain_events.c.event_hash.in_(hashes))).scalars()
-        )
+        found = recorded_among(conn, hashes)
     return found | (_unconfirmed_hashes(ctx) & set(hashes))
 
 
@@ -190,23 +177,8 @@ def send_direct(ctx: TraceContext, *, account: LocalAccount, only: set[str] | No
     holds back the others.
     """
     ctx.sync()
-    e = t.epcis_events
     with ctx.engine.connect() as conn:
-        on_chain = select(t.chain_events.c.event_hash)
-        known_batches = select(t.chain_batches.c.batch_id)
-        query = (
-            select(e.c.event_hash, e.c.body, t.event_batches.c.batch_id)
-            .join(t.event_batches, t.event_batches.c.event_hash == e.c.event_hash)
-            .where(
-                e.c.mode == "direct",
-                e.c.event_hash.not_in(on_chain),
-                e.c.capturer == account.address.lower(),
-                e.c.awaits.is_(None),
-                t.event_batches.c.batch_id.in_(known_batches),
-            )
-            .order_by(e.c.created_seq)
-        )
-        rows = conn.execute(query).all()
+        rows = qe.unsent_direct(conn, account.address.lower())
     if only is not None:
         rows = [r for r in rows if r.event_hash in only]
     if rows:
@@ -260,18 +232,11 @@ def direct_input(event: dict[str, Any], batch_id: str, event_hash: str) -> tuple
 def resolve_awaiting(ctx: TraceContext) -> int:
     """Write-ahead recovery: events written before a transaction (derive:<id>, recall:<id>) join the story once
     the transaction's effect is indexed. Returns how many were released."""
-    e = t.epcis_events
     with ctx.engine.connect() as conn:
-        waiting = conn.execute(select(e.c.event_hash, e.c.awaits, e.c.capturer).where(e.c.awaits.is_not(None))).all()
+        waiting = qe.awaiting_rows(conn)
         if not waiting:
             return 0
-        derived = {
-            (r.batch_id, r.producer)
-            for r in conn.execute(select(t.chain_batches.c.batch_id, t.chain_batches.c.producer))
-        }
-        recalled = {
-            (r.batch_id, r.actor) for r in conn.execute(select(t.chain_recalls.c.batch_id, t.chain_recalls.c.actor))
-        }
+        derived, recalled = qe.derived_by(conn), qe.recalled_by(conn)
     done = []
     for row in waiting:
         kind, _, batch_id = row.awaits.partition(":")
@@ -279,5 +244,5 @@ def resolve_awaiting(ctx: TraceContext) -> int:
             done.append(row.event_hash)
     if done:
         with ctx.engine.begin() as conn:
-            conn.execute(update(e).where(e.c.event_hash.in_(done)).values(awaits=None))
+            qe.release(conn, done)
     return len(done)
