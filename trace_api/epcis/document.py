@@ -16,7 +16,7 @@ from typing import Any
 import pydantic
 from pydantic import TypeAdapter
 
-from trace_api.epcis import _stream, xml
+from trace_api.epcis import _stream
 from trace_api.epcis._prehash import namespaces_from_context
 from trace_api.epcis.model import (
     EPCIS_CONTEXT,
@@ -169,6 +169,8 @@ def parse_document(data: Mapping[str, Any] | str | bytes, *, max_bytes: int | No
 
 def _streamed(path: Path, chunk: int) -> Iterator[tuple[dict[str, Any], dict[str, str] | None, str]]:
     """(raw event, document prefixes, where) for each event of a file; None prefixes for a bare-event file."""
+    from trace_api.epcis import xml  # lxml and GS1's schemas: loaded for XML files, not for every event
+
     with path.open("rb") as handle:
         head = handle.read(64)
     if xml.is_xml(head):  # EPCIS 1.2 or 2.0 XML, validated against GS1's XSD as a whole first
