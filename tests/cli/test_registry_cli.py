@@ -70,8 +70,8 @@ def test_lifecycle_custody_documents(trace_session_env: dict[str, str], tmp_path
 
 # What a command must not load because it does not need it: web3 (about half a second; the lean JSON-RPC transport
 # encodes, signs and sends), biip (its GS1 prefix tables: a batch key needs only a check digit), psutil (the local
-# node is found by asking it).
-NOT_NEEDED = ("web3", "ens", "biip", "psutil")
+# node is found by asking it), lxml (only XML documents need it).
+NOT_NEEDED = ("web3", "ens", "biip", "psutil", "lxml")
 
 
 def _run_loading_only_what_is_needed(env: dict[str, str], *args: str) -> str:
