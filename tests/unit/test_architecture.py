@@ -139,3 +139,34 @@ def test_the_sql_check_sees_every_way_of_building_a_query(tmp_path: Path) -> Non
         path = tmp_path / "sample.py"
         path.write_text(source)
         assert builds_sql(path) == expected, source
+
+
+# Private names reached from outside their package, each with its reason.
+PRIVATE_REACHED = {
+    # biip's public API looks up one AI at a time; decompression needs the table of every AI (biip is pinned).
+    ("qr.dl_compression", "biip.gs1_application_identifiers._GS1_APPLICATION_IDENTIFIERS"),
+}
+
+
+def test_no_private_module_or_name_is_imported_from_outside_its_package() -> None:
+    """`typer._click`, `trace_api.epcis._canon` and the like are someone's internals: a module imports a private
+    module or name only from inside the package that holds it."""
+    offenders = []
+    for path in sources("qr", "trace_api", "cli"):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [f"{node.module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for name in names:
+                parts = name.split(".")
+                private = next((i for i, p in enumerate(parts) if p.startswith("_") and not p.startswith("__")), None)
+                if private is None or (module, name) in PRIVATE_REACHED:
+                    continue
+                owner = ".".join(parts[:private])
+                if not module.startswith(owner + "."):
+                    offenders.append(f"{module} imports {name}")
+    assert not offenders, "\n".join(offenders)

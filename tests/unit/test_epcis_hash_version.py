@@ -13,7 +13,7 @@ from trace_api.domain import hx
 from trace_api.epcis import HASH_ALGORITHM, LEGACY_ALGORITHM, event_hash_bytes
 from trace_api.index import schema as t
 from trace_api.index.store import make_engine
-from trace_api.services.history import _event_status
+from trace_api.services.history import event_status
 
 EVENT = {"type": "ObjectEvent", "eventTime": "2024-03-01T10:00:00Z", "eventTimeZoneOffset": "+00:00",
          "epcList": ["urn:epc:id:sgtin:4012345.011111.1"], "action": "OBSERVE", "bizStep": "inspecting",
@@ -28,10 +28,10 @@ def _row(algorithm: int) -> SimpleNamespace:
 def test_each_row_is_checked_with_its_own_algorithm() -> None:
     assert event_hash_bytes(EVENT, algorithm=LEGACY_ALGORITHM) != event_hash_bytes(EVENT)
     for algorithm in (LEGACY_ALGORITHM, HASH_ALGORITHM):
-        assert _event_status(EVENT, _row(algorithm), {}, {}).status == "pending"  # not "mismatch"
+        assert event_status(EVENT, _row(algorithm), {}, {}).status == "pending"  # not "mismatch"
     wrong = _row(LEGACY_ALGORITHM)
     wrong.hash_algorithm = HASH_ALGORITHM
-    assert _event_status(EVENT, wrong, {}, {}).status == "mismatch"
+    assert event_status(EVENT, wrong, {}, {}).status == "mismatch"
 
 
 def test_old_database_gets_the_column_with_algorithm_1(tmp_path: Path) -> None:

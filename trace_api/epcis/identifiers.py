@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from trace_api.epcis._canon import to_digital_link
 
-__all__ = ["EventSubjects", "gln_of", "subjects"]
+__all__ = ["EventSubjects", "gln_of", "subjects", "to_digital_link"]
 
 _BATCH = re.compile(r"https://id\.gs1\.org/01/(\d{14})/10/([^/]+)$")
 _ITEM = re.compile(r"https://id\.gs1\.org/01/(\d{14})/21/([^/]+)$")

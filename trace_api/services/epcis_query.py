@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from trace_api.domain import batch_key
 from trace_api.epcis import EPCIS_CONTEXT, EVENT_TYPES, HASH_VERSION
-from trace_api.epcis._canon import to_digital_link
+from trace_api.epcis.identifiers import to_digital_link
 from trace_api.epcis.vocab import biz_step_name, disposition_name
 from trace_api.errors import ConflictError, NotFoundError, ValidationError
 from trace_api.index import queries_epcis

@@ -14,7 +14,7 @@ from trace_api.domain import hx
 from trace_api.epcis import HASH_ALGORITHM, LEGACY_ALGORITHM, event_hash_bytes, event_hash_id
 from trace_api.index import queries
 from trace_api.services.context import TraceContext
-from trace_api.services.history import _event_status, attributed_roots
+from trace_api.services.history import attributed_roots, event_status
 
 __all__ = ["EventVerdict", "verify_events"]
 
@@ -59,7 +59,7 @@ def verify_events(ctx: TraceContext, events: Iterable[Mapping[str, Any]]) -> lis
                 continue
             on_chain = queries.chain_events_by_hash(conn, row.event_hash)
             roots = attributed_roots(ctx, conn, [row.root]) if row.root else {}
-            status = _event_status(json.loads(row.body), row, on_chain, roots)
+            status = event_status(json.loads(row.body), row, on_chain, roots)
             out.append(
                 EventVerdict(
                     event_id=event_id, event_hash=row.event_hash, hash_algorithm=row.hash_algorithm, **status.fields()

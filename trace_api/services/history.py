@@ -49,7 +49,9 @@ from trace_api.services.history_models import (
 MAX_LINEAGE_DEPTH = 16
 
 
-def _event_status(event: dict[str, Any], row: Any, on_chain: dict[str, Any], roots: dict[str, Any]) -> EventStatus:
+def event_status(event: dict[str, Any], row: Any, on_chain: dict[str, Any], roots: dict[str, Any]) -> EventStatus:
+    """Where one captured event stands (see the module's docstring): ``row`` is its index row, ``on_chain`` the
+    batch's recorded events by hash, ``roots`` the attributed anchorings (`attributed_roots`)."""
     recomputed = hx(event_hash_bytes(event, algorithm=row.hash_algorithm))
     if recomputed != row.event_hash:
         return EventStatus(status="mismatch", reason="stored event does not match its recorded hash")
@@ -153,7 +155,7 @@ def history_of(ctx: TraceContext, key: BatchKey) -> BatchHistory:
     timeline = []
     for row in rows:
         event = json.loads(row.body)
-        status = _event_status(event, row, on_chain, roots)
+        status = event_status(event, row, on_chain, roots)
         actor = status.actor if status.status == "verified" else None
         docs = [
             CitedDocument(**documents.verify(ctx, d["sha256"], actor=actor).fields(), **_details(d))
