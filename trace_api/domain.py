@@ -73,6 +73,23 @@ def parse_gln(gln: str | None) -> int:
     return int(gln)
 
 
+# CLDR territories that are not ISO 3166-1 countries: groupings (EU, EZ, UN, QO), private use (XA, XB, ZZ) and the
+# exceptionally reserved codes of places that belong to a country's code (AC, CP, DG, EA, IC, TA).
+_NOT_COUNTRIES = frozenset({"AC", "CP", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "ZZ"})
+
+
+@functools.cache
+def _countries() -> frozenset[str]:
+    from babel import Locale  # CLDR's territory list: loaded when a country code is checked, not on every command
+
+    return frozenset(c for c in map(str, Locale("en").territories) if len(c) == 2 and c.isalpha()) - _NOT_COUNTRIES
+
+
+def is_country(code: str) -> bool:
+    """Whether ``code`` is an ISO 3166-1 alpha-2 country code (upper case), e.g. NL, CO, CN."""
+    return code in _countries()
+
+
 def parse_quantity(value: str | Decimal | int | None) -> int:
     """A quantity as it goes on chain: thousandths of the unit, 0 when absent."""
     if value is None:

@@ -206,3 +206,18 @@ def test_evidence_hash(tmp_path: Path) -> None:
         evidence_hash(digest="abc")
     with pytest.raises(ValidationError, match="empty"):
         evidence_hash(text="  ")
+
+
+@pytest.mark.parametrize("code", ["IC", "EA", "AC", "TA", "DG", "CP", "EU", "UN", "ZZ", "QQ"])
+def test_a_place_and_an_organisation_name_a_country_by_the_same_iso_3166_rule(code: str) -> None:
+    """Canary Islands (IC) or Ceuta and Melilla (EA) have UN/LOCODEs under ES, not codes of their own: one rule
+    (domain.is_country) decides for a trade's named place and an organisation's country alike."""
+    from trace_api.services.escrow.terms import INCOTERMS, parse_place
+    from trace_api.services.orgs import OrgProfile
+
+    with pytest.raises(ValidationError, match="not an ISO 3166-1 country code"):
+        parse_place(f"{code}LPA", incoterm=INCOTERMS.index("DAP"))
+    with pytest.raises(ValueError, match="not an ISO 3166-1 alpha-2 country code"):
+        OrgProfile(legal_name="Finca", country=code)
+    assert parse_place("ESLPA", incoterm=INCOTERMS.index("DAP")) == b"ESLPA"
+    assert OrgProfile(legal_name="Finca", country="es").country == "ES"

@@ -14,11 +14,10 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from babel import Locale
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trace_api.chain.accounts import address_of
-from trace_api.domain import hx, parse_gln
+from trace_api.domain import hx, is_country, parse_gln
 from trace_api.errors import NotFoundError, ValidationError
 from trace_api.index import queries_orgs as qo
 from trace_api.services import documents
@@ -26,10 +25,6 @@ from trace_api.services.context import TraceContext
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
-
-# CLDR territories that are not ISO 3166-1 countries (regions, reserved and private-use codes).
-_NOT_COUNTRIES = frozenset({"AC", "CP", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "ZZ"})
-COUNTRIES = frozenset(c for c in map(str, Locale("en").territories) if len(c) == 2 and c.isalpha()) - _NOT_COUNTRIES
 
 
 class OrgProfile(BaseModel):
@@ -56,7 +51,7 @@ class OrgProfile(BaseModel):
     @classmethod
     def _country(cls, value: str) -> str:
         code = value.strip().upper()
-        if code not in COUNTRIES:
+        if not is_country(code):
             raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. NL, CO, CN)")
         return code
 
@@ -81,6 +76,8 @@ class OrgProfile(BaseModel):
 
     @property
     def country_name(self) -> str:
+        from babel import Locale  # CLDR's names: for the profile shown, not for every command that loads orgs
+
         return str(Locale("en").territories.get(self.country, self.country))
 
 

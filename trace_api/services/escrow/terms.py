@@ -26,12 +26,12 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from babel import Locale
 from babel.numbers import get_currency_precision, is_currency
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 
 from trace_api.chain.artifacts import load_enums, load_structs
+from trace_api.domain import is_country
 from trace_api.errors import ValidationError
 from trace_api.services.context import TraceContext
 from trace_api.services.escrow.inputs import BPS, MAX_LINES, iso
@@ -65,13 +65,6 @@ MAX_SLIPPAGE_BPS = 1_000  # 10 %: beyond that the quote means nothing
 # An invoice amount is recorded in ``ITradeEscrow.Terms.invoiceAmount``: its width bounds it.
 _MAX_INVOICE = 2 ** int(load_structs()["ITradeEscrow.Terms"]["invoiceAmount"].removeprefix("uint")) - 1
 _LOCODE = re.compile(r"^[A-Z]{2}[A-Z2-9]{3}$")
-# Babel's two-letter territories that are groupings or private-use codes, not countries.
-_NOT_COUNTRIES = frozenset({"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"})
-_COUNTRIES = frozenset(
-    code
-    for code in map(str, Locale("en").territories)
-    if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
-)
 _ZERO3 = b"\0" * 3
 _LINE = re.compile(r"^\s*(\d{8,14})\s*/\s*([^=]+?)\s*(?:=\s*(\S+))?\s*$")
 
@@ -143,7 +136,7 @@ def parse_place(value: str | None, *, incoterm: int, port: bool = False) -> byte
             f"place {value!r} is not a UN/LOCODE: two letters of the country, then three letters "
             f"or digits 2-9, e.g. CNSHA or NLRTM"
         )
-    if text[:2] not in _COUNTRIES:
+    if not is_country(text[:2]):
         raise ValidationError(f"place {text}: {text[:2]} is not an ISO 3166-1 country code")
     if rule in SEA_RULES and not port:
         raise ValidationError(
