@@ -137,15 +137,8 @@ def transfer(ctx: TraceContext, *, signer: LocalAccount, to: str, amount: str, t
     else:
         contract = ctx.chain.w3.eth.contract(address=Web3.to_checksum_address(info.address), abi=token_abi())
         receipt = sender.transact(contract.functions.transfer(recipient, units))
-    after = balance(ctx, account=recipient, token=token)
-    return TokenTransfer(
-        kind="transfer",
-        sender=signer.address,
-        to=recipient,
-        token=info.symbol,
-        amount=_units(units, info.decimals),
-        tx_hash=hx(receipt["transactionHash"]),
-        balance_after=after.amount,
+    return _moved(
+        ctx, "transfer", signer=signer, to=recipient, token=token, decimals=info.decimals, units=units, receipt=receipt
     )
 
 
@@ -163,13 +156,30 @@ def mint(ctx: TraceContext, *, signer: LocalAccount, to: str, amount: str, token
     receipt = ctx.sender(signer).transact(
         ctx.chain.contract("MockStablecoin", info.address).functions.mint(recipient, units)
     )
-    after = balance(ctx, account=recipient, token=token)
+    return _moved(
+        ctx, "mint", signer=signer, to=recipient, token=token, decimals=info.decimals, units=units, receipt=receipt
+    )
+
+
+def _moved(
+    ctx: TraceContext,
+    kind: str,
+    *,
+    signer: LocalAccount,
+    to: str,
+    token: str,
+    decimals: int,
+    units: int,
+    receipt: Any,
+) -> TokenTransfer:
+    """What a transfer or mint did, with the recipient's balance after it."""
+    after = balance(ctx, account=to, token=token)
     return TokenTransfer(
-        kind="mint",
+        kind=kind,
         sender=signer.address,
-        to=recipient,
-        token=info.symbol,
-        amount=_units(units, info.decimals),
+        to=to,
+        token=after.token,
+        amount=_units(units, decimals),
         tx_hash=hx(receipt["transactionHash"]),
         balance_after=after.amount,
     )
