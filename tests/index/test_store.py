@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import Engine, event, insert, inspect, select, text, update
 
 from tests.index.conftest import count
 from trace_api.config import Settings
@@ -42,6 +42,34 @@ def test_make_engine_creates_the_schema(db_url: str) -> None:
             assert conn.execute(select(t.checkpoints.c.block_number)).scalar() == 7
     finally:
         again.dispose()
+
+
+def test_a_current_schema_costs_one_query_and_a_changed_one_is_brought_up_again(db_url: str) -> None:
+    """Every command opens the index: on a database already brought up to this code's schema that is one query (not
+    the hundred of create_all and inspection, each a round trip on PostgreSQL); a database whose recorded schema
+    differs (older code made it) is brought up again."""
+    make_engine(db_url).dispose()
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        make_engine(db_url).dispose()
+        assert len(statements) == 1 and "schema_state" in statements[0]
+        engine = make_engine(db_url)
+        with engine.begin() as conn:
+            conn.execute(update(t.schema_state).values(fingerprint="made by an older release"))
+            conn.execute(text("DROP TABLE scans"))
+        engine.dispose()
+        statements.clear()
+        engine = make_engine(db_url)
+        assert len(statements) > 20
+        assert "scans" in inspect(engine).get_table_names()
+        engine.dispose()
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
 
 
 def test_insert_ignore_skips_rows_whose_key_exists(db_url: str) -> None:

@@ -253,4 +253,11 @@ checkpoints = Table(
     Column("block_number", BigInteger, nullable=False),
 )
 
+schema_state = Table(  # what the schema was last brought up to: a start finds it current with one query
+    "schema_state",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+)
+
 CHAIN_TABLES = (chain_batches, chain_lineage, chain_events, chain_transfers, chain_recalls, chain_roots)

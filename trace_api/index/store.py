@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, inspect
+from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, insert, inspect, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateColumn
 
 from trace_api.config import Settings
-from trace_api.index.schema import metadata
+from trace_api.index.schema import metadata, schema_state
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -32,9 +34,35 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    metadata.create_all(engine)
-    _add_new_columns(engine)
+    if _stored_fingerprint(engine) != _fingerprint():
+        metadata.create_all(engine)
+        _add_new_columns(engine)
+        with engine.begin() as conn:
+            conn.execute(delete(schema_state).where(schema_state.c.name == "index"))
+            conn.execute(insert(schema_state).values(name="index", fingerprint=_fingerprint()))
     return engine
+
+
+@functools.cache
+def _fingerprint() -> str:
+    """The schema this code expects: every table with its columns and indexes. Bringing a database up to it costs a
+    query per table and column (create_all, inspection): on PostgreSQL that is dozens of round trips, so each
+    command of a shell loop would pay them."""
+    shape = [
+        (table.name, [(c.name, repr(c.type), c.nullable, c.server_default is not None) for c in table.columns])
+        for table in metadata.sorted_tables
+    ] + sorted(str(index.name) for table in metadata.sorted_tables for index in table.indexes)
+    return hashlib.sha256(repr(shape).encode()).hexdigest()
+
+
+def _stored_fingerprint(engine: Engine) -> str | None:
+    """The fingerprint the database was last brought up to; None for a new database or one made before it."""
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(select(schema_state.c.fingerprint).where(schema_state.c.name == "index")).scalar()
+    except DBAPIError:  # no schema_state table yet
+        return None
+    return str(found) if found is not None else None
 
 
 def _add_new_columns(engine: Engine) -> None:
