@@ -37,9 +37,9 @@ def make_engine(url: str) -> Engine:
     if _stored_fingerprint(engine) != _fingerprint():
         metadata.create_all(engine)
         _add_new_columns(engine)
-        with engine.begin() as conn:
+        with engine.begin() as conn:  # two first starts at once: the second one's row is skipped, not a failure
             conn.execute(delete(schema_state).where(schema_state.c.name == "index"))
-            conn.execute(insert(schema_state).values(name="index", fingerprint=_fingerprint()))
+            insert_ignore(conn, schema_state, [{"name": "index", "fingerprint": _fingerprint()}])
     return engine
 
 
