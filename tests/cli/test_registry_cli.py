@@ -94,8 +94,11 @@ def test_event_add_and_batch_show_load_only_what_they_need(trace_session_env: di
     ok(env, "batch", "register", "--gtin", GTIN, "--lot", l1)
     added = _run_loading_only_what_is_needed(env, "event", "add", GTIN, l1, "--step", "storing")
     assert json.loads(added)["step"] == "storing"
-    shown = _run_loading_only_what_is_needed(env, "batch", "show", GTIN, l1)
-    assert [e["biz_step"] for e in json.loads(shown)["timeline"]] == ["storing"]
+    shown = json.loads(_run_loading_only_what_is_needed(env, "batch", "show", GTIN, l1))
+    assert [e["biz_step"] for e in shown["timeline"]] == ["storing"]
+    ok(env, "batch", "recall", GTIN, l1, "--reason", "label misprint")  # the journey then reads the recall's block
+    shown = json.loads(_run_loading_only_what_is_needed(env, "batch", "show", GTIN, l1))
+    assert shown["recalled"] and shown["journey"]["recalls"][0]["recalled_at"].endswith("Z")
 
 
 def test_derive_and_transitive_recall(trace_session_env: dict[str, str]) -> None:

@@ -130,6 +130,13 @@ class Chain:
             raise NotFoundError(f"no block {number}")
         return dict(block)
 
+    def transaction(self, tx_hash: str) -> dict[str, Any]:
+        """A transaction's fields as the node sends them (hex strings); NotFoundError for one it does not know."""
+        found = self.rpc.call("eth_getTransactionByHash", tx_hash)
+        if found is None:
+            raise NotFoundError(f"no transaction {tx_hash}")
+        return dict(found)
+
     def logs(self, address: str, from_block: int, to_block: int) -> list[dict[str, Any]]:
         """A contract's logs in a block range, as the node sends them (hex strings)."""
         return list(

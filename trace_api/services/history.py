@@ -22,7 +22,6 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from eth_typing import HexStr
 from eth_utils.crypto import keccak
 
 from trace_api.domain import EXT, QUANTITY_SCALE, BatchKey, batch_key, hx
@@ -96,7 +95,7 @@ def attributed_roots(ctx: TraceContext, conn: Any, root_ids: list[str]) -> dict[
     contested = [root for root, found in by_root.items() if len(found) > 1]
     for root, tx_hash in queries.roots_sent(conn, contested).items():
         if tx_hash:
-            sender = str(ctx.chain.w3.eth.get_transaction(HexStr(tx_hash))["from"]).lower()
+            sender = str(ctx.chain.transaction(tx_hash)["from"]).lower()
             chosen[root] = next((r for r in by_root[root] if r.anchorer == sender), chosen[root])
     return chosen
 

@@ -226,7 +226,7 @@ def _recall(ctx: TraceContext, data: BatchHistory) -> RecallNotice:
     block = data.recall.block
     when = None
     if block is not None:
-        stamp = int(ctx.chain.w3.eth.get_block(block)["timestamp"])
+        stamp = int(ctx.chain.block(block)["timestamp"], 16)
         when = dt.datetime.fromtimestamp(stamp, dt.UTC).isoformat().replace("+00:00", "Z")
     return RecallNotice(
         batch_id=data.batch_id,
