@@ -53,6 +53,18 @@ class Indexer:
         with self.engine.connect() as conn:
             return self._checkpoint(conn)
 
+    def unconfirmed(self, event: str) -> list[dict[str, Any]]:
+        """The arguments of the registry's ``event`` logs in the blocks above the checkpoint: on chain, not yet
+        confirmed deep enough to be indexed."""
+        start, head = self.checkpoint() + 1, self.chain.block_number()
+        found = []
+        for log in self.chain.logs(self.registry.address, start, head) if start <= head else []:
+            topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
+            decoder = self._events.get(topics[0]) if topics else None
+            if decoder is not None and decoder.name == event:
+                found.append(decoder.decode(topics, log["data"]))
+        return found
+
     def sync(self, *, confirmations: int | None = None) -> SyncResult:
         depth = self.chain.settings.confirmations if confirmations is None else confirmations
         head = self.chain.block_number()

@@ -11,14 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from eth_utils.address import to_checksum_address
 from sqlalchemy import Connection, Engine
 
 from trace_api.domain import hx
 from trace_api.epcis import HASH_ALGORITHM, event_hash_bytes
 from trace_api.epcis.identifiers import gln_of
 from trace_api.epcis.vocab import biz_step_name, step_code
-from trace_api.errors import ValidationError
+from trace_api.errors import ContractRevert, ValidationError
 from trace_api.index import queries_events as qe
 from trace_api.index.queries_imports import recorded_among
 from trace_api.services.context import TraceContext
@@ -122,7 +121,7 @@ def discard_unsent(ctx: TraceContext, *, source: str) -> int:
     """After a failed capture: drop its events that are on chain neither directly nor under an anchored root,
     and the roots of them that were never anchored. Returns how many events were dropped."""
 
-    registry = ctx.registry
+    registry = ctx.chain.ref("TraceRegistry")
     with ctx.engine.connect() as conn:
         rows = qe.of_source(conn, source)
     recorded = _recorded_hashes(ctx, [r.event_hash for r in rows if r.mode == "direct"])
@@ -132,7 +131,7 @@ def discard_unsent(ctx: TraceContext, *, source: str) -> int:
     anchored: dict[str, bool] = {}
     for root in roots:  # roots are anchored per anchorer: only the capturer's own anchoring counts
         anchorer = anchorers.get(root) or "0x" + "00" * 20
-        anchored_at, _ = registry.functions.rootInfo(to_checksum_address(anchorer), bytes.fromhex(root[2:])).call()
+        anchored_at, _ = ctx.chain.view(registry, "rootInfo", anchorer, bytes.fromhex(root[2:]))
         anchored[root] = anchored_at != 0
     drop = [
         r.event_hash
@@ -158,13 +157,7 @@ def _recorded_hashes(ctx: TraceContext, hashes: list[str]) -> set[str]:
 
 def _unconfirmed_hashes(ctx: TraceContext) -> set[str]:
     """Event hashes recorded in blocks the index has not reached yet (above the confirmation depth)."""
-    w3 = ctx.chain.w3
-    start = ctx.indexer.checkpoint() + 1
-    latest = int(w3.eth.block_number)
-    if start > latest:
-        return set()
-    logs = ctx.registry.events.EventRecorded().get_logs(from_block=start, to_block=latest)
-    return {hx(log["args"]["eventHash"]) for log in logs}
+    return {hx(args["eventHash"]) for args in ctx.indexer.unconfirmed("EventRecorded")}
 
 
 def send_direct(ctx: TraceContext, *, account: LocalAccount, only: set[str] | None = None) -> int:
@@ -187,17 +180,16 @@ def send_direct(ctx: TraceContext, *, account: LocalAccount, only: set[str] | No
     if not rows:
         return 0
     inputs = [(event_hash, direct_input(json.loads(body), batch_id, event_hash)) for event_hash, body, batch_id in rows]
-    functions = ctx.registry.functions
+    registry, sender = ctx.chain.ref("TraceRegistry"), ctx.sender(account)
     try:
-        functions.recordEvents([i for _, i in inputs]).call({"from": account.address})
-    except Exception:  # noqa: BLE001 - some event is refused: find which, one by one, in order
+        sender.call(registry.fn("recordEvents", [i for _, i in inputs]))
+    except ContractRevert:  # some event is refused: find which, one by one, in order
         inputs = _recordable(ctx, account, inputs)
     if not inputs:
         return 0
-    sender = ctx.sender(account)
     pending = []
     for i in range(0, len(inputs), DIRECT_CHUNK):
-        pending.append(sender.submit(functions.recordEvents([x for _, x in inputs[i : i + DIRECT_CHUNK]])))
+        pending.append(sender.submit(registry.fn("recordEvents", [x for _, x in inputs[i : i + DIRECT_CHUNK]])))
     for tx_hash in pending:
         sender.wait(tx_hash)
     ctx.sync()
@@ -206,12 +198,13 @@ def send_direct(ctx: TraceContext, *, account: LocalAccount, only: set[str] | No
 
 def _recordable(ctx: TraceContext, account: LocalAccount, inputs: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
     """The inputs whose own dry run passes; the others are discarded (logged by hash)."""
+    registry, sender = ctx.chain.ref("TraceRegistry"), ctx.sender(account)
     keep, refused = [], []
     for event_hash, item in inputs:
         try:
-            ctx.registry.functions.recordEvents([item]).call({"from": account.address})
+            sender.call(registry.fn("recordEvents", [item]))
             keep.append((event_hash, item))
-        except Exception:  # noqa: BLE001 - the chain refuses this one now
+        except ContractRevert:  # the chain refuses this one now
             refused.append(event_hash)
     log.warning("discarded %d captured lifecycle event(s) the chain refuses: %s", len(refused), ", ".join(refused[:5]))
     discard(ctx.engine, refused)

@@ -150,7 +150,7 @@ def _simulate(ctx: TraceContext, account: LocalAccount, sends: list[tuple[str, B
     if not todo:
         return
     try:
-        ctx.sender(account).call(ctx.registry.functions.recordEvents([inputs for _, inputs in todo]))
+        ctx.sender(account).call(ctx.chain.ref("TraceRegistry").fn("recordEvents", [inputs for _, inputs in todo]))
     except ContractRevert as exc:
         keys = list({k.id_hex: k for k, _ in todo}.values())
         fail(0, f"the chain would refuse these lifecycle steps ({exc}); batches: {batch_names(keys[:3])}")

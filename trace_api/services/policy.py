@@ -19,6 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from eth_utils.address import is_address, to_checksum_address
+from eth_utils.crypto import keccak
+
+from trace_api.domain import EXT
 from trace_api.epcis.vocab import STEP_CODES
 from trace_api.errors import ForbiddenError
 from trace_api.services.context import TraceContext
@@ -60,21 +64,17 @@ class BatchState:
 
 def roles_of(ctx: TraceContext, account: str) -> frozenset[str]:
     """The registry roles ``account`` holds now (admin included)."""
-    from web3 import Web3
-
-    registry = ctx.registry
+    registry = ctx.chain.ref("TraceRegistry")
     held = {
-        name
-        for name in ROLE_NAMES
-        if registry.functions.hasRole(Web3.keccak(text=f"{name.upper()}_ROLE"), account).call()
+        name for name in ROLE_NAMES if ctx.chain.view(registry, "hasRole", keccak(text=f"{name.upper()}_ROLE"), account)
     }
-    if registry.functions.hasRole(b"\0" * 32, account).call():
+    if ctx.chain.view(registry, "hasRole", b"\0" * 32, account):
         held.add("admin")
     return frozenset(held)
 
 
 def batch_state(ctx: TraceContext, batch_id: str) -> BatchState | None:
-    registry = ctx.registry
+    registry = ctx.chain.ref("TraceRegistry")
     raw = bytes.fromhex(batch_id[2:])
     if not ctx.chain.view(registry, "exists", raw):
         return None
@@ -92,11 +92,9 @@ class Policy:
     """One capture's check: roles read once, each batch's state read once and advanced event by event."""
 
     def __init__(self, ctx: TraceContext, account: str) -> None:
-        from web3 import Web3
-
         self.ctx = ctx
         self.account = account.lower()
-        self.roles = roles_of(ctx, Web3.to_checksum_address(account))
+        self.roles = roles_of(ctx, to_checksum_address(account))
         self._batches: dict[str, BatchState | None] = {}
 
     def state(self, batch_id: str) -> BatchState | None:
@@ -176,9 +174,5 @@ class Policy:
 
 
 def consignee_of(event: dict[str, Any]) -> str | None:
-    from web3 import Web3
-
-    from trace_api.domain import EXT
-
     value = event.get(f"{EXT}consignee")
-    return value if isinstance(value, str) and Web3.is_address(value) else None
+    return value if isinstance(value, str) and is_address(value) else None

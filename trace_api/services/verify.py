@@ -90,7 +90,7 @@ def verify_online(ctx: TraceContext, uri: str) -> Verdict:
     link, signature = parse_code(uri)
     key = batch_key(link.gtin, link.lot or "")
     verdict = _Checks(uri.split("#")[0])
-    exists = bool(ctx.registry.functions.exists(key.id).call())
+    exists = bool(ctx.chain.view(ctx.chain.ref("TraceRegistry"), "exists", key.id))
     verdict.add("batch", exists, f"batch {key.gtin}/{key.lot} " + ("is registered" if exists else "is not on chain"))
     if not exists:
         return verdict.verdict()
