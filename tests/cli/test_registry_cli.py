@@ -87,13 +87,15 @@ def _run_loading_only_what_is_needed(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def test_event_add_and_batch_show_load_only_what_they_need(trace_session_env: dict[str, str]) -> None:
-    """The producer's shell loop (`trace event add`) and the read (`trace batch show`) run against the chain
-    without importing what they do not need (the CLI bench times both commands)."""
+def test_event_add_anchor_and_batch_show_load_only_what_they_need(trace_session_env: dict[str, str]) -> None:
+    """The producer's shell loop (`trace event add`, `trace anchor`) and the read (`trace batch show`) run against
+    the chain without importing what they do not need (the CLI bench times event add and batch show)."""
     env, l1 = trace_session_env, lot()
     ok(env, "batch", "register", "--gtin", GTIN, "--lot", l1)
     added = _run_loading_only_what_is_needed(env, "event", "add", GTIN, l1, "--step", "storing")
     assert json.loads(added)["step"] == "storing"
+    anchored = json.loads(_run_loading_only_what_is_needed(env, "anchor"))
+    assert anchored["direct_events"] == 0 and anchored["roots_anchored"] == []  # the step went on chain at once
     shown = json.loads(_run_loading_only_what_is_needed(env, "batch", "show", GTIN, l1))
     assert [e["biz_step"] for e in shown["timeline"]] == ["storing"]
     ok(env, "batch", "recall", GTIN, l1, "--reason", "label misprint")  # the journey then reads the recall's block
