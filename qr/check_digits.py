@@ -12,7 +12,7 @@ import functools
 @functools.lru_cache(maxsize=65536)  # GTINs and GLNs repeat across the events of an import
 def gs1_check_digit(payload: str) -> int:
     """The check digit that completes ``payload`` (all digits, the check digit itself not included)."""
-    if not (payload.isascii() and payload.isdigit()):
+    if not payload.isdecimal():  # any decimal digits, as biip and int() take them (an EPC URI's hash depends on it)
         raise ValueError(f"{payload!r}: a GS1 check digit covers digits only")
     total = 3 * sum(map(int, payload[-1::-2])) + sum(map(int, payload[-2::-2]))
     return -total % 10

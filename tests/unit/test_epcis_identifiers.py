@@ -49,3 +49,19 @@ def test_partner_events_are_anchored_unless_they_are_a_registered_batchs_lifecyc
         mode({"bizStep": "shipping", "https://trace.example.org/ns/consignee": "0x1", **batch}, keys, known) == "direct"
     )
     assert mode({"bizStep": "inspecting", **batch}, keys, known) == "anchor"
+
+
+def test_an_epc_uri_with_digits_of_another_script_still_hashes() -> None:
+    """The event hash reads EPC URIs as canonical Digital Links, check digit included: digits of another script
+    (a partner's encoding mistake) must not turn hashing a stored event into an internal error."""
+    from trace_api.epcis import event_hash_bytes
+
+    event = {
+        "type": "ObjectEvent",
+        "eventTime": "2026-01-01T00:00:00.000Z",
+        "eventTimeZoneOffset": "+00:00",
+        "action": "OBSERVE",
+        "epcList": ["urn:epc:id:sgtin:٠٩٥٠٦٠٠.٠١٣٤٣٥.1"],
+    }
+    assert len(event_hash_bytes(event)) == 32
+    assert event_hash_bytes(event) != event_hash_bytes({**event, "epcList": ["urn:epc:id:sgtin:0950600.013435.1"]})

@@ -354,8 +354,23 @@ def test_the_check_digit_is_the_gs1_standard_one_biip_computes() -> None:
     from qr.check_digits import gs1_check_digit
 
     rng = random.Random(12)
-    payloads = ["0", "0" * 17, "9" * 17, "950600013435", "1061414100003"]
+    payloads = ["0", "0" * 17, "9" * 17, "950600013435", "1061414100003", "٠٩٥٠٦٠٠٠١٣٤٣٥"]  # Arabic-Indic too
     payloads += [str(rng.randrange(10**n)).zfill(n) for n in range(1, 18) for _ in range(200)]
     assert [gs1_check_digit(p) for p in payloads] == [gs1_standard_check_digit(p) for p in payloads]
     with pytest.raises(ValueError, match="digits only"):
         gs1_check_digit("12a4")
+
+
+ARABIC_GTIN = "%D9%A0%D9%A9%D9%A5%D9%A0%D9%A6%D9%A0%D9%A0%D9%A0%D9%A1%D9%A3%D9%A4%D9%A3%D9%A5%D9%A2"  # 09506000134352
+
+
+def test_digits_of_another_script_never_raise_anything_but_a_digital_link_error() -> None:
+    """A percent-encoded value may decode to decimal digits of another script: parsing answers (biip takes them as
+    digits, check digit included) or refuses with DigitalLinkError, as documented, never with another exception
+    (the resolver would answer 500)."""
+    link = parse(f"https://id.gs1.org/01/{ARABIC_GTIN}/10/A")
+    assert link.key == "٠٩٥٠٦٠٠٠١٣٤٣٥٢" and link.lot == "A"
+    with pytest.raises(DigitalLinkError, match="AI 414 value .*: invalid check digit, expected 9"):
+        parse(f"https://id.gs1.org/01/{GTIN14}/10/A?414={ARABIC_GTIN[:-6]}")
+    with pytest.raises(DigitalLinkError, match="expected 8, 12, 13 or 14 digits"):
+        normalize_gtin(link.key)  # a batch key is ASCII digits: the resolver refuses it with a 4xx
