@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
 
-from sqlalchemy import Engine, event, insert, inspect, select, text, update
+import pytest
+from sqlalchemy import Engine, create_engine, event, insert, inspect, select, text, update
+from sqlalchemy.exc import OperationalError
 
 from tests.index.conftest import count
 from trace_api.config import Settings
@@ -70,6 +73,30 @@ def test_a_current_schema_costs_one_query_and_a_changed_one_is_brought_up_again(
         engine.dispose()
     finally:
         event.remove(Engine, "before_cursor_execute", seen)
+
+
+def test_two_first_starts_at_once_both_open_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An index made by an older release has every table but schema_state. Processes started together after the
+    upgrade all find no fingerprint and create the table; the one that loses the race (SQLite: "table schema_state
+    already exists") must open the index all the same."""
+    url = f"sqlite:///{tmp_path / 'index.sqlite'}"
+    older = create_engine(url)
+    t.metadata.create_all(older, tables=[table for table in t.metadata.sorted_tables if table is not t.schema_state])
+    older.dispose()
+    real, calls = t.metadata.create_all, []
+
+    def racing(bind: Engine, **kwargs: object) -> None:
+        calls.append(1)
+        if len(calls) == 1:  # the other process creates it between our check and our CREATE TABLE
+            real(bind, **kwargs)  # type: ignore[arg-type]
+            raise OperationalError("CREATE TABLE schema_state", {}, sqlite3.OperationalError("table exists"))
+        real(bind, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(t.metadata, "create_all", racing)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(select(t.schema_state.c.fingerprint)).scalar_one()
+    engine.dispose()
 
 
 def test_insert_ignore_skips_rows_whose_key_exists(db_url: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from sqlalchemy.schema import CreateColumn
 
 from trace_api.config import Settings
 from trace_api.index.schema import metadata, schema_state
+
+SCHEMA_ATTEMPTS = 5  # processes started together on a database that needs bringing up
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -34,13 +37,26 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    if _stored_fingerprint(engine) != _fingerprint():
-        metadata.create_all(engine)
-        _add_new_columns(engine)
-        with engine.begin() as conn:  # two first starts at once: the second one's row is skipped, not a failure
-            conn.execute(delete(schema_state).where(schema_state.c.name == "index"))
-            insert_ignore(conn, schema_state, [{"name": "index", "fingerprint": _fingerprint()}])
+    for attempt in range(SCHEMA_ATTEMPTS):
+        if _stored_fingerprint(engine) == _fingerprint():
+            break
+        try:
+            _bring_up(engine)
+            break
+        except DBAPIError:  # another process was bringing the same database up ("table already exists")
+            if attempt == SCHEMA_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
     return engine
+
+
+def _bring_up(engine: Engine) -> None:
+    """Create missing tables, add new columns, and record the schema as current."""
+    metadata.create_all(engine)
+    _add_new_columns(engine)
+    with engine.begin() as conn:  # two first starts at once: the second one's row is skipped, not a failure
+        conn.execute(delete(schema_state).where(schema_state.c.name == "index"))
+        insert_ignore(conn, schema_state, [{"name": "index", "fingerprint": _fingerprint()}])
 
 
 @functools.cache
