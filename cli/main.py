@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "deploy": (("chain_cmds",), "Deploy the contracts (and local mock tokens)."),
     "accounts": (("chain_cmds",), "Accounts you can sign with: names, roles, balances."),
     "compile": (("chain_cmds",), "Compile contracts/ and refresh the shipped ABI."),
-    "batch": (("registry_cmds", "qr_cmds", "show_cmds"), "Register, derive, recall and show batches."),
+    "batch": (("registry_cmds", "show_cmds", "qr_cmds"), "Register, derive, recall and show batches."),
     "event": (("registry_cmds",), "Record lifecycle events."),
     "role": (("registry_cmds",), "Grant and revoke registry roles."),
     "anchor": (("registry_cmds",), "Record and anchor this account's pending events."),
