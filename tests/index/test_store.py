@@ -65,11 +65,13 @@ def test_a_current_schema_costs_one_query_and_a_changed_one_is_brought_up_again(
         with engine.begin() as conn:
             conn.execute(update(t.schema_state).values(fingerprint="made by an older release"))
             conn.execute(text("DROP TABLE scans"))
+            conn.execute(text("DROP INDEX ix_epcis_events_time"))  # an index added to a table that exists
         engine.dispose()
         statements.clear()
         engine = make_engine(db_url)
         assert len(statements) > 20
         assert "scans" in inspect(engine).get_table_names()
+        assert "ix_epcis_events_time" in {i["name"] for i in inspect(engine).get_indexes("epcis_events")}
         engine.dispose()
     finally:
         event.remove(Engine, "before_cursor_execute", seen)

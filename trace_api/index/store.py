@@ -51,9 +51,10 @@ def make_engine(url: str) -> Engine:
 
 
 def _bring_up(engine: Engine) -> None:
-    """Create missing tables, add new columns, and record the schema as current."""
+    """Create missing tables, add new columns and indexes, and record the schema as current."""
     metadata.create_all(engine)
     _add_new_columns(engine)
+    _add_new_indexes(engine)
     with engine.begin() as conn:  # two first starts at once: the second one's row is skipped, not a failure
         conn.execute(delete(schema_state).where(schema_state.c.name == "index"))
         insert_ignore(conn, schema_state, [{"name": "index", "fingerprint": _fingerprint()}])
@@ -92,6 +93,18 @@ def _add_new_columns(engine: Engine) -> None:
                 if column.name not in have and (column.nullable or column.server_default is not None):
                     ddl = CreateColumn(column).compile(dialect=engine.dialect)
                     conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
+
+
+def _add_new_indexes(engine: Engine) -> None:
+    """Indexes added to an existing table since the database was made (create_all makes them only with a new
+    table)."""
+    existing = inspect(engine)
+    for table in metadata.sorted_tables:
+        have = {i["name"] for i in existing.get_indexes(table.name)}
+        columns = {c["name"] for c in existing.get_columns(table.name)}
+        for index in table.indexes:
+            if index.name not in have and {c.name for c in index.columns} <= columns:
+                index.create(engine, checkfirst=True)
 
 
 @functools.cache
