@@ -121,16 +121,18 @@ def deliver(env, batch=BATCH, buyer=None, shipper=None):
     """A shipment to the buyer, by the seller unless `shipper` is given, delivered by a carrier (its Arriving),
     which the buyer did not record itself. Returns the delivery time."""
     ship(env, batch, shipper or env.seller, buyer)
-    env.registry.setDelivered(batch, buyer or env.buyer, latest_timestamp(), {"from": env.admin})
-    return latest_timestamp()
+    when = latest_timestamp()  # the time recorded, not the next block's: that may be a second later
+    env.registry.setDelivered(batch, buyer or env.buyer, when, {"from": env.admin})
+    return when
 
 
 def receive(env, batch=BATCH, buyer=None, shipper=None):
     """A shipment to the buyer, by the seller unless `shipper` is given, received by the buyer itself. Returns the
     delivery time."""
     ship(env, batch, shipper or env.seller, buyer)
-    env.registry.setReceived(batch, buyer or env.buyer, latest_timestamp(), {"from": env.admin})
-    return latest_timestamp()
+    when = latest_timestamp()
+    env.registry.setReceived(batch, buyer or env.buyer, when, {"from": env.admin})
+    return when
 
 
 def dispute(env, trade_id, by=None):
