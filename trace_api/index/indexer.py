@@ -57,13 +57,8 @@ class Indexer:
         """The arguments of the registry's ``event`` logs in the blocks above the checkpoint: on chain, not yet
         confirmed deep enough to be indexed."""
         start, head = self.checkpoint() + 1, self.chain.block_number()
-        found = []
-        for log in self.chain.logs(self.registry.address, start, head) if start <= head else []:
-            topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
-            decoder = self._events.get(topics[0]) if topics else None
-            if decoder is not None and decoder.name == event:
-                found.append(decoder.decode(topics, log["data"]))
-        return found
+        logs = self.chain.logs(self.registry.address, start, head) if start <= head else []
+        return [args for name, args in map(self._decode, logs) if name == event]
 
     def sync(self, *, confirmations: int | None = None) -> SyncResult:
         depth = self.chain.settings.confirmations if confirmations is None else confirmations
@@ -135,12 +130,16 @@ class Indexer:
         self._set_checkpoint(conn, fork)
 
     # ---- decoding ----
-    def _apply(self, conn: Connection, log: dict[str, Any]) -> None:
+    def _decode(self, log: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+        """A registry log's event name and arguments; (None, {}) for a log of no event in the ABI."""
         topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
         event = self._events.get(topics[0]) if topics else None
-        if event is None:
+        return (event.name, event.decode(topics, log["data"])) if event is not None else (None, {})
+
+    def _apply(self, conn: Connection, log: dict[str, Any]) -> None:
+        name, a = self._decode(log)
+        if name is None:
             return
-        name, a = event.name, event.decode(topics, log["data"])
         block, tx = int(log["blockNumber"], 16), hx(log["transactionHash"])
         if name in ("BatchRegistered", "BatchDerived"):
             conn.execute(
